@@ -1,0 +1,37 @@
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+const defaultMappingsDir = fileURLToPath(new URL("../../../mappings", import.meta.url));
+// `npm start` runs inside apps/gateway; relative paths mean where the user typed the command.
+const fromInvocation = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default("0.0.0.0"),
+  DATABASE_URL: z.string().url().optional(),
+  UNIFOLD_DATA_DIR: z.string().default("./.unifold").transform(fromInvocation),
+  UNIFOLD_ENCRYPTION_KEYS: z.string().optional(),
+  UNIFOLD_ADMIN_KEY: z
+    .string()
+    .regex(/^ufk_[A-Za-z0-9_-]{43}$/, "must look like ufk_ followed by 43 base64url characters")
+    .optional(),
+  UNIFOLD_MAPPINGS_DIR: z.string().default(defaultMappingsDir).transform(fromInvocation),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  UNIFOLD_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Reads the environment once; a bad value stops the start with the variable named (never its value). */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const parsed = schema.safeParse(blankless);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n  ");
+    throw new Error(`invalid configuration:\n  ${problems}`);
+  }
+  return parsed.data;
+}

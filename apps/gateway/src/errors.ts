@@ -1,0 +1,77 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ZodError } from "zod";
+
+export const errorStatus = {
+  invalid_request: 400,
+  invalid_cursor: 400,
+  filter_not_supported: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  resource_not_supported: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal_error: 500,
+  upstream_error: 502,
+  upstream_unauthorized: 502,
+  upstream_timeout: 504,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+export interface UpstreamAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** The one error value routes throw; `toBody` renders the contract's error shape. */
+export class ApiError extends Error {
+  readonly status: ContentfulStatusCode;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: { details?: ErrorDetail[]; upstream?: UpstreamAnswer; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+    this.status = errorStatus[code];
+  }
+
+  static fromZod(error: ZodError, where?: string): ApiError {
+    const details = error.issues.map((issue) => ({
+      path: [where, ...issue.path.map(String)].filter(Boolean).join("."),
+      message: issue.message,
+    }));
+    const first = details[0];
+    const message = first ? `${first.path || "body"}: ${first.message}` : "the request is invalid";
+    return new ApiError("invalid_request", message, { details });
+  }
+
+  toBody(requestId: string) {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        status: this.status,
+        request_id: requestId,
+        ...(this.extra.details && { details: this.extra.details }),
+        ...(this.extra.upstream && { upstream: this.extra.upstream }),
+      },
+    };
+  }
+}
+
+const UPSTREAM_BODY_LIMIT = 8 * 1024;
+
+/** The upstream's body for an error's `upstream` field: parsed JSON, else text, cut to 8 KB. */
+export function upstreamBody(parsed: unknown, text: string): unknown {
+  if (parsed !== undefined && text.length <= UPSTREAM_BODY_LIMIT) return parsed;
+  return text.length <= UPSTREAM_BODY_LIMIT ? text : `${text.slice(0, UPSTREAM_BODY_LIMIT)}…`;
+}

@@ -1,0 +1,76 @@
+import { serve } from "@hono/node-server";
+import { apiKeyStore, connectionStore } from "@unifold/db";
+import { createCursorCodec, createUpstreamClient, loadIntegrations } from "@unifold/engine";
+import { createApp } from "./app.ts";
+import { readConfig } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { openRuntime } from "./runtime.ts";
+import type { Services } from "./services.ts";
+
+async function main() {
+  const config = readConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  const integrations = loadIntegrations(config.UNIFOLD_MAPPINGS_DIR);
+  logger.info({ integrations: [...integrations.keys()] }, "integrations loaded");
+  const { store, ring, vault } = await openRuntime(config, logger);
+
+  const services: Services = {
+    store,
+    connections: connectionStore(store.db, vault),
+    apiKeys: apiKeyStore(store.db),
+    integrations,
+    upstream: createUpstreamClient({
+      connectTimeoutMs: config.UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS,
+      timeoutMs: config.UNIFOLD_UPSTREAM_TIMEOUT_MS,
+    }),
+    cursors: createCursorCodec(ring.current.key),
+    logger,
+  };
+  await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);
+
+  const server = serve({ fetch: createApp(services).fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+    logger.info({ port: info.port, host: config.HOST }, `gateway listening on http://${config.HOST}:${info.port}`);
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: draining in-flight requests");
+    const force = setTimeout(() => {
+      logger.warn("drain took too long; closing anyway");
+      process.exit(1);
+    }, config.UNIFOLD_SHUTDOWN_GRACE_MS).unref();
+    server.close(async () => {
+      await services.upstream.close();
+      await store.close();
+      clearTimeout(force);
+      logger.info("stopped");
+      process.exit(0);
+    });
+    // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
+    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/** First start: register UNIFOLD_ADMIN_KEY, or generate an admin key and print it this once. */
+async function bootstrapAdminKey(services: Services, configured: string | undefined) {
+  if (await services.apiKeys.hasLiveAdmin()) return;
+  if (configured) {
+    await services.apiKeys.create({ name: "bootstrap admin", scope: "admin", secret: configured });
+    services.logger.info("registered the admin key from UNIFOLD_ADMIN_KEY");
+    return;
+  }
+  const { secret } = await services.apiKeys.create({ name: "bootstrap admin", scope: "admin" });
+  // The one time a secret is printed: on stderr, outside the JSON log, so it is easy to copy.
+  process.stderr.write(
+    `\n  No admin API key existed, so one was generated. It is shown this once:\n\n    ${secret}\n\n  Use it as: Authorization: Bearer <key>\n\n`,
+  );
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`unifold: cannot start: ${error.message}\n`);
+  process.exit(1);
+});

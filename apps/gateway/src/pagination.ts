@@ -1,0 +1,36 @@
+import { z } from "@hono/zod-openapi";
+import type { Keyset } from "@unifold/db";
+import { type CursorCodec, CursorError } from "@unifold/engine";
+import { ApiError } from "./errors.ts";
+
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ description: "Page size, 1–200." }),
+  cursor: z.string().max(4096).optional().openapi({ description: "The previous page's `next_cursor`." }),
+};
+
+/** Opens a caller's cursor, mapping every failure to 400 invalid_cursor. */
+export async function openCursor(codec: CursorCodec, binding: string, token: string): Promise<unknown> {
+  try {
+    return await codec.open(binding, token);
+  } catch (error) {
+    if (error instanceof CursorError) throw new ApiError("invalid_cursor", error.message);
+    throw error;
+  }
+}
+
+const keysetState = z.object({ t: z.number().int(), i: z.string().uuid() });
+
+export async function openKeyset(codec: CursorCodec, binding: string, token: string | undefined): Promise<Keyset | undefined> {
+  if (token === undefined) return undefined;
+  const state = keysetState.safeParse(await openCursor(codec, binding, token));
+  if (!state.success) throw new ApiError("invalid_cursor", "the cursor does not belong to this list");
+  return { createdAt: new Date(state.data.t), id: state.data.i };
+}
+
+export async function sealKeyset(codec: CursorCodec, binding: string, next: Keyset | null): Promise<string | null> {
+  return next ? codec.seal(binding, { t: next.createdAt.getTime(), i: next.id }) : null;
+}
+
+export function listEnvelope<T>(result: T[], nextCursor: string | null) {
+  return { result, next_cursor: nextCursor, result_count: result.length };
+}

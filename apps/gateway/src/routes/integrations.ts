@@ -1,0 +1,47 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Integration } from "@unifold/engine";
+import { requireScope } from "../middleware/auth.ts";
+import { commonErrors, json } from "../schemas.ts";
+import type { AppEnv } from "../services.ts";
+
+const FieldSchema = z.object({ name: z.string(), label: z.string(), description: z.string().nullable(), required: z.boolean() });
+
+const IntegrationSchema = z
+  .object({
+    slug: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    default_base_url: z.string(),
+    credential_fields: z.array(FieldSchema),
+    config_fields: z.array(FieldSchema),
+  })
+  .openapi("Integration");
+
+export function registerIntegrations(app: OpenAPIHono<AppEnv>) {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/integrations",
+      tags: ["Integrations"],
+      summary: "The integrations loaded from mappings/",
+      middleware: [requireScope("api")],
+      responses: { 200: json(z.object({ result: z.array(IntegrationSchema) }), "Every loaded integration"), ...commonErrors },
+    }),
+    (c) => c.json({ result: [...c.var.services.integrations.values()].map(present) }, 200),
+  );
+}
+
+function fields(declared: Integration["credentials"]) {
+  return Object.entries(declared).map(([name, f]) => ({ name, label: f.label, description: f.description ?? null, required: f.required }));
+}
+
+function present(integration: Integration) {
+  return {
+    slug: integration.slug,
+    name: integration.name,
+    description: integration.description ?? null,
+    default_base_url: integration.base_url,
+    credential_fields: fields(integration.credentials),
+    config_fields: fields(integration.config),
+  };
+}

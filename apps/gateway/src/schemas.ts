@@ -1,0 +1,50 @@
+import { z } from "@hono/zod-openapi";
+import { errorStatus } from "./errors.ts";
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(errorStatus) as [keyof typeof errorStatus, ...(keyof typeof errorStatus)[]]),
+      message: z.string(),
+      status: z.number().int(),
+      request_id: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      upstream: z.object({ status: z.number().int(), body: z.unknown() }).optional(),
+    }),
+  })
+  .openapi("Error");
+
+const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
+
+/** The error responses every authenticated route can give. */
+export const commonErrors = {
+  400: errorResponse("Invalid request"),
+  401: errorResponse("No, unknown or revoked API key"),
+  403: errorResponse("The API key lacks the scope"),
+  404: errorResponse("Not found"),
+  413: errorResponse("Body over 1 MB"),
+  500: errorResponse("Internal error"),
+} as const;
+
+export const upstreamErrors = {
+  502: errorResponse("The upstream failed or rejected the credentials"),
+  504: errorResponse("The upstream did not answer in time"),
+} as const;
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const listOf = <T extends z.ZodType>(item: T) =>
+  z.object({ result: z.array(item), next_cursor: z.string().nullable(), result_count: z.number().int() });
+
+export const DeletedSchema = z.object({ id: z.string(), outcome: z.enum(["deleted", "deactivated"]) }).openapi("Deleted");
+
+export const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: "id", in: "path" } }),
+});

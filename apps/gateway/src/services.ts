@@ -1,0 +1,22 @@
+import type { ApiKey, ApiKeyStore, ConnectionStore, Store } from "@unifold/db";
+import type { CursorCodec, Integration, UpstreamClient } from "@unifold/engine";
+import type { Logger } from "pino";
+
+/** Everything a request handler may use; tests build it with a real database and loopback upstreams. */
+export interface Services {
+  store: Store;
+  connections: ConnectionStore;
+  apiKeys: ApiKeyStore;
+  integrations: ReadonlyMap<string, Integration>;
+  upstream: UpstreamClient;
+  cursors: CursorCodec;
+  logger: Logger;
+}
+
+export interface AppEnv {
+  Variables: {
+    services: Services;
+    requestId: string;
+    apiKey: ApiKey;
+  };
+}

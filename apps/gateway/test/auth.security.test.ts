@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, keyCheckingUpstream, startGateway } from "./harness.ts";
+
+describe("API keys and access", () => {
+  let gw: Gateway;
+  let upstream: Awaited<ReturnType<typeof keyCheckingUpstream>>;
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    upstream = await keyCheckingUpstream("very-secret-upstream-key");
+  });
+  afterAll(async () => {
+    await upstream.close();
+    await gw.close();
+  });
+
+  it("answers no key, a malformed key and an unknown key with 401", async () => {
+    for (const key of [null, "ufk_short", `ufk_${"A".repeat(43)}`]) {
+      const res = await gw.call("GET", "/connections", { key });
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe("unauthorized");
+    }
+  });
+
+  it("shows a new key's secret once and never lists it", async () => {
+    const created = await gw.call("POST", "/api-keys", { body: { name: "backend", scope: "api" } });
+    expect(created.status).toBe(201);
+    expect(created.body.secret).toMatch(/^ufk_[A-Za-z0-9_-]{43}$/);
+    expect(created.body.prefix).toBe(created.body.secret.slice(0, 8));
+    const listed = await gw.call("GET", "/api-keys?limit=200");
+    expect(listed.text).not.toContain(created.body.secret);
+    expect(listed.body.result.some((k: { id: string }) => k.id === created.body.id)).toBe(true);
+  });
+
+  it("forbids an api-scope key on admin routes with 403, but lets it read /integrations", async () => {
+    const { body } = await gw.call("POST", "/api-keys", { body: { name: "backend", scope: "api" } });
+    for (const [method, path] of [
+      ["GET", "/connections"],
+      ["POST", "/api-keys"],
+      ["GET", "/api-keys"],
+    ] as const) {
+      const res = await gw.call(method, path, { key: body.secret, body: method === "POST" ? { name: "x", scope: "admin" } : undefined });
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe("forbidden");
+    }
+    expect((await gw.call("GET", "/integrations", { key: body.secret })).status).toBe(200);
+  });
+
+  it("stops accepting a key as soon as it is revoked", async () => {
+    const { body } = await gw.call("POST", "/api-keys", { body: { name: "temp", scope: "admin" } });
+    expect((await gw.call("GET", "/connections", { key: body.secret })).status).toBe(200);
+    const revoked = await gw.call("DELETE", `/api-keys/${body.id}`);
+    expect(revoked.body.revoked_at).toEqual(expect.any(String));
+    const res = await gw.call("GET", "/connections", { key: body.secret });
+    expect(res.status).toBe(401);
+  });
+
+  it("refuses a tenant binding on an admin key", async () => {
+    const res = await gw.call("POST", "/api-keys", { body: { name: "x", scope: "admin", tenant_id: "acme" } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details[0].path).toBe("tenant_id");
+  });
+
+  it("echoes a caller's x-request-id and makes one otherwise, on success and error alike", async () => {
+    const echoed = await gw.call("GET", "/health", { headers: { "x-request-id": "trace-123" } });
+    expect(echoed.headers.get("x-request-id")).toBe("trace-123");
+    const made = await gw.call("GET", "/nowhere");
+    expect(made.headers.get("x-request-id")).toMatch(/^req_/);
+    expect(made.body.error.request_id).toBe(made.headers.get("x-request-id"));
+  });
+
+  it("never returns or logs credentials or API key secrets", async () => {
+    const created = await gw.call("POST", "/connections", {
+      body: {
+        tenant_id: "acme",
+        integration: "jumpcloud",
+        credentials: { api_key: "very-secret-upstream-key" },
+        config: { base_url: upstream.url },
+      },
+    });
+    expect(created.status).toBe(201);
+    const bodies = [
+      created.text,
+      (await gw.call("GET", `/connections/${created.body.id}`)).text,
+      (await gw.call("GET", "/connections")).text,
+      (await gw.call("POST", `/connections/${created.body.id}/verify`)).text,
+      (
+        await gw.call("POST", "/connections", {
+          body: {
+            tenant_id: "a",
+            integration: "jumpcloud",
+            credentials: { api_key: "very-secret-wrong" },
+            config: { base_url: upstream.url },
+          },
+        })
+      ).text,
+    ];
+    for (const text of bodies) {
+      expect(text).not.toContain("very-secret");
+    }
+    expect(gw.logs()).toContain('"path":"/connections"');
+    expect(gw.logs()).not.toContain("very-secret");
+    expect(gw.logs()).not.toContain(gw.adminKey);
+  });
+});
+
+describe("health", () => {
+  it("answers 200 with db ok, then 503 once the database is gone", async () => {
+    const gw = await startGateway();
+    const up = await gw.call("GET", "/health", { key: null });
+    expect(up.status).toBe(200);
+    expect(up.body).toEqual({ status: "ok", db: "ok" });
+    await gw.services.store.close();
+    const down = await gw.call("GET", "/health", { key: null });
+    expect(down.status).toBe(503);
+    expect(down.body.db).toBe("down");
+    await gw.close().catch(() => {});
+  });
+});

@@ -1,0 +1,129 @@
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import { apiKeyStore, connectionStore, createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
+import { createCursorCodec, createUpstreamClient, loadIntegrations } from "@unifold/engine";
+import { createTestDatabase } from "../../../test-support/database.ts";
+import { createApp } from "../src/app.ts";
+import { createLogger } from "../src/logger.ts";
+import type { Services } from "../src/services.ts";
+
+export const mappingsDir = fileURLToPath(new URL("../../../mappings", import.meta.url));
+
+export interface CallOptions {
+  key?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+/** The real gateway on a loopback port, over its own fresh Postgres database. */
+export async function startGateway(options: { mappingsDir?: string } = {}) {
+  const database = await createTestDatabase();
+  const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
+  const ring = parseKeyRing(generateKeySpec("test"));
+  const vault = createVault(ring);
+  let logText = "";
+  const logSink = new Writable({
+    write(chunk, _encoding, done) {
+      logText += chunk.toString();
+      done();
+    },
+  });
+  const services: Services = {
+    store,
+    connections: connectionStore(store.db, vault),
+    apiKeys: apiKeyStore(store.db),
+    integrations: loadIntegrations(options.mappingsDir ?? mappingsDir),
+    upstream: createUpstreamClient({ connectTimeoutMs: 2_000, timeoutMs: 5_000 }),
+    cursors: createCursorCodec(ring.current.key),
+    logger: createLogger("info", logSink),
+  };
+  const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });
+  const server = serve({ fetch: createApp(services).fetch, port: 0, hostname: "127.0.0.1" }) as Server;
+  if (!server.listening) await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  async function call(method: string, path: string, opts: CallOptions = {}): Promise<CallResult> {
+    const headers: Record<string, string> = { ...opts.headers };
+    const key = opts.key === undefined ? adminKey : opts.key;
+    if (key) headers.authorization = `Bearer ${key}`;
+    let body: string | undefined = opts.rawBody;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const response = await fetch(`${url}${path}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  }
+
+  return {
+    url,
+    services,
+    adminKey,
+    call,
+    databaseUrl: database.url,
+    logs: () => logText,
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await services.upstream.close();
+      await store.close();
+      await database.drop();
+    },
+  };
+}
+
+export type Gateway = Awaited<ReturnType<typeof startGateway>>;
+
+/** A tiny loopback HTTP server standing in for an upstream; records what it was sent. */
+export async function startStubUpstream(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void) {
+  const received: { method: string; url: string; headers: IncomingMessage["headers"]; body: string }[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => {
+      body += chunk;
+    });
+    req.on("end", () => {
+      received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
+      handler(req, res, body);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Answers 200 to the key "good-key" (in whichever header the integration uses), 401 otherwise. */
+export function keyCheckingUpstream(goodKey = "good-key") {
+  return startStubUpstream((req, res) => {
+    const presented = req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "");
+    res.setHeader("content-type", "application/json");
+    if (presented === goodKey) {
+      res.end(JSON.stringify({ ok: true }));
+    } else {
+      res.statusCode = 401;
+      res.end(JSON.stringify({ message: "Unauthorized" }));
+    }
+  });
+}

@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from "node:crypto";
+import { and, asc, eq, isNull } from "drizzle-orm";
+import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
+import { type ApiKeyScope, apiKeys } from "./schema.ts";
+import type { Database } from "./store.ts";
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  scope: ApiKeyScope;
+  tenantId: string | null;
+  prefix: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+/** `ufk_` + 43 base64url characters (32 random bytes). */
+export function generateApiKeySecret(): string {
+  return `ufk_${randomBytes(32).toString("base64url")}`;
+}
+
+export const API_KEY_SHAPE = /^ufk_[A-Za-z0-9_-]{43}$/;
+
+export function hashApiKeySecret(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex");
+}
+
+const visible = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  scope: apiKeys.scope,
+  tenantId: apiKeys.tenantId,
+  prefix: apiKeys.prefix,
+  createdAt: apiKeys.createdAt,
+  revokedAt: apiKeys.revokedAt,
+};
+
+export function apiKeyStore(db: Database) {
+  return {
+    /** Registers a key; `secret` is generated unless given (the bootstrap admin key). */
+    async create(input: { name: string; scope: ApiKeyScope; tenantId?: string | null; secret?: string }): Promise<{
+      key: ApiKey;
+      secret: string;
+    }> {
+      const secret = input.secret ?? generateApiKeySecret();
+      const [row] = await db
+        .insert(apiKeys)
+        .values({
+          name: input.name,
+          scope: input.scope,
+          tenantId: input.tenantId ?? null,
+          secretHash: hashApiKeySecret(secret),
+          prefix: secret.slice(0, 8),
+        })
+        .returning(visible);
+      return { key: row as ApiKey, secret };
+    },
+
+    /** The live key behind a presented secret, if any. */
+    async authenticate(secret: string): Promise<ApiKey | undefined> {
+      if (!API_KEY_SHAPE.test(secret)) return undefined;
+      const [row] = await db
+        .select(visible)
+        .from(apiKeys)
+        .where(and(eq(apiKeys.secretHash, hashApiKeySecret(secret)), isNull(apiKeys.revokedAt)));
+      return row;
+    },
+
+    async hasLiveAdmin(): Promise<boolean> {
+      const rows = await db
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(and(eq(apiKeys.scope, "admin"), isNull(apiKeys.revokedAt)))
+        .limit(1);
+      return rows.length > 0;
+    },
+
+    async list(filter: { after?: Keyset | undefined; limit: number }): Promise<Page<ApiKey>> {
+      const rows = await db
+        .select(visible)
+        .from(apiKeys)
+        .where(filter.after ? keysetAfter(apiKeys, filter.after) : undefined)
+        .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id))
+        .limit(filter.limit + 1);
+      return toPage(rows, filter.limit);
+    },
+
+    /** Revokes a key; revoking twice keeps the first revocation time. */
+    async revoke(id: string): Promise<ApiKey | undefined> {
+      if (!isUuid(id)) return undefined;
+      const [row] = await db.select(visible).from(apiKeys).where(eq(apiKeys.id, id));
+      if (!row || row.revokedAt) return row;
+      const [updated] = await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning(visible);
+      return updated;
+    },
+  };
+}
+
+export type ApiKeyStore = ReturnType<typeof apiKeyStore>;

@@ -1,0 +1,192 @@
+import { randomUUID } from "node:crypto";
+import { and, asc, eq, gt, ne, or, type SQL } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
+import { type ConnectionStatus, connections } from "./schema.ts";
+import type { Database } from "./store.ts";
+import type { Credentials, Vault } from "./vault.ts";
+
+export interface Connection {
+  id: string;
+  tenantId: string;
+  integration: string;
+  name: string | null;
+  status: ConnectionStatus;
+  config: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+  lastVerifiedAt: Date | null;
+}
+
+/** Where a keyset page starts: the last row of the previous page. */
+export interface Keyset {
+  createdAt: Date;
+  id: string;
+}
+
+export interface Page<T> {
+  rows: T[];
+  /** Set when more rows follow the last one returned. */
+  next: Keyset | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Ids come from URLs; anything that is not a uuid simply matches nothing. */
+export const isUuid = (id: string) => UUID.test(id);
+
+const visible = {
+  id: connections.id,
+  tenantId: connections.tenantId,
+  integration: connections.integration,
+  name: connections.name,
+  status: connections.status,
+  config: connections.config,
+  createdAt: connections.createdAt,
+  updatedAt: connections.updatedAt,
+  lastVerifiedAt: connections.lastVerifiedAt,
+};
+
+export function keysetAfter(column: { createdAt: AnyPgColumn; id: AnyPgColumn }, after: Keyset): SQL {
+  return or(gt(column.createdAt, after.createdAt), and(eq(column.createdAt, after.createdAt), gt(column.id, after.id))) as SQL;
+}
+
+export function connectionStore(db: Database, vault: Vault) {
+  return {
+    async create(input: {
+      tenantId: string;
+      integration: string;
+      name?: string | null;
+      config: Record<string, unknown>;
+      credentials: Credentials;
+      status?: ConnectionStatus;
+      verifiedAt?: Date | null;
+    }): Promise<Connection> {
+      const id = randomUUID();
+      const sealed = await vault.seal(id, input.credentials);
+      const [row] = await db
+        .insert(connections)
+        .values({
+          id,
+          tenantId: input.tenantId,
+          integration: input.integration,
+          name: input.name ?? null,
+          config: input.config,
+          status: input.status ?? "active",
+          credentials: sealed,
+          credentialsKid: vault.currentKid,
+          lastVerifiedAt: input.verifiedAt ?? null,
+        })
+        .returning(visible);
+      return row as Connection;
+    },
+
+    async get(id: string): Promise<Connection | undefined> {
+      if (!isUuid(id)) return undefined;
+      const [row] = await db.select(visible).from(connections).where(eq(connections.id, id));
+      return row;
+    },
+
+    async list(filter: {
+      tenantId?: string | undefined;
+      integration?: string | undefined;
+      status?: ConnectionStatus | undefined;
+      after?: Keyset | undefined;
+      limit: number;
+    }): Promise<Page<Connection>> {
+      const where = and(
+        filter.tenantId === undefined ? undefined : eq(connections.tenantId, filter.tenantId),
+        filter.integration === undefined ? undefined : eq(connections.integration, filter.integration),
+        filter.status === undefined ? undefined : eq(connections.status, filter.status),
+        filter.after === undefined ? undefined : keysetAfter(connections, filter.after),
+      );
+      const rows = await db
+        .select(visible)
+        .from(connections)
+        .where(where)
+        .orderBy(asc(connections.createdAt), asc(connections.id))
+        .limit(filter.limit + 1);
+      return toPage(rows, filter.limit);
+    },
+
+    async update(
+      id: string,
+      patch: {
+        name?: string | null | undefined;
+        config?: Record<string, unknown> | undefined;
+        credentials?: Credentials | undefined;
+        status?: ConnectionStatus | undefined;
+        lastVerifiedAt?: Date | undefined;
+      },
+    ): Promise<Connection | undefined> {
+      if (!isUuid(id)) return undefined;
+      const sealed = patch.credentials ? await vault.seal(id, patch.credentials) : undefined;
+      const [row] = await db
+        .update(connections)
+        .set({
+          ...(patch.name !== undefined && { name: patch.name }),
+          ...(patch.config !== undefined && { config: patch.config }),
+          ...(patch.status !== undefined && { status: patch.status }),
+          ...(patch.lastVerifiedAt !== undefined && { lastVerifiedAt: patch.lastVerifiedAt }),
+          ...(sealed !== undefined && { credentials: sealed, credentialsKid: vault.currentKid }),
+          updatedAt: new Date(),
+        })
+        .where(eq(connections.id, id))
+        .returning(visible);
+      return row;
+    },
+
+    async remove(id: string): Promise<boolean> {
+      if (!isUuid(id)) return false;
+      const rows = await db.delete(connections).where(eq(connections.id, id)).returning({ id: connections.id });
+      return rows.length > 0;
+    },
+
+    /** Decrypts a connection's credentials; the caller keeps them only as long as one upstream call. */
+    async credentials(id: string): Promise<Credentials> {
+      const [row] = await db.select({ credentials: connections.credentials }).from(connections).where(eq(connections.id, id));
+      if (!row) throw new Error(`connection ${id} does not exist`);
+      return vault.open(id, row.credentials);
+    },
+  };
+}
+
+export type ConnectionStore = ReturnType<typeof connectionStore>;
+
+export function toPage<T extends Keyset>(rows: T[], limit: number): Page<T> {
+  if (rows.length <= limit) return { rows, next: null };
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1] as T;
+  return { rows: page, next: { createdAt: last.createdAt, id: last.id } };
+}
+
+/**
+ * Re-encrypts every credential not sealed with the current key, a batch at a time.
+ * Safe to re-run and to run while the gateway serves: each row is replaced only if it still
+ * holds the ciphertext that was read, so a concurrent credential change is never overwritten.
+ */
+export async function rotateCredentials(
+  db: Database,
+  vault: Vault,
+  options: { batchSize?: number; onBatch?: (done: number) => void } = {},
+): Promise<{ rotated: number }> {
+  const batchSize = options.batchSize ?? 100;
+  let rotated = 0;
+  for (;;) {
+    const batch = await db
+      .select({ id: connections.id, credentials: connections.credentials })
+      .from(connections)
+      .where(ne(connections.credentialsKid, vault.currentKid))
+      .orderBy(asc(connections.id))
+      .limit(batchSize);
+    if (batch.length === 0) return { rotated };
+    for (const row of batch) {
+      const sealed = await vault.seal(row.id, await vault.open(row.id, row.credentials));
+      const updated = await db
+        .update(connections)
+        .set({ credentials: sealed, credentialsKid: vault.currentKid })
+        .where(and(eq(connections.id, row.id), eq(connections.credentials, row.credentials)))
+        .returning({ id: connections.id });
+      rotated += updated.length;
+    }
+    options.onBatch?.(rotated);
+  }
+}

@@ -1,0 +1,5 @@
+export * from "./api-keys.ts";
+export * from "./connections.ts";
+export { type ApiKeyScope, apiKeyScopes, type ConnectionStatus, connectionStatuses } from "./schema.ts";
+export * from "./store.ts";
+export * from "./vault.ts";

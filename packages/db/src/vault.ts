@@ -1,0 +1,131 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from "jose";
+
+export type Credentials = Record<string, string>;
+
+export interface EncryptionKey {
+  kid: string;
+  key: Uint8Array;
+}
+
+/** The first key encrypts; every key decrypts. */
+export interface KeyRing {
+  current: EncryptionKey;
+  keys: ReadonlyMap<string, Uint8Array>;
+}
+
+export class VaultError extends Error {
+  constructor(
+    readonly code: "invalid_key_ring" | "unknown_key" | "decrypt_failed",
+    message: string,
+  ) {
+    super(message);
+    this.name = "VaultError";
+  }
+}
+
+const KID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Parses `kid:base64-32-bytes,kid2:…` (UNIFOLD_ENCRYPTION_KEYS). Never echoes key material. */
+export function parseKeyRing(spec: string): KeyRing {
+  const entries = spec
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean);
+  if (entries.length === 0) throw new VaultError("invalid_key_ring", "the key ring is empty");
+  const keys = new Map<string, Uint8Array>();
+  const ordered: EncryptionKey[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const colon = entry.indexOf(":");
+    const kid = entry.slice(0, colon);
+    if (colon < 1 || !KID.test(kid)) {
+      throw new VaultError("invalid_key_ring", `key #${index + 1} needs the form kid:base64 with kid in [A-Za-z0-9._-]`);
+    }
+    const key = new Uint8Array(Buffer.from(entry.slice(colon + 1), "base64"));
+    if (key.length !== 32) {
+      throw new VaultError("invalid_key_ring", `key "${kid}" must be 32 bytes of base64 (it decodes to ${key.length})`);
+    }
+    if (keys.has(kid)) throw new VaultError("invalid_key_ring", `key id "${kid}" appears twice`);
+    keys.set(kid, key);
+    ordered.push({ kid, key });
+  }
+  return { current: ordered[0] as EncryptionKey, keys };
+}
+
+export function generateKeySpec(kid = `k${Date.now().toString(36)}`): string {
+  return `${kid}:${randomBytes(32).toString("base64")}`;
+}
+
+/**
+ * Embedded mode without configured keys: keep a generated key beside the data, so a
+ * restart can still read what it wrote. Returns whether the key was just created.
+ */
+export function loadOrCreateLocalKeyRing(dataDir: string): { ring: KeyRing; created: boolean; path: string } {
+  const path = join(dataDir, "encryption-keys");
+  if (existsSync(path)) return { ring: parseKeyRing(readFileSync(path, "utf8")), created: false, path };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(path, `${generateKeySpec("local1")}\n`, { mode: 0o600 });
+  return { ring: parseKeyRing(readFileSync(path, "utf8")), created: true, path };
+}
+
+export interface Vault {
+  readonly currentKid: string;
+  /** Seals credentials for one connection: the JWE names the connection, so rows cannot be swapped. */
+  seal(connectionId: string, credentials: Credentials): Promise<string>;
+  open(connectionId: string, jwe: string): Promise<Credentials>;
+  kidOf(jwe: string): string;
+}
+
+export function createVault(ring: KeyRing): Vault {
+  const encoder = new TextEncoder();
+  const kidOf = (jwe: string): string => {
+    try {
+      const kid = decodeProtectedHeader(jwe).kid;
+      if (typeof kid === "string") return kid;
+    } catch {
+      // fall through to the uniform error below
+    }
+    throw new VaultError("decrypt_failed", "stored credentials are not a readable JWE");
+  };
+  return {
+    currentKid: ring.current.kid,
+    kidOf,
+    async seal(connectionId, credentials) {
+      return new CompactEncrypt(encoder.encode(JSON.stringify(credentials)))
+        .setProtectedHeader({ alg: "dir", enc: "A256GCM", kid: ring.current.kid, cid: connectionId })
+        .encrypt(ring.current.key);
+    },
+    async open(connectionId, jwe) {
+      const kid = kidOf(jwe);
+      const key = ring.keys.get(kid);
+      if (!key) {
+        throw new VaultError(
+          "unknown_key",
+          `credentials of connection ${connectionId} were sealed with key "${kid}", which is not in UNIFOLD_ENCRYPTION_KEYS`,
+        );
+      }
+      let plaintext: Uint8Array;
+      let cid: unknown;
+      try {
+        const result = await compactDecrypt(jwe, key, { keyManagementAlgorithms: ["dir"], contentEncryptionAlgorithms: ["A256GCM"] });
+        plaintext = result.plaintext;
+        cid = result.protectedHeader.cid;
+      } catch {
+        throw new VaultError(
+          "decrypt_failed",
+          `credentials of connection ${connectionId} failed to decrypt with key "${kid}" (tampered, or the key is wrong)`,
+        );
+      }
+      if (cid !== connectionId) {
+        throw new VaultError("decrypt_failed", `credentials stored on connection ${connectionId} belong to another connection`);
+      }
+      const parsed: unknown = JSON.parse(new TextDecoder().decode(plaintext));
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new VaultError("decrypt_failed", `credentials of connection ${connectionId} are not an object`);
+      }
+      return parsed as Credentials;
+    },
+  };
+}

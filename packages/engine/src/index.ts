@@ -1,0 +1,6 @@
+export * from "./cursor.ts";
+export * from "./definition.ts";
+export * from "./loader.ts";
+export * from "./template.ts";
+export * from "./upstream.ts";
+export * from "./verify.ts";
