@@ -1,0 +1,98 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type HttpBindings, serve } from "@hono/node-server";
+import { Hono } from "hono";
+import type { FaultSpec, Vendor } from "./faults.ts";
+import { jostleRoutes } from "./jostle/index.ts";
+import { jumpcloudRoutes } from "./jumpcloud/index.ts";
+import { postmanRoutes } from "./postman/index.ts";
+import { type SandboxOptions, World } from "./world.ts";
+
+export type { FaultSpec, Vendor } from "./faults.ts";
+export type { SandboxOptions, TenantSpec } from "./world.ts";
+
+/** Where each simulator is mounted, mirroring the vendors' own base paths. */
+export const BASE_PATHS = { jostle: "/jostle/scim2", postman: "/postman/scim/v2", jumpcloud: "/jumpcloud/api" } as const;
+
+export function createSandbox(options: SandboxOptions = {}) {
+  const world = new World(options);
+  const jostle = jostleRoutes(world);
+  const postman = postmanRoutes(world);
+  const jumpcloud = jumpcloudRoutes(world);
+
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  app.route(BASE_PATHS.jostle, jostle.app);
+  app.route(BASE_PATHS.postman, postman.app);
+  app.route(BASE_PATHS.jumpcloud, jumpcloud.app);
+
+  // The control API: never on a vendor path, so it cannot be mistaken for vendor behaviour.
+  const control = new Hono();
+  control.get("/", (c) => c.json(info()));
+  control.post("/faults", async (c) => c.json({ id: world.faults.add((await c.req.json()) as FaultSpec) }, 201));
+  control.get("/faults", (c) => c.json(world.faults.list()));
+  control.delete("/faults", (c) => {
+    world.faults.clear();
+    return c.body(null, 204);
+  });
+  control.get("/requests", (c) => {
+    const { vendor, tenant } = c.req.query();
+    return c.json(world.requests.filter((r) => (!vendor || r.vendor === vendor) && (!tenant || r.tenant === tenant)));
+  });
+  control.delete("/requests", (c) => {
+    world.requests.length = 0;
+    return c.body(null, 204);
+  });
+  control.put("/rate-limits/:vendor", async (c) => {
+    const body = (await c.req.json()) as { per_minute: number | null };
+    world.setRateLimit(c.req.param("vendor") as Vendor, body.per_minute);
+    return c.body(null, 204);
+  });
+  app.route("/_sandbox", control);
+
+  function info(origin = "") {
+    return {
+      seed: world.seed,
+      vendors: {
+        jostle: { base_url: `${origin}${BASE_PATHS.jostle}`, keys: keysOf("jostle") },
+        postman: { base_url: `${origin}${BASE_PATHS.postman}`, keys: keysOf("postman") },
+        jumpcloud: {
+          base_url: `${origin}${BASE_PATHS.jumpcloud}`,
+          keys: keysOf("jumpcloud"),
+          msp: {
+            key: jumpcloud.mspKey,
+            provider_id: jumpcloud.providerId,
+            org_ids: Object.fromEntries(world.tenants.map((t) => [t.name, jumpcloud.tenant(t.name).organization._id])),
+          },
+        },
+      },
+    };
+  }
+  const keysOf = (vendor: Vendor) => Object.fromEntries(world.tenants.map((t) => [t.name, world.keyFor(vendor, t.name)]));
+
+  return { app, world, jostle, postman, jumpcloud, info };
+}
+
+export type Sandbox = ReturnType<typeof createSandbox>;
+
+/** Starts the sandbox on a loopback port (0 = any free one). */
+export async function startSandbox(options: SandboxOptions & { port?: number; hostname?: string } = {}) {
+  const sandbox = createSandbox(options);
+  const server = serve({ fetch: sandbox.app.fetch, port: options.port ?? 0, hostname: options.hostname ?? "127.0.0.1" }) as Server;
+  if (!server.listening) await new Promise((resolve) => server.once("listening", resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    ...sandbox,
+    url,
+    baseUrl: (vendor: Vendor) => `${url}${BASE_PATHS[vendor]}`,
+    key: (vendor: Vendor, tenant: string) => sandbox.world.keyFor(vendor, tenant),
+    fault: (spec: FaultSpec) => sandbox.world.faults.add(spec),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export type RunningSandbox = Awaited<ReturnType<typeof startSandbox>>;

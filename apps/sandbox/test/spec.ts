@@ -1,0 +1,44 @@
+import { readFileSync } from "node:fs";
+import { Ajv, type ValidateFunction } from "ajv";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { parse as parseYaml } from "yaml";
+
+const specs = new URL("../../../../shared/upstreams/specs/", import.meta.url);
+const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, "~0").replace(/\//g, "~1")).join("/");
+
+/** Validators for response bodies, taken from the vendors' own specs, unedited. */
+export function vendorSpecs() {
+  // JumpCloud: Swagger 2.0 (JSON Schema draft-04-ish; x-* keywords ignored).
+  const swagger = new Ajv({ strict: false, validateFormats: false, allErrors: true });
+  swagger.addSchema(JSON.parse(readFileSync(new URL("jumpcloud/JumpCloud.SDK.V1.json", specs), "utf8")), "jc1");
+  swagger.addSchema(JSON.parse(readFileSync(new URL("jumpcloud/JumpCloud.SDK.V2.json", specs), "utf8")), "jc2");
+  // Postman: OpenAPI 3.1 (JSON Schema 2020-12).
+  const openapi = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
+  openapi.addSchema(parseYaml(readFileSync(new URL("postman/postman-scim-openapi-extracted.yml", specs), "utf8")), "pm");
+  const cache = new Map<string, ValidateFunction>();
+
+  function validator(ajv: Ajv | Ajv2020, ref: string): ValidateFunction {
+    let validate = cache.get(ref);
+    if (!validate) {
+      validate = ajv.compile({ $ref: ref });
+      cache.set(ref, validate);
+    }
+    return validate;
+  }
+
+  const check = (validate: ValidateFunction, body: unknown) =>
+    validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+
+  return {
+    /** Errors of a JumpCloud body against `path`/`method`/`status` of the v1 or v2 spec ([] when valid). */
+    jumpcloud(version: 1 | 2, path: string, method: string, status: number, body: unknown): string[] {
+      return check(validator(swagger, `jc${version}#/${pointer("paths", path, method, "responses", String(status), "schema")}`), body);
+    },
+    postman(path: string, method: string, status: number, body: unknown): string[] {
+      return check(
+        validator(openapi, `pm#/${pointer("paths", path, method, "responses", String(status), "content", "application/json", "schema")}`),
+        body,
+      );
+    },
+  };
+}
