@@ -7,6 +7,9 @@ import { registerApiKeys } from "./routes/api-keys.ts";
 import { registerConnections } from "./routes/connections.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerIntegrations } from "./routes/integrations.ts";
+import { passthroughGuard, registerPassthrough } from "./routes/passthrough.ts";
+import { registerProxy } from "./routes/proxy.ts";
+import { registerUnified } from "./routes/unified.ts";
 import type { AppEnv, Services } from "./services.ts";
 
 export type { Services } from "./services.ts";
@@ -41,10 +44,15 @@ export function createApp(services: Services) {
     }),
   );
 
+  app.use("*", passthroughGuard);
+
   registerHealth(app);
   registerIntegrations(app);
   registerConnections(app);
   registerApiKeys(app);
+  registerUnified(app);
+  registerProxy(app);
+  registerPassthrough(app);
 
   app.notFound((c) => {
     throw new ApiError("not_found", `no route ${c.req.method} ${c.req.path}`);

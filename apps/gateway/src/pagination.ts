@@ -18,6 +18,15 @@ export async function openCursor(codec: CursorCodec, binding: string, token: str
   }
 }
 
+/** The upstream offset an unified or proxy list cursor holds; 0 without a cursor. */
+export async function openOffset(codec: CursorCodec, binding: string, token: string | undefined): Promise<number> {
+  if (token === undefined) return 0;
+  const state = (await openCursor(codec, binding, token)) as { o?: unknown } | null;
+  if (typeof state?.o !== "number" || !Number.isInteger(state.o) || state.o < 0)
+    throw new ApiError("invalid_cursor", "the cursor does not belong to this list");
+  return state.o;
+}
+
 const keysetState = z.object({ t: z.number().int(), i: z.string().uuid() });
 
 export async function openKeyset(codec: CursorCodec, binding: string, token: string | undefined): Promise<Keyset | undefined> {

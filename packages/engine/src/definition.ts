@@ -1,3 +1,4 @@
+import type { Mapping } from "@unifold/mapping";
 import { z } from "zod";
 
 /** A field an admin fills in when registering a connection. */
@@ -21,6 +22,72 @@ export const requestTemplate = z
   })
   .strict();
 
+/** How an upstream list pages: an offset and a page size in the query, records and total in the answer. */
+export const paginationStyle = z
+  .object({
+    offset_param: z.string(),
+    limit_param: z.string(),
+    /** 1 for SCIM's startIndex, 0 for skip. */
+    base: z.union([z.literal(0), z.literal(1)]),
+    /** The vendor's maximum page size. */
+    max: z.number().int().positive(),
+    /** Property holding the records; absent when the body is a bare array. */
+    records: z.string().optional(),
+    /** Property holding the total count, or the header carrying it. */
+    total: z.string().optional(),
+    total_header: z.string().optional(),
+    /** Fixed query added to every page request (e.g. JumpCloud's `sort=_id` for stable pages). */
+    query: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+export const unifiedResources = [
+  "users",
+  "me",
+  "groups",
+  "group_members",
+  "organizations",
+  "roles",
+  "employees",
+  "companies",
+  "hris_groups",
+] as const;
+export type UnifiedResource = (typeof unifiedResources)[number];
+export const unifiedFilters = ["email", "username", "status", "name", "updated_after"] as const;
+export type UnifiedFilter = (typeof unifiedFilters)[number];
+
+const mappingFiles = z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+/** One unified operation: the upstream request and the JSONata files that map it. */
+export const operationDefinition = z
+  .object({
+    method: httpMethod.default("GET"),
+    /** `{{id}}` is the unified id from the URL. */
+    path: z.string().startsWith("/"),
+    query: z.record(z.string(), z.string()).default({}),
+    /** A style from `pagination`; absent means the upstream answers everything at once. */
+    pagination: z.string().optional(),
+    /** Where the records sit in an unpaged answer (e.g. a group's `members`). */
+    records: z.string().optional(),
+    /** Unified filters this operation can push upstream; any other is refused with filter_not_supported. */
+    filters: z.array(z.enum(unifiedFilters)).default([]),
+    /** JSONata over `{filters}` → `{query?, unsupported?}`. */
+    query_mapping: z.string().optional(),
+    /** The upstream cannot page a filtered list (Jostle): fetch once, page in the gateway. */
+    unpaged_when_filtered: z.boolean().default(false),
+    /** JSONata file(s) mapping one upstream record; several are merged in order. */
+    response_mapping: mappingFiles,
+  })
+  .strict();
+
+export const proxyResource = z
+  .object({
+    path: z.string().startsWith("/"),
+    pagination: z.string().optional(),
+    records: z.string().optional(),
+  })
+  .strict();
+
 export const integrationDefinition = z
   .object({
     name: z.string().min(1),
@@ -34,14 +101,33 @@ export const integrationDefinition = z
     headers: z.record(z.string(), z.string()).default({}),
     /** One cheap call that succeeds only with valid credentials. */
     verify: requestTemplate,
+    pagination: z.record(z.string(), paginationStyle).default({}),
+    resources: z.partialRecord(z.enum(unifiedResources), z.partialRecord(z.enum(["list", "get"]), operationDefinition)).default({}),
+    /** The vendor's own resources, served 1-to-1 under /proxy/{name}. */
+    proxy: z.record(z.string().regex(/^[A-Za-z][\w-]*$/), proxyResource).default({}),
+    errors: z
+      .object({ message: z.string().describe("JSONata over the upstream error body giving its message") })
+      .strict()
+      .optional(),
+    /** Upstream headers carrying rate-limit state, passed on as ratelimit-*. */
+    rate_limit_headers: z
+      .object({ limit: z.string().optional(), remaining: z.string().optional(), reset: z.string().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
 export type IntegrationDefinition = z.infer<typeof integrationDefinition>;
 export type RequestTemplate = z.infer<typeof requestTemplate>;
 
+export type OperationDefinition = z.infer<typeof operationDefinition>;
+export type PaginationStyle = z.infer<typeof paginationStyle>;
+
 export interface Integration extends IntegrationDefinition {
   slug: string;
   /** The folder it was loaded from, for error messages. */
   dir: string;
+  /** Every JSONata file the definition names, compiled once at load. */
+  mappings: ReadonlyMap<string, Mapping>;
+  errorMessage?: Mapping | undefined;
 }

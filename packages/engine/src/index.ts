@@ -4,3 +4,4 @@ export * from "./loader.ts";
 export * from "./template.ts";
 export * from "./upstream.ts";
 export * from "./verify.ts";
+export * from "./reads.ts";

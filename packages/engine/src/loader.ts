@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { compileMapping, type Mapping, MappingSyntaxError } from "@unifold/mapping";
 import { parse as parseYaml } from "yaml";
 import type { ZodError } from "zod";
 import { type Integration, integrationDefinition } from "./definition.ts";
@@ -52,7 +53,45 @@ export function loadIntegration(folder: string, slug: string): Integration {
       }
     }
   }
-  return { ...definition, slug, dir: folder };
+  // Every named JSONata file and pagination style must exist; each file compiles once, here.
+  const mappings = new Map<string, Mapping>();
+  const load = (name: string, where: string) => {
+    if (mappings.has(name)) return;
+    const path = join(folder, name);
+    if (!existsSync(path)) throw new IntegrationLoadError(shown, `${where} names ${name}, which does not exist in ${folder}`);
+    try {
+      mappings.set(name, compileMapping(readFileSync(path, "utf8"), relative(process.cwd(), path) || path));
+    } catch (error) {
+      if (error instanceof MappingSyntaxError)
+        throw new IntegrationLoadError(
+          error.source,
+          `JSONata syntax error${error.position === undefined ? "" : ` at character ${error.position}`}: ${error.message.split(": ").slice(1).join(": ")}`,
+        );
+      throw error;
+    }
+  };
+  const pagination = (name: string | undefined, where: string) => {
+    if (name !== undefined && !Object.hasOwn(definition.pagination, name))
+      throw new IntegrationLoadError(shown, `${where} uses pagination "${name}", which is not declared`);
+  };
+  for (const [resource, operations] of Object.entries(definition.resources)) {
+    for (const [kind, op] of Object.entries(operations ?? {})) {
+      const where = `resources.${resource}.${kind}`;
+      for (const file of op.response_mapping) load(file, where);
+      if (op.query_mapping) load(op.query_mapping, where);
+      pagination(op.pagination, where);
+    }
+  }
+  for (const [name, proxy] of Object.entries(definition.proxy)) pagination(proxy.pagination, `proxy.${name}`);
+  let errorMessage: Mapping | undefined;
+  if (definition.errors) {
+    try {
+      errorMessage = compileMapping(definition.errors.message, `${shown} errors.message`);
+    } catch (error) {
+      throw new IntegrationLoadError(shown, (error as Error).message);
+    }
+  }
+  return { ...definition, slug, dir: folder, mappings, errorMessage };
 }
 
 function describe(error: ZodError): string {

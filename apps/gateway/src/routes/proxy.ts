@@ -1,0 +1,66 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type Integration, readList } from "@unifold/engine";
+import { z } from "zod";
+import { ApiError } from "../errors.ts";
+import { requireScope } from "../middleware/auth.ts";
+import { listEnvelope, openOffset } from "../pagination.ts";
+import type { AppEnv } from "../services.ts";
+import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
+import { forward, forwardedQuery } from "./forward.ts";
+
+const listQuery = z.object({
+  connection_id: z.string().min(1).max(100),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(4096).optional(),
+});
+const oneQuery = z.object({ connection_id: z.string().min(1).max(100) });
+
+function proxyResourceOf(integration: Integration, name: string) {
+  const proxy = integration.proxy[name];
+  if (!proxy) {
+    throw new ApiError(
+      "resource_not_supported",
+      `${integration.name} (${integration.slug}) has no proxy resource "${name}"; it has ${Object.keys(integration.proxy).join(", ") || "none"}`,
+    );
+  }
+  return proxy;
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw ApiError.fromZod(parsed.error, "query");
+  return parsed.data;
+}
+
+/** `/proxy/{resource}[/{id}]`: the integration's own resources, upstream objects unchanged. */
+export function registerProxy(app: OpenAPIHono<AppEnv>) {
+  app.get("/proxy/:resource", requireScope("api"), async (c) => {
+    const q = parse(listQuery.passthrough(), c.req.query());
+    const { connection, integration } = await reachableConnection(c, q.connection_id);
+    const proxy = proxyResourceOf(integration, c.req.param("resource"));
+    const upstreamQuery = forwardedQuery(c, ["limit", "cursor"]);
+    const binding = `${connection.id}|proxy|${c.req.param("resource")}|${JSON.stringify(upstreamQuery)}`;
+    const offset = await openOffset(c.var.services.cursors, binding, q.cursor);
+    const page = await withUpstream(c, connection, integration, (target) =>
+      readList(c.var.services.upstream, target, {
+        path: proxy.path,
+        query: upstreamQuery,
+        pagination: proxy.pagination ? integration.pagination[proxy.pagination] : undefined,
+        records: proxy.records,
+        offset,
+        limit: q.limit,
+        signal: c.req.raw.signal,
+      }),
+    );
+    for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
+    const next = page.more ? await c.var.services.cursors.seal(binding, { o: offset + page.records.length }) : null;
+    return c.json(listEnvelope(page.records, next), 200);
+  });
+
+  app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/proxy/:resource/:id", requireScope("api"), async (c) => {
+    const q = parse(oneQuery.passthrough(), c.req.query());
+    const { connection, integration } = await reachableConnection(c, q.connection_id);
+    const proxy = proxyResourceOf(integration, c.req.param("resource"));
+    return forward(c, connection, integration, `${proxy.path}/${encodeURIComponent(c.req.param("id"))}`, forwardedQuery(c));
+  });
+}

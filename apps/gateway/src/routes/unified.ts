@@ -1,0 +1,207 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import {
+  type Integration,
+  type OperationDefinition,
+  readList,
+  readOne,
+  renderPath,
+  type UnifiedFilter,
+  type UnifiedResource,
+} from "@unifold/engine";
+import { mapRecords } from "@unifold/mapping";
+import type { Context } from "hono";
+import { ApiError } from "../errors.ts";
+import { requireScope } from "../middleware/auth.ts";
+import { listEnvelope, openOffset, pageQuery } from "../pagination.ts";
+import { commonErrors, json, listOf, upstreamErrors } from "../schemas.ts";
+import type { AppEnv } from "../services.ts";
+import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
+
+const UnifiedObject = z
+  .record(z.string(), z.unknown())
+  .openapi("UnifiedObject", { description: "A unified object (see the contract's model); `remote_data` holds the raw upstream object." });
+
+const common = {
+  connection_id: z.string().min(1).max(100).openapi({ description: "The connection to read through." }),
+  remote_data: z.enum(["true", "false"]).default("true").openapi({ description: "`false` omits `remote_data`." }),
+};
+const filterSchemas = {
+  email: z.string().min(1).max(320),
+  username: z.string().min(1).max(320),
+  status: z.enum(["active", "inactive", "deleted", "invited"]),
+  name: z.string().min(1).max(200),
+  updated_after: z.iso.datetime({ offset: true }),
+} satisfies Record<UnifiedFilter, z.ZodType>;
+
+type Kind = "list" | "get";
+interface Entry {
+  path: string;
+  resource: UnifiedResource;
+  kind: Kind;
+  filters?: UnifiedFilter[];
+  tag: string;
+}
+
+const userFilters: UnifiedFilter[] = ["email", "username", "status", "updated_after"];
+const groupFilters: UnifiedFilter[] = ["name", "updated_after"];
+
+/** Every unified read route: path, the resource it serves, and the filters the contract allows on it. */
+const entries: Entry[] = [
+  { path: "/unified/user-directory/users", resource: "users", kind: "list", filters: userFilters, tag: "User directory" },
+  { path: "/unified/user-directory/users/{id}", resource: "users", kind: "get", tag: "User directory" },
+  { path: "/unified/user-directory/me", resource: "me", kind: "get", tag: "User directory" },
+  { path: "/unified/user-directory/groups", resource: "groups", kind: "list", filters: groupFilters, tag: "User directory" },
+  { path: "/unified/user-directory/groups/{id}", resource: "groups", kind: "get", tag: "User directory" },
+  { path: "/unified/user-directory/groups/{id}/members", resource: "group_members", kind: "list", filters: [], tag: "User directory" },
+  {
+    path: "/unified/user-directory/organizations",
+    resource: "organizations",
+    kind: "list",
+    filters: ["updated_after"],
+    tag: "User directory",
+  },
+  { path: "/unified/user-directory/organizations/{id}", resource: "organizations", kind: "get", tag: "User directory" },
+  { path: "/unified/user-directory/roles", resource: "roles", kind: "list", filters: ["updated_after"], tag: "User directory" },
+  { path: "/unified/user-directory/roles/{id}", resource: "roles", kind: "get", tag: "User directory" },
+  { path: "/unified/hris/employees", resource: "employees", kind: "list", filters: userFilters, tag: "HRIS" },
+  { path: "/unified/hris/employees/{id}", resource: "employees", kind: "get", tag: "HRIS" },
+  { path: "/unified/hris/companies", resource: "companies", kind: "list", filters: ["updated_after"], tag: "HRIS" },
+  { path: "/unified/hris/companies/{id}", resource: "companies", kind: "get", tag: "HRIS" },
+  { path: "/unified/hris/groups", resource: "hris_groups", kind: "list", filters: groupFilters, tag: "HRIS" },
+  { path: "/unified/hris/groups/{id}", resource: "hris_groups", kind: "get", tag: "HRIS" },
+];
+
+const api = [requireScope("api")];
+
+export function registerUnified(app: OpenAPIHono<AppEnv>) {
+  for (const entry of entries) {
+    const hasId = entry.path.includes("{id}");
+    const filterShape = Object.fromEntries((entry.filters ?? []).map((f) => [f, filterSchemas[f].optional()]));
+    const query = z.object({ ...common, ...(entry.kind === "list" ? { ...pageQuery, ...filterShape } : {}) }).strict();
+    const route = createRoute({
+      method: "get",
+      path: entry.path,
+      tags: [entry.tag],
+      summary: `${entry.kind === "list" ? "List" : "Get"} ${entry.resource.replace("_", " ")}`,
+      middleware: api,
+      request: { query, ...(hasId && { params: z.object({ id: z.string().min(1).max(500) }) }) },
+      responses: {
+        200: json(entry.kind === "list" ? listOf(UnifiedObject) : UnifiedObject, entry.kind === "list" ? "A page" : "The object"),
+        ...commonErrors,
+        ...upstreamErrors,
+      },
+    });
+    app.openapi(route, async (c) => {
+      const q = c.req.query() as Record<string, string | undefined>;
+      const id = (c.req.param() as Record<string, string | undefined>).id;
+      const body = entry.kind === "list" ? await list(c, entry, q, id) : await get(c, entry, q, id);
+      return c.json(body as never, 200);
+    });
+  }
+}
+
+function operationOf(integration: Integration, entry: Entry): OperationDefinition {
+  const operations = integration.resources[entry.resource];
+  if (!operations) {
+    throw new ApiError(
+      "resource_not_supported",
+      `${integration.name} (${integration.slug}) has no ${entry.resource.replace("_", " ")} resource`,
+    );
+  }
+  const op = operations[entry.kind];
+  if (!op)
+    throw new ApiError(
+      "method_not_allowed",
+      `${integration.name} (${integration.slug}) cannot ${entry.kind} ${entry.resource.replace("_", " ")}`,
+    );
+  return op;
+}
+
+/**
+ * Maps upstream records one at a time through the operation's JSONata file(s), merging their
+ * outputs; a record any file maps to null is dropped. A throwing mapping fails the whole page.
+ */
+async function mapAll(integration: Integration, op: OperationDefinition, records: unknown[], withRemote: boolean) {
+  const mappings = op.response_mapping.map((file) => integration.mappings.get(file)!);
+  const out: Record<string, unknown>[] = [];
+  for (const record of records) {
+    let merged: Record<string, unknown> | undefined = {};
+    for (const mapping of mappings) {
+      const [part] = await mapRecords(mapping, [record]);
+      if (!part) {
+        merged = undefined;
+        break;
+      }
+      merged = { ...merged, ...part };
+    }
+    if (merged) out.push(withRemote ? { ...merged, remote_data: record } : merged);
+  }
+  return out;
+}
+
+async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string | undefined>, parentId: string | undefined) {
+  const { connection, integration } = await reachableConnection(c, q.connection_id as string);
+  const op = operationOf(integration, entry);
+  const filters = Object.fromEntries((entry.filters ?? []).filter((f) => q[f] !== undefined).map((f) => [f, q[f] as string]));
+  for (const name of Object.keys(filters)) {
+    if (!op.filters.includes(name as UnifiedFilter)) {
+      throw new ApiError(
+        "filter_not_supported",
+        `${integration.name} (${integration.slug}) cannot filter ${entry.resource.replace("_", " ")} by ${name}`,
+        {
+          details: [{ path: name, message: op.filters.length ? `supported: ${op.filters.join(", ")}` : "no filters are supported here" }],
+        },
+      );
+    }
+  }
+  let upstreamQuery: Record<string, string | string[]> = { ...op.query };
+  if (op.query_mapping && Object.keys(filters).length) {
+    const out = (await integration.mappings.get(op.query_mapping)!.evaluate({ filters })) as
+      { query?: Record<string, string | string[]>; unsupported?: string } | undefined;
+    if (out?.unsupported) {
+      throw new ApiError(
+        "filter_not_supported",
+        `${integration.name} (${integration.slug}) cannot filter ${entry.resource} by ${out.unsupported}`,
+        {
+          details: [{ path: out.unsupported.split("=")[0] ?? "", message: out.unsupported }],
+        },
+      );
+    }
+    upstreamQuery = { ...upstreamQuery, ...out?.query };
+  }
+  const limit = Number(q.limit ?? 50);
+  const binding = `${connection.id}|${entry.resource}|${parentId ?? ""}|${JSON.stringify(filters)}`;
+  const offset = await openOffset(c.var.services.cursors, binding, q.cursor);
+  const filtered = Object.keys(filters).length > 0;
+  const paginated = op.pagination && !(filtered && op.unpaged_when_filtered);
+  const style = paginated ? integration.pagination[op.pagination as string] : undefined;
+  const records = paginated ? undefined : (op.records ?? (op.pagination ? integration.pagination[op.pagination]?.records : undefined));
+  const page = await withUpstream(c, connection, integration, async (target) => {
+    const result = await readList(c.var.services.upstream, target, {
+      path: renderPath(op.path, parentId === undefined ? {} : { id: parentId }),
+      query: upstreamQuery,
+      pagination: style,
+      records,
+      offset,
+      limit,
+      signal: c.req.raw.signal,
+    });
+    return { ...result, mapped: await mapAll(integration, op, result.records, q.remote_data !== "false") };
+  });
+  for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
+  const next = page.more ? await c.var.services.cursors.seal(binding, { o: offset + page.records.length }) : null;
+  return listEnvelope(page.mapped, next);
+}
+
+async function get(c: Context<AppEnv>, entry: Entry, q: Record<string, string | undefined>, id: string | undefined) {
+  const { connection, integration } = await reachableConnection(c, q.connection_id as string);
+  const op = operationOf(integration, entry);
+  const result = await withUpstream(c, connection, integration, async (target) => {
+    const { record, last } = await readOne(c.var.services.upstream, target, op, id === undefined ? {} : { id }, c.req.raw.signal);
+    const [mapped] = await mapAll(integration, op, [record], q.remote_data !== "false");
+    return { mapped, last };
+  });
+  for (const [name, value] of Object.entries(rateLimitHeaders(integration, result.last))) c.header(name, value);
+  if (!result.mapped) throw new ApiError("not_found", `${integration.name} has no such ${entry.resource}`);
+  return result.mapped;
+}

@@ -1,0 +1,102 @@
+import type { Connection } from "@unifold/db";
+import {
+  type Integration,
+  UpstreamFailure,
+  type UpstreamResponse,
+  UpstreamShapeError,
+  UpstreamStatusError,
+  type UpstreamTarget,
+} from "@unifold/engine";
+import { MappingError } from "@unifold/mapping";
+import type { Context } from "hono";
+import { ApiError, upstreamBody } from "./errors.ts";
+import type { AppEnv } from "./services.ts";
+
+/**
+ * The connection a unified/proxy/passthrough call names, as its API key may see it:
+ * another tenant's connection answers exactly like an unknown one.
+ */
+export async function reachableConnection(c: Context<AppEnv>, id: string): Promise<{ connection: Connection; integration: Integration }> {
+  const { connections, integrations } = c.var.services;
+  const connection = await connections.get(id);
+  const tenant = c.var.apiKey.tenantId;
+  if (!connection || (tenant && connection.tenantId !== tenant)) throw new ApiError("not_found", `no connection with id ${id}`);
+  const integration = integrations.get(connection.integration);
+  if (!integration)
+    throw new ApiError("internal_error", `connection ${id} uses integration "${connection.integration}", which is not loaded`);
+  if (connection.status === "disabled") throw new ApiError("forbidden", `connection ${id} is disabled`);
+  if (connection.status === "needs_reauth") {
+    throw new ApiError(
+      "upstream_unauthorized",
+      `${integration.name} rejected this connection's credentials; replace them or call POST /connections/${id}/verify`,
+    );
+  }
+  return { connection, integration };
+}
+
+/**
+ * Runs upstream work for a connection with its credentials decrypted for just that long, and
+ * turns every upstream failure into the contract's error (a 401/403 marks it needs_reauth).
+ */
+export async function withUpstream<T>(
+  c: Context<AppEnv>,
+  connection: Connection,
+  integration: Integration,
+  work: (target: UpstreamTarget) => Promise<T>,
+): Promise<T> {
+  const credentials = await c.var.services.connections.credentials(connection.id);
+  try {
+    return await work({ integration, config: connection.config, credentials });
+  } catch (error) {
+    throw await asApiError(c, connection, integration, error);
+  }
+}
+
+async function asApiError(c: Context<AppEnv>, connection: Connection, integration: Integration, error: unknown): Promise<unknown> {
+  if (error instanceof UpstreamStatusError) {
+    const { status } = error.response;
+    const upstream = { status, body: upstreamBody(error.response.body, error.response.text) };
+    const said = error.upstreamMessage ? `: ${error.upstreamMessage}` : "";
+    if (status === 401 || status === 403) {
+      await c.var.services.connections.update(connection.id, { status: "needs_reauth" });
+      return new ApiError(
+        "upstream_unauthorized",
+        `${integration.name} rejected the connection's credentials (upstream status ${status})${said}`,
+        { upstream },
+      );
+    }
+    if (status === 404)
+      return new ApiError("not_found", `${integration.name} has no such record (upstream status 404)${said}`, { upstream });
+    if (status === 409)
+      return new ApiError("conflict", `${integration.name} reported a conflict (upstream status 409)${said}`, { upstream });
+    if (status === 429) {
+      const retryAfter = error.response.headers["retry-after"];
+      return new ApiError("rate_limited", `${integration.name} is rate limiting this connection (upstream status 429)`, {
+        upstream,
+        headers: { ...(retryAfter && { "retry-after": retryAfter }), ...rateLimitHeaders(integration, error.response) },
+      });
+    }
+    if (status >= 400 && status < 500)
+      return new ApiError("invalid_request", `${integration.name} refused the request (upstream status ${status})${said}`, { upstream });
+    return new ApiError("upstream_error", `${integration.name} failed (upstream status ${status})${said}`, { upstream });
+  }
+  if (error instanceof UpstreamFailure) {
+    return new ApiError(error.kind === "timeout" ? "upstream_timeout" : "upstream_error", `${integration.name}: ${error.message}`);
+  }
+  if (error instanceof UpstreamShapeError) return new ApiError("upstream_error", `${integration.name}: ${error.message}`);
+  if (error instanceof MappingError) return new ApiError("upstream_error", `${integration.name}: mapping ${error.message}`);
+  return error;
+}
+
+/** The upstream's rate-limit state as `ratelimit-*` headers, where the integration says where it is. */
+export function rateLimitHeaders(integration: Integration, response: UpstreamResponse): Record<string, string> {
+  const names = integration.rate_limit_headers;
+  const out: Record<string, string> = {};
+  if (!names) return out;
+  for (const key of ["limit", "remaining", "reset"] as const) {
+    const header = names[key];
+    const value = header ? response.headers[header.toLowerCase()] : undefined;
+    if (value !== undefined) out[`ratelimit-${key}`] = value;
+  }
+  return out;
+}

@@ -1,0 +1,297 @@
+import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, startGateway } from "./harness.ts";
+
+const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud" } as const;
+type Slug = keyof typeof vendors;
+
+/** Both vendors store SCIM-style addresses; this is the unified shape each maps to. */
+const unifiedAddress = (a: any) => ({
+  type: a.type,
+  street: a.streetAddress,
+  city: a.locality,
+  region: a.region,
+  postal_code: a.postalCode,
+  country: a.country,
+});
+
+describe("unified reads over the sandbox", () => {
+  let gw: Gateway;
+  let sandbox: RunningSandbox;
+  const conn: Record<Slug, string> = {} as Record<Slug, string>;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    [gw, sandbox] = await Promise.all([
+      startGateway(),
+      startSandbox({
+        tenants: [
+          { name: "acme", users: 57 },
+          { name: "globex", users: 12 },
+        ],
+        rateLimits: { postman: 0 },
+      }),
+    ]);
+    for (const slug of Object.keys(vendors) as Slug[]) {
+      const vendor = vendors[slug];
+      const res = await gw.call("POST", "/connections", {
+        body: {
+          tenant_id: "acme",
+          integration: slug,
+          credentials: { api_key: sandbox.key(vendor, "acme") },
+          config: { base_url: sandbox.baseUrl(vendor) },
+        },
+      });
+      expect(res.status).toBe(201);
+      conn[slug] = res.body.id;
+    }
+    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "backend", scope: "api" } })).body.secret;
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+  });
+
+  const get = (path: string, slug: Slug, query = "") => gw.call("GET", `${path}?connection_id=${conn[slug]}${query}`, { key: apiKey });
+
+  it("maps a JumpCloud system user field by field, with remote_data", async () => {
+    const raw = sandbox.jumpcloud.tenant("acme").users.all()[5]!;
+    const res = await get(`/unified/user-directory/users/${raw._id}`, "jumpcloud");
+    expect(res.status).toBe(200);
+    const r = raw as any;
+    expect(res.body).toEqual({
+      id: r._id,
+      username: r.username,
+      name: r.displayname,
+      first_name: r.firstname,
+      last_name: r.lastname,
+      title: r.jobTitle,
+      emails: [
+        { email: r.email, type: "work", is_primary: true },
+        { email: r.alternateEmail, type: "alternate", is_primary: false },
+      ],
+      phones: r.phoneNumbers.map((p: any) => ({ number: p.number, extension: null, type: p.type })),
+      status: r.state === "ACTIVATED" ? "active" : r.state === "SUSPENDED" ? "inactive" : "invited",
+      department: r.department,
+      manager_id: r.manager,
+      employee_number: r.employeeIdentifier,
+      addresses: r.addresses.map(unifiedAddress),
+      organizations: [{ id: r.organization, name: null }],
+      is_2fa_enabled: r.mfa.configured,
+      created_at: r.created,
+      remote_data: r,
+    });
+  });
+
+  it("maps JumpCloud states: ACTIVATED→active, ACTIVATED+suspended→inactive, SUSPENDED→inactive, STAGED→invited", async () => {
+    const make = async (body: object) =>
+      (await gw.call("POST", `/passthrough/systemusers?connection_id=${conn.jumpcloud}`, { key: apiKey, body })).body._id as string;
+    const cases: [object, string][] = [
+      [{ state: "ACTIVATED" }, "active"],
+      [{ state: "SUSPENDED" }, "inactive"],
+      [{ state: "STAGED" }, "invited"],
+    ];
+    for (const [i, [extra, status]] of cases.entries()) {
+      const id = await make({ username: `state${i}`, email: `state${i}@acme.example.com`, ...extra });
+      expect((await get(`/unified/user-directory/users/${id}`, "jumpcloud", "&remote_data=false")).body.status).toBe(status);
+    }
+    const id = await make({ username: "state-susp", email: "state-susp@acme.example.com" });
+    const tenant = sandbox.jumpcloud.tenant("acme");
+    tenant.users.put({ ...tenant.users.get(id)!, suspended: true });
+    expect((await get(`/unified/user-directory/users/${id}`, "jumpcloud")).body.status).toBe("inactive");
+  });
+
+  it("maps a Jostle SCIM user field by field, including the enterprise and Jostle extensions", async () => {
+    const raw = sandbox.jostle.tenant("acme").users.all()[3] as any;
+    const res = await get(`/unified/user-directory/users/${raw.id}`, "jostle-scim", "&remote_data=false");
+    const enterprise = raw["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
+    expect(res.body).toEqual({
+      id: raw.id,
+      username: raw.userName,
+      name: `${raw.name.givenName} ${raw.name.familyName}`,
+      first_name: raw.name.givenName,
+      last_name: raw.name.familyName,
+      title: raw.title,
+      emails: raw.emails.map((e: any) => ({ email: e.value, type: e.type, is_primary: e.primary })),
+      phones: raw.phoneNumbers.map((p: any) => ({ number: p.value, extension: null, type: p.type })),
+      status: raw.active ? "active" : "inactive",
+      department: enterprise.department,
+      manager_id: enterprise.manager.value,
+      employee_number: raw["urn:ietf:params:scim:schemas:extension:jostle:2.0:User"].employeeID,
+      addresses: raw.addresses.map(unifiedAddress),
+      created_at: raw.meta.created,
+      updated_at: raw.meta.lastModified,
+    });
+    expect(res.body).not.toHaveProperty("remote_data");
+  });
+
+  it("maps a Postman user and group field by field, and lists a group's members", async () => {
+    const tenant = sandbox.postman.tenant("acme");
+    const raw = tenant.users.all()[2]!;
+    const user = await get(`/unified/user-directory/users/${raw.id}`, "postman-scim", "&remote_data=false");
+    expect(user.body).toEqual({
+      id: raw.id,
+      external_id: raw.externalId,
+      username: raw.userName,
+      name: `${raw.name.givenName} ${raw.name.familyName}`,
+      first_name: raw.name.givenName,
+      last_name: raw.name.familyName,
+      emails: [{ email: raw.userName, type: "work", is_primary: true }],
+      status: raw.active ? "active" : "inactive",
+      created_at: raw.meta.created,
+      updated_at: raw.meta.lastModified,
+    });
+    const group = tenant.groups.all()[0]!;
+    const mapped = await get(`/unified/user-directory/groups/${group.id}`, "postman-scim", "&remote_data=false");
+    expect(mapped.body).toEqual({
+      id: group.id,
+      name: group.displayName,
+      description: null,
+      group_type: "group",
+      member_count: group.members.length,
+      created_at: group.meta.created,
+      updated_at: group.meta.lastModified,
+    });
+    const members = await get(`/unified/user-directory/groups/${group.id}/members`, "postman-scim", "&limit=200&remote_data=false");
+    expect(members.body.result).toEqual(group.members.map((m) => ({ user_id: m.value, name: m.display })));
+  });
+
+  it("serves Jostle's me, JumpCloud's organizations, roles and HRIS resources", async () => {
+    const me = await get("/unified/user-directory/me", "jostle-scim");
+    expect(me.body.username).toBe("automation@acme.example.com");
+    const org = sandbox.jumpcloud.tenant("acme").organization;
+    const orgs = await get("/unified/user-directory/organizations", "jumpcloud", "&remote_data=false");
+    expect(orgs.body.result).toEqual([{ id: org._id, name: org.displayName, created_at: org.created }]);
+    expect((await get("/unified/hris/companies", "jumpcloud", "&remote_data=false")).body.result).toEqual(orgs.body.result);
+    const roles = await get("/unified/user-directory/roles", "jumpcloud", "&limit=200&remote_data=false");
+    expect(roles.body.result).toEqual(
+      sandbox.jumpcloud
+        .tenant("acme")
+        .roles.map((r) => ({ id: r.id, name: r.name, description: r.description }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
+    const raw = sandbox.jumpcloud.tenant("acme").users.all()[7] as any;
+    const employee = await get(`/unified/hris/employees/${raw._id}`, "jumpcloud", "&remote_data=false");
+    expect(employee.body).toMatchObject({
+      id: raw._id,
+      job_title: raw.jobTitle,
+      employment_type: raw.employeeType,
+      company: raw.company,
+      cost_center: raw.costCenter,
+      location: raw.location,
+      department: raw.department,
+    });
+    const hrisGroups = await get("/unified/hris/groups", "jumpcloud", "&limit=200");
+    expect(hrisGroups.body.result_count).toBe(sandbox.jumpcloud.tenant("acme").groups.size);
+  });
+
+  const lists: [Slug, string, () => number][] = [
+    ["jostle-scim", "/unified/user-directory/users", () => sandbox.jostle.tenant("acme").users.size],
+    ["postman-scim", "/unified/user-directory/users", () => sandbox.postman.tenant("acme").users.size],
+    ["postman-scim", "/unified/user-directory/groups", () => sandbox.postman.tenant("acme").groups.size],
+    ["jumpcloud", "/unified/user-directory/users", () => sandbox.jumpcloud.tenant("acme").users.size],
+    ["jumpcloud", "/unified/hris/employees", () => sandbox.jumpcloud.tenant("acme").users.size],
+    ["jumpcloud", "/unified/user-directory/groups", () => sandbox.jumpcloud.tenant("acme").groups.size],
+    ["jumpcloud", "/unified/user-directory/roles", () => sandbox.jumpcloud.tenant("acme").roles.length],
+    ["jumpcloud", "/unified/user-directory/organizations", () => 1],
+  ];
+  for (const [slug, path, size] of lists) {
+    for (const limit of [1, 7, 50, 200]) {
+      it(`walks every page of ${slug} ${path} with limit ${limit}, each record once`, async () => {
+        const ids: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const res = await get(path, slug, `&limit=${limit}&remote_data=false${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+          expect(res.status).toBe(200);
+          expect(res.body.result.length).toBeLessThanOrEqual(limit);
+          if (res.body.next_cursor) expect(res.body.result.length).toBeGreaterThan(0);
+          ids.push(...res.body.result.map((r: { id: string }) => r.id));
+          cursor = res.body.next_cursor;
+        } while (cursor);
+        expect(ids.length).toBe(size());
+        expect(new Set(ids).size).toBe(ids.length);
+      });
+    }
+  }
+
+  it("walks a JumpCloud group's members across pages", async () => {
+    const group = sandbox.jumpcloud.tenant("acme").groups.all()[0]!;
+    const expected = [...sandbox.jumpcloud.tenant("acme").members.get(group.id)!];
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await get(
+        `/unified/user-directory/groups/${group.id}/members`,
+        "jumpcloud",
+        `&limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
+      ids.push(...res.body.result.map((m: { user_id: string }) => m.user_id));
+      cursor = res.body.next_cursor;
+    } while (cursor);
+    expect(ids.sort()).toEqual(expected.sort());
+  });
+
+  it("pushes filters upstream: Jostle username (unpaged), Postman username and status, JumpCloud email, username, status", async () => {
+    const jostleUser = sandbox.jostle.tenant("acme").users.all()[9] as any;
+    const before = sandbox.world.requests.length;
+    const jostle = await get("/unified/user-directory/users", "jostle-scim", `&username=${encodeURIComponent(jostleUser.userName)}`);
+    expect(jostle.body.result.map((u: { id: string }) => u.id)).toEqual([jostleUser.id]);
+    const sent = sandbox.world.requests.slice(before).find((r) => r.vendor === "jostle");
+    expect(sent).toBeDefined();
+
+    const inactive = await get("/unified/user-directory/users", "postman-scim", "&status=inactive&limit=200&remote_data=false");
+    const expectedInactive = sandbox.postman
+      .tenant("acme")
+      .users.all()
+      .filter((u) => !u.active).length;
+    expect(inactive.body.result.length).toBe(expectedInactive);
+    expect(inactive.body.result.every((u: { status: string }) => u.status === "inactive")).toBe(true);
+
+    const jc = sandbox.jumpcloud.tenant("acme").users.all()[11] as any;
+    for (const query of [`&email=${encodeURIComponent(jc.email)}`, `&username=${encodeURIComponent(jc.username)}`]) {
+      const res = await get("/unified/user-directory/users", "jumpcloud", query);
+      expect(res.body.result.map((u: { id: string }) => u.id)).toEqual([jc._id]);
+    }
+    const invited = await get("/unified/user-directory/users", "jumpcloud", "&status=invited&limit=200");
+    expect(invited.body.result.length).toBeGreaterThan(0);
+    expect(invited.body.result.every((u: { status: string }) => u.status === "invited")).toBe(true);
+  });
+
+  it("proxies a vendor resource list in the envelope with Unifold cursors, and one record verbatim", async () => {
+    const page = await gw.call("GET", `/proxy/systemusers?connection_id=${conn.jumpcloud}&limit=5`, { key: apiKey });
+    expect(page.status).toBe(200);
+    expect(page.body.result).toHaveLength(5);
+    expect(page.body.result[0]).toHaveProperty("_id");
+    const next = await gw.call(
+      "GET",
+      `/proxy/systemusers?connection_id=${conn.jumpcloud}&limit=5&cursor=${encodeURIComponent(page.body.next_cursor)}`,
+      { key: apiKey },
+    );
+    expect(next.body.result[0]._id).not.toBe(page.body.result[0]._id);
+    const one = await gw.call("GET", `/proxy/Users/${page.body.result[0]._id}?connection_id=${conn["postman-scim"]}`, { key: apiKey });
+    expect(one.status).toBe(404);
+    expect(one.body).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "404" });
+    const scimUser = sandbox.postman.tenant("acme").users.all()[0]!;
+    const verbatim = await gw.call("GET", `/proxy/Users/${scimUser.id}?connection_id=${conn["postman-scim"]}`, { key: apiKey });
+    expect(verbatim.body).toEqual(scimUser);
+  });
+
+  it("passes a call through with auth injected, the caller's Authorization never forwarded", async () => {
+    const before = sandbox.world.requests.length;
+    const res = await gw.call("GET", `/passthrough/v2/usergroups?limit=2&connection_id=${conn.jumpcloud}`, {
+      key: apiKey,
+      headers: { cookie: "a=b" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toHaveLength(2);
+    expect(res.headers.get("x-total-count")).toBe(String(sandbox.jumpcloud.tenant("acme").groups.size));
+    const seen = sandbox.world.requests.slice(before);
+    expect(seen.map((r) => r.path)).toEqual(["/jumpcloud/api/v2/usergroups"]);
+    const created = await gw.call("POST", `/passthrough/Groups?connection_id=${conn["postman-scim"]}`, {
+      key: apiKey,
+      body: { displayName: "Through" },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.displayName).toBe("Through");
+  });
+});

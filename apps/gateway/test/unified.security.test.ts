@@ -1,0 +1,247 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { get as httpGet } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, mappingsDir, startGateway } from "./harness.ts";
+
+describe("unified API: isolation, bad input and upstream failures", () => {
+  let gw: Gateway;
+  let sandbox: RunningSandbox;
+  let dir: string;
+  const ids: Record<string, string> = {};
+  const keys: Record<string, string> = {};
+
+  beforeAll(async () => {
+    // A copy of mappings/ plus one extra integration that exists only as files in a temp folder.
+    dir = mkdtempSync(join(tmpdir(), "unifold-mappings-"));
+    cpSync(mappingsDir, dir, { recursive: true });
+    cpSync(join(dir, "postman-scim"), join(dir, "acme-scim"), { recursive: true });
+    writeFileSync(
+      join(dir, "acme-scim", "users.jsonata"),
+      '{ "id": id, "username": userName, "status": active ? "active" : "inactive", "source": "acme-scim" }',
+    );
+    cpSync(join(dir, "jumpcloud"), join(dir, "broken-jc"), { recursive: true });
+    writeFileSync(
+      join(dir, "broken-jc", "organizations.jsonata"),
+      '{ "id": _id, "name": $error("organization " & _id & " cannot be mapped") }',
+    );
+    [gw, sandbox] = await Promise.all([
+      startGateway({ mappingsDir: dir }),
+      startSandbox({
+        tenants: [
+          { name: "acme", users: 20 },
+          { name: "globex", users: 12 },
+        ],
+        rateLimits: { postman: 0 },
+      }),
+    ]);
+    const register = async (
+      name: string,
+      tenant: string,
+      integration: string,
+      vendor: "jostle" | "postman" | "jumpcloud",
+      key?: string,
+    ) => {
+      const res = await gw.call("POST", "/connections", {
+        body: {
+          tenant_id: tenant,
+          integration,
+          credentials: { api_key: key ?? sandbox.key(vendor, tenant) },
+          config: { base_url: sandbox.baseUrl(vendor) },
+        },
+      });
+      expect(res.status).toBe(201);
+      ids[name] = res.body.id;
+    };
+    await register("acmeJc", "acme", "jumpcloud", "jumpcloud");
+    await register("globexJc", "globex", "jumpcloud", "jumpcloud");
+    await register("acmePm", "acme", "postman-scim", "postman");
+    await register("acmeJostle", "acme", "jostle-scim", "jostle");
+    await register("extra", "acme", "acme-scim", "postman");
+    await register("broken", "acme", "broken-jc", "jumpcloud");
+    for (const [name, tenant] of [
+      ["acme", "acme"],
+      ["globex", "globex"],
+    ] as const) {
+      keys[name] = (await gw.call("POST", "/api-keys", { body: { name, scope: "api", tenant_id: tenant } })).body.secret;
+    }
+    keys.server = (await gw.call("POST", "/api-keys", { body: { name: "server", scope: "api" } })).body.secret;
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const users = (connection: string, key: string, query = "") =>
+    gw.call("GET", `/unified/user-directory/users?connection_id=${connection}${query}`, { key });
+
+  it("serves an integration that exists only as files in the mappings folder", async () => {
+    const res = await users(ids.extra!, keys.acme!, "&limit=3&remote_data=false");
+    expect(res.status).toBe(200);
+    expect(res.body.result).toHaveLength(3);
+    expect(res.body.result[0]).toEqual({
+      id: expect.any(String),
+      username: expect.any(String),
+      status: expect.any(String),
+      source: "acme-scim",
+    });
+  });
+
+  it("never lets a tenant-bound api key reach another tenant's connection, answering as for an unknown id", async () => {
+    const foreign = await users(ids.acmeJc!, keys.globex!);
+    const unknown = await users("5b1b7a5e-7c1d-4a43-9a55-8b8f1f0b2c3d", keys.globex!);
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.error.code).toBe("not_found");
+    expect(foreign.body.error.message.replace(ids.acmeJc!, "X")).toBe(
+      unknown.body.error.message.replace("5b1b7a5e-7c1d-4a43-9a55-8b8f1f0b2c3d", "X"),
+    );
+    expect((await users(ids.globexJc!, keys.globex!)).status).toBe(200);
+    for (const path of [`/proxy/systemusers?connection_id=${ids.acmeJc}`, `/passthrough/organizations?connection_id=${ids.acmeJc}`]) {
+      expect((await gw.call("GET", path, { key: keys.globex! })).status).toBe(404);
+    }
+    expect((await users(ids.acmeJc!, keys.server!)).status).toBe(200);
+  });
+
+  it("requires connection_id and refuses unknown query parameters", async () => {
+    expect((await gw.call("GET", "/unified/user-directory/users", { key: keys.server! })).body.error.code).toBe("invalid_request");
+    const res = await users(ids.acmeJc!, keys.server!, "&colour=blue");
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe("invalid_request");
+  });
+
+  it("answers forged, truncated and foreign cursors with invalid_cursor", async () => {
+    const first = await users(ids.acmeJc!, keys.server!, "&limit=2");
+    const cursor: string = first.body.next_cursor;
+    const cases = [
+      [ids.acmeJc!, "garbage"],
+      [ids.acmeJc!, cursor.slice(0, -3)],
+      [ids.globexJc!, cursor],
+    ] as const;
+    for (const [connection, token] of cases) {
+      const res = await users(connection, keys.server!, `&limit=2&cursor=${encodeURIComponent(token)}`);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe("invalid_cursor");
+    }
+    const otherFilter = await users(ids.acmeJc!, keys.server!, `&limit=2&status=active&cursor=${encodeURIComponent(cursor)}`);
+    expect(otherFilter.body.error.code).toBe("invalid_cursor");
+    const otherResource = await gw.call(
+      "GET",
+      `/unified/hris/employees?connection_id=${ids.acmeJc}&limit=2&cursor=${encodeURIComponent(cursor)}`,
+      { key: keys.server! },
+    );
+    expect(otherResource.body.error.code).toBe("invalid_cursor");
+  });
+
+  it.each([
+    ["acmeJostle", "&email=a@b.c", "email"],
+    ["acmeJostle", "&status=active", "status"],
+    ["acmePm", "&email=a@b.c", "email"],
+    ["acmePm", "&status=invited", "status"],
+    ["acmeJc", "&updated_after=2024-01-01T00:00:00Z", "updated_after"],
+  ])(
+    "refuses filters the upstream cannot apply (%s %s) with filter_not_supported naming filter and integration",
+    async (name, query, filter) => {
+      const res = await users(ids[name]!, keys.server!, query);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe("filter_not_supported");
+      expect(res.body.error.message).toContain(filter);
+      expect(res.body.error.message).toMatch(/jostle-scim|postman-scim|jumpcloud/);
+    },
+  );
+
+  it("answers a resource the integration lacks with resource_not_supported naming both", async () => {
+    for (const [name, path] of [
+      ["acmeJostle", "/unified/user-directory/groups"],
+      ["acmePm", "/unified/user-directory/me"],
+      ["acmeJc", "/unified/user-directory/me"],
+      ["acmePm", "/unified/hris/employees"],
+    ] as const) {
+      const res = await gw.call("GET", `${path}?connection_id=${ids[name]}`, { key: keys.server! });
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe("resource_not_supported");
+    }
+    const proxy = await gw.call("GET", `/proxy/Groups?connection_id=${ids.acmeJostle}`, { key: keys.server! });
+    expect(proxy.body.error.code).toBe("resource_not_supported");
+  });
+
+  it.each([
+    ["..", "/passthrough/../connections"],
+    ["nested ..", "/passthrough/v2/../../../etc/passwd"],
+    ["%2e%2e", "/passthrough/%2e%2e/%2e%2e/admin"],
+    ["%2f", "/passthrough/v2%2f..%2fadmin"],
+    ["//host", "/passthrough//evil.example.com/x"],
+    ["http://", "/passthrough/http://evil.example.com/x"],
+    ["@host", "/passthrough/@evil.example.com/x"],
+    ["encoded backslash", "/passthrough/..%5c..%5cx"],
+  ])("refuses the hostile passthrough path %s with 400", async (_, path) => {
+    const before = sandbox.world.requests.length;
+    // node:http puts the path on the wire exactly as written; fetch and undici normalise dot segments first.
+    const res = await rawGet(`${gw.url}`, `${path}?connection_id=${ids.acmeJc}`, { authorization: `Bearer ${keys.server}` });
+    const body = JSON.parse(res.text);
+    expect(res.status).toBe(400);
+    expect(body.error.code).toBe("invalid_request");
+    expect(sandbox.world.requests.length).toBe(before);
+  });
+
+  it("reports a mapping that throws as a 502 naming the integration and the mapping file, never a half page", async () => {
+    const res = await gw.call("GET", `/unified/user-directory/organizations?connection_id=${ids.broken}`, { key: keys.server! });
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe("upstream_error");
+    expect(res.body.error.message).toMatch(/organizations\.jsonata/);
+    expect(res.body.error.message).toContain("JumpCloud");
+  });
+
+  it("reports malformed upstream JSON as a 502", async () => {
+    sandbox.fault({ vendor: "jumpcloud", tenant: "acme", kind: "malformed", count: 1 });
+    const res = await users(ids.acmeJc!, keys.server!);
+    expect(res.status).toBe(502);
+    expect(res.body.error.message).toMatch(/not valid JSON/);
+  });
+
+  it("passes an upstream 5xx on as upstream_error with the upstream's status and body", async () => {
+    sandbox.fault({ vendor: "postman", tenant: "acme", kind: "status", status: 503, count: 1 });
+    const res = await users(ids.acmePm!, keys.server!);
+    expect(res.status).toBe(502);
+    expect(res.body.error).toMatchObject({ code: "upstream_error", upstream: { status: 503 } });
+    expect(res.body.error.message).toContain("upstream status 503");
+  });
+
+  it("marks a connection needs_reauth on an upstream 401, then fails fast without calling the upstream", async () => {
+    const res = await gw.call("POST", "/connections?verify=false", {
+      body: {
+        tenant_id: "acme",
+        integration: "jumpcloud",
+        credentials: { api_key: "revoked-key" },
+        config: { base_url: sandbox.baseUrl("jumpcloud") },
+      },
+    });
+    const first = await users(res.body.id, keys.server!);
+    expect(first.status).toBe(502);
+    expect(first.body.error).toMatchObject({ code: "upstream_unauthorized", upstream: { status: 401 } });
+    expect((await gw.call("GET", `/connections/${res.body.id}`)).body.status).toBe("needs_reauth");
+    const before = sandbox.world.requests.length;
+    const again = await users(res.body.id, keys.server!);
+    expect(again.body.error.code).toBe("upstream_unauthorized");
+    expect(sandbox.world.requests.length).toBe(before);
+  });
+
+  it("answers an unknown upstream id with 404 not_found", async () => {
+    const res = await gw.call("GET", `/unified/user-directory/users/${"0".repeat(24)}?connection_id=${ids.acmeJc}`, { key: keys.server! });
+    expect(res.status).toBe(404);
+    expect(res.body.error.upstream.status).toBe(404);
+  });
+});
+
+function rawGet(origin: string, path: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    httpGet({ hostname, port, path, headers }, (res) => {
+      let text = "";
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    }).on("error", reject);
+  });
+}

@@ -1,0 +1,155 @@
+import type { Integration, OperationDefinition, PaginationStyle } from "./definition.ts";
+import { render } from "./template.ts";
+import type { QueryValue, UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstream.ts";
+
+/** The upstream answered, but not with success. Carries what the caller needs to report it. */
+export class UpstreamStatusError extends Error {
+  constructor(
+    readonly response: UpstreamResponse,
+    readonly upstreamMessage: string | undefined,
+  ) {
+    super(`upstream status ${response.status}${upstreamMessage ? `: ${upstreamMessage}` : ""}`);
+    this.name = "UpstreamStatusError";
+  }
+}
+
+/** The upstream answered 2xx with something that is not the promised shape (bad JSON, missing records). */
+export class UpstreamShapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UpstreamShapeError";
+  }
+}
+
+export interface Page {
+  records: unknown[];
+  /** True exactly when records follow the last one returned. */
+  more: boolean;
+  /** The last upstream answer, for its rate-limit headers. */
+  last: UpstreamResponse;
+}
+
+export interface ListRequest {
+  path: string;
+  query: Record<string, QueryValue | undefined>;
+  pagination: PaginationStyle | undefined;
+  /** Where records sit in an unpaged answer. */
+  records: string | undefined;
+  /** 0-based offset of the first record wanted, and how many. */
+  offset: number;
+  limit: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** Fills `{{id}}`-style placeholders in a path, each value URL-encoded as one segment. */
+export function renderPath(template: string, params: Record<string, string>): string {
+  const path = render(template, params, encodeURIComponent);
+  if (path === undefined) throw new Error(`path ${template} needs ${Object.keys(params).join(", ") || "parameters"}`);
+  return path;
+}
+
+export async function call(
+  client: UpstreamClient,
+  target: UpstreamTarget,
+  method: string,
+  path: string,
+  query: ListRequest["query"],
+  signal?: AbortSignal,
+) {
+  const response = await client.request(target, { method, path, query, signal });
+  if (response.status < 200 || response.status >= 300) throw await statusError(target.integration, response);
+  return response;
+}
+
+export async function statusError(integration: Integration, response: UpstreamResponse): Promise<UpstreamStatusError> {
+  let message: string | undefined;
+  if (integration.errorMessage && response.body !== undefined) {
+    const value = await integration.errorMessage.evaluate(response.body).catch(() => undefined);
+    if (typeof value === "string") message = value;
+  }
+  return new UpstreamStatusError(response, message);
+}
+
+function bodyOf(response: UpstreamResponse): unknown {
+  if (response.body === undefined && response.text.length > 0)
+    throw new UpstreamShapeError("the upstream answered with a body that is not valid JSON");
+  return response.body;
+}
+
+function recordsAt(body: unknown, property: string | undefined): unknown[] {
+  const value = property === undefined ? body : (body as Record<string, unknown> | null)?.[property];
+  if (value === undefined && property !== undefined && body && typeof body === "object") return [];
+  if (!Array.isArray(value)) throw new UpstreamShapeError(`the upstream answer has no record list${property ? ` at "${property}"` : ""}`);
+  return value;
+}
+
+function totalOf(style: PaginationStyle, response: UpstreamResponse): number | undefined {
+  const raw = style.total_header
+    ? response.headers[style.total_header.toLowerCase()]
+    : style.total
+      ? (response.body as Record<string, unknown>)?.[style.total]
+      : undefined;
+  const total = Number(raw);
+  return raw === undefined || raw === null || !Number.isFinite(total) ? undefined : total;
+}
+
+/**
+ * One gateway page from an upstream list: as many upstream pages as `limit` needs, each no
+ * larger than the vendor's maximum, asking for one record more than needed where the vendor
+ * allows it, so `more` is exact even for lists that report no total.
+ */
+export async function readList(client: UpstreamClient, target: UpstreamTarget, req: ListRequest): Promise<Page> {
+  const style = req.pagination;
+  if (!style) {
+    const last = await call(client, target, "GET", req.path, req.query, req.signal);
+    const all = recordsAt(bodyOf(last), req.records);
+    return { records: all.slice(req.offset, req.offset + req.limit), more: all.length > req.offset + req.limit, last };
+  }
+  const records: unknown[] = [];
+  let more: boolean | undefined;
+  let last: UpstreamResponse | undefined;
+  while (records.length < req.limit) {
+    const want = req.limit - records.length;
+    const ask = Math.min(want + 1, style.max);
+    const position = req.offset + records.length;
+    last = await call(client, target, "GET", req.path, pageQuery(style, req.query, position, ask), req.signal);
+    const page = recordsAt(bodyOf(last), style.records);
+    records.push(...page.slice(0, want));
+    const total = totalOf(style, last);
+    if (page.length > want) {
+      more = true;
+      break;
+    }
+    if (page.length < ask) {
+      more = total === undefined ? false : req.offset + records.length < total;
+      break;
+    }
+    if (total !== undefined && req.offset + records.length >= total) {
+      more = false;
+      break;
+    }
+  }
+  if (more === undefined) {
+    // The last page was exactly full at the vendor's maximum: one tiny probe tells whether more follow.
+    last = await call(client, target, "GET", req.path, pageQuery(style, req.query, req.offset + records.length, 1), req.signal);
+    more = recordsAt(bodyOf(last), style.records).length > 0;
+  }
+  return { records, more, last: last as UpstreamResponse };
+}
+
+function pageQuery(style: PaginationStyle, query: ListRequest["query"], position: number, size: number) {
+  return { ...style.query, ...query, [style.offset_param]: String(position + style.base), [style.limit_param]: String(size) };
+}
+
+export async function readOne(
+  client: UpstreamClient,
+  target: UpstreamTarget,
+  op: OperationDefinition,
+  params: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<{ record: unknown; last: UpstreamResponse }> {
+  const last = await call(client, target, op.method, renderPath(op.path, params), op.query, signal);
+  const body = bodyOf(last);
+  if (body === null || typeof body !== "object") throw new UpstreamShapeError("the upstream answer is not a JSON object");
+  return { record: body, last };
+}

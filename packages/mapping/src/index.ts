@@ -1,0 +1,82 @@
+import jsonata from "jsonata";
+
+/**
+ * JSONata mappings: compiled once when an integration loads, evaluated per record.
+ * Knows nothing of HTTP or databases; the caller names the file for error messages.
+ */
+export interface Mapping {
+  /** Where the expression came from, e.g. `mappings/jumpcloud/users.jsonata`. */
+  readonly source: string;
+  evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
+}
+
+/** A mapping that does not compile: names the file and the position of the syntax error. */
+export class MappingSyntaxError extends Error {
+  constructor(
+    readonly source: string,
+    readonly position: number | undefined,
+    detail: string,
+  ) {
+    super(`${source}${position === undefined ? "" : ` at character ${position}`}: ${detail}`);
+    this.name = "MappingSyntaxError";
+  }
+}
+
+/** A mapping that threw while evaluating one record. */
+export class MappingError extends Error {
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
+    super(`${source}: ${detail}`);
+    this.name = "MappingError";
+  }
+}
+
+interface JsonataError {
+  position?: number;
+  message?: string;
+  code?: string;
+}
+
+export function compileMapping(expression: string, source: string): Mapping {
+  let compiled: ReturnType<typeof jsonata>;
+  try {
+    compiled = jsonata(expression);
+  } catch (error) {
+    const e = error as JsonataError;
+    throw new MappingSyntaxError(source, e.position, e.message ?? String(error));
+  }
+  return {
+    source,
+    async evaluate(input, bindings) {
+      try {
+        return await compiled.evaluate(input, bindings);
+      } catch (error) {
+        const e = error as JsonataError;
+        throw new MappingError(source, `${e.code ? `${e.code} ` : ""}${e.message ?? String(error)}`);
+      }
+    },
+  };
+}
+
+/**
+ * Maps records one after another (never all at once: a page of records would otherwise hold
+ * every intermediate result in memory together). `null`/`undefined` drops a record.
+ */
+export async function mapRecords(
+  mapping: Mapping,
+  records: unknown[],
+  bindings?: Record<string, unknown>,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const record of records) {
+    const mapped = await mapping.evaluate(record, bindings);
+    if (mapped === null || mapped === undefined) continue;
+    if (typeof mapped !== "object" || Array.isArray(mapped)) {
+      throw new MappingError(mapping.source, `produced ${Array.isArray(mapped) ? "an array" : typeof mapped}, not an object`);
+    }
+    out.push(mapped as Record<string, unknown>);
+  }
+  return out;
+}
