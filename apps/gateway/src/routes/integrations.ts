@@ -14,6 +14,10 @@ const IntegrationSchema = z
     default_base_url: z.string(),
     credential_fields: z.array(FieldSchema),
     config_fields: z.array(FieldSchema),
+    resources: z
+      .record(z.string(), z.array(z.string()))
+      .openapi({ description: "Per unified resource, the methods this integration supports." }),
+    proxy_resources: z.array(z.string()),
   })
   .openapi("Integration");
 
@@ -43,5 +47,7 @@ function present(integration: Integration) {
     default_base_url: integration.base_url,
     credential_fields: fields(integration.credentials),
     config_fields: fields(integration.config),
+    resources: Object.fromEntries(Object.entries(integration.resources).map(([name, operations]) => [name, Object.keys(operations ?? {})])),
+    proxy_resources: Object.keys(integration.proxy),
   };
 }
