@@ -25,6 +25,19 @@ export interface RequestRecord {
   status: number;
 }
 
+/** One state object per tenant, built on first use (a 100,000-user tenant costs nothing until asked for). */
+export function perTenant<T>(make: (tenant: string) => T): (tenant: string) => T {
+  const states = new Map<string, T>();
+  return (tenant) => {
+    let state = states.get(tenant);
+    if (state === undefined) {
+      state = make(tenant);
+      states.set(tenant, state);
+    }
+    return state;
+  };
+}
+
 export type SandboxEnv = { Bindings: HttpBindings; Variables: { tenant: string } };
 
 /** State shared by the three simulators: tenants, keys, seeded directories, faults, limits, a request log. */

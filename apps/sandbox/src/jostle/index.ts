@@ -16,7 +16,7 @@ import {
   type ScimType,
   sendList,
 } from "../scim.ts";
-import type { SandboxEnv, World } from "../world.ts";
+import { perTenant, type SandboxEnv, type World } from "../world.ts";
 
 export const JOSTLE_EXTENSION = "urn:ietf:params:scim:schemas:extension:jostle:2.0:User";
 const MAX_PAGE = 100; // Jostle publishes no maximum; the simulator assumes 100 (shared/upstreams/jostle-scim.md).
@@ -223,12 +223,7 @@ function project(user: JostleUser, attributes?: string, excluded?: string): Reco
 }
 
 export function jostleRoutes(world: World) {
-  const tenants = new Map<string, JostleTenant>();
-  const tenantState = (name: string) => {
-    let state = tenants.get(name);
-    if (!state) tenants.set(name, (state = new JostleTenant(world, name)));
-    return state;
-  };
+  const tenantState = perTenant((name) => new JostleTenant(world, name));
   const app = new Hono<SandboxEnv>();
 
   app.use(

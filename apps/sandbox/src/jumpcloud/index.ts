@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { Collection, jsonArray } from "../collection.ts";
 import { stableHex } from "../directory.ts";
-import type { SandboxEnv, World } from "../world.ts";
+import { perTenant, type SandboxEnv, type World } from "../world.ts";
 
 const MAX_LIMIT = 100;
 const DEFAULT_LIMIT = 10;
@@ -207,12 +207,7 @@ function project<T extends Record<string, unknown>>(record: T, fields: string[],
 }
 
 export function jumpcloudRoutes(world: World) {
-  const tenants = new Map<string, JumpCloudTenant>();
-  const tenantState = (name: string) => {
-    let state = tenants.get(name);
-    if (!state) tenants.set(name, (state = new JumpCloudTenant(world, name)));
-    return state;
-  };
+  const tenantState = perTenant((name) => new JumpCloudTenant(world, name));
   const orgTenant = (orgId: string) => world.tenants.find((t) => tenantState(t.name).organization._id === orgId)?.name;
   const mspKey = world.keyFor("jumpcloud-msp", "msp");
   const providerId = stableHex(world.seed, "jumpcloud:provider", 24);

@@ -3,7 +3,7 @@ import { type Context, Hono } from "hono";
 import { Collection } from "../collection.ts";
 import { stableHex } from "../directory.ts";
 import { eqClauses, isObject, pageParams, parseFilter, readJson, SCHEMA, scimError, scimErrorBody, sendList } from "../scim.ts";
-import type { SandboxEnv, World } from "../world.ts";
+import { perTenant, type SandboxEnv, type World } from "../world.ts";
 
 const MAX_PAGE = 100; // Postman publishes count default 100 and no maximum; the simulator caps at 100.
 
@@ -96,12 +96,7 @@ export class PostmanTenant {
 }
 
 export function postmanRoutes(world: World) {
-  const tenants = new Map<string, PostmanTenant>();
-  const tenantState = (name: string) => {
-    let state = tenants.get(name);
-    if (!state) tenants.set(name, (state = new PostmanTenant(world, name)));
-    return state;
-  };
+  const tenantState = perTenant((name) => new PostmanTenant(world, name));
   const app = new Hono<SandboxEnv>();
 
   app.use(
