@@ -1,7 +1,7 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { baseUrlOf, joinUrl } from "@unifold/engine";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
@@ -32,11 +32,17 @@ export function hostilePath(raw: string): string | undefined {
   return undefined;
 }
 
+/** The path after `/passthrough/` exactly as the caller sent it (no query), or undefined for other routes. */
+function rawPassthroughPath(c: Context): string | undefined {
+  const rawUrl = (c.env as HttpBindings | undefined)?.incoming?.url ?? new URL(c.req.url).pathname;
+  const rawPath = rawUrl.split("?")[0] ?? "";
+  return rawPath.toLowerCase().startsWith(PREFIX) ? rawPath.slice(PREFIX.length) : undefined;
+}
+
 /** Runs before routing: URL parsing would already have resolved `/passthrough/../x` to `/x`. */
 export const passthroughGuard: MiddlewareHandler<AppEnv & { Bindings: HttpBindings }> = async (c, next) => {
-  const rawUrl = c.env?.incoming?.url ?? new URL(c.req.url).pathname;
-  if (rawUrl.startsWith(PREFIX) || rawUrl.toLowerCase().startsWith(PREFIX)) {
-    const rawPath = rawUrl.slice(PREFIX.length).split("?")[0] ?? "";
+  const rawPath = rawPassthroughPath(c);
+  if (rawPath !== undefined) {
     const problem = hostilePath(rawPath);
     if (problem)
       throw new ApiError("invalid_request", `passthrough path refused: ${problem}`, { details: [{ path: "path", message: problem }] });
@@ -49,8 +55,7 @@ export function registerPassthrough(app: OpenAPIHono<AppEnv>) {
     const parsed = z.object({ connection_id: z.string().min(1).max(100) }).safeParse({ connection_id: c.req.query("connection_id") });
     if (!parsed.success) throw ApiError.fromZod(parsed.error, "query");
     const { connection, integration } = await reachableConnection(c, parsed.data.connection_id);
-    const rawUrl = (c.env as HttpBindings | undefined)?.incoming?.url ?? `${new URL(c.req.url).pathname}`;
-    const path = (rawUrl.split("?")[0] ?? "").slice(PREFIX.length);
+    const path = rawPassthroughPath(c) ?? "";
     // Belt and braces: the joined URL must still sit under the connection's base URL.
     const base = new URL(baseUrlOf({ integration, config: connection.config }));
     const target = joinUrl(base.toString(), path);
