@@ -16,8 +16,8 @@ async function main() {
 
   const services: Services = {
     store,
-    connections: connectionStore(store.db, vault),
-    apiKeys: apiKeyStore(store.db),
+    connections: connectionStore(store.db, vault, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
+    apiKeys: apiKeyStore(store.db, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
     integrations,
     upstream: createUpstreamClient({
       connectTimeoutMs: config.UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS,

@@ -16,11 +16,12 @@ import type { AppEnv } from "./services.ts";
  * The connection a unified/proxy/passthrough call names, as its API key may see it:
  * another tenant's connection answers exactly like an unknown one.
  */
-export async function reachableConnection(c: Context<AppEnv>, id: string): Promise<{ connection: Connection; integration: Integration }> {
+export async function reachableConnection(c: Context<AppEnv>, id: string): Promise<Reachable> {
   const { connections, integrations } = c.var.services;
-  const connection = await connections.get(id);
+  const found = await connections.getSealed(id);
   const tenant = c.var.apiKey.tenantId;
-  if (!connection || (tenant && connection.tenantId !== tenant)) throw new ApiError("not_found", `no connection with id ${id}`);
+  if (!found || (tenant && found.connection.tenantId !== tenant)) throw new ApiError("not_found", `no connection with id ${id}`);
+  const { connection, sealed } = found;
   const integration = integrations.get(connection.integration);
   if (!integration)
     throw new ApiError("internal_error", `connection ${id} uses integration "${connection.integration}", which is not loaded`);
@@ -31,7 +32,14 @@ export async function reachableConnection(c: Context<AppEnv>, id: string): Promi
       `${integration.name} rejected this connection's credentials; replace them or call POST /connections/${id}/verify`,
     );
   }
-  return { connection, integration };
+  return { connection, integration, sealed };
+}
+
+/** A connection the caller may use, its integration, and its still-encrypted credentials. */
+export interface Reachable {
+  connection: Connection;
+  integration: Integration;
+  sealed: string;
 }
 
 /**
@@ -40,11 +48,10 @@ export async function reachableConnection(c: Context<AppEnv>, id: string): Promi
  */
 export async function withUpstream<T>(
   c: Context<AppEnv>,
-  connection: Connection,
-  integration: Integration,
+  { connection, integration, sealed }: Reachable,
   work: (target: UpstreamTarget) => Promise<T>,
 ): Promise<T> {
-  const credentials = await c.var.services.connections.credentials(connection.id);
+  const credentials = await c.var.services.connections.open(connection.id, sealed);
   try {
     return await work({ integration, config: connection.config, credentials });
   } catch (error) {

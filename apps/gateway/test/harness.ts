@@ -42,8 +42,9 @@ export async function startGateway(options: { mappingsDir?: string } = {}) {
   });
   const services: Services = {
     store,
-    connections: connectionStore(store.db, vault),
-    apiKeys: apiKeyStore(store.db),
+    // The same read-cache TTL as a default start, so tests see what production does.
+    connections: connectionStore(store.db, vault, { cacheTtlMs: 5_000 }),
+    apiKeys: apiKeyStore(store.db, { cacheTtlMs: 5_000 }),
     integrations: loadIntegrations(options.mappingsDir ?? mappingsDir),
     upstream: createUpstreamClient({ connectTimeoutMs: 2_000, timeoutMs: 5_000 }),
     cursors: createCursorCodec(ring.current.key),

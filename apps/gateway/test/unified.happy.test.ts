@@ -28,6 +28,7 @@ describe("unified reads over the sandbox", () => {
         tenants: [
           { name: "acme", users: 57 },
           { name: "globex", users: 12 },
+          { name: "initech", users: 150 },
         ],
         rateLimits: { postman: 0 },
       }),
@@ -213,6 +214,38 @@ describe("unified reads over the sandbox", () => {
       });
     }
   }
+
+  it("reads a page of the vendor's maximum size in one upstream call when the vendor reports a total", async () => {
+    for (const slug of Object.keys(vendors) as Slug[]) {
+      const vendor = vendors[slug];
+      const created = await gw.call("POST", "/connections", {
+        body: {
+          tenant_id: "initech",
+          integration: slug,
+          credentials: { api_key: sandbox.key(vendor, "initech") },
+          config: { base_url: sandbox.baseUrl(vendor) },
+        },
+      });
+      const page = (cursor?: string) =>
+        gw.call(
+          "GET",
+          `/unified/user-directory/users?connection_id=${created.body.id}&limit=100&remote_data=false${cursor ? `&cursor=${cursor}` : ""}`,
+          {
+            key: apiKey,
+          },
+        );
+      let before = sandbox.world.requests.length;
+      const first = await page();
+      expect(first.body.result).toHaveLength(100);
+      expect(first.body.next_cursor).not.toBeNull();
+      expect(sandbox.world.requests.length - before, `${slug}: no probe after a full page of a known total`).toBe(1);
+      before = sandbox.world.requests.length;
+      const second = await page(first.body.next_cursor);
+      expect(second.body.result.length).toBeGreaterThanOrEqual(50);
+      expect(second.body.next_cursor).toBeNull();
+      expect(sandbox.world.requests.length - before).toBe(1);
+    }
+  });
 
   it("walks a JumpCloud group's members across pages", async () => {
     const group = sandbox.jumpcloud.tenant("acme").groups.all()[0]!;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, asc, eq, isNull } from "drizzle-orm";
+import { ttlCache } from "./cache.ts";
 import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
 import { type ApiKeyScope, apiKeys } from "./schema.ts";
 import type { Database } from "./store.ts";
@@ -35,7 +36,9 @@ const visible = {
   revokedAt: apiKeys.revokedAt,
 };
 
-export function apiKeyStore(db: Database) {
+export function apiKeyStore(db: Database, options: { cacheTtlMs?: number } = {}) {
+  // Keyed by the secret's hash; a revoke through this process empties it.
+  const cache = ttlCache<ApiKey | undefined>(options.cacheTtlMs ?? 0);
   return {
     /** Registers a key; `secret` is generated unless given (the bootstrap admin key). */
     async create(input: { name: string; scope: ApiKeyScope; tenantId?: string | null; secret?: string }): Promise<{
@@ -59,11 +62,14 @@ export function apiKeyStore(db: Database) {
     /** The live key behind a presented secret, if any. */
     async authenticate(secret: string): Promise<ApiKey | undefined> {
       if (!API_KEY_SHAPE.test(secret)) return undefined;
-      const [row] = await db
-        .select(visible)
-        .from(apiKeys)
-        .where(and(eq(apiKeys.secretHash, hashApiKeySecret(secret)), isNull(apiKeys.revokedAt)));
-      return row;
+      const hash = hashApiKeySecret(secret);
+      return cache.get(hash, async () => {
+        const [row] = await db
+          .select(visible)
+          .from(apiKeys)
+          .where(and(eq(apiKeys.secretHash, hash), isNull(apiKeys.revokedAt)));
+        return row;
+      });
     },
 
     async hasLiveAdmin(): Promise<boolean> {
@@ -90,6 +96,7 @@ export function apiKeyStore(db: Database) {
       if (!isUuid(id)) return undefined;
       const [row] = await db.select(visible).from(apiKeys).where(eq(apiKeys.id, id));
       if (!row || row.revokedAt) return row;
+      cache.clear();
       const [updated] = await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning(visible);
       return updated;
     },

@@ -3,6 +3,7 @@ import { and, asc, eq, gt, ne, or, type SQL } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { type ConnectionStatus, connections } from "./schema.ts";
 import type { Database } from "./store.ts";
+import { ttlCache } from "./cache.ts";
 import type { Credentials, Vault } from "./vault.ts";
 
 export interface Connection {
@@ -49,7 +50,8 @@ export function keysetAfter(column: { createdAt: AnyPgColumn; id: AnyPgColumn },
   return or(gt(column.createdAt, after.createdAt), and(eq(column.createdAt, after.createdAt), gt(column.id, after.id))) as SQL;
 }
 
-export function connectionStore(db: Database, vault: Vault) {
+export function connectionStore(db: Database, vault: Vault, options: { cacheTtlMs?: number } = {}) {
+  const cache = ttlCache<{ connection: Connection; sealed: string } | undefined>(options.cacheTtlMs ?? 0);
   return {
     async create(input: {
       tenantId: string;
@@ -118,6 +120,7 @@ export function connectionStore(db: Database, vault: Vault) {
       },
     ): Promise<Connection | undefined> {
       if (!isUuid(id)) return undefined;
+      cache.delete(id);
       const sealed = patch.credentials ? await vault.seal(id, patch.credentials) : undefined;
       const [row] = await db
         .update(connections)
@@ -136,11 +139,33 @@ export function connectionStore(db: Database, vault: Vault) {
 
     async remove(id: string): Promise<boolean> {
       if (!isUuid(id)) return false;
+      cache.delete(id);
       const rows = await db.delete(connections).where(eq(connections.id, id)).returning({ id: connections.id });
       return rows.length > 0;
     },
 
-    /** Decrypts a connection's credentials; the caller keeps them only as long as one upstream call. */
+    /**
+     * The connection and its sealed credentials in one read: what every upstream call needs.
+     * Served from the read cache (credentials stay encrypted there).
+     */
+    async getSealed(id: string): Promise<{ connection: Connection; sealed: string } | undefined> {
+      if (!isUuid(id)) return undefined;
+      return cache.get(id, async () => {
+        const [row] = await db
+          .select({ ...visible, sealed: connections.credentials })
+          .from(connections)
+          .where(eq(connections.id, id));
+        if (!row) return undefined;
+        const { sealed, ...connection } = row;
+        return { connection, sealed };
+      });
+    },
+
+    /** Decrypts credentials read by `getSealed`; the caller keeps them only as long as one upstream call. */
+    open(id: string, sealed: string): Promise<Credentials> {
+      return vault.open(id, sealed);
+    },
+
     async credentials(id: string): Promise<Credentials> {
       const [row] = await db.select({ credentials: connections.credentials }).from(connections).where(eq(connections.id, id));
       if (!row) throw new Error(`connection ${id} does not exist`);

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from "jose";
@@ -80,6 +80,13 @@ export interface Vault {
 
 export function createVault(ring: KeyRing): Vault {
   const encoder = new TextEncoder();
+  // Imported once per key: jose would otherwise import the raw bytes on every call.
+  const imported = new Map<Uint8Array, Promise<webcrypto.CryptoKey>>();
+  const cryptoKey = (raw: Uint8Array) => {
+    let key = imported.get(raw);
+    if (!key) imported.set(raw, (key = importAesKey(raw)));
+    return key;
+  };
   const kidOf = (jwe: string): string => {
     try {
       const kid = decodeProtectedHeader(jwe).kid;
@@ -95,7 +102,7 @@ export function createVault(ring: KeyRing): Vault {
     async seal(connectionId, credentials) {
       return new CompactEncrypt(encoder.encode(JSON.stringify(credentials)))
         .setProtectedHeader({ alg: "dir", enc: "A256GCM", kid: ring.current.kid, cid: connectionId })
-        .encrypt(ring.current.key);
+        .encrypt(await cryptoKey(ring.current.key));
     },
     async open(connectionId, jwe) {
       const kid = kidOf(jwe);
@@ -109,7 +116,10 @@ export function createVault(ring: KeyRing): Vault {
       let plaintext: Uint8Array;
       let cid: unknown;
       try {
-        const result = await compactDecrypt(jwe, key, { keyManagementAlgorithms: ["dir"], contentEncryptionAlgorithms: ["A256GCM"] });
+        const result = await compactDecrypt(jwe, await cryptoKey(key), {
+          keyManagementAlgorithms: ["dir"],
+          contentEncryptionAlgorithms: ["A256GCM"],
+        });
         plaintext = result.plaintext;
         cid = result.protectedHeader.cid;
       } catch {
@@ -128,4 +138,9 @@ export function createVault(ring: KeyRing): Vault {
       return parsed as Credentials;
     },
   };
+}
+
+/** An AES-256-GCM key as WebCrypto holds it, for `dir` JWE. */
+export function importAesKey(raw: Uint8Array): Promise<webcrypto.CryptoKey> {
+  return webcrypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
 }

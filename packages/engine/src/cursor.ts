@@ -20,7 +20,9 @@ export interface CursorCodec {
  * bound to their list by a hash of the binding, so a cursor from one list fails on another.
  */
 export function createCursorCodec(secret: Uint8Array, options: { ttlSeconds?: number; now?: () => number } = {}): CursorCodec {
-  const key = new Uint8Array(hkdfSync("sha256", secret, new Uint8Array(0), "unifold cursor v1", 32));
+  const raw = new Uint8Array(hkdfSync("sha256", secret, new Uint8Array(0), "unifold cursor v1", 32));
+  // Imported once: jose would otherwise import the raw bytes on every seal and open.
+  const key = crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
   const ttl = options.ttlSeconds ?? 24 * 3600;
   const now = options.now ?? (() => Date.now());
   const encoder = new TextEncoder();
@@ -29,12 +31,14 @@ export function createCursorCodec(secret: Uint8Array, options: { ttlSeconds?: nu
   return {
     async seal(binding, state) {
       const payload = { b: bindingHash(binding), s: state, e: Math.floor(now() / 1000) + ttl };
-      return new CompactEncrypt(encoder.encode(JSON.stringify(payload))).setProtectedHeader({ alg: "dir", enc: "A256GCM" }).encrypt(key);
+      return new CompactEncrypt(encoder.encode(JSON.stringify(payload)))
+        .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+        .encrypt(await key);
     },
     async open(binding, token) {
       let payload: { b?: unknown; s?: unknown; e?: unknown };
       try {
-        const { plaintext } = await compactDecrypt(token, key, {
+        const { plaintext } = await compactDecrypt(token, await key, {
           keyManagementAlgorithms: ["dir"],
           contentEncryptionAlgorithms: ["A256GCM"],
         });

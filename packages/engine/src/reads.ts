@@ -124,9 +124,10 @@ export async function readList(client: UpstreamClient, target: UpstreamTarget, r
       more = total === undefined ? false : req.offset + records.length < total;
       break;
     }
-    if (total !== undefined && req.offset + records.length >= total) {
-      more = false;
-      break;
+    if (total !== undefined) {
+      // A full page and a known total: no probe needed.
+      more = req.offset + records.length < total;
+      if (!more || records.length >= req.limit) break;
     }
   }
   if (more === undefined) {

@@ -1,8 +1,7 @@
-import type { Connection } from "@unifold/db";
-import type { Integration, QueryValue } from "@unifold/engine";
+import type { QueryValue } from "@unifold/engine";
 import type { Context } from "hono";
 import type { AppEnv } from "../services.ts";
-import { rateLimitHeaders, withUpstream } from "../upstream-call.ts";
+import { type Reachable, rateLimitHeaders, withUpstream } from "../upstream-call.ts";
 
 // Content headers an upstream answer keeps on its way back; hop-by-hop and cookies never pass.
 const KEPT = ["content-type", "content-language", "location", "etag", "retry-after", "x-total-count"];
@@ -14,15 +13,15 @@ const KEPT = ["content-type", "content-language", "location", "etag", "retry-aft
  */
 export async function forward(
   c: Context<AppEnv>,
-  connection: Connection,
-  integration: Integration,
+  reachable: Reachable,
   path: string,
   query: Record<string, QueryValue | undefined>,
 ): Promise<Response> {
   const method = c.req.method;
   const hasBody = method !== "GET" && method !== "HEAD" && method !== "DELETE";
   const raw = hasBody ? new Uint8Array(await c.req.arrayBuffer()) : undefined;
-  const response = await withUpstream(c, connection, integration, (target) =>
+  const { integration } = reachable;
+  const response = await withUpstream(c, reachable, (target) =>
     c.var.services.upstream.request(target, {
       method,
       path,

@@ -54,7 +54,8 @@ export function registerPassthrough(app: OpenAPIHono<AppEnv>) {
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/passthrough/*", requireScope("api"), async (c) => {
     const parsed = z.object({ connection_id: z.string().min(1).max(100) }).safeParse({ connection_id: c.req.query("connection_id") });
     if (!parsed.success) throw ApiError.fromZod(parsed.error, "query");
-    const { connection, integration } = await reachableConnection(c, parsed.data.connection_id);
+    const reachable = await reachableConnection(c, parsed.data.connection_id);
+    const { connection, integration } = reachable;
     const path = rawPassthroughPath(c) ?? "";
     // Belt and braces: the joined URL must still sit under the connection's base URL.
     const base = new URL(baseUrlOf({ integration, config: connection.config }));
@@ -63,6 +64,6 @@ export function registerPassthrough(app: OpenAPIHono<AppEnv>) {
     if (target.origin !== base.origin || !(target.pathname === basePath || target.pathname.startsWith(`${basePath}/`))) {
       throw new ApiError("invalid_request", "passthrough path refused: it leaves the connection's base URL");
     }
-    return forward(c, connection, integration, path, forwardedQuery(c));
+    return forward(c, reachable, path, forwardedQuery(c));
   });
 }

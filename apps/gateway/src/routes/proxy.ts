@@ -36,12 +36,13 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
 export function registerProxy(app: OpenAPIHono<AppEnv>) {
   app.get("/proxy/:resource", requireScope("api"), async (c) => {
     const q = parse(listQuery.passthrough(), c.req.query());
-    const { connection, integration } = await reachableConnection(c, q.connection_id);
+    const reachable = await reachableConnection(c, q.connection_id);
+    const { connection, integration } = reachable;
     const proxy = proxyResourceOf(integration, c.req.param("resource"));
     const upstreamQuery = forwardedQuery(c, ["limit", "cursor"]);
     const binding = `${connection.id}|proxy|${c.req.param("resource")}|${JSON.stringify(upstreamQuery)}`;
     const offset = await openOffset(c.var.services.cursors, binding, q.cursor);
-    const page = await withUpstream(c, connection, integration, (target) =>
+    const page = await withUpstream(c, reachable, (target) =>
       readList(c.var.services.upstream, target, {
         path: proxy.path,
         query: upstreamQuery,
@@ -59,8 +60,8 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
 
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/proxy/:resource/:id", requireScope("api"), async (c) => {
     const q = parse(oneQuery.passthrough(), c.req.query());
-    const { connection, integration } = await reachableConnection(c, q.connection_id);
-    const proxy = proxyResourceOf(integration, c.req.param("resource"));
-    return forward(c, connection, integration, `${proxy.path}/${encodeURIComponent(c.req.param("id"))}`, forwardedQuery(c));
+    const reachable = await reachableConnection(c, q.connection_id);
+    const proxy = proxyResourceOf(reachable.integration, c.req.param("resource"));
+    return forward(c, reachable, `${proxy.path}/${encodeURIComponent(c.req.param("id"))}`, forwardedQuery(c));
   });
 }

@@ -140,7 +140,8 @@ async function mapAll(integration: Integration, op: OperationDefinition, records
 }
 
 async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string | undefined>, parentId: string | undefined) {
-  const { connection, integration } = await reachableConnection(c, q.connection_id as string);
+  const reachable = await reachableConnection(c, q.connection_id as string);
+  const { connection, integration } = reachable;
   const op = operationOf(integration, entry);
   const filters = Object.fromEntries((entry.filters ?? []).filter((f) => q[f] !== undefined).map((f) => [f, q[f] as string]));
   for (const name of Object.keys(filters)) {
@@ -176,7 +177,7 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
   const paginated = op.pagination && !(filtered && op.unpaged_when_filtered);
   const style = paginated ? integration.pagination[op.pagination as string] : undefined;
   const records = paginated ? undefined : (op.records ?? (op.pagination ? integration.pagination[op.pagination]?.records : undefined));
-  const page = await withUpstream(c, connection, integration, async (target) => {
+  const page = await withUpstream(c, reachable, async (target) => {
     const result = await readList(c.var.services.upstream, target, {
       path: renderPath(op.path, parentId === undefined ? {} : { id: parentId }),
       query: upstreamQuery,
@@ -194,9 +195,10 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
 }
 
 async function get(c: Context<AppEnv>, entry: Entry, q: Record<string, string | undefined>, id: string | undefined) {
-  const { connection, integration } = await reachableConnection(c, q.connection_id as string);
+  const reachable = await reachableConnection(c, q.connection_id as string);
+  const { integration } = reachable;
   const op = operationOf(integration, entry);
-  const result = await withUpstream(c, connection, integration, async (target) => {
+  const result = await withUpstream(c, reachable, async (target) => {
     const { record, last } = await readOne(c.var.services.upstream, target, op, id === undefined ? {} : { id }, c.req.raw.signal);
     const [mapped] = await mapAll(integration, op, [record], q.remote_data !== "false");
     return { mapped, last };

@@ -1,0 +1,329 @@
+// Benchmark: what the gateway adds on top of the upstream, measured side by side in one run.
+// The sandbox and the gateway each run in their own process on loopback; this process drives them.
+//  1. latency: one connection, requests sent one at a time, alternating direct ↔ through the gateway
+//     (µs resolution, so a fraction of a millisecond shows);
+//  2. throughput: autocannon, 10 connections: direct, proxy and unified list pages of 100 users,
+//     with the gateway's CPU time read from /proc to give records/s per core;
+//  3. mapping alone: each users mapping over 10,000 sandbox records next to a hand-written
+//     function that produces the same output (checked equal first).
+// Usage: npx tsx bench/gateway.ts [seconds-per-throughput-run=5]
+// The gateway uses DATABASE_URL when set (a Postgres server), else an embedded database in a temp dir.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import postgres from "postgres";
+import { Pool } from "undici";
+import { loadIntegrations } from "../packages/engine/src/index.ts";
+import { mapRecords } from "../packages/mapping/src/index.ts";
+import { handWritten } from "./hand-written-mappings.ts";
+
+const seconds = Number(process.argv[2] ?? 5);
+const USERS = 10_000;
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+// `node --import tsx` (not the tsx binary, which forks) so the pid is the process doing the work.
+const tsxArgs = ["--import", "tsx"];
+const children: ReturnType<typeof spawn>[] = [];
+process.on("exit", () => children.forEach((child) => child.kill("SIGTERM")));
+
+// ── processes ────────────────────────────────────────────────────────────────────────────────
+const sandboxChild = spawn(process.execPath, [...tsxArgs, here("sandbox-server.ts"), String(USERS)], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+children.push(sandboxChild);
+const sandbox = JSON.parse(await firstLine(sandboxChild.stdout!)) as { url: string; keys: Record<Vendor, string> };
+
+const port = await freePort();
+const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
+const dataDir = mkdtempSync(join(tmpdir(), "unifold-bench-"));
+// A Postgres server gets a database of the bench's own, dropped at the end.
+const database = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
+const gatewayChild = spawn(
+  process.execPath,
+  [
+    ...tsxArgs,
+    ...(process.env.BENCH_PROFILE_DIR ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    here("../apps/gateway/src/main.ts"),
+  ],
+  {
+    // The access log stays on (info), as in production; it goes to /dev/null.
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      UNIFOLD_ADMIN_KEY: adminKey,
+      UNIFOLD_DATA_DIR: dataDir,
+      DATABASE_URL: database?.url ?? "",
+      UNIFOLD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
+    },
+  },
+);
+children.push(gatewayChild);
+const gateway = `http://127.0.0.1:${port}`;
+await waitForHealth(gateway);
+
+type Vendor = "jostle" | "postman" | "jumpcloud";
+const vendors = {
+  jostle: { slug: "jostle-scim", base: "/jostle/scim2", direct: "/Users?startIndex=5001&count=100", proxy: "Users" },
+  postman: { slug: "postman-scim", base: "/postman/scim/v2", direct: "/Users?startIndex=5001&count=100", proxy: "Users" },
+  jumpcloud: { slug: "jumpcloud", base: "/jumpcloud/api", direct: "/systemusers?limit=100&skip=5000&sort=_id", proxy: "systemusers" },
+} satisfies Record<Vendor, unknown>;
+const directHeaders = (vendor: Vendor): Record<string, string> =>
+  vendor === "jumpcloud" ? { "x-api-key": sandbox.keys.jumpcloud } : { authorization: `Bearer ${sandbox.keys[vendor]}` };
+
+const admin = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
+const apiKey = ((await post("/api-keys", { name: "bench", scope: "api" })) as { secret: string }).secret;
+const apiHeaders = { authorization: `Bearer ${apiKey}` };
+const connectionIds = {} as Record<Vendor, string>;
+for (const vendor of Object.keys(vendors) as Vendor[]) {
+  const { slug, base } = vendors[vendor];
+  const created = await post("/connections", {
+    tenant_id: "big",
+    integration: slug,
+    credentials: { api_key: sandbox.keys[vendor] },
+    config: { base_url: `${sandbox.url}${base}` },
+  });
+  connectionIds[vendor] = (created as { id: string }).id;
+}
+
+// A page from deep in the list, so the upstream does the same work either way.
+const cursorAt = async (path: string, vendor: Vendor) => {
+  // Walk to record 5,001 with the gateway's own cursors: 25 pages of 200.
+  let cursor: string | null = null;
+  for (let i = 0; i < 25; i++) {
+    const page = (await get(`${path}?connection_id=${connectionIds[vendor]}&limit=200${cursor ? `&cursor=${cursor}` : ""}`)) as {
+      next_cursor: string | null;
+    };
+    cursor = page.next_cursor;
+  }
+  return cursor!;
+};
+const routes = {} as Record<Vendor, { direct: string; proxy: string; unified: string }>;
+for (const vendor of Object.keys(vendors) as Vendor[]) {
+  const v = vendors[vendor];
+  const proxyCursor = await cursorAt(`/proxy/${v.proxy}`, vendor);
+  const unifiedCursor = await cursorAt("/unified/user-directory/users", vendor);
+  routes[vendor] = {
+    direct: `${sandbox.url}${v.base}${v.direct}`,
+    proxy: `${gateway}/proxy/${v.proxy}?connection_id=${connectionIds[vendor]}&limit=100&cursor=${proxyCursor}`,
+    unified: `${gateway}/unified/user-directory/users?connection_id=${connectionIds[vendor]}&limit=100&cursor=${unifiedCursor}`,
+  };
+}
+
+// The raw records for the mapping run, fetched now while no load runs.
+const recordsFor = {} as Record<Vendor, unknown[]>;
+for (const vendor of Object.keys(vendors) as Vendor[]) recordsFor[vendor] = await upstreamRecords(vendor, 10_000);
+
+// ── 1. latency ───────────────────────────────────────────────────────────────────────────────
+const latencyRows: string[] = [];
+for (const vendor of Object.keys(vendors) as Vendor[]) {
+  const r = routes[vendor];
+  const samples = await alternate(
+    [
+      { url: r.direct, headers: directHeaders(vendor) },
+      { url: r.proxy, headers: apiHeaders },
+      { url: r.unified, headers: apiHeaders },
+    ],
+    2000,
+  );
+  const [direct, proxy, unified] = samples.map((s) => percentiles(s));
+  latencyRows.push(
+    `| ${vendor} | ${ms(direct!.p50)} | ${ms(proxy!.p50)} | **${ms(proxy!.p50 - direct!.p50)}** | ${ms(proxy!.p99)} | ${ms(unified!.p50)} | ${ms(unified!.p50 - direct!.p50)} | ${ms(unified!.p99)} |`,
+  );
+}
+
+// ── 2. throughput ────────────────────────────────────────────────────────────────────────────
+const throughputRows: string[] = [];
+for (const vendor of Object.keys(vendors) as Vendor[]) {
+  const r = routes[vendor];
+  const direct = await load(r.direct, directHeaders(vendor));
+  const proxy = await load(r.proxy, apiHeaders);
+  const unified = await load(r.unified, apiHeaders);
+  throughputRows.push(
+    `| ${vendor} | ${direct.rps} | ${proxy.rps} | **${(proxy.rps / direct.rps).toFixed(2)}** | ${unified.rps} | **${(unified.rps / proxy.rps).toFixed(2)}** | ${unified.cores.toFixed(2)} | ${Math.round((unified.rps * 100) / unified.cores)} |`,
+  );
+}
+const gatewayPeak = peakRss(gatewayChild.pid!);
+
+// ── 3. mapping alone ─────────────────────────────────────────────────────────────────────────
+const integrations = loadIntegrations(here("../mappings"));
+const mappingRows: string[] = [];
+for (const vendor of Object.keys(vendors) as Vendor[]) {
+  const records = recordsFor[vendor];
+  const mapping = integrations.get(vendors[vendor].slug)!.mappings.get("users.jsonata")!;
+  const expected = await mapRecords(mapping, records);
+  const byHand: (record: unknown) => unknown = handWritten[vendor];
+  const handOut = records.map(byHand);
+  for (const [i, out] of handOut.entries()) {
+    if (!isDeepStrictEqual(JSON.parse(JSON.stringify(out)), JSON.parse(JSON.stringify(expected[i])))) {
+      throw new Error(`${vendor}: hand-written mapping differs at record ${i}: ${JSON.stringify(out)} vs ${JSON.stringify(expected[i])}`);
+    }
+  }
+  const jsonataRate = rate(() => mapRecords(mapping, records), records.length);
+  const handRate = rate(() => Promise.resolve(records.map(byHand)), records.length);
+  const [j, h] = [await jsonataRate, await handRate];
+  mappingRows.push(`| ${vendor} | ${Math.round(j)} | ${Math.round(h)} | ${(j / h).toFixed(3)} | ${(1e6 / j).toFixed(1)} µs |`);
+}
+
+gatewayChild.kill("SIGTERM");
+sandboxChild.kill("SIGTERM");
+await new Promise((resolve) => gatewayChild.once("exit", resolve));
+await database?.drop();
+rmSync(dataDir, { recursive: true, force: true });
+
+console.log(
+  `Gateway bench — database: ${process.env.DATABASE_URL ? "Postgres server" : "embedded (PGlite)"}; sandbox tenant of ${USERS} users; 100-record pages from record 5,001.\n`,
+);
+console.log("Latency, 1 connection, 2,000 requests each, alternating (ms):\n");
+console.log("| vendor | direct p50 | proxy p50 | proxy added p50 | proxy p99 | unified p50 | unified added p50 | unified p99 |");
+console.log("|---|---|---|---|---|---|---|---|");
+latencyRows.forEach((row) => console.log(row));
+console.log(`\nThroughput, 10 connections, ${seconds} s each (req/s):\n`);
+console.log(
+  "| vendor | direct | proxy | proxy ÷ direct | unified | unified ÷ proxy | gateway cores used (unified) | mapped records/s per core |",
+);
+console.log("|---|---|---|---|---|---|---|---|");
+throughputRows.forEach((row) => console.log(row));
+console.log(`\nGateway peak RSS: ${gatewayPeak} MB\n`);
+console.log("Users mapping alone over 10,000 records (records/s):\n");
+console.log("| vendor | JSONata mapping | hand-written | ratio | JSONata per record |");
+console.log("|---|---|---|---|---|");
+mappingRows.forEach((row) => console.log(row));
+process.exit(0);
+
+// ── helpers ──────────────────────────────────────────────────────────────────────────────────
+async function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  let buffered = "";
+  for await (const chunk of stream) {
+    buffered += chunk;
+    const newline = buffered.indexOf("\n");
+    if (newline >= 0) return buffered.slice(0, newline);
+  }
+  throw new Error("process ended before printing its first line");
+}
+
+async function freshDatabase(serverUrl: string) {
+  const name = `unifold_bench_${randomBytes(4).toString("hex")}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitForHealth(base: string) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the gateway did not become healthy");
+}
+
+async function post(path: string, body: unknown): Promise<unknown> {
+  const response = await fetch(`${gateway}${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) });
+  if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+async function get(path: string): Promise<unknown> {
+  const response = await fetch(`${gateway}${path}`, { headers: apiHeaders });
+  if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/** Sends the targets' requests in turn over one keep-alive connection each; returns µs samples per target. */
+async function alternate(targets: { url: string; headers: Record<string, string> }[], rounds: number): Promise<number[][]> {
+  const pools = targets.map((t) => new Pool(new URL(t.url).origin, { connections: 1 }));
+  const samples = targets.map(() => [] as number[]);
+  for (let round = -200; round < rounds; round++) {
+    for (const [i, target] of targets.entries()) {
+      const url = new URL(target.url);
+      const start = process.hrtime.bigint();
+      const response = await pools[i]!.request({ method: "GET", path: url.pathname + url.search, headers: target.headers });
+      await response.body.arrayBuffer();
+      const took = Number(process.hrtime.bigint() - start) / 1000;
+      if (response.statusCode !== 200) throw new Error(`${target.url}: ${response.statusCode}`);
+      if (round >= 0) samples[i]!.push(took); // the first 200 rounds warm up the JIT and the pools
+    }
+  }
+  await Promise.all(pools.map((p) => p.close()));
+  return samples;
+}
+
+function percentiles(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: sorted[Math.floor(sorted.length * 0.5)]!, p99: sorted[Math.floor(sorted.length * 0.99)]! };
+}
+
+function ms(us: number) {
+  return (us / 1000).toFixed(3);
+}
+
+/** autocannon for `seconds`, with the gateway's CPU time over the run. */
+async function load(url: string, headers: Record<string, string>) {
+  const before = cpuSeconds(gatewayChild.pid!);
+  const result = await autocannon({ url, headers, connections: 10, duration: seconds });
+  const cores = (cpuSeconds(gatewayChild.pid!) - before) / seconds;
+  if (result.non2xx || result.errors) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: Math.round(result.requests.average), cores };
+}
+
+/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 Hz here). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function peakRss(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+)/);
+  return Math.round(Number(line?.[1] ?? 0) / 1024);
+}
+
+/** The raw upstream user objects, fetched straight from the sandbox in pages of 100. */
+async function upstreamRecords(vendor: Vendor, count: number): Promise<unknown[]> {
+  const out: unknown[] = [];
+  const base = `${sandbox.url}${vendors[vendor].base}`;
+  for (let offset = 0; offset < count; offset += 100) {
+    const url =
+      vendor === "jumpcloud" ? `${base}/systemusers?limit=100&skip=${offset}&sort=_id` : `${base}/Users?startIndex=${offset + 1}&count=100`;
+    const body = (await (await fetch(url, { headers: directHeaders(vendor) })).json()) as { results?: unknown[]; Resources?: unknown[] };
+    out.push(...(body.results ?? body.Resources ?? []));
+  }
+  return out;
+}
+
+/** Records per second of `work` over `count` records: best of five runs after one warm-up. */
+async function rate(work: () => Promise<unknown>, count: number): Promise<number> {
+  await work();
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const start = process.hrtime.bigint();
+    await work();
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / 1e9);
+  }
+  return count / best;
+}
