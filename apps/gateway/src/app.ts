@@ -10,6 +10,7 @@ import { registerIntegrations } from "./routes/integrations.ts";
 import { passthroughGuard, registerPassthrough } from "./routes/passthrough.ts";
 import { registerProxy } from "./routes/proxy.ts";
 import { registerUnified } from "./routes/unified.ts";
+import { registerWrites } from "./routes/writes.ts";
 import type { AppEnv, Services } from "./services.ts";
 
 export type { Services } from "./services.ts";
@@ -50,6 +51,7 @@ export function createApp(services: Services) {
   registerConnections(app);
   registerApiKeys(app);
   registerUnified(app);
+  registerWrites(app);
   registerProxy(app);
   registerPassthrough(app);
 

@@ -1,5 +1,5 @@
 import { serve } from "@hono/node-server";
-import { apiKeyStore, connectionStore } from "@unifold/db";
+import { apiKeyStore, connectionStore, idempotencyStore } from "@unifold/db";
 import { createCursorCodec, createUpstreamClient, loadIntegrations } from "@unifold/engine";
 import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
@@ -18,6 +18,7 @@ async function main() {
     store,
     connections: connectionStore(store.db, vault, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
     apiKeys: apiKeyStore(store.db, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
+    idempotency: idempotencyStore(store.db),
     integrations,
     upstream: createUpstreamClient({
       connectTimeoutMs: config.UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import type { ApiKey, ApiKeyStore, ConnectionStore, Store } from "@unifold/db";
+import type { ApiKey, ApiKeyStore, ConnectionStore, IdempotencyStore, Store } from "@unifold/db";
 import type { CursorCodec, Integration, UpstreamClient } from "@unifold/engine";
 import type { Logger } from "pino";
 
@@ -7,6 +7,7 @@ export interface Services {
   store: Store;
   connections: ConnectionStore;
   apiKeys: ApiKeyStore;
+  idempotency: IdempotencyStore;
   integrations: ReadonlyMap<string, Integration>;
   upstream: UpstreamClient;
   cursors: CursorCodec;

@@ -63,7 +63,8 @@ async function asApiError(c: Context<AppEnv>, connection: Connection, integratio
   if (error instanceof UpstreamStatusError) {
     const { status } = error.response;
     const upstream = { status, body: upstreamBody(error.response.body, error.response.text) };
-    const said = error.upstreamMessage ? `: ${error.upstreamMessage}` : "";
+    const applied = error.applied.length ? ` (already done before this failed: ${error.applied.join(", ")})` : "";
+    const said = `${error.upstreamMessage ? `: ${error.upstreamMessage}` : ""}${applied}`;
     if (status === 401 || status === 403) {
       await c.var.services.connections.update(connection.id, { status: "needs_reauth" });
       return new ApiError(

@@ -132,7 +132,11 @@ describe("connections: happy paths", () => {
       default_base_url: "https://console.jumpcloud.com/api",
       credential_fields: [{ name: "api_key", required: true }],
       config_fields: [{ name: "org_id", required: false }],
-      resources: { users: ["list", "get"], organizations: ["list", "get"], group_members: ["list"] },
+      resources: {
+        users: ["list", "get", "create", "update", "delete"],
+        organizations: ["list", "get"],
+        group_members: ["list", "create", "delete"],
+      },
       proxy_resources: expect.arrayContaining(["systemusers", "usergroups"]),
     });
     const jostle = res.body.result.find((i: { slug: string }) => i.slug === "jostle-scim");

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { apiKeyStore, connectionStore, createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
+import { apiKeyStore, connectionStore, idempotencyStore, createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
 import { createCursorCodec, createUpstreamClient, loadIntegrations } from "@unifold/engine";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { createApp } from "../src/app.ts";
@@ -45,6 +45,7 @@ export async function startGateway(options: { mappingsDir?: string } = {}) {
     // The same read-cache TTL as a default start, so tests see what production does.
     connections: connectionStore(store.db, vault, { cacheTtlMs: 5_000 }),
     apiKeys: apiKeyStore(store.db, { cacheTtlMs: 5_000 }),
+    idempotency: idempotencyStore(store.db),
     integrations: loadIntegrations(options.mappingsDir ?? mappingsDir),
     upstream: createUpstreamClient({ connectTimeoutMs: 2_000, timeoutMs: 5_000 }),
     cursors: createCursorCodec(ring.current.key),

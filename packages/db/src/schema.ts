@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 // precision 3 keeps timestamps equal to their JS Date round-trip, so keyset cursors are exact.
 const moment = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
@@ -52,4 +52,25 @@ export const apiKeys = pgTable(
     revokedAt: moment("revoked_at"),
   },
   (t) => [index("api_keys_created_idx").on(t.createdAt, t.id)],
+);
+
+/**
+ * One row per `Idempotency-Key` an API key sent on a POST: the request's fingerprint and, once
+ * it finished, the answer to replay. Rows older than 24 hours no longer count.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    apiKeyId: uuid("api_key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    /** SHA-256 of method, path, query and body: the same key on another request is refused. */
+    requestHash: text("request_hash").notNull(),
+    /** Null while the first request is still running. */
+    status: integer("status"),
+    body: jsonb("body"),
+    createdAt: moment("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
 );

@@ -80,6 +80,66 @@ export const operationDefinition = z
   })
   .strict();
 
+/** Unified fields a write body may carry (the contract's model, less what only the vendor sets). */
+export const writableUserFields = [
+  "external_id",
+  "username",
+  "first_name",
+  "last_name",
+  "title",
+  "emails",
+  "phones",
+  "status",
+  "department",
+  "manager_id",
+  "employee_number",
+  "addresses",
+] as const;
+export const writableGroupFields = ["name", "description"] as const;
+export const writableMemberFields = ["user_id"] as const;
+
+/**
+ * One unified write: a JSONata request mapping over `{id, data}` that plans the
+ * upstream calls, so each vendor's lifecycle (deactivate-then-delete, narrow PATCH shapes) is
+ * data in `mappings/`, not code. The plan is `{calls: [{method, path, body?}], outcome?}`.
+ */
+export const writeOperation = z
+  .object({
+    request_mapping: z.string(),
+    /** Maps the record the last call answered with (or the one read back). Absent when nothing is returned. */
+    response_mapping: mappingFiles.optional(),
+    /** Unified fields this vendor can set here; any other field is refused with a 400 naming it. */
+    fields: z.array(z.string()).default([]),
+    /** Fields a create must carry. */
+    required: z.array(z.string()).default([]),
+    /** Read the record back with `get` after the calls (when the vendor's answer lacks fields). */
+    refetch: z.boolean().default(false),
+  })
+  .strict();
+
+export const writeKinds = ["create", "update", "delete"] as const;
+export type WriteKind = (typeof writeKinds)[number];
+
+const resourceOperations = z
+  .object({
+    list: operationDefinition.optional(),
+    get: operationDefinition.optional(),
+    create: writeOperation.optional(),
+    update: writeOperation.optional(),
+    delete: writeOperation.optional(),
+  })
+  .strict();
+
+/** How a vendor takes many writes in one request: SCIM /Bulk (RFC 7644 §3.7). */
+export const batchDefinition = z
+  .object({
+    style: z.literal("scim_bulk"),
+    path: z.string().startsWith("/"),
+    max_operations: z.number().int().positive(),
+    max_bytes: z.number().int().positive(),
+  })
+  .strict();
+
 export const proxyResource = z
   .object({
     path: z.string().startsWith("/"),
@@ -102,7 +162,10 @@ export const integrationDefinition = z
     /** One cheap call that succeeds only with valid credentials. */
     verify: requestTemplate,
     pagination: z.record(z.string(), paginationStyle).default({}),
-    resources: z.partialRecord(z.enum(unifiedResources), z.partialRecord(z.enum(["list", "get"]), operationDefinition)).default({}),
+    resources: z.partialRecord(z.enum(unifiedResources), resourceOperations).default({}),
+    /** Content type of write bodies (SCIM vendors want application/scim+json). */
+    write_content_type: z.string().default("application/json"),
+    batch: batchDefinition.optional(),
     /** The vendor's own resources, served 1-to-1 under /proxy/{name}. */
     proxy: z.record(z.string().regex(/^[A-Za-z][\w-]*$/), proxyResource).default({}),
     errors: z
@@ -121,6 +184,8 @@ export type IntegrationDefinition = z.infer<typeof integrationDefinition>;
 export type RequestTemplate = z.infer<typeof requestTemplate>;
 
 export type OperationDefinition = z.infer<typeof operationDefinition>;
+export type WriteOperation = z.infer<typeof writeOperation>;
+export type BatchDefinition = z.infer<typeof batchDefinition>;
 export type PaginationStyle = z.infer<typeof paginationStyle>;
 
 export interface Integration extends IntegrationDefinition {

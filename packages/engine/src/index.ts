@@ -5,3 +5,4 @@ export * from "./template.ts";
 export * from "./upstream.ts";
 export * from "./verify.ts";
 export * from "./reads.ts";
+export * from "./writes.ts";

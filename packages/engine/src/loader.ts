@@ -3,7 +3,7 @@ import { join, relative } from "node:path";
 import { compileMapping, type Mapping, MappingSyntaxError } from "@unifold/mapping";
 import { parse as parseYaml } from "yaml";
 import type { ZodError } from "zod";
-import { type Integration, integrationDefinition } from "./definition.ts";
+import { type Integration, integrationDefinition, writeKinds } from "./definition.ts";
 import { placeholders } from "./template.ts";
 
 /** A mapping folder that cannot be loaded; the message names the file and what is wrong. */
@@ -75,11 +75,21 @@ export function loadIntegration(folder: string, slug: string): Integration {
       throw new IntegrationLoadError(shown, `${where} uses pagination "${name}", which is not declared`);
   };
   for (const [resource, operations] of Object.entries(definition.resources)) {
-    for (const [kind, op] of Object.entries(operations ?? {})) {
+    for (const kind of ["list", "get"] as const) {
+      const op = operations?.[kind];
+      if (!op) continue;
       const where = `resources.${resource}.${kind}`;
       for (const file of op.response_mapping) load(file, where);
       if (op.query_mapping) load(op.query_mapping, where);
       pagination(op.pagination, where);
+    }
+    for (const kind of writeKinds) {
+      const op = operations?.[kind];
+      if (!op) continue;
+      const where = `resources.${resource}.${kind}`;
+      load(op.request_mapping, where);
+      for (const file of op.response_mapping ?? []) load(file, where);
+      if (op.refetch && !operations?.get) throw new IntegrationLoadError(shown, `${where} sets refetch but ${resource} has no get`);
     }
   }
   for (const [name, proxy] of Object.entries(definition.proxy)) pagination(proxy.pagination, `proxy.${name}`);

@@ -7,6 +7,8 @@ export class UpstreamStatusError extends Error {
   constructor(
     readonly response: UpstreamResponse,
     readonly upstreamMessage: string | undefined,
+    /** Earlier calls of the same write that had already taken effect. */
+    readonly applied: string[] = [],
   ) {
     super(`upstream status ${response.status}${upstreamMessage ? `: ${upstreamMessage}` : ""}`);
     this.name = "UpstreamStatusError";

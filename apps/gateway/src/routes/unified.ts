@@ -101,28 +101,34 @@ export function registerUnified(app: OpenAPIHono<AppEnv>) {
 }
 
 function operationOf(integration: Integration, entry: Entry): OperationDefinition {
-  const operations = integration.resources[entry.resource];
-  if (!operations) {
-    throw new ApiError(
-      "resource_not_supported",
-      `${integration.name} (${integration.slug}) has no ${entry.resource.replace("_", " ")} resource`,
-    );
-  }
-  const op = operations[entry.kind];
-  if (!op)
-    throw new ApiError(
-      "method_not_allowed",
-      `${integration.name} (${integration.slug}) cannot ${entry.kind} ${entry.resource.replace("_", " ")}`,
-    );
-  return op;
+  return supportedOperation(integration, entry.resource, entry.kind);
 }
+
+/** The integration's definition of one operation, or the contract's 404 / 405 naming what is missing. */
+export function supportedOperation<K extends OperationKind>(integration: Integration, resource: UnifiedResource, kind: K) {
+  const operations = integration.resources[resource];
+  if (!operations) {
+    throw new ApiError("resource_not_supported", `${integration.name} (${integration.slug}) has no ${resource.replace("_", " ")} resource`);
+  }
+  const op = operations[kind];
+  if (!op)
+    throw new ApiError("method_not_allowed", `${integration.name} (${integration.slug}) cannot ${kind} ${resource.replace("_", " ")}`);
+  return op as NonNullable<(typeof operations)[K]>;
+}
+
+type OperationKind = "list" | "get" | "create" | "update" | "delete";
 
 /**
  * Maps upstream records one at a time through the operation's JSONata file(s), merging their
  * outputs; a record any file maps to null is dropped. A throwing mapping fails the whole page.
  */
-async function mapAll(integration: Integration, op: OperationDefinition, records: unknown[], withRemote: boolean) {
-  const mappings = op.response_mapping.map((file) => integration.mappings.get(file)!);
+export async function mapAll(
+  integration: Integration,
+  op: { response_mapping?: string[] | undefined },
+  records: unknown[],
+  withRemote: boolean,
+) {
+  const mappings = (op.response_mapping ?? []).map((file) => integration.mappings.get(file)!);
   const out: Record<string, unknown>[] = [];
   for (const record of records) {
     let merged: Record<string, unknown> | undefined = {};

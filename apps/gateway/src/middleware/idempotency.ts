@@ -1,0 +1,50 @@
+import { createHash } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../errors.ts";
+import type { AppEnv } from "../services.ts";
+
+/**
+ * `Idempotency-Key` on a POST: the first request with a key runs and its answer is kept for
+ * 24 hours; a repeat gets that answer back (marked `idempotent-replayed: true`) instead of
+ * writing twice. The same key on a different request is refused. Answers of 5xx and 429 are
+ * not kept, so the caller can retry those with the same key.
+ */
+export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined) return next();
+  if (key.length === 0 || key.length > 255) throw new ApiError("invalid_request", "Idempotency-Key must be 1 to 255 characters");
+  const store = c.var.services.idempotency;
+  const apiKeyId = c.var.apiKey.id;
+  const url = new URL(c.req.url);
+  const hash = createHash("sha256")
+    .update(`${c.req.method} ${url.pathname}?${url.searchParams.toString()}\n`)
+    .update(await c.req.text())
+    .digest("hex");
+  const claim = await store.claim(apiKeyId, key, hash);
+  if (claim.state === "mismatch") {
+    throw new ApiError("invalid_request", "this Idempotency-Key was already used for a different request; use a new key");
+  }
+  if (claim.state === "in_progress") {
+    throw new ApiError("conflict", "a request with this Idempotency-Key is still running; retry when it has finished");
+  }
+  if (claim.state === "replay") {
+    c.header("idempotent-replayed", "true");
+    return c.json(claim.body as never, claim.status as 200);
+  }
+  try {
+    await next();
+  } catch (error) {
+    await store.release(apiKeyId, key);
+    throw error;
+  }
+  const status = c.res.status;
+  if (status >= 500 || status === 429) {
+    await store.release(apiKeyId, key);
+    return;
+  }
+  const body = await c.res
+    .clone()
+    .json()
+    .catch(() => null);
+  await store.complete(apiKeyId, key, status, body);
+};

@@ -1,0 +1,228 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import {
+  type Integration,
+  planWrite,
+  readOne,
+  runPlan,
+  type UnifiedResource,
+  type WriteInput,
+  type WriteKind,
+  writtenRecord,
+} from "@unifold/engine";
+import type { Context } from "hono";
+import { ApiError } from "../errors.ts";
+import { requireScope } from "../middleware/auth.ts";
+import { idempotent } from "../middleware/idempotency.ts";
+import { commonErrors, DeletedSchema, json, upstreamErrors } from "../schemas.ts";
+import type { AppEnv } from "../services.ts";
+import { type Reachable, reachableConnection, withUpstream } from "../upstream-call.ts";
+import { mapAll, supportedOperation } from "./unified.ts";
+
+const text = (max: number) => z.string().min(1).max(max);
+const EmailWrite = z.object({ email: z.email().max(320), type: text(50).optional(), is_primary: z.boolean().optional() }).strict();
+const PhoneWrite = z.object({ number: text(50), type: text(50).optional() }).strict();
+const AddressWrite = z
+  .object({
+    type: text(50).optional(),
+    street: text(200).optional(),
+    city: text(100).optional(),
+    region: text(100).optional(),
+    postal_code: text(20).optional(),
+    country: text(100).optional(),
+  })
+  .strict();
+
+/** A user as callers write it: the unified model less what only the vendor sets. Unknown fields are refused. */
+export const UserWrite = z
+  .object({
+    external_id: text(200),
+    username: text(320),
+    first_name: text(200),
+    last_name: text(200),
+    title: text(200),
+    emails: z.array(EmailWrite).max(10),
+    phones: z.array(PhoneWrite).max(10),
+    status: z.enum(["active", "inactive"]),
+    department: text(200),
+    manager_id: text(200),
+    employee_number: text(100),
+    addresses: z.array(AddressWrite).max(5),
+  })
+  .partial()
+  .strict()
+  .openapi("UserWrite");
+const GroupWrite = z
+  .object({ name: text(200), description: z.string().max(1000) })
+  .partial()
+  .strict()
+  .openapi("GroupWrite");
+const MemberWrite = z
+  .object({ user_id: text(200) })
+  .strict()
+  .openapi("MemberWrite");
+const Written = z.record(z.string(), z.unknown()).openapi("UnifiedObject");
+
+const writeQuery = z
+  .object({
+    connection_id: z.string().min(1).max(100),
+    remote_data: z.enum(["true", "false"]).default("true"),
+  })
+  .strict();
+const idempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({ description: "Repeating a POST with the same key returns the first result (24 h)." }),
+});
+
+interface WriteEntry {
+  method: "post" | "patch" | "delete";
+  path: string;
+  resource: UnifiedResource;
+  kind: WriteKind;
+  body?: z.ZodType;
+  summary: string;
+}
+
+const base = "/unified/user-directory";
+const writeEntries: WriteEntry[] = [
+  { method: "post", path: `${base}/users`, resource: "users", kind: "create", body: UserWrite, summary: "Provision a user" },
+  { method: "patch", path: `${base}/users/{id}`, resource: "users", kind: "update", body: UserWrite, summary: "Update a user" },
+  { method: "delete", path: `${base}/users/{id}`, resource: "users", kind: "delete", summary: "Deprovision a user" },
+  { method: "post", path: `${base}/groups`, resource: "groups", kind: "create", body: GroupWrite, summary: "Create a group" },
+  { method: "patch", path: `${base}/groups/{id}`, resource: "groups", kind: "update", body: GroupWrite, summary: "Rename a group" },
+  { method: "delete", path: `${base}/groups/{id}`, resource: "groups", kind: "delete", summary: "Delete a group" },
+  {
+    method: "post",
+    path: `${base}/groups/{id}/members`,
+    resource: "group_members",
+    kind: "create",
+    body: MemberWrite,
+    summary: "Add a member",
+  },
+  {
+    method: "delete",
+    path: `${base}/groups/{id}/members/{user_id}`,
+    resource: "group_members",
+    kind: "delete",
+    summary: "Remove a member",
+  },
+];
+
+export function registerWrites(app: OpenAPIHono<AppEnv>) {
+  for (const entry of writeEntries) {
+    const params = [...entry.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+    const route = createRoute({
+      method: entry.method,
+      path: entry.path,
+      tags: ["User directory"],
+      summary: entry.summary,
+      middleware: entry.method === "post" ? [requireScope("api"), idempotent] : [requireScope("api")],
+      request: {
+        query: writeQuery,
+        ...(params.length && { params: z.object(Object.fromEntries(params.map((p) => [p, z.string().min(1).max(500)]))) }),
+        ...(entry.method === "post" && { headers: idempotencyHeader }),
+        ...(entry.body && { body: { required: true, content: { "application/json": { schema: entry.body } } } }),
+      },
+      responses: {
+        ...(entry.kind === "delete"
+          ? { 200: json(DeletedSchema, "Done; `outcome` says whether the vendor deleted or deactivated") }
+          : { [entry.kind === "create" ? 201 : 200]: json(Written, entry.kind === "create" ? "Created" : "Updated") }),
+        405: json(z.unknown(), "The integration cannot do this"),
+        409: json(z.unknown(), "The vendor reported a conflict (e.g. the username is taken)"),
+        ...commonErrors,
+        ...upstreamErrors,
+      },
+    });
+    // The handler's answers vary by entry (201 / 200 / delete), so its type is checked per call, not per route.
+    const handler = async (c: Context<AppEnv>) => {
+      const q = writeQuery.parse(c.req.query());
+      const path = c.req.param() as Record<string, string | undefined>;
+      const data = entry.body ? ((await c.req.json()) as Record<string, unknown>) : undefined;
+      const reachable = await reachableConnection(c, q.connection_id);
+      const input: WriteInput = {
+        id: path.id,
+        data: entry.resource === "group_members" && entry.kind === "delete" ? { user_id: path.user_id } : data,
+      };
+      const result = await performWrite(c, reachable, entry.resource, entry.kind, input, q.remote_data !== "false");
+      return c.json(result.body, result.status);
+    };
+    app.openapi(route, handler as never);
+  }
+}
+
+export interface WriteResult {
+  status: 200 | 201;
+  body: Record<string, unknown>;
+}
+
+/**
+ * One unified write, start to end: checks the fields against what the vendor can set, plans the
+ * upstream calls with the integration's request mapping, makes them in order, and answers in
+ * the unified model. Shared by the single routes and by batches sent one call per operation.
+ */
+export async function performWrite(
+  c: Context<AppEnv>,
+  reachable: Reachable,
+  resource: UnifiedResource,
+  kind: WriteKind,
+  input: WriteInput,
+  withRemote: boolean,
+): Promise<WriteResult> {
+  const { integration } = reachable;
+  const op = supportedOperation(integration, resource, kind);
+  checkFields(integration, resource, kind, op, input.data);
+  const plan = await planWrite(integration, op, input);
+  if (plan.invalid) {
+    throw new ApiError("invalid_request", `${integration.name}: ${plan.invalid.message}`, {
+      details: [{ path: plan.invalid.field, message: plan.invalid.message }],
+    });
+  }
+  return withUpstream(c, reachable, async (target) => {
+    const responses = await runPlan(c.var.services.upstream, target, plan, input, c.req.raw.signal);
+    if (kind === "delete") {
+      return { status: 200, body: { id: input.data?.user_id ?? input.id, outcome: plan.outcome ?? "deleted" } };
+    }
+    if (resource === "group_members") return { status: 201, body: { user_id: input.data?.user_id, group_id: input.id } };
+    let record = op.refetch ? undefined : writtenRecord(responses);
+    if (!record) {
+      const id = input.id ?? String(writtenRecord(responses)?.id ?? "");
+      record = (await readOne(c.var.services.upstream, target, supportedOperation(integration, resource, "get"), { id }, c.req.raw.signal))
+        .record as Record<string, unknown>;
+    }
+    const [mapped] = await mapAll(integration, op, [record], withRemote);
+    if (!mapped) throw new ApiError("upstream_error", `${integration.name} answered the ${kind} without a ${resource} record`);
+    return { status: kind === "create" ? 201 : 200, body: mapped };
+  });
+}
+
+/** Refuses fields the vendor cannot set (naming field and vendor), missing required ones, and empty updates. */
+function checkFields(
+  integration: Integration,
+  resource: UnifiedResource,
+  kind: WriteKind,
+  op: { fields: string[]; required: string[] },
+  data: Record<string, unknown> | undefined,
+) {
+  if (kind === "delete" || !data) return;
+  const what = `${resource.replace("_", " ")} ${kind}`;
+  const refused = Object.keys(data).filter((field) => !op.fields.includes(field));
+  if (refused.length) {
+    throw new ApiError(
+      "invalid_request",
+      `${integration.name} (${integration.slug}) cannot set ${refused.join(", ")} on ${what}; it can set ${op.fields.join(", ")}`,
+      { details: refused.map((field) => ({ path: field, message: `${integration.name} cannot set ${field}` })) },
+    );
+  }
+  const missing = op.required.filter((field) => data[field] === undefined);
+  if (kind === "create" && missing.length) {
+    throw new ApiError("invalid_request", `${integration.name} (${integration.slug}) needs ${missing.join(", ")} to ${what}`, {
+      details: missing.map((field) => ({ path: field, message: "required" })),
+    });
+  }
+  if (kind === "update" && Object.keys(data).length === 0) {
+    throw new ApiError("invalid_request", "the update names no field to change");
+  }
+}

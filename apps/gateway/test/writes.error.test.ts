@@ -1,0 +1,155 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, mappingsDir, startGateway } from "./harness.ts";
+
+const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud", "jostle-nodelete": "jostle" } as const;
+type Slug = keyof typeof vendors;
+
+describe("unified writes: refused input and upstream failures", () => {
+  let gw: Gateway;
+  let sandbox: RunningSandbox;
+  let dir: string;
+  const conn = {} as Record<Slug, string>;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    // A copy of mappings/ with one more integration: Jostle without a users delete.
+    dir = mkdtempSync(join(tmpdir(), "unifold-mappings-"));
+    cpSync(mappingsDir, dir, { recursive: true });
+    cpSync(join(dir, "jostle-scim"), join(dir, "jostle-nodelete"), { recursive: true });
+    const yaml = join(dir, "jostle-nodelete", "integration.yaml");
+    writeFileSync(yaml, readFileSync(yaml, "utf8").replace(/\n {4}delete:\n {6}request_mapping: users\.delete\.jsonata/, ""));
+    [gw, sandbox] = await Promise.all([
+      startGateway({ mappingsDir: dir }),
+      startSandbox({ tenants: [{ name: "acme", users: 10 }], rateLimits: { postman: 0 } }),
+    ]);
+    for (const slug of Object.keys(vendors) as Slug[]) {
+      const vendor = vendors[slug];
+      const res = await gw.call("POST", "/connections", {
+        body: {
+          tenant_id: "acme",
+          integration: slug,
+          credentials: { api_key: sandbox.key(vendor, "acme") },
+          config: { base_url: sandbox.baseUrl(vendor) },
+        },
+      });
+      expect(res.status).toBe(201);
+      conn[slug] = res.body.id;
+    }
+    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "backend", scope: "api" } })).body.secret;
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = (method: string, path: string, slug: Slug, body?: unknown, rawBody?: string) =>
+    gw.call(method, `/unified/user-directory/${path}?connection_id=${conn[slug]}`, {
+      key: apiKey,
+      body,
+      rawBody,
+      headers: rawBody ? { "content-type": "application/json" } : {},
+    });
+  const firstUser = (slug: "jostle" | "postman" | "jumpcloud") =>
+    slug === "jumpcloud" ? sandbox.jumpcloud.tenant("acme").users.all()[0]!._id : sandbox[slug].tenant("acme").users.all()[1]!.id;
+
+  it("refuses unknown fields, wrong types and malformed JSON with 400s naming the field, writing nothing", async () => {
+    const before = sandbox.world.requests.length;
+    const unknown = await call("POST", "users", "jostle-scim", {
+      username: "a@b.example.com",
+      first_name: "A",
+      last_name: "B",
+      nickname: "x",
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.code).toBe("invalid_request");
+    expect(JSON.stringify(unknown.body.error.details)).toMatch(/nickname/);
+    const badEmail = await call("POST", "users", "jumpcloud", { username: "ab", emails: [{ email: "not-an-email" }] });
+    expect(badEmail.status).toBe(400);
+    expect(badEmail.body.error.details[0].path).toMatch(/emails/);
+    const badStatus = await call("PATCH", `users/${firstUser("jostle")}`, "jostle-scim", { status: "deleted" });
+    expect(badStatus.status).toBe(400);
+    expect(badStatus.body.error.details[0].path).toBe("status");
+    const malformed = await call("POST", "users", "postman-scim", undefined, "{not json");
+    expect(malformed.status).toBe(400);
+    expect(sandbox.world.requests.length).toBe(before);
+  });
+
+  it("refuses fields the vendor cannot change, naming field and vendor", async () => {
+    const before = sandbox.world.requests.length;
+    const title = await call("PATCH", `users/${firstUser("postman")}`, "postman-scim", { title: "CTO", first_name: "Z" });
+    expect(title.status).toBe(400);
+    expect(title.body.error.message).toMatch(/Postman.*cannot set title/);
+    expect(title.body.error.details).toEqual([{ path: "title", message: "Postman cannot set title" }]);
+    const externalId = await call("PATCH", `users/${firstUser("jumpcloud")}`, "jumpcloud", { external_id: "X1" });
+    expect(externalId.status).toBe(400);
+    expect(externalId.body.error.message).toMatch(/JumpCloud.*external_id/);
+    const description = await call("POST", "groups", "postman-scim", { name: "Team", description: "no" });
+    expect(description.status).toBe(400);
+    expect(description.body.error.details[0].path).toBe("description");
+    expect(sandbox.world.requests.length).toBe(before);
+  });
+
+  it("refuses creates missing what the vendor requires, empty updates, and plans the vendor cannot store", async () => {
+    const missing = await call("POST", "users", "jostle-scim", { username: "c@d.example.com", first_name: "C" });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.details).toEqual([{ path: "last_name", message: "required" }]);
+    const jcMissing = await call("POST", "users", "jumpcloud", { username: "cd" });
+    expect(jcMissing.body.error.details).toEqual([{ path: "emails", message: "required" }]);
+    const empty = await call("PATCH", `users/${firstUser("jostle")}`, "jostle-scim", {});
+    expect(empty.status).toBe(400);
+    const threeEmails = await call("POST", "users", "jumpcloud", {
+      username: "three",
+      emails: [{ email: "a@x.example.com" }, { email: "b@x.example.com" }, { email: "c@x.example.com" }],
+    });
+    expect(threeEmails.status).toBe(400);
+    expect(threeEmails.body.error.details[0].path).toBe("emails");
+    const groupNoName = await call("PATCH", `groups/${sandbox.jumpcloud.tenant("acme").groups.all()[0]!.id}`, "jumpcloud", {
+      description: "d",
+    });
+    expect(groupNoName.status).toBe(400);
+    expect(groupNoName.body.error.details[0].path).toBe("name");
+  });
+
+  it("answers resource_not_supported and method_not_allowed, naming integration, resource and method", async () => {
+    const groups = await call("POST", "groups", "jostle-scim", { name: "Team" });
+    expect(groups.status).toBe(404);
+    expect(groups.body.error.code).toBe("resource_not_supported");
+    expect(groups.body.error.message).toMatch(/Jostle.*groups/);
+    const members = await call("POST", "groups/g1/members", "jostle-scim", { user_id: "u1" });
+    expect(members.body.error.code).toBe("resource_not_supported");
+    const noDelete = await call("DELETE", `users/${firstUser("jostle")}`, "jostle-nodelete");
+    expect(noDelete.status).toBe(405);
+    expect(noDelete.body.error.code).toBe("method_not_allowed");
+    expect(noDelete.body.error.message).toMatch(/jostle-nodelete.*delete users/);
+  });
+
+  it("reports a vendor conflict as 409 with the vendor's detail", async () => {
+    const taken = sandbox.jostle.tenant("acme").users.all()[2]!.userName;
+    const res = await call("POST", "users", "jostle-scim", { username: taken, first_name: "Dup", last_name: "Licate" });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe("conflict");
+    expect(res.body.error.message).toMatch(/already taken/);
+    expect(res.body.error.upstream).toMatchObject({ status: 409, body: { scimType: "uniqueness" } });
+  });
+
+  it("says which step of a lifecycle already happened when a later one fails", async () => {
+    const id = firstUser("jostle");
+    sandbox.fault({ vendor: "jostle", kind: "status", status: 500, method: "DELETE", path: `/Users/${id}` });
+    const res = await call("DELETE", `users/${id}`, "jostle-scim");
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe("upstream_error");
+    expect(res.body.error.message).toMatch(new RegExp(`already done before this failed: PATCH /Users/${id}`));
+    expect(sandbox.jostle.tenant("acme").users.get(id)).toMatchObject({ active: false });
+  });
+
+  it("passes on a vendor 404 for an unknown id", async () => {
+    const res = await call("PATCH", "users/00000000-0000-4000-a000-000000000000", "jostle-scim", { title: "x" });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe("not_found");
+  });
+});

@@ -1,0 +1,47 @@
+import { and, eq, lt, sql } from "drizzle-orm";
+import { idempotencyKeys } from "./schema.ts";
+import type { Database } from "./store.ts";
+
+const TTL_MS = 24 * 3600 * 1000;
+
+export type Claim =
+  { state: "new" } | { state: "replay"; status: number; body: unknown } | { state: "in_progress" } | { state: "mismatch" };
+
+/** `Idempotency-Key` bookkeeping: the first request with a key runs; repeats get its answer. */
+export function idempotencyStore(db: Database) {
+  const expired = () => new Date(Date.now() - TTL_MS);
+  return {
+    /** Claims a key for a request; concurrent claims race on the primary key, so exactly one wins. */
+    async claim(apiKeyId: string, key: string, requestHash: string): Promise<Claim> {
+      const mine = and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key));
+      // Keys older than 24 h count as never used; sweep those of every caller now and then.
+      await db.delete(idempotencyKeys).where(and(mine, lt(idempotencyKeys.createdAt, expired())));
+      if (Math.random() < 0.01) await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, expired()));
+      const inserted = await db
+        .insert(idempotencyKeys)
+        .values({ apiKeyId, key, requestHash })
+        .onConflictDoNothing()
+        .returning({ key: idempotencyKeys.key });
+      if (inserted.length) return { state: "new" };
+      const [row] = await db.select().from(idempotencyKeys).where(mine);
+      if (!row) return this.claim(apiKeyId, key, requestHash);
+      if (row.requestHash !== requestHash) return { state: "mismatch" };
+      if (row.status === null) return { state: "in_progress" };
+      return { state: "replay", status: row.status, body: row.body };
+    },
+
+    async complete(apiKeyId: string, key: string, status: number, body: unknown) {
+      await db
+        .update(idempotencyKeys)
+        .set({ status, body: sql`${JSON.stringify(body ?? null)}::jsonb` })
+        .where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key)));
+    },
+
+    /** Frees a key whose request failed in a way worth retrying. */
+    async release(apiKeyId: string, key: string) {
+      await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key)));
+    },
+  };
+}
+
+export type IdempotencyStore = ReturnType<typeof idempotencyStore>;
