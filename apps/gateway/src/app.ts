@@ -11,6 +11,7 @@ import { passthroughGuard, registerPassthrough } from "./routes/passthrough.ts";
 import { registerProxy } from "./routes/proxy.ts";
 import { registerUnified } from "./routes/unified.ts";
 import { registerWrites } from "./routes/writes.ts";
+import { registerBatch } from "./routes/batch.ts";
 import type { AppEnv, Services } from "./services.ts";
 
 export type { Services } from "./services.ts";
@@ -52,6 +53,7 @@ export function createApp(services: Services) {
   registerApiKeys(app);
   registerUnified(app);
   registerWrites(app);
+  registerBatch(app);
   registerProxy(app);
   registerPassthrough(app);
 

@@ -147,6 +147,54 @@ describe("unified writes: refused input and upstream failures", () => {
     expect(sandbox.jostle.tenant("acme").users.get(id)).toMatchObject({ active: false });
   });
 
+  it("never creates twice: a create whose answer was lost is found by username instead of being resent", async () => {
+    sandbox.fault({ vendor: "jostle", kind: "lost", method: "POST", path: "/Users" });
+    const before = sandbox.world.requests.length;
+    const res = await call("POST", "users", "jostle-scim", {
+      username: "lost.answer@acme.example.com",
+      first_name: "Lost",
+      last_name: "Answer",
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.username).toBe("lost.answer@acme.example.com");
+    const calls = sandbox.world.requests.slice(before).map((r) => r.method);
+    expect(calls).toEqual(["POST", "GET"]);
+    expect(
+      sandbox.jostle
+        .tenant("acme")
+        .users.all()
+        .filter((u) => u.userName === "lost.answer@acme.example.com"),
+    ).toHaveLength(1);
+  });
+
+  it("resends a create once when the lookup proves the first attempt never landed", async () => {
+    sandbox.fault({ vendor: "postman", kind: "reset", method: "POST", path: "/Users" });
+    const before = sandbox.world.requests.length;
+    const res = await call("POST", "users", "postman-scim", {
+      username: "reset.first@acme.example.com",
+      first_name: "Reset",
+      last_name: "First",
+    });
+    expect(res.status).toBe(201);
+    expect(sandbox.world.requests.slice(before).map((r) => r.method)).toEqual(["POST", "GET", "POST"]);
+    expect(
+      sandbox.postman
+        .tenant("acme")
+        .users.all()
+        .filter((u) => u.userName === "reset.first@acme.example.com"),
+    ).toHaveLength(1);
+  });
+
+  it("never resends an update or delete whose answer was lost", async () => {
+    const id = firstUser("jumpcloud");
+    sandbox.fault({ vendor: "jumpcloud", kind: "lost", method: "PUT", path: `/systemusers/${id}` });
+    const before = sandbox.world.requests.length;
+    const res = await call("PATCH", `users/${id}`, "jumpcloud", { title: "Once" });
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe("upstream_error");
+    expect(sandbox.world.requests.length - before).toBe(1);
+  });
+
   it("passes on a vendor 404 for an unknown id", async () => {
     const res = await call("PATCH", "users/00000000-0000-4000-a000-000000000000", "jostle-scim", { title: "x" });
     expect(res.status).toBe(404);

@@ -8,12 +8,13 @@ export type Vendor = "jostle" | "postman" | "jumpcloud";
  * What a fault does to a matching request:
  * latency (then answers normally), status (an error answer, 429 with Retry-After),
  * reset (the socket is destroyed), malformed (200 with invalid JSON), truncate (a body cut short),
- * stall (headers and part of a body, then nothing until stall_ms).
+ * stall (headers and part of a body, then nothing until stall_ms),
+ * lost (the request is carried out, then the socket is destroyed: the answer never arrives).
  */
 export interface FaultSpec {
   vendor: Vendor;
   tenant?: string | undefined;
-  kind: "latency" | "status" | "reset" | "malformed" | "truncate" | "stall";
+  kind: "latency" | "status" | "reset" | "malformed" | "truncate" | "stall" | "lost";
   /** Affect the next N matching requests… */
   count?: number | undefined;
   /** …or this fraction of them (0–1), drawn from a seeded source. */
@@ -90,6 +91,9 @@ export async function enact(
     case "reset":
       c.env.incoming.socket.destroy();
       return RESPONSE_ALREADY_SENT;
+    case "lost":
+      // Carried out by the caller (the gate), which runs the request before destroying the socket.
+      return undefined;
     case "truncate": {
       const { outgoing } = c.env;
       outgoing.writeHead(200, { "content-type": "application/json", "content-length": "4096" });

@@ -135,6 +135,10 @@ export class World {
       }
       await next();
       record.status = c.res.status;
+      if (fault?.kind === "lost") {
+        record.status = 0;
+        c.env.incoming.socket.destroy();
+      }
     };
   }
 }

@@ -37,6 +37,8 @@ export class UpstreamFailure extends Error {
   constructor(
     readonly kind: "timeout" | "network",
     message: string,
+    /** The socket error code (ECONNREFUSED proves the request never reached the vendor). */
+    readonly code?: string,
   ) {
     super(message);
     this.name = "UpstreamFailure";
@@ -144,5 +146,6 @@ function asFailure(error: unknown, url: URL): Error {
     return new UpstreamFailure("timeout", `${where} did not answer in time`);
   }
   if ((error as Error)?.name === "AbortError") return error as Error;
-  return new UpstreamFailure("network", `${where} could not be reached (${(error as { code?: string }).code ?? (error as Error).message})`);
+  const code = (error as { code?: string }).code;
+  return new UpstreamFailure("network", `${where} could not be reached (${code ?? (error as Error).message})`, code);
 }

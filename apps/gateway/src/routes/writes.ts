@@ -2,11 +2,15 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   type Integration,
   planWrite,
+  readList,
   readOne,
   runPlan,
   type UnifiedResource,
+  UpstreamFailure,
+  type UpstreamTarget,
   type WriteInput,
   type WriteKind,
+  type WritePlan,
   writtenRecord,
 } from "@unifold/engine";
 import type { Context } from "hono";
@@ -181,7 +185,10 @@ export async function performWrite(
     });
   }
   return withUpstream(c, reachable, async (target) => {
-    const responses = await runPlan(c.var.services.upstream, target, plan, input, c.req.raw.signal);
+    const responses =
+      resource === "users" && kind === "create"
+        ? await createWithoutDuplicates(c, target, plan, input)
+        : await runPlan(c.var.services.upstream, target, plan, input, c.req.raw.signal);
     if (kind === "delete") {
       return { status: 200, body: { id: input.data?.user_id ?? input.id, outcome: plan.outcome ?? "deleted" } };
     }
@@ -198,8 +205,61 @@ export async function performWrite(
   });
 }
 
+/**
+ * A create is never retried blindly. When the call failed before any answer: a refused connection
+ * proves the vendor never saw it, so it is sent once more; any other failure (timeout, reset) may
+ * have landed, so the gateway first looks the user up by username — found, that is the created
+ * user; proven absent, it is sent once more.
+ */
+async function createWithoutDuplicates(c: Context<AppEnv>, target: UpstreamTarget, plan: WritePlan, input: WriteInput) {
+  const client = c.var.services.upstream;
+  const signal = c.req.raw.signal;
+  try {
+    return await runPlan(client, target, plan, input, signal);
+  } catch (error) {
+    if (!(error instanceof UpstreamFailure) || signal.aborted) throw error;
+    const username = input.data?.username;
+    if (error.code === "ECONNREFUSED") {
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+    } else {
+      if (typeof username !== "string") throw error;
+      const existing = await findByUsername(c, target, username);
+      if (existing) {
+        c.var.services.logger.warn(
+          { integration: target.integration.slug },
+          "create failed without an answer but had landed; answering with the user found",
+        );
+        return [{ status: 201, headers: {}, body: existing, text: "" }];
+      }
+    }
+    return runPlan(client, target, plan, input, signal);
+  }
+}
+
+/** The raw upstream user whose unified username is exactly `username`, through the list's own filter. */
+async function findByUsername(c: Context<AppEnv>, target: UpstreamTarget, username: string): Promise<unknown> {
+  const { integration } = target;
+  const op = integration.resources.users?.list;
+  if (!op?.filters.includes("username") || !op.query_mapping) return undefined;
+  const mapped = (await integration.mappings.get(op.query_mapping)!.evaluate({ filters: { username } })) as {
+    query?: Record<string, string>;
+  };
+  const style = op.pagination && !op.unpaged_when_filtered ? integration.pagination[op.pagination] : undefined;
+  const page = await readList(c.var.services.upstream, target, {
+    path: op.path,
+    query: { ...op.query, ...mapped?.query },
+    pagination: style,
+    records: style ? undefined : (op.records ?? (op.pagination ? integration.pagination[op.pagination]?.records : undefined)),
+    offset: 0,
+    limit: 10,
+    signal: c.req.raw.signal,
+  });
+  const users = await mapAll(integration, op, page.records, true);
+  return users.find((user) => user.username === username)?.remote_data;
+}
+
 /** Refuses fields the vendor cannot set (naming field and vendor), missing required ones, and empty updates. */
-function checkFields(
+export function checkFields(
   integration: Integration,
   resource: UnifiedResource,
   kind: WriteKind,
