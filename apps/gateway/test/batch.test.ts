@@ -1,14 +1,11 @@
 import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "./harness.ts";
-
-const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud" } as const;
-type Slug = keyof typeof vendors;
+import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
 
 describe("users batch", () => {
   let gw: Gateway;
   let sandbox: RunningSandbox;
-  const conn = {} as Record<Slug, string>;
+  let conn: Record<Slug, string>;
   let apiKey: string;
 
   beforeAll(async () => {
@@ -16,19 +13,7 @@ describe("users batch", () => {
       startGateway(),
       startSandbox({ tenants: [{ name: "acme", users: 10 }], rateLimits: { postman: 0 } }),
     ]);
-    for (const slug of Object.keys(vendors) as Slug[]) {
-      const vendor = vendors[slug];
-      const res = await gw.call("POST", "/connections", {
-        body: {
-          tenant_id: "acme",
-          integration: slug,
-          credentials: { api_key: sandbox.key(vendor, "acme") },
-          config: { base_url: sandbox.baseUrl(vendor) },
-        },
-      });
-      conn[slug] = res.body.id;
-    }
-    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "backend", scope: "api" } })).body.secret;
+    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
   });
   afterAll(async () => {
     await gw.close();

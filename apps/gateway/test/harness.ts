@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { apiKeyStore, connectionStore, idempotencyStore, createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
 import { createCursorCodec, createUpstreamClient, loadIntegrations } from "@unifold/engine";
+import type { RunningSandbox, Vendor } from "@unifold/sandbox";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { createApp } from "../src/app.ts";
 import { createLogger } from "../src/logger.ts";
@@ -128,4 +129,35 @@ export function keyCheckingUpstream(goodKey = "good-key") {
       res.end(JSON.stringify({ message: "Unauthorized" }));
     }
   });
+}
+
+/** The shipped integrations and the sandbox vendor behind each. */
+export const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud" } as const;
+export type Slug = keyof typeof vendors;
+
+/**
+ * Registers one verified connection per integration (slug → sandbox vendor) for a sandbox
+ * tenant, plus an `api` key; returns the connection ids by slug and the key's secret.
+ */
+export async function connectSandbox<S extends string>(
+  gw: Gateway,
+  sandbox: RunningSandbox,
+  tenant: string,
+  integrations: Record<S, Vendor> = vendors as unknown as Record<S, Vendor>,
+): Promise<{ conn: Record<S, string>; apiKey: string }> {
+  const conn = {} as Record<S, string>;
+  for (const [slug, vendor] of Object.entries(integrations) as [S, Vendor][]) {
+    const res = await gw.call("POST", "/connections", {
+      body: {
+        tenant_id: tenant,
+        integration: slug,
+        credentials: { api_key: sandbox.key(vendor, tenant) },
+        config: { base_url: sandbox.baseUrl(vendor) },
+      },
+    });
+    if (res.status !== 201) throw new Error(`connecting ${slug}: ${res.status} ${JSON.stringify(res.body)}`);
+    conn[slug] = res.body.id;
+  }
+  const apiKey = (await gw.call("POST", "/api-keys", { body: { name: `backend ${tenant}`, scope: "api" } })).body.secret;
+  return { conn, apiKey };
 }

@@ -1,9 +1,6 @@
 import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "./harness.ts";
-
-const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud" } as const;
-type Slug = keyof typeof vendors;
+import { connectSandbox, type Gateway, type Slug, startGateway, vendors } from "./harness.ts";
 
 /** Both vendors store SCIM-style addresses; this is the unified shape each maps to. */
 const unifiedAddress = (a: any) => ({
@@ -18,7 +15,7 @@ const unifiedAddress = (a: any) => ({
 describe("unified reads over the sandbox", () => {
   let gw: Gateway;
   let sandbox: RunningSandbox;
-  const conn: Record<Slug, string> = {} as Record<Slug, string>;
+  let conn: Record<Slug, string>;
   let apiKey: string;
 
   beforeAll(async () => {
@@ -33,20 +30,7 @@ describe("unified reads over the sandbox", () => {
         rateLimits: { postman: 0 },
       }),
     ]);
-    for (const slug of Object.keys(vendors) as Slug[]) {
-      const vendor = vendors[slug];
-      const res = await gw.call("POST", "/connections", {
-        body: {
-          tenant_id: "acme",
-          integration: slug,
-          credentials: { api_key: sandbox.key(vendor, "acme") },
-          config: { base_url: sandbox.baseUrl(vendor) },
-        },
-      });
-      expect(res.status).toBe(201);
-      conn[slug] = res.body.id;
-    }
-    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "backend", scope: "api" } })).body.secret;
+    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
   });
   afterAll(async () => {
     await gw.close();
@@ -216,22 +200,14 @@ describe("unified reads over the sandbox", () => {
   }
 
   it("reads a page of the vendor's maximum size in one upstream call when the vendor reports a total", async () => {
+    const initech = await connectSandbox(gw, sandbox, "initech");
     for (const slug of Object.keys(vendors) as Slug[]) {
-      const vendor = vendors[slug];
-      const created = await gw.call("POST", "/connections", {
-        body: {
-          tenant_id: "initech",
-          integration: slug,
-          credentials: { api_key: sandbox.key(vendor, "initech") },
-          config: { base_url: sandbox.baseUrl(vendor) },
-        },
-      });
       const page = (cursor?: string) =>
         gw.call(
           "GET",
-          `/unified/user-directory/users?connection_id=${created.body.id}&limit=100&remote_data=false${cursor ? `&cursor=${cursor}` : ""}`,
+          `/unified/user-directory/users?connection_id=${initech.conn[slug]}&limit=100&remote_data=false${cursor ? `&cursor=${cursor}` : ""}`,
           {
-            key: apiKey,
+            key: initech.apiKey,
           },
         );
       let before = sandbox.world.requests.length;

@@ -3,16 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, mappingsDir, startGateway } from "./harness.ts";
+import { connectSandbox, type Gateway, mappingsDir, startGateway, vendors as shipped } from "./harness.ts";
 
-const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud", "jostle-nodelete": "jostle" } as const;
+const vendors = { ...shipped, "jostle-nodelete": "jostle" } as const;
 type Slug = keyof typeof vendors;
 
 describe("unified writes: refused input and upstream failures", () => {
   let gw: Gateway;
   let sandbox: RunningSandbox;
   let dir: string;
-  const conn = {} as Record<Slug, string>;
+  let conn: Record<Slug, string>;
   let apiKey: string;
 
   beforeAll(async () => {
@@ -26,20 +26,7 @@ describe("unified writes: refused input and upstream failures", () => {
       startGateway({ mappingsDir: dir }),
       startSandbox({ tenants: [{ name: "acme", users: 10 }], rateLimits: { postman: 0 } }),
     ]);
-    for (const slug of Object.keys(vendors) as Slug[]) {
-      const vendor = vendors[slug];
-      const res = await gw.call("POST", "/connections", {
-        body: {
-          tenant_id: "acme",
-          integration: slug,
-          credentials: { api_key: sandbox.key(vendor, "acme") },
-          config: { base_url: sandbox.baseUrl(vendor) },
-        },
-      });
-      expect(res.status).toBe(201);
-      conn[slug] = res.body.id;
-    }
-    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "backend", scope: "api" } })).body.secret;
+    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme", vendors));
   });
   afterAll(async () => {
     await gw.close();

@@ -54,6 +54,18 @@ describe("fault injection through the control API", () => {
     expect((await vendorCall(sandbox, "postman", "acme", "GET", "/Users")).status).toBe(200);
   });
 
+  it("loses the answer of a request it carried out", async () => {
+    sandbox.fault({ vendor: "jumpcloud", kind: "lost", method: "POST", count: 1 });
+    const body = { username: "lost.one", email: "lost.one@acme.example.com" };
+    await expect(vendorCall(sandbox, "jumpcloud", "acme", "POST", "/systemusers", { body })).rejects.toThrow();
+    expect(
+      sandbox.jumpcloud
+        .tenant("acme")
+        .users.all()
+        .filter((u) => u.username === "lost.one"),
+    ).toHaveLength(1);
+  });
+
   it("sends malformed JSON with a 200", async () => {
     sandbox.fault({ vendor: "jostle", kind: "malformed", count: 1 });
     const res = await vendorCall(sandbox, "jostle", "acme", "GET", "/Users");
