@@ -20,6 +20,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   UNIFOLD_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  UNIFOLD_UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  UNIFOLD_RETRY_AFTER_CAP_MS: z.coerce.number().int().nonnegative().default(5_000),
   // How long API keys and connections read from the database are reused; writes through this process apply at once.
   UNIFOLD_CACHE_TTL_MS: z.coerce.number().int().nonnegative().default(5_000),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),

@@ -23,6 +23,8 @@ async function main() {
     upstream: createUpstreamClient({
       connectTimeoutMs: config.UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS,
       timeoutMs: config.UNIFOLD_UPSTREAM_TIMEOUT_MS,
+      retries: config.UNIFOLD_UPSTREAM_RETRIES,
+      retryAfterCapMs: config.UNIFOLD_RETRY_AFTER_CAP_MS,
     }),
     cursors: createCursorCodec(ring.current.key),
     logger,

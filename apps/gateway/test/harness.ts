@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { apiKeyStore, connectionStore, idempotencyStore, createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
-import { createCursorCodec, createUpstreamClient, loadIntegrations } from "@unifold/engine";
+import { createCursorCodec, createUpstreamClient, loadIntegrations, type UpstreamClientOptions } from "@unifold/engine";
 import type { RunningSandbox, Vendor } from "@unifold/sandbox";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { createApp } from "../src/app.ts";
@@ -29,7 +29,7 @@ export interface CallResult {
 }
 
 /** The real gateway on a loopback port, over its own fresh Postgres database. */
-export async function startGateway(options: { mappingsDir?: string } = {}) {
+export async function startGateway(options: { mappingsDir?: string; upstream?: UpstreamClientOptions } = {}) {
   const database = await createTestDatabase();
   const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
   const ring = parseKeyRing(generateKeySpec("test"));
@@ -48,7 +48,15 @@ export async function startGateway(options: { mappingsDir?: string } = {}) {
     apiKeys: apiKeyStore(store.db, { cacheTtlMs: 5_000 }),
     idempotency: idempotencyStore(store.db),
     integrations: loadIntegrations(options.mappingsDir ?? mappingsDir),
-    upstream: createUpstreamClient({ connectTimeoutMs: 2_000, timeoutMs: 5_000 }),
+    // Production's retry rules with shorter waits, so fault tests stay quick.
+    upstream: createUpstreamClient({
+      connectTimeoutMs: 2_000,
+      timeoutMs: 5_000,
+      retries: 2,
+      retryAfterCapMs: 2_000,
+      backoffMs: 20,
+      ...options.upstream,
+    }),
     cursors: createCursorCodec(ring.current.key),
     logger: createLogger("info", logSink),
   };

@@ -201,9 +201,11 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     expect(res.body.error.message).toMatch(/not valid JSON/);
   });
 
-  it("passes an upstream 5xx on as upstream_error with the upstream's status and body", async () => {
-    sandbox.fault({ vendor: "postman", tenant: "acme", kind: "status", status: 503, count: 1 });
+  it("passes an upstream 5xx on as upstream_error with the upstream's status and body, once retries are spent", async () => {
+    sandbox.fault({ vendor: "postman", tenant: "acme", kind: "status", status: 503, count: 3 });
+    const before = sandbox.world.requests.length;
     const res = await users(ids.acmePm!, keys.server!);
+    expect(sandbox.world.requests.length - before).toBe(3);
     expect(res.status).toBe(502);
     expect(res.body.error).toMatchObject({ code: "upstream_error", upstream: { status: 503 } });
     expect(res.body.error.message).toContain("upstream status 503");

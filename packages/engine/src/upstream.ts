@@ -47,8 +47,25 @@ export class UpstreamFailure extends Error {
 
 export interface UpstreamClientOptions {
   connectTimeoutMs?: number;
-  /** Bound on waiting for the headers and for each body chunk. */
+  /** Bound on one whole call: connect, headers and body. */
   timeoutMs?: number;
+  /** Extra attempts for GET and HEAD after a connection error, 502/503/504 or 429. */
+  retries?: number;
+  /** The longest `Retry-After` worth waiting for; a longer one goes back to the caller. */
+  retryAfterCapMs?: number;
+  /** First backoff step; each retry doubles it, with full jitter. */
+  backoffMs?: number;
+}
+
+/** Statuses worth another attempt of an idempotent call. */
+const RETRYABLE = new Set([429, 502, 503, 504]);
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** The connection's base URL: its own `config.base_url`, else the integration's default. */
@@ -87,7 +104,34 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     connections: 64,
   });
 
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const retries = options.retries ?? 2;
+  const retryAfterCapMs = options.retryAfterCapMs ?? 5_000;
+  const backoffMs = options.backoffMs ?? 100;
+
+  /**
+   * One upstream call. GET and HEAD are retried on connection errors, 502/503/504 and 429, with
+   * exponential backoff and full jitter, waiting out `Retry-After` when it is under the cap;
+   * writes are never retried here (the write path decides what is safe to resend).
+   */
   async function request(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const idempotent = req.method === "GET" || req.method === "HEAD";
+    for (let attempt = 0; ; attempt++) {
+      let wait: number | undefined;
+      try {
+        const response = await once(target, req);
+        if (!idempotent || attempt >= retries || !RETRYABLE.has(response.status)) return response;
+        const after = retryAfterMs(response.headers["retry-after"]);
+        if (after !== undefined && after > retryAfterCapMs) return response;
+        wait = after;
+      } catch (error) {
+        if (!idempotent || attempt >= retries || !(error instanceof UpstreamFailure) || error.kind !== "network") throw error;
+      }
+      await sleep(wait ?? Math.random() * backoffMs * 2 ** attempt, req.signal);
+    }
+  }
+
+  async function once(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
     const url = joinUrl(baseUrlOf(target), req.path, req.query);
     const headers: Record<string, string> = { ...lowerCased(req.headers ?? {}), ...authHeaders(target) };
     let body: string | Uint8Array | undefined;
@@ -98,6 +142,9 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
       body = req.raw.body;
       if (req.raw.contentType) headers["content-type"] = req.raw.contentType;
     }
+    // The whole call is bounded; the caller's signal (their disconnect) aborts it too.
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
     try {
       const response = await agent.request({
         origin: url.origin,
@@ -105,7 +152,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         method: req.method as "GET",
         headers,
         body,
-        signal: req.signal,
+        signal,
       });
       const text = await response.body.text();
       const responseHeaders: Record<string, string> = {};
@@ -114,6 +161,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
       }
       return { status: response.statusCode, headers: responseHeaders, body: parseJson(text, responseHeaders["content-type"]), text };
     } catch (error) {
+      if (deadline.aborted && !req.signal?.aborted)
+        throw new UpstreamFailure("timeout", `${url.origin} did not answer within ${timeoutMs} ms`);
       throw asFailure(error, url);
     }
   }
@@ -122,6 +171,22 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
 }
 
 export type UpstreamClient = ReturnType<typeof createUpstreamClient>;
+
+/** Waits, unless the caller goes away first. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
 
 function lowerCased(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
