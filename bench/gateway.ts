@@ -61,6 +61,8 @@ const gatewayChild = spawn(
       UNIFOLD_DATA_DIR: dataDir,
       DATABASE_URL: database?.url ?? "",
       UNIFOLD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
+    // The sandbox listens on loopback.
+    UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
     },
   },
 );

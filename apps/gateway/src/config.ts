@@ -20,6 +20,20 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   UNIFOLD_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  // Loopback and private upstream addresses are refused unless allowed (the sandbox and tests need them).
+  UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
+  UNIFOLD_UPSTREAM_ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ?.split(",")
+        .map((h) => h.trim())
+        .filter(Boolean),
+    ),
   UNIFOLD_UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   UNIFOLD_RETRY_AFTER_CAP_MS: z.coerce.number().int().nonnegative().default(5_000),
   // How long API keys and connections read from the database are reused; writes through this process apply at once.

@@ -25,6 +25,7 @@ async function main() {
       timeoutMs: config.UNIFOLD_UPSTREAM_TIMEOUT_MS,
       retries: config.UNIFOLD_UPSTREAM_RETRIES,
       retryAfterCapMs: config.UNIFOLD_RETRY_AFTER_CAP_MS,
+      network: { allowPrivate: config.UNIFOLD_ALLOW_PRIVATE_UPSTREAMS, allowedHosts: config.UNIFOLD_UPSTREAM_ALLOWED_HOSTS },
     }),
     cursors: createCursorCodec(ring.current.key),
     logger,

@@ -55,6 +55,8 @@ export async function startGateway(options: { mappingsDir?: string; upstream?: U
       retries: 2,
       retryAfterCapMs: 2_000,
       backoffMs: 20,
+      // The sandbox and stubs listen on loopback, as the demo's do.
+      network: { allowPrivate: true },
       ...options.upstream,
     }),
     cursors: createCursorCodec(ring.current.key),

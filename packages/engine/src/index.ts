@@ -6,3 +6,4 @@ export * from "./upstream.ts";
 export * from "./verify.ts";
 export * from "./reads.ts";
 export * from "./writes.ts";
+export * from "./network-policy.ts";

@@ -1,5 +1,6 @@
 import { Agent, errors as undiciErrors } from "undici";
 import type { Integration } from "./definition.ts";
+import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
 import { render } from "./template.ts";
 
 /** What the gateway knows of one connection when it calls the upstream. */
@@ -55,6 +56,8 @@ export interface UpstreamClientOptions {
   retryAfterCapMs?: number;
   /** First backoff step; each retry doubles it, with full jitter. */
   backoffMs?: number;
+  /** Where calls may go; by default public addresses only. */
+  network?: NetworkPolicy;
 }
 
 /** Statuses worth another attempt of an idempotent call. */
@@ -96,8 +99,9 @@ export function authHeaders(target: UpstreamTarget): Record<string, string> {
 
 export function createUpstreamClient(options: UpstreamClientOptions = {}) {
   // One keep-alive pool per upstream origin; undici's Agent keys its pools by origin.
+  const network = options.network ?? { allowPrivate: false };
   const agent = new Agent({
-    connect: { timeout: options.connectTimeoutMs ?? 5_000 },
+    connect: { timeout: options.connectTimeoutMs ?? 5_000, lookup: guardedLookup(network) },
     headersTimeout: options.timeoutMs ?? 30_000,
     bodyTimeout: options.timeoutMs ?? 30_000,
     keepAliveTimeout: 10_000,
@@ -125,7 +129,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         if (after !== undefined && after > retryAfterCapMs) return response;
         wait = after;
       } catch (error) {
-        if (!idempotent || attempt >= retries || !(error instanceof UpstreamFailure) || error.kind !== "network") throw error;
+        const transient = error instanceof UpstreamFailure && error.kind === "network" && error.code !== "EUNIFOLD_BLOCKED";
+        if (!idempotent || attempt >= retries || !transient) throw error;
       }
       await sleep(wait ?? Math.random() * backoffMs * 2 ** attempt, req.signal);
     }
@@ -133,6 +138,9 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
 
   async function once(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
     const url = joinUrl(baseUrlOf(target), req.path, req.query);
+    // Address literals never reach the DNS guard, so names and literals are checked here too.
+    const refused = hostRefusal(network, url.hostname);
+    if (refused) throw new UpstreamFailure("network", `${url.origin} may not be called: ${refused}`, "EUNIFOLD_BLOCKED");
     const headers: Record<string, string> = { ...lowerCased(req.headers ?? {}), ...authHeaders(target) };
     let body: string | Uint8Array | undefined;
     if (req.json !== undefined) {
@@ -167,7 +175,12 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     }
   }
 
-  return { request, close: () => agent.close() };
+  return {
+    request,
+    /** Why a base URL may not be called under the network policy, or undefined when it may. */
+    refusal: (baseUrl: string) => hostRefusal(network, new URL(baseUrl).hostname),
+    close: () => agent.close(),
+  };
 }
 
 export type UpstreamClient = ReturnType<typeof createUpstreamClient>;

@@ -75,7 +75,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
         });
       }
       const credentials = checkCredentials(integration, body.credentials);
-      const config = checkConfig(integration, {}, body.config ?? {});
+      const config = checkConfig(integration, {}, body.config ?? {}, services.upstream.refusal);
       const verified = c.req.valid("query").verify === "true";
       if (verified) await verifyOrReject(services, integration, config, credentials);
       const connection = await services.connections.create({
@@ -162,7 +162,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       const current = await mustGet(services, id);
       const integration = integrationOf(services, current);
       const credentials = body.credentials ? checkCredentials(integration, body.credentials) : undefined;
-      const config = body.config ? checkConfig(integration, current.config, body.config) : undefined;
+      const config = body.config ? checkConfig(integration, current.config, body.config, services.upstream.refusal) : undefined;
       // New credentials, a new address or a re-enable are checked against the upstream before they are saved.
       const mustVerify = c.req.valid("query").verify === "true" && (credentials || config || body.status === "active");
       if (mustVerify) {
@@ -275,6 +275,7 @@ function checkConfig(
   integration: Integration,
   current: Record<string, unknown>,
   patch: Record<string, string | null>,
+  refusal: (baseUrl: string) => string | undefined,
 ): Record<string, unknown> {
   const details: ErrorDetail[] = [];
   const merged: Record<string, unknown> = { ...current };
@@ -289,6 +290,10 @@ function checkConfig(
   const baseUrl = merged.base_url;
   if (typeof baseUrl === "string" && !isHttpUrl(baseUrl)) {
     details.push({ path: "config.base_url", message: "must be an absolute http(s) URL without credentials" });
+  } else {
+    // The network policy (SSRF guard) applies to the default base URL as much as to a configured one.
+    const refused = refusal(typeof baseUrl === "string" ? baseUrl : integration.base_url);
+    if (refused) details.push({ path: "config.base_url", message: `refused: ${refused}` });
   }
   for (const [name, field] of Object.entries(integration.config)) {
     if (field.required && !merged[name]) details.push({ path: `config.${name}`, message: `${field.label} is required` });

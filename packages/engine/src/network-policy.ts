@@ -1,0 +1,88 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
+import { BlockList, isIP } from "node:net";
+
+/**
+ * Where upstream calls may go. Connections carry admin-supplied base URLs, so without a policy
+ * the gateway could be pointed at its own network (cloud metadata, databases, admin ports).
+ */
+export interface NetworkPolicy {
+  /** Loopback, private, link-local and other non-public addresses: refused unless true. */
+  allowPrivate: boolean;
+  /** When set, only these hosts (exact, or `*.example.com` for subdomains). */
+  allowedHosts?: string[] | undefined;
+}
+
+const nonPublic = new BlockList();
+for (const [network, prefix] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["224.0.0.0", 4],
+  ["240.0.0.0", 4],
+] as const) {
+  nonPublic.addSubnet(network, prefix, "ipv4");
+}
+for (const [network, prefix] of [
+  ["::", 128],
+  ["::1", 128],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["ff00::", 8],
+] as const) {
+  nonPublic.addSubnet(network, prefix, "ipv6");
+}
+
+export function isNonPublicAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped) return nonPublic.check(mapped, "ipv4");
+  const family = isIP(address);
+  return family === 4 ? nonPublic.check(address, "ipv4") : family === 6 ? nonPublic.check(address, "ipv6") : false;
+}
+
+/** Why a host may not be called, or undefined when it may. Checks names and address literals. */
+export function hostRefusal(policy: NetworkPolicy, hostname: string): string | undefined {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (policy.allowedHosts?.length) {
+    const listed = policy.allowedHosts.some((allowed) =>
+      allowed.startsWith("*.") ? host.endsWith(allowed.slice(1)) : host === allowed.toLowerCase(),
+    );
+    if (!listed) return `${host} is not in UNIFOLD_UPSTREAM_ALLOWED_HOSTS`;
+  }
+  if (policy.allowPrivate) return undefined;
+  if (host === "localhost" || host.endsWith(".localhost") || isNonPublicAddress(host)) {
+    return `${host} is a loopback or private address; set UNIFOLD_ALLOW_PRIVATE_UPSTREAMS=true to allow it`;
+  }
+  return undefined;
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A DNS lookup for sockets that refuses names resolving to non-public addresses, so a public
+ * name pointed at 127.0.0.1 (or re-pointed after it was checked) cannot reach inside.
+ */
+export function guardedLookup(policy: NetworkPolicy) {
+  return (hostname: string, options: LookupOptions, callback: LookupCallback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      const list = addresses as LookupAddress[];
+      const blocked = policy.allowPrivate ? undefined : list.find((a) => isNonPublicAddress(a.address));
+      if (blocked) {
+        const refused = Object.assign(new Error(`${hostname} resolves to ${blocked.address}, a loopback or private address`), {
+          code: "EUNIFOLD_BLOCKED",
+        });
+        return callback(refused, []);
+      }
+      if (options.all) return callback(null, list);
+      const first = list[0];
+      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" }), []);
+      return callback(null, first.address, first.family);
+    });
+  };
+}
