@@ -32,7 +32,8 @@ export interface CallResult {
 export async function startGateway(options: { mappingsDir?: string; upstream?: UpstreamClientOptions } = {}) {
   const database = await createTestDatabase();
   const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
-  const ring = parseKeyRing(generateKeySpec("test"));
+  const keySpec = generateKeySpec("test");
+  const ring = parseKeyRing(keySpec);
   const vault = createVault(ring);
   let logText = "";
   const logSink = new Writable({
@@ -63,7 +64,8 @@ export async function startGateway(options: { mappingsDir?: string; upstream?: U
     logger: createLogger("info", logSink),
   };
   const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });
-  const server = serve({ fetch: createApp(services).fetch, port: 0, hostname: "127.0.0.1" }) as Server;
+  const app = createApp(services);
+  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;
   if (!server.listening) await once(server, "listening");
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -91,6 +93,10 @@ export async function startGateway(options: { mappingsDir?: string; upstream?: U
     url,
     services,
     adminKey,
+    /** The encryption key ring, for tests that check it never leaks. */
+    keySpec,
+    /** Every route the app registers (method and path pattern), middleware left out. */
+    routes: app.routes.filter((r) => r.method !== "ALL").map((r) => ({ method: r.method, path: r.path })),
     call,
     databaseUrl: database.url,
     logs: () => logText,
