@@ -61,8 +61,11 @@ const gatewayChild = spawn(
       UNIFOLD_DATA_DIR: dataDir,
       DATABASE_URL: database?.url ?? "",
       UNIFOLD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
-    // The sandbox listens on loopback.
-    UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
+      // The sandbox listens on loopback.
+      UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
+      // The sandbox's own Postman limit is off too: this measures the gateway, not the pacing.
+      UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false",
+      UNIFOLD_UPSTREAM_CONCURRENCY: "64",
     },
   },
 );

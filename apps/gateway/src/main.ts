@@ -1,6 +1,6 @@
 import { serve } from "@hono/node-server";
 import { apiKeyStore, connectionStore, idempotencyStore } from "@unifold/db";
-import { createCursorCodec, createUpstreamClient, loadIntegrations } from "@unifold/engine";
+import { createCursorCodec, createUpstreamClient, loadIntegrations, tokenBuckets } from "@unifold/engine";
 import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
@@ -25,10 +25,15 @@ async function main() {
       timeoutMs: config.UNIFOLD_UPSTREAM_TIMEOUT_MS,
       retries: config.UNIFOLD_UPSTREAM_RETRIES,
       retryAfterCapMs: config.UNIFOLD_RETRY_AFTER_CAP_MS,
+      maxConcurrencyPerConnection: config.UNIFOLD_UPSTREAM_CONCURRENCY,
+      enforceRateLimits: config.UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS,
       network: { allowPrivate: config.UNIFOLD_ALLOW_PRIVATE_UPSTREAMS, allowedHosts: config.UNIFOLD_UPSTREAM_ALLOWED_HOSTS },
     }),
     cursors: createCursorCodec(ring.current.key),
     logger,
+    apiKeyLimit: config.UNIFOLD_API_KEY_RATE_LIMIT
+      ? { rule: { requests: config.UNIFOLD_API_KEY_RATE_LIMIT, per_seconds: 60 }, buckets: tokenBuckets() }
+      : undefined,
   };
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);
 

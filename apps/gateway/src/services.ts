@@ -1,5 +1,5 @@
 import type { ApiKey, ApiKeyStore, ConnectionStore, IdempotencyStore, Store } from "@unifold/db";
-import type { CursorCodec, Integration, UpstreamClient } from "@unifold/engine";
+import type { CursorCodec, Integration, RateRule, tokenBuckets, UpstreamClient } from "@unifold/engine";
 import type { Logger } from "pino";
 
 /** Everything a request handler may use; tests build it with a real database and loopback upstreams. */
@@ -12,6 +12,8 @@ export interface Services {
   upstream: UpstreamClient;
   cursors: CursorCodec;
   logger: Logger;
+  /** Requests each API key may make on the gateway, when limited. */
+  apiKeyLimit?: { rule: RateRule; buckets: ReturnType<typeof tokenBuckets> } | undefined;
 }
 
 export interface AppEnv {

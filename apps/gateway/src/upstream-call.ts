@@ -1,6 +1,7 @@
 import type { Connection } from "@unifold/db";
 import {
   type Integration,
+  RateLimitedLocally,
   UpstreamFailure,
   type UpstreamResponse,
   UpstreamShapeError,
@@ -53,7 +54,7 @@ export async function withUpstream<T>(
 ): Promise<T> {
   const credentials = await c.var.services.connections.open(connection.id, sealed);
   try {
-    return await work({ integration, config: connection.config, credentials });
+    return await work({ integration, config: connection.config, credentials, connectionId: connection.id });
   } catch (error) {
     throw await asApiError(c, connection, integration, error);
   }
@@ -87,6 +88,11 @@ async function asApiError(c: Context<AppEnv>, connection: Connection, integratio
     if (status >= 400 && status < 500)
       return new ApiError("invalid_request", `${integration.name} refused the request (upstream status ${status})${said}`, { upstream });
     return new ApiError("upstream_error", `${integration.name} failed (upstream status ${status})${said}`, { upstream });
+  }
+  if (error instanceof RateLimitedLocally) {
+    return new ApiError("rate_limited", `${integration.name}: ${error.message}; retry in ${error.retryAfterSeconds} s`, {
+      headers: { "retry-after": String(error.retryAfterSeconds) },
+    });
   }
   if (error instanceof UpstreamFailure) {
     return new ApiError(error.kind === "timeout" ? "upstream_timeout" : "upstream_error", `${integration.name}: ${error.message}`);

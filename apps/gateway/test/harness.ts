@@ -5,7 +5,14 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { apiKeyStore, connectionStore, idempotencyStore, createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
-import { createCursorCodec, createUpstreamClient, loadIntegrations, type UpstreamClientOptions } from "@unifold/engine";
+import {
+  createCursorCodec,
+  createUpstreamClient,
+  loadIntegrations,
+  type RateRule,
+  tokenBuckets,
+  type UpstreamClientOptions,
+} from "@unifold/engine";
 import type { RunningSandbox, Vendor } from "@unifold/sandbox";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { createApp } from "../src/app.ts";
@@ -29,7 +36,7 @@ export interface CallResult {
 }
 
 /** The real gateway on a loopback port, over its own fresh Postgres database. */
-export async function startGateway(options: { mappingsDir?: string; upstream?: UpstreamClientOptions } = {}) {
+export async function startGateway(options: { mappingsDir?: string; upstream?: UpstreamClientOptions; apiKeyLimit?: RateRule } = {}) {
   const database = await createTestDatabase();
   const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
   const keySpec = generateKeySpec("test");
@@ -58,10 +65,13 @@ export async function startGateway(options: { mappingsDir?: string; upstream?: U
       backoffMs: 20,
       // The sandbox and stubs listen on loopback, as the demo's do.
       network: { allowPrivate: true },
+      // Most tests make more calls than a vendor's per-minute budget; the pacing test turns it on.
+      enforceRateLimits: false,
       ...options.upstream,
     }),
     cursors: createCursorCodec(ring.current.key),
     logger: createLogger("info", logSink),
+    apiKeyLimit: options.apiKeyLimit && { rule: options.apiKeyLimit, buckets: tokenBuckets() },
   };
   const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });
   const app = createApp(services);

@@ -172,6 +172,8 @@ export const integrationDefinition = z
       .object({ message: z.string().describe("JSONata over the upstream error body giving its message") })
       .strict()
       .optional(),
+    /** The vendor's published rate per API key; each connection is paced within it. */
+    rate_limit: z.object({ requests: z.number().int().positive(), per_seconds: z.number().positive() }).strict().optional(),
     /** Upstream headers carrying rate-limit state, passed on as ratelimit-*. */
     rate_limit_headers: z
       .object({ limit: z.string().optional(), remaining: z.string().optional(), reset: z.string().optional() })

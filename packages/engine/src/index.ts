@@ -7,3 +7,4 @@ export * from "./verify.ts";
 export * from "./reads.ts";
 export * from "./writes.ts";
 export * from "./network-policy.ts";
+export * from "./rate-gate.ts";

@@ -1,6 +1,7 @@
 import { Agent, errors as undiciErrors } from "undici";
 import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
+import { createRateGate } from "./rate-gate.ts";
 import { render } from "./template.ts";
 
 /** What the gateway knows of one connection when it calls the upstream. */
@@ -9,6 +10,8 @@ export interface UpstreamTarget {
   config: Record<string, unknown>;
   /** Decrypted; held only for the duration of the call. */
   credentials: Record<string, string>;
+  /** Whose budget the call spends (per-connection pacing); absent for checks before a connection exists. */
+  connectionId?: string | undefined;
 }
 
 export type QueryValue = string | string[];
@@ -58,6 +61,10 @@ export interface UpstreamClientOptions {
   backoffMs?: number;
   /** Where calls may go; by default public addresses only. */
   network?: NetworkPolicy;
+  /** Calls in flight per connection (default 10). */
+  maxConcurrencyPerConnection?: number;
+  /** Pace each connection within its integration's `rate_limit` (default true). */
+  enforceRateLimits?: boolean;
 }
 
 /** Statuses worth another attempt of an idempotent call. */
@@ -112,6 +119,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
   const retries = options.retries ?? 2;
   const retryAfterCapMs = options.retryAfterCapMs ?? 5_000;
   const backoffMs = options.backoffMs ?? 100;
+  const gate = createRateGate({ maxConcurrency: options.maxConcurrencyPerConnection ?? 10, maxWaitMs: retryAfterCapMs });
+  const enforceRateLimits = options.enforceRateLimits ?? true;
 
   /**
    * One upstream call. GET and HEAD are retried on connection errors, 502/503/504 and 429, with
@@ -136,7 +145,13 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     }
   }
 
-  async function once(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
+  function once(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const key = target.connectionId ?? `check|${target.integration.slug}|${baseUrlOf(target)}`;
+    const rule = enforceRateLimits ? target.integration.rate_limit : undefined;
+    return gate.run(key, rule, () => send(target, req), req.signal);
+  }
+
+  async function send(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
     const url = joinUrl(baseUrlOf(target), req.path, req.query);
     // Address literals never reach the DNS guard, so names and literals are checked here too.
     const refused = hostRefusal(network, url.hostname);

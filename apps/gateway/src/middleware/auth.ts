@@ -18,6 +18,21 @@ export function requireScope(...scopes: ApiKeyScope[]): MiddlewareHandler<AppEnv
       throw new ApiError("forbidden", `this route needs an API key with scope ${scopes.join(" or ")}; this key has scope ${key.scope}`);
     }
     c.set("apiKey", key);
+    const limit = c.var.services.apiKeyLimit;
+    if (limit) {
+      const taken = limit.buckets.take(key.id, limit.rule);
+      if (!taken.allowed) {
+        const retryAfter = String(Math.ceil(taken.waitMs / 1000));
+        throw new ApiError("rate_limited", `this API key may make ${limit.rule.requests} requests per ${limit.rule.per_seconds} s`, {
+          headers: {
+            "retry-after": retryAfter,
+            "ratelimit-limit": String(limit.rule.requests),
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": retryAfter,
+          },
+        });
+      }
+    }
     await next();
   };
 }

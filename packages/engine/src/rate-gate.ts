@@ -1,0 +1,110 @@
+/** A rate: `requests` per `per_seconds`, as a vendor publishes it (Postman: 300 per 60). */
+export interface RateRule {
+  requests: number;
+  per_seconds: number;
+}
+
+/** The gateway itself declined to send (or accept) a call, to stay within a limit. */
+export class RateLimitedLocally extends Error {
+  constructor(
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RateLimitedLocally";
+  }
+}
+
+interface Bucket {
+  tokens: number;
+  updated: number;
+}
+
+/** Token buckets by key: a burst of `requests`, refilled evenly over `per_seconds`. */
+export function tokenBuckets(now: () => number = () => Date.now()) {
+  const buckets = new Map<string, Bucket>();
+  const refill = (key: string, rule: RateRule): Bucket => {
+    const at = now();
+    const bucket = buckets.get(key) ?? { tokens: rule.requests, updated: at };
+    bucket.tokens = Math.min(rule.requests, bucket.tokens + ((at - bucket.updated) / 1000) * (rule.requests / rule.per_seconds));
+    bucket.updated = at;
+    buckets.set(key, bucket);
+    return bucket;
+  };
+  return {
+    /** Takes a token if there is one; else says how long until there is. */
+    take(key: string, rule: RateRule): { allowed: boolean; remaining: number; waitMs: number } {
+      const bucket = refill(key, rule);
+      if (bucket.tokens >= 1) {
+        bucket.tokens -= 1;
+        return { allowed: true, remaining: Math.floor(bucket.tokens), waitMs: 0 };
+      }
+      return { allowed: false, remaining: 0, waitMs: Math.ceil(((1 - bucket.tokens) * rule.per_seconds * 1000) / rule.requests) };
+    },
+  };
+}
+
+/**
+ * Paces upstream calls per connection: at most `maxConcurrency` in flight, and within the
+ * vendor's published rate. A call that would wait longer than `maxWaitMs` for either is refused
+ * with RateLimitedLocally instead, so one busy tenant spends only its own connection's budget
+ * and callers get a prompt 429 rather than a request that hangs.
+ */
+export function createRateGate(options: { maxConcurrency: number; maxWaitMs: number }) {
+  const buckets = tokenBuckets();
+  const slots = new Map<string, { active: number; waiting: (() => void)[] }>();
+
+  async function acquireSlot(key: string, signal?: AbortSignal) {
+    const slot = slots.get(key) ?? { active: 0, waiting: [] };
+    slots.set(key, slot);
+    if (slot.active < options.maxConcurrency) {
+      slot.active++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        slot.waiting = slot.waiting.filter((w) => w !== wake);
+        reject(new RateLimitedLocally(1, `more than ${options.maxConcurrency} calls are already in flight on this connection`));
+      }, options.maxWaitMs);
+      const wake = () => {
+        clearTimeout(timer);
+        if (signal?.aborted) return reject(signal.reason);
+        resolve();
+      };
+      slot.waiting.push(wake);
+    });
+  }
+
+  function release(key: string) {
+    const slot = slots.get(key);
+    if (!slot) return;
+    const next = slot.waiting.shift();
+    if (next)
+      next(); // the slot passes straight to the next waiter
+    else if (--slot.active === 0) slots.delete(key);
+  }
+
+  return {
+    async run<T>(key: string, rule: RateRule | undefined, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      if (rule) {
+        for (;;) {
+          const taken = buckets.take(key, rule);
+          if (taken.allowed) break;
+          if (taken.waitMs > options.maxWaitMs) {
+            throw new RateLimitedLocally(
+              Math.ceil(taken.waitMs / 1000),
+              `this connection has used its ${rule.requests} calls per ${rule.per_seconds} s to the vendor`,
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, taken.waitMs));
+        }
+      }
+      await acquireSlot(key, signal);
+      try {
+        return await work();
+      } finally {
+        release(key);
+      }
+    },
+  };
+}
