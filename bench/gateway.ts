@@ -8,94 +8,53 @@
 //     function that produces the same output (checked equal first).
 // Usage: npx tsx bench/gateway.ts [seconds-per-throughput-run=5]
 // The gateway uses DATABASE_URL when set (a Postgres server), else an embedded database in a temp dir.
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import postgres from "postgres";
 import { Pool } from "undici";
 import { loadIntegrations } from "../packages/engine/src/index.ts";
 import { mapRecords } from "../packages/mapping/src/index.ts";
 import { handWritten } from "./hand-written-mappings.ts";
+import {
+  apiKey as makeApiKey,
+  basePaths,
+  connect,
+  cpuSeconds,
+  rssMb,
+  startGatewayProcess,
+  startSandboxProcess,
+  type Vendor,
+} from "./processes.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const USERS = 10_000;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-// `node --import tsx` (not the tsx binary, which forks) so the pid is the process doing the work.
-const tsxArgs = ["--import", "tsx"];
-const children: ReturnType<typeof spawn>[] = [];
-process.on("exit", () => children.forEach((child) => child.kill("SIGTERM")));
 
 // ── processes ────────────────────────────────────────────────────────────────────────────────
-const sandboxChild = spawn(process.execPath, [...tsxArgs, here("sandbox-server.ts"), String(USERS)], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
-children.push(sandboxChild);
-const sandbox = JSON.parse(await firstLine(sandboxChild.stdout!)) as { url: string; keys: Record<Vendor, string> };
-
-const port = await freePort();
-const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
-const dataDir = mkdtempSync(join(tmpdir(), "unifold-bench-"));
-// A Postgres server gets a database of the bench's own, dropped at the end.
-const database = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
-const gatewayChild = spawn(
-  process.execPath,
-  [
-    ...tsxArgs,
-    ...(process.env.BENCH_PROFILE_DIR ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
-    here("../apps/gateway/src/main.ts"),
-  ],
+const sandboxProcess = await startSandboxProcess({ big: USERS });
+const sandbox = { url: sandboxProcess.url, keys: sandboxProcess.keys.big! };
+const gatewayProcess = await startGatewayProcess(
   {
-    // The access log stays on (info), as in production; it goes to /dev/null.
-    stdio: ["ignore", "ignore", "inherit"],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      UNIFOLD_ADMIN_KEY: adminKey,
-      UNIFOLD_DATA_DIR: dataDir,
-      DATABASE_URL: database?.url ?? "",
-      UNIFOLD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
-      // The sandbox listens on loopback.
-      UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
-      // The sandbox's own Postman limit is off too: this measures the gateway, not the pacing.
-      UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false",
-      UNIFOLD_UPSTREAM_CONCURRENCY: "64",
-    },
+    // The sandbox's own Postman limit is off too: this measures the gateway, not the pacing.
+    UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false",
+    UNIFOLD_UPSTREAM_CONCURRENCY: "64",
   },
+  process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
 );
-children.push(gatewayChild);
-const gateway = `http://127.0.0.1:${port}`;
-await waitForHealth(gateway);
+const gateway = gatewayProcess.url;
 
-type Vendor = "jostle" | "postman" | "jumpcloud";
 const vendors = {
-  jostle: { slug: "jostle-scim", base: "/jostle/scim2", direct: "/Users?startIndex=5001&count=100", proxy: "Users" },
-  postman: { slug: "postman-scim", base: "/postman/scim/v2", direct: "/Users?startIndex=5001&count=100", proxy: "Users" },
-  jumpcloud: { slug: "jumpcloud", base: "/jumpcloud/api", direct: "/systemusers?limit=100&skip=5000&sort=_id", proxy: "systemusers" },
+  jostle: { slug: "jostle-scim", base: basePaths.jostle, direct: "/Users?startIndex=5001&count=100", proxy: "Users" },
+  postman: { slug: "postman-scim", base: basePaths.postman, direct: "/Users?startIndex=5001&count=100", proxy: "Users" },
+  jumpcloud: { slug: "jumpcloud", base: basePaths.jumpcloud, direct: "/systemusers?limit=100&skip=5000&sort=_id", proxy: "systemusers" },
 } satisfies Record<Vendor, unknown>;
 const directHeaders = (vendor: Vendor): Record<string, string> =>
   vendor === "jumpcloud" ? { "x-api-key": sandbox.keys.jumpcloud } : { authorization: `Bearer ${sandbox.keys[vendor]}` };
 
-const admin = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
-const apiKey = ((await post("/api-keys", { name: "bench", scope: "api" })) as { secret: string }).secret;
+const apiKey = await makeApiKey(gatewayProcess);
 const apiHeaders = { authorization: `Bearer ${apiKey}` };
 const connectionIds = {} as Record<Vendor, string>;
-for (const vendor of Object.keys(vendors) as Vendor[]) {
-  const { slug, base } = vendors[vendor];
-  const created = await post("/connections", {
-    tenant_id: "big",
-    integration: slug,
-    credentials: { api_key: sandbox.keys[vendor] },
-    config: { base_url: `${sandbox.url}${base}` },
-  });
-  connectionIds[vendor] = (created as { id: string }).id;
-}
+for (const vendor of Object.keys(vendors) as Vendor[]) connectionIds[vendor] = await connect(gatewayProcess, sandboxProcess, "big", vendor);
 
 // A page from deep in the list, so the upstream does the same work either way.
 const cursorAt = async (path: string, vendor: Vendor) => {
@@ -154,7 +113,7 @@ for (const vendor of Object.keys(vendors) as Vendor[]) {
     `| ${vendor} | ${direct.rps} | ${proxy.rps} | **${(proxy.rps / direct.rps).toFixed(2)}** | ${unified.rps} | **${(unified.rps / proxy.rps).toFixed(2)}** | ${unified.cores.toFixed(2)} | ${Math.round((unified.rps * 100) / unified.cores)} |`,
   );
 }
-const gatewayPeak = peakRss(gatewayChild.pid!);
+const gatewayPeak = rssMb(gatewayProcess.pid, "VmHWM");
 
 // ── 3. mapping alone ─────────────────────────────────────────────────────────────────────────
 const integrations = loadIntegrations(here("../mappings"));
@@ -176,11 +135,8 @@ for (const vendor of Object.keys(vendors) as Vendor[]) {
   mappingRows.push(`| ${vendor} | ${Math.round(j)} | ${Math.round(h)} | ${(j / h).toFixed(3)} | ${(1e6 / j).toFixed(1)} µs |`);
 }
 
-gatewayChild.kill("SIGTERM");
-sandboxChild.kill("SIGTERM");
-await new Promise((resolve) => gatewayChild.once("exit", resolve));
-await database?.drop();
-rmSync(dataDir, { recursive: true, force: true });
+await gatewayProcess.stop();
+sandboxProcess.stop();
 
 console.log(
   `Gateway bench — database: ${process.env.DATABASE_URL ? "Postgres server" : "embedded (PGlite)"}; sandbox tenant of ${USERS} users; 100-record pages from record 5,001.\n`,
@@ -201,58 +157,6 @@ console.log("| vendor | JSONata mapping | hand-written | ratio | JSONata per rec
 console.log("|---|---|---|---|---|");
 mappingRows.forEach((row) => console.log(row));
 process.exit(0);
-
-// ── helpers ──────────────────────────────────────────────────────────────────────────────────
-async function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
-  let buffered = "";
-  for await (const chunk of stream) {
-    buffered += chunk;
-    const newline = buffered.indexOf("\n");
-    if (newline >= 0) return buffered.slice(0, newline);
-  }
-  throw new Error("process ended before printing its first line");
-}
-
-async function freshDatabase(serverUrl: string) {
-  const name = `unifold_bench_${randomBytes(4).toString("hex")}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end();
-    },
-  };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitForHealth(base: string) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("the gateway did not become healthy");
-}
-
-async function post(path: string, body: unknown): Promise<unknown> {
-  const response = await fetch(`${gateway}${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) });
-  if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
 
 async function get(path: string): Promise<unknown> {
   const response = await fetch(`${gateway}${path}`, { headers: apiHeaders });
@@ -290,22 +194,11 @@ function ms(us: number) {
 
 /** autocannon for `seconds`, with the gateway's CPU time over the run. */
 async function load(url: string, headers: Record<string, string>) {
-  const before = cpuSeconds(gatewayChild.pid!);
+  const before = cpuSeconds(gatewayProcess.pid);
   const result = await autocannon({ url, headers, connections: 10, duration: seconds });
-  const cores = (cpuSeconds(gatewayChild.pid!) - before) / seconds;
+  const cores = (cpuSeconds(gatewayProcess.pid) - before) / seconds;
   if (result.non2xx || result.errors) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: Math.round(result.requests.average), cores };
-}
-
-/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 Hz here). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function peakRss(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+)/);
-  return Math.round(Number(line?.[1] ?? 0) / 1024);
 }
 
 /** The raw upstream user objects, fetched straight from the sandbox in pages of 100. */

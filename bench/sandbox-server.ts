@@ -1,17 +1,30 @@
 // The sandbox as its own process for benchmarks: prints one JSON line with its URL, keys and RSS once loaded.
+// Usage: sandbox-server.ts <users> (one tenant "big") | sandbox-server.ts '{"t1": 2000, "t2": 2000}'
 import { startSandbox } from "../apps/sandbox/src/server.ts";
 
-const users = Number(process.argv[2] ?? 100_000);
-const sandbox = await startSandbox({ tenants: [{ name: "big", users }], rateLimits: { postman: 0 } });
-// Build every vendor's copy of the directory up front, so the memory figure covers all three.
-sandbox.jostle.tenant("big");
-sandbox.postman.tenant("big");
-sandbox.jumpcloud.tenant("big");
+const arg = process.argv[2] ?? "100000";
+const tenants: Record<string, number> = arg.startsWith("{") ? JSON.parse(arg) : { big: Number(arg) };
+const sandbox = await startSandbox({
+  tenants: Object.entries(tenants).map(([name, users]) => ({ name, users })),
+  rateLimits: { postman: 0 },
+});
+// Build every vendor's copy of each directory up front, so the memory figure covers all three.
+for (const name of Object.keys(tenants)) {
+  sandbox.jostle.tenant(name);
+  sandbox.postman.tenant(name);
+  sandbox.jumpcloud.tenant(name);
+}
 globalThis.gc?.();
+const keys = Object.fromEntries(
+  Object.keys(tenants).map((name) => [
+    name,
+    { jostle: sandbox.key("jostle", name), postman: sandbox.key("postman", name), jumpcloud: sandbox.key("jumpcloud", name) },
+  ]),
+);
 process.stdout.write(
   `${JSON.stringify({
     url: sandbox.url,
-    keys: { jostle: sandbox.key("jostle", "big"), postman: sandbox.key("postman", "big"), jumpcloud: sandbox.key("jumpcloud", "big") },
+    keys,
     rss_mb: Math.round(process.memoryUsage().rss / 1048576),
     heap_mb: Math.round(process.memoryUsage().heapUsed / 1048576),
   })}\n`,

@@ -20,17 +20,17 @@ const targets = [
   {
     name: "jostle GET /Users count=100",
     path: "/jostle/scim2/Users?startIndex=50001&count=100",
-    headers: { authorization: `Bearer ${ready.keys.jostle}` },
+    headers: { authorization: `Bearer ${ready.keys.big.jostle}` },
   },
   {
     name: "postman GET /Users count=100",
     path: "/postman/scim/v2/Users?startIndex=50001&count=100",
-    headers: { authorization: `Bearer ${ready.keys.postman}` },
+    headers: { authorization: `Bearer ${ready.keys.big.postman}` },
   },
   {
     name: "jumpcloud GET /systemusers limit=100 sort=_id",
     path: "/jumpcloud/api/systemusers?limit=100&skip=50000&sort=_id",
-    headers: { "x-api-key": ready.keys.jumpcloud },
+    headers: { "x-api-key": ready.keys.big.jumpcloud },
   },
 ];
 

@@ -1,0 +1,168 @@
+// The benchmarks' moving parts: the sandbox and the gateway, each in its own process on loopback.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+
+export type Vendor = "jostle" | "postman" | "jumpcloud";
+export const slugs: Record<Vendor, string> = { jostle: "jostle-scim", postman: "postman-scim", jumpcloud: "jumpcloud" };
+export const basePaths: Record<Vendor, string> = { jostle: "/jostle/scim2", postman: "/postman/scim/v2", jumpcloud: "/jumpcloud/api" };
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+// `node --import tsx` (not the tsx binary, which forks) so the pid is the process doing the work.
+const tsxArgs = ["--import", "tsx"];
+const children: ChildProcess[] = [];
+process.on("exit", () => children.forEach((child) => child.kill("SIGTERM")));
+
+export interface SandboxProcess {
+  url: string;
+  /** API keys by tenant, then vendor. */
+  keys: Record<string, Record<Vendor, string>>;
+  pid: number;
+  stop(): void;
+}
+
+/** The sandbox with the given tenants (name → users), every vendor's copy built up front. */
+export async function startSandboxProcess(tenants: Record<string, number>): Promise<SandboxProcess> {
+  const child = spawn(process.execPath, [...tsxArgs, here("sandbox-server.ts"), JSON.stringify(tenants)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  const ready = JSON.parse(await firstLine(child.stdout!)) as { url: string; keys: SandboxProcess["keys"] };
+  return { ...ready, pid: child.pid!, stop: () => child.kill("SIGTERM") };
+}
+
+export interface GatewayProcess {
+  url: string;
+  adminKey: string;
+  pid: number;
+  /** Stops the gateway and drops what it stored. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The real gateway (`apps/gateway/src/main.ts`) on a free port, access log on (to /dev/null).
+ * With DATABASE_URL it gets a database of its own on that server, dropped at the end; else an
+ * embedded one in a temp dir.
+ */
+export async function startGatewayProcess(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<GatewayProcess> {
+  const port = await freePort();
+  const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
+  const dataDir = mkdtempSync(join(tmpdir(), "unifold-bench-"));
+  const database = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
+  const child = spawn(process.execPath, [...tsxArgs, ...nodeArgs, here("../apps/gateway/src/main.ts")], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      UNIFOLD_ADMIN_KEY: adminKey,
+      UNIFOLD_DATA_DIR: dataDir,
+      DATABASE_URL: database?.url ?? "",
+      UNIFOLD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
+      // The sandbox listens on loopback.
+      UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
+      ...env,
+    },
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url);
+  return {
+    url,
+    adminKey,
+    pid: child.pid!,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+      await database?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Registers a connection to the sandbox for a tenant and vendor; returns its id. */
+export async function connect(gateway: GatewayProcess, sandbox: SandboxProcess, tenant: string, vendor: Vendor): Promise<string> {
+  const created = await adminPost(gateway, "/connections", {
+    tenant_id: tenant,
+    integration: slugs[vendor],
+    credentials: { api_key: sandbox.keys[tenant]![vendor] },
+    config: { base_url: `${sandbox.url}${basePaths[vendor]}` },
+  });
+  return (created as { id: string }).id;
+}
+
+export async function apiKey(gateway: GatewayProcess): Promise<string> {
+  return ((await adminPost(gateway, "/api-keys", { name: "bench", scope: "api" })) as { secret: string }).secret;
+}
+
+async function adminPost(gateway: GatewayProcess, path: string, body: unknown): Promise<unknown> {
+  const response = await fetch(`${gateway.url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${gateway.adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 Hz here). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Resident memory now (VmRSS) or at its peak (VmHWM), in MB. */
+export function rssMb(pid: number, which: "VmRSS" | "VmHWM" = "VmRSS"): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`${which}:\\s+(\\d+)`));
+  return Math.round(Number(line?.[1] ?? 0) / 1024);
+}
+
+async function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  let buffered = "";
+  for await (const chunk of stream) {
+    buffered += chunk;
+    const newline = buffered.indexOf("\n");
+    if (newline >= 0) return buffered.slice(0, newline);
+  }
+  throw new Error("process ended before printing its first line");
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitForHealth(base: string) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the gateway did not become healthy");
+}
+
+async function freshDatabase(serverUrl: string) {
+  const name = `unifold_bench_${randomBytes(4).toString("hex")}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end();
+    },
+  };
+}
