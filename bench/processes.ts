@@ -66,6 +66,8 @@ export async function startGatewayProcess(env: Record<string, string> = {}, node
       UNIFOLD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
       // The sandbox listens on loopback.
       UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
+      // One API key drives all the load: the per-key limit would measure itself.
+      UNIFOLD_API_KEY_RATE_LIMIT: "0",
       ...env,
     },
   });

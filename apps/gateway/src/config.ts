@@ -40,8 +40,8 @@ const schema = z.object({
     .default("true")
     .transform((v) => v === "true"),
   UNIFOLD_UPSTREAM_CONCURRENCY: z.coerce.number().int().positive().default(10),
-  // Requests per minute one API key may make; 0 turns the limit off.
-  UNIFOLD_API_KEY_RATE_LIMIT: z.coerce.number().int().nonnegative().default(0),
+  // Requests per minute one API key may make (a burst of as many, refilled evenly); 0 turns the limit off.
+  UNIFOLD_API_KEY_RATE_LIMIT: z.coerce.number().int().nonnegative().default(6_000),
   UNIFOLD_UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   UNIFOLD_RETRY_AFTER_CAP_MS: z.coerce.number().int().nonnegative().default(5_000),
   // How long API keys and connections read from the database are reused; writes through this process apply at once.
