@@ -1,4 +1,7 @@
 import jsonata from "jsonata";
+import { compileToFunction } from "./compile.ts";
+
+export { compileToFunction } from "./compile.ts";
 
 /**
  * JSONata mappings: compiled once when an integration loads, evaluated per record.
@@ -7,6 +10,8 @@ import jsonata from "jsonata";
 export interface Mapping {
   /** Where the expression came from, e.g. `mappings/jumpcloud/users.jsonata`. */
   readonly source: string;
+  /** True when the expression runs as a compiled function (see compile.ts). */
+  readonly compiled: boolean;
   evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
 }
 
@@ -47,9 +52,20 @@ export function compileMapping(expression: string, source: string): Mapping {
     const e = error as JsonataError;
     throw new MappingSyntaxError(source, e.position, e.message ?? String(error));
   }
+  // The compiled form answers when it can; on anything it cannot do (or any error) the
+  // interpreter runs the record, so outputs and error messages are always the interpreter's.
+  const fast = compileToFunction(compiled.ast());
   return {
     source,
+    compiled: fast !== undefined,
     async evaluate(input, bindings) {
+      if (fast && bindings === undefined) {
+        try {
+          return fast(input);
+        } catch {
+          // fall through to the interpreter
+        }
+      }
       try {
         return await compiled.evaluate(input, bindings);
       } catch (error) {
