@@ -5,6 +5,7 @@ import { accessLog } from "./middleware/access-log.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { registerApiKeys } from "./routes/api-keys.ts";
 import { registerConnections } from "./routes/connections.ts";
+import { registerDocs } from "./routes/docs.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerIntegrations } from "./routes/integrations.ts";
 import { passthroughGuard, registerPassthrough } from "./routes/passthrough.ts";
@@ -48,6 +49,7 @@ export function createApp(services: Services) {
   app.use("*", passthroughGuard);
 
   registerHealth(app);
+  registerDocs(app);
   registerIntegrations(app);
   registerConnections(app);
   registerApiKeys(app);

@@ -2,9 +2,10 @@ import type { HttpBindings } from "@hono/node-server";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { baseUrlOf, joinUrl } from "@unifold/engine";
 import type { Context, MiddlewareHandler } from "hono";
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
+import { commonErrors, upstreamErrors } from "../schemas.ts";
 import type { AppEnv } from "../services.ts";
 import { reachableConnection } from "../upstream-call.ts";
 import { forward, forwardedQuery } from "./forward.ts";
@@ -51,6 +52,27 @@ export const passthroughGuard: MiddlewareHandler<AppEnv & { Bindings: HttpBindin
 };
 
 export function registerPassthrough(app: OpenAPIHono<AppEnv>) {
+  for (const method of ["get", "post", "put", "patch", "delete"] as const) {
+    app.openAPIRegistry.registerPath({
+      method,
+      path: "/passthrough/{path}",
+      tags: ["Passthrough"],
+      summary: `${method.toUpperCase()} <base_url>/<path> with the connection's auth injected`,
+      request: {
+        params: z.object({
+          path: z
+            .string()
+            .openapi({ param: { name: "path", in: "path" }, description: "Under the connection's base URL; may hold slashes" }),
+        }),
+        query: z.object({ connection_id: z.string() }).passthrough(),
+      },
+      responses: {
+        200: { description: "The upstream's answer: status, body and content headers as they are" },
+        ...commonErrors,
+        ...upstreamErrors,
+      },
+    });
+  }
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/passthrough/*", requireScope("api"), async (c) => {
     const parsed = z.object({ connection_id: z.string().min(1).max(100) }).safeParse({ connection_id: c.req.query("connection_id") });
     if (!parsed.success) throw ApiError.fromZod(parsed.error, "query");

@@ -1,11 +1,12 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type Integration, readList } from "@unifold/engine";
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { listEnvelope, openOffset } from "../pagination.ts";
 import type { AppEnv } from "../services.ts";
 import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
+import { commonErrors, json, listOf, upstreamErrors } from "../schemas.ts";
 import { forward, forwardedQuery } from "./forward.ts";
 
 const listQuery = z.object({
@@ -34,6 +35,28 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
 
 /** `/proxy/{resource}[/{id}]`: the integration's own resources, upstream objects unchanged. */
 export function registerProxy(app: OpenAPIHono<AppEnv>) {
+  // Plain routes (their query passes through to the vendor), described for /openapi.json by hand.
+  const resource = z
+    .string()
+    .openapi({ param: { name: "resource", in: "path" }, description: "A proxy resource, e.g. Users, systemusers" });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/proxy/{resource}",
+    tags: ["Proxy"],
+    summary: "List a vendor resource, upstream objects unchanged, with Unifold cursors",
+    request: { params: z.object({ resource }), query: listQuery },
+    responses: { 200: json(listOf(z.unknown()), "A page of upstream objects"), ...commonErrors, ...upstreamErrors },
+  });
+  for (const method of ["get", "post", "put", "patch", "delete"] as const) {
+    app.openAPIRegistry.registerPath({
+      method,
+      path: "/proxy/{resource}/{id}",
+      tags: ["Proxy"],
+      summary: `${method.toUpperCase()} one vendor record: the upstream body verbatim, with its status`,
+      request: { params: z.object({ resource, id: z.string().openapi({ param: { name: "id", in: "path" } }) }), query: oneQuery },
+      responses: { 200: { description: "The upstream's answer, status and body as they are" }, ...commonErrors, ...upstreamErrors },
+    });
+  }
   app.get("/proxy/:resource", requireScope("api"), async (c) => {
     const q = parse(listQuery.passthrough(), c.req.query());
     const reachable = await reachableConnection(c, q.connection_id);

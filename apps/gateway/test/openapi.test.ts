@@ -1,0 +1,73 @@
+import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
+
+describe("OpenAPI 3.1 document and reference page", () => {
+  let gw: Gateway;
+  let sandbox: RunningSandbox;
+  let conn: Record<Slug, string>;
+  let apiKey: string;
+  let doc: { openapi: string; paths: Record<string, Record<string, unknown>> };
+
+  beforeAll(async () => {
+    [gw, sandbox] = await Promise.all([
+      startGateway(),
+      startSandbox({ tenants: [{ name: "acme", users: 8 }], rateLimits: { postman: 0 } }),
+    ]);
+    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+    const res = await gw.call("GET", "/openapi.json", { key: null });
+    expect(res.status).toBe(200);
+    doc = res.body;
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+  });
+
+  it("is OpenAPI 3.1, served without a key, and lists every route the app registers", () => {
+    expect(doc.openapi).toBe("3.1.0");
+    const served = new Set(["/openapi.json", "/docs", "/docs/scalar.js"]);
+    const missing: string[] = [];
+    for (const route of gw.routes) {
+      if (served.has(route.path)) continue;
+      const path = route.path.replace(/:(\w+)/g, "{$1}").replace(/\/\*$/, "/{path}");
+      if (!doc.paths[path]?.[route.method.toLowerCase()]) missing.push(`${route.method} ${path}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("describes real answers: responses validate against the document's schemas", async () => {
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    ajv.addSchema(doc, "openapi");
+    const check = (path: string, method: string, status: number, body: unknown) => {
+      const pointer = `openapi#/paths/${path.replaceAll("/", "~1")}/${method}/responses/${status}/content/application~1json/schema`;
+      const validate = ajv.compile({ $ref: pointer });
+      expect(validate(body), `${method} ${path} ${status}: ${JSON.stringify(validate.errors)}`).toBe(true);
+    };
+    const connections = await gw.call("GET", "/connections");
+    check("/connections", "get", 200, connections.body);
+    const one = await gw.call("GET", `/connections/${conn.jumpcloud}`);
+    check("/connections/{id}", "get", 200, one.body);
+    const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${conn.jumpcloud}&limit=3`, { key: apiKey });
+    check("/unified/user-directory/users", "get", 200, users.body);
+    const unknown = await gw.call("GET", "/connections/00000000-0000-4000-a000-000000000000");
+    check("/connections/{id}", "get", 404, unknown.body);
+    const created = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["postman-scim"]}`, {
+      key: apiKey,
+      body: { username: "doc.check@acme.example.com", first_name: "Doc", last_name: "Check" },
+    });
+    check("/unified/user-directory/users", "post", 201, created.body);
+  });
+
+  it("serves an interactive reference page that needs nothing from the internet", async () => {
+    const page = await gw.call("GET", "/docs", { key: null });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/text\/html/);
+    expect(page.text).toContain('src="/docs/scalar.js"');
+    expect(page.text).not.toMatch(/src="https?:/);
+    const script = await gw.call("GET", "/docs/scalar.js", { key: null });
+    expect(script.status).toBe(200);
+    expect(script.text.length).toBeGreaterThan(1_000_000);
+  });
+});
