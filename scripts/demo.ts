@@ -1,0 +1,98 @@
+// `npm run demo`: the sandbox and the gateway (embedded database) together, one connection per
+// integration registered, and curl lines ready to paste. Ctrl-C stops both.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startSandbox } from "../apps/sandbox/src/server.ts";
+
+const port = Number(process.env.PORT ?? 8080);
+const gatewayUrl = `http://127.0.0.1:${port}`;
+const sandbox = await startSandbox({ port: Number(process.env.SANDBOX_PORT ?? 4010) });
+const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
+const dataDir = mkdtempSync(join(tmpdir(), "unifold-demo-"));
+const gateway = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../apps/gateway/src/main.ts", import.meta.url))], {
+  stdio: ["ignore", "ignore", "inherit"],
+  env: {
+    ...process.env,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    // A fresh data dir of its own, so the demo never touches `npm start`'s database.
+    UNIFOLD_DATA_DIR: dataDir,
+    UNIFOLD_ADMIN_KEY: adminKey,
+    // The sandbox listens on loopback, which a production gateway refuses.
+    UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+  },
+});
+// Ctrl-C reaches the gateway too (same process group); whichever ends first, everything is cleaned up.
+let stopping = false;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  if (gateway.exitCode === null && gateway.signalCode === null) {
+    gateway.kill("SIGTERM");
+    await new Promise((resolve) => gateway.once("exit", resolve));
+  }
+  await sandbox.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(code);
+};
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+gateway.once("exit", (code) => void shutdown(code ?? 0));
+
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${gatewayUrl}/health`)).ok) break;
+  } catch {
+    if (i > 150) throw new Error("the gateway did not start");
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+const admin = async (path: string, body: unknown) => {
+  const res = await fetch(`${gatewayUrl}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; secret: string };
+};
+const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud" } as const;
+const ids: Record<string, string> = {};
+for (const [slug, vendor] of Object.entries(vendors)) {
+  ids[slug] = (
+    await admin("/connections", {
+      tenant_id: "acme",
+      integration: slug,
+      name: `Acme ${slug}`,
+      credentials: { api_key: sandbox.key(vendor, "acme") },
+      config: { base_url: sandbox.baseUrl(vendor) },
+    })
+  ).id;
+}
+const apiKey = (await admin("/api-keys", { name: "demo backend", scope: "api", tenant_id: "acme" })).secret;
+
+const auth = `-H "authorization: Bearer ${apiKey}"`;
+console.log(`
+Unifold demo: gateway ${gatewayUrl} (embedded database), sandbox ${sandbox.url}
+Reference: ${gatewayUrl}/docs        Admin key: ${adminKey}
+
+API key (tenant acme): ${apiKey}
+Connections: jostle-scim ${ids["jostle-scim"]}, postman-scim ${ids["postman-scim"]}, jumpcloud ${ids.jumpcloud}
+
+curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["jostle-scim"]}&limit=3&remote_data=false" ${auth}
+curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["postman-scim"]}&limit=3&remote_data=false" ${auth}
+curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${ids.jumpcloud}&limit=3&remote_data=false" ${auth}
+curl -s "${gatewayUrl}/unified/hris/employees?connection_id=${ids.jumpcloud}&limit=2&remote_data=false" ${auth}
+curl -s "${gatewayUrl}/unified/user-directory/groups?connection_id=${ids["postman-scim"]}&limit=3" ${auth}
+curl -s "${gatewayUrl}/proxy/systemusers?connection_id=${ids.jumpcloud}&limit=2" ${auth}
+curl -s -X POST "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["jostle-scim"]}" ${auth} -H 'content-type: application/json' \\
+  -d '{"username":"ada@acme.example.com","first_name":"Ada","last_name":"Lovelace"}'
+
+Ctrl-C stops the gateway and the sandbox.
+`);
