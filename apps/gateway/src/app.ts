@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "./errors.ts";
 import { accessLog } from "./middleware/access-log.ts";
+import { registerMetrics, requestMetrics } from "./metrics.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { registerApiKeys } from "./routes/api-keys.ts";
 import { registerConnections } from "./routes/connections.ts";
@@ -33,6 +34,7 @@ export function createApp(services: Services) {
     await next();
   });
   app.use("*", requestId);
+  app.use("*", requestMetrics);
   app.use("*", accessLog);
   const limiter = bodyLimit({
     maxSize: MAX_BODY_BYTES,
@@ -50,6 +52,7 @@ export function createApp(services: Services) {
 
   registerHealth(app);
   registerDocs(app);
+  registerMetrics(app);
   registerIntegrations(app);
   registerConnections(app);
   registerApiKeys(app);

@@ -4,6 +4,7 @@ import { createCursorCodec, createUpstreamClient, loadIntegrations, tokenBuckets
 import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
+import { createMetrics, upstreamObserver } from "./metrics.ts";
 import { openRuntime } from "./runtime.ts";
 import type { Services } from "./services.ts";
 
@@ -14,6 +15,7 @@ async function main() {
   logger.info({ integrations: [...integrations.keys()] }, "integrations loaded");
   const { store, ring, vault } = await openRuntime(config, logger);
 
+  const metrics = createMetrics();
   const services: Services = {
     store,
     connections: connectionStore(store.db, vault, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
@@ -28,7 +30,9 @@ async function main() {
       maxConcurrencyPerConnection: config.UNIFOLD_UPSTREAM_CONCURRENCY,
       enforceRateLimits: config.UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS,
       network: { allowPrivate: config.UNIFOLD_ALLOW_PRIVATE_UPSTREAMS, allowedHosts: config.UNIFOLD_UPSTREAM_ALLOWED_HOSTS },
+      observe: upstreamObserver(metrics),
     }),
+    metrics,
     cursors: createCursorCodec(ring.current.key),
     logger,
     apiKeyLimit: config.UNIFOLD_API_KEY_RATE_LIMIT

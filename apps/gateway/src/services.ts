@@ -1,6 +1,7 @@
 import type { ApiKey, ApiKeyStore, ConnectionStore, IdempotencyStore, Store } from "@unifold/db";
 import type { CursorCodec, Integration, RateRule, tokenBuckets, UpstreamClient } from "@unifold/engine";
 import type { Logger } from "pino";
+import type { Metrics } from "./metrics.ts";
 
 /** Everything a request handler may use; tests build it with a real database and loopback upstreams. */
 export interface Services {
@@ -12,6 +13,7 @@ export interface Services {
   upstream: UpstreamClient;
   cursors: CursorCodec;
   logger: Logger;
+  metrics: Metrics;
   /** Requests each API key may make on the gateway, when limited. */
   apiKeyLimit?: { rule: RateRule; buckets: ReturnType<typeof tokenBuckets> } | undefined;
 }

@@ -79,6 +79,7 @@ async function asApiError(c: Context<AppEnv>, connection: Connection, integratio
     if (status === 409)
       return new ApiError("conflict", `${integration.name} reported a conflict (upstream status 409)${said}`, { upstream });
     if (status === 429) {
+      c.var.services.metrics.rateLimited.inc({ cause: "upstream" });
       const retryAfter = error.response.headers["retry-after"];
       return new ApiError("rate_limited", `${integration.name} is rate limiting this connection (upstream status 429)`, {
         upstream,
@@ -90,6 +91,7 @@ async function asApiError(c: Context<AppEnv>, connection: Connection, integratio
     return new ApiError("upstream_error", `${integration.name} failed (upstream status ${status})${said}`, { upstream });
   }
   if (error instanceof RateLimitedLocally) {
+    c.var.services.metrics.rateLimited.inc({ cause: "connection" });
     return new ApiError("rate_limited", `${integration.name}: ${error.message}; retry in ${error.retryAfterSeconds} s`, {
       headers: { "retry-after": String(error.retryAfterSeconds) },
     });

@@ -17,6 +17,7 @@ import type { RunningSandbox, Vendor } from "@unifold/sandbox";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { createApp } from "../src/app.ts";
 import { createLogger } from "../src/logger.ts";
+import { createMetrics, upstreamObserver } from "../src/metrics.ts";
 import type { Services } from "../src/services.ts";
 
 export const mappingsDir = fileURLToPath(new URL("../../../mappings", import.meta.url));
@@ -49,6 +50,7 @@ export async function startGateway(options: { mappingsDir?: string; upstream?: U
       done();
     },
   });
+  const metrics = createMetrics();
   const services: Services = {
     store,
     // The same read-cache TTL as a default start, so tests see what production does.
@@ -67,10 +69,12 @@ export async function startGateway(options: { mappingsDir?: string; upstream?: U
       network: { allowPrivate: true },
       // Most tests make more calls than a vendor's per-minute budget; the pacing test turns it on.
       enforceRateLimits: false,
+      observe: upstreamObserver(metrics),
       ...options.upstream,
     }),
     cursors: createCursorCodec(ring.current.key),
     logger: createLogger("info", logSink),
+    metrics,
     apiKeyLimit: options.apiKeyLimit && { rule: options.apiKeyLimit, buckets: tokenBuckets() },
   };
   const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });

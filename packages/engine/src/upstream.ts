@@ -1,7 +1,7 @@
 import { Agent, errors as undiciErrors } from "undici";
 import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
-import { createRateGate } from "./rate-gate.ts";
+import { createRateGate, RateLimitedLocally } from "./rate-gate.ts";
 import { render } from "./template.ts";
 
 /** What the gateway knows of one connection when it calls the upstream. */
@@ -65,6 +65,8 @@ export interface UpstreamClientOptions {
   maxConcurrencyPerConnection?: number;
   /** Pace each connection within its integration's `rate_limit` (default true). */
   enforceRateLimits?: boolean;
+  /** Told about every attempt (for metrics): integration, upstream status or "error", seconds, whether it was a retry. */
+  observe?: (attempt: { integration: string; status: number | "error"; seconds: number; retry: boolean }) => void;
 }
 
 /** Statuses worth another attempt of an idempotent call. */
@@ -131,8 +133,20 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     const idempotent = req.method === "GET" || req.method === "HEAD";
     for (let attempt = 0; ; attempt++) {
       let wait: number | undefined;
+      const started = performance.now();
+      const observe = (status: number | "error") =>
+        options.observe?.({
+          integration: target.integration.slug,
+          status,
+          seconds: (performance.now() - started) / 1000,
+          retry: attempt > 0,
+        });
       try {
-        const response = await once(target, req);
+        const response = await once(target, req).catch((error: unknown) => {
+          if (!(error instanceof RateLimitedLocally)) observe("error");
+          throw error;
+        });
+        observe(response.status);
         if (!idempotent || attempt >= retries || !RETRYABLE.has(response.status)) return response;
         const after = retryAfterMs(response.headers["retry-after"]);
         if (after !== undefined && after > retryAfterCapMs) return response;

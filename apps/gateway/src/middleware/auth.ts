@@ -22,6 +22,7 @@ export function requireScope(...scopes: ApiKeyScope[]): MiddlewareHandler<AppEnv
     if (limit) {
       const taken = limit.buckets.take(key.id, limit.rule);
       if (!taken.allowed) {
+        c.var.services.metrics.rateLimited.inc({ cause: "api_key" });
         const retryAfter = String(Math.ceil(taken.waitMs / 1000));
         throw new ApiError("rate_limited", `this API key may make ${limit.rule.requests} requests per ${limit.rule.per_seconds} s`, {
           headers: {

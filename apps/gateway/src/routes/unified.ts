@@ -193,7 +193,10 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
       limit,
       signal: c.req.raw.signal,
     });
-    return { ...result, mapped: await mapAll(integration, op, result.records, q.remote_data !== "false") };
+    const started = performance.now();
+    const mapped = await mapAll(integration, op, result.records, q.remote_data !== "false");
+    c.var.services.metrics.mappingSeconds.observe({ integration: integration.slug }, (performance.now() - started) / 1000);
+    return { ...result, mapped };
   });
   for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
   const next = page.more ? await c.var.services.cursors.seal(binding, { o: offset + page.records.length }) : null;

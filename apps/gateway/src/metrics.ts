@@ -1,0 +1,96 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { requireScope } from "./middleware/auth.ts";
+import type { AppEnv } from "./services.ts";
+
+/** Prometheus metrics, in a registry of the app's own (tests run several apps in one process). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "unifold_" });
+  const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  return {
+    registry,
+    requests: new Counter({
+      name: "unifold_http_requests_total",
+      help: "Requests answered, by route pattern and status",
+      labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
+    requestSeconds: new Histogram({
+      name: "unifold_http_request_duration_seconds",
+      help: "Time to answer a request, by route pattern",
+      labelNames: ["method", "route"],
+      buckets: seconds,
+      registers: [registry],
+    }),
+    upstreamCalls: new Counter({
+      name: "unifold_upstream_requests_total",
+      help: "Upstream call attempts, by integration and upstream status (or error)",
+      labelNames: ["integration", "status"],
+      registers: [registry],
+    }),
+    upstreamSeconds: new Histogram({
+      name: "unifold_upstream_request_duration_seconds",
+      help: "Upstream call attempt latency, by integration",
+      labelNames: ["integration"],
+      buckets: seconds,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: "unifold_upstream_retries_total",
+      help: "Upstream calls sent again after a transient failure, by integration",
+      labelNames: ["integration"],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: "unifold_rate_limited_total",
+      help: "429s the gateway answered, by cause: upstream (the vendor said so), connection (pacing), api_key",
+      labelNames: ["cause"],
+      registers: [registry],
+    }),
+    mappingSeconds: new Histogram({
+      name: "unifold_mapping_duration_seconds",
+      help: "Time spent mapping one page or record into the unified model, by integration",
+      labelNames: ["integration"],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Counts and times every request by its route pattern (never the raw path: ids would explode the series). */
+export const requestMetrics: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const started = performance.now();
+  await next();
+  const { metrics } = c.var.services;
+  // The route pattern of the handler that answered (middleware is registered as ALL *).
+  const route = c.req.matchedRoutes.filter((r) => r.method !== "ALL").at(-1)?.path ?? "unmatched";
+  metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+  metrics.requestSeconds.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
+};
+
+export function registerMetrics(app: OpenAPIHono<AppEnv>) {
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/metrics",
+    tags: ["Operations"],
+    summary: "Prometheus metrics (admin key)",
+    responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
+  });
+  app.get("/metrics", requireScope("admin"), async (c) => {
+    const { registry } = c.var.services.metrics;
+    return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
+  });
+}
+
+/** The upstream client's per-attempt hook: counts, latency and retries by integration. */
+export function upstreamObserver(metrics: Metrics) {
+  return ({ integration, status, seconds, retry }: { integration: string; status: number | "error"; seconds: number; retry: boolean }) => {
+    metrics.upstreamCalls.inc({ integration, status: String(status) });
+    metrics.upstreamSeconds.observe({ integration }, seconds);
+    if (retry) metrics.retries.inc({ integration });
+  };
+}

@@ -1,0 +1,49 @@
+import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
+
+describe("Prometheus metrics at /metrics", () => {
+  let gw: Gateway;
+  let sandbox: RunningSandbox;
+  let conn: Record<Slug, string>;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    [gw, sandbox] = await Promise.all([
+      startGateway(),
+      startSandbox({ tenants: [{ name: "acme", users: 8 }], rateLimits: { postman: 0 } }),
+    ]);
+    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+  });
+
+  it("counts requests by route pattern and status, upstream calls, retries, rate limits and mapping time", async () => {
+    sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 503, count: 1 });
+    const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${conn.jumpcloud}&limit=2`, { key: apiKey });
+    expect(users.status).toBe(200);
+    sandbox.fault({ vendor: "postman", kind: "status", status: 429, retry_after: "600", count: 1 });
+    expect((await gw.call("GET", `/unified/user-directory/users?connection_id=${conn["postman-scim"]}`, { key: apiKey })).status).toBe(429);
+    await gw.call("GET", "/no/such/route", { key: apiKey });
+
+    expect((await gw.call("GET", "/metrics", { key: apiKey })).status).toBe(403);
+    const res = await gw.call("GET", "/metrics");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/plain/);
+    const text = res.text;
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    expect(value(/unifold_http_requests_total\{method="GET",route="\/unified\/user-directory\/users",status="200"\} (\d+)/)).toBe(1);
+    expect(value(/unifold_http_requests_total\{method="GET",route="\/unified\/user-directory\/users",status="429"\} (\d+)/)).toBe(1);
+    expect(value(/unifold_http_requests_total\{method="GET",route="unmatched",status="404"\} (\d+)/)).toBe(1);
+    expect(value(/unifold_upstream_requests_total\{integration="jumpcloud",status="503"\} (\d+)/)).toBe(1);
+    expect(value(/unifold_upstream_retries_total\{integration="jumpcloud"\} (\d+)/)).toBe(1);
+    expect(value(/unifold_rate_limited_total\{cause="upstream"\} (\d+)/)).toBe(1);
+    expect(value(/unifold_mapping_duration_seconds_count\{integration="jumpcloud"\} (\d+)/)).toBe(1);
+    expect(text).toContain("unifold_process_resident_memory_bytes");
+    // No ids or secrets in label values: routes are patterns.
+    expect(text).not.toContain(conn.jumpcloud);
+    expect(text).not.toContain(apiKey);
+  });
+});
