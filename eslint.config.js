@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "drizzle/**", "packages/sdk/src/generated/**"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", "drizzle/**", "packages/sdk/src/schema.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
