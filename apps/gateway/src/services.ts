@@ -23,5 +23,7 @@ export interface AppEnv {
     services: Services;
     requestId: string;
     apiKey: ApiKey;
+    /** Set by calls that reach an upstream, for the access log. */
+    upstream?: { connectionId: string; integration: string; ms: number; status?: number | undefined };
   };
 }

@@ -53,9 +53,20 @@ export async function withUpstream<T>(
   work: (target: UpstreamTarget) => Promise<T>,
 ): Promise<T> {
   const credentials = await c.var.services.connections.open(connection.id, sealed);
+  const started = performance.now();
+  const note = (status?: number) =>
+    c.set("upstream", {
+      connectionId: connection.id,
+      integration: integration.slug,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+      status,
+    });
   try {
-    return await work({ integration, config: connection.config, credentials, connectionId: connection.id });
+    const result = await work({ integration, config: connection.config, credentials, connectionId: connection.id });
+    note();
+    return result;
   } catch (error) {
+    note(error instanceof UpstreamStatusError ? error.response.status : undefined);
     throw await asApiError(c, connection, integration, error);
   }
 }

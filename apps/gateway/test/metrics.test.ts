@@ -2,7 +2,7 @@ import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
 
-describe("Prometheus metrics at /metrics", () => {
+describe("observability: Prometheus metrics at /metrics and the access log", () => {
   let gw: Gateway;
   let sandbox: RunningSandbox;
   let conn: Record<Slug, string>;
@@ -45,5 +45,29 @@ describe("Prometheus metrics at /metrics", () => {
     // No ids or secrets in label values: routes are patterns.
     expect(text).not.toContain(conn.jumpcloud);
     expect(text).not.toContain(apiKey);
+  });
+
+  it("logs each request with its request id, connection, integration, upstream status and upstream time", async () => {
+    sandbox.fault({ vendor: "jostle", kind: "status", status: 500, count: 1 });
+    const failed = await gw.call("GET", `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`, {
+      key: apiKey,
+      headers: { "x-request-id": "req-observe-1" },
+    });
+    expect(failed.status).toBe(502);
+    const line = gw
+      .logs()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((entry) => entry.request_id === "req-observe-1");
+    expect(line).toMatchObject({
+      msg: "request",
+      status: 502,
+      connection_id: conn["jostle-scim"],
+      integration: "jostle-scim",
+      upstream_status: 500,
+    });
+    expect(line!.upstream_ms).toBeGreaterThanOrEqual(0);
+    expect(line!.duration_ms as number).toBeGreaterThanOrEqual(line!.upstream_ms as number);
   });
 });
