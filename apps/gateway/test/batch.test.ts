@@ -1,6 +1,6 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import type { RunningSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
+import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
 
 describe("users batch", () => {
   let gw: Gateway;
@@ -9,16 +9,9 @@ describe("users batch", () => {
   let apiKey: string;
 
   beforeAll(async () => {
-    [gw, sandbox] = await Promise.all([
-      startGateway(),
-      startSandbox({ tenants: [{ name: "acme", users: 10 }], rateLimits: { postman: 0 } }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 10 }));
   });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  afterAll(() => closeAll(gw, sandbox));
 
   const batch = (slug: Slug, operations: unknown[]) =>
     gw.call("POST", `/unified/user-directory/users/batch?connection_id=${conn[slug]}`, { key: apiKey, body: { operations } });

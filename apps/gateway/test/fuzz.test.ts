@@ -1,7 +1,7 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import type { RunningSandbox } from "@unifold/sandbox";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, type Slug, startGateway, vendors } from "./harness.ts";
+import { closeAll, type Gateway, type Slug, startWithSandbox, vendors } from "./harness.ts";
 
 /**
  * Property-based: generated invalid and adversarial requests to every route the app registers
@@ -16,16 +16,9 @@ describe("fuzzing every route", () => {
   const answers: string[] = [];
 
   beforeAll(async () => {
-    [gw, sandbox] = await Promise.all([
-      startGateway(),
-      startSandbox({ tenants: [{ name: "acme", users: 15 }], rateLimits: { postman: 0 } }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 15 }));
   });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  afterAll(() => closeAll(gw, sandbox));
 
   const secrets = () => [
     ...(Object.values(vendors).map((v) => sandbox.key(v, "acme")) as string[]),

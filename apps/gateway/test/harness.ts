@@ -13,7 +13,7 @@ import {
   tokenBuckets,
   type UpstreamClientOptions,
 } from "@unifold/engine";
-import type { RunningSandbox, Vendor } from "@unifold/sandbox";
+import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { createApp } from "../src/app.ts";
 import { createLogger } from "../src/logger.ts";
@@ -190,4 +190,21 @@ export async function connectSandbox<S extends string>(
   }
   const apiKey = (await gw.call("POST", "/api-keys", { body: { name: `backend ${tenant}`, scope: "api" } })).body.secret;
   return { conn, apiKey };
+}
+
+/**
+ * The usual fixture of a gateway test file: a gateway and a sandbox with one tenant ("acme") of
+ * `users` users, one connection per integration, and an `api` key.
+ */
+export async function startWithSandbox(options: { users: number; gateway?: Parameters<typeof startGateway>[0] }) {
+  const [gw, sandbox] = await Promise.all([
+    startGateway(options.gateway),
+    startSandbox({ tenants: [{ name: "acme", users: options.users }], rateLimits: { postman: 0 } }),
+  ]);
+  return { gw, sandbox, ...(await connectSandbox(gw, sandbox, "acme")) };
+}
+
+export async function closeAll(gw: Gateway | undefined, sandbox: RunningSandbox | undefined) {
+  await gw?.close();
+  await sandbox?.close();
 }

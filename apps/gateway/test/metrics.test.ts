@@ -1,6 +1,6 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import type { RunningSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
+import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
 
 describe("observability: Prometheus metrics at /metrics and the access log", () => {
   let gw: Gateway;
@@ -9,16 +9,9 @@ describe("observability: Prometheus metrics at /metrics and the access log", () 
   let apiKey: string;
 
   beforeAll(async () => {
-    [gw, sandbox] = await Promise.all([
-      startGateway(),
-      startSandbox({ tenants: [{ name: "acme", users: 8 }], rateLimits: { postman: 0 } }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 8 }));
   });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  afterAll(() => closeAll(gw, sandbox));
 
   it("counts requests by route pattern and status, upstream calls, retries, rate limits and mapping time", async () => {
     sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 503, count: 1 });

@@ -1,7 +1,7 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import type { RunningSandbox } from "@unifold/sandbox";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
+import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
 
 describe("OpenAPI 3.1 document and reference page", () => {
   let gw: Gateway;
@@ -11,19 +11,12 @@ describe("OpenAPI 3.1 document and reference page", () => {
   let doc: { openapi: string; paths: Record<string, Record<string, unknown>> };
 
   beforeAll(async () => {
-    [gw, sandbox] = await Promise.all([
-      startGateway(),
-      startSandbox({ tenants: [{ name: "acme", users: 8 }], rateLimits: { postman: 0 } }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 8 }));
     const res = await gw.call("GET", "/openapi.json", { key: null });
     expect(res.status).toBe(200);
     doc = res.body;
   });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  afterAll(() => closeAll(gw, sandbox));
 
   it("is OpenAPI 3.1, served without a key, and lists every route the app registers", () => {
     expect(doc.openapi).toBe("3.1.0");

@@ -1,6 +1,6 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import type { RunningSandbox } from "@unifold/sandbox";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, type Slug, startGateway, startStubUpstream } from "./harness.ts";
+import { closeAll, type Gateway, type Slug, startStubUpstream, startWithSandbox } from "./harness.ts";
 
 describe("resilience: timeouts, retries and Retry-After", () => {
   let gw: Gateway;
@@ -9,17 +9,10 @@ describe("resilience: timeouts, retries and Retry-After", () => {
   let apiKey: string;
 
   beforeAll(async () => {
-    [gw, sandbox] = await Promise.all([
-      startGateway({ upstream: { timeoutMs: 1_000 } }),
-      startSandbox({ tenants: [{ name: "acme", users: 10 }], rateLimits: { postman: 0 } }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 10, gateway: { upstream: { timeoutMs: 1_000 } } }));
   });
   afterEach(() => sandbox.world.faults.clear());
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  afterAll(() => closeAll(gw, sandbox));
 
   const users = (slug: Slug) => gw.call("GET", `/unified/user-directory/users?connection_id=${conn[slug]}&limit=5`, { key: apiKey });
   const attemptsDuring = async <T>(work: () => Promise<T>): Promise<[T, number]> => {

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import type { RunningSandbox } from "@unifold/sandbox";
 import { createUnifoldClient, UnifoldError } from "@unifold/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatedSchema, schemaFile } from "../../../scripts/generate-sdk.ts";
-import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
+import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
 
 describe("the typed SDK (packages/sdk)", () => {
   let gw: Gateway;
@@ -12,16 +12,9 @@ describe("the typed SDK (packages/sdk)", () => {
   let apiKey: string;
 
   beforeAll(async () => {
-    [gw, sandbox] = await Promise.all([
-      startGateway(),
-      startSandbox({ tenants: [{ name: "acme", users: 23 }], rateLimits: { postman: 0 } }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 23 }));
   });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  afterAll(() => closeAll(gw, sandbox));
 
   it("is generated from the current OpenAPI document (run `npm run sdk:generate` when this fails)", async () => {
     expect(readFileSync(schemaFile, "utf8") === (await generatedSchema()), "packages/sdk/src/schema.ts is stale").toBe(true);

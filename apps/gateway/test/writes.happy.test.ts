@@ -1,6 +1,6 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import type { RunningSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, type Slug, startGateway } from "./harness.ts";
+import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
 
 describe("unified writes over the sandbox", () => {
   let gw: Gateway;
@@ -9,16 +9,9 @@ describe("unified writes over the sandbox", () => {
   let apiKey: string;
 
   beforeAll(async () => {
-    [gw, sandbox] = await Promise.all([
-      startGateway(),
-      startSandbox({ tenants: [{ name: "acme", users: 20 }], rateLimits: { postman: 0 } }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
+    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 20 }));
   });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  afterAll(() => closeAll(gw, sandbox));
 
   const call = (method: string, path: string, slug: Slug, body?: unknown, headers?: Record<string, string>) =>
     gw.call(method, `/unified/user-directory/${path}${path.includes("?") ? "&" : "?"}connection_id=${conn[slug]}`, {
