@@ -104,6 +104,38 @@ function operationOf(integration: Integration, entry: Entry): OperationDefinitio
   return supportedOperation(integration, entry.resource, entry.kind);
 }
 
+/**
+ * How a list operation asks its upstream for these filters: the query (through the operation's
+ * query mapping), and the pagination style — or, where the vendor cannot page a filtered list
+ * (Jostle), no style and where the records sit in the one answer.
+ */
+export async function upstreamListOf(
+  integration: Integration,
+  resource: UnifiedResource,
+  op: OperationDefinition,
+  filters: Record<string, string>,
+) {
+  let query: Record<string, string | string[]> = { ...op.query };
+  if (op.query_mapping && Object.keys(filters).length) {
+    const out = (await integration.mappings.get(op.query_mapping)!.evaluate({ filters })) as
+      { query?: Record<string, string | string[]>; unsupported?: string } | undefined;
+    if (out?.unsupported) {
+      throw new ApiError(
+        "filter_not_supported",
+        `${integration.name} (${integration.slug}) cannot filter ${resource} by ${out.unsupported}`,
+        {
+          details: [{ path: out.unsupported.split("=")[0] ?? "", message: out.unsupported }],
+        },
+      );
+    }
+    query = { ...query, ...out?.query };
+  }
+  const paginated = op.pagination && !(Object.keys(filters).length > 0 && op.unpaged_when_filtered);
+  const pagination = paginated ? integration.pagination[op.pagination as string] : undefined;
+  const records = paginated ? undefined : (op.records ?? (op.pagination ? integration.pagination[op.pagination]?.records : undefined));
+  return { query, pagination, records };
+}
+
 /** The integration's definition of one operation, or the contract's 404 / 405 naming what is missing. */
 export function supportedOperation<K extends OperationKind>(integration: Integration, resource: UnifiedResource, kind: K) {
   const operations = integration.resources[resource];
@@ -161,34 +193,14 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
       );
     }
   }
-  let upstreamQuery: Record<string, string | string[]> = { ...op.query };
-  if (op.query_mapping && Object.keys(filters).length) {
-    const out = (await integration.mappings.get(op.query_mapping)!.evaluate({ filters })) as
-      { query?: Record<string, string | string[]>; unsupported?: string } | undefined;
-    if (out?.unsupported) {
-      throw new ApiError(
-        "filter_not_supported",
-        `${integration.name} (${integration.slug}) cannot filter ${entry.resource} by ${out.unsupported}`,
-        {
-          details: [{ path: out.unsupported.split("=")[0] ?? "", message: out.unsupported }],
-        },
-      );
-    }
-    upstreamQuery = { ...upstreamQuery, ...out?.query };
-  }
+  const upstream = await upstreamListOf(integration, entry.resource, op, filters);
   const limit = Number(q.limit ?? 50);
   const binding = `${connection.id}|${entry.resource}|${parentId ?? ""}|${JSON.stringify(filters)}`;
   const offset = await openOffset(c.var.services.cursors, binding, q.cursor);
-  const filtered = Object.keys(filters).length > 0;
-  const paginated = op.pagination && !(filtered && op.unpaged_when_filtered);
-  const style = paginated ? integration.pagination[op.pagination as string] : undefined;
-  const records = paginated ? undefined : (op.records ?? (op.pagination ? integration.pagination[op.pagination]?.records : undefined));
   const page = await withUpstream(c, reachable, async (target) => {
     const result = await readList(c.var.services.upstream, target, {
       path: renderPath(op.path, parentId === undefined ? {} : { id: parentId }),
-      query: upstreamQuery,
-      pagination: style,
-      records,
+      ...upstream,
       offset,
       limit,
       signal: c.req.raw.signal,

@@ -20,7 +20,7 @@ import { idempotent } from "../middleware/idempotency.ts";
 import { commonErrors, DeletedSchema, json, upstreamErrors } from "../schemas.ts";
 import type { AppEnv } from "../services.ts";
 import { type Reachable, reachableConnection, withUpstream } from "../upstream-call.ts";
-import { mapAll, supportedOperation } from "./unified.ts";
+import { mapAll, supportedOperation, upstreamListOf } from "./unified.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
 const EmailWrite = z.object({ email: z.email().max(320), type: text(50).optional(), is_primary: z.boolean().optional() }).strict();
@@ -241,15 +241,9 @@ async function findByUsername(c: Context<AppEnv>, target: UpstreamTarget, userna
   const { integration } = target;
   const op = integration.resources.users?.list;
   if (!op?.filters.includes("username") || !op.query_mapping) return undefined;
-  const mapped = (await integration.mappings.get(op.query_mapping)!.evaluate({ filters: { username } })) as {
-    query?: Record<string, string>;
-  };
-  const style = op.pagination && !op.unpaged_when_filtered ? integration.pagination[op.pagination] : undefined;
   const page = await readList(c.var.services.upstream, target, {
     path: op.path,
-    query: { ...op.query, ...mapped?.query },
-    pagination: style,
-    records: style ? undefined : (op.records ?? (op.pagination ? integration.pagination[op.pagination]?.records : undefined)),
+    ...(await upstreamListOf(integration, "users", op, { username })),
     offset: 0,
     limit: 10,
     signal: c.req.raw.signal,
