@@ -7,6 +7,7 @@ import { requestId } from "./middleware/request-id.ts";
 import { registerApiKeys } from "./routes/api-keys.ts";
 import { registerConnections } from "./routes/connections.ts";
 import { registerDocs } from "./routes/docs.ts";
+import { registerEncryptionKeys } from "./routes/encryption-keys.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerIntegrations } from "./routes/integrations.ts";
 import { passthroughGuard, registerPassthrough } from "./routes/passthrough.ts";
@@ -56,6 +57,7 @@ export function createApp(services: Services) {
   registerIntegrations(app);
   registerConnections(app);
   registerApiKeys(app);
+  registerEncryptionKeys(app);
   registerUnified(app);
   registerWrites(app);
   registerBatch(app);

@@ -37,10 +37,12 @@ export interface CallResult {
 }
 
 /** The real gateway on a loopback port, over its own fresh Postgres database. */
-export async function startGateway(options: { mappingsDir?: string; upstream?: UpstreamClientOptions; apiKeyLimit?: RateRule } = {}) {
+export async function startGateway(
+  options: { mappingsDir?: string; upstream?: UpstreamClientOptions; apiKeyLimit?: RateRule; keySpec?: string } = {},
+) {
   const database = await createTestDatabase();
   const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
-  const keySpec = generateKeySpec("test");
+  const keySpec = options.keySpec ?? generateKeySpec("test");
   const ring = parseKeyRing(keySpec);
   const vault = createVault(ring);
   let logText = "";

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { and, asc, eq, gt, ne, or, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, ne, or, type SQL } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { type ConnectionStatus, connections } from "./schema.ts";
 import type { Database } from "./store.ts";
@@ -166,6 +166,30 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
       return vault.open(id, sealed);
     },
 
+    /** How many connections each key seals: the ring's keys (current first), then any key missing from the ring. */
+    async keyUsage(): Promise<{ kid: string; connections: number; current: boolean; inRing: boolean }[]> {
+      const rows = await db
+        .select({ kid: connections.credentialsKid, count: count() })
+        .from(connections)
+        .groupBy(connections.credentialsKid);
+      const counts = new Map(rows.map((row) => [row.kid, row.count]));
+      const missing = [...counts.keys()].filter((kid) => !vault.kids.includes(kid)).sort();
+      return [...vault.kids, ...missing].map((kid) => ({
+        kid,
+        connections: counts.get(kid) ?? 0,
+        current: kid === vault.currentKid,
+        inRing: vault.kids.includes(kid),
+      }));
+    },
+
+    /** Re-seals every credential not under the current key (see `rotateCredentials`). */
+    async rotate(options: { batchSize?: number } = {}): Promise<{ rotated: number }> {
+      const result = await rotateCredentials(db, vault, options);
+      // Cached entries hold the old ciphertext; it still opens, but the next read should see the new one.
+      cache.clear();
+      return result;
+    },
+
     async credentials(id: string): Promise<Credentials> {
       const [row] = await db.select({ credentials: connections.credentials }).from(connections).where(eq(connections.id, id));
       if (!row) throw new Error(`connection ${id} does not exist`);
@@ -199,7 +223,8 @@ export async function rotateCredentials(
     const batch = await db
       .select({ id: connections.id, credentials: connections.credentials })
       .from(connections)
-      .where(ne(connections.credentialsKid, vault.currentKid))
+      // A key missing from the ring cannot open its rows; they are left for keyUsage() to report.
+      .where(and(ne(connections.credentialsKid, vault.currentKid), inArray(connections.credentialsKid, [...vault.kids])))
       .orderBy(asc(connections.id))
       .limit(batchSize);
     if (batch.length === 0) return { rotated };

@@ -72,6 +72,8 @@ export function loadOrCreateLocalKeyRing(dataDir: string): { ring: KeyRing; crea
 
 export interface Vault {
   readonly currentKid: string;
+  /** Every key id in the ring, the current one first. */
+  readonly kids: readonly string[];
   /** Seals credentials for one connection: the JWE names the connection, so rows cannot be swapped. */
   seal(connectionId: string, credentials: Credentials): Promise<string>;
   open(connectionId: string, jwe: string): Promise<Credentials>;
@@ -98,6 +100,7 @@ export function createVault(ring: KeyRing): Vault {
   };
   return {
     currentKid: ring.current.kid,
+    kids: [ring.current.kid, ...[...ring.keys.keys()].filter((kid) => kid !== ring.current.kid)],
     kidOf,
     async seal(connectionId, credentials) {
       return new CompactEncrypt(encoder.encode(JSON.stringify(credentials)))

@@ -21,8 +21,15 @@ const page = `<!doctype html>
     <div id="app"></div>
     <script src="/docs/scalar.js"></script>
     <script>
-      // No web fonts and no hosted proxy: nothing leaves this gateway.
-      Scalar.createApiReference("#app", { url: "/openapi.json", withDefaultFonts: false, hideClientButton: true });
+      // No web fonts, hosted proxy, AI agent, MCP generator or deploy toolbar: nothing leaves this gateway.
+      Scalar.createApiReference("#app", {
+        url: "/openapi.json",
+        withDefaultFonts: false,
+        hideClientButton: true,
+        showDeveloperTools: "never",
+        agent: { disabled: true },
+        mcp: { disabled: true },
+      });
     </script>
   </body>
 </html>

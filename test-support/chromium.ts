@@ -1,0 +1,34 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { promisify } from "node:util";
+
+/** Debian's `chromium` package, or CHROMIUM_PATH; undefined when neither is installed. */
+export function findChromium(): string | undefined {
+  return [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
+    (path): path is string => !!path && existsSync(path),
+  );
+}
+
+/**
+ * Loads a page in headless Chromium with every host but loopback unresolvable, so a page that
+ * needs the internet shows it. Answers the DOM after the page's scripts ran, and writes a
+ * screenshot when asked.
+ */
+export async function renderPage(chromium: string, url: string, options: { screenshot?: string; width?: number; height?: number } = {}) {
+  const common = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--hide-scrollbars",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    // Virtual time runs the page's scripts to quiet (or this budget) before the DOM is read.
+    "--virtual-time-budget=20000",
+    `--window-size=${options.width ?? 1280},${options.height ?? 900}`,
+  ];
+  const run = (args: string[]) =>
+    promisify(execFile)(chromium, [...common, ...args, url], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
+  const { stdout: dom } = await run(["--dump-dom"]);
+  if (options.screenshot) await run([`--screenshot=${options.screenshot}`]);
+  return dom;
+}
