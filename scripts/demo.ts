@@ -13,10 +13,12 @@ const gatewayUrl = `http://127.0.0.1:${port}`;
 const sandbox = await startSandbox({ port: Number(process.env.SANDBOX_PORT ?? 4010) });
 const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
 const dataDir = mkdtempSync(join(tmpdir(), "unifold-demo-"));
+// The demo always runs on its own embedded database, even where DATABASE_URL points at a server.
+const { DATABASE_URL: _server, UNIFOLD_ENCRYPTION_KEYS: _keys, ...inherited } = process.env;
 const gateway = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../apps/gateway/src/main.ts", import.meta.url))], {
   stdio: ["ignore", "ignore", "inherit"],
   env: {
-    ...process.env,
+    ...inherited,
     PORT: String(port),
     HOST: "127.0.0.1",
     // A fresh data dir of its own, so the demo never touches `npm start`'s database.
@@ -93,6 +95,10 @@ curl -s "${gatewayUrl}/unified/user-directory/groups?connection_id=${ids["postma
 curl -s "${gatewayUrl}/proxy/systemusers?connection_id=${ids.jumpcloud}&limit=2" ${auth}
 curl -s -X POST "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["jostle-scim"]}" ${auth} -H 'content-type: application/json' \\
   -d '{"username":"ada@acme.example.com","first_name":"Ada","last_name":"Lovelace"}'
+
+The admin CLI, in another terminal:
+export UNIFOLD_URL=${gatewayUrl} UNIFOLD_API_KEY=${adminKey}
+npx unifold connections list
 
 Ctrl-C stops the gateway and the sandbox.
 `);

@@ -1,0 +1,74 @@
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+// The README's first minute: `npm run demo`, then paste what it prints.
+describe("npm run demo", () => {
+  it("prints curl lines that answer unified users from each integration, and Ctrl-C stops it cleanly", { timeout: 90_000 }, async () => {
+    const [port, sandboxPort] = [await freePort(), await freePort()];
+    const demo = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts"], {
+      cwd: root,
+      env: { ...process.env, PORT: String(port), SANDBOX_PORT: String(sandboxPort), LOG_LEVEL: "error" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let printed = "";
+    demo.stdout.on("data", (chunk) => (printed += chunk));
+    let errors = "";
+    demo.stderr.on("data", (chunk) => (errors += chunk));
+    try {
+      for (let waited = 0; !printed.includes("Ctrl-C stops"); waited += 100) {
+        if (waited > 60_000 || demo.exitCode !== null) throw new Error(`the demo did not start: ${errors}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+
+      // Shell lines as printed, with a trailing backslash continuing onto the next one.
+      const lines = printed.replace(/\\\n/g, " ").split("\n");
+      const curls = lines.filter((line) => line.startsWith("curl "));
+      expect(curls.length).toBeGreaterThanOrEqual(7);
+      const answers = [];
+      for (const line of curls) {
+        const { stdout } = await promisify(execFile)("bash", ["-c", `${line} -w '\\n%{http_code}'`]);
+        const status = Number(stdout.slice(stdout.lastIndexOf("\n") + 1));
+        answers.push({ line, status, body: JSON.parse(stdout.slice(0, stdout.lastIndexOf("\n"))) });
+      }
+      for (const answer of answers) expect(answer.status, answer.line).toBeLessThan(300);
+
+      const users = answers.filter((answer) => answer.line.includes("/unified/user-directory/users?") && !answer.line.includes("-X POST"));
+      expect(users).toHaveLength(3);
+      for (const { body } of users) {
+        expect(body.result).toHaveLength(3);
+        expect(body.result[0]).toMatchObject({ id: expect.any(String), username: expect.any(String), status: expect.any(String) });
+      }
+      expect(answers.find((answer) => answer.line.includes("-X POST"))?.status).toBe(201);
+
+      // The CLI lines it prints work too.
+      const exportLine = lines.find((line) => line.startsWith("export UNIFOLD_URL="));
+      const { stdout: listed } = await promisify(execFile)("bash", ["-c", `${exportLine} && npx unifold connections list`], { cwd: root });
+      expect(listed.match(/ acme /g)).toHaveLength(3);
+    } finally {
+      demo.kill("SIGINT");
+    }
+    const [code] = await once(demo, "exit");
+    expect(code).toBe(0);
+    // Both ports are free again: the gateway and the sandbox were stopped, not orphaned.
+    for (const used of [port, sandboxPort]) {
+      const again = createServer().listen(used, "127.0.0.1");
+      await once(again, "listening");
+      await new Promise((resolve) => again.close(resolve));
+    }
+  });
+});
