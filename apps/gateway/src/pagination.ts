@@ -43,3 +43,16 @@ export async function sealKeyset(codec: CursorCodec, binding: string, next: Keys
 export function listEnvelope<T>(result: T[], nextCursor: string | null) {
   return { result, next_cursor: nextCursor, result_count: result.length };
 }
+
+/**
+ * The list envelope around records that are already JSON (parts of an upstream answer, each
+ * one or more comma-separated records): the bytes are spliced in, never parsed or re-serialised.
+ */
+export function rawListEnvelope(parts: Uint8Array[], count: number, nextCursor: string | null): Uint8Array<ArrayBuffer> {
+  const pieces: Uint8Array[] = [Buffer.from('{"result":[')];
+  parts.forEach((part, i) => pieces.push(...(i > 0 ? [COMMA] : []), part));
+  pieces.push(Buffer.from(`],"next_cursor":${JSON.stringify(nextCursor)},"result_count":${count}}`));
+  // Buffer.concat always allocates a fresh (never shared) ArrayBuffer.
+  return Buffer.concat(pieces) as Uint8Array<ArrayBuffer>;
+}
+const COMMA = Buffer.from(",");

@@ -75,6 +75,23 @@ describe("resilience: timeouts, retries and Retry-After", () => {
     expect(truncated.body.error.code).toBe("upstream_error");
   });
 
+  it("answers a malformed page on the proxy, whose records are spliced unparsed, with the same 502", async () => {
+    sandbox.fault({ vendor: "jostle", kind: "malformed", count: 1 });
+    const proxied = await gw.call("GET", `/proxy/Users?connection_id=${conn["jostle-scim"]}&limit=5`, { key: apiKey });
+    expect(proxied.status).toBe(502);
+    expect(proxied.body.error.message).toMatch(/not valid JSON/);
+    // And the next, well-formed page is valid JSON whose records are the vendor's, byte for byte.
+    const ok = await gw.call("GET", `/proxy/Users?connection_id=${conn["jostle-scim"]}&limit=5`, { key: apiKey });
+    expect(ok.status).toBe(200);
+    expect(ok.body.result).toHaveLength(5);
+    const direct = await fetch(`${sandbox.baseUrl("jostle")}/Users?startIndex=1&count=6`, {
+      headers: { authorization: `Bearer ${sandbox.key("jostle", "acme")}` },
+    });
+    const spliced = ok.text.slice('{"result":['.length, ok.text.indexOf('],"next_cursor"'));
+    expect(spliced.length).toBeGreaterThan(100);
+    expect(await direct.text()).toContain(spliced);
+  });
+
   it("gives up on a stalled upstream within the timeout: 504 upstream_timeout", async () => {
     sandbox.fault({ vendor: "jumpcloud", kind: "stall", stall_ms: 10_000, count: 1 });
     const started = performance.now();

@@ -1,4 +1,5 @@
 import type { Integration, OperationDefinition, PaginationStyle } from "./definition.ts";
+import { scanList } from "./json-scan.ts";
 import { render } from "./template.ts";
 import type { QueryValue, UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstream.ts";
 
@@ -95,49 +96,106 @@ function totalOf(style: PaginationStyle, response: UpstreamResponse): number | u
   return raw === undefined || raw === null || !Number.isFinite(total) ? undefined : total;
 }
 
+/** One upstream answer's records, seen either parsed or as raw bytes. */
+interface Records<Part> {
+  length: number;
+  total: number | undefined;
+  /** Records from..from+count as one part. */
+  take(from: number, count: number): Part;
+}
+type View<Part> = (response: UpstreamResponse, records: string | undefined, style: PaginationStyle | undefined) => Records<Part>;
+
+const parsedView: View<unknown[]> = (response, property, style) => {
+  const all = recordsAt(bodyOf(response), property);
+  return { length: all.length, total: style && totalOf(style, response), take: (from, count) => all.slice(from, from + count) };
+};
+
+/**
+ * The records' bytes as the upstream sent them (see json-scan.ts). A body the scan does not
+ * accept is parsed instead, so a malformed page fails exactly as it does when parsed.
+ */
+const rawView: View<Buffer> = (response, property, style) => {
+  const scanned = scanList(response.bytes, property, style?.total_header ? undefined : style?.total);
+  if (!scanned || !/json/i.test(response.headers["content-type"] ?? "")) {
+    const parsed = parsedView(response, property, style);
+    return { ...parsed, take: (from, count) => Buffer.from(JSON.stringify(parsed.take(from, count)).slice(1, -1)) };
+  }
+  const { spans } = scanned;
+  return {
+    length: spans.length / 2,
+    total: style?.total_header ? totalOf(style, response) : scanned.total,
+    take(from, count) {
+      const last = Math.min(from + count, spans.length / 2) - 1;
+      return last < from ? Buffer.alloc(0) : response.bytes.subarray(spans[2 * from], spans[2 * last + 1]);
+    },
+  };
+};
+
 /**
  * One gateway page from an upstream list: as many upstream pages as `limit` needs, each no
  * larger than the vendor's maximum, asking for one record more than needed where the vendor
  * allows it, so `more` is exact even for lists that report no total.
  */
 export async function readList(client: UpstreamClient, target: UpstreamTarget, req: ListRequest): Promise<Page> {
+  const { parts, more, last } = await readPages(client, target, req, parsedView);
+  return { records: parts.flat(), more, last };
+}
+
+/**
+ * `readList` for the proxy: the records' raw JSON, in parts to be joined with commas, never
+ * parsed or re-serialised.
+ */
+export async function readRawList(
+  client: UpstreamClient,
+  target: UpstreamTarget,
+  req: ListRequest,
+): Promise<{ parts: Buffer[]; count: number; more: boolean; last: UpstreamResponse }> {
+  return readPages(client, target, req, rawView);
+}
+
+async function readPages<Part>(client: UpstreamClient, target: UpstreamTarget, req: ListRequest, view: View<Part>) {
   const style = req.pagination;
+  const parts: Part[] = [];
   if (!style) {
     const last = await call(client, target, "GET", req.path, req.query, req.signal);
-    const all = recordsAt(bodyOf(last), req.records);
-    return { records: all.slice(req.offset, req.offset + req.limit), more: all.length > req.offset + req.limit, last };
+    const all = view(last, req.records, undefined);
+    const count = Math.max(0, Math.min(req.limit, all.length - req.offset));
+    if (count > 0) parts.push(all.take(req.offset, count));
+    return { parts, count, more: all.length > req.offset + req.limit, last };
   }
-  const records: unknown[] = [];
+  let count = 0;
   let more: boolean | undefined;
   let last: UpstreamResponse | undefined;
-  while (records.length < req.limit) {
-    const want = req.limit - records.length;
+  while (count < req.limit) {
+    const want = req.limit - count;
     const ask = Math.min(want + 1, style.max);
-    const position = req.offset + records.length;
+    const position = req.offset + count;
     last = await call(client, target, "GET", req.path, pageQuery(style, req.query, position, ask), req.signal);
-    const page = recordsAt(bodyOf(last), style.records);
-    records.push(...page.slice(0, want));
-    const total = totalOf(style, last);
+    const page = view(last, style.records, style);
+    const taken = Math.min(page.length, want);
+    if (taken > 0) parts.push(page.take(0, taken));
+    count += taken;
+    const total = page.total;
     if (page.length > want) {
       more = true;
       break;
     }
     if (page.length < ask) {
-      more = total === undefined ? false : req.offset + records.length < total;
+      more = total === undefined ? false : req.offset + count < total;
       break;
     }
     if (total !== undefined) {
       // A full page and a known total: no probe needed.
-      more = req.offset + records.length < total;
-      if (!more || records.length >= req.limit) break;
+      more = req.offset + count < total;
+      if (!more || count >= req.limit) break;
     }
   }
   if (more === undefined) {
     // The last page was exactly full at the vendor's maximum: one tiny probe tells whether more follow.
-    last = await call(client, target, "GET", req.path, pageQuery(style, req.query, req.offset + records.length, 1), req.signal);
-    more = recordsAt(bodyOf(last), style.records).length > 0;
+    last = await call(client, target, "GET", req.path, pageQuery(style, req.query, req.offset + count, 1), req.signal);
+    more = view(last, style.records, style).length > 0;
   }
-  return { records, more, last: last as UpstreamResponse };
+  return { parts, count, more, last: last as UpstreamResponse };
 }
 
 function pageQuery(style: PaginationStyle, query: ListRequest["query"], position: number, size: number) {

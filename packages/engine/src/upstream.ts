@@ -30,10 +30,36 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string>;
-  /** Parsed JSON when the upstream said JSON and it parsed; otherwise undefined. */
-  body: unknown;
-  /** The body as received. */
-  text: string;
+  /** The body's bytes as received. */
+  bytes: Buffer;
+  /** Parsed JSON when the upstream said JSON and it parsed; otherwise undefined. Parsed on first use. */
+  readonly body: unknown;
+  /** The body as UTF-8 text, decoded on first use. */
+  readonly text: string;
+}
+
+/** A response whose text and JSON are worked out only when read: the proxy reads neither. */
+export function upstreamResponse(status: number, headers: Record<string, string>, bytes: Buffer): UpstreamResponse {
+  let text: string | undefined;
+  let body: unknown;
+  let parsed = false;
+  return {
+    status,
+    headers,
+    bytes,
+    get text() {
+      // A UTF-8 byte-order mark is dropped, as TextDecoder does.
+      const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+      return (text ??= bytes.toString("utf8", start));
+    },
+    get body() {
+      if (!parsed) {
+        parsed = true;
+        body = parseJson(this.text, headers["content-type"]);
+      }
+      return body;
+    },
+  };
 }
 
 /** The upstream could not be reached, or did not answer in time. */
@@ -191,12 +217,12 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         body,
         signal,
       });
-      const text = await response.body.text();
+      const bytes = Buffer.from(await response.body.arrayBuffer());
       const responseHeaders: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {
         if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(", ") : value;
       }
-      return { status: response.statusCode, headers: responseHeaders, body: parseJson(text, responseHeaders["content-type"]), text };
+      return upstreamResponse(response.statusCode, responseHeaders, bytes);
     } catch (error) {
       if (deadline.aborted && !req.signal?.aborted)
         throw new UpstreamFailure("timeout", `${url.origin} did not answer within ${timeoutMs} ms`);

@@ -13,7 +13,12 @@ export interface Mapping {
   /** True when the expression runs as a compiled function (see compile.ts). */
   readonly compiled: boolean;
   evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
+  /** The compiled form's answer, synchronously, or `INTERPRETER` when the interpreter must run. */
+  quick(input: unknown): unknown;
 }
+
+/** What `Mapping.quick` answers when only the (asynchronous) interpreter can map the input. */
+export const INTERPRETER: unique symbol = Symbol("interpreter");
 
 /** A mapping that does not compile: names the file and the position of the syntax error. */
 export class MappingSyntaxError extends Error {
@@ -58,6 +63,14 @@ export function compileMapping(expression: string, source: string): Mapping {
   return {
     source,
     compiled: fast !== undefined,
+    quick(input) {
+      if (!fast) return INTERPRETER;
+      try {
+        return fast(input);
+      } catch {
+        return INTERPRETER;
+      }
+    },
     async evaluate(input, bindings) {
       if (fast && bindings === undefined) {
         try {
@@ -87,12 +100,30 @@ export async function mapRecords(
 ): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const record of records) {
-    const mapped = await mapping.evaluate(record, bindings);
-    if (mapped === null || mapped === undefined) continue;
-    if (typeof mapped !== "object" || Array.isArray(mapped)) {
-      throw new MappingError(mapping.source, `produced ${Array.isArray(mapped) ? "an array" : typeof mapped}, not an object`);
-    }
-    out.push(mapped as Record<string, unknown>);
+    const pending = mapRecord(mapping, record, bindings);
+    const mapped = pending instanceof Promise ? await pending : pending;
+    if (mapped) out.push(mapped);
   }
   return out;
+}
+
+type Mapped = Record<string, unknown> | undefined;
+
+/**
+ * One record through a mapping: the object, or undefined when the mapping drops it. Synchronous
+ * when the compiled form answers — a page of records then costs no promise per record — and a
+ * promise only when the interpreter has to run.
+ */
+export function mapRecord(mapping: Mapping, record: unknown, bindings?: Record<string, unknown>): Mapped | Promise<Mapped> {
+  const quick = bindings === undefined ? mapping.quick(record) : INTERPRETER;
+  if (quick === INTERPRETER) return mapping.evaluate(record, bindings).then((value) => asRecord(mapping, value));
+  return asRecord(mapping, quick);
+}
+
+function asRecord(mapping: Mapping, mapped: unknown): Mapped {
+  if (mapped === null || mapped === undefined) return undefined;
+  if (typeof mapped !== "object" || Array.isArray(mapped)) {
+    throw new MappingError(mapping.source, `produced ${Array.isArray(mapped) ? "an array" : typeof mapped}, not an object`);
+  }
+  return mapped as Record<string, unknown>;
 }

@@ -33,7 +33,8 @@ export async function forward(
   const headers = new Headers(rateLimitHeaders(integration, response));
   for (const name of KEPT) if (response.headers[name] !== undefined) headers.set(name, response.headers[name] as string);
   const empty = response.status === 204 || response.status === 304 || method === "HEAD";
-  return new Response(empty ? null : response.text, { status: response.status, headers });
+  // The upstream's bytes as they came: nothing decoded, nothing re-encoded.
+  return new Response(empty ? null : response.bytes, { status: response.status, headers });
 }
 
 /** The caller's query without `connection_id`, keeping repeated parameters. */

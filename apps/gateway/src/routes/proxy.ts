@@ -1,9 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { type Integration, readList } from "@unifold/engine";
+import { type Integration, readRawList } from "@unifold/engine";
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { listEnvelope, openOffset } from "../pagination.ts";
+import { openOffset, rawListEnvelope } from "../pagination.ts";
 import type { AppEnv } from "../services.ts";
 import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
 import { commonErrors, json, listOf, upstreamErrors } from "../schemas.ts";
@@ -15,6 +15,9 @@ const listQuery = z.object({
   cursor: z.string().max(4096).optional(),
 });
 const oneQuery = z.object({ connection_id: z.string().min(1).max(100) });
+// Built once: zod compiles a schema on its first parse, which per request would cost more than the check.
+const listQueryAndVendor = listQuery.passthrough();
+const oneQueryAndVendor = oneQuery.passthrough();
 
 function proxyResourceOf(integration: Integration, name: string) {
   const proxy = integration.proxy[name];
@@ -58,7 +61,7 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
     });
   }
   app.get("/proxy/:resource", requireScope("api"), async (c) => {
-    const q = parse(listQuery.passthrough(), c.req.query());
+    const q = parse(listQueryAndVendor, c.req.query());
     const reachable = await reachableConnection(c, q.connection_id);
     const { connection, integration } = reachable;
     const proxy = proxyResourceOf(integration, c.req.param("resource"));
@@ -66,7 +69,7 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
     const binding = `${connection.id}|proxy|${c.req.param("resource")}|${JSON.stringify(upstreamQuery)}`;
     const offset = await openOffset(c.var.services.cursors, binding, q.cursor);
     const page = await withUpstream(c, reachable, (target) =>
-      readList(c.var.services.upstream, target, {
+      readRawList(c.var.services.upstream, target, {
         path: proxy.path,
         query: upstreamQuery,
         pagination: proxy.pagination ? integration.pagination[proxy.pagination] : undefined,
@@ -77,12 +80,12 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
       }),
     );
     for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
-    const next = page.more ? await c.var.services.cursors.seal(binding, { o: offset + page.records.length }) : null;
-    return c.json(listEnvelope(page.records, next), 200);
+    const next = page.more ? await c.var.services.cursors.seal(binding, { o: offset + page.count }) : null;
+    return c.body(rawListEnvelope(page.parts, page.count, next), 200, { "content-type": "application/json" });
   });
 
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/proxy/:resource/:id", requireScope("api"), async (c) => {
-    const q = parse(oneQuery.passthrough(), c.req.query());
+    const q = parse(oneQueryAndVendor, c.req.query());
     const reachable = await reachableConnection(c, q.connection_id);
     const proxy = proxyResourceOf(reachable.integration, c.req.param("resource"));
     return forward(c, reachable, `${proxy.path}/${encodeURIComponent(c.req.param("id"))}`, forwardedQuery(c));

@@ -8,7 +8,7 @@ import {
   type UnifiedFilter,
   type UnifiedResource,
 } from "@unifold/engine";
-import { mapRecords } from "@unifold/mapping";
+import { mapRecord } from "@unifold/mapping";
 import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
@@ -165,14 +165,18 @@ export async function mapAll(
   for (const record of records) {
     let merged: Record<string, unknown> | undefined = {};
     for (const mapping of mappings) {
-      const [part] = await mapRecords(mapping, [record]);
+      const pending = mapRecord(mapping, record);
+      const part = pending instanceof Promise ? await pending : pending;
       if (!part) {
         merged = undefined;
         break;
       }
-      merged = { ...merged, ...part };
+      // Copied into a fresh object: a mapping may answer a piece of its input, which must stay untouched.
+      Object.assign(merged, part);
     }
-    if (merged) out.push(withRemote ? { ...merged, remote_data: record } : merged);
+    if (!merged) continue;
+    if (withRemote) merged.remote_data = record;
+    out.push(merged);
   }
   return out;
 }

@@ -3,6 +3,7 @@ import {
   type Integration,
   planWrite,
   readList,
+  upstreamResponse,
   readOne,
   runPlan,
   type UnifiedResource,
@@ -229,7 +230,7 @@ async function createWithoutDuplicates(c: Context<AppEnv>, target: UpstreamTarge
           { integration: target.integration.slug },
           "create failed without an answer but had landed; answering with the user found",
         );
-        return [{ status: 201, headers: {}, body: existing, text: "" }];
+        return [upstreamResponse(201, { "content-type": "application/json" }, Buffer.from(JSON.stringify(existing)))];
       }
     }
     return runPlan(client, target, plan, input, signal);

@@ -1,0 +1,178 @@
+/**
+ * Finds where an upstream page's records sit in its raw bytes, without building them: the
+ * proxy passes records through as the vendor sent them, so parsing a 100 KB page only to
+ * serialise it again would be most of its cost. The document is checked as it is walked —
+ * structure, punctuation, literals and numbers — so what is spliced out is valid JSON.
+ * String contents are taken as sent (like the passthrough). Answers undefined for anything
+ * that is not such a document; callers then parse it the ordinary way and report that.
+ */
+export interface ScannedList {
+  /** Start and end byte offsets of each record, in order: [start0, end0, start1, end1, …]. */
+  spans: number[];
+  /** The number at the top-level `totalProperty`, when asked for and present. */
+  total: number | undefined;
+}
+
+const QUOTE = 34;
+const COMMA = 44;
+const COLON = 58;
+const BACKSLASH = 92;
+const OPEN_OBJECT = 123;
+const CLOSE_OBJECT = 125;
+const OPEN_ARRAY = 91;
+const CLOSE_ARRAY = 93;
+
+class NotJson extends Error {}
+const notJson = new NotJson();
+
+/**
+ * `property` undefined: the document is the record array (JumpCloud v2). Otherwise it is an
+ * object whose `property` holds the records; a missing property means no records, as in `recordsAt`.
+ */
+export function scanList(bytes: Uint8Array, property: string | undefined, totalProperty?: string): ScannedList | undefined {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    let i = space(buffer, startOf(buffer));
+    const spans: number[] = [];
+    let total: number | undefined;
+    if (property === undefined) {
+      if (buffer[i] !== OPEN_ARRAY) return undefined;
+      i = array(buffer, i, spans);
+    } else {
+      if (buffer[i] !== OPEN_OBJECT) return undefined;
+      i = space(buffer, i + 1);
+      if (buffer[i] === CLOSE_OBJECT) i++;
+      else {
+        for (;;) {
+          if (buffer[i] !== QUOTE) throw notJson;
+          const keyEnd = string(buffer, i);
+          const key = buffer.toString("latin1", i + 1, keyEnd - 1);
+          i = space(buffer, keyEnd);
+          if (buffer[i] !== COLON) throw notJson;
+          i = space(buffer, i + 1);
+          const start = i;
+          if (key === property) {
+            // Duplicate keys: the last one counts, as in JSON.parse.
+            if (buffer[i] !== OPEN_ARRAY) return undefined;
+            spans.length = 0;
+            i = array(buffer, i, spans);
+          } else {
+            i = value(buffer, i);
+            if (key === totalProperty) {
+              const raw = buffer.toString("latin1", start, i);
+              // A total sent as a string ("100") counts too, as Number() reads it from the parsed body.
+              total = raw === "null" ? undefined : Number(raw.startsWith('"') ? raw.slice(1, -1) : raw);
+            }
+          }
+          i = space(buffer, i);
+          if (buffer[i] === COMMA) i = space(buffer, i + 1);
+          else if (buffer[i] === CLOSE_OBJECT) {
+            i++;
+            break;
+          } else throw notJson;
+        }
+      }
+    }
+    if (space(buffer, i) !== buffer.length) return undefined;
+    return { spans, total: Number.isFinite(total) ? total : undefined };
+  } catch (error) {
+    if (error === notJson) return undefined;
+    throw error;
+  }
+}
+
+/** A UTF-8 byte-order mark is skipped, as a text decoder would. */
+function startOf(b: Buffer): number {
+  return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+}
+
+function space(b: Buffer, i: number): number {
+  for (;;) {
+    const c = b[i];
+    if (c === 32 || c === 10 || c === 13 || c === 9) i++;
+    else return i;
+  }
+}
+
+/** `b[i]` is a quote; answers the offset after the closing one. */
+function string(b: Buffer, i: number): number {
+  let j = i;
+  for (;;) {
+    j = b.indexOf(QUOTE, j + 1);
+    if (j < 0) throw notJson;
+    let backslashes = 0;
+    while (b[j - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return j + 1;
+  }
+}
+
+function value(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) return string(b, i);
+  if (c === OPEN_OBJECT) return object(b, i);
+  if (c === OPEN_ARRAY) return array(b, i, undefined);
+  if (c === 116) return literal(b, i, TRUE);
+  if (c === 102) return literal(b, i, FALSE);
+  if (c === 110) return literal(b, i, NULL);
+  return number(b, i);
+}
+
+const TRUE = Buffer.from("true");
+const FALSE = Buffer.from("false");
+const NULL = Buffer.from("null");
+
+function literal(b: Buffer, i: number, word: Buffer): number {
+  for (let k = 0; k < word.length; k++) if (b[i + k] !== word[k]) throw notJson;
+  return i + word.length;
+}
+
+const isDigit = (c: number | undefined) => c !== undefined && c >= 48 && c <= 57;
+
+/** -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, byte by byte. */
+function number(b: Buffer, i: number): number {
+  if (b[i] === 45) i++;
+  if (b[i] === 48) i++;
+  else if (isDigit(b[i])) while (isDigit(b[i])) i++;
+  else throw notJson;
+  if (b[i] === 46) {
+    i++;
+    if (!isDigit(b[i])) throw notJson;
+    while (isDigit(b[i])) i++;
+  }
+  if (b[i] === 101 || b[i] === 69) {
+    i++;
+    if (b[i] === 43 || b[i] === 45) i++;
+    if (!isDigit(b[i])) throw notJson;
+    while (isDigit(b[i])) i++;
+  }
+  return i;
+}
+
+function object(b: Buffer, i: number): number {
+  i = space(b, i + 1);
+  if (b[i] === CLOSE_OBJECT) return i + 1;
+  for (;;) {
+    if (b[i] !== QUOTE) throw notJson;
+    i = space(b, string(b, i));
+    if (b[i] !== COLON) throw notJson;
+    i = space(b, value(b, space(b, i + 1)));
+    if (b[i] === COMMA) i = space(b, i + 1);
+    else if (b[i] === CLOSE_OBJECT) return i + 1;
+    else throw notJson;
+  }
+}
+
+/** Walks an array; with `spans`, notes where each element starts and ends. */
+function array(b: Buffer, i: number, spans: number[] | undefined): number {
+  i = space(b, i + 1);
+  if (b[i] === CLOSE_ARRAY) return i + 1;
+  for (;;) {
+    const start = i;
+    i = value(b, i);
+    spans?.push(start, i);
+    i = space(b, i);
+    if (b[i] === COMMA) i = space(b, i + 1);
+    else if (b[i] === CLOSE_ARRAY) return i + 1;
+    else throw notJson;
+  }
+}
