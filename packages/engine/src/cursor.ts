@@ -1,5 +1,4 @@
-import { createHash, hkdfSync } from "node:crypto";
-import { CompactEncrypt, compactDecrypt } from "jose";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 
 /** A cursor that is forged, truncated, expired, or was made for another list. */
 export class CursorError extends Error {
@@ -16,33 +15,28 @@ export interface CursorCodec {
 }
 
 /**
- * Cursors are encrypted (jose JWE, dir + A256GCM): opaque to callers, tamper-evident, and
+ * Cursors are encrypted JWE (compact, dir + A256GCM): opaque to callers, tamper-evident, and
  * bound to their list by a hash of the binding, so a cursor from one list fails on another.
+ *
+ * Sealed and opened with node:crypto's AES-GCM rather than jose: every list page opens one
+ * cursor and seals the next, and jose's WebCrypto path cost ~0.2–0.3 ms per operation here
+ * against ~0.02 ms. The tokens are standard JWE; a test opens ours with jose and jose's with ours.
  */
 export function createCursorCodec(secret: Uint8Array, options: { ttlSeconds?: number; now?: () => number } = {}): CursorCodec {
-  const raw = new Uint8Array(hkdfSync("sha256", secret, new Uint8Array(0), "unifold cursor v1", 32));
-  // Imported once: jose would otherwise import the raw bytes on every seal and open.
-  const key = crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+  const key = Buffer.from(hkdfSync("sha256", secret, new Uint8Array(0), "unifold cursor v1", 32));
   const ttl = options.ttlSeconds ?? 24 * 3600;
   const now = options.now ?? (() => Date.now());
-  const encoder = new TextEncoder();
   const bindingHash = (binding: string) => createHash("sha256").update(binding).digest("base64url").slice(0, 22);
 
   return {
     async seal(binding, state) {
       const payload = { b: bindingHash(binding), s: state, e: Math.floor(now() / 1000) + ttl };
-      return new CompactEncrypt(encoder.encode(JSON.stringify(payload)))
-        .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
-        .encrypt(await key);
+      return sealJwe(key, JSON.stringify(payload));
     },
     async open(binding, token) {
       let payload: { b?: unknown; s?: unknown; e?: unknown };
       try {
-        const { plaintext } = await compactDecrypt(token, await key, {
-          keyManagementAlgorithms: ["dir"],
-          contentEncryptionAlgorithms: ["A256GCM"],
-        });
-        payload = JSON.parse(new TextDecoder().decode(plaintext));
+        payload = JSON.parse(openJwe(key, token));
       } catch {
         throw new CursorError("the cursor is not one this gateway issued (forged, truncated or from another deployment)");
       }
@@ -53,4 +47,28 @@ export function createCursorCodec(secret: Uint8Array, options: { ttlSeconds?: nu
       return payload.s;
     },
   };
+}
+
+// The protected header is the same for every cursor: {"alg":"dir","enc":"A256GCM"}.
+const HEADER = Buffer.from(JSON.stringify({ alg: "dir", enc: "A256GCM" })).toString("base64url");
+const AAD = Buffer.from(HEADER, "ascii");
+
+/** RFC 7516 compact serialisation with direct encryption: header..iv.ciphertext.tag (no encrypted key). */
+function sealJwe(key: Buffer, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(AAD);
+  const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+  return `${HEADER}..${iv.toString("base64url")}.${ciphertext.toString("base64url")}.${cipher.getAuthTag().toString("base64url")}`;
+}
+
+/** Throws on anything but a token sealed with this key and this header. */
+function openJwe(key: Buffer, token: string): string {
+  const parts = token.split(".");
+  if (parts.length !== 5 || parts[0] !== HEADER || parts[1] !== "") throw new Error("not a dir/A256GCM JWE");
+  const [, , iv, ciphertext, tag] = parts as [string, string, string, string, string];
+  const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"), { authTagLength: 16 });
+  decipher.setAAD(AAD);
+  decipher.setAuthTag(Buffer.from(tag, "base64url"));
+  return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]).toString("utf8");
 }

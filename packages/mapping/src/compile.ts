@@ -178,11 +178,11 @@ function compileNode(node: Node): Compiled {
       const fn = functions[name];
       if (!fn) throw new Unsupported(`function $${name}`);
       const args = (node.arguments ?? []).map(compileNode);
-      return (input, frame) =>
-        fn(
-          args.map((a) => a(input, frame)),
-          input,
-        );
+      return (input, frame) => {
+        const values: Value[] = new Array(args.length);
+        for (let i = 0; i < args.length; i++) values[i] = (args[i] as Compiled)(input, frame);
+        return fn(values, input);
+      };
     }
     default:
       throw new Unsupported(node.type);
@@ -197,24 +197,22 @@ function compilePath(node: Node): Compiled {
   });
   const firstIsVariable = stepNodes[0]?.type === "variable";
   const general: Compiled = (input, frame) => {
-    let current: Sequence = Array.isArray(input) && !firstIsVariable ? (input as Sequence) : sequence(input);
-    let result: Sequence = current;
-    for (const [index, step] of steps.entries()) {
-      const last = index === steps.length - 1;
-      const produced: Value[] = [];
-      for (const item of current) {
-        const value = step(item, frame);
-        if (value !== undefined) produced.push(value);
+    let current: Value[] = Array.isArray(input) && !firstIsVariable ? input : [input];
+    let result: Sequence = sequence();
+    for (let index = 0; index < steps.length; index++) {
+      const step = steps[index] as Compiled;
+      result = sequence();
+      let produced = 0;
+      let only: Value;
+      for (let k = 0; k < current.length; k++) {
+        const value = step(current[k], frame);
+        if (value === undefined) continue;
+        if (++produced === 1) only = value;
+        if (!Array.isArray(value) || (value as Sequence)[CONS]) result.push(value);
+        else for (let j = 0; j < value.length; j++) result.push(value[j]);
       }
-      if (last && produced.length === 1 && Array.isArray(produced[0]) && !isSequence(produced[0])) {
-        result = produced[0] as Sequence;
-      } else {
-        result = sequence();
-        for (const value of produced) {
-          if (!Array.isArray(value) || (value as Sequence)[CONS]) result.push(value);
-          else result.push(...value);
-        }
-      }
+      // The interpreter keeps a single array produced by the last step as it is.
+      if (index === steps.length - 1 && produced === 1 && Array.isArray(only) && !isSequence(only)) return only;
       if (result.length === 0) break;
       current = result;
     }
@@ -265,12 +263,14 @@ function compileArray(node: Node): Compiled {
   const items = (node.expressions ?? []).map((expression) => ({ nested: expression.value === "[", run: compileNode(expression) }));
   const cons = node.consarray === true;
   return (input, frame) => {
-    let out: Value[] = [];
-    for (const item of items) {
+    const out: Value[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
       const value = item.run(input, frame);
       if (value === undefined) continue;
-      if (item.nested) out.push(value);
-      else out = append(out, value) as Value[];
+      // What $append does, without a new array per item: arrays are spread, anything else added.
+      if (item.nested || !Array.isArray(value)) out.push(value);
+      else for (let j = 0; j < value.length; j++) out.push(value[j]);
     }
     if (cons) (out as Sequence)[CONS] = true;
     return out;
@@ -286,7 +286,8 @@ function compileObject(node: Node): Compiled {
     // Over an array the interpreter groups items by key; that case is left to it.
     if (Array.isArray(input)) throw new Unsupported("object constructor over an array input");
     const out: Record<string, Value> = {};
-    for (const { key, value } of pairs) {
+    for (let i = 0; i < pairs.length; i++) {
+      const { key, value } = pairs[i]!;
       if (Object.hasOwn(out, key)) continue;
       const v = value(input, frame);
       if (v !== undefined) out[key] = v;
