@@ -1,8 +1,9 @@
 // Benchmark: what the gateway adds on top of the upstream, measured side by side in one run.
-// The sandbox and the gateway each run in their own process on loopback; this process drives them.
-//  1. latency: one connection, requests sent one at a time, alternating direct ↔ through the gateway
-//     (µs resolution, so a fraction of a millisecond shows);
-//  2. throughput: autocannon, 10 connections: direct, proxy and unified list pages of 100 users,
+// The sandbox, the gateway and a bare Node relay (relay.ts: the floor under any Node proxy) each
+// run in their own process on loopback; this process drives them.
+//  1. latency: one connection, requests sent one at a time, alternating direct ↔ relay ↔ through the
+//     gateway (µs resolution, so a fraction of a millisecond shows);
+//  2. throughput: autocannon, 10 connections: direct, relay, proxy and unified list pages of 100 users,
 //     with the gateway's CPU time read from /proc to give records/s per core;
 //  3. mapping alone: each users mapping over 10,000 sandbox records next to a hand-written
 //     function that produces the same output (checked equal first).
@@ -22,6 +23,7 @@ import {
   cpuSeconds,
   rssMb,
   startGatewayProcess,
+  startRelayProcess,
   startSandboxProcess,
   type Vendor,
 } from "./processes.ts";
@@ -42,6 +44,7 @@ const gatewayProcess = await startGatewayProcess(
   process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
 );
 const gateway = gatewayProcess.url;
+const relay = await startRelayProcess(sandbox.url);
 
 const vendors = {
   jostle: { slug: "jostle-scim", base: basePaths.jostle, direct: "/Users?startIndex=5001&count=100", proxy: "Users" },
@@ -68,13 +71,14 @@ const cursorAt = async (path: string, vendor: Vendor) => {
   }
   return cursor!;
 };
-const routes = {} as Record<Vendor, { direct: string; proxy: string; unified: string }>;
+const routes = {} as Record<Vendor, { direct: string; relay: string; proxy: string; unified: string }>;
 for (const vendor of Object.keys(vendors) as Vendor[]) {
   const v = vendors[vendor];
   const proxyCursor = await cursorAt(`/proxy/${v.proxy}`, vendor);
   const unifiedCursor = await cursorAt("/unified/user-directory/users", vendor);
   routes[vendor] = {
     direct: `${sandbox.url}${v.base}${v.direct}`,
+    relay: `${relay.url}${v.base}${v.direct}`,
     proxy: `${gateway}/proxy/${v.proxy}?connection_id=${connectionIds[vendor]}&limit=100&cursor=${proxyCursor}`,
     unified: `${gateway}/unified/user-directory/users?connection_id=${connectionIds[vendor]}&limit=100&cursor=${unifiedCursor}`,
   };
@@ -91,14 +95,15 @@ for (const vendor of Object.keys(vendors) as Vendor[]) {
   const samples = await alternate(
     [
       { url: r.direct, headers: directHeaders(vendor) },
+      { url: r.relay, headers: directHeaders(vendor) },
       { url: r.proxy, headers: apiHeaders },
       { url: r.unified, headers: apiHeaders },
     ],
     2000,
   );
-  const [direct, proxy, unified] = samples.map((s) => percentiles(s));
+  const [direct, bare, proxy, unified] = samples.map((s) => percentiles(s));
   latencyRows.push(
-    `| ${vendor} | ${ms(direct!.p50)} | ${ms(proxy!.p50)} | **${ms(proxy!.p50 - direct!.p50)}** | ${ms(proxy!.p99)} | ${ms(unified!.p50)} | ${ms(unified!.p50 - direct!.p50)} | ${ms(unified!.p99)} |`,
+    `| ${vendor} | ${ms(direct!.p50)} | ${ms(bare!.p50 - direct!.p50)} | ${ms(proxy!.p50)} | **${ms(proxy!.p50 - direct!.p50)}** | ${ms(proxy!.p50 - bare!.p50)} | ${ms(proxy!.p99)} | ${ms(unified!.p50)} | ${ms(unified!.p50 - direct!.p50)} | ${ms(unified!.p99)} |`,
   );
 }
 
@@ -107,10 +112,11 @@ const throughputRows: string[] = [];
 for (const vendor of Object.keys(vendors) as Vendor[]) {
   const r = routes[vendor];
   const direct = await load(r.direct, directHeaders(vendor));
+  const bare = await load(r.relay, directHeaders(vendor));
   const proxy = await load(r.proxy, apiHeaders);
   const unified = await load(r.unified, apiHeaders);
   throughputRows.push(
-    `| ${vendor} | ${direct.rps} | ${proxy.rps} | **${(proxy.rps / direct.rps).toFixed(2)}** | ${unified.rps} | **${(unified.rps / proxy.rps).toFixed(2)}** | ${unified.cores.toFixed(2)} | ${Math.round((unified.rps * 100) / unified.cores)} |`,
+    `| ${vendor} | ${direct.rps} | ${bare.rps} (${(bare.rps / direct.rps).toFixed(2)}) | ${proxy.rps} | **${(proxy.rps / direct.rps).toFixed(2)}** | ${unified.rps} | **${(unified.rps / proxy.rps).toFixed(2)}** | ${unified.cores.toFixed(2)} | ${Math.round((unified.rps * 100) / unified.cores)} |`,
   );
 }
 const gatewayPeak = rssMb(gatewayProcess.pid, "VmHWM");
@@ -142,14 +148,16 @@ console.log(
   `Gateway bench — database: ${process.env.DATABASE_URL ? "Postgres server" : "embedded (PGlite)"}; sandbox tenant of ${USERS} users; 100-record pages from record 5,001.\n`,
 );
 console.log("Latency, 1 connection, 2,000 requests each, alternating (ms):\n");
-console.log("| vendor | direct p50 | proxy p50 | proxy added p50 | proxy p99 | unified p50 | unified added p50 | unified p99 |");
-console.log("|---|---|---|---|---|---|---|---|");
+console.log(
+  "| vendor | direct p50 | bare Node relay added p50 | proxy p50 | proxy added p50 | proxy added over the relay | proxy p99 | unified p50 | unified added p50 | unified p99 |",
+);
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 latencyRows.forEach((row) => console.log(row));
 console.log(`\nThroughput, 10 connections, ${seconds} s each (req/s):\n`);
 console.log(
-  "| vendor | direct | proxy | proxy ÷ direct | unified | unified ÷ proxy | gateway cores used (unified) | mapped records/s per core |",
+  "| vendor | direct | bare Node relay (÷ direct) | proxy | proxy ÷ direct | unified | unified ÷ proxy | gateway cores used (unified) | mapped records/s per core |",
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|");
 throughputRows.forEach((row) => console.log(row));
 console.log(`\nGateway peak RSS: ${gatewayPeak} MB\n`);
 console.log("Users mapping alone over 10,000 records (records/s):\n");

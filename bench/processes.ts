@@ -36,6 +36,14 @@ export async function startSandboxProcess(tenants: Record<string, number>): Prom
   return { ...ready, pid: child.pid!, stop: () => child.kill("SIGTERM") };
 }
 
+/** `relay.ts`: a bare Node HTTP hop in front of `origin`, the floor under the gateway's proxy. */
+export async function startRelayProcess(origin: string): Promise<{ url: string; pid: number }> {
+  const child = spawn(process.execPath, [...tsxArgs, here("relay.ts"), origin], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  const { url } = JSON.parse(await firstLine(child.stdout!)) as { url: string };
+  return { url, pid: child.pid! };
+}
+
 export interface GatewayProcess {
   url: string;
   adminKey: string;

@@ -65,7 +65,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export const requestMetrics: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = performance.now();
   await next();
-  const { metrics } = c.var.services;
+  const { metrics } = c.get("services");
   // The route pattern of the handler that answered (middleware is registered as ALL *).
   const route = c.req.matchedRoutes.filter((r) => r.method !== "ALL").at(-1)?.path ?? "unmatched";
   metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
@@ -81,7 +81,7 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>) {
     responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
   });
   app.get("/metrics", requireScope("admin"), async (c) => {
-    const { registry } = c.var.services.metrics;
+    const { registry } = c.get("services").metrics;
     return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
   });
 }

@@ -19,6 +19,7 @@ export interface Services {
 }
 
 export interface AppEnv {
+  // Read with c.get(name): hono's c.var builds a new object of every variable on each access.
   Variables: {
     services: Services;
     requestId: string;

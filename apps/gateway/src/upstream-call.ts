@@ -18,9 +18,9 @@ import type { AppEnv } from "./services.ts";
  * another tenant's connection answers exactly like an unknown one.
  */
 export async function reachableConnection(c: Context<AppEnv>, id: string): Promise<Reachable> {
-  const { connections, integrations } = c.var.services;
+  const { connections, integrations } = c.get("services");
   const found = await connections.getSealed(id);
-  const tenant = c.var.apiKey.tenantId;
+  const tenant = c.get("apiKey").tenantId;
   if (!found || (tenant && found.connection.tenantId !== tenant)) throw new ApiError("not_found", `no connection with id ${id}`);
   const { connection, sealed } = found;
   const integration = integrations.get(connection.integration);
@@ -52,7 +52,7 @@ export async function withUpstream<T>(
   { connection, integration, sealed }: Reachable,
   work: (target: UpstreamTarget) => Promise<T>,
 ): Promise<T> {
-  const credentials = await c.var.services.connections.open(connection.id, sealed);
+  const credentials = await c.get("services").connections.open(connection.id, sealed);
   const started = performance.now();
   const note = (status?: number) =>
     c.set("upstream", {
@@ -78,7 +78,7 @@ async function asApiError(c: Context<AppEnv>, connection: Connection, integratio
     const applied = error.applied.length ? ` (already done before this failed: ${error.applied.join(", ")})` : "";
     const said = `${error.upstreamMessage ? `: ${error.upstreamMessage}` : ""}${applied}`;
     if (status === 401 || status === 403) {
-      await c.var.services.connections.update(connection.id, { status: "needs_reauth" });
+      await c.get("services").connections.update(connection.id, { status: "needs_reauth" });
       return new ApiError(
         "upstream_unauthorized",
         `${integration.name} rejected the connection's credentials (upstream status ${status})${said}`,
@@ -90,7 +90,7 @@ async function asApiError(c: Context<AppEnv>, connection: Connection, integratio
     if (status === 409)
       return new ApiError("conflict", `${integration.name} reported a conflict (upstream status 409)${said}`, { upstream });
     if (status === 429) {
-      c.var.services.metrics.rateLimited.inc({ cause: "upstream" });
+      c.get("services").metrics.rateLimited.inc({ cause: "upstream" });
       const retryAfter = error.response.headers["retry-after"];
       return new ApiError("rate_limited", `${integration.name} is rate limiting this connection (upstream status 429)`, {
         upstream,
@@ -102,7 +102,7 @@ async function asApiError(c: Context<AppEnv>, connection: Connection, integratio
     return new ApiError("upstream_error", `${integration.name} failed (upstream status ${status})${said}`, { upstream });
   }
   if (error instanceof RateLimitedLocally) {
-    c.var.services.metrics.rateLimited.inc({ cause: "connection" });
+    c.get("services").metrics.rateLimited.inc({ cause: "connection" });
     return new ApiError("rate_limited", `${integration.name}: ${error.message}; retry in ${error.retryAfterSeconds} s`, {
       headers: { "retry-after": String(error.retryAfterSeconds) },
     });

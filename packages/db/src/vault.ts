@@ -1,7 +1,7 @@
-import { randomBytes, webcrypto } from "node:crypto";
+import { createDecipheriv, randomBytes, webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from "jose";
+import { CompactEncrypt, decodeProtectedHeader } from "jose";
 
 export type Credentials = Record<string, string>;
 
@@ -119,12 +119,10 @@ export function createVault(ring: KeyRing): Vault {
       let plaintext: Uint8Array;
       let cid: unknown;
       try {
-        const result = await compactDecrypt(jwe, await cryptoKey(key), {
-          keyManagementAlgorithms: ["dir"],
-          contentEncryptionAlgorithms: ["A256GCM"],
-        });
-        plaintext = result.plaintext;
-        cid = result.protectedHeader.cid;
+        ({
+          plaintext,
+          header: { cid },
+        } = openCompact(jwe, key));
       } catch {
         throw new VaultError(
           "decrypt_failed",
@@ -146,4 +144,26 @@ export function createVault(ring: KeyRing): Vault {
 /** An AES-256-GCM key as WebCrypto holds it, for `dir` JWE. */
 export function importAesKey(raw: Uint8Array): Promise<webcrypto.CryptoKey> {
   return webcrypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+/**
+ * Opens a compact JWE sealed by `seal` (jose; dir + A256GCM) with node:crypto. Every upstream
+ * call opens its connection's credentials, and jose's WebCrypto path cost ~0.2 ms per open here
+ * against ~0.02 ms. Only what `seal` writes is accepted: five parts, no encrypted key, alg dir,
+ * enc A256GCM, no zip or crit, a 96-bit IV and a 128-bit tag.
+ */
+function openCompact(jwe: string, key: Uint8Array): { header: Record<string, unknown>; plaintext: Buffer } {
+  const parts = jwe.split(".");
+  const [protectedHeader, encryptedKey, iv, ciphertext, tag] = parts as [string, string, string, string, string];
+  if (parts.length !== 5 || encryptedKey !== "") throw new Error("not a compact JWE with direct encryption");
+  const header = JSON.parse(Buffer.from(protectedHeader, "base64url").toString("utf8")) as Record<string, unknown>;
+  if (header.alg !== "dir" || header.enc !== "A256GCM" || "zip" in header || "crit" in header) throw new Error("unexpected JWE header");
+  const ivBytes = Buffer.from(iv, "base64url");
+  const tagBytes = Buffer.from(tag, "base64url");
+  if (ivBytes.length !== 12 || tagBytes.length !== 16) throw new Error("unexpected IV or tag length");
+  const decipher = createDecipheriv("aes-256-gcm", key, ivBytes, { authTagLength: 16 });
+  // The AAD is the protected header exactly as sent (RFC 7516 §5.2).
+  decipher.setAAD(Buffer.from(protectedHeader, "ascii"));
+  decipher.setAuthTag(tagBytes);
+  return { header, plaintext: Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]) };
 }

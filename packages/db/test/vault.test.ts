@@ -23,6 +23,24 @@ describe("vault", () => {
     await expect(vault.open(id, parts.join("."))).rejects.toThrow(/failed to decrypt with key "k1"/);
   });
 
+  it("refuses a sealed value with any one character changed, the header's connection id included", async () => {
+    const vault = createVault(parseKeyRing(generateKeySpec("k1")));
+    const jwe = await vault.seal(id, { api_key: "abc" });
+    const bytes = (token: string) => token.split(".").map((part) => Buffer.from(part, "base64url").toString("hex"));
+    for (let i = 0; i < jwe.length; i++) {
+      if (jwe[i] === ".") continue;
+      const forged = jwe.slice(0, i) + (jwe[i] === "A" ? "B" : "A") + jwe.slice(i + 1);
+      // A last base64url character may change only unused bits, which forges nothing.
+      if (JSON.stringify(bytes(forged)) === JSON.stringify(bytes(jwe))) continue;
+      await expect(vault.open(id, forged), `position ${i}`).rejects.toBeInstanceOf(VaultError);
+    }
+    // The same ciphertext under a header naming another connection fails authentication.
+    const [header, ...rest] = jwe.split(".");
+    const moved = { ...JSON.parse(Buffer.from(header as string, "base64url").toString()), cid: "7d1e3c1a-0000-4000-8000-000000000000" };
+    const swapped = [Buffer.from(JSON.stringify(moved)).toString("base64url"), ...rest].join(".");
+    await expect(vault.open(moved.cid, swapped)).rejects.toMatchObject({ code: "decrypt_failed" });
+  });
+
   it("names the missing key when a ciphertext was sealed with a key not in the ring", async () => {
     const old = createVault(parseKeyRing(generateKeySpec("old")));
     const jwe = await old.seal(id, { api_key: "abc" });

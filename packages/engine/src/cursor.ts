@@ -53,9 +53,21 @@ export function createCursorCodec(secret: Uint8Array, options: { ttlSeconds?: nu
 const HEADER = Buffer.from(JSON.stringify({ alg: "dir", enc: "A256GCM" })).toString("base64url");
 const AAD = Buffer.from(HEADER, "ascii");
 
+// IVs are cut from a pooled block of CSPRNG bytes: randomBytes(12) per cursor is a system call each.
+let ivPool = Buffer.alloc(0);
+let ivAt = 0;
+function freshIv(): Buffer {
+  if (ivAt + 12 > ivPool.length) {
+    ivPool = randomBytes(12 * 512);
+    ivAt = 0;
+  }
+  ivAt += 12;
+  return ivPool.subarray(ivAt - 12, ivAt);
+}
+
 /** RFC 7516 compact serialisation with direct encryption: header..iv.ciphertext.tag (no encrypted key). */
 function sealJwe(key: Buffer, plaintext: string): string {
-  const iv = randomBytes(12);
+  const iv = freshIv();
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(AAD);
   const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);

@@ -5,21 +5,21 @@ import type { AppEnv } from "../services.ts";
 export const accessLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = performance.now();
   await next();
-  const { logger } = c.var.services;
+  const { logger } = c.get("services");
   logger.info(
     {
-      request_id: c.var.requestId,
+      request_id: c.get("requestId"),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
-      api_key_id: c.var.apiKey?.id,
+      api_key_id: c.get("apiKey")?.id,
       // Which connection and vendor the request reached, and how long the upstream part took
       // (calls and mapping) next to the whole request's duration_ms.
-      connection_id: c.var.upstream?.connectionId,
-      integration: c.var.upstream?.integration,
-      upstream_ms: c.var.upstream?.ms,
-      upstream_status: c.var.upstream?.status,
+      connection_id: c.get("upstream")?.connectionId,
+      integration: c.get("upstream")?.integration,
+      upstream_ms: c.get("upstream")?.ms,
+      upstream_status: c.get("upstream")?.status,
     },
     "request",
   );

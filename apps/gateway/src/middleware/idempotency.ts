@@ -13,8 +13,8 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header("idempotency-key");
   if (key === undefined) return next();
   if (key.length === 0 || key.length > 255) throw new ApiError("invalid_request", "Idempotency-Key must be 1 to 255 characters");
-  const store = c.var.services.idempotency;
-  const apiKeyId = c.var.apiKey.id;
+  const store = c.get("services").idempotency;
+  const apiKeyId = c.get("apiKey").id;
   const url = new URL(c.req.url);
   const hash = createHash("sha256")
     .update(`${c.req.method} ${url.pathname}?${url.searchParams.toString()}\n`)

@@ -51,7 +51,9 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
           details: [{ path: "tenant_id", message: "not allowed with scope admin" }],
         });
       }
-      const { key, secret } = await c.var.services.apiKeys.create({ name: body.name, scope: body.scope, tenantId: body.tenant_id ?? null });
+      const { key, secret } = await c
+        .get("services")
+        .apiKeys.create({ name: body.name, scope: body.scope, tenantId: body.tenant_id ?? null });
       return c.json({ ...present(key), secret }, 201);
     },
   );
@@ -67,7 +69,7 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(ApiKeySchema), "A page of API keys"), ...commonErrors },
     }),
     async (c) => {
-      const { cursors, apiKeys } = c.var.services;
+      const { cursors, apiKeys } = c.get("services");
       const { limit, cursor } = c.req.valid("query");
       const page = await apiKeys.list({ after: await openKeyset(cursors, "api-keys", cursor), limit });
       return c.json(listEnvelope(page.rows.map(present), await sealKeyset(cursors, "api-keys", page.next)), 200);
@@ -86,7 +88,7 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const key = await c.var.services.apiKeys.revoke(id);
+      const key = await c.get("services").apiKeys.revoke(id);
       if (!key) throw new ApiError("not_found", `no API key with id ${id}`);
       return c.json(present(key), 200);
     },

@@ -134,7 +134,7 @@ async function viaBulk(c: Context<AppEnv>, reachable: Reachable, operations: Bat
   const { integration } = reachable;
   const outcomes = await withUpstream(c, reachable, (target) =>
     runBulk(
-      c.var.services.upstream,
+      c.get("services").upstream,
       target,
       integration.batch!,
       plans.map((plan, i) => ({ plan, input: inputOf(operations[i]!) })),

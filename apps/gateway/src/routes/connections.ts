@@ -66,7 +66,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 201: json(ConnectionSchema, "The connection"), ...commonErrors, ...upstreamErrors },
     }),
     async (c) => {
-      const services = c.var.services;
+      const services = c.get("services");
       const body = c.req.valid("json");
       const integration = services.integrations.get(body.integration);
       if (!integration) {
@@ -108,7 +108,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(ConnectionSchema), "A page of connections"), ...commonErrors },
     }),
     async (c) => {
-      const services = c.var.services;
+      const services = c.get("services");
       const { limit, cursor, ...filters } = c.req.valid("query");
       const binding = `connections:${JSON.stringify([filters.tenant_id, filters.integration, filters.status])}`;
       const page = await services.connections.list({
@@ -140,7 +140,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(ConnectionSchema, "The connection"), ...commonErrors },
     }),
     async (c) => {
-      const services = c.var.services;
+      const services = c.get("services");
       return c.json(present(services, await mustGet(services, c.req.valid("param").id)), 200);
     },
   );
@@ -156,7 +156,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(ConnectionSchema, "The connection"), ...commonErrors, ...upstreamErrors },
     }),
     async (c) => {
-      const services = c.var.services;
+      const services = c.get("services");
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const current = await mustGet(services, id);
@@ -192,7 +192,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      if (!(await c.var.services.connections.remove(id))) throw notFound(id);
+      if (!(await c.get("services").connections.remove(id))) throw notFound(id);
       return c.json({ id, outcome: "deleted" as const }, 200);
     },
   );
@@ -208,7 +208,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(ConnectionSchema, "The connection with its new status"), ...commonErrors, ...upstreamErrors },
     }),
     async (c) => {
-      const services = c.var.services;
+      const services = c.get("services");
       const { id } = c.req.valid("param");
       const current = await mustGet(services, id);
       const integration = integrationOf(services, current);

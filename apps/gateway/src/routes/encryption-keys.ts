@@ -39,7 +39,7 @@ export function registerEncryptionKeys(app: OpenAPIHono<AppEnv>) {
       middleware: admin,
       responses: { 200: json(KeyRingSchema, "The key ring's ids and their use"), ...commonErrors },
     }),
-    async (c) => c.json(await keyRing(c.var.services.connections), 200),
+    async (c) => c.json(await keyRing(c.get("services").connections), 200),
   );
 
   app.openapi(
@@ -55,7 +55,7 @@ export function registerEncryptionKeys(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(RotationSchema, "How many were re-sealed, and the ring afterwards"), ...commonErrors },
     }),
     async (c) => {
-      const { connections } = c.var.services;
+      const { connections } = c.get("services");
       const { rotated } = await connections.rotate();
       return c.json({ rotated, ...(await keyRing(connections)) }, 200);
     },

@@ -22,7 +22,7 @@ export async function forward(
   const raw = hasBody ? new Uint8Array(await c.req.arrayBuffer()) : undefined;
   const { integration } = reachable;
   const response = await withUpstream(c, reachable, (target) =>
-    c.var.services.upstream.request(target, {
+    c.get("services").upstream.request(target, {
       method,
       path,
       query,

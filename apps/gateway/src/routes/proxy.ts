@@ -67,9 +67,9 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
     const proxy = proxyResourceOf(integration, c.req.param("resource"));
     const upstreamQuery = forwardedQuery(c, ["limit", "cursor"]);
     const binding = `${connection.id}|proxy|${c.req.param("resource")}|${JSON.stringify(upstreamQuery)}`;
-    const offset = await openOffset(c.var.services.cursors, binding, q.cursor);
+    const offset = await openOffset(c.get("services").cursors, binding, q.cursor);
     const page = await withUpstream(c, reachable, (target) =>
-      readRawList(c.var.services.upstream, target, {
+      readRawList(c.get("services").upstream, target, {
         path: proxy.path,
         query: upstreamQuery,
         pagination: proxy.pagination ? integration.pagination[proxy.pagination] : undefined,
@@ -80,7 +80,7 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
       }),
     );
     for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
-    const next = page.more ? await c.var.services.cursors.seal(binding, { o: offset + page.count }) : null;
+    const next = page.more ? await c.get("services").cursors.seal(binding, { o: offset + page.count }) : null;
     return c.body(rawListEnvelope(page.parts, page.count, next), 200, { "content-type": "application/json" });
   });
 

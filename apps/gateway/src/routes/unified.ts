@@ -200,9 +200,9 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
   const upstream = await upstreamListOf(integration, entry.resource, op, filters);
   const limit = Number(q.limit ?? 50);
   const binding = `${connection.id}|${entry.resource}|${parentId ?? ""}|${JSON.stringify(filters)}`;
-  const offset = await openOffset(c.var.services.cursors, binding, q.cursor);
+  const offset = await openOffset(c.get("services").cursors, binding, q.cursor);
   const page = await withUpstream(c, reachable, async (target) => {
-    const result = await readList(c.var.services.upstream, target, {
+    const result = await readList(c.get("services").upstream, target, {
       path: renderPath(op.path, parentId === undefined ? {} : { id: parentId }),
       ...upstream,
       offset,
@@ -211,11 +211,11 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
     });
     const started = performance.now();
     const mapped = await mapAll(integration, op, result.records, q.remote_data !== "false");
-    c.var.services.metrics.mappingSeconds.observe({ integration: integration.slug }, (performance.now() - started) / 1000);
+    c.get("services").metrics.mappingSeconds.observe({ integration: integration.slug }, (performance.now() - started) / 1000);
     return { ...result, mapped };
   });
   for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
-  const next = page.more ? await c.var.services.cursors.seal(binding, { o: offset + page.records.length }) : null;
+  const next = page.more ? await c.get("services").cursors.seal(binding, { o: offset + page.records.length }) : null;
   return listEnvelope(page.mapped, next);
 }
 
@@ -224,7 +224,7 @@ async function get(c: Context<AppEnv>, entry: Entry, q: Record<string, string | 
   const { integration } = reachable;
   const op = operationOf(integration, entry);
   const result = await withUpstream(c, reachable, async (target) => {
-    const { record, last } = await readOne(c.var.services.upstream, target, op, id === undefined ? {} : { id }, c.req.raw.signal);
+    const { record, last } = await readOne(c.get("services").upstream, target, op, id === undefined ? {} : { id }, c.req.raw.signal);
     const [mapped] = await mapAll(integration, op, [record], q.remote_data !== "false");
     return { mapped, last };
   });

@@ -189,7 +189,7 @@ export async function performWrite(
     const responses =
       resource === "users" && kind === "create"
         ? await createWithoutDuplicates(c, target, plan, input)
-        : await runPlan(c.var.services.upstream, target, plan, input, c.req.raw.signal);
+        : await runPlan(c.get("services").upstream, target, plan, input, c.req.raw.signal);
     if (kind === "delete") {
       return { status: 200, body: { id: input.data?.user_id ?? input.id, outcome: plan.outcome ?? "deleted" } };
     }
@@ -197,8 +197,9 @@ export async function performWrite(
     let record = op.refetch ? undefined : writtenRecord(responses);
     if (!record) {
       const id = input.id ?? String(writtenRecord(responses)?.id ?? "");
-      record = (await readOne(c.var.services.upstream, target, supportedOperation(integration, resource, "get"), { id }, c.req.raw.signal))
-        .record as Record<string, unknown>;
+      record = (
+        await readOne(c.get("services").upstream, target, supportedOperation(integration, resource, "get"), { id }, c.req.raw.signal)
+      ).record as Record<string, unknown>;
     }
     const [mapped] = await mapAll(integration, op, [record], withRemote);
     if (!mapped) throw new ApiError("upstream_error", `${integration.name} answered the ${kind} without a ${resource} record`);
@@ -213,7 +214,7 @@ export async function performWrite(
  * user; proven absent, it is sent once more.
  */
 async function createWithoutDuplicates(c: Context<AppEnv>, target: UpstreamTarget, plan: WritePlan, input: WriteInput) {
-  const client = c.var.services.upstream;
+  const client = c.get("services").upstream;
   const signal = c.req.raw.signal;
   try {
     return await runPlan(client, target, plan, input, signal);
@@ -226,7 +227,7 @@ async function createWithoutDuplicates(c: Context<AppEnv>, target: UpstreamTarge
       if (typeof username !== "string") throw error;
       const existing = await findByUsername(c, target, username);
       if (existing) {
-        c.var.services.logger.warn(
+        c.get("services").logger.warn(
           { integration: target.integration.slug },
           "create failed without an answer but had landed; answering with the user found",
         );
@@ -242,7 +243,7 @@ async function findByUsername(c: Context<AppEnv>, target: UpstreamTarget, userna
   const { integration } = target;
   const op = integration.resources.users?.list;
   if (!op?.filters.includes("username") || !op.query_mapping) return undefined;
-  const page = await readList(c.var.services.upstream, target, {
+  const page = await readList(c.get("services").upstream, target, {
     path: op.path,
     ...(await upstreamListOf(integration, "users", op, { username })),
     offset: 0,
