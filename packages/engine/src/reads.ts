@@ -115,8 +115,9 @@ const parsedView: View<unknown[]> = (response, property, style) => {
  * accept is parsed instead, so a malformed page fails exactly as it does when parsed.
  */
 const rawView: View<Buffer> = (response, property, style) => {
-  const scanned = scanList(response.bytes, property, style?.total_header ? undefined : style?.total);
-  if (!scanned || !/json/i.test(response.headers["content-type"] ?? "")) {
+  const json = /json/i.test(response.headers["content-type"] ?? "");
+  const scanned = json ? scanList(response.bytes, property, style?.total_header ? undefined : style?.total) : undefined;
+  if (!scanned) {
     const parsed = parsedView(response, property, style);
     return { ...parsed, take: (from, count) => Buffer.from(JSON.stringify(parsed.take(from, count)).slice(1, -1)) };
   }
