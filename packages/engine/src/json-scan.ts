@@ -47,6 +47,8 @@ export function scanList(bytes: Uint8Array, property: string | undefined, totalP
           if (buffer[i] !== QUOTE) throw notJson;
           const keyEnd = string(buffer, i);
           const key = buffer.toString("latin1", i + 1, keyEnd - 1);
+          // An escaped key ("\u0052esources") is compared only after decoding: leave that to JSON.parse.
+          if (key.includes("\\")) return undefined;
           i = space(buffer, keyEnd);
           if (buffer[i] !== COLON) throw notJson;
           i = space(buffer, i + 1);

@@ -85,5 +85,7 @@ describe("scanList", () => {
     expect(scanList(Buffer.from('{"results":[]} x'), "results")).toBeUndefined();
     expect(scanList(Buffer.from('{"results":null}'), "results")).toBeUndefined();
     expect(scanList(Buffer.from('{"total":"7","results":[]}'), "results", "total")?.total).toBe(7);
+    // An escaped key might be the records' key: the scan declines, so the page is parsed instead.
+    expect(scanList(Buffer.from('{"\\u0072esults":[1]}'), "results")).toBeUndefined();
   });
 });
