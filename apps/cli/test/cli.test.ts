@@ -1,13 +1,10 @@
 import { execFile } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { connectionStore, createVault, generateKeySpec, parseKeyRing } from "@unifold/db";
 import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeAll, type Gateway, startGateway } from "../../gateway/test/harness.ts";
+import { closeAll, freePort, type Gateway, startGateway } from "../../gateway/test/harness.ts";
 import { run } from "../src/cli.ts";
 
 const currentKey = generateKeySpec("k2");
@@ -195,11 +192,7 @@ describe("unifold errors and exit codes", () => {
   });
 
   it("says it cannot reach a gateway that is not there", async () => {
-    // A port that was just free: nothing listens there.
-    const probe = createServer().listen(0, "127.0.0.1");
-    await once(probe, "listening");
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await freePort();
     const closed = await cli(["connections", "list"], { env: { UNIFOLD_URL: `http://127.0.0.1:${port}` } });
     expect(closed.code).toBe(1);
     expect(closed.err).toContain(`cannot reach the gateway at http://127.0.0.1:${port} (ECONNREFUSED)`);

@@ -127,6 +127,15 @@ export async function startGateway(
 
 export type Gateway = Awaited<ReturnType<typeof startGateway>>;
 
+/** A loopback port that was free a moment ago: nothing listens there until someone binds it. */
+export async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 /** A tiny loopback HTTP server standing in for an upstream; records what it was sent. */
 export async function startStubUpstream(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void) {
   const received: { method: string; url: string; headers: IncomingMessage["headers"]; body: string }[] = [];

@@ -83,8 +83,8 @@ export function scanList(bytes: Uint8Array, property: string | undefined, totalP
   }
 }
 
-/** A UTF-8 byte-order mark is skipped, as a text decoder would. */
-function startOf(b: Buffer): number {
+/** Where the text starts: after a UTF-8 byte-order mark, which a text decoder skips too. */
+export function startOf(b: Uint8Array): number {
   return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
 }
 

@@ -3,6 +3,7 @@ import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
 import { createRateGate, RateLimitedLocally } from "./rate-gate.ts";
 import { render } from "./template.ts";
+import { startOf } from "./json-scan.ts";
 
 /** What the gateway knows of one connection when it calls the upstream. */
 export interface UpstreamTarget {
@@ -49,8 +50,7 @@ export function upstreamResponse(status: number, headers: Record<string, string>
     bytes,
     get text() {
       // A UTF-8 byte-order mark is dropped, as TextDecoder does.
-      const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-      return (text ??= bytes.toString("utf8", start));
+      return (text ??= bytes.toString("utf8", startOf(bytes)));
     },
     get body() {
       if (!parsed) {
