@@ -205,9 +205,18 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
       body = req.raw.body;
       if (req.raw.contentType) headers["content-type"] = req.raw.contentType;
     }
-    // The whole call is bounded; the caller's signal (their disconnect) aborts it too.
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
+    // The whole call is bounded; the caller's signal (their disconnect) aborts it too. One
+    // controller and a timer cleared when the call ends: AbortSignal.timeout would keep its timer
+    // for the full timeout after every call, and with AbortSignal.any costs ~4x as much per call.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const callerGone = () => controller.abort(req.signal?.reason);
+    if (req.signal?.aborted) callerGone();
+    else req.signal?.addEventListener("abort", callerGone, { once: true });
     try {
       const response = await agent.request({
         origin: url.origin,
@@ -215,7 +224,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         method: req.method as "GET",
         headers,
         body,
-        signal,
+        signal: controller.signal,
       });
       const bytes = Buffer.from(await response.body.arrayBuffer());
       const responseHeaders: Record<string, string> = {};
@@ -224,9 +233,11 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
       }
       return upstreamResponse(response.statusCode, responseHeaders, bytes);
     } catch (error) {
-      if (deadline.aborted && !req.signal?.aborted)
-        throw new UpstreamFailure("timeout", `${url.origin} did not answer within ${timeoutMs} ms`);
+      if (timedOut) throw new UpstreamFailure("timeout", `${url.origin} did not answer within ${timeoutMs} ms`);
       throw asFailure(error, url);
+    } finally {
+      clearTimeout(timer);
+      req.signal?.removeEventListener("abort", callerGone);
     }
   }
 
