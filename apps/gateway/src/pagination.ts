@@ -45,14 +45,24 @@ export function listEnvelope<T>(result: T[], nextCursor: string | null) {
 }
 
 /**
- * The list envelope around records that are already JSON (parts of an upstream answer, each
- * one or more comma-separated records): the bytes are spliced in, never parsed or re-serialised.
+ * The list envelope around records that are already JSON: each element is one or more
+ * comma-separated records, or one record in several pieces. The bytes are spliced in, never
+ * parsed or re-serialised, and copied once.
  */
-export function rawListEnvelope(parts: Uint8Array[], count: number, nextCursor: string | null): Uint8Array<ArrayBuffer> {
-  const pieces: Uint8Array[] = [Buffer.from('{"result":[')];
-  parts.forEach((part, i) => pieces.push(...(i > 0 ? [COMMA] : []), part));
+export function rawListEnvelope(
+  elements: (Uint8Array | Uint8Array[])[],
+  count: number,
+  nextCursor: string | null,
+): Uint8Array<ArrayBuffer> {
+  const pieces: Uint8Array[] = [OPEN_LIST];
+  for (const [i, element] of elements.entries()) {
+    if (i > 0) pieces.push(COMMA);
+    if (Array.isArray(element)) for (const piece of element) pieces.push(piece);
+    else pieces.push(element);
+  }
   pieces.push(Buffer.from(`],"next_cursor":${JSON.stringify(nextCursor)},"result_count":${count}}`));
   // Buffer.concat always allocates a fresh (never shared) ArrayBuffer.
   return Buffer.concat(pieces) as Uint8Array<ArrayBuffer>;
 }
+const OPEN_LIST = Buffer.from('{"result":[');
 const COMMA = Buffer.from(",");

@@ -266,6 +266,31 @@ describe("unified reads over the sandbox", () => {
     expect(invited.body.result.every((u: { status: string }) => u.status === "invited")).toBe(true);
   });
 
+  it("carries each listed record's upstream JSON as remote_data, non-ASCII names included", async () => {
+    const created = await gw.call("POST", `/passthrough/systemusers?connection_id=${conn.jumpcloud}`, {
+      key: apiKey,
+      body: { username: "zoe.unal", email: "zoe.unal@acme.example.com", firstname: "Zoë", lastname: "Ünal 😀" },
+    });
+    expect(created.status).toBe(200);
+    for (const slug of Object.keys(vendors) as Slug[]) {
+      const page = await get("/unified/user-directory/users", slug, "&limit=200");
+      expect(page.status).toBe(200);
+      // The same records straight from the vendor, through the passthrough.
+      const upstreamPath = slug === "jumpcloud" ? "systemusers?limit=100&sort=_id" : "Users?startIndex=1&count=100";
+      const upstream = await gw.call("GET", `/passthrough/${upstreamPath}&connection_id=${conn[slug]}`, { key: apiKey });
+      const records = (upstream.body.results ?? upstream.body.Resources) as { id?: string; _id?: string }[];
+      expect(page.body.result.slice(0, records.length).map((user: any) => user.remote_data)).toEqual(records);
+      expect(page.text.split('"remote_data":').length - 1).toBe(page.body.result_count);
+    }
+    const zoe = await get("/unified/user-directory/users", "jumpcloud", "&username=zoe.unal");
+    expect(zoe.body.result).toHaveLength(1);
+    expect(zoe.body.result[0]).toMatchObject({
+      first_name: "Zoë",
+      last_name: "Ünal 😀",
+      remote_data: { firstname: "Zoë", lastname: "Ünal 😀" },
+    });
+  });
+
   it("proxies a vendor resource list in the envelope with Unifold cursors, and one record verbatim", async () => {
     const page = await gw.call("GET", `/proxy/systemusers?connection_id=${conn.jumpcloud}&limit=5`, { key: apiKey });
     expect(page.status).toBe(200);

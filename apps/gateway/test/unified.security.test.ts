@@ -22,6 +22,12 @@ describe("unified API: isolation, bad input and upstream failures", () => {
       join(dir, "acme-scim", "users.jsonata"),
       '{ "id": id, "username": userName, "status": active ? "active" : "inactive", "source": "acme-scim" }',
     );
+    // Drops some records, maps some to an empty object, and claims remote_data for itself.
+    cpSync(join(dir, "postman-scim"), join(dir, "odd-scim"), { recursive: true });
+    writeFileSync(
+      join(dir, "odd-scim", "users.jsonata"),
+      '$substring(id, 0, 1) < "8" ? null : active ? { "id": id, "remote_data": "the mapping\'s own" } : { "absent": nosuchfield }',
+    );
     cpSync(join(dir, "jumpcloud"), join(dir, "broken-jc"), { recursive: true });
     writeFileSync(
       join(dir, "broken-jc", "organizations.jsonata"),
@@ -60,6 +66,7 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     await register("acmePm", "acme", "postman-scim", "postman");
     await register("acmeJostle", "acme", "jostle-scim", "jostle");
     await register("extra", "acme", "acme-scim", "postman");
+    await register("odd", "acme", "odd-scim", "postman");
     await register("broken", "acme", "broken-jc", "jumpcloud");
     for (const [name, tenant] of [
       ["acme", "acme"],
@@ -88,6 +95,22 @@ describe("unified API: isolation, bad input and upstream failures", () => {
       status: expect.any(String),
       source: "acme-scim",
     });
+  });
+
+  it("keeps remote_data with its own record when a mapping drops records, answers {} or names remote_data itself", async () => {
+    const res = await users(ids.odd!, keys.acme!, "&limit=20");
+    expect(res.status).toBe(200);
+    const upstream = await gw.call("GET", `/passthrough/Users?startIndex=1&count=20&connection_id=${ids.odd}`, { key: keys.acme! });
+    const kept = (upstream.body.Resources as { id: string; active: boolean }[]).filter((r) => r.id[0]! >= "8");
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(20);
+    expect(kept.some((r) => r.active) && kept.some((r) => !r.active)).toBe(true);
+    expect(res.body.result).toEqual(kept.map((r) => (r.active ? { id: r.id, remote_data: r } : { remote_data: r })));
+    expect(res.body.result_count).toBe(kept.length);
+    // One remote_data per object: the mapping's own is replaced, not repeated beside it.
+    expect(res.text.split('"remote_data":').length - 1).toBe(kept.length);
+    const without = await users(ids.odd!, keys.acme!, "&limit=20&remote_data=false");
+    expect(without.body.result).toEqual(kept.map((r) => (r.active ? { id: r.id, remote_data: "the mapping's own" } : {})));
   });
 
   it("never lets a tenant-bound api key reach another tenant's connection, answering as for an unknown id", async () => {

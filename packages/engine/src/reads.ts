@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import type { Integration, OperationDefinition, PaginationStyle } from "./definition.ts";
 import { scanList } from "./json-scan.ts";
 import { render } from "./template.ts";
@@ -96,7 +97,7 @@ function totalOf(style: PaginationStyle, response: UpstreamResponse): number | u
   return raw === undefined || raw === null || !Number.isFinite(total) ? undefined : total;
 }
 
-/** One upstream answer's records, seen either parsed or as raw bytes. */
+/** One upstream answer's records, seen parsed, as raw bytes, or both. */
 interface Records<Part> {
   length: number;
   total: number | undefined;
@@ -111,26 +112,79 @@ const parsedView: View<unknown[]> = (response, property, style) => {
 };
 
 /**
- * The records' bytes as the upstream sent them (see json-scan.ts). A body the scan does not
- * accept is parsed instead, so a malformed page fails exactly as it does when parsed.
+ * The records' bytes as the upstream sent them (see json-scan.ts), or undefined when the scan
+ * does not accept the body (not JSON by its content type, or not such a document).
  */
-const rawView: View<Buffer> = (response, property, style) => {
+function scanned(response: UpstreamResponse, property: string | undefined, style: PaginationStyle | undefined) {
   const json = /json/i.test(response.headers["content-type"] ?? "");
-  const scanned = json ? scanList(response.bytes, property, style?.total_header ? undefined : style?.total) : undefined;
-  if (!scanned) {
-    const parsed = parsedView(response, property, style);
-    return { ...parsed, take: (from, count) => Buffer.from(JSON.stringify(parsed.take(from, count)).slice(1, -1)) };
-  }
-  const { spans } = scanned;
+  const found = json ? scanList(response.bytes, property, style?.total_header ? undefined : style?.total) : undefined;
+  if (!found) return undefined;
+  const { spans } = found;
   return {
     length: spans.length / 2,
-    total: style?.total_header ? totalOf(style, response) : scanned.total,
-    take(from, count) {
+    total: style?.total_header ? totalOf(style, response) : found.total,
+    /** Records from..from+count as one slice of the body, commas between them included. */
+    slice(from: number, count: number): Buffer {
       const last = Math.min(from + count, spans.length / 2) - 1;
       return last < from ? Buffer.alloc(0) : response.bytes.subarray(spans[2 * from], spans[2 * last + 1]);
     },
+    one: (i: number): Buffer => response.bytes.subarray(spans[2 * i], spans[2 * i + 1]),
+  };
+}
+
+/** A body the scan does not accept is parsed instead, so a malformed page fails exactly as it does when parsed. */
+const rawView: View<Buffer> = (response, property, style) => {
+  const raw = scanned(response, property, style);
+  if (raw) return { length: raw.length, total: raw.total, take: raw.slice };
+  const parsed = parsedView(response, property, style);
+  return { ...parsed, take: (from, count) => Buffer.from(JSON.stringify(parsed.take(from, count)).slice(1, -1)) };
+};
+
+/** Records parsed one by one from their own bytes, which are kept beside them. */
+interface RecordsAndBytes {
+  records: unknown[];
+  bytes: Buffer[];
+}
+
+const recordView: View<RecordsAndBytes> = (response, property, style) => {
+  const raw = scanned(response, property, style);
+  if (!raw) {
+    const parsed = parsedView(response, property, style);
+    return {
+      ...parsed,
+      take(from, count) {
+        const records = parsed.take(from, count);
+        return { records, bytes: records.map((record) => Buffer.from(JSON.stringify(record))) };
+      },
+    };
+  }
+  return {
+    length: raw.length,
+    total: raw.total,
+    take(from, count) {
+      const out: RecordsAndBytes = { records: [], bytes: [] };
+      for (let i = from; i < Math.min(from + count, raw.length); i++) {
+        const bytes = raw.one(i);
+        out.records.push(parseRecord(bytes));
+        out.bytes.push(bytes);
+      }
+      return out;
+    },
   };
 };
+
+/**
+ * One record's JSON. An ASCII record is decoded as Latin-1, which for ASCII is the same text and
+ * several times cheaper; decoding the page whole would make every record pay for one accented name.
+ */
+function parseRecord(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString(isAscii(bytes) ? "latin1" : "utf8"));
+  } catch {
+    // The scan checks structure, not what is inside strings (escapes, control characters).
+    throw new UpstreamShapeError("the upstream answered with a body that is not valid JSON");
+  }
+}
 
 /**
  * One gateway page from an upstream list: as many upstream pages as `limit` needs, each no
@@ -138,8 +192,22 @@ const rawView: View<Buffer> = (response, property, style) => {
  * allows it, so `more` is exact even for lists that report no total.
  */
 export async function readList(client: UpstreamClient, target: UpstreamTarget, req: ListRequest): Promise<Page> {
-  const { parts, more, last } = await readPages(client, target, req, parsedView);
-  return { records: parts.flat(), more, last };
+  const { records, more, last } = await readListWithBytes(client, target, req);
+  return { records, more, last };
+}
+
+/**
+ * `readList` that keeps each record's bytes as the upstream sent them beside the parsed record,
+ * so a unified page can carry `remote_data` without serialising it again. Records are parsed
+ * one by one from those bytes (see `parseRecord`).
+ */
+export async function readListWithBytes(
+  client: UpstreamClient,
+  target: UpstreamTarget,
+  req: ListRequest,
+): Promise<Page & { bytes: Buffer[] }> {
+  const { parts, more, last } = await readPages(client, target, req, recordView);
+  return { records: parts.flatMap((part) => part.records), bytes: parts.flatMap((part) => part.bytes), more, last };
 }
 
 /**
