@@ -12,12 +12,12 @@
 //     per proxy request, which bounds the unified ÷ proxy ratio from above.
 // Usage: npx tsx bench/gateway.ts [seconds-per-throughput-run=5]
 // The gateway uses DATABASE_URL when set (a Postgres server), else an embedded database in a temp dir.
-import { isAscii } from "node:buffer";
 import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { Pool } from "undici";
-import { loadIntegrations } from "../packages/engine/src/index.ts";
+import { rawListEnvelope, withRemoteBytes } from "../apps/gateway/src/pagination.ts";
+import { loadIntegrations, parseRecord } from "../packages/engine/src/index.ts";
 import { scanList } from "../packages/engine/src/json-scan.ts";
 import { mapRecords } from "../packages/mapping/src/index.ts";
 import { handWritten } from "./hand-written-mappings.ts";
@@ -151,28 +151,23 @@ for (const vendor of Object.keys(vendors) as Vendor[]) {
 // ── 4. a unified page's own work, part by part ───────────────────────────────────────────────
 // The proxy validates a page by scanning it and copies the records' bytes. A unified page does
 // that too, then parses each record from its bytes, maps it, and serialises the mapped fields
-// with the record's bytes spliced in as remote_data (as packages/engine/src/reads.ts and
-// apps/gateway/src/routes/unified.ts do). Timed here on one 100-record upstream page; added to
+// with the record's bytes spliced in as remote_data, through the gateway's own parseRecord,
+// withRemoteBytes and rawListEnvelope. Timed here on one 100-record upstream page; added to
 // the gateway's measured CPU per proxy request, parsing and serialising alone bound the best
 // unified ÷ proxy ratio a gateway could reach on this machine, even if mapping cost nothing.
 const partRows: string[] = [];
-const CLOSE = Buffer.from("}");
 for (const vendor of Object.keys(vendors) as Vendor[]) {
   const pageBytes = await upstreamPage(vendor);
   const property = vendor === "jumpcloud" ? "results" : "Resources";
   const mapping = integrations.get(vendors[vendor].slug)!.mappings.get("users.jsonata")!;
   const { spans } = scanList(pageBytes, property)!;
   const recordBytes = Array.from({ length: spans.length / 2 }, (_, i) => pageBytes.subarray(spans[2 * i], spans[2 * i + 1]));
-  const parseRecords = () => recordBytes.map((b) => JSON.parse(b.toString(isAscii(b) ? "latin1" : "utf8")) as unknown);
+  const parseRecords = () => recordBytes.map((bytes) => parseRecord(bytes));
   const records = parseRecords();
-  const mapped = (await mapRecords(mapping, records)) as object[];
+  const mapped = (await mapRecords(mapping, records)) as Record<string, unknown>[];
   const serialise = () => {
-    const pieces: Buffer[] = [Buffer.from('{"result":[')];
-    mapped.forEach((object, i) =>
-      pieces.push(Buffer.from(`${i ? "," : ""}${JSON.stringify(object).slice(0, -1)},"remote_data":`), recordBytes[i]!, CLOSE),
-    );
-    pieces.push(Buffer.from(`],"next_cursor":"${"x".repeat(120)}","result_count":${mapped.length}}`));
-    return Buffer.concat(pieces);
+    const objects = withRemoteBytes(mapped, recordBytes);
+    return rawListEnvelope(objects, objects.length, "x".repeat(120));
   };
   const byHand: (record: unknown) => unknown = handWritten[vendor];
   // µs per run: 100 runs timed together, best of five.

@@ -177,7 +177,7 @@ const recordView: View<RecordsAndBytes> = (response, property, style) => {
  * One record's JSON. An ASCII record is decoded as Latin-1, which for ASCII is the same text and
  * several times cheaper; decoding the page whole would make every record pay for one accented name.
  */
-function parseRecord(bytes: Buffer): unknown {
+export function parseRecord(bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString(isAscii(bytes) ? "latin1" : "utf8"));
   } catch {

@@ -12,7 +12,7 @@ import { mapRecord } from "@unifold/mapping";
 import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { listEnvelope, openOffset, pageQuery, rawListEnvelope } from "../pagination.ts";
+import { listEnvelope, openOffset, pageQuery, rawListEnvelope, withRemoteBytes } from "../pagination.ts";
 import { commonErrors, json, listOf, upstreamErrors } from "../schemas.ts";
 import type { AppEnv } from "../services.ts";
 import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
@@ -189,25 +189,6 @@ async function mapEach(integration: Integration, op: { response_mapping?: string
   }
   return out;
 }
-
-/**
- * Unified objects with `remote_data` as the upstream's own bytes for each record, spliced in
- * rather than serialised again: on a 100-record page that was the larger part of the answer's
- * serialisation. Each element is one JSON object in three pieces.
- */
-function withRemoteBytes(mapped: (Record<string, unknown> | undefined)[], bytes: Buffer[]): Buffer[][] {
-  const out: Buffer[][] = [];
-  for (const [i, object] of mapped.entries()) {
-    if (!object) continue;
-    // The upstream's record is the remote_data, whatever a mapping may have put under that name.
-    delete object.remote_data;
-    const json = JSON.stringify(object);
-    const head = json === "{}" ? '{"remote_data":' : `${json.slice(0, -1)},"remote_data":`;
-    out.push([Buffer.from(head), bytes[i]!, CLOSE_OBJECT]);
-  }
-  return out;
-}
-const CLOSE_OBJECT = Buffer.from("}");
 
 async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string | undefined>, parentId: string | undefined) {
   const reachable = await reachableConnection(c, q.connection_id as string);
