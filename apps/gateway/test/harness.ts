@@ -15,6 +15,7 @@ import {
 } from "@unifold/engine";
 import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox";
 import { createTestDatabase } from "../../../test-support/database.ts";
+import { freePort } from "../../../test-support/free-port.ts";
 import { createApp } from "../src/app.ts";
 import { createLogger } from "../src/logger.ts";
 import { createMetrics, upstreamObserver } from "../src/metrics.ts";
@@ -127,14 +128,7 @@ export async function startGateway(
 
 export type Gateway = Awaited<ReturnType<typeof startGateway>>;
 
-/** A loopback port that was free a moment ago: nothing listens there until someone binds it. */
-export async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+export { freePort };
 
 /** A tiny loopback HTTP server standing in for an upstream; records what it was sent. */
 export async function startStubUpstream(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void) {

@@ -3,7 +3,7 @@ import { Ajv, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { parse as parseYaml } from "yaml";
 
-const specs = new URL("../../../../shared/upstreams/specs/", import.meta.url);
+const specs = new URL("../../../docs/vendor-specs/", import.meta.url);
 const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, "~0").replace(/\//g, "~1")).join("/");
 
 /** Validators for response bodies, taken from the vendors' own specs, unedited. */

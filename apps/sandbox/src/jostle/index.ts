@@ -19,7 +19,7 @@ import {
 import { perTenant, type SandboxEnv, type World } from "../world.ts";
 
 export const JOSTLE_EXTENSION = "urn:ietf:params:scim:schemas:extension:jostle:2.0:User";
-const MAX_PAGE = 100; // Jostle publishes no maximum; the simulator assumes 100 (shared/upstreams/jostle-scim.md).
+const MAX_PAGE = 100; // Jostle publishes no maximum; the simulator assumes 100 (docs/upstreams/jostle-scim.md).
 const BULK_MAX_OPERATIONS = 50;
 const BULK_MAX_BYTES = 20 * 1024 * 1024;
 

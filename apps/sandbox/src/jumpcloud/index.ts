@@ -535,7 +535,7 @@ export function jumpcloudRoutes(world: World) {
       }));
     return v2List(c, rows);
   });
-  // Undocumented upstream: the simulator's assumed shape (shared/upstreams/jumpcloud.md).
+  // Undocumented upstream: the simulator's assumed shape (docs/upstreams/jumpcloud.md).
   v2.get("/roles", (c) => v2List(c, tenantState(c.var.tenant).roles));
   v2.get("/roles/:id", (c) => {
     const role = tenantState(c.var.tenant).roles.find((r) => r.id === c.req.param("id"));
