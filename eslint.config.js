@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -11,4 +12,6 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  // Plain JavaScript run by node as it is (the gateway's build and start scripts, the CLI's bin).
+  { files: ["**/*.js"], languageOptions: { globals: globals.node } },
 );

@@ -53,7 +53,7 @@ export interface GatewayProcess {
 }
 
 /**
- * The real gateway (`apps/gateway/src/main.ts`) on a free port, access log on (to /dev/null).
+ * The real gateway, built, as `npm start` runs it (`apps/gateway/start.js`), on a free port, access log on (to /dev/null).
  * With DATABASE_URL it gets a database of its own on that server, dropped at the end; else an
  * embedded one in a temp dir.
  */
@@ -62,7 +62,7 @@ export async function startGatewayProcess(env: Record<string, string> = {}, node
   const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
   const dataDir = mkdtempSync(join(tmpdir(), "unifold-bench-"));
   const database = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
-  const child = spawn(process.execPath, [...tsxArgs, ...nodeArgs, here("../apps/gateway/src/main.ts")], {
+  const child = spawn(process.execPath, [...nodeArgs, here("../apps/gateway/start.js")], {
     stdio: ["ignore", "ignore", "inherit"],
     env: {
       ...process.env,

@@ -2,21 +2,40 @@
 // integration registered, and curl lines ready to paste. Ctrl-C stops both.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startSandbox } from "../apps/sandbox/src/server.ts";
 
 const port = Number(process.env.PORT ?? 8080);
+const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
 const gatewayUrl = `http://127.0.0.1:${port}`;
-const sandbox = await startSandbox({ port: Number(process.env.SANDBOX_PORT ?? 4010) });
+
+function cannotStart(why: string): never {
+  process.stderr.write(`unifold demo: cannot start: ${why}\n`);
+  process.exit(1);
+}
+// Checked before anything starts, so a gateway already on that port is never mistaken for ours.
+await new Promise<void>((resolve) => {
+  const probe = createServer()
+    .once("error", () => cannotStart(`port ${port} is in use (set PORT)`))
+    .listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+});
+const sandbox = await startSandbox({ port: sandboxPort }).catch((error: NodeJS.ErrnoException) =>
+  cannotStart(error.code === "EADDRINUSE" ? `port ${sandboxPort} is in use (set SANDBOX_PORT)` : error.message),
+);
 const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
 const dataDir = mkdtempSync(join(tmpdir(), "unifold-demo-"));
+// Kept after the demo ends, so a 500 it showed can still be looked up.
+const logPath = join(tmpdir(), `unifold-demo-gateway-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
+const log = openSync(logPath, "a");
 // The demo always runs on its own embedded database, even where DATABASE_URL points at a server.
 const { DATABASE_URL: _server, UNIFOLD_ENCRYPTION_KEYS: _keys, ...inherited } = process.env;
-const gateway = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../apps/gateway/src/main.ts", import.meta.url))], {
-  stdio: ["ignore", "ignore", "inherit"],
+// The built gateway, as `npm start` runs it (built first when dist/ is missing or stale).
+const gateway = spawn(process.execPath, [fileURLToPath(new URL("../apps/gateway/start.js", import.meta.url))], {
+  stdio: ["ignore", log, log],
   env: {
     ...inherited,
     PORT: String(port),
@@ -26,7 +45,7 @@ const gateway = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new UR
     UNIFOLD_ADMIN_KEY: adminKey,
     // The sandbox listens on loopback, which a production gateway refuses.
     UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
   },
 });
 // Ctrl-C reaches the gateway too (same process group); whichever ends first, everything is cleaned up.
@@ -50,7 +69,7 @@ for (let i = 0; ; i++) {
   try {
     if ((await fetch(`${gatewayUrl}/health`)).ok) break;
   } catch {
-    if (i > 150) throw new Error("the gateway did not start");
+    if (i > 600) cannotStart(`the gateway did not answer in 60 s (its log: ${logPath})`);
   }
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
@@ -83,6 +102,7 @@ const auth = `-H "authorization: Bearer ${apiKey}"`;
 console.log(`
 Unifold demo: gateway ${gatewayUrl} (embedded database), sandbox ${sandbox.url}
 Reference: ${gatewayUrl}/docs        Admin key: ${adminKey}
+Gateway log: ${logPath}
 
 API key (tenant acme): ${apiKey}
 Connections: jostle-scim ${ids["jostle-scim"]}, postman-scim ${ids["postman-scim"]}, jumpcloud ${ids.jumpcloud}

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
+import { ensureBuilt } from "../apps/gateway/ensure-built.js";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import type {} from "./provided.ts";
 
@@ -42,6 +43,8 @@ async function findServer(): Promise<Server> {
 }
 
 export default async function setup(project: TestProject) {
+  // Tests that start the gateway as a process run the built one, as `npm start` does.
+  ensureBuilt();
   let server: Server;
   try {
     server = await findServer();

@@ -11,6 +11,11 @@ const schema = z.object({
   HOST: z.string().default("0.0.0.0"),
   DATABASE_URL: z.string().url().optional(),
   UNIFOLD_DATA_DIR: z.string().default("./.unifold").transform(fromInvocation),
+  // The embedded database's buffer cache: small, since the OS caches its files as well.
+  UNIFOLD_PGLITE_SHARED_BUFFERS: z
+    .string()
+    .regex(/^\d+(kB|MB|GB)$/, "must be a size such as 16MB")
+    .default("4MB"),
   UNIFOLD_ENCRYPTION_KEYS: z.string().optional(),
   UNIFOLD_ADMIN_KEY: z
     .string()

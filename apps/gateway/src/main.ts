@@ -44,6 +44,12 @@ async function main() {
   const server = serve({ fetch: createApp(services).fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     logger.info({ port: info.port, host: config.HOST }, `gateway listening on http://${config.HOST}:${info.port}`);
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new Error(`port ${config.PORT} is in use (set PORT)`) : error),
+    );
+  });
 
   let stopping = false;
   const stop = (signal: string) => {

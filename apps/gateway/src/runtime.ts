@@ -1,4 +1,6 @@
 import { createVault, type KeyRing, loadOrCreateLocalKeyRing, openStore, parseKeyRing, type Store, type Vault } from "@unifold/db";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 
@@ -9,11 +11,28 @@ export interface Runtime {
   vault: Vault;
 }
 
+// Made by the build beside the bundle (dist/pglite-seed); absent when run from src/, where
+// PGlite's own initdb does the first start instead.
+const pgliteSeedDir = fileURLToPath(new URL("./pglite-seed", import.meta.url));
+
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const ring = keyRingFor(config, logger);
   const dataDir = config.UNIFOLD_DATA_DIR;
-  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir });
-  logger.info({ database: store.kind, ...(store.kind === "pglite" && { data_dir: dataDir }) }, "store open, migrations applied");
+  const firstStart = !config.DATABASE_URL && !existsSync(`${dataDir}/pgdata/PG_VERSION`);
+  const store = await openStore({
+    databaseUrl: config.DATABASE_URL,
+    dataDir,
+    pgliteSeedDir,
+    pgliteSharedBuffers: config.UNIFOLD_PGLITE_SHARED_BUFFERS,
+  });
+  logger.info(
+    {
+      database: store.kind,
+      ...(store.kind === "pglite" && { data_dir: dataDir }),
+      ...(firstStart && { created_from: existsSync(`${pgliteSeedDir}/PG_VERSION`) ? "the build's ready-made database" : "initdb" }),
+    },
+    "store open, migrations applied",
+  );
   return { store, ring, vault: createVault(ring) };
 }
 

@@ -1,18 +1,20 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { promisify } from "node:util";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
-import { mappingsDir } from "./harness.ts";
+import { freePort, mappingsDir } from "./harness.ts";
 
 const gatewayDir = fileURLToPath(new URL("..", import.meta.url));
-const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
 
-/** Runs `src/main.ts` as a real process, collecting its output. */
+/** Runs the gateway as `npm start` does (`node start.js`: the built JavaScript), collecting its output. */
 function startProcess(env: Record<string, string>) {
-  const child = spawn(tsx, ["src/main.ts"], {
+  const child = spawn(process.execPath, ["start.js"], {
     cwd: gatewayDir,
     env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
   });
@@ -77,5 +79,76 @@ describe("gateway process start-up", () => {
     run.child.kill("SIGTERM");
     expect(await run.exited).toBe(0);
     expect(run.output()).toMatch(/"msg":"stopped"/);
+  });
+
+  it("starts an empty embedded data directory from the build's ready-made database, and again from what it left", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "unifold-first-"));
+    temp.push(dir);
+    const adminKey = `ufk_${"c".repeat(43)}`;
+    for (const round of ["first", "warm"]) {
+      const run = startProcess({ UNIFOLD_DATA_DIR: dir, UNIFOLD_ADMIN_KEY: adminKey });
+      const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(
+        await run.waitFor(/gateway listening on http:\/\/127\.0\.0\.1:(\d+)/),
+      )?.[1];
+      const res = await fetch(`http://127.0.0.1:${port}/api-keys`, { headers: { authorization: `Bearer ${adminKey}` } });
+      expect(res.status, round).toBe(200);
+      // The key registered at the first start is still the only admin key at the second.
+      expect(((await res.json()) as { result: unknown[] }).result, round).toHaveLength(1);
+      if (round === "first") expect(run.output()).toContain(`"created_from":"the build's ready-made database"`);
+      else expect(run.output()).not.toContain("created_from");
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+    }
+    expect(readdirSync(dir).filter((name) => name.endsWith(".seeding"))).toEqual([]);
+    expect(existsSync(join(dir, "pgdata", "PG_VERSION"))).toBe(true);
+  });
+});
+
+describe("a port already in use", () => {
+  const root = fileURLToPath(new URL("../../..", import.meta.url));
+  const occupied = async () => {
+    const server = createServer().listen(await freePort(), "127.0.0.1");
+    await once(server, "listening");
+    return { server, port: (server.address() as { port: number }).port };
+  };
+  const run = (args: string[], env: Record<string, string>) =>
+    promisify(execFile)(process.execPath, args, { cwd: root, env: { ...process.env, ...env } }).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+
+  it("stops the gateway with one line naming the port and PORT", async () => {
+    const { server, port } = await occupied();
+    const dir = mkdtempSync(join(tmpdir(), "unifold-port-"));
+    try {
+      const env = {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        UNIFOLD_DATA_DIR: dir,
+        UNIFOLD_ADMIN_KEY: `ufk_${"d".repeat(43)}`,
+        LOG_LEVEL: "silent",
+      };
+      expect(await run(["apps/gateway/start.js"], env)).toEqual({
+        code: 1,
+        stderr: `unifold: cannot start: port ${port} is in use (set PORT)\n`,
+      });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stops the sandbox and the demo with one line naming the port and its variable", async () => {
+    const { server, port } = await occupied();
+    try {
+      const sandbox = await run(["--import", "tsx", "apps/sandbox/src/main.ts"], { SANDBOX_PORT: String(port) });
+      expect(sandbox).toEqual({ code: 1, stderr: `unifold sandbox: cannot start: port ${port} is in use (set SANDBOX_PORT)\n` });
+      const demoGateway = await run(["--import", "tsx", "scripts/demo.ts"], { PORT: String(port), SANDBOX_PORT: String(await freePort()) });
+      expect(demoGateway).toEqual({ code: 1, stderr: `unifold demo: cannot start: port ${port} is in use (set PORT)\n` });
+      const demoSandbox = await run(["--import", "tsx", "scripts/demo.ts"], { PORT: String(await freePort()), SANDBOX_PORT: String(port) });
+      expect(demoSandbox).toEqual({ code: 1, stderr: `unifold demo: cannot start: port ${port} is in use (set SANDBOX_PORT)\n` });
+    } finally {
+      server.close();
+    }
   });
 });

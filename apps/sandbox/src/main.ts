@@ -10,6 +10,10 @@ const sandbox = await startSandbox({
     { name: "acme", users },
     { name: "globex", users: Math.max(12, Math.floor(users / 2)) },
   ],
+}).catch((error: NodeJS.ErrnoException) => {
+  const why = error.code === "EADDRINUSE" ? `port ${port} is in use (set SANDBOX_PORT)` : error.message;
+  process.stderr.write(`unifold sandbox: cannot start: ${why}\n`);
+  process.exit(1);
 });
 const info = sandbox.info(sandbox.url);
 process.stdout.write(`Unifold sandbox on ${sandbox.url} (control API: ${sandbox.url}/_sandbox)\n\n`);

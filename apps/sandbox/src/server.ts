@@ -78,7 +78,12 @@ export type Sandbox = ReturnType<typeof createSandbox>;
 export async function startSandbox(options: SandboxOptions & { port?: number; hostname?: string } = {}) {
   const sandbox = createSandbox(options);
   const server = serve({ fetch: sandbox.app.fetch, port: options.port ?? 0, hostname: options.hostname ?? "127.0.0.1" }) as Server;
-  if (!server.listening) await new Promise((resolve) => server.once("listening", resolve));
+  if (!server.listening) {
+    await new Promise((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject); // a port in use rejects instead of hanging
+    });
+  }
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   return {
