@@ -49,6 +49,12 @@ export function createMetrics() {
       labelNames: ["cause"],
       registers: [registry],
     }),
+    offModelValues: new Counter({
+      name: "unifold_off_model_values_total",
+      help: "Mapped values the unified model refused and answered as null, by integration, resource and field",
+      labelNames: ["integration", "resource", "field"],
+      registers: [registry],
+    }),
     mappingSeconds: new Histogram({
       name: "unifold_mapping_duration_seconds",
       help: "Time spent mapping one page or record into the unified model, by integration",

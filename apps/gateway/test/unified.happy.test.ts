@@ -2,9 +2,48 @@ import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectSandbox, type Gateway, type Slug, startGateway, vendors } from "./harness.ts";
 
+/** The unified model's user with nothing known: every field present, null or []. */
+const noUser = {
+  external_id: null,
+  username: null,
+  name: null,
+  first_name: null,
+  last_name: null,
+  title: null,
+  emails: [],
+  phones: [],
+  status: null,
+  department: null,
+  manager_id: null,
+  employee_number: null,
+  addresses: [],
+  roles: [],
+  groups: [],
+  organizations: [],
+  is_2fa_enabled: null,
+  created_at: null,
+  updated_at: null,
+  last_login_at: null,
+};
+/** Vendor times as the model answers them: ISO-8601 UTC with milliseconds, ending in Z. */
+const utc = (time: string) => new Date(time).toISOString();
+// Jostle's type values in the model's terms (mappings/jostle-scim/integration.yaml, values).
+const jostleTypes: Record<string, string> = {
+  work: "work",
+  personal: "personal",
+  alternate1: "other",
+  alternate2: "other",
+  workofficephone: "work",
+  workmobilephone: "mobile",
+  homephone: "home",
+  personalmobilephone: "mobile",
+  address1: "work",
+  address2: "other",
+};
+
 /** Both vendors store SCIM-style addresses; this is the unified shape each maps to. */
-const unifiedAddress = (a: any) => ({
-  type: a.type,
+const unifiedAddress = (a: any, type = a.type) => ({
+  type,
   street: a.streetAddress,
   city: a.locality,
   region: a.region,
@@ -45,6 +84,7 @@ describe("unified reads over the sandbox", () => {
     expect(res.status).toBe(200);
     const r = raw as any;
     expect(res.body).toEqual({
+      ...noUser,
       id: r._id,
       username: r.username,
       name: r.displayname,
@@ -53,17 +93,17 @@ describe("unified reads over the sandbox", () => {
       title: r.jobTitle,
       emails: [
         { email: r.email, type: "work", is_primary: true },
-        { email: r.alternateEmail, type: "alternate", is_primary: false },
+        { email: r.alternateEmail, type: "other", is_primary: false },
       ],
       phones: r.phoneNumbers.map((p: any) => ({ number: p.number, extension: null, type: p.type })),
       status: r.state === "ACTIVATED" ? "active" : r.state === "SUSPENDED" ? "inactive" : "invited",
       department: r.department,
       manager_id: r.manager,
       employee_number: r.employeeIdentifier,
-      addresses: r.addresses.map(unifiedAddress),
+      addresses: r.addresses.map((a: any) => unifiedAddress(a)),
       organizations: [{ id: r.organization, name: null }],
       is_2fa_enabled: r.mfa.configured,
-      created_at: r.created,
+      created_at: utc(r.created),
       remote_data: r,
     });
   });
@@ -91,21 +131,22 @@ describe("unified reads over the sandbox", () => {
     const res = await get(`/unified/user-directory/users/${raw.id}`, "jostle-scim", "&remote_data=false");
     const enterprise = raw["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
     expect(res.body).toEqual({
+      ...noUser,
       id: raw.id,
       username: raw.userName,
       name: `${raw.name.givenName} ${raw.name.familyName}`,
       first_name: raw.name.givenName,
       last_name: raw.name.familyName,
       title: raw.title,
-      emails: raw.emails.map((e: any) => ({ email: e.value, type: e.type, is_primary: e.primary })),
-      phones: raw.phoneNumbers.map((p: any) => ({ number: p.value, extension: null, type: p.type })),
+      emails: raw.emails.map((e: any) => ({ email: e.value, type: jostleTypes[e.type], is_primary: e.primary })),
+      phones: raw.phoneNumbers.map((p: any) => ({ number: p.value, extension: null, type: jostleTypes[p.type] })),
       status: raw.active ? "active" : "inactive",
       department: enterprise.department,
       manager_id: enterprise.manager.value,
       employee_number: raw["urn:ietf:params:scim:schemas:extension:jostle:2.0:User"].employeeID,
-      addresses: raw.addresses.map(unifiedAddress),
-      created_at: raw.meta.created,
-      updated_at: raw.meta.lastModified,
+      addresses: raw.addresses.map((a: any) => unifiedAddress(a, jostleTypes[a.type])),
+      created_at: utc(raw.meta.created),
+      updated_at: utc(raw.meta.lastModified),
     });
     expect(res.body).not.toHaveProperty("remote_data");
   });
@@ -115,6 +156,7 @@ describe("unified reads over the sandbox", () => {
     const raw = tenant.users.all()[2]!;
     const user = await get(`/unified/user-directory/users/${raw.id}`, "postman-scim", "&remote_data=false");
     expect(user.body).toEqual({
+      ...noUser,
       id: raw.id,
       external_id: raw.externalId,
       username: raw.userName,
@@ -123,8 +165,8 @@ describe("unified reads over the sandbox", () => {
       last_name: raw.name.familyName,
       emails: [{ email: raw.userName, type: "work", is_primary: true }],
       status: raw.active ? "active" : "inactive",
-      created_at: raw.meta.created,
-      updated_at: raw.meta.lastModified,
+      created_at: utc(raw.meta.created),
+      updated_at: utc(raw.meta.lastModified),
     });
     const group = tenant.groups.all()[0]!;
     const mapped = await get(`/unified/user-directory/groups/${group.id}`, "postman-scim", "&remote_data=false");
@@ -134,8 +176,8 @@ describe("unified reads over the sandbox", () => {
       description: null,
       group_type: "group",
       member_count: group.members.length,
-      created_at: group.meta.created,
-      updated_at: group.meta.lastModified,
+      created_at: utc(group.meta.created),
+      updated_at: utc(group.meta.lastModified),
     });
     const members = await get(`/unified/user-directory/groups/${group.id}/members`, "postman-scim", "&limit=200&remote_data=false");
     expect(members.body.result).toEqual(group.members.map((m) => ({ user_id: m.value, name: m.display })));
@@ -146,13 +188,13 @@ describe("unified reads over the sandbox", () => {
     expect(me.body.username).toBe("automation@acme.example.com");
     const org = sandbox.jumpcloud.tenant("acme").organization;
     const orgs = await get("/unified/user-directory/organizations", "jumpcloud", "&remote_data=false");
-    expect(orgs.body.result).toEqual([{ id: org._id, name: org.displayName, created_at: org.created }]);
+    expect(orgs.body.result).toEqual([{ id: org._id, name: org.displayName, created_at: utc(org.created), updated_at: null }]);
     expect((await get("/unified/hris/companies", "jumpcloud", "&remote_data=false")).body.result).toEqual(orgs.body.result);
     const roles = await get("/unified/user-directory/roles", "jumpcloud", "&limit=200&remote_data=false");
     expect(roles.body.result).toEqual(
       sandbox.jumpcloud
         .tenant("acme")
-        .roles.map((r) => ({ id: r.id, name: r.name, description: r.description }))
+        .roles.map((r) => ({ id: r.id, name: r.name, description: r.description, created_at: null, updated_at: null }))
         .sort((a, b) => (a.id < b.id ? -1 : 1)),
     );
     const raw = sandbox.jumpcloud.tenant("acme").users.all()[7] as any;

@@ -3,8 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { get as httpGet } from "node:http";
+import { User } from "@unifold/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, mappingsDir, startGateway } from "./harness.ts";
+
+const modelFields = Object.keys(User.shape)
+  .filter((key) => key !== "remote_data")
+  .sort();
 
 describe("unified API: isolation, bad input and upstream failures", () => {
   let gw: Gateway;
@@ -22,12 +27,15 @@ describe("unified API: isolation, bad input and upstream failures", () => {
       join(dir, "acme-scim", "users.jsonata"),
       '{ "id": id, "username": userName, "status": active ? "active" : "inactive", "source": "acme-scim" }',
     );
-    // Drops some records, maps some to an empty object, and claims remote_data for itself.
+    // Drops some records and claims remote_data for itself.
     cpSync(join(dir, "postman-scim"), join(dir, "odd-scim"), { recursive: true });
     writeFileSync(
       join(dir, "odd-scim", "users.jsonata"),
-      '$substring(id, 0, 1) < "8" ? null : active ? { "id": id, "remote_data": "the mapping\'s own" } : { "absent": nosuchfield }',
+      '$substring(id, 0, 1) < "8" ? null : { "id": id, "remote_data": "the mapping\'s own" }',
     );
+    // Maps records the model cannot serve: no id.
+    cpSync(join(dir, "postman-scim"), join(dir, "idless-scim"), { recursive: true });
+    writeFileSync(join(dir, "idless-scim", "users.jsonata"), '{ "username": userName }');
     cpSync(join(dir, "jumpcloud"), join(dir, "broken-jc"), { recursive: true });
     writeFileSync(
       join(dir, "broken-jc", "organizations.jsonata"),
@@ -67,6 +75,7 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     await register("acmeJostle", "acme", "jostle-scim", "jostle");
     await register("extra", "acme", "acme-scim", "postman");
     await register("odd", "acme", "odd-scim", "postman");
+    await register("idless", "acme", "idless-scim", "postman");
     await register("broken", "acme", "broken-jc", "jumpcloud");
     for (const [name, tenant] of [
       ["acme", "acme"],
@@ -85,32 +94,40 @@ describe("unified API: isolation, bad input and upstream failures", () => {
   const users = (connection: string, key: string, query = "") =>
     gw.call("GET", `/unified/user-directory/users?connection_id=${connection}${query}`, { key });
 
-  it("serves an integration that exists only as files in the mappings folder", async () => {
+  it("serves an integration that exists only as files in the mappings folder, in the unified model's shape", async () => {
     const res = await users(ids.extra!, keys.acme!, "&limit=3&remote_data=false");
     expect(res.status).toBe(200);
     expect(res.body.result).toHaveLength(3);
-    expect(res.body.result[0]).toEqual({
-      id: expect.any(String),
-      username: expect.any(String),
-      status: expect.any(String),
-      source: "acme-scim",
-    });
+    expect(res.body.result[0]).toMatchObject({ id: expect.any(String), username: expect.any(String), status: expect.any(String) });
+    // Every field of the model is there, and the mapping's own off-model field is not.
+    expect(Object.keys(res.body.result[0]).sort()).toEqual(modelFields);
   });
 
-  it("keeps remote_data with its own record when a mapping drops records, answers {} or names remote_data itself", async () => {
+  it("keeps remote_data with its own record when a mapping drops records or names remote_data itself", async () => {
     const res = await users(ids.odd!, keys.acme!, "&limit=20");
     expect(res.status).toBe(200);
     const upstream = await gw.call("GET", `/passthrough/Users?startIndex=1&count=20&connection_id=${ids.odd}`, { key: keys.acme! });
     const kept = (upstream.body.Resources as { id: string; active: boolean }[]).filter((r) => r.id[0]! >= "8");
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.length).toBeLessThan(20);
-    expect(kept.some((r) => r.active) && kept.some((r) => !r.active)).toBe(true);
-    expect(res.body.result).toEqual(kept.map((r) => (r.active ? { id: r.id, remote_data: r } : { remote_data: r })));
+    expect(res.body.result.map((r: { id: string; remote_data: unknown }) => [r.id, r.remote_data])).toEqual(kept.map((r) => [r.id, r]));
     expect(res.body.result_count).toBe(kept.length);
     // One remote_data per object: the mapping's own is replaced, not repeated beside it.
     expect(res.text.split('"remote_data":').length - 1).toBe(kept.length);
+    // remote_data is the raw upstream object or nothing: a mapping cannot write its own.
     const without = await users(ids.odd!, keys.acme!, "&limit=20&remote_data=false");
-    expect(without.body.result).toEqual(kept.map((r) => (r.active ? { id: r.id, remote_data: "the mapping's own" } : {})));
+    expect(without.body.result.map((r: object) => "remote_data" in r)).toEqual(kept.map(() => false));
+  });
+
+  it("answers a 502 naming the integration and resource when a mapped record has no id, never a 200 with it", async () => {
+    const upstream = await gw.call("GET", `/passthrough/Users?startIndex=1&count=1&connection_id=${ids.idless}`, { key: keys.acme! });
+    const id = upstream.body.Resources[0].id as string;
+    for (const path of ["/unified/user-directory/users", `/unified/user-directory/users/${id}`]) {
+      const res = await gw.call("GET", `${path}?connection_id=${ids.idless}`, { key: keys.acme! });
+      expect(res.status, path).toBe(502);
+      expect(res.body.error.code).toBe("upstream_error");
+      expect(res.body.error.message).toMatch(/idless-scim answered a users record the unified model cannot serve: no valid id/);
+    }
   });
 
   it("never lets a tenant-bound api key reach another tenant's connection, answering as for an unknown id", async () => {

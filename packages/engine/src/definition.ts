@@ -166,6 +166,14 @@ export const integrationDefinition = z
     /** Content type of write bodies (SCIM vendors want application/scim+json). */
     write_content_type: z.string().default("application/json"),
     batch: batchDefinition.optional(),
+    /**
+     * The vendor's values for a unified field, translated to the model's (`phones.type`:
+     * `{workofficephone: work}`), keyed by the field's path in the unified object. A value not
+     * listed is checked against the model as it is, and answered as null when off-model.
+     */
+    values: z
+      .record(z.string().regex(/^[a-z_]+(\.[a-z_]+)*$/, "a unified field path such as phones.type"), z.record(z.string(), z.string()))
+      .default({}),
     /** The vendor's own resources, served 1-to-1 under /proxy/{name}. */
     proxy: z.record(z.string().regex(/^[A-Za-z][\w-]*$/), proxyResource).default({}),
     errors: z

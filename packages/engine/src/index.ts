@@ -8,3 +8,6 @@ export * from "./reads.ts";
 export * from "./writes.ts";
 export * from "./network-policy.ts";
 export * from "./rate-gate.ts";
+export * from "./model.ts";
+export * from "./conform.ts";
+export * from "./unify.ts";

@@ -7,14 +7,14 @@ import {
   renderPath,
   type UnifiedFilter,
   type UnifiedResource,
+  unifyRecords,
 } from "@unifold/engine";
-import { mapRecord } from "@unifold/mapping";
 import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { listEnvelope, openOffset, pageQuery, rawListEnvelope, withRemoteBytes } from "../pagination.ts";
 import { commonErrors, json, listOf, upstreamErrors } from "../schemas.ts";
-import type { AppEnv } from "../services.ts";
+import type { AppEnv, Services } from "../services.ts";
 import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
 
 const UnifiedObject = z
@@ -153,15 +153,18 @@ type OperationKind = "list" | "get" | "create" | "update" | "delete";
 /**
  * Maps upstream records one at a time through the operation's JSONata file(s), merging their
  * outputs; a record any file maps to null is dropped. A throwing mapping fails the whole page.
+ * Each mapped record is then held to the unified model (see mapEach).
  */
 export async function mapAll(
+  services: Services,
   integration: Integration,
+  resource: UnifiedResource,
   op: { response_mapping?: string[] | undefined },
   records: unknown[],
   withRemote: boolean,
 ) {
   const out: Record<string, unknown>[] = [];
-  for (const [i, merged] of (await mapEach(integration, op, records)).entries()) {
+  for (const [i, merged] of (await mapEach(services, integration, resource, op, records)).entries()) {
     if (!merged) continue;
     if (withRemote) merged.remote_data = records[i];
     out.push(merged);
@@ -169,25 +172,27 @@ export async function mapAll(
   return out;
 }
 
-/** `mapAll` without `remote_data`, one entry per record: undefined where the record is dropped. */
-async function mapEach(integration: Integration, op: { response_mapping?: string[] | undefined }, records: unknown[]) {
-  const mappings = (op.response_mapping ?? []).map((file) => integration.mappings.get(file)!);
-  const out: (Record<string, unknown> | undefined)[] = [];
-  for (const record of records) {
-    let merged: Record<string, unknown> | undefined = {};
-    for (const mapping of mappings) {
-      const pending = mapRecord(mapping, record);
-      const part = pending instanceof Promise ? await pending : pending;
-      if (!part) {
-        merged = undefined;
-        break;
-      }
-      // Copied into a fresh object: a mapping may answer a piece of its input, which must stay untouched.
-      Object.assign(merged, part);
-    }
-    out.push(merged);
+/**
+ * `mapAll` without `remote_data`, one entry per record: undefined where the record is dropped.
+ * Off-model values (answered as null by the engine) are counted by integration, resource and
+ * field, and logged once per page with the record ids, never the values.
+ */
+async function mapEach(
+  services: Services,
+  integration: Integration,
+  resource: UnifiedResource,
+  op: { response_mapping?: string[] | undefined },
+  records: unknown[],
+) {
+  const { objects, offModel } = await unifyRecords(integration, resource, op, records);
+  if (offModel.length) {
+    for (const { field } of offModel) services.metrics.offModelValues.inc({ integration: integration.slug, resource, field });
+    services.logger.warn(
+      { integration: integration.slug, resource, off_model: offModel },
+      "vendor values outside the unified model were answered as null",
+    );
   }
-  return out;
+  return objects;
 }
 
 async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string | undefined>, parentId: string | undefined) {
@@ -220,7 +225,7 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
       signal: c.req.raw.signal,
     });
     const started = performance.now();
-    const mapped = await mapEach(integration, op, result.records);
+    const mapped = await mapEach(c.get("services"), integration, entry.resource, op, result.records);
     c.get("services").metrics.mappingSeconds.observe({ integration: integration.slug }, (performance.now() - started) / 1000);
     return { ...result, mapped };
   });
@@ -240,7 +245,7 @@ async function get(c: Context<AppEnv>, entry: Entry, q: Record<string, string | 
   const op = operationOf(integration, entry);
   const result = await withUpstream(c, reachable, async (target) => {
     const { record, last } = await readOne(c.get("services").upstream, target, op, id === undefined ? {} : { id }, c.req.raw.signal);
-    const [mapped] = await mapAll(integration, op, [record], q.remote_data !== "false");
+    const [mapped] = await mapAll(c.get("services"), integration, entry.resource, op, [record], q.remote_data !== "false");
     return { mapped, last };
   });
   for (const [name, value] of Object.entries(rateLimitHeaders(integration, result.last))) c.header(name, value);

@@ -201,7 +201,7 @@ export async function performWrite(
         await readOne(c.get("services").upstream, target, supportedOperation(integration, resource, "get"), { id }, c.req.raw.signal)
       ).record as Record<string, unknown>;
     }
-    const [mapped] = await mapAll(integration, op, [record], withRemote);
+    const [mapped] = await mapAll(c.get("services"), integration, resource, op, [record], withRemote);
     if (!mapped) throw new ApiError("upstream_error", `${integration.name} answered the ${kind} without a ${resource} record`);
     return { status: kind === "create" ? 201 : 200, body: mapped };
   });
@@ -250,7 +250,7 @@ async function findByUsername(c: Context<AppEnv>, target: UpstreamTarget, userna
     limit: 10,
     signal: c.req.raw.signal,
   });
-  const users = await mapAll(integration, op, page.records, true);
+  const users = await mapAll(c.get("services"), integration, "users", op, page.records, true);
   return users.find((user) => user.username === username)?.remote_data;
 }
 

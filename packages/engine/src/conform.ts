@@ -1,0 +1,150 @@
+import type { z } from "zod";
+import type { Integration, UnifiedResource } from "./definition.ts";
+import { resourceModels, Timestamp } from "./model.ts";
+
+/**
+ * Holds every mapped record to the unified model before it leaves the gateway. The model's zod
+ * schema is compiled once per integration and resource into plain checks (a zod parse per field
+ * would cost more than the mapping itself). What a check refuses is answered as `null` (or as `[]`,
+ * or the list item left out), never with the vendor's value, and named in `issues` by its path
+ * (`emails[].type`), so it can be counted and logged without the value. A record the model cannot
+ * serve at all (not an object, no `id`) conforms to `undefined`.
+ */
+export interface Conformed {
+  object: Record<string, unknown> | undefined;
+  /** Paths of the fields answered as null, [] or left out because their value was off-model. */
+  issues: string[];
+}
+
+export type ValueTables = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+const DROP = Symbol("off-model");
+type Check = (value: unknown, issues: string[]) => unknown;
+
+interface Node {
+  check: Check;
+  /** What a missing or refused value becomes: null, [], or nothing (the key left out). */
+  fallback: "null" | "empty" | "omit" | "required";
+}
+
+const isoTime = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/** A vendor time as ISO-8601 UTC ending in Z, or DROP when it is no time (a zone-less time is taken as UTC). */
+function toUtc(value: unknown): unknown {
+  if (typeof value !== "string" || !isoTime.test(value)) return DROP;
+  const zoned = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(value.slice(10)) ? value : `${value.length === 10 ? `${value}T00:00:00` : value}Z`;
+  const ms = Date.parse(zoned.replace(" ", "T"));
+  return Number.isNaN(ms) ? DROP : new Date(ms).toISOString();
+}
+
+function compile(schema: z.ZodType, path: string, tables: ValueTables): Node {
+  let inner = schema;
+  let fallback: Node["fallback"] = "required";
+  if (schema === Timestamp) return { check: (v) => toUtc(v), fallback: "null" };
+  for (;;) {
+    const type = inner._zod.def.type;
+    if (type === "nullable") fallback = "null";
+    else if (type === "optional") fallback = "omit";
+    else break;
+    inner = (inner as unknown as { unwrap(): z.ZodType }).unwrap();
+  }
+  const def = inner._zod.def as { type: string };
+  if (def.type === "object") {
+    const shape = (inner as z.ZodObject).shape as Record<string, z.ZodType>;
+    const fields = Object.entries(shape).map(([key, child]) => [key, compile(child, path ? `${path}.${key}` : key, tables)] as const);
+    return { check: objectCheck(fields, path), fallback };
+  }
+  if (def.type === "array") {
+    const item = compile((inner as z.ZodArray<z.ZodType>).element, `${path}[]`, tables);
+    return {
+      check: (value, issues) => {
+        if (!Array.isArray(value)) return DROP;
+        const out: unknown[] = [];
+        for (const entry of value) {
+          const conformed = entry === null || entry === undefined ? DROP : item.check(entry, issues);
+          if (conformed === DROP) issues.push(`${path}[]`);
+          else out.push(conformed);
+        }
+        return out;
+      },
+      fallback: fallback === "required" ? "empty" : fallback,
+    };
+  }
+  const table = tables[path.replace(/\[\]/g, "")];
+  const leaf = leafCheck(inner);
+  const check: Check = table ? (v, issues) => leaf(typeof v === "string" && Object.hasOwn(table, v) ? table[v] : v, issues) : leaf;
+  return { check, fallback };
+}
+
+function objectCheck(fields: (readonly [string, Node])[], path: string): Check {
+  return (value, issues) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return DROP;
+    const source = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [key, node] of fields) {
+      const raw = source[key];
+      let conformed: unknown = DROP;
+      if (raw !== undefined && raw !== null) {
+        conformed = node.check(raw, issues);
+        if (conformed === DROP) issues.push(path ? `${path}.${key}` : key);
+      }
+      if (conformed !== DROP) out[key] = conformed;
+      else if (node.fallback === "null") out[key] = null;
+      else if (node.fallback === "empty") out[key] = [];
+      else if (node.fallback === "required") {
+        if (raw === undefined || raw === null) issues.push(path ? `${path}.${key}` : key);
+        return DROP;
+      }
+    }
+    return out;
+  };
+}
+
+function leafCheck(schema: z.ZodType): Check {
+  const def = schema._zod.def as {
+    type: string;
+    format?: string;
+    entries?: Record<string, string>;
+    checks?: { _zod: { def: { check: string; minimum?: number } } }[];
+  };
+  const checks = (def.checks ?? []).map((c) => c._zod.def);
+  switch (def.type) {
+    case "string":
+      // The model's strings are plain or non-empty; anything richer is left to zod below.
+      if (!def.format && checks.every((c) => c.check === "min_length")) {
+        const min = Math.max(0, ...checks.map((c) => c.minimum ?? 0));
+        return (v) => (typeof v === "string" && v.length >= min ? v : DROP);
+      }
+      break;
+    case "enum": {
+      const allowed = new Set(Object.values(def.entries ?? {}));
+      return (v) => (typeof v === "string" && allowed.has(v) ? v : DROP);
+    }
+    case "boolean":
+      return (v) => (typeof v === "boolean" ? v : DROP);
+    case "unknown":
+      return (v) => v;
+  }
+  return (v) => (schema.safeParse(v).success ? v : DROP);
+}
+
+const compiled = new WeakMap<Integration, Map<UnifiedResource, Check>>();
+
+/** The model check for one integration's resource, compiled once (the integration's value tables baked in). */
+export function conformerFor(integration: Integration, resource: UnifiedResource): (record: unknown) => Conformed {
+  let byResource = compiled.get(integration);
+  if (!byResource) compiled.set(integration, (byResource = new Map()));
+  let check = byResource.get(resource);
+  if (!check) {
+    // The raw upstream object is the gateway's to add: a mapping's own `remote_data` is off-model.
+    const model = (resourceModels[resource].schema as z.ZodObject).omit({ remote_data: true });
+    check = compile(model, "", integration.values).check;
+    byResource.set(resource, check);
+  }
+  const run = check;
+  return (record) => {
+    const issues: string[] = [];
+    const object = run(record, issues);
+    return { object: object === DROP ? undefined : (object as Record<string, unknown>), issues };
+  };
+}
