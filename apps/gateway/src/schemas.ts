@@ -39,7 +39,13 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
 export const listOf = <T extends z.ZodType>(item: T) =>
   z.object({ result: z.array(item), next_cursor: z.string().nullable(), result_count: z.number().int() });
 
-export const DeletedSchema = z.object({ id: z.string(), outcome: z.enum(["deleted", "deactivated"]) }).openapi("Deleted");
+const pages = new Map<z.ZodType, z.ZodType>();
+/** A page of one unified model (`UserPage`, …), made once per model so OpenAPI names it once. */
+export function pageOf(item: z.ZodType, name: string): z.ZodType {
+  let page = pages.get(item);
+  if (!page) pages.set(item, (page = listOf(item).openapi(`${name}Page`)));
+  return page;
+}
 
 export const IdParam = z.object({
   id: z

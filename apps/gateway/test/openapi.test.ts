@@ -1,4 +1,5 @@
 import type { RunningSandbox } from "@unifold/sandbox";
+import { createConfig, lintFromString } from "@redocly/openapi-core";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
@@ -30,6 +31,49 @@ describe("OpenAPI 3.1 document and reference page", () => {
     expect(missing).toEqual([]);
   });
 
+  it("passes Redocly's recommended lint rules with no error, and names every operation once", async () => {
+    const problems = await lintFromString({
+      source: JSON.stringify(doc),
+      absoluteRef: "/openapi.json",
+      config: await createConfig({ extends: ["recommended"] }),
+    });
+    expect(problems.filter((p) => p.severity === "error").map((p) => `${p.ruleId}: ${p.message}`)).toEqual([]);
+    const ids = Object.values(doc.paths).flatMap((operations) =>
+      Object.values(operations).map((op) => (op as { operationId?: string }).operationId),
+    );
+    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect((doc as unknown as { servers: unknown[] }).servers).toEqual([{ url: "/", description: "This gateway" }]);
+  });
+
+  it("names the unified model's schemas and uses them on every unified route", () => {
+    const components = (doc as unknown as { components: { schemas: Record<string, unknown> } }).components.schemas;
+    for (const name of [
+      "User",
+      "Employee",
+      "Group",
+      "GroupMember",
+      "Organization",
+      "Company",
+      "Role",
+      "UserInput",
+      "GroupInput",
+      "MemberInput",
+    ]) {
+      expect(components, name).toHaveProperty(name);
+    }
+    const refsOf = (value: unknown): string[] => JSON.stringify(value).match(/#\/components\/schemas\/\w+/g) ?? [];
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      if (!path.startsWith("/unified/")) continue;
+      for (const [method, operation] of Object.entries(operations)) {
+        const responses = (operation as { responses: Record<string, unknown> }).responses;
+        const success = Object.entries(responses).find(([status]) => status.startsWith("2"))![1];
+        expect(refsOf(success).length, `${method} ${path}`).toBeGreaterThan(0);
+        expect(JSON.stringify(success), `${method} ${path}`).not.toContain("additionalProperties");
+      }
+    }
+  });
+
   it("describes real answers: responses validate against the document's schemas", async () => {
     const ajv = new Ajv2020({ strict: false, validateFormats: false });
     ajv.addSchema(doc, "openapi");
@@ -44,6 +88,30 @@ describe("OpenAPI 3.1 document and reference page", () => {
     check("/connections/{id}", "get", 200, one.body);
     const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${conn.jumpcloud}&limit=3`, { key: apiKey });
     check("/unified/user-directory/users", "get", 200, users.body);
+    // Every unified read, from every integration that serves it, in the model's named schemas.
+    const reads: [string, string, Slug][] = [
+      ["/unified/user-directory/users", "", "jostle-scim"],
+      ["/unified/user-directory/users", "", "postman-scim"],
+      ["/unified/user-directory/me", "", "jostle-scim"],
+      ["/unified/user-directory/groups", "", "postman-scim"],
+      ["/unified/user-directory/groups", "", "jumpcloud"],
+      ["/unified/user-directory/organizations", "", "jumpcloud"],
+      ["/unified/user-directory/roles", "", "jumpcloud"],
+      ["/unified/hris/employees", "", "jumpcloud"],
+      ["/unified/hris/companies", "", "jumpcloud"],
+      ["/unified/hris/groups", "", "jumpcloud"],
+    ];
+    for (const [path, extra, slug] of reads) {
+      const res = await gw.call("GET", `${path}?connection_id=${conn[slug]}${extra}`, { key: apiKey });
+      expect(res.status, `${slug} ${path}`).toBe(200);
+      check(path, "get", 200, res.body);
+    }
+    const group = (await gw.call("GET", `/unified/user-directory/groups?connection_id=${conn["postman-scim"]}&limit=1`, { key: apiKey }))
+      .body.result[0];
+    const members = await gw.call("GET", `/unified/user-directory/groups/${group.id}/members?connection_id=${conn["postman-scim"]}`, {
+      key: apiKey,
+    });
+    check("/unified/user-directory/groups/{id}/members", "get", 200, members.body);
     const unknown = await gw.call("GET", "/connections/00000000-0000-4000-a000-000000000000");
     check("/connections/{id}", "get", 404, unknown.body);
     const created = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["postman-scim"]}`, {

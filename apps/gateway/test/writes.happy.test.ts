@@ -33,11 +33,30 @@ describe("unified writes over the sandbox", () => {
       first_name: "Nina",
       last_name: "Olsen",
       title: "Engineer",
-      emails: [{ email: "nina.olsen@acme.example.com", type: "work", is_primary: true }],
+      emails: [
+        { email: "nina.olsen@acme.example.com", type: "work", is_primary: true },
+        { email: "nina@mail.example.net", type: "other", is_primary: false },
+      ],
+      phones: [
+        { number: "+1-555-0101", type: "work" },
+        { number: "+1-555-0102", type: "mobile" },
+      ],
+      addresses: [{ type: "work", city: "Oslo" }],
       department: "Platform",
       employee_number: "E777",
     });
     expect(created.status).toBe(201);
+    // The model's type values go to Jostle in its own terms, and come back as the model's.
+    expect(stored(created.body.id)).toMatchObject({
+      emails: [{ type: "work" }, { type: "alternate1" }],
+      phoneNumbers: [{ type: "workofficephone" }, { type: "workmobilephone" }],
+      addresses: [{ type: "address1", locality: "Oslo" }],
+    });
+    expect(created.body).toMatchObject({
+      emails: [{ type: "work" }, { type: "other" }],
+      phones: [{ type: "work" }, { type: "mobile" }],
+      addresses: [{ type: "work", city: "Oslo" }],
+    });
     const id = created.body.id;
     expect(created.body).toMatchObject({
       username: "nina.olsen@acme.example.com",
@@ -182,7 +201,7 @@ describe("unified writes over the sandbox", () => {
       expect(await members()).toEqual(users.map((u) => u.id).sort());
 
       const removed = await call("DELETE", `groups/${groupId}/members/${users[0]!.id}`, slug);
-      expect(removed.body).toEqual({ id: users[0]!.id, outcome: "deleted" });
+      expect(removed.body).toEqual({ user_id: users[0]!.id, group_id: groupId });
       expect(await members()).toEqual([users[1]!.id]);
 
       const deleted = await call("DELETE", `groups/${groupId}`, slug);

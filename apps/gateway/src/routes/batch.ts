@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { planWrite, runBulk, type WriteInput, type WritePlan } from "@unifold/engine";
+import { BatchOperationResult, planWrite, runBulk, type User, UserInput, type WriteInput, type WritePlan } from "@unifold/engine";
 import type { Context } from "hono";
 import { ApiError, type ErrorCode, errorStatus, upstreamBody } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
@@ -8,15 +8,15 @@ import { commonErrors, json, upstreamErrors } from "../schemas.ts";
 import type { AppEnv } from "../services.ts";
 import { type Reachable, reachableConnection, withUpstream } from "../upstream-call.ts";
 import { supportedOperation } from "./unified.ts";
-import { checkFields, performWrite, UserWrite } from "./writes.ts";
+import { checkFields, performWrite } from "./writes.ts";
 
 const MAX_OPERATIONS = 1000;
 /** Vendors without a bulk endpoint get one call per operation, this many at a time. */
 const CONCURRENCY = 4;
 
 const Operation = z.discriminatedUnion("method", [
-  z.object({ method: z.literal("create"), data: UserWrite }).strict(),
-  z.object({ method: z.literal("update"), id: z.string().min(1).max(500), data: UserWrite }).strict(),
+  z.object({ method: z.literal("create"), data: UserInput }).strict(),
+  z.object({ method: z.literal("update"), id: z.string().min(1).max(500), data: UserInput }).strict(),
   z.object({ method: z.literal("delete"), id: z.string().min(1).max(500) }).strict(),
 ]);
 const BatchBody = z
@@ -25,20 +25,7 @@ const BatchBody = z
   .openapi("UserBatch");
 type BatchOperation = z.infer<typeof Operation>;
 
-const BatchResult = z
-  .object({
-    result: z.array(
-      z.object({
-        method: z.enum(["create", "update", "delete"]),
-        status: z.number().int(),
-        id: z.string().optional(),
-        outcome: z.enum(["deleted", "deactivated"]).optional(),
-        data: z.record(z.string(), z.unknown()).optional(),
-        error: z.object({ code: z.string(), message: z.string(), status: z.number().int(), upstream: z.unknown().optional() }).optional(),
-      }),
-    ),
-  })
-  .openapi("UserBatchResult");
+const BatchResult = z.object({ result: z.array(BatchOperationResult) }).openapi("UserBatchResult");
 type ResultItem = z.infer<typeof BatchResult>["result"][number];
 
 const query = z.object({ connection_id: z.string().min(1).max(100), remote_data: z.enum(["true", "false"]).default("true") }).strict();
@@ -109,7 +96,7 @@ async function oneByOne(c: Context<AppEnv>, reachable: Reachable, operations: Ba
         results[index] =
           op.method === "delete"
             ? { method: op.method, status, id: String(body.id), outcome: body.outcome as "deleted" | "deactivated" }
-            : { method: op.method, status, id: String(body.id), data: body };
+            : { method: op.method, status, id: String(body.id), data: body as User };
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         results[index] = {

@@ -4,7 +4,8 @@ import { type Integration, UpstreamFailure, verifyConnection } from "@unifold/en
 import { ApiError, type ErrorDetail, upstreamBody } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { listEnvelope, openKeyset, pageQuery, sealKeyset } from "../pagination.ts";
-import { commonErrors, DeletedSchema, IdParam, json, listOf, upstreamErrors } from "../schemas.ts";
+import { Deleted } from "@unifold/engine";
+import { commonErrors, IdParam, json, listOf, upstreamErrors } from "../schemas.ts";
 import type { AppEnv, Services } from "../services.ts";
 
 export const ConnectionSchema = z
@@ -188,7 +189,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       summary: "Delete a connection and its credentials",
       middleware: admin,
       request: { params: IdParam },
-      responses: { 200: json(DeletedSchema, "Deleted"), ...commonErrors },
+      responses: { 200: json(Deleted, "Deleted"), ...commonErrors },
     }),
     async (c) => {
       const { id } = c.req.valid("param");

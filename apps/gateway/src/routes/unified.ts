@@ -5,6 +5,7 @@ import {
   readListWithBytes,
   readOne,
   renderPath,
+  resourceModels,
   type UnifiedFilter,
   type UnifiedResource,
   unifyRecords,
@@ -13,13 +14,9 @@ import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { listEnvelope, openOffset, pageQuery, rawListEnvelope, withRemoteBytes } from "../pagination.ts";
-import { commonErrors, json, listOf, upstreamErrors } from "../schemas.ts";
+import { commonErrors, json, pageOf, upstreamErrors } from "../schemas.ts";
 import type { AppEnv, Services } from "../services.ts";
 import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
-
-const UnifiedObject = z
-  .record(z.string(), z.unknown())
-  .openapi("UnifiedObject", { description: "A unified object (see the contract's model); `remote_data` holds the raw upstream object." });
 
 const common = {
   connection_id: z.string().min(1).max(100).openapi({ description: "The connection to read through." }),
@@ -76,6 +73,7 @@ const api = [requireScope("api")];
 export function registerUnified(app: OpenAPIHono<AppEnv>) {
   for (const entry of entries) {
     const hasId = entry.path.includes("{id}");
+    const model = resourceModels[entry.resource];
     const filterShape = Object.fromEntries((entry.filters ?? []).map((f) => [f, filterSchemas[f].optional()]));
     const query = z.object({ ...common, ...(entry.kind === "list" ? { ...pageQuery, ...filterShape } : {}) }).strict();
     const route = createRoute({
@@ -86,7 +84,7 @@ export function registerUnified(app: OpenAPIHono<AppEnv>) {
       middleware: api,
       request: { query, ...(hasId && { params: z.object({ id: z.string().min(1).max(500) }) }) },
       responses: {
-        200: json(entry.kind === "list" ? listOf(UnifiedObject) : UnifiedObject, entry.kind === "list" ? "A page" : "The object"),
+        200: entry.kind === "list" ? json(pageOf(model.schema, model.name), "A page") : json(model.schema, "The object"),
         ...commonErrors,
         ...upstreamErrors,
       },

@@ -1,6 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
+  Deleted,
+  Group,
+  GroupInput,
+  GroupMembership,
   type Integration,
+  MemberInput,
   planWrite,
   readList,
   upstreamResponse,
@@ -8,6 +13,8 @@ import {
   runPlan,
   type UnifiedResource,
   UpstreamFailure,
+  User,
+  UserInput,
   type UpstreamTarget,
   type WriteInput,
   type WriteKind,
@@ -18,54 +25,10 @@ import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { idempotent } from "../middleware/idempotency.ts";
-import { commonErrors, DeletedSchema, json, upstreamErrors } from "../schemas.ts";
+import { commonErrors, json, upstreamErrors } from "../schemas.ts";
 import type { AppEnv } from "../services.ts";
 import { type Reachable, reachableConnection, withUpstream } from "../upstream-call.ts";
 import { mapAll, supportedOperation, upstreamListOf } from "./unified.ts";
-
-const text = (max: number) => z.string().min(1).max(max);
-const EmailWrite = z.object({ email: z.email().max(320), type: text(50).optional(), is_primary: z.boolean().optional() }).strict();
-const PhoneWrite = z.object({ number: text(50), type: text(50).optional() }).strict();
-const AddressWrite = z
-  .object({
-    type: text(50).optional(),
-    street: text(200).optional(),
-    city: text(100).optional(),
-    region: text(100).optional(),
-    postal_code: text(20).optional(),
-    country: text(100).optional(),
-  })
-  .strict();
-
-/** A user as callers write it: the unified model less what only the vendor sets. Unknown fields are refused. */
-export const UserWrite = z
-  .object({
-    external_id: text(200),
-    username: text(320),
-    first_name: text(200),
-    last_name: text(200),
-    title: text(200),
-    emails: z.array(EmailWrite).max(10),
-    phones: z.array(PhoneWrite).max(10),
-    status: z.enum(["active", "inactive"]),
-    department: text(200),
-    manager_id: text(200),
-    employee_number: text(100),
-    addresses: z.array(AddressWrite).max(5),
-  })
-  .partial()
-  .strict()
-  .openapi("UserWrite");
-const GroupWrite = z
-  .object({ name: text(200), description: z.string().max(1000) })
-  .partial()
-  .strict()
-  .openapi("GroupWrite");
-const MemberWrite = z
-  .object({ user_id: text(200) })
-  .strict()
-  .openapi("MemberWrite");
-const Written = z.record(z.string(), z.unknown()).openapi("UnifiedObject");
 
 const writeQuery = z
   .object({
@@ -88,23 +51,50 @@ interface WriteEntry {
   resource: UnifiedResource;
   kind: WriteKind;
   body?: z.ZodType;
+  /** What a create or update answers: the written object, in the unified model. */
+  answer?: z.ZodType;
   summary: string;
 }
 
 const base = "/unified/user-directory";
 const writeEntries: WriteEntry[] = [
-  { method: "post", path: `${base}/users`, resource: "users", kind: "create", body: UserWrite, summary: "Provision a user" },
-  { method: "patch", path: `${base}/users/{id}`, resource: "users", kind: "update", body: UserWrite, summary: "Update a user" },
+  { method: "post", path: `${base}/users`, resource: "users", kind: "create", body: UserInput, answer: User, summary: "Provision a user" },
+  {
+    method: "patch",
+    path: `${base}/users/{id}`,
+    resource: "users",
+    kind: "update",
+    body: UserInput,
+    answer: User,
+    summary: "Update a user",
+  },
   { method: "delete", path: `${base}/users/{id}`, resource: "users", kind: "delete", summary: "Deprovision a user" },
-  { method: "post", path: `${base}/groups`, resource: "groups", kind: "create", body: GroupWrite, summary: "Create a group" },
-  { method: "patch", path: `${base}/groups/{id}`, resource: "groups", kind: "update", body: GroupWrite, summary: "Rename a group" },
+  {
+    method: "post",
+    path: `${base}/groups`,
+    resource: "groups",
+    kind: "create",
+    body: GroupInput,
+    answer: Group,
+    summary: "Create a group",
+  },
+  {
+    method: "patch",
+    path: `${base}/groups/{id}`,
+    resource: "groups",
+    kind: "update",
+    body: GroupInput,
+    answer: Group,
+    summary: "Rename a group",
+  },
   { method: "delete", path: `${base}/groups/{id}`, resource: "groups", kind: "delete", summary: "Delete a group" },
   {
     method: "post",
     path: `${base}/groups/{id}/members`,
     resource: "group_members",
     kind: "create",
-    body: MemberWrite,
+    body: MemberInput,
+    answer: GroupMembership,
     summary: "Add a member",
   },
   {
@@ -112,6 +102,7 @@ const writeEntries: WriteEntry[] = [
     path: `${base}/groups/{id}/members/{user_id}`,
     resource: "group_members",
     kind: "delete",
+    answer: GroupMembership,
     summary: "Remove a member",
   },
 ];
@@ -133,8 +124,12 @@ export function registerWrites(app: OpenAPIHono<AppEnv>) {
       },
       responses: {
         ...(entry.kind === "delete"
-          ? { 200: json(DeletedSchema, "Done; `outcome` says whether the vendor deleted or deactivated") }
-          : { [entry.kind === "create" ? 201 : 200]: json(Written, entry.kind === "create" ? "Created" : "Updated") }),
+          ? {
+              200: entry.answer
+                ? json(entry.answer, "Removed")
+                : json(Deleted, "Done; `outcome` says whether the vendor deleted or deactivated"),
+            }
+          : { [entry.kind === "create" ? 201 : 200]: json(entry.answer!, entry.kind === "create" ? "Created" : "Updated") }),
         405: json(z.unknown(), "The integration cannot do this"),
         409: json(z.unknown(), "The vendor reported a conflict (e.g. the username is taken)"),
         ...commonErrors,
@@ -190,10 +185,10 @@ export async function performWrite(
       resource === "users" && kind === "create"
         ? await createWithoutDuplicates(c, target, plan, input)
         : await runPlan(c.get("services").upstream, target, plan, input, c.req.raw.signal);
-    if (kind === "delete") {
-      return { status: 200, body: { id: input.data?.user_id ?? input.id, outcome: plan.outcome ?? "deleted" } };
+    if (resource === "group_members") {
+      return { status: kind === "delete" ? 200 : 201, body: { user_id: input.data?.user_id, group_id: input.id } };
     }
-    if (resource === "group_members") return { status: 201, body: { user_id: input.data?.user_id, group_id: input.id } };
+    if (kind === "delete") return { status: 200, body: { id: input.id, outcome: plan.outcome ?? "deleted" } };
     let record = op.refetch ? undefined : writtenRecord(responses);
     if (!record) {
       const id = input.id ?? String(writtenRecord(responses)?.id ?? "");
