@@ -33,6 +33,12 @@ describe("unified API: isolation, bad input and upstream failures", () => {
       join(dir, "odd-scim", "users.jsonata"),
       '$substring(id, 0, 1) < "8" ? null : { "id": id, "remote_data": "the mapping\'s own" }',
     );
+    // Maps vendor values the model refuses: an unknown status, a time that is no time, a typeless email.
+    cpSync(join(dir, "postman-scim"), join(dir, "offmodel-scim"), { recursive: true });
+    writeFileSync(
+      join(dir, "offmodel-scim", "users.jsonata"),
+      '{ "id": id, "username": userName, "status": "on holiday", "created_at": "elit", "emails": [{ "email": userName, "type": "pigeon" }] }',
+    );
     // Maps records the model cannot serve: no id.
     cpSync(join(dir, "postman-scim"), join(dir, "idless-scim"), { recursive: true });
     writeFileSync(join(dir, "idless-scim", "users.jsonata"), '{ "username": userName }');
@@ -76,6 +82,7 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     await register("extra", "acme", "acme-scim", "postman");
     await register("odd", "acme", "odd-scim", "postman");
     await register("idless", "acme", "idless-scim", "postman");
+    await register("offModel", "acme", "offmodel-scim", "postman");
     await register("broken", "acme", "broken-jc", "jumpcloud");
     for (const [name, tenant] of [
       ["acme", "acme"],
@@ -117,6 +124,26 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     // remote_data is the raw upstream object or nothing: a mapping cannot write its own.
     const without = await users(ids.odd!, keys.acme!, "&limit=20&remote_data=false");
     expect(without.body.result.map((r: object) => "remote_data" in r)).toEqual(kept.map(() => false));
+  });
+
+  it("answers off-model vendor values as null, counts them by field in /metrics and logs the record ids, never the values", async () => {
+    const res = await users(ids.offModel!, keys.acme!, "&limit=2&remote_data=false");
+    expect(res.status).toBe(200);
+    for (const user of res.body.result) {
+      expect(user).toMatchObject({ status: null, created_at: null, emails: [{ email: user.username, type: null, is_primary: null }] });
+    }
+    const metrics = (await gw.call("GET", "/metrics")).text;
+    for (const field of ["status", "created_at", "emails[].type"]) {
+      expect(metrics).toContain(`unifold_off_model_values_total{integration="offmodel-scim",resource="users",field="${field}"} 2`);
+    }
+    const logged = gw
+      .logs()
+      .split("\n")
+      .filter((line) => line.includes("outside the unified model"));
+    expect(logged).toHaveLength(1);
+    const entry = JSON.parse(logged[0]!);
+    expect(entry.off_model).toContainEqual({ field: "status", record_id: res.body.result[0].id });
+    expect(logged[0]).not.toMatch(/on holiday|elit|pigeon/);
   });
 
   it("answers a 502 naming the integration and resource when a mapped record has no id, never a 200 with it", async () => {
