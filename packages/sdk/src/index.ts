@@ -1,7 +1,7 @@
 import createClient from "openapi-fetch";
-import type { paths } from "./schema.ts";
+import type { paths } from "./schema.js";
 
-export type { components, paths } from "./schema.ts";
+export type { components, paths } from "./schema.js";
 
 /** The routes that answer a list envelope (`result` + `next_cursor`). */
 type ListPath = {
