@@ -5,7 +5,7 @@
 // Make the base with: git worktree add /tmp/base <commit> && (cd /tmp/base && npm ci)
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -109,6 +109,16 @@ async function freshDatabase(serverUrl: string) {
   };
 }
 
+// The floor under any `npm start`: npm itself starting and running a script that does nothing,
+// and a bare `node` start, timed in this same run.
+async function floor(command: string, args: string[]): Promise<number> {
+  const started = performance.now();
+  await new Promise((resolve, reject) => spawn(command, args, { stdio: "ignore" }).once("exit", resolve).once("error", reject));
+  return performance.now() - started;
+}
+const floorDir = mkdtempSync(join(tmpdir(), "unifold-fp-floor-"));
+writeFileSync(join(floorDir, "package.json"), JSON.stringify({ name: "floor", private: true, scripts: { start: "node -e 0" } }));
+
 // A tree that builds on start is built first: the figures are for starting, not for building.
 for (const tree of Object.values(trees)) {
   if (existsSync(join(tree, "apps/gateway/build.js"))) execFileSync(process.execPath, ["apps/gateway/build.js"], { cwd: tree });
@@ -118,7 +128,10 @@ type Row = Record<string, number[]>;
 const results: Record<string, Row> = Object.fromEntries(Object.keys(trees).map((name) => [name, {}]));
 const record = (name: string, metric: string, value: number) => (results[name]![metric] ??= []).push(value);
 
+const floors: Record<string, number[]> = { "floor: `node -e 0` (ms)": [], "floor: `npm start` of a script that does nothing (ms)": [] };
 for (let round = 0; round < rounds; round++) {
+  floors["floor: `node -e 0` (ms)"]!.push(await floor(process.execPath, ["-e", "0"]));
+  floors["floor: `npm start` of a script that does nothing (ms)"]!.push(await floor("npm", ["start", "--silent", "--prefix", floorDir]));
   const order = round % 2 ? Object.keys(trees).reverse() : Object.keys(trees);
   for (const name of order) {
     const tree = trees[name]!;
@@ -194,4 +207,6 @@ for (const metric of Object.keys(results[names[0]!]!)) {
   const ratio = names.length > 1 ? ` ${(values[1]! / values[0]!).toFixed(2)} |` : "";
   console.log(`| ${metric} | ${values.map((v) => (v >= 100 ? Math.round(v) : v.toFixed(1))).join(" | ")} |${ratio}`);
 }
+for (const [metric, values] of Object.entries(floors)) console.log(`| ${metric} | ${Math.round(median(values))} (same for every tree) |`);
+rmSync(floorDir, { recursive: true, force: true });
 process.exit(0);

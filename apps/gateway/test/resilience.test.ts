@@ -130,4 +130,28 @@ describe("resilience: timeouts, retries and Retry-After", () => {
       await stub.close();
     }
   });
+
+  it("answers a 502, not a user with no id, when a SCIM server answers GET /Users/{id} with a ListResponse", async () => {
+    const stub = await startStubUpstream((_req, res) => {
+      res.setHeader("content-type", "application/scim+json");
+      res.end(
+        JSON.stringify({
+          schemas: ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+          totalResults: 1,
+          Resources: [{ id: "u1", userName: "u1@acme.example.com" }],
+        }),
+      );
+    });
+    try {
+      const created = await gw.call("POST", "/connections?verify=false", {
+        body: { tenant_id: "acme", integration: "jostle-scim", credentials: { api_key: "k" }, config: { base_url: stub.url } },
+      });
+      const res = await gw.call("GET", `/unified/user-directory/users/u1?connection_id=${created.body.id}`, { key: apiKey });
+      expect(res.status).toBe(502);
+      expect(res.body.error.code).toBe("upstream_error");
+      expect(res.body.error.message).toMatch(/jostle-scim answered a users record the unified model cannot serve: no valid id/);
+    } finally {
+      await stub.close();
+    }
+  });
 });

@@ -29,9 +29,53 @@ interface Node {
 
 const isoTime = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
+// A time already in the answer's form (what most vendors send) is checked digit by digit:
+// parsing and re-printing it with Date costs ~0.7 µs a value, more than the rest of a record.
+const digits = (text: string, from: number, count: number): number => {
+  let n = 0;
+  for (let i = from; i < from + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+};
+const daysIn = (year: number, month: number) =>
+  month === 2
+    ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+      ? 29
+      : 28
+    : month === 4 || month === 6 || month === 9 || month === 11
+      ? 30
+      : 31;
+
+/** `YYYY-MM-DDTHH:MM:SS[.sss]Z` as the answer's form, DROP when its fields are out of range, undefined when it has another form. */
+function canonicalUtc(v: string): string | typeof DROP | undefined {
+  const withMs = v.length === 24;
+  if (
+    !(withMs || v.length === 20) ||
+    v[4] !== "-" ||
+    v[7] !== "-" ||
+    v[10] !== "T" ||
+    v[13] !== ":" ||
+    v[16] !== ":" ||
+    v[v.length - 1] !== "Z"
+  )
+    return undefined;
+  if (withMs && (v[19] !== "." || digits(v, 20, 3) < 0)) return undefined;
+  const [year, month, day] = [digits(v, 0, 4), digits(v, 5, 2), digits(v, 8, 2)];
+  const [hour, minute, second] = [digits(v, 11, 2), digits(v, 14, 2), digits(v, 17, 2)];
+  if (year < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59) return DROP;
+  return withMs ? v : `${v.slice(0, 19)}.000Z`;
+}
+
 /** A vendor time as ISO-8601 UTC ending in Z, or DROP when it is no time (a zone-less time is taken as UTC). */
 function toUtc(value: unknown): unknown {
-  if (typeof value !== "string" || !isoTime.test(value)) return DROP;
+  if (typeof value !== "string") return DROP;
+  const fast = canonicalUtc(value);
+  if (fast !== undefined) return fast;
+  if (!isoTime.test(value)) return DROP;
   const zoned = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(value.slice(10)) ? value : `${value.length === 10 ? `${value}T00:00:00` : value}Z`;
   const ms = Date.parse(zoned.replace(" ", "T"));
   return Number.isNaN(ms) ? DROP : new Date(ms).toISOString();
