@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "./errors.ts";
 import { accessLog } from "./middleware/access-log.ts";
 import { registerMetrics, requestMetrics } from "./metrics.ts";
+import { jsonBodies } from "./middleware/json-body.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { registerApiKeys } from "./routes/api-keys.ts";
 import { registerConnections } from "./routes/connections.ts";
@@ -50,6 +51,7 @@ export function createApp(services: Services) {
   app.use("*", (c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limiter(c, next)));
 
   app.use("*", passthroughGuard);
+  app.use("*", jsonBodies);
 
   registerHealth(app);
   registerDocs(app);

@@ -121,4 +121,38 @@ describe("connections: bad input", () => {
     expect(res.body.error.code).toBe("upstream_error");
     expect(res.body.error.message).toMatch(/JumpCloud: http:\/\/127\.0\.0\.1:9 could not be reached/);
   });
+
+  it("answers a JSON route sent another content type, or none, with 415 in the error shape, and writes nothing", async () => {
+    const count = async () => (await gw.call("GET", "/connections?limit=200")).body.result.length;
+    const before = await count();
+    const body = JSON.stringify({ tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: "good-key" } });
+    const routes = [
+      ["POST", "/connections?verify=false"],
+      ["POST", "/api-keys"],
+      ["POST", "/unified/user-directory/users?connection_id=x"],
+      ["POST", "/unified/user-directory/users/batch?connection_id=x"],
+      ["PATCH", "/connections/00000000-0000-4000-a000-000000000000"],
+    ];
+    for (const [method, path] of routes) {
+      for (const type of ["text/plain", "application/x-www-form-urlencoded", undefined]) {
+        const res = await fetch(`${gw.url}${path}`, {
+          method,
+          body: new TextEncoder().encode(body),
+          headers: { authorization: `Bearer ${gw.adminKey}`, ...(type && { "content-type": type }) },
+        });
+        expect(res.status, `${method} ${path} ${type}`).toBe(415);
+        const answer = (await res.json()) as { error: { code: string; request_id: string } };
+        expect(answer.error.code).toBe("unsupported_media_type");
+        expect(answer.error.request_id).toMatch(/^req_/);
+      }
+    }
+    // application/json with a charset, and the +json types, are JSON.
+    const ok = await fetch(`${gw.url}/api-keys`, {
+      method: "POST",
+      body: JSON.stringify({ name: "typed", scope: "api" }),
+      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json; charset=utf-8" },
+    });
+    expect(ok.status).toBe(201);
+    expect(await count()).toBe(before);
+  });
 });

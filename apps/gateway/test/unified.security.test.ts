@@ -234,6 +234,31 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     expect(proxy.body.error.code).toBe("resource_not_supported");
   });
 
+  it("gives every answer an x-request-id, proxy and passthrough answers included", async () => {
+    const raw = sandbox.jumpcloud.tenant("acme").users.all()[0]!;
+    for (const path of [
+      `/proxy/systemusers/${raw._id}?connection_id=${ids.acmeJc}`,
+      `/proxy/systemusers?connection_id=${ids.acmeJc}`,
+      `/passthrough/systemusers/${raw._id}?connection_id=${ids.acmeJc}`,
+      `/passthrough/nosuchthing?connection_id=${ids.acmeJc}`,
+    ]) {
+      const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${keys.server}`, "x-request-id": "trace-42" } });
+      expect(res.headers.get("x-request-id"), path).toBe("trace-42");
+    }
+  });
+
+  it("names no proxy resource with Object.prototype's names, and sends nothing upstream for them", async () => {
+    const before = sandbox.world.requests.length;
+    for (const name of ["__proto__", "constructor", "hasOwnProperty", "toString"]) {
+      for (const path of [`/proxy/${name}`, `/proxy/${name}/abc`]) {
+        const res = await gw.call("GET", `${path}?connection_id=${ids.acmeJc}`, { key: keys.server! });
+        expect(res.status, path).toBe(404);
+        expect(res.body.error.code, path).toBe("resource_not_supported");
+      }
+    }
+    expect(sandbox.world.requests.length).toBe(before);
+  });
+
   it.each([
     ["..", "/passthrough/../connections"],
     ["nested ..", "/passthrough/v2/../../../etc/passwd"],

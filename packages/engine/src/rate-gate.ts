@@ -50,27 +50,46 @@ export function tokenBuckets(now: () => number = () => Date.now()) {
  * with RateLimitedLocally instead, so one busy tenant spends only its own connection's budget
  * and callers get a prompt 429 rather than a request that hangs.
  */
-export function createRateGate(options: { maxConcurrency: number; maxWaitMs: number }) {
-  const buckets = tokenBuckets();
-  const slots = new Map<string, { active: number; waiting: (() => void)[] }>();
+export function createRateGate(options: { maxConcurrency: number; maxWaitMs: number; now?: () => number }) {
+  const now = options.now ?? (() => Date.now());
+  const buckets = tokenBuckets(now);
+  /** A waiter takes the slot it is handed (true), or declines it because its caller gave up (false). */
+  type Waiter = () => boolean;
+  const slots = new Map<string, { active: number; waiting: Waiter[] }>();
 
-  async function acquireSlot(key: string, signal?: AbortSignal) {
+  async function acquireSlot(key: string, deadline: number, signal?: AbortSignal) {
     const slot = slots.get(key) ?? { active: 0, waiting: [] };
     slots.set(key, slot);
     if (slot.active < options.maxConcurrency) {
       slot.active++;
       return;
     }
+    signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        slot.waiting = slot.waiting.filter((w) => w !== wake);
-        reject(new RateLimitedLocally(1, `more than ${options.maxConcurrency} calls are already in flight on this connection`));
-      }, options.maxWaitMs);
-      const wake = () => {
+      const leave = () => {
         clearTimeout(timer);
-        if (signal?.aborted) return reject(signal.reason);
-        resolve();
+        signal?.removeEventListener("abort", onAbort);
+        slot.waiting = slot.waiting.filter((w) => w !== wake);
       };
+      const timer = setTimeout(
+        () => {
+          leave();
+          reject(new RateLimitedLocally(1, `more than ${options.maxConcurrency} calls are already in flight on this connection`));
+        },
+        Math.max(0, deadline - now()),
+      );
+      // A caller that gives up leaves the queue at once, so it is never handed a slot it would drop.
+      const onAbort = () => {
+        leave();
+        reject(signal!.reason);
+      };
+      const wake: Waiter = () => {
+        if (signal?.aborted) return false;
+        leave();
+        resolve();
+        return true;
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
       slot.waiting.push(wake);
     });
   }
@@ -78,28 +97,34 @@ export function createRateGate(options: { maxConcurrency: number; maxWaitMs: num
   function release(key: string) {
     const slot = slots.get(key);
     if (!slot) return;
-    const next = slot.waiting.shift();
-    if (next)
-      next(); // the slot passes straight to the next waiter
-    else if (--slot.active === 0) slots.delete(key);
+    // The slot passes straight to the next waiter still waiting; with none, it is freed.
+    for (let next = slot.waiting.shift(); next; next = slot.waiting.shift()) if (next()) return;
+    if (--slot.active === 0) slots.delete(key);
   }
 
   return {
+    /** Calls in flight and waiting on a connection: what a test or an operator can check is back to 0. */
+    inFlight(key: string) {
+      const slot = slots.get(key);
+      return { active: slot?.active ?? 0, waiting: slot?.waiting.length ?? 0 };
+    },
     async run<T>(key: string, rule: RateRule | undefined, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      // One bound on the whole wait, pacing and slot together: a call waits at most maxWaitMs.
+      const deadline = now() + options.maxWaitMs;
       if (rule) {
         for (;;) {
           const taken = buckets.take(key, rule);
           if (taken.allowed) break;
-          if (taken.waitMs > options.maxWaitMs) {
+          if (now() + taken.waitMs > deadline) {
             throw new RateLimitedLocally(
-              Math.ceil(taken.waitMs / 1000),
+              Math.max(1, Math.ceil(taken.waitMs / 1000)),
               `this connection has used its ${rule.requests} calls per ${rule.per_seconds} s to the vendor`,
             );
           }
-          await new Promise((resolve) => setTimeout(resolve, taken.waitMs));
+          await sleep(taken.waitMs, signal);
         }
       }
-      await acquireSlot(key, signal);
+      await acquireSlot(key, deadline, signal);
       try {
         return await work();
       } finally {
@@ -107,4 +132,19 @@ export function createRateGate(options: { maxConcurrency: number; maxWaitMs: num
       }
     },
   };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

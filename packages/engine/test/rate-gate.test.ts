@@ -42,4 +42,74 @@ describe("rate gate", () => {
     now = 5_000;
     expect(buckets.take("k", rule).allowed).toBe(true);
   });
+
+  it("gives a waiting caller's slot back when the caller gives up, so later calls never queue behind a ghost", async () => {
+    const gate = createRateGate({ maxConcurrency: 1, maxWaitMs: 5_000 });
+    let finish!: () => void;
+    const first = gate.run("k", undefined, () => new Promise<void>((resolve) => (finish = resolve)));
+    // Ten callers queue behind it and give up, as clients with a short timeout do.
+    const quitters = Array.from({ length: 10 }, () => {
+      const controller = new AbortController();
+      const pending = gate.run("k", undefined, async () => "ran", controller.signal);
+      return { controller, pending };
+    });
+    expect(gate.inFlight("k")).toEqual({ active: 1, waiting: 10 });
+    for (const q of quitters) q.controller.abort(new Error("client gone"));
+    for (const q of quitters) await expect(q.pending).rejects.toThrow("client gone");
+    expect(gate.inFlight("k")).toEqual({ active: 1, waiting: 0 });
+    while (!finish) await sleep(1);
+    finish();
+    await first;
+    expect(gate.inFlight("k")).toEqual({ active: 0, waiting: 0 });
+    // The connection is whole again: a full set of calls runs at once, none waits.
+    const started = performance.now();
+    expect(await gate.run("k", undefined, async () => "served")).toBe("served");
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it("hands a freed slot past a waiter whose caller gave up to the next one still waiting", async () => {
+    const gate = createRateGate({ maxConcurrency: 1, maxWaitMs: 5_000 });
+    let finish!: () => void;
+    const first = gate.run("k", undefined, () => new Promise<void>((resolve) => (finish = resolve)));
+    const controller = new AbortController();
+    const quitter = expect(gate.run("k", undefined, async () => "quitter ran", controller.signal)).rejects.toThrow("gone");
+    const patient = gate.run("k", undefined, async () => "patient ran");
+    controller.abort(new Error("gone"));
+    while (!finish) await sleep(1);
+    finish();
+    await first;
+    await quitter;
+    expect(await patient).toBe("patient ran");
+    expect(gate.inFlight("k")).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it("bounds a call's whole wait for the vendor's rate by maxWaitMs, however many callers compete", async () => {
+    const gate = createRateGate({ maxConcurrency: 10, maxWaitMs: 300 });
+    const rule = { requests: 1, per_seconds: 0.2 }; // one call every 200 ms
+    const settled = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const started = performance.now();
+        const outcome = await gate.run("k", rule, async () => "sent").catch((error: unknown) => error);
+        return { outcome, waited: performance.now() - started };
+      }),
+    );
+    expect(settled.filter((s) => s.outcome === "sent").length).toBeGreaterThanOrEqual(2);
+    for (const { outcome, waited } of settled) {
+      if (outcome !== "sent") expect(outcome).toBeInstanceOf(RateLimitedLocally);
+      // Never a second round of waiting past the bound (slack for a busy machine).
+      expect(waited).toBeLessThan(300 + 400);
+    }
+  });
+
+  it("says how long to wait before the next token, rounded up to whole seconds", () => {
+    let now = 0;
+    const buckets = tokenBuckets(() => now);
+    const rule = { requests: 3, per_seconds: 9 };
+    for (let i = 0; i < 3; i++) expect(buckets.take("k", rule)).toMatchObject({ allowed: true, remaining: 2 - i });
+    expect(buckets.take("k", rule)).toEqual({ allowed: false, remaining: 0, waitMs: 3_000 });
+    now = 1_500; // half a token back
+    expect(buckets.take("k", rule)).toEqual({ allowed: false, remaining: 0, waitMs: 1_500 });
+    now = 3_000;
+    expect(buckets.take("k", rule)).toMatchObject({ allowed: true, remaining: 0 });
+  });
 });

@@ -12,4 +12,14 @@ export const requestId: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("requestId", id);
   c.header("x-request-id", id);
   await next();
+  // A route that answers with a Response of its own (proxy, passthrough) bypasses c.header.
+  if (!c.res.headers.has("x-request-id")) {
+    try {
+      c.res.headers.set("x-request-id", id);
+    } catch {
+      // An upstream Response's headers are immutable: answer with a copy that can carry the id.
+      c.res = new Response(c.res.body, c.res);
+      c.res.headers.set("x-request-id", id);
+    }
+  }
 };

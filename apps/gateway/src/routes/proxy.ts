@@ -20,7 +20,8 @@ const listQueryAndVendor = listQuery.passthrough();
 const oneQueryAndVendor = oneQuery.passthrough();
 
 function proxyResourceOf(integration: Integration, name: string) {
-  const proxy = integration.proxy[name];
+  // Own keys only: `__proto__`, `constructor` or `hasOwnProperty` name no proxy resource.
+  const proxy = Object.hasOwn(integration.proxy, name) ? integration.proxy[name] : undefined;
   if (!proxy) {
     throw new ApiError(
       "resource_not_supported",

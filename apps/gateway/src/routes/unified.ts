@@ -136,7 +136,7 @@ export async function upstreamListOf(
 
 /** The integration's definition of one operation, or the contract's 404 / 405 naming what is missing. */
 export function supportedOperation<K extends OperationKind>(integration: Integration, resource: UnifiedResource, kind: K) {
-  const operations = integration.resources[resource];
+  const operations = Object.hasOwn(integration.resources, resource) ? integration.resources[resource] : undefined;
   if (!operations) {
     throw new ApiError("resource_not_supported", `${integration.name} (${integration.slug}) has no ${resource.replace("_", " ")} resource`);
   }
