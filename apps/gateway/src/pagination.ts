@@ -18,13 +18,26 @@ export async function openCursor(codec: CursorCodec, binding: string, token: str
   }
 }
 
-/** The upstream offset an unified or proxy list cursor holds; 0 without a cursor. */
-export async function openOffset(codec: CursorCodec, binding: string, token: string | undefined): Promise<number> {
-  if (token === undefined) return 0;
-  const state = (await openCursor(codec, binding, token)) as { o?: unknown } | null;
-  if (typeof state?.o !== "number" || !Number.isInteger(state.o) || state.o < 0)
+/**
+ * Where a unified or proxy list cursor stands: the upstream offset (0 without a cursor) and the
+ * fingerprint of the previous page's first record, by which an upstream that repeats a page is
+ * caught (see ListRequest.seen).
+ */
+export async function openPosition(
+  codec: CursorCodec,
+  binding: string,
+  token: string | undefined,
+): Promise<{ offset: number; seen: string | undefined }> {
+  if (token === undefined) return { offset: 0, seen: undefined };
+  const state = (await openCursor(codec, binding, token)) as { o?: unknown; f?: unknown } | null;
+  if (typeof state?.o !== "number" || !Number.isInteger(state.o) || state.o < 0 || (state.f !== undefined && typeof state.f !== "string"))
     throw new ApiError("invalid_cursor", "the cursor does not belong to this list");
-  return state.o;
+  return { offset: state.o, seen: state.f as string | undefined };
+}
+
+/** The next page's cursor: where it starts, and this page's first record's fingerprint. */
+export function sealPosition(codec: CursorCodec, binding: string, offset: number, first: string | undefined): Promise<string> {
+  return codec.seal(binding, first === undefined ? { o: offset } : { o: offset, f: first });
 }
 
 const keysetState = z.object({ t: z.number().int(), i: z.string().uuid() });

@@ -154,4 +154,83 @@ describe("resilience: timeouts, retries and Retry-After", () => {
       await stub.close();
     }
   });
+
+  describe("upstreams that page wrongly", () => {
+    const scimUser = (i: number) => ({ id: `u${i}`, userName: `user${i}@acme.example.com`, active: true });
+    /** A SCIM server standing in for Jostle, answering /Users with what `page` says for a startIndex. */
+    async function scimStub(page: (startIndex: number, count: number) => { total: number; records: object[] }) {
+      return startStubUpstream((req, res) => {
+        const url = new URL(req.url ?? "/", "http://stub");
+        const startIndex = Number(url.searchParams.get("startIndex") ?? 1);
+        const count = Number(url.searchParams.get("count") ?? 100);
+        const { total, records } = page(startIndex, count);
+        res.setHeader("content-type", "application/scim+json");
+        res.end(
+          JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], totalResults: total, Resources: records }),
+        );
+      });
+    }
+    async function walk(stubUrl: string, limit: number, path = "/unified/user-directory/users") {
+      const created = await gw.call("POST", "/connections?verify=false", {
+        body: { tenant_id: "acme", integration: "jostle-scim", credentials: { api_key: "k" }, config: { base_url: stubUrl } },
+      });
+      const pages: { status: number; body: any }[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await gw.call(
+          "GET",
+          `${path}?connection_id=${created.body.id}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+          {
+            key: apiKey,
+          },
+        );
+        pages.push(res);
+        cursor = res.status === 200 ? res.body.next_cursor : null;
+      } while (cursor && pages.length < 50);
+      return pages;
+    }
+
+    for (const path of ["/unified/user-directory/users", "/proxy/Users"]) {
+      it(`ends a walk of ${path} at the first empty page when the upstream's total lies`, async () => {
+        // Claims 1,000 users, holds 10.
+        const stub = await scimStub((startIndex, count) => ({
+          total: 1000,
+          records: Array.from({ length: Math.max(0, Math.min(count, 11 - startIndex)) }, (_, i) => scimUser(startIndex + i)),
+        }));
+        try {
+          for (const limit of [1, 4, 50]) {
+            const pages = await walk(stub.url, limit, path);
+            expect(pages.every((p) => p.status === 200)).toBe(true);
+            expect(pages.at(-1)!.body.next_cursor).toBeNull();
+            expect(pages.flatMap((p) => p.body.result.map((r: { id: string }) => r.id))).toEqual(
+              Array.from({ length: 10 }, (_, i) => `u${i + 1}`),
+            );
+            // At most the one empty page that ends the walk.
+            expect(pages.filter((p) => p.body.result.length === 0).length).toBeLessThanOrEqual(1);
+          }
+        } finally {
+          await stub.close();
+        }
+      });
+
+      it(`answers ${path} with a 502 naming the integration when the upstream ignores the page position`, async () => {
+        // The same 30 users whatever startIndex asks for.
+        const stub = await scimStub(() => ({ total: 1000, records: Array.from({ length: 30 }, (_, i) => scimUser(i + 1)) }));
+        try {
+          for (const limit of [7, 50]) {
+            const pages = await walk(stub.url, limit, path);
+            const last = pages.at(-1)!;
+            expect(last.status, `limit ${limit}`).toBe(502);
+            expect(last.body.error.code).toBe("upstream_error");
+            expect(last.body.error.message).toMatch(/^Jostle: the upstream answered position \d+ with records it had already answered/);
+            // No record was served twice before the walk stopped.
+            const ids = pages.filter((p) => p.status === 200).flatMap((p) => p.body.result.map((r: { id: string }) => r.id));
+            expect(new Set(ids).size).toBe(ids.length);
+          }
+        } finally {
+          await stub.close();
+        }
+      });
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { isAscii } from "node:buffer";
 import type { Integration, OperationDefinition, PaginationStyle } from "./definition.ts";
 import { scanList } from "./json-scan.ts";
@@ -29,6 +30,12 @@ export interface Page {
   records: unknown[];
   /** True exactly when records follow the last one returned. */
   more: boolean;
+  /**
+   * A fingerprint of this page's first record, for the next page's `seen`: an upstream that
+   * answers a later position with the same records (it ignores the page position) is caught
+   * instead of walked forever.
+   */
+  first?: string | undefined;
   /** The last upstream answer, for its rate-limit headers. */
   last: UpstreamResponse;
 }
@@ -42,6 +49,8 @@ export interface ListRequest {
   /** 0-based offset of the first record wanted, and how many. */
   offset: number;
   limit: number;
+  /** The fingerprint of the first record of the previous page of this walk (see Page.first). */
+  seen?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -101,6 +110,8 @@ function totalOf(style: PaginationStyle, response: UpstreamResponse): number | u
 interface Records<Part> {
   length: number;
   total: number | undefined;
+  /** A fingerprint of record i, to recognise it on another page. */
+  key(i: number): string;
   /** Records from..from+count as one part. */
   take(from: number, count: number): Part;
 }
@@ -108,8 +119,18 @@ type View<Part> = (response: UpstreamResponse, records: string | undefined, styl
 
 const parsedView: View<unknown[]> = (response, property, style) => {
   const all = recordsAt(bodyOf(response), property);
-  return { length: all.length, total: style && totalOf(style, response), take: (from, count) => all.slice(from, from + count) };
+  return {
+    length: all.length,
+    total: style && totalOf(style, response),
+    key: (i) => fingerprint(JSON.stringify(all[i])),
+    take: (from, count) => all.slice(from, from + count),
+  };
 };
+
+/** A short digest of a record's bytes: equal records, equal fingerprints. */
+function fingerprint(record: string | Uint8Array): string {
+  return createHash("sha256").update(record).digest("base64url").slice(0, 22);
+}
 
 /**
  * The records' bytes as the upstream sent them (see json-scan.ts), or undefined when the scan
@@ -135,7 +156,7 @@ function scanned(response: UpstreamResponse, property: string | undefined, style
 /** A body the scan does not accept is parsed instead, so a malformed page fails exactly as it does when parsed. */
 const rawView: View<Buffer> = (response, property, style) => {
   const raw = scanned(response, property, style);
-  if (raw) return { length: raw.length, total: raw.total, take: raw.slice };
+  if (raw) return { length: raw.length, total: raw.total, key: (i) => fingerprint(raw.one(i)), take: raw.slice };
   const parsed = parsedView(response, property, style);
   return { ...parsed, take: (from, count) => Buffer.from(JSON.stringify(parsed.take(from, count)).slice(1, -1)) };
 };
@@ -161,6 +182,7 @@ const recordView: View<RecordsAndBytes> = (response, property, style) => {
   return {
     length: raw.length,
     total: raw.total,
+    key: (i) => fingerprint(raw.one(i)),
     take(from, count) {
       const out: RecordsAndBytes = { records: [], bytes: [] };
       for (let i = from; i < Math.min(from + count, raw.length); i++) {
@@ -192,8 +214,8 @@ export function parseRecord(bytes: Buffer): unknown {
  * allows it, so `more` is exact even for lists that report no total.
  */
 export async function readList(client: UpstreamClient, target: UpstreamTarget, req: ListRequest): Promise<Page> {
-  const { records, more, last } = await readListWithBytes(client, target, req);
-  return { records, more, last };
+  const { records, more, last, first } = await readListWithBytes(client, target, req);
+  return { records, more, last, first };
 }
 
 /**
@@ -206,8 +228,8 @@ export async function readListWithBytes(
   target: UpstreamTarget,
   req: ListRequest,
 ): Promise<Page & { bytes: Buffer[] }> {
-  const { parts, more, last } = await readPages(client, target, req, recordView);
-  return { records: parts.flatMap((part) => part.records), bytes: parts.flatMap((part) => part.bytes), more, last };
+  const { parts, more, last, first } = await readPages(client, target, req, recordView);
+  return { records: parts.flatMap((part) => part.records), bytes: parts.flatMap((part) => part.bytes), more, last, first };
 }
 
 /**
@@ -218,7 +240,7 @@ export async function readRawList(
   client: UpstreamClient,
   target: UpstreamTarget,
   req: ListRequest,
-): Promise<{ parts: Buffer[]; count: number; more: boolean; last: UpstreamResponse }> {
+): Promise<{ parts: Buffer[]; count: number; more: boolean; last: UpstreamResponse; first?: string | undefined }> {
   return readPages(client, target, req, rawView);
 }
 
@@ -235,12 +257,27 @@ async function readPages<Part>(client: UpstreamClient, target: UpstreamTarget, r
   let count = 0;
   let more: boolean | undefined;
   let last: UpstreamResponse | undefined;
+  let first: string | undefined;
+  const firsts = new Set(req.seen ? [req.seen] : []);
   while (count < req.limit) {
     const want = req.limit - count;
     const ask = Math.min(want + 1, style.max);
     const position = req.offset + count;
     last = await call(client, target, "GET", req.path, pageQuery(style, req.query, position, ask), req.signal);
     const page = view(last, style.records, style);
+    if (page.length === 0) {
+      // An empty page ends the walk, whatever total the upstream claims.
+      more = false;
+      break;
+    }
+    const key = page.key(0);
+    if (firsts.has(key)) {
+      throw new UpstreamShapeError(
+        `the upstream answered position ${position + style.base} with records it had already answered for an earlier one: it does not page by ${style.offset_param}`,
+      );
+    }
+    firsts.add(key);
+    first ??= key;
     const taken = Math.min(page.length, want);
     if (taken > 0) parts.push(page.take(0, taken));
     count += taken;
@@ -264,7 +301,7 @@ async function readPages<Part>(client: UpstreamClient, target: UpstreamTarget, r
     last = await call(client, target, "GET", req.path, pageQuery(style, req.query, req.offset + count, 1), req.signal);
     more = view(last, style.records, style).length > 0;
   }
-  return { parts, count, more, last: last as UpstreamResponse };
+  return { parts, count, more, last: last as UpstreamResponse, first };
 }
 
 function pageQuery(style: PaginationStyle, query: ListRequest["query"], position: number, size: number) {

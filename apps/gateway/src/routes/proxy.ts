@@ -3,7 +3,7 @@ import { type Integration, readRawList } from "@unifold/engine";
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { openOffset, rawListEnvelope } from "../pagination.ts";
+import { openPosition, rawListEnvelope, sealPosition } from "../pagination.ts";
 import type { AppEnv } from "../services.ts";
 import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
 import { commonErrors, json, listOf, upstreamErrors } from "../schemas.ts";
@@ -68,7 +68,7 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
     const proxy = proxyResourceOf(integration, c.req.param("resource"));
     const upstreamQuery = forwardedQuery(c, ["limit", "cursor"]);
     const binding = `${connection.id}|proxy|${c.req.param("resource")}|${JSON.stringify(upstreamQuery)}`;
-    const offset = await openOffset(c.get("services").cursors, binding, q.cursor);
+    const { offset, seen } = await openPosition(c.get("services").cursors, binding, q.cursor);
     const page = await withUpstream(c, reachable, (target) =>
       readRawList(c.get("services").upstream, target, {
         path: proxy.path,
@@ -77,11 +77,12 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
         records: proxy.records,
         offset,
         limit: q.limit,
+        seen,
         signal: c.req.raw.signal,
       }),
     );
     for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
-    const next = page.more ? await c.get("services").cursors.seal(binding, { o: offset + page.count }) : null;
+    const next = page.more ? await sealPosition(c.get("services").cursors, binding, offset + page.count, page.first) : null;
     return c.body(rawListEnvelope(page.parts, page.count, next), 200, { "content-type": "application/json" });
   });
 

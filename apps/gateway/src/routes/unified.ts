@@ -13,7 +13,7 @@ import {
 import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { listEnvelope, openOffset, pageQuery, rawListEnvelope, withRemoteBytes } from "../pagination.ts";
+import { listEnvelope, openPosition, pageQuery, rawListEnvelope, sealPosition, withRemoteBytes } from "../pagination.ts";
 import { commonErrors, json, pageOf, upstreamErrors } from "../schemas.ts";
 import type { AppEnv, Services } from "../services.ts";
 import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
@@ -212,7 +212,7 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
   const upstream = await upstreamListOf(integration, entry.resource, op, filters);
   const limit = Number(q.limit ?? 50);
   const binding = `${connection.id}|${entry.resource}|${parentId ?? ""}|${JSON.stringify(filters)}`;
-  const offset = await openOffset(c.get("services").cursors, binding, q.cursor);
+  const { offset, seen } = await openPosition(c.get("services").cursors, binding, q.cursor);
   const withRemote = q.remote_data !== "false";
   const page = await withUpstream(c, reachable, async (target) => {
     const result = await readListWithBytes(c.get("services").upstream, target, {
@@ -220,6 +220,7 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
       ...upstream,
       offset,
       limit,
+      seen,
       signal: c.req.raw.signal,
     });
     const started = performance.now();
@@ -228,7 +229,7 @@ async function list(c: Context<AppEnv>, entry: Entry, q: Record<string, string |
     return { ...result, mapped };
   });
   for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
-  const next = page.more ? await c.get("services").cursors.seal(binding, { o: offset + page.records.length }) : null;
+  const next = page.more ? await sealPosition(c.get("services").cursors, binding, offset + page.records.length, page.first) : null;
   if (withRemote) {
     const objects = withRemoteBytes(page.mapped, page.bytes);
     return c.body(rawListEnvelope(objects, objects.length, next), 200, { "content-type": "application/json" });
