@@ -25,6 +25,12 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   UNIFOLD_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  // The largest upstream body read; a larger one is a 502 upstream_too_large, and memory stays bounded.
+  UNIFOLD_UPSTREAM_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
   // Loopback and private upstream addresses are refused unless allowed (the sandbox and tests need them).
   UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: z
     .enum(["true", "false"])

@@ -16,6 +16,7 @@ export const errorStatus = {
   rate_limited: 429,
   internal_error: 500,
   upstream_error: 502,
+  upstream_too_large: 502,
   upstream_unauthorized: 502,
   upstream_timeout: 504,
 } as const satisfies Record<string, ContentfulStatusCode>;

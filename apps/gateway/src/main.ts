@@ -25,6 +25,7 @@ async function main() {
     upstream: createUpstreamClient({
       connectTimeoutMs: config.UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS,
       timeoutMs: config.UNIFOLD_UPSTREAM_TIMEOUT_MS,
+      maxBodyBytes: config.UNIFOLD_UPSTREAM_MAX_BODY_BYTES,
       retries: config.UNIFOLD_UPSTREAM_RETRIES,
       retryAfterCapMs: config.UNIFOLD_RETRY_AFTER_CAP_MS,
       maxConcurrencyPerConnection: config.UNIFOLD_UPSTREAM_CONCURRENCY,

@@ -108,7 +108,8 @@ async function asApiError(c: Context<AppEnv>, connection: Connection, integratio
     });
   }
   if (error instanceof UpstreamFailure) {
-    return new ApiError(error.kind === "timeout" ? "upstream_timeout" : "upstream_error", `${integration.name}: ${error.message}`);
+    const code = error.kind === "timeout" ? "upstream_timeout" : error.kind === "too_large" ? "upstream_too_large" : "upstream_error";
+    return new ApiError(code, `${integration.name}: ${error.message}`);
   }
   if (error instanceof UpstreamShapeError) return new ApiError("upstream_error", `${integration.name}: ${error.message}`);
   if (error instanceof MappingError) return new ApiError("upstream_error", `${integration.name}: mapping ${error.message}`);

@@ -155,6 +155,40 @@ describe("resilience: timeouts, retries and Retry-After", () => {
     }
   });
 
+  it("answers an upstream body over the cap (10 MiB by default) with 502 upstream_too_large, declared or streamed", async () => {
+    const size = 11 * 1024 * 1024;
+    const stub = await startStubUpstream((req, res) => {
+      res.setHeader("content-type", "application/json");
+      if (req.url?.includes("declared")) res.setHeader("content-length", String(size));
+      // A page of users that never ends within the cap: '{"results":[' then padding records.
+      res.write('{"totalCount":1,"results":[');
+      const chunk = Buffer.alloc(64 * 1024, " ");
+      let sent = 0;
+      const pump = () => {
+        while (sent < size - 64 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        res.end("]}");
+      };
+      pump();
+      res.on("error", () => {});
+    });
+    try {
+      const created = await gw.call("POST", "/connections?verify=false", {
+        body: { tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: "k" }, config: { base_url: stub.url } },
+      });
+      for (const path of ["/proxy/systemusers", "/unified/user-directory/users", "/passthrough/declared"]) {
+        const res = await gw.call("GET", `${path}?connection_id=${created.body.id}`, { key: apiKey });
+        expect(res.status, path).toBe(502);
+        expect(res.body.error.code, path).toBe("upstream_too_large");
+        expect(res.body.error.message).toMatch(/answered with a body over 10485760 bytes/);
+      }
+    } finally {
+      await stub.close();
+    }
+  });
+
   describe("upstreams that page wrongly", () => {
     const scimUser = (i: number) => ({ id: `u${i}`, userName: `user${i}@acme.example.com`, active: true });
     /** A SCIM server standing in for Jostle, answering /Users with what `page` says for a startIndex. */

@@ -1,4 +1,4 @@
-import { Agent, errors as undiciErrors } from "undici";
+import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
 import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
 import { createRateGate, RateLimitedLocally } from "./rate-gate.ts";
@@ -65,7 +65,7 @@ export function upstreamResponse(status: number, headers: Record<string, string>
 /** The upstream could not be reached, or did not answer in time. */
 export class UpstreamFailure extends Error {
   constructor(
-    readonly kind: "timeout" | "network",
+    readonly kind: "timeout" | "network" | "too_large",
     message: string,
     /** The socket error code (ECONNREFUSED proves the request never reached the vendor). */
     readonly code?: string,
@@ -79,6 +79,8 @@ export interface UpstreamClientOptions {
   connectTimeoutMs?: number;
   /** Bound on one whole call: connect, headers and body. */
   timeoutMs?: number;
+  /** The largest upstream body read (default 10 MiB); a larger one fails the call as too_large. */
+  maxBodyBytes?: number;
   /** Extra attempts for GET and HEAD after a connection error, 502/503/504 or 429. */
   retries?: number;
   /** The longest `Retry-After` worth waiting for; a longer one goes back to the caller. */
@@ -144,6 +146,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
   });
 
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const retries = options.retries ?? 2;
   const retryAfterCapMs = options.retryAfterCapMs ?? 5_000;
   const backoffMs = options.backoffMs ?? 100;
@@ -226,7 +229,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         body,
         signal: controller.signal,
       });
-      const bytes = Buffer.from(await response.body.arrayBuffer());
+      const bytes = await boundedBody(response, maxBodyBytes, url);
       const responseHeaders: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {
         if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(", ") : value;
@@ -267,6 +270,27 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/**
+ * The whole body, or an UpstreamFailure "too_large" as soon as it is known to pass `max` bytes
+ * (by its content-length, or while it arrives): memory stays bounded whatever a vendor sends.
+ */
+async function boundedBody(response: Dispatcher.ResponseData, max: number, url: URL): Promise<Buffer> {
+  const tooLarge = () => {
+    response.body.destroy();
+    return new UpstreamFailure("too_large", `${url.origin} answered with a body over ${max} bytes`);
+  };
+  const declared = Number(response.headers["content-length"]);
+  if (declared > max) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
 function lowerCased(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
@@ -281,6 +305,7 @@ function parseJson(text: string, contentType: string | undefined): unknown {
 }
 
 function asFailure(error: unknown, url: URL): Error {
+  if (error instanceof UpstreamFailure) return error;
   const where = url.origin;
   if (
     error instanceof undiciErrors.HeadersTimeoutError ||
