@@ -55,6 +55,22 @@ describe("API keys and access", () => {
     expect(res.status).toBe(401);
   });
 
+  it("refuses a revoked key from the next request on, even while other requests with it are in flight", async () => {
+    for (let round = 0; round < 5; round++) {
+      const { id, secret } = (await gw.call("POST", "/api-keys", { body: { name: `busy ${round}`, scope: "api" } })).body;
+      let hammering = true;
+      const hammer = (async () => {
+        while (hammering) await gw.call("GET", "/integrations", { key: secret });
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await gw.call("DELETE", `/api-keys/${id}`)).status).toBe(200);
+      const after = await Promise.all(Array.from({ length: 20 }, () => gw.call("GET", "/integrations", { key: secret })));
+      hammering = false;
+      await hammer;
+      expect(after.map((res) => res.status)).toEqual(Array(20).fill(401));
+    }
+  });
+
   it("refuses a tenant binding on an admin key", async () => {
     const res = await gw.call("POST", "/api-keys", { body: { name: "x", scope: "admin", tenant_id: "acme" } });
     expect(res.status).toBe(400);

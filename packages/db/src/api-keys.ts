@@ -96,8 +96,9 @@ export function apiKeyStore(db: Database, options: { cacheTtlMs?: number } = {})
       if (!isUuid(id)) return undefined;
       const [row] = await db.select(visible).from(apiKeys).where(eq(apiKeys.id, id));
       if (!row || row.revokedAt) return row;
-      cache.clear();
       const [updated] = await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning(visible);
+      // After the write: a read racing it may have loaded the key as it was; it is not kept.
+      cache.clear();
       return updated;
     },
   };

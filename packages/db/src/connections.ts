@@ -120,7 +120,6 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
       },
     ): Promise<Connection | undefined> {
       if (!isUuid(id)) return undefined;
-      cache.delete(id);
       const sealed = patch.credentials ? await vault.seal(id, patch.credentials) : undefined;
       const [row] = await db
         .update(connections)
@@ -134,13 +133,15 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
         })
         .where(eq(connections.id, id))
         .returning(visible);
+      // After the write: a read racing it may have loaded the row as it was; it is not kept.
+      cache.delete(id);
       return row;
     },
 
     async remove(id: string): Promise<boolean> {
       if (!isUuid(id)) return false;
-      cache.delete(id);
       const rows = await db.delete(connections).where(eq(connections.id, id)).returning({ id: connections.id });
+      cache.delete(id);
       return rows.length > 0;
     },
 

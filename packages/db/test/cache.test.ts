@@ -37,4 +37,19 @@ describe("ttlCache", () => {
     expect(await small.get("a", async () => "a2")).toBe("a2");
     expect(await small.get("c", async () => "c2")).toBe("c1");
   });
+
+  it("never keeps a value loaded before a write invalidated it, so a revoked key cannot linger", async () => {
+    for (const invalidate of ["delete", "clear"] as const) {
+      const cache = ttlCache<string>(60_000);
+      let release!: () => void;
+      // A read that loads the row as it was before the write, and finishes after the write.
+      const racing = cache.get("k", () => new Promise<string>((resolve) => (release = () => resolve("before the write"))));
+      await new Promise((resolve) => setImmediate(resolve));
+      if (invalidate === "delete") cache.delete("k");
+      else cache.clear();
+      release();
+      expect(await racing).toBe("before the write");
+      expect(await cache.get("k", async () => "after the write"), invalidate).toBe("after the write");
+    }
+  });
 });
