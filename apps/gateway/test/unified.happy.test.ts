@@ -282,6 +282,22 @@ describe("unified reads over the sandbox", () => {
     expect(ids.sort()).toEqual(expected.sort());
   });
 
+  it("sends a filter value as a SCIM string, with quotes, backslashes and control characters escaped", async () => {
+    const odd = 'we"ird\\name\tx@acme.example.com';
+    const created = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`, {
+      key: apiKey,
+      body: { username: odd, first_name: "Odd", last_name: "Name" },
+    });
+    expect(created.status).toBe(201);
+    const found = await get("/unified/user-directory/users", "jostle-scim", `&username=${encodeURIComponent(odd)}&remote_data=false`);
+    expect(found.status).toBe(200);
+    expect(found.body.result.map((u: { id: string; username: string }) => [u.id, u.username])).toEqual([[created.body.id, odd]]);
+    // A prefix of it, ending in the backslash, is another value, not an unterminated string.
+    const prefix = await get("/unified/user-directory/users", "jostle-scim", `&username=${encodeURIComponent('we"ird\\')}`);
+    expect(prefix.status).toBe(200);
+    expect(prefix.body.result).toEqual([]);
+  });
+
   it("pushes filters upstream: Jostle username (unpaged), Postman username and status, JumpCloud email, username, status", async () => {
     const jostleUser = sandbox.jostle.tenant("acme").users.all()[9] as any;
     const before = sandbox.world.requests.length;

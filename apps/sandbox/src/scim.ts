@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { parse, type Filter } from "scim2-parse-filter";
 import { jsonArray } from "./collection.ts";
 
 export const SCHEMA = {
@@ -37,22 +36,26 @@ export function sendList(c: Context, resources: object[], totalResults: number, 
 }
 
 /** Parses a SCIM filter; undefined when it is not valid SCIM filter syntax. */
-export function parseFilter(text: string): Filter | undefined {
-  try {
-    return parse(text);
-  } catch {
-    return undefined;
-  }
-}
+// A filter's comparison value is a JSON value (RFC 7644 §3.4.2.2): strings carry JSON's escapes.
+// scim2-parse-filter read `\\` and `\t` literally and could not end a string on `\\"`, so the
+// simulators parse the one form they serve themselves.
+const VALUE = String.raw`"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"|true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?`;
+const CLAUSE = new RegExp(String.raw`^\s*([A-Za-z][\w.:$-]*)\s+eq\s+(${VALUE})\s*`, "i");
 
-/** `attr eq value` clauses of a filter made only of eq joined by and; undefined for anything else. */
-export function eqClauses(filter: Filter): { attr: string; value: unknown }[] | undefined {
-  if (filter.op === "eq" && "attrPath" in filter) return [{ attr: filter.attrPath, value: filter.compValue }];
-  if (filter.op === "and" && "filters" in filter) {
-    const parts = filter.filters.map(eqClauses);
-    return parts.some((p) => p === undefined) ? undefined : (parts.flat() as { attr: string; value: unknown }[]);
+/** The `attr eq value` clauses of a filter made only of eq joined by and; undefined for anything else. */
+export function eqClauses(filter: string): { attr: string; value: unknown }[] | undefined {
+  const clauses: { attr: string; value: unknown }[] = [];
+  let rest = filter;
+  for (;;) {
+    const clause = CLAUSE.exec(rest);
+    if (!clause) return undefined;
+    clauses.push({ attr: clause[1]!, value: JSON.parse(clause[2]!) });
+    rest = rest.slice(clause[0].length);
+    if (rest === "") return clauses;
+    const and = /^and\s+/i.exec(rest);
+    if (!and) return undefined;
+    rest = rest.slice(and[0].length);
   }
-  return undefined;
 }
 
 /** startIndex/count as RFC 7644 reads them; `max` caps count. Returns an error message when invalid. */

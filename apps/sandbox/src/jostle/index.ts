@@ -4,18 +4,7 @@ import { scimPatch } from "scim-patch";
 import type { Person } from "../directory.ts";
 import { stableHex } from "../directory.ts";
 import { Collection } from "../collection.ts";
-import {
-  eqClauses,
-  isObject,
-  listResponse,
-  parseFilter,
-  readJson,
-  SCHEMA,
-  scimError,
-  scimErrorBody,
-  type ScimType,
-  sendList,
-} from "../scim.ts";
+import { eqClauses, isObject, listResponse, readJson, SCHEMA, scimError, scimErrorBody, type ScimType, sendList } from "../scim.ts";
 import { perTenant, type SandboxEnv, type World } from "../world.ts";
 
 export const JOSTLE_EXTENSION = "urn:ietf:params:scim:schemas:extension:jostle:2.0:User";
@@ -251,8 +240,7 @@ export function jostleRoutes(world: World) {
   ) => {
     if (query.filter !== undefined) {
       // Jostle filters only on `userName eq "…"`, and never pages a filtered list.
-      const parsed = parseFilter(query.filter);
-      const clauses = parsed && eqClauses(parsed);
+      const clauses = eqClauses(query.filter);
       if (!clauses || clauses.length !== 1 || clauses[0]?.attr.toLowerCase() !== "username") {
         return scimError(c, 400, 'Only the filter userName eq "<value>" is supported', "invalidFilter");
       }

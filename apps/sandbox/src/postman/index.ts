@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { Collection } from "../collection.ts";
 import { stableHex } from "../directory.ts";
-import { eqClauses, isObject, pageParams, parseFilter, readJson, SCHEMA, scimError, scimErrorBody, sendList } from "../scim.ts";
+import { eqClauses, isObject, pageParams, readJson, SCHEMA, scimError, scimErrorBody, sendList } from "../scim.ts";
 import { perTenant, type SandboxEnv, type World } from "../world.ts";
 
 const MAX_PAGE = 100; // Postman publishes count default 100 and no maximum; the simulator caps at 100.
@@ -133,8 +133,7 @@ export function postmanRoutes(world: World) {
     const filter = c.req.query("filter");
     if (filter === undefined) return collection;
     const all = () => collection.all();
-    const parsed = parseFilter(filter);
-    const clauses = parsed && eqClauses(parsed);
+    const clauses = eqClauses(filter);
     if (!clauses || clauses.some((clause) => !allowed[clause.attr])) return undefined;
     return all().filter((record) => clauses.every((clause) => allowed[clause.attr]?.(record, clause.value)));
   }
