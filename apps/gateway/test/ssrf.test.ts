@@ -15,6 +15,16 @@ describe("SSRF guard: where upstream calls may go", () => {
       "fd00::1",
       "fe80::1",
       "::ffff:127.0.0.1",
+      // IPv4 carried inside IPv6, in the spellings a URL normalises them to.
+      "::ffff:7f00:1",
+      "::ffff:0:7f00:1",
+      "::127.0.0.1",
+      "::7f00:1",
+      "64:ff9b::7f00:1",
+      "64:ff9b:1::a00:1",
+      "2002:7f00:1::",
+      "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+      "fec0::1",
     ]) {
       expect(isNonPublicAddress(address), address).toBe(true);
     }
@@ -61,6 +71,12 @@ describe("SSRF guard: where upstream calls may go", () => {
       "http://localhost:8080/",
       "http://[::1]/",
       "http://10.0.0.5/",
+      "http://[::ffff:127.0.0.1]/",
+      "http://[::ffff:0:127.0.0.1]/",
+      "http://[::127.0.0.1]/",
+      "http://[64:ff9b::127.0.0.1]/",
+      "http://[2002:7f00:1::]/",
+      "http://[fec0::1]/",
     ]) {
       it(`refuses a connection to ${baseUrl} with a 400 naming config.base_url, calling nothing`, async () => {
         const res = await gw.call("POST", "/connections", {

@@ -268,6 +268,9 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     ["http://", "/passthrough/http://evil.example.com/x"],
     ["@host", "/passthrough/@evil.example.com/x"],
     ["encoded backslash", "/passthrough/..%5c..%5cx"],
+    // An absolute-form request target (RFC 9112 §3.2.2) must not slip past the guard.
+    ["absolute-form ..", "http://127.0.0.1/passthrough/../connections"],
+    ["absolute-form %2e%2e", "http://gateway.example:80/passthrough/%2e%2e/api-keys"],
   ])("refuses the hostile passthrough path %s with 400", async (_, path) => {
     const before = sandbox.world.requests.length;
     // node:http puts the path on the wire exactly as written; fetch and undici normalise dot segments first.

@@ -12,7 +12,10 @@ export interface NetworkPolicy {
   allowedHosts?: string[] | undefined;
 }
 
+// Two lists: Node's BlockList also checks an IPv4 address against IPv6 rules as ::ffff:a.b.c.d,
+// so the IPv6 rule that refuses every IPv4-mapped literal would otherwise refuse all of IPv4.
 const nonPublic = new BlockList();
+const nonPublic6 = new BlockList();
 for (const [network, prefix] of [
   ["0.0.0.0", 8],
   ["10.0.0.0", 8],
@@ -29,20 +32,31 @@ for (const [network, prefix] of [
   nonPublic.addSubnet(network, prefix, "ipv4");
 }
 for (const [network, prefix] of [
-  ["::", 128],
-  ["::1", 128],
+  // Unspecified, loopback and the deprecated IPv4-compatible form (::a.b.c.d).
+  ["::", 96],
+  // IPv6 forms that carry an IPv4 address, whichever it is: IPv4-mapped (::ffff:a.b.c.d, in any
+  // spelling), SIIT (::ffff:0:a.b.c.d), NAT64 (64:ff9b::/96 and the local 64:ff9b:1::/48), 6to4
+  // (2002::/16) and Teredo (2001::/32). No vendor API is addressed so; each could reach inside.
+  ["::ffff:0:0", 96],
+  ["::ffff:0:0:0", 96],
+  ["64:ff9b::", 96],
+  ["64:ff9b:1::", 48],
+  ["2002::", 16],
+  ["2001::", 32],
+  ["100::", 64],
+  ["2001:db8::", 32],
   ["fc00::", 7],
   ["fe80::", 10],
+  // Site-local, deprecated but still routed inside some networks.
+  ["fec0::", 10],
   ["ff00::", 8],
 ] as const) {
-  nonPublic.addSubnet(network, prefix, "ipv6");
+  nonPublic6.addSubnet(network, prefix, "ipv6");
 }
 
 export function isNonPublicAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  if (mapped) return nonPublic.check(mapped, "ipv4");
   const family = isIP(address);
-  return family === 4 ? nonPublic.check(address, "ipv4") : family === 6 ? nonPublic.check(address, "ipv6") : false;
+  return family === 4 ? nonPublic.check(address, "ipv4") : family === 6 ? nonPublic6.check(address, "ipv6") : false;
 }
 
 /** Why a host may not be called, or undefined when it may. Checks names and address literals. */

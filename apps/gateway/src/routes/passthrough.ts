@@ -36,7 +36,8 @@ export function hostilePath(raw: string): string | undefined {
 /** The path after `/passthrough/` exactly as the caller sent it (no query), or undefined for other routes. */
 function rawPassthroughPath(c: Context): string | undefined {
   const rawUrl = (c.env as HttpBindings | undefined)?.incoming?.url ?? new URL(c.req.url).pathname;
-  const rawPath = rawUrl.split("?")[0] ?? "";
+  // An absolute-form target (`GET http://host/passthrough/…`) is judged by its path, as the router will be.
+  const rawPath = (rawUrl.split("?")[0] ?? "").replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "");
   return rawPath.toLowerCase().startsWith(PREFIX) ? rawPath.slice(PREFIX.length) : undefined;
 }
 
