@@ -162,15 +162,15 @@ export async function runBulk(
       signal,
     });
     if (response.status < 200 || response.status >= 300) throw await statusError(target.integration, response);
-    const results = new Map<string, Record<string, unknown>>();
     const answered = (response.body as { Operations?: unknown } | undefined)?.Operations;
     if (!Array.isArray(answered)) throw new UpstreamShapeError("the bulk answer has no Operations");
-    for (const result of answered as Record<string, unknown>[]) results.set(String(result.bulkId), result);
+    const resultOf = bulkResults(answered as Record<string, unknown>[]);
+    let position = 0;
     for (const operations of chunk) {
       const applied: string[] = [];
       let outcome: BulkOutcome | undefined;
       for (const call of operations) {
-        const result = results.get(call.bulkId);
+        const result = resultOf(call, position++);
         const status = Number(result?.status ?? 0);
         if (!result || !(status >= 200 && status < 300)) {
           // Unanswered steps (the vendor stopped early) count as not done.
@@ -185,4 +185,30 @@ export async function runBulk(
     }
   }
   return outcomes;
+}
+
+/**
+ * Finds each bulk operation's result. RFC 7644 §3.7 requires `bulkId` only on POST results (its
+ * own example leaves it off PUT, PATCH and DELETE), so a result without one is matched by method
+ * and location, else by its position in the answer, which follows the request's order.
+ */
+function bulkResults(answered: Record<string, unknown>[]) {
+  const byBulkId = new Map<string, Record<string, unknown>>();
+  for (const result of answered) if (result.bulkId !== undefined) byBulkId.set(String(result.bulkId), result);
+  const used = new Set<Record<string, unknown>>();
+  const sameMethod = (result: Record<string, unknown>, call: { method: string }) =>
+    typeof result.method !== "string" || result.method.toUpperCase() === call.method.toUpperCase();
+  const at = (location: unknown) => (typeof location === "string" ? new URL(location, "http://bulk.invalid").pathname : undefined);
+  return (call: { method: string; bulkId: string; path: string }, position: number): Record<string, unknown> | undefined => {
+    let result = byBulkId.get(call.bulkId);
+    if (!result) {
+      const unlabelled = answered.filter((r) => r.bulkId === undefined && !used.has(r) && sameMethod(r, call));
+      result = unlabelled.find((r) => at(r.location)?.endsWith(call.path));
+      const positional = answered[position];
+      if (!result && positional && positional.bulkId === undefined && !used.has(positional) && sameMethod(positional, call))
+        result = positional;
+    }
+    if (result) used.add(result);
+    return result;
+  };
 }

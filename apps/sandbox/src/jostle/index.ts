@@ -353,7 +353,8 @@ export function jostleRoutes(world: World) {
       const createdId = outcome.status === 201 && isObject(outcome.body) ? String(outcome.body.id) : id;
       results.push({
         method,
-        ...(op.bulkId !== undefined && { bulkId: op.bulkId }),
+        // RFC 7644 §3.7 requires bulkId only on POST, and its own example leaves it off the others.
+        ...(op.bulkId !== undefined && method === "POST" && { bulkId: op.bulkId }),
         ...(createdId && outcome.status < 400 && { location: `/Users/${createdId}` }),
         status: String(outcome.status),
         ...(outcome.status >= 400 && { response: outcome.body }),
