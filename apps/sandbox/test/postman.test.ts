@@ -97,13 +97,18 @@ describe("Postman simulator", () => {
     expect(group.status).toBe(201);
     const patched = await call("PATCH", `/Groups/${group.body.id}`, {
       Operations: [
-        { op: "replace", path: "displayName", value: "Code Reviewers" },
+        { op: "replace", value: { displayName: "Code Reviewers" } },
         { op: "add", path: "members", value: [{ value: users[1].id }, { value: users[2].id }] },
         { op: "remove", path: "members", value: [{ value: users[0].id }] },
       ],
     });
     expect(patched.status).toBe(200);
     expect(patched.body).not.toHaveProperty("members");
+    // The published document's value is an object: a path with a bare string is refused.
+    const stringValue = await call("PATCH", `/Groups/${group.body.id}`, {
+      Operations: [{ op: "replace", path: "displayName", value: "X" }],
+    });
+    expect(stringValue.status).toBe(400);
     const stored = await call("GET", `/Groups/${group.body.id}`);
     expect(stored.body.displayName).toBe("Code Reviewers");
     expect(stored.body.members.map((m: { value: string }) => m.value).sort()).toEqual([users[1].id, users[2].id].sort());

@@ -308,11 +308,10 @@ export function postmanRoutes(world: World) {
       if (!isObject(op)) return scimError(c, 400, "each operation is an object", "invalidSyntax");
       const kind = String(op.op).toLowerCase();
       const path = op.path === undefined ? undefined : String(op.path);
-      if (
-        kind === "replace" &&
-        (path === "displayName" || (path === undefined && isObject(op.value) && typeof op.value.displayName === "string"))
-      ) {
-        const name = path === "displayName" ? op.value : (op.value as Record<string, unknown>).displayName;
+      // Postman's published document types a replace's value as an object {id?, displayName}:
+      // a rename is {op: "replace", value: {displayName}}, and a bare string value is refused.
+      if (kind === "replace" && path === undefined && isObject(op.value) && typeof op.value.displayName === "string") {
+        const name = (op.value as Record<string, unknown>).displayName;
         if (typeof name !== "string" || !name) return scimError(c, 400, "displayName must be a non-empty string", "invalidValue");
         next = { ...next, displayName: name };
       } else if ((kind === "add" || kind === "remove") && path === "members") {
