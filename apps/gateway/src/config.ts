@@ -57,6 +57,9 @@ const schema = z.object({
   UNIFOLD_RETRY_AFTER_CAP_MS: z.coerce.number().int().nonnegative().default(5_000),
   // How long API keys and connections read from the database are reused; writes through this process apply at once.
   UNIFOLD_CACHE_TTL_MS: z.coerce.number().int().nonnegative().default(5_000),
+  // How long a client may take to send its request headers, and its whole request.
+  UNIFOLD_CLIENT_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  UNIFOLD_CLIENT_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
 

@@ -42,9 +42,22 @@ async function main() {
   };
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);
 
-  const server = serve({ fetch: createApp(services).fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-    logger.info({ port: info.port, host: config.HOST }, `gateway listening on http://${config.HOST}:${info.port}`);
-  });
+  const server = serve(
+    {
+      fetch: createApp(services).fetch,
+      port: config.PORT,
+      hostname: config.HOST,
+      // A client that sends its headers or body too slowly is cut off, so slow clients cannot hold sockets open.
+      serverOptions: {
+        headersTimeout: config.UNIFOLD_CLIENT_HEADERS_TIMEOUT_MS,
+        requestTimeout: config.UNIFOLD_CLIENT_REQUEST_TIMEOUT_MS,
+        connectionsCheckingInterval: Math.min(1_000, config.UNIFOLD_CLIENT_HEADERS_TIMEOUT_MS),
+      },
+    },
+    (info) => {
+      logger.info({ port: info.port, host: config.HOST }, `gateway listening on http://${config.HOST}:${info.port}`);
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", (error: NodeJS.ErrnoException) =>

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { promisify } from "node:util";
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -101,6 +101,32 @@ describe("gateway process start-up", () => {
     }
     expect(readdirSync(dir).filter((name) => name.endsWith(".seeding"))).toEqual([]);
     expect(existsSync(join(dir, "pgdata", "PG_VERSION"))).toBe(true);
+  });
+
+  it("cuts off a client that sends its request headers too slowly", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "unifold-slow-"));
+    temp.push(dir);
+    const run = startProcess({
+      UNIFOLD_DATA_DIR: dir,
+      UNIFOLD_ADMIN_KEY: `ufk_${"e".repeat(43)}`,
+      UNIFOLD_CLIENT_HEADERS_TIMEOUT_MS: "500",
+    });
+    const port = Number(
+      /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(await run.waitFor(/gateway listening on http:\/\/127\.0\.0\.1:(\d+)/))?.[1],
+    );
+    const socket = connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write("GET /health HTTP/1.1\r\nHost: x\r\n"); // and never the blank line that ends the headers
+    let answer = "";
+    socket.on("data", (chunk) => (answer += chunk));
+    const started = Date.now();
+    await Promise.race([once(socket, "close"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    expect(socket.destroyed || socket.readableEnded).toBe(true);
+    expect(Date.now() - started).toBeLessThan(9_000);
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    socket.destroy();
+    run.child.kill("SIGTERM");
+    expect(await run.exited).toBe(0);
   });
 });
 
