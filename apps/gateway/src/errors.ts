@@ -73,7 +73,24 @@ export class ApiError extends Error {
 const UPSTREAM_BODY_LIMIT = 8 * 1024;
 
 /** The upstream's body for an error's `upstream` field: parsed JSON, else text, cut to 8 KB. */
-export function upstreamBody(parsed: unknown, text: string): unknown {
-  if (parsed !== undefined && text.length <= UPSTREAM_BODY_LIMIT) return parsed;
-  return text.length <= UPSTREAM_BODY_LIMIT ? text : `${text.slice(0, UPSTREAM_BODY_LIMIT)}…`;
+export function upstreamBody(parsed: unknown, text: string, secrets: readonly string[] = []): unknown {
+  if (parsed !== undefined && text.length <= UPSTREAM_BODY_LIMIT) return redacted(parsed, secrets);
+  return redacted(text.length <= UPSTREAM_BODY_LIMIT ? text : `${text.slice(0, UPSTREAM_BODY_LIMIT)}…`, secrets);
+}
+
+/**
+ * `value` with every occurrence of the connection's own credential values masked, in every
+ * string it holds: a vendor that echoes the key it was sent in an error must not hand it on.
+ */
+export function redacted<T>(value: T, secrets: readonly string[]): T {
+  // Values too short to be a credential would mask ordinary words.
+  const masks = secrets.filter((secret) => secret.length >= 6);
+  if (masks.length === 0) return value;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") return masks.reduce((text, secret) => text.split(secret).join("[redacted]"), v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, inner]) => [walk(k) as string, walk(inner)]));
+    return v;
+  };
+  return walk(value) as T;
 }

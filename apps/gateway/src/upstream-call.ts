@@ -10,7 +10,7 @@ import {
 } from "@unifold/engine";
 import { MappingError } from "@unifold/mapping";
 import type { Context } from "hono";
-import { ApiError, upstreamBody } from "./errors.ts";
+import { ApiError, redacted, upstreamBody } from "./errors.ts";
 import type { AppEnv } from "./services.ts";
 
 /**
@@ -67,16 +67,22 @@ export async function withUpstream<T>(
     return result;
   } catch (error) {
     note(error instanceof UpstreamStatusError ? error.response.status : undefined);
-    throw await asApiError(c, connection, integration, error);
+    throw await asApiError(c, connection, integration, error, Object.values(credentials));
   }
 }
 
-async function asApiError(c: Context<AppEnv>, connection: Connection, integration: Integration, error: unknown): Promise<unknown> {
+async function asApiError(
+  c: Context<AppEnv>,
+  connection: Connection,
+  integration: Integration,
+  error: unknown,
+  secrets: readonly string[],
+): Promise<unknown> {
   if (error instanceof UpstreamStatusError) {
     const { status } = error.response;
-    const upstream = { status, body: upstreamBody(error.response.body, error.response.text) };
+    const upstream = { status, body: upstreamBody(error.response.body, error.response.text, secrets) };
     const applied = error.applied.length ? ` (already done before this failed: ${error.applied.join(", ")})` : "";
-    const said = `${error.upstreamMessage ? `: ${error.upstreamMessage}` : ""}${applied}`;
+    const said = redacted(`${error.upstreamMessage ? `: ${error.upstreamMessage}` : ""}${applied}`, secrets);
     if (status === 401 || status === 403) {
       await c.get("services").connections.update(connection.id, { status: "needs_reauth" });
       return new ApiError(

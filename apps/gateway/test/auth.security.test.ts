@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, keyCheckingUpstream, startGateway } from "./harness.ts";
+import { type Gateway, keyCheckingUpstream, startGateway, startStubUpstream } from "./harness.ts";
 
 describe("API keys and access", () => {
   let gw: Gateway;
@@ -117,6 +117,52 @@ describe("API keys and access", () => {
     expect(gw.logs()).toContain('"path":"/connections"');
     expect(gw.logs()).not.toContain("very-secret");
     expect(gw.logs()).not.toContain(gw.adminKey);
+  });
+});
+
+describe("an upstream that echoes the credential it was sent", () => {
+  it("never hands it on: error bodies and messages shown, logged or stored have it masked", async () => {
+    const gw = await startGateway();
+    const secret = "echoed-secret-key-123";
+    // Answers every call with an error that quotes the key, as some vendors' 4xx bodies do.
+    const echo = await startStubUpstream((req, res) => {
+      const key = String(req.headers["x-api-key"] ?? req.headers.authorization ?? "");
+      res.statusCode = req.url?.startsWith("/organizations") ? 200 : 400;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ message: `bad request for key ${key}`, detail: { key, [key]: "as a key too" } }));
+    });
+    try {
+      const created = await gw.call("POST", "/connections", {
+        body: { tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: secret }, config: { base_url: echo.url } },
+      });
+      expect(created.status).toBe(201);
+      const apiKey = (await gw.call("POST", "/api-keys", { body: { name: "echo", scope: "api" } })).body.secret;
+      const answers = [
+        await gw.call("GET", `/unified/user-directory/users?connection_id=${created.body.id}`, { key: apiKey }),
+        await gw.call("GET", `/proxy/systemusers?connection_id=${created.body.id}`, { key: apiKey }),
+        await gw.call("POST", `/unified/user-directory/users?connection_id=${created.body.id}`, {
+          key: apiKey,
+          body: { username: "x", first_name: "X", last_name: "Y", emails: [{ email: "x@acme.example.com" }] },
+          headers: { "idempotency-key": "echo-1" },
+        }),
+      ];
+      for (const answer of answers) {
+        expect(answer.status).toBeGreaterThanOrEqual(400);
+        expect(answer.text).not.toContain(secret);
+        expect(answer.text).toContain("[redacted]");
+      }
+      // The stored answer to the idempotent POST, replayed, is the masked one.
+      const replay = await gw.call("POST", `/unified/user-directory/users?connection_id=${created.body.id}`, {
+        key: apiKey,
+        body: { username: "x", first_name: "X", last_name: "Y", emails: [{ email: "x@acme.example.com" }] },
+        headers: { "idempotency-key": "echo-1" },
+      });
+      expect(replay.text).not.toContain(secret);
+      expect(gw.logs()).not.toContain(secret);
+    } finally {
+      await echo.close();
+      await gw.close();
+    }
   });
 });
 

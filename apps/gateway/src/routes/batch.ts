@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { BatchOperationResult, planWrite, runBulk, type User, UserInput, type WriteInput, type WritePlan } from "@unifold/engine";
 import type { Context } from "hono";
-import { ApiError, type ErrorCode, errorStatus, upstreamBody } from "../errors.ts";
+import { ApiError, type ErrorCode, errorStatus, redacted, upstreamBody } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { idempotent } from "../middleware/idempotency.ts";
 import { commonErrors, json, upstreamErrors } from "../schemas.ts";
@@ -119,15 +119,17 @@ async function oneByOne(c: Context<AppEnv>, reachable: Reachable, operations: Ba
 
 async function viaBulk(c: Context<AppEnv>, reachable: Reachable, operations: BatchOperation[], plans: WritePlan[]) {
   const { integration } = reachable;
-  const outcomes = await withUpstream(c, reachable, (target) =>
-    runBulk(
+  let secrets: string[] = [];
+  const outcomes = await withUpstream(c, reachable, (target) => {
+    secrets = Object.values(target.credentials);
+    return runBulk(
       c.get("services").upstream,
       target,
       integration.batch!,
       plans.map((plan, i) => ({ plan, input: inputOf(operations[i]!) })),
       c.req.raw.signal,
-    ),
-  );
+    );
+  });
   return outcomes.map((outcome, index): ResultItem => {
     const op = operations[index]!;
     const id = "id" in op ? op.id : outcome.id;
@@ -138,8 +140,10 @@ async function viaBulk(c: Context<AppEnv>, reachable: Reachable, operations: Bat
         : { method: op.method, status, ...(id && { id }) };
     }
     const code = codeFor(outcome.status);
-    const said =
-      typeof (outcome.error as { detail?: unknown })?.detail === "string" ? `: ${(outcome.error as { detail: string }).detail}` : "";
+    const said = redacted(
+      typeof (outcome.error as { detail?: unknown })?.detail === "string" ? `: ${(outcome.error as { detail: string }).detail}` : "",
+      secrets,
+    );
     const applied = outcome.applied.length ? ` (already done before this failed: ${outcome.applied.join(", ")})` : "";
     return {
       method: op.method,
@@ -149,7 +153,7 @@ async function viaBulk(c: Context<AppEnv>, reachable: Reachable, operations: Bat
         code,
         message: `${integration.name} refused the operation (upstream status ${outcome.status})${said}${applied}`,
         status: errorStatus[code],
-        upstream: { status: outcome.status, body: upstreamBody(outcome.error, JSON.stringify(outcome.error ?? null)) },
+        upstream: { status: outcome.status, body: upstreamBody(outcome.error, JSON.stringify(outcome.error ?? null), secrets) },
       },
     };
   });

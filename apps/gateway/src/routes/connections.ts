@@ -322,7 +322,10 @@ async function callVerify(
     const result = await verifyConnection(services.upstream, { integration, config, credentials });
     if (result.response.status >= 500) {
       throw new ApiError("upstream_error", `${integration.name} failed while verifying (upstream status ${result.response.status})`, {
-        upstream: { status: result.response.status, body: upstreamBody(result.response.body, result.response.text) },
+        upstream: {
+          status: result.response.status,
+          body: upstreamBody(result.response.body, result.response.text, Object.values(credentials)),
+        },
       });
     }
     return result;
@@ -343,7 +346,7 @@ async function verifyOrReject(
   const { ok, response } = await callVerify(services, integration, config, credentials);
   if (!ok) {
     throw new ApiError("invalid_request", `${integration.name} rejected the credentials (upstream status ${response.status})`, {
-      upstream: { status: response.status, body: upstreamBody(response.body, response.text) },
+      upstream: { status: response.status, body: upstreamBody(response.body, response.text, Object.values(credentials)) },
     });
   }
 }
