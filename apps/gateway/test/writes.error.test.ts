@@ -134,6 +134,28 @@ describe("unified writes: refused input and upstream failures", () => {
     expect(sandbox.jostle.tenant("acme").users.get(id)).toMatchObject({ active: false });
   });
 
+  it("answers with the user it made when the create is sent again and that answer is lost too, and a replay gets the same", async () => {
+    // The first send is reset before the vendor sees it (the lookup finds nothing), the second is carried out and its answer lost.
+    sandbox.fault({ vendor: "jostle", kind: "reset", method: "POST", path: "/Users", count: 1 });
+    sandbox.fault({ vendor: "jostle", kind: "lost", method: "POST", path: "/Users", count: 1 });
+    const body = { username: "twice.lost@acme.example.com", first_name: "Twice", last_name: "Lost" };
+    const headers = { "idempotency-key": "twice-lost-1" };
+    const res = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`, { key: apiKey, body, headers });
+    expect(res.status).toBe(201);
+    expect(res.body.username).toBe("twice.lost@acme.example.com");
+    const stored = sandbox.jostle
+      .tenant("acme")
+      .users.all()
+      .filter((u) => u.userName === "twice.lost@acme.example.com");
+    expect(stored.map((u) => u.id)).toEqual([res.body.id]);
+    const replay = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`, {
+      key: apiKey,
+      body,
+      headers,
+    });
+    expect([replay.status, replay.body.id]).toEqual([201, res.body.id]);
+  });
+
   it("never creates twice: a create whose answer was lost is found by username instead of being resent", async () => {
     sandbox.fault({ vendor: "jostle", kind: "lost", method: "POST", path: "/Users" });
     const before = sandbox.world.requests.length;

@@ -13,6 +13,7 @@ import {
   runPlan,
   type UnifiedResource,
   UpstreamFailure,
+  UpstreamStatusError,
   User,
   UserInput,
   type UpstreamTarget,
@@ -211,25 +212,39 @@ export async function performWrite(
 async function createWithoutDuplicates(c: Context<AppEnv>, target: UpstreamTarget, plan: WritePlan, input: WriteInput) {
   const client = c.get("services").upstream;
   const signal = c.req.raw.signal;
+  const username = input.data?.username;
+  /** The user a create whose outcome is unknown may have made, as the create's own answer. */
+  const landed = async (why: string) => {
+    if (typeof username !== "string") return undefined;
+    const existing = await findByUsername(c, target, username);
+    if (!existing) return undefined;
+    c.get("services").logger.warn({ integration: target.integration.slug }, `${why}; answering with the user found`);
+    return [upstreamResponse(201, { "content-type": "application/json" }, Buffer.from(JSON.stringify(existing)))];
+  };
   try {
     return await runPlan(client, target, plan, input, signal);
   } catch (error) {
     if (!(error instanceof UpstreamFailure) || signal.aborted) throw error;
-    const username = input.data?.username;
     if (error.code === "ECONNREFUSED") {
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
     } else {
       if (typeof username !== "string") throw error;
-      const existing = await findByUsername(c, target, username);
-      if (existing) {
-        c.get("services").logger.warn(
-          { integration: target.integration.slug },
-          "create failed without an answer but had landed; answering with the user found",
-        );
-        return [upstreamResponse(201, { "content-type": "application/json" }, Buffer.from(JSON.stringify(existing)))];
-      }
+      const found = await landed("create failed without an answer but had landed");
+      if (found) return found;
     }
-    return runPlan(client, target, plan, input, signal);
+  }
+  // Sent once more. If that answer is lost too, or the vendor now says the username is taken,
+  // the user may be the one this very request made: looked up again, it is the outcome.
+  try {
+    return await runPlan(client, target, plan, input, signal);
+  } catch (error) {
+    const unknown = error instanceof UpstreamFailure && error.code !== "ECONNREFUSED";
+    const taken = error instanceof UpstreamStatusError && error.response.status === 409;
+    if ((unknown || taken) && !signal.aborted) {
+      const found = await landed("the create was sent again and its outcome was unknown or a conflict");
+      if (found) return found;
+    }
+    throw error;
   }
 }
 
