@@ -234,6 +234,16 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     expect(proxy.body.error.code).toBe("resource_not_supported");
   });
 
+  it("refuses an Idempotency-Key on proxy and passthrough calls, which keep no answers, sending nothing", async () => {
+    const before = sandbox.world.requests.length;
+    for (const path of [`/passthrough/systemusers?connection_id=${ids.acmeJc}`, `/proxy/systemusers/x?connection_id=${ids.acmeJc}`]) {
+      const res = await gw.call("POST", path, { key: keys.server!, body: { username: "k" }, headers: { "idempotency-key": "abc" } });
+      expect(res.status, path).toBe(400);
+      expect(res.body.error.details[0].path).toBe("idempotency-key");
+    }
+    expect(sandbox.world.requests.length).toBe(before);
+  });
+
   it("gives every answer an x-request-id, proxy and passthrough answers included", async () => {
     const raw = sandbox.jumpcloud.tenant("acme").users.all()[0]!;
     for (const path of [
