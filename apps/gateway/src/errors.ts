@@ -19,6 +19,7 @@ export const errorStatus = {
   upstream_too_large: 502,
   upstream_unauthorized: 502,
   upstream_timeout: 504,
+  unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

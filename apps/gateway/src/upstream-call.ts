@@ -10,6 +10,7 @@ import {
 } from "@unifold/engine";
 import { MappingError } from "@unifold/mapping";
 import type { Context } from "hono";
+import { VaultError } from "@unifold/db";
 import { ApiError, redacted, upstreamBody } from "./errors.ts";
 import type { AppEnv } from "./services.ts";
 
@@ -52,7 +53,16 @@ export async function withUpstream<T>(
   { connection, integration, sealed }: Reachable,
   work: (target: UpstreamTarget) => Promise<T>,
 ): Promise<T> {
-  const credentials = await c.get("services").connections.open(connection.id, sealed);
+  const credentials = await c
+    .get("services")
+    .connections.open(connection.id, sealed)
+    .catch((error: unknown) => {
+      // Sealed under a key this instance's ring lacks (another instance has a newer ring): say so
+      // plainly; the same call on an instance with the full ring succeeds.
+      if (error instanceof VaultError && error.code === "unknown_key")
+        throw new ApiError("unavailable", `${error.message}; give every gateway instance the same UNIFOLD_ENCRYPTION_KEYS`);
+      throw error;
+    });
   const started = performance.now();
   const note = (status?: number) =>
     c.set("upstream", {

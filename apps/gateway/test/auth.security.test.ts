@@ -1,3 +1,5 @@
+import { createVault, generateKeySpec, parseKeyRing } from "@unifold/db";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, keyCheckingUpstream, startGateway, startStubUpstream } from "./harness.ts";
 
@@ -161,6 +163,29 @@ describe("an upstream that echoes the credential it was sent", () => {
       expect(gw.logs()).not.toContain(secret);
     } finally {
       await echo.close();
+      await gw.close();
+    }
+  });
+});
+
+describe("an instance whose key ring lacks the key a connection was sealed with", () => {
+  it("answers 503 unavailable naming the key and the fix, not a 500", async () => {
+    const gw = await startGateway();
+    try {
+      const created = await gw.call("POST", "/connections?verify=false", {
+        body: { tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: "k-123456" } },
+      });
+      // Another instance, with a newer ring, re-sealed the credentials under a key this one has not got.
+      const newer = createVault(parseKeyRing(generateKeySpec("newer")));
+      const sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {} });
+      await sql`update connections set credentials = ${await newer.seal(created.body.id, { api_key: "k-123456" })}, credentials_kid = ${newer.currentKid} where id = ${created.body.id}`;
+      await sql.end();
+      const apiKey = (await gw.call("POST", "/api-keys", { body: { name: "ring", scope: "api" } })).body.secret;
+      const res = await gw.call("GET", `/proxy/systemusers?connection_id=${created.body.id}`, { key: apiKey });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe("unavailable");
+      expect(res.body.error.message).toMatch(/sealed with key "newer.*UNIFOLD_ENCRYPTION_KEYS/);
+    } finally {
       await gw.close();
     }
   });

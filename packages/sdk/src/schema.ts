@@ -588,7 +588,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_cursor" | "filter_not_supported" | "unauthorized" | "forbidden" | "not_found" | "resource_not_supported" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "upstream_error" | "upstream_too_large" | "upstream_unauthorized" | "upstream_timeout";
+                code: "invalid_request" | "invalid_cursor" | "filter_not_supported" | "unauthorized" | "forbidden" | "not_found" | "resource_not_supported" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "upstream_error" | "upstream_too_large" | "upstream_unauthorized" | "upstream_timeout" | "unavailable";
                 message: string;
                 status: number;
                 request_id: string;
