@@ -9,8 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
-import { apiKey, connect, type GatewayProcess, startSandboxProcess } from "./processes.ts";
+import { apiKey, connect, freshDatabase, type GatewayProcess, startSandboxProcess } from "./processes.ts";
 
 const [baseArg, roundsArg = "3", walkArg = "100000"] = process.argv.slice(2);
 const rounds = Number(roundsArg);
@@ -93,21 +92,6 @@ const idle = async (started: Started) => {
   await new Promise((r) => setTimeout(r, 3_000));
   return treeRss(started.child.pid!);
 };
-
-async function freshDatabase(serverUrl: string) {
-  const name = `unifold_fp_${randomBytes(4).toString("hex")}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end();
-    },
-  };
-}
 
 // The floor under any `npm start`: npm itself starting and running a script that does nothing,
 // and a bare `node` start, timed in this same run.

@@ -162,7 +162,8 @@ async function waitForHealth(base: string) {
   throw new Error("the gateway did not become healthy");
 }
 
-async function freshDatabase(serverUrl: string) {
+/** A fresh, empty database on a Postgres server, with the way to drop it. */
+export async function freshDatabase(serverUrl: string) {
   const name = `unifold_bench_${randomBytes(4).toString("hex")}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database "${name}"`);
