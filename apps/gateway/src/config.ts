@@ -60,6 +60,8 @@ const schema = z.object({
   // How long a client may take to send its request headers, and its whole request.
   UNIFOLD_CLIENT_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   UNIFOLD_CLIENT_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  // How long an Idempotency-Key stays claimed by a request that has not answered; past it, a repeat takes it over.
+  UNIFOLD_IDEMPOTENCY_LEASE_MS: z.coerce.number().int().positive().default(120_000),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
 

@@ -20,7 +20,7 @@ async function main() {
     store,
     connections: connectionStore(store.db, vault, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
     apiKeys: apiKeyStore(store.db, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
-    idempotency: idempotencyStore(store.db),
+    idempotency: idempotencyStore(store.db, { leaseMs: config.UNIFOLD_IDEMPOTENCY_LEASE_MS }),
     integrations,
     upstream: createUpstreamClient({
       connectTimeoutMs: config.UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS,

@@ -24,6 +24,8 @@ export interface AppEnv {
     services: Services;
     requestId: string;
     apiKey: ApiKey;
+    /** Set when this request took over the Idempotency-Key of an earlier run that never finished: that run may have written. */
+    resumed?: boolean;
     /** Set by calls that reach an upstream, for the access log. */
     upstream?: { connectionId: string; integration: string; ms: number; status?: number | undefined };
   };

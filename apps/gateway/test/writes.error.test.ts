@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import postgres from "postgres";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -154,6 +156,44 @@ describe("unified writes: refused input and upstream failures", () => {
       headers,
     });
     expect([replay.status, replay.body.id]).toEqual([201, res.body.id]);
+  });
+
+  it("takes over the Idempotency-Key of a run that died: answers with the user it had made, or makes it", async () => {
+    const sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {} });
+    const url = `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`;
+    const keys = (await gw.call("GET", "/api-keys?limit=200")).body.result as { id: string; prefix: string }[];
+    const apiKeyId = keys.find((k) => apiKey.startsWith(k.prefix))!.id;
+    try {
+      for (const [key, landed] of [
+        ["dead-run-landed", true],
+        ["dead-run-never-sent", false],
+      ] as const) {
+        const body = { username: `${key}@acme.example.com`, first_name: "Dead", last_name: "Run" };
+        // The dead run created the user upstream (or never got that far), then its process was
+        // killed before it answered: its claim is left with no answer, older than the lease.
+        if (landed) expect((await gw.call("POST", url, { key: apiKey, body })).status).toBe(201);
+        const hash = createHash("sha256")
+          .update(`POST ${new URL(url, "http://x").pathname}?${new URL(url, "http://x").searchParams}\n`)
+          .update(JSON.stringify(body))
+          .digest("hex");
+        await sql`insert into idempotency_keys (api_key_id, key, request_hash, created_at) values (${apiKeyId}, ${key}, ${hash}, now() - interval '1 hour')`;
+        const res = await gw.call("POST", url, { key: apiKey, body, headers: { "idempotency-key": key } });
+        expect(res.status, key).toBe(201);
+        const stored = sandbox.jostle
+          .tenant("acme")
+          .users.all()
+          .filter((u) => u.userName === body.username);
+        expect(
+          stored.map((u) => u.id),
+          key,
+        ).toEqual([res.body.id]);
+        // And the key now holds that answer.
+        const replay = await gw.call("POST", url, { key: apiKey, body, headers: { "idempotency-key": key } });
+        expect([replay.status, replay.body.id, replay.headers.get("idempotent-replayed")]).toEqual([201, res.body.id, "true"]);
+      }
+    } finally {
+      await sql.end();
+    }
   });
 
   it("never creates twice: a create whose answer was lost is found by username instead of being resent", async () => {

@@ -1,14 +1,25 @@
-import { and, eq, lt, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import { idempotencyKeys } from "./schema.ts";
 import type { Database } from "./store.ts";
 
 const TTL_MS = 24 * 3600 * 1000;
 
 export type Claim =
-  { state: "new" } | { state: "replay"; status: number; body: unknown } | { state: "in_progress" } | { state: "mismatch" };
+  | { state: "new" }
+  | { state: "replay"; status: number; body: unknown }
+  | { state: "in_progress" }
+  | { state: "mismatch" }
+  /** The key's earlier run never finished (its process died, or its answer was never stored): it may have written. */
+  | { state: "taken_over" };
 
-/** `Idempotency-Key` bookkeeping: the first request with a key runs; repeats get its answer. */
-export function idempotencyStore(db: Database) {
+/**
+ * `Idempotency-Key` bookkeeping: the first request with a key runs; repeats get its answer. A
+ * claim is a lease of `leaseMs` (longer than any request may run): a claim older than that,
+ * still without an answer, belonged to a run that died, and the next request with the key takes
+ * it over instead of being refused as "still running" for the rest of the day.
+ */
+export function idempotencyStore(db: Database, options: { leaseMs?: number } = {}) {
+  const leaseMs = options.leaseMs ?? 120_000;
   const expired = () => new Date(Date.now() - TTL_MS);
   return {
     /** Claims a key for a request; concurrent claims race on the primary key, so exactly one wins. */
@@ -26,7 +37,16 @@ export function idempotencyStore(db: Database) {
       const [row] = await db.select().from(idempotencyKeys).where(mine);
       if (!row) return this.claim(apiKeyId, key, requestHash);
       if (row.requestHash !== requestHash) return { state: "mismatch" };
-      if (row.status === null) return { state: "in_progress" };
+      if (row.status === null) {
+        if (row.createdAt.getTime() > Date.now() - leaseMs) return { state: "in_progress" };
+        // Exactly one taker: the update matches only while the stale claim is unchanged.
+        const taken = await db
+          .update(idempotencyKeys)
+          .set({ createdAt: new Date() })
+          .where(and(mine, isNull(idempotencyKeys.status), eq(idempotencyKeys.createdAt, row.createdAt)))
+          .returning({ key: idempotencyKeys.key });
+        return taken.length ? { state: "taken_over" } : this.claim(apiKeyId, key, requestHash);
+      }
       return { state: "replay", status: row.status, body: row.body };
     },
 

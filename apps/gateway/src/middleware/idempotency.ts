@@ -7,7 +7,8 @@ import type { AppEnv } from "../services.ts";
  * `Idempotency-Key` on a POST: the first request with a key runs and its answer is kept for
  * 24 hours; a repeat gets that answer back (marked `idempotent-replayed: true`) instead of
  * writing twice. The same key on a different request is refused. Answers of 5xx and 429 are
- * not kept, so the caller can retry those with the same key.
+ * not kept, so the caller can retry those with the same key. A key whose run died without an
+ * answer is taken over once its lease ends; the write then first looks for what that run made.
  */
 export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header("idempotency-key");
@@ -31,6 +32,7 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
     c.header("idempotent-replayed", "true");
     return c.json(claim.body as never, claim.status as 200);
   }
+  if (claim.state === "taken_over") c.set("resumed", true);
   try {
     await next();
   } catch (error) {

@@ -221,6 +221,10 @@ async function createWithoutDuplicates(c: Context<AppEnv>, target: UpstreamTarge
     c.get("services").logger.warn({ integration: target.integration.slug }, `${why}; answering with the user found`);
     return [upstreamResponse(201, { "content-type": "application/json" }, Buffer.from(JSON.stringify(existing)))];
   };
+  if (c.get("resumed")) {
+    const found = await landed("an earlier run with this Idempotency-Key never finished but had created the user");
+    if (found) return found;
+  }
   try {
     return await runPlan(client, target, plan, input, signal);
   } catch (error) {
