@@ -189,6 +189,38 @@ describe("resilience: timeouts, retries and Retry-After", () => {
     }
   });
 
+  it("never answers 200 with invalid JSON: bad escapes, raw control characters and invalid UTF-8 in a page are a 502", async () => {
+    const pages: Record<string, Buffer> = {
+      escape: Buffer.from('{"totalCount":1,"results":[{"_id":"a1","username":"bad \\x escape"}]}'),
+      newline: Buffer.from('{"totalCount":1,"results":[{"_id":"a1","username":"raw\nnewline"}]}'),
+      utf8: Buffer.concat([
+        Buffer.from('{"totalCount":1,"results":[{"_id":"a1","username":"bad '),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('"}]}'),
+      ]),
+      unicode: Buffer.from('{"totalCount":1,"results":[{"_id":"a1","username":"short \\u12"}]}'),
+    };
+    const stub = await startStubUpstream((req, res) => {
+      const kind = new URL(req.url ?? "/", "http://stub").pathname.split("/")[1]!;
+      res.setHeader("content-type", "application/json");
+      res.end(pages[kind] ?? Buffer.from('{"totalCount":0,"results":[]}'));
+    });
+    try {
+      for (const kind of Object.keys(pages)) {
+        const created = await gw.call("POST", "/connections?verify=false", {
+          body: { tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: "k" }, config: { base_url: `${stub.url}/${kind}` } },
+        });
+        for (const path of ["/proxy/systemusers", "/unified/user-directory/users"]) {
+          const res = await gw.call("GET", `${path}?connection_id=${created.body.id}`, { key: apiKey });
+          expect(res.status, `${kind} ${path}: ${res.text}`).toBe(502);
+          expect(res.body.error.code).toBe("upstream_error");
+        }
+      }
+    } finally {
+      await stub.close();
+    }
+  });
+
   describe("upstreams that page wrongly", () => {
     const scimUser = (i: number) => ({ id: `u${i}`, userName: `user${i}@acme.example.com`, active: true });
     /** A SCIM server standing in for Jostle, answering /Users with what `page` says for a startIndex. */

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import { isAscii } from "node:buffer";
 import type { Integration, OperationDefinition, PaginationStyle } from "./definition.ts";
@@ -140,6 +141,8 @@ function scanned(response: UpstreamResponse, property: string | undefined, style
   const json = /json/i.test(response.headers["content-type"] ?? "");
   const found = json ? scanList(response.bytes, property, style?.total_header ? undefined : style?.total) : undefined;
   if (!found) return undefined;
+  // Spliced bytes must be UTF-8, or the answer would not be; parsing instead would swap the bad bytes for U+FFFD silently.
+  if (!isUtf8(response.bytes)) throw new UpstreamShapeError("the upstream answered with a body that is not valid UTF-8");
   const { spans } = found;
   return {
     length: spans.length / 2,
