@@ -221,6 +221,22 @@ describe("resilience: timeouts, retries and Retry-After", () => {
     }
   });
 
+  it("gets every slot back after a storm of callers who give up on a slow upstream: normal traffic then sees no 429", async () => {
+    sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 3_000, ratio: 1, method: "GET" });
+    const url = `${gw.url}/unified/user-directory/users?connection_id=${conn.jumpcloud}&limit=5`;
+    // More callers than the connection's 10 slots, each giving up after 400 ms, in flight or still waiting.
+    const storm = Array.from({ length: 25 }, () =>
+      fetch(url, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(400) }).then(
+        (res) => res.status,
+        () => "gave up",
+      ),
+    );
+    expect(new Set(await Promise.all(storm))).toEqual(new Set(["gave up"]));
+    sandbox.world.faults.clear();
+    const after = await Promise.all(Array.from({ length: 20 }, () => users("jumpcloud")));
+    expect(after.map((res) => res.status)).toEqual(Array(20).fill(200));
+  });
+
   describe("upstreams that page wrongly", () => {
     const scimUser = (i: number) => ({ id: `u${i}`, userName: `user${i}@acme.example.com`, active: true });
     /** A SCIM server standing in for Jostle, answering /Users with what `page` says for a startIndex. */
