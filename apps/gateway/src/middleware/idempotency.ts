@@ -50,3 +50,20 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
     .catch(() => null);
   await store.complete(apiKeyId, key, status, body);
 };
+
+/**
+ * For proxy and passthrough: they relay each call as sent and keep no answers, so a key they
+ * would silently ignore is refused instead.
+ */
+export const noIdempotencyKey: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.header("idempotency-key") !== undefined) {
+    throw new ApiError(
+      "invalid_request",
+      "Idempotency-Key is not supported on proxy and passthrough calls, which are relayed as sent; use the unified routes",
+      {
+        details: [{ path: "idempotency-key", message: "not supported here" }],
+      },
+    );
+  }
+  await next();
+};

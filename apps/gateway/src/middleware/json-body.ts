@@ -7,23 +7,12 @@ const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 const RAW = /^\/(proxy|passthrough)(\/|$)/;
 
 /**
- * Proxy and passthrough calls may not carry an Idempotency-Key (they keep no answers to replay).
  * The gateway's own routes take JSON: a request body of another type (or of none named) is
  * answered 415 in the contract's error shape before any handler reads it, rather than reaching
  * a handler that finds no parsed body.
  */
 export const jsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
   const method = c.req.method;
-  // Proxy and passthrough relay each call 1-to-1 and keep no answers: a key they would ignore is refused instead.
-  if (RAW.test(c.req.path) && c.req.header("idempotency-key") !== undefined) {
-    throw new ApiError(
-      "invalid_request",
-      "Idempotency-Key is not supported on proxy and passthrough calls, which are relayed as sent; use the unified routes",
-      {
-        details: [{ path: "idempotency-key", message: "not supported here" }],
-      },
-    );
-  }
   if ((method === "POST" || method === "PUT" || method === "PATCH") && !RAW.test(c.req.path)) {
     const length = c.req.header("content-length");
     const hasBody = length !== undefined ? length !== "0" : c.req.header("transfer-encoding") !== undefined;

@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
+import { noIdempotencyKey } from "../middleware/idempotency.ts";
 import { commonErrors, upstreamErrors } from "../schemas.ts";
 import type { AppEnv } from "../services.ts";
 import { reachableConnection } from "../upstream-call.ts";
@@ -74,7 +75,7 @@ export function registerPassthrough(app: OpenAPIHono<AppEnv>) {
       },
     });
   }
-  app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/passthrough/*", requireScope("api"), async (c) => {
+  app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/passthrough/*", requireScope("api"), noIdempotencyKey, async (c) => {
     const parsed = z.object({ connection_id: z.string().min(1).max(100) }).safeParse({ connection_id: c.req.query("connection_id") });
     if (!parsed.success) throw ApiError.fromZod(parsed.error, "query");
     const reachable = await reachableConnection(c, parsed.data.connection_id);

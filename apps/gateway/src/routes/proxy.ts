@@ -3,6 +3,7 @@ import { type Integration, readRawList } from "@unifold/engine";
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
+import { noIdempotencyKey } from "../middleware/idempotency.ts";
 import { openPosition, rawListEnvelope, sealPosition } from "../pagination.ts";
 import type { AppEnv } from "../services.ts";
 import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
@@ -61,7 +62,7 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
       responses: { 200: { description: "The upstream's answer, status and body as they are" }, ...commonErrors, ...upstreamErrors },
     });
   }
-  app.get("/proxy/:resource", requireScope("api"), async (c) => {
+  app.get("/proxy/:resource", requireScope("api"), noIdempotencyKey, async (c) => {
     const q = parse(listQueryAndVendor, c.req.query());
     const reachable = await reachableConnection(c, q.connection_id);
     const { connection, integration } = reachable;
@@ -86,7 +87,7 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
     return c.body(rawListEnvelope(page.parts, page.count, next), 200, { "content-type": "application/json" });
   });
 
-  app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/proxy/:resource/:id", requireScope("api"), async (c) => {
+  app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/proxy/:resource/:id", requireScope("api"), noIdempotencyKey, async (c) => {
     const q = parse(oneQueryAndVendor, c.req.query());
     const reachable = await reachableConnection(c, q.connection_id);
     const proxy = proxyResourceOf(reachable.integration, c.req.param("resource"));
