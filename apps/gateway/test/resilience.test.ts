@@ -272,6 +272,42 @@ describe("resilience: timeouts, retries and Retry-After", () => {
       return pages;
     }
 
+    it("ends every walk through the sandbox when its totals lie, and answers a 502 when it ignores the page position", async () => {
+      const walkAll = async (slug: Slug, limit: number) => {
+        const pages: { status: number; body: any }[] = [];
+        let cursor: string | null = null;
+        do {
+          const res = await gw.call(
+            "GET",
+            `/unified/user-directory/users?connection_id=${conn[slug]}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+            { key: apiKey },
+          );
+          pages.push(res);
+          cursor = res.status === 200 ? res.body.next_cursor : null;
+        } while (cursor && pages.length < 50);
+        return pages;
+      };
+      for (const vendor of ["jumpcloud", "postman"] as const) {
+        const slug: Slug = vendor === "jumpcloud" ? "jumpcloud" : "postman-scim";
+        sandbox.fault({ vendor, kind: "lying_total", total: 1000, ratio: 1, method: "GET" });
+        const pages = await walkAll(slug, 4);
+        sandbox.world.faults.clear();
+        expect(pages.at(-1)!.body.next_cursor, vendor).toBeNull();
+        const ids = pages.flatMap((p) => p.body.result.map((u: { id: string }) => u.id));
+        expect(new Set(ids).size, vendor).toBe(ids.length);
+        expect(ids.length, vendor).toBe(
+          vendor === "jumpcloud" ? sandbox.jumpcloud.tenant("acme").users.size : sandbox.postman.tenant("acme").users.size,
+        );
+      }
+      sandbox.fault({ vendor: "jumpcloud", kind: "ignore_paging", ratio: 1, method: "GET" });
+      const pages = await walkAll("jumpcloud", 4);
+      sandbox.world.faults.clear();
+      expect(pages.at(-1)!.status).toBe(502);
+      expect(pages.at(-1)!.body.error.message).toMatch(
+        /^JumpCloud: the upstream answered position \d+ with records it had already answered/,
+      );
+    });
+
     for (const path of ["/unified/user-directory/users", "/proxy/Users"]) {
       it(`ends a walk of ${path} at the first empty page when the upstream's total lies`, async () => {
         // Claims 1,000 users, holds 10.

@@ -9,12 +9,15 @@ export type Vendor = "jostle" | "postman" | "jumpcloud";
  * latency (then answers normally), status (an error answer, 429 with Retry-After),
  * reset (the socket is destroyed), malformed (200 with invalid JSON), truncate (a body cut short),
  * stall (headers and part of a body, then nothing until stall_ms),
- * lost (the request is carried out, then the socket is destroyed: the answer never arrives).
+ * lost (the request is carried out, then the socket is destroyed: the answer never arrives),
+ * lying_total (a list answer reports `total` records, whatever it holds),
+ * ignore_paging (a list answer starts at the first record, whatever position was asked for).
+ * The last two are what servers that nobody here wrote do (RFC 7644 lets a page be shorter than asked).
  */
 export interface FaultSpec {
   vendor: Vendor;
   tenant?: string | undefined;
-  kind: "latency" | "status" | "reset" | "malformed" | "truncate" | "stall" | "lost";
+  kind: "latency" | "status" | "reset" | "malformed" | "truncate" | "stall" | "lost" | "lying_total" | "ignore_paging";
   /** Affect the next N matching requests… */
   count?: number | undefined;
   /** …or this fraction of them (0–1), drawn from a seeded source. */
@@ -26,6 +29,8 @@ export interface FaultSpec {
   status?: number | undefined;
   retry_after?: string | undefined;
   stall_ms?: number | undefined;
+  /** With lying_total: the total the list answer claims. */
+  total?: number | undefined;
 }
 
 interface ActiveFault extends FaultSpec {
@@ -92,7 +97,9 @@ export async function enact(
       c.env.incoming.socket.destroy();
       return RESPONSE_ALREADY_SENT;
     case "lost":
-      // Carried out by the caller (the gate), which runs the request before destroying the socket.
+    case "lying_total":
+    case "ignore_paging":
+      // Carried out by the caller (the gate), around the request itself.
       return undefined;
     case "truncate": {
       const { outgoing } = c.env;

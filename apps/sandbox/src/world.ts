@@ -133,8 +133,21 @@ export class World {
           return response;
         }
       }
+      if (fault?.kind === "ignore_paging") {
+        // The vendor never reads the position: every page starts at the first record.
+        const url = new URL(c.req.url);
+        for (const name of ["startIndex", "skip"]) url.searchParams.delete(name);
+        c.req.raw = new Request(url, c.req.raw);
+      }
       await next();
       record.status = c.res.status;
+      if (fault?.kind === "lying_total" && c.res.headers.get("content-type")?.includes("json")) {
+        const body = (await c.res.json()) as Record<string, unknown>;
+        for (const name of ["totalResults", "totalCount"]) if (name in body) body[name] = fault.total ?? 1000;
+        const headers = new Headers(c.res.headers);
+        headers.delete("content-length");
+        c.res = new Response(JSON.stringify(body), { status: c.res.status, headers });
+      }
       if (fault?.kind === "lost") {
         record.status = 0;
         c.env.incoming.socket.destroy();

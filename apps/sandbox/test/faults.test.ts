@@ -104,4 +104,18 @@ describe("fault injection through the control API", () => {
     expect(log).toHaveLength(40);
     expect(log.filter((r) => r.status === 503)).toHaveLength(failed);
   });
+
+  it("lies about a list's total, and ignores the page position, as servers nobody here wrote do", async () => {
+    await control("POST", "/faults", { vendor: "jostle", kind: "lying_total", total: 1000, count: 1 });
+    const lying = await vendorCall(sandbox, "jostle", "acme", "GET", "/Users?startIndex=1&count=5");
+    expect(lying.body.totalResults).toBe(1000);
+    expect(lying.body.Resources).toHaveLength(5);
+    const truthful = await vendorCall(sandbox, "jostle", "acme", "GET", "/Users?startIndex=1&count=5");
+    expect(truthful.body.totalResults).toBe(sandbox.jostle.tenant("acme").users.size);
+
+    const first = await vendorCall(sandbox, "jumpcloud", "acme", "GET", "/systemusers?limit=3&skip=0");
+    await control("POST", "/faults", { vendor: "jumpcloud", kind: "ignore_paging", count: 1 });
+    const ignored = await vendorCall(sandbox, "jumpcloud", "acme", "GET", "/systemusers?limit=3&skip=6");
+    expect(ignored.body.results.map((u: { _id: string }) => u._id)).toEqual(first.body.results.map((u: { _id: string }) => u._id));
+  });
 });
