@@ -1,3 +1,5 @@
+import { sleep } from "./sleep.ts";
+
 /** A rate: `requests` per `per_seconds`, as a vendor publishes it (Postman: 300 per 60). */
 export interface RateRule {
   requests: number;
@@ -132,19 +134,4 @@ export function createRateGate(options: { maxConcurrency: number; maxWaitMs: num
       }
     },
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -2,6 +2,7 @@ import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
 import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
 import { createRateGate, RateLimitedLocally } from "./rate-gate.ts";
+import { sleep } from "./sleep.ts";
 import { render } from "./template.ts";
 import { startOf } from "./json-scan.ts";
 
@@ -253,22 +254,6 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
 }
 
 export type UpstreamClient = ReturnType<typeof createUpstreamClient>;
-
-/** Waits, unless the caller goes away first. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /**
  * The whole body, or an UpstreamFailure "too_large" as soon as it is known to pass `max` bytes
