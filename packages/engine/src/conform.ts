@@ -63,8 +63,12 @@ function canonicalUtc(v: string): string | typeof DROP | undefined {
   )
     return undefined;
   if (withMs && (v[19] !== "." || digits(v, 20, 3) < 0)) return undefined;
-  const [year, month, day] = [digits(v, 0, 4), digits(v, 5, 2), digits(v, 8, 2)];
-  const [hour, minute, second] = [digits(v, 11, 2), digits(v, 14, 2), digits(v, 17, 2)];
+  const year = digits(v, 0, 4);
+  const month = digits(v, 5, 2);
+  const day = digits(v, 8, 2);
+  const hour = digits(v, 11, 2);
+  const minute = digits(v, 14, 2);
+  const second = digits(v, 17, 2);
   if (year < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
   if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59) return DROP;
   return withMs ? v : `${v.slice(0, 19)}.000Z`;
