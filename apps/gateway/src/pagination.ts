@@ -89,8 +89,7 @@ export function withRemoteBytes(mapped: (Record<string, unknown> | undefined)[],
   const out: Buffer[][] = [];
   for (const [i, object] of mapped.entries()) {
     if (!object) continue;
-    // The upstream's record is the remote_data, whatever a mapping may have put under that name.
-    delete object.remote_data;
+    // The objects come from the model check, which never lets a mapping write remote_data.
     const json = JSON.stringify(object);
     const head = json === "{}" ? '{"remote_data":' : `${json.slice(0, -1)},"remote_data":`;
     out.push([Buffer.from(head), bytes[i]!, CLOSE_OBJECT]);
