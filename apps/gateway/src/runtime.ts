@@ -1,5 +1,4 @@
 import { createVault, type KeyRing, loadOrCreateLocalKeyRing, openStore, parseKeyRing, type Store, type Vault } from "@unifold/db";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
@@ -18,7 +17,6 @@ const pgliteSeedDir = fileURLToPath(new URL("./pglite-seed", import.meta.url));
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const ring = keyRingFor(config, logger);
   const dataDir = config.UNIFOLD_DATA_DIR;
-  const firstStart = !config.DATABASE_URL && !existsSync(`${dataDir}/pgdata/PG_VERSION`);
   const store = await openStore({
     databaseUrl: config.DATABASE_URL,
     dataDir,
@@ -29,7 +27,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     {
       database: store.kind,
       ...(store.kind === "pglite" && { data_dir: dataDir }),
-      ...(firstStart && { created_from: existsSync(`${pgliteSeedDir}/PG_VERSION`) ? "the build's ready-made database" : "initdb" }),
+      ...(store.createdFrom && { created_from: store.createdFrom === "seed" ? "the build's ready-made database" : "initdb" }),
     },
     "store open, migrations applied",
   );

@@ -15,6 +15,8 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Store {
   db: Database;
   kind: "postgres" | "pglite";
+  /** For an embedded database made by this open: whether it was copied from the seed or made by PGlite's initdb. */
+  createdFrom?: "seed" | "initdb";
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -75,7 +77,9 @@ async function migrateWithLock(url: string): Promise<void> {
 async function openPglite(dataDir: string, seedDir: string | undefined, sharedBuffers: string): Promise<Store> {
   mkdirSync(dataDir, { recursive: true });
   const pgdata = `${dataDir}/pgdata`;
-  if (seedDir && existsSync(`${seedDir}/PG_VERSION`) && !existsSync(`${pgdata}/PG_VERSION`)) {
+  const fresh = !existsSync(`${pgdata}/PG_VERSION`);
+  const seeded = fresh && seedDir !== undefined && existsSync(`${seedDir}/PG_VERSION`);
+  if (seeded) {
     // Copied beside and renamed into place, so an interrupted copy never looks like a database.
     const partial = `${pgdata}.seeding`;
     rmSync(partial, { recursive: true, force: true });
@@ -89,6 +93,7 @@ async function openPglite(dataDir: string, seedDir: string | undefined, sharedBu
   return {
     db: db as unknown as Database,
     kind: "pglite",
+    ...(fresh && { createdFrom: seeded ? "seed" : "initdb" }),
     ping: async () => {
       await db.execute(sql`select 1`);
     },
