@@ -2,6 +2,30 @@ import js from "@eslint/js";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
+const projectPackages = ["@unifold/*"];
+const hono = ["hono", "hono/*", "@hono/*"];
+const restrict = (files, patterns, message) => ({
+  files,
+  rules: { "no-restricted-imports": ["error", { patterns: [{ group: patterns, message }] }] },
+});
+const importRules = [
+  restrict(["apps/gateway/src/routes/**"], ["./*"], "a route file never imports another route file: shared logic lives in domain/ or http/"),
+  restrict(
+    ["apps/gateway/src/domain/**", "apps/gateway/src/errors.ts", "apps/gateway/src/services.ts", "apps/gateway/src/metrics.ts"],
+    [...hono, "**/routes/*", "**/middleware/*", "**/http/*", "**/app.ts"],
+    "the domain layer knows no HTTP: routes, the CLI and jobs all call it",
+  ),
+  restrict(["apps/gateway/src/middleware/**"], ["**/routes/*"], "middleware runs before any route and imports none"),
+  restrict(
+    ["packages/engine/src/**"],
+    ["@unifold/db", "@unifold/gateway", "@unifold/sandbox", "@unifold/sdk", "@unifold/cli", ...hono],
+    "the engine knows no database and no server",
+  ),
+  restrict(["packages/db/src/**"], ["@unifold/engine", "@unifold/gateway", "@unifold/sandbox", ...hono], "the store knows no engine and no server"),
+  restrict(["packages/mapping/src/**"], projectPackages, "the mapping compiler stands alone"),
+  restrict(["apps/sandbox/src/**"], projectPackages, "the sandbox stands in for the outside world: it imports nothing of Unifold"),
+];
+
 export default tseslint.config(
   { ignores: ["**/node_modules/**", "**/dist/**", "drizzle/**", "packages/sdk/src/schema.ts"] },
   js.configs.recommended,
@@ -12,6 +36,8 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  // The import direction, enforced: each layer imports only the ones below it (README "Architecture").
+  ...importRules,
   // Plain JavaScript run by node as it is (the gateway's build and start scripts, the CLI's bin).
   { files: ["**/*.js"], languageOptions: { globals: globals.node } },
 );

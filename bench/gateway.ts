@@ -16,7 +16,7 @@ import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { Pool } from "undici";
-import { rawListEnvelope, withRemoteBytes } from "../apps/gateway/src/pagination.ts";
+import { rawListEnvelope, withRemoteBytes } from "../apps/gateway/src/http/envelope.ts";
 import { conformerFor, loadIntegrations, parseRecord } from "../packages/engine/src/index.ts";
 import { scanList } from "../packages/engine/src/json-scan.ts";
 import { mapRecords } from "../packages/mapping/src/index.ts";

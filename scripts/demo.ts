@@ -7,7 +7,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startSandbox } from "../apps/sandbox/src/server.ts";
+import { startSandbox, type Vendor } from "../apps/sandbox/src/server.ts";
+import { loadIntegrations } from "../packages/engine/src/index.ts";
 
 const port = Number(process.env.PORT ?? 8080);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
@@ -83,7 +84,9 @@ const admin = async (path: string, body: unknown) => {
   if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as { id: string; secret: string };
 };
-const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud" } as const;
+// Every integration in mappings/ whose vendor has a simulator in the sandbox (`sandbox:` in its integration.yaml).
+const integrations = loadIntegrations(fileURLToPath(new URL("../mappings", import.meta.url)));
+const vendors = Object.fromEntries([...integrations.values()].filter((i) => i.sandbox).map((i) => [i.slug, i.sandbox as Vendor]));
 const ids: Record<string, string> = {};
 for (const [slug, vendor] of Object.entries(vendors)) {
   ids[slug] = (

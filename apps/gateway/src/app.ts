@@ -1,26 +1,29 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "./errors.ts";
+import type { AppEnv } from "./http/env.ts";
 import { accessLog } from "./middleware/access-log.ts";
-import { registerMetrics, requestMetrics } from "./metrics.ts";
+import { authenticate } from "./middleware/auth.ts";
+import { bodyLimits } from "./middleware/body-limit.ts";
 import { jsonBodies } from "./middleware/json-body.ts";
+import { apiKeyLimit } from "./middleware/key-limit.ts";
+import { passthroughGuard } from "./middleware/passthrough-guard.ts";
 import { requestId } from "./middleware/request-id.ts";
+import { requestMetrics } from "./middleware/request-metrics.ts";
 import { registerApiKeys } from "./routes/api-keys.ts";
+import { registerBatch } from "./routes/batch.ts";
 import { registerConnections } from "./routes/connections.ts";
 import { registerDocs } from "./routes/docs.ts";
 import { registerEncryptionKeys } from "./routes/encryption-keys.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerIntegrations } from "./routes/integrations.ts";
-import { passthroughGuard, registerPassthrough } from "./routes/passthrough.ts";
+import { registerMetrics } from "./routes/metrics.ts";
+import { registerPassthrough } from "./routes/passthrough.ts";
 import { registerProxy } from "./routes/proxy.ts";
 import { registerUnified } from "./routes/unified.ts";
 import { registerWrites } from "./routes/writes.ts";
-import { registerBatch } from "./routes/batch.ts";
-import type { AppEnv, Services } from "./services.ts";
+import type { Services } from "./services.ts";
 
-export type { Services } from "./services.ts";
-
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { createServices, type Services } from "./services.ts";
 
 /** Builds the gateway over the given services; no globals, so tests build it with their own. */
 export function createApp(services: Services) {
@@ -38,20 +41,11 @@ export function createApp(services: Services) {
   app.use("*", requestId);
   app.use("*", requestMetrics);
   app.use("*", accessLog);
-  const limiter = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      // The rest of the upload is never read, so this socket cannot carry another request.
-      throw new ApiError("payload_too_large", `the request body is over ${MAX_BODY_BYTES / 1024 / 1024} MB`, {
-        headers: { connection: "close" },
-      });
-    },
-  });
-  // GET and HEAD carry no body; skipping them spares building a full Request on the hot read path.
-  app.use("*", (c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limiter(c, next)));
-
+  app.use("*", bodyLimits);
   app.use("*", passthroughGuard);
   app.use("*", jsonBodies);
+  app.use("*", authenticate);
+  app.use("*", apiKeyLimit);
 
   registerHealth(app);
   registerDocs(app);

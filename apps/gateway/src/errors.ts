@@ -1,4 +1,13 @@
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import {
+  type Integration,
+  InvalidPosition,
+  RateLimitedLocally,
+  rateLimitHeaders,
+  UpstreamFailure,
+  UpstreamShapeError,
+  UpstreamStatusError,
+} from "@unifold/engine";
+import { MappingError } from "@unifold/mapping";
 import type { ZodError } from "zod";
 
 export const errorStatus = {
@@ -20,7 +29,7 @@ export const errorStatus = {
   upstream_unauthorized: 502,
   upstream_timeout: 504,
   unavailable: 503,
-} as const satisfies Record<string, ContentfulStatusCode>;
+} as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof errorStatus;
 
@@ -36,7 +45,7 @@ export interface UpstreamAnswer {
 
 /** The one error value routes throw; `toBody` renders the contract's error shape. */
 export class ApiError extends Error {
-  readonly status: ContentfulStatusCode;
+  readonly status: (typeof errorStatus)[ErrorCode];
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -94,4 +103,67 @@ export function redacted<T>(value: T, secrets: readonly string[]): T {
     return v;
   };
   return walk(value) as T;
+}
+
+/**
+ * The one table from an upstream's HTTP status to the contract's error code, for reads, writes,
+ * batch results and verify alike.
+ */
+export function codeForUpstreamStatus(status: number): ErrorCode {
+  if (status === 401 || status === 403) return "upstream_unauthorized";
+  if (status === 404) return "not_found";
+  if (status === 409) return "conflict";
+  if (status === 429) return "rate_limited";
+  if (status >= 400 && status < 500) return "invalid_request";
+  return "upstream_error";
+}
+
+/** What the upstream said went wrong, for an error message: `: <message>`, or nothing. */
+function saidBy(error: UpstreamStatusError, secrets: readonly string[]): string {
+  const applied = error.applied.length ? ` (already done before this failed: ${error.applied.join(", ")})` : "";
+  return redacted(`${error.upstreamMessage ? `: ${error.upstreamMessage}` : ""}${applied}`, secrets);
+}
+
+const phrasing: Partial<Record<ErrorCode, string>> = {
+  upstream_unauthorized: "rejected the connection's credentials",
+  not_found: "has no such record",
+  conflict: "reported a conflict",
+  rate_limited: "is rate limiting this connection",
+  invalid_request: "refused the request",
+  upstream_error: "failed",
+};
+
+/**
+ * Any failure of upstream work as the contract's error, naming the vendor and the upstream
+ * status, with the connection's credential values masked wherever the vendor echoed them.
+ * Errors that are not upstream failures come back as they are.
+ */
+export function apiErrorOf(integration: Integration, error: unknown, secrets: readonly string[]): unknown {
+  const vendor = integration.name;
+  if (error instanceof UpstreamStatusError) {
+    const { status } = error.response;
+    const code = codeForUpstreamStatus(status);
+    const upstream = { status, body: upstreamBody(error.response.body, error.response.text, secrets) };
+    const said = code === "rate_limited" ? "" : saidBy(error, secrets);
+    const retryAfter = error.response.headers["retry-after"];
+    return new ApiError(code, `${vendor} ${phrasing[code]} (upstream status ${status})${said}`, {
+      upstream,
+      ...(code === "rate_limited" && {
+        headers: { ...(retryAfter && { "retry-after": retryAfter }), ...rateLimitHeaders(integration, error.response) },
+      }),
+    });
+  }
+  if (error instanceof RateLimitedLocally) {
+    return new ApiError("rate_limited", `${vendor}: ${error.message}; retry in ${error.retryAfterSeconds} s`, {
+      headers: { "retry-after": String(error.retryAfterSeconds) },
+    });
+  }
+  if (error instanceof UpstreamFailure) {
+    const code = error.kind === "timeout" ? "upstream_timeout" : error.kind === "too_large" ? "upstream_too_large" : "upstream_error";
+    return new ApiError(code, `${vendor}: ${error.message}`);
+  }
+  if (error instanceof InvalidPosition) return new ApiError("invalid_cursor", error.message);
+  if (error instanceof UpstreamShapeError) return new ApiError("upstream_error", `${vendor}: ${error.message}`);
+  if (error instanceof MappingError) return new ApiError("upstream_error", `${vendor}: mapping ${error.message}`);
+  return error;
 }

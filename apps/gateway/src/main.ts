@@ -1,12 +1,10 @@
 import { serve } from "@hono/node-server";
-import { apiKeyStore, connectionStore, idempotencyStore } from "@unifold/db";
-import { createCursorCodec, createUpstreamClient, loadIntegrations, tokenBuckets } from "@unifold/engine";
+import { loadIntegrations } from "@unifold/engine";
 import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
-import { createMetrics, upstreamObserver } from "./metrics.ts";
 import { openRuntime } from "./runtime.ts";
-import type { Services } from "./services.ts";
+import { createServices, type Services } from "./services.ts";
 
 async function main() {
   const config = readConfig();
@@ -15,14 +13,15 @@ async function main() {
   logger.info({ integrations: [...integrations.keys()] }, "integrations loaded");
   const { store, ring, vault } = await openRuntime(config, logger);
 
-  const metrics = createMetrics();
-  const services: Services = {
+  const services = createServices({
     store,
-    connections: connectionStore(store.db, vault, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
-    apiKeys: apiKeyStore(store.db, { cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS }),
-    idempotency: idempotencyStore(store.db, { leaseMs: config.UNIFOLD_IDEMPOTENCY_LEASE_MS }),
+    ring,
+    vault,
     integrations,
-    upstream: createUpstreamClient({
+    logger,
+    cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS,
+    idempotencyLeaseMs: config.UNIFOLD_IDEMPOTENCY_LEASE_MS,
+    upstream: {
       connectTimeoutMs: config.UNIFOLD_UPSTREAM_CONNECT_TIMEOUT_MS,
       timeoutMs: config.UNIFOLD_UPSTREAM_TIMEOUT_MS,
       maxBodyBytes: config.UNIFOLD_UPSTREAM_MAX_BODY_BYTES,
@@ -31,15 +30,9 @@ async function main() {
       maxConcurrencyPerConnection: config.UNIFOLD_UPSTREAM_CONCURRENCY,
       enforceRateLimits: config.UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS,
       network: { allowPrivate: config.UNIFOLD_ALLOW_PRIVATE_UPSTREAMS, allowedHosts: config.UNIFOLD_UPSTREAM_ALLOWED_HOSTS },
-      observe: upstreamObserver(metrics),
-    }),
-    metrics,
-    cursors: createCursorCodec(ring.current.key),
-    logger,
-    apiKeyLimit: config.UNIFOLD_API_KEY_RATE_LIMIT
-      ? { rule: { requests: config.UNIFOLD_API_KEY_RATE_LIMIT, per_seconds: 60 }, buckets: tokenBuckets() }
-      : undefined,
-  };
+    },
+    apiKeyLimit: config.UNIFOLD_API_KEY_RATE_LIMIT ? { requests: config.UNIFOLD_API_KEY_RATE_LIMIT, per_seconds: 60 } : undefined,
+  });
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);
 
   const server = serve(

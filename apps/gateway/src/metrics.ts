@@ -1,8 +1,4 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { requireScope } from "./middleware/auth.ts";
-import type { AppEnv } from "./services.ts";
 
 /** Prometheus metrics, in a registry of the app's own (tests run several apps in one process). */
 export function createMetrics() {
@@ -66,31 +62,6 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
-
-/** Counts and times every request by its route pattern (never the raw path: ids would explode the series). */
-export const requestMetrics: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const started = performance.now();
-  await next();
-  const { metrics } = c.get("services");
-  // The route pattern of the handler that answered (middleware is registered as ALL *).
-  const route = c.req.matchedRoutes.filter((r) => r.method !== "ALL").at(-1)?.path ?? "unmatched";
-  metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
-  metrics.requestSeconds.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
-};
-
-export function registerMetrics(app: OpenAPIHono<AppEnv>) {
-  app.openAPIRegistry.registerPath({
-    method: "get",
-    path: "/metrics",
-    tags: ["Operations"],
-    summary: "Prometheus metrics (admin key)",
-    responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
-  });
-  app.get("/metrics", requireScope("admin"), async (c) => {
-    const { registry } = c.get("services").metrics;
-    return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
-  });
-}
 
 /** The upstream client's per-attempt hook: counts, latency and retries by integration. */
 export function upstreamObserver(metrics: Metrics) {

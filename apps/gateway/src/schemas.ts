@@ -31,6 +31,12 @@ export const upstreamErrors = {
   504: errorResponse("The upstream did not answer in time"),
 } as const;
 
+/** A list's page size and cursor, the same on every list. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ description: "Page size, 1–200." }),
+  cursor: z.string().max(4096).optional().openapi({ description: "The previous page's `next_cursor`." }),
+};
+
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },

@@ -1,9 +1,28 @@
-import type { ApiKey, ApiKeyStore, ConnectionStore, IdempotencyStore, Store } from "@unifold/db";
-import type { CursorCodec, Integration, RateRule, tokenBuckets, UpstreamClient } from "@unifold/engine";
+import {
+  type ApiKeyStore,
+  apiKeyStore,
+  type ConnectionStore,
+  connectionStore,
+  type IdempotencyStore,
+  idempotencyStore,
+  type KeyRing,
+  type Store,
+  type Vault,
+} from "@unifold/db";
+import {
+  type CursorCodec,
+  createCursorCodec,
+  createUpstreamClient,
+  type Integration,
+  type RateRule,
+  tokenBuckets,
+  type UpstreamClient,
+  type UpstreamClientOptions,
+} from "@unifold/engine";
 import type { Logger } from "pino";
-import type { Metrics } from "./metrics.ts";
+import { createMetrics, type Metrics, upstreamObserver } from "./metrics.ts";
 
-/** Everything a request handler may use; tests build it with a real database and loopback upstreams. */
+/** Everything the domain and the routes may use; tests build it with a real database and loopback upstreams. */
 export interface Services {
   store: Store;
   connections: ConnectionStore;
@@ -18,15 +37,34 @@ export interface Services {
   apiKeyLimit?: { rule: RateRule; buckets: ReturnType<typeof tokenBuckets> } | undefined;
 }
 
-export interface AppEnv {
-  // Read with c.get(name): hono's c.var builds a new object of every variable on each access.
-  Variables: {
-    services: Services;
-    requestId: string;
-    apiKey: ApiKey;
-    /** Set when this request took over the Idempotency-Key of an earlier run that never finished: that run may have written. */
-    resumed?: boolean;
-    /** Set by calls that reach an upstream, for the access log. */
-    upstream?: { connectionId: string; integration: string; ms: number; status?: number | undefined };
+export interface ServiceParts {
+  store: Store;
+  ring: KeyRing;
+  vault: Vault;
+  integrations: ReadonlyMap<string, Integration>;
+  logger: Logger;
+  /** How long a connection or API key read stays cached on this instance. */
+  cacheTtlMs: number;
+  /** How long an unfinished Idempotency-Key claim holds before another request may take it over. */
+  idempotencyLeaseMs: number;
+  upstream: Omit<UpstreamClientOptions, "observe">;
+  apiKeyLimit?: RateRule | undefined;
+}
+
+/** The one wiring of the gateway's services, for `main.ts` and the test harness alike. */
+export function createServices(parts: ServiceParts): Services {
+  const metrics = createMetrics();
+  const { store } = parts;
+  return {
+    store,
+    connections: connectionStore(store.db, parts.vault, { cacheTtlMs: parts.cacheTtlMs }),
+    apiKeys: apiKeyStore(store.db, { cacheTtlMs: parts.cacheTtlMs }),
+    idempotency: idempotencyStore(store.db, { leaseMs: parts.idempotencyLeaseMs }),
+    integrations: parts.integrations,
+    upstream: createUpstreamClient({ ...parts.upstream, observe: upstreamObserver(metrics) }),
+    cursors: createCursorCodec(parts.ring.current.key),
+    logger: parts.logger,
+    metrics,
+    apiKeyLimit: parts.apiKeyLimit && { rule: parts.apiKeyLimit, buckets: tokenBuckets() },
   };
 }

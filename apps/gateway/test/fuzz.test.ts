@@ -50,7 +50,7 @@ describe("fuzzing every route", () => {
     fc.uuid(),
   );
   const connectionId = fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...(["jostle-scim", "postman-scim", "jumpcloud"] as const)).map((slug) => conn[slug]) },
+    { weight: 4, arbitrary: fc.constantFrom(...Object.keys(vendors)).map((slug) => conn[slug] as string) },
     { weight: 1, arbitrary: hostile },
   );
   const query = fc.dictionary(

@@ -4,22 +4,13 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { apiKeyStore, connectionStore, idempotencyStore, createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
-import {
-  createCursorCodec,
-  createUpstreamClient,
-  loadIntegrations,
-  type RateRule,
-  tokenBuckets,
-  type UpstreamClientOptions,
-} from "@unifold/engine";
+import { createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
+import { loadIntegrations, type RateRule, type UpstreamClientOptions } from "@unifold/engine";
 import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { freePort } from "../../../test-support/free-port.ts";
-import { createApp } from "../src/app.ts";
+import { createApp, createServices } from "../src/app.ts";
 import { createLogger } from "../src/logger.ts";
-import { createMetrics, upstreamObserver } from "../src/metrics.ts";
-import type { Services } from "../src/services.ts";
 
 export const mappingsDir = fileURLToPath(new URL("../../../mappings", import.meta.url));
 
@@ -53,16 +44,17 @@ export async function startGateway(
       done();
     },
   });
-  const metrics = createMetrics();
-  const services: Services = {
+  const services = createServices({
     store,
-    // The same read-cache TTL as a default start, so tests see what production does.
-    connections: connectionStore(store.db, vault, { cacheTtlMs: 5_000 }),
-    apiKeys: apiKeyStore(store.db, { cacheTtlMs: 5_000 }),
-    idempotency: idempotencyStore(store.db),
+    ring,
+    vault,
     integrations: loadIntegrations(options.mappingsDir ?? mappingsDir),
+    logger: createLogger("info", logSink),
+    // The same read-cache TTL and lease as a default start, so tests see what production does.
+    cacheTtlMs: 5_000,
+    idempotencyLeaseMs: 120_000,
     // Production's retry rules with shorter waits, so fault tests stay quick.
-    upstream: createUpstreamClient({
+    upstream: {
       connectTimeoutMs: 2_000,
       timeoutMs: 5_000,
       retries: 2,
@@ -72,14 +64,10 @@ export async function startGateway(
       network: { allowPrivate: true },
       // Most tests make more calls than a vendor's per-minute budget; the pacing test turns it on.
       enforceRateLimits: false,
-      observe: upstreamObserver(metrics),
       ...options.upstream,
-    }),
-    cursors: createCursorCodec(ring.current.key),
-    logger: createLogger("info", logSink),
-    metrics,
-    apiKeyLimit: options.apiKeyLimit && { rule: options.apiKeyLimit, buckets: tokenBuckets() },
-  };
+    },
+    apiKeyLimit: options.apiKeyLimit,
+  });
   const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });
   const app = createApp(services);
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;
@@ -167,8 +155,11 @@ export function keyCheckingUpstream(goodKey = "good-key") {
 }
 
 /** The shipped integrations and the sandbox vendor behind each. */
-export const vendors = { "jostle-scim": "jostle", "postman-scim": "postman", jumpcloud: "jumpcloud" } as const;
-export type Slug = keyof typeof vendors;
+/** Every integration in mappings/ that names a sandbox simulator (`sandbox:`), by slug. */
+export const vendors: Record<string, Vendor> = Object.fromEntries(
+  [...loadIntegrations(mappingsDir).values()].filter((i) => i.sandbox).map((i) => [i.slug, i.sandbox as Vendor]),
+);
+export type Slug = string;
 
 /**
  * Registers one verified connection per integration (slug → sandbox vendor) for a sandbox
@@ -178,7 +169,7 @@ export async function connectSandbox<S extends string>(
   gw: Gateway,
   sandbox: RunningSandbox,
   tenant: string,
-  integrations: Record<S, Vendor> = vendors as unknown as Record<S, Vendor>,
+  integrations: Record<S, Vendor> = vendors as Record<S, Vendor>,
 ): Promise<{ conn: Record<S, string>; apiKey: string }> {
   const conn = {} as Record<S, string>;
   for (const [slug, vendor] of Object.entries(integrations) as [S, Vendor][]) {

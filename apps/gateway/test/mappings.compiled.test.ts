@@ -1,8 +1,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadIntegrations } from "@unifold/engine";
+import {
+  createUpstreamClient,
+  loadIntegrations,
+  type OperationDefinition,
+  readList,
+  readOne,
+  renderPath,
+  type UnifiedResource,
+  unifyRecords,
+} from "@unifold/engine";
 import { compileToFunction } from "@unifold/mapping";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox";
 import fc from "fast-check";
 import jsonata from "jsonata";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,33 +33,74 @@ describe("compiled mappings answer exactly as the JSONata interpreter", () => {
         { name: "globex", users: 25 },
       ],
     });
+    pools = await readSamples();
   });
   afterAll(() => sandbox.close());
 
-  /** Raw upstream records by integration and response-mapping file. */
-  const samples = (): [string, string, unknown[]][] => {
-    const out: [string, string, unknown[]][] = [];
-    for (const tenant of ["acme", "globex"]) {
-      const jostle = sandbox.jostle.tenant(tenant);
-      const postman = sandbox.postman.tenant(tenant);
-      const jc = sandbox.jumpcloud.tenant(tenant);
-      out.push(["jostle-scim", "users.jsonata", jostle.users.all()]);
-      out.push(["postman-scim", "users.jsonata", postman.users.all()]);
-      out.push(["postman-scim", "groups.jsonata", postman.groups.all()]);
-      out.push(["postman-scim", "group_members.jsonata", postman.groups.all().flatMap((g) => g.members)]);
-      out.push(["jumpcloud", "users.jsonata", jc.users.all()]);
-      out.push(["jumpcloud", "employees.jsonata", jc.users.all()]);
-      out.push(["jumpcloud", "groups.jsonata", jc.groups.all()]);
-      out.push([
-        "jumpcloud",
-        "group_members.jsonata",
-        [...jc.members.values()].flatMap((ids) => [...ids].map((id) => ({ to: { id, type: "user" }, attributes: {} }))),
-      ]);
-      out.push(["jumpcloud", "organizations.jsonata", [jc.organization]]);
-      out.push(["jumpcloud", "roles.jsonata", jc.roles]);
+  /** Raw upstream records by integration and response-mapping file, read from the sandbox in beforeAll. */
+  let pools: [string, string, unknown[]][] = [];
+  const samples = () => pools;
+
+  /**
+   * Every record every integration with a simulator (`sandbox:` in its integration.yaml) lists,
+   * read through the engine as the gateway reads it: each list, each group's members, and `me`.
+   */
+  async function readSamples(): Promise<[string, string, unknown[]][]> {
+    const client = createUpstreamClient({ network: { allowPrivate: true }, enforceRateLimits: false });
+    const byFile = new Map<string, unknown[]>();
+    const add = (slug: string, files: string[] | undefined, records: unknown[]) => {
+      for (const file of files ?? []) byFile.set(`${slug}\u0000${file}`, [...(byFile.get(`${slug}\u0000${file}`) ?? []), ...records]);
+    };
+    try {
+      for (const integration of [...integrations.values()].filter((i) => i.sandbox)) {
+        const vendor = integration.sandbox as Vendor;
+        for (const tenant of ["acme", "globex"]) {
+          const target = {
+            integration,
+            config: { base_url: sandbox.baseUrl(vendor) },
+            credentials: { api_key: sandbox.key(vendor, tenant) },
+          };
+          const readAll = async (op: OperationDefinition, params: Record<string, string>) => {
+            const records: unknown[] = [];
+            let position: unknown;
+            do {
+              const page = await readList(client, target, {
+                path: renderPath(op.path, params),
+                query: op.query,
+                pagination: op.pagination ? integration.pagination[op.pagination] : undefined,
+                records: op.records,
+                position,
+                limit: 200,
+              });
+              records.push(...page.records);
+              position = page.next;
+            } while (position !== undefined);
+            return records;
+          };
+          for (const [resource, operations] of Object.entries(integration.resources) as [
+            UnifiedResource,
+            (typeof integration.resources)[UnifiedResource],
+          ][]) {
+            const list = operations?.list;
+            if (list && !list.path.includes("{{")) add(integration.slug, list.response_mapping, await readAll(list, {}));
+            if (!list && operations?.get && !operations.get.path.includes("{{")) {
+              add(integration.slug, operations.get.response_mapping, [(await readOne(client, target, operations.get, {})).record]);
+            }
+            // A nested list (a group's members) is read under every parent the parent list holds.
+            if (list && list.path.includes("{{id}}") && resource === "group_members") {
+              const groups = integration.resources.groups!.list!;
+              const { objects } = await unifyRecords(integration, "groups", groups, await readAll(groups, {}));
+              for (const group of objects)
+                if (group) add(integration.slug, list.response_mapping, await readAll(list, { id: String(group.id) }));
+            }
+          }
+        }
+      }
+    } finally {
+      await client.close();
     }
-    return out;
-  };
+    return [...byFile].map(([key, records]) => [...(key.split("\u0000") as [string, string]), records]);
+  }
 
   const interpreted = async (slug: string, file: string, record: unknown) => {
     try {
@@ -96,6 +146,19 @@ describe("compiled mappings answer exactly as the JSONata interpreter", () => {
       }
     }
     expect(compared).toBeGreaterThan(500);
+    // Every read mapping of every simulated integration was run on real records.
+    const sampled = new Set(
+      samples()
+        .filter(([, , records]) => records.length > 0)
+        .map(([slug, file]) => `${slug}/${file}`),
+    );
+    for (const integration of [...integrations.values()].filter((i) => i.sandbox)) {
+      for (const operations of Object.values(integration.resources)) {
+        for (const file of [...(operations?.list?.response_mapping ?? []), ...(operations?.get?.response_mapping ?? [])]) {
+          expect(sampled, `${integration.slug}/${file}`).toContain(`${integration.slug}/${file}`);
+        }
+      }
+    }
   });
 
   it("gives the same output for records with fields missing, null, empty, or of another type", async () => {

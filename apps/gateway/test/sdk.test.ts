@@ -24,7 +24,7 @@ describe("the typed SDK (packages/sdk)", () => {
     const unifold = createUnifoldClient({ baseUrl: gw.url, apiKey });
     const ids: string[] = [];
     for await (const user of unifold.paginate("/unified/user-directory/users", {
-      query: { connection_id: conn.jumpcloud, limit: 5, remote_data: "false" },
+      query: { connection_id: conn.jumpcloud!, limit: 5, remote_data: "false" },
     })) {
       ids.push(String(user.id));
     }
@@ -32,7 +32,7 @@ describe("the typed SDK (packages/sdk)", () => {
     expect(new Set(ids).size).toBe(ids.length);
 
     const { data, error, response } = await unifold.POST("/unified/user-directory/users", {
-      params: { query: { connection_id: conn["postman-scim"] } },
+      params: { query: { connection_id: conn["postman-scim"]! } },
       body: { username: "sdk.user@acme.example.com", first_name: "Sdk", last_name: "User" },
     });
     expect(error).toBeUndefined();

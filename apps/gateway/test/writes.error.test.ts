@@ -3,11 +3,11 @@ import postgres from "postgres";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectSandbox, type Gateway, mappingsDir, startGateway, vendors as shipped } from "./harness.ts";
 
-const vendors = { ...shipped, "jostle-nodelete": "jostle" } as const;
+const vendors: Record<string, Vendor> = { ...shipped, "jostle-nodelete": "jostle" };
 type Slug = keyof typeof vendors;
 
 describe("unified writes: refused input and upstream failures", () => {

@@ -16,14 +16,13 @@ export const BASE_PATHS = { jostle: "/jostle/scim2", postman: "/postman/scim/v2"
 
 export function createSandbox(options: SandboxOptions = {}) {
   const world = new World(options);
-  const jostle = jostleRoutes(world);
-  const postman = postmanRoutes(world);
-  const jumpcloud = jumpcloudRoutes(world);
+  // The one list of simulators: each is mounted at its vendor's base path.
+  const simulators = { jostle: jostleRoutes(world), postman: postmanRoutes(world), jumpcloud: jumpcloudRoutes(world) };
+  const { jostle, postman, jumpcloud } = simulators;
+  const vendors = Object.keys(simulators) as Vendor[];
 
   const app = new Hono<{ Bindings: HttpBindings }>();
-  app.route(BASE_PATHS.jostle, jostle.app);
-  app.route(BASE_PATHS.postman, postman.app);
-  app.route(BASE_PATHS.jumpcloud, jumpcloud.app);
+  for (const vendor of vendors) app.route(BASE_PATHS[vendor], simulators[vendor].app);
 
   // The control API: never on a vendor path, so it cannot be mistaken for vendor behaviour.
   const control = new Hono();
@@ -53,8 +52,8 @@ export function createSandbox(options: SandboxOptions = {}) {
     return {
       seed: world.seed,
       vendors: {
-        jostle: { base_url: `${origin}${BASE_PATHS.jostle}`, keys: keysOf("jostle") },
-        postman: { base_url: `${origin}${BASE_PATHS.postman}`, keys: keysOf("postman") },
+        ...Object.fromEntries(vendors.map((vendor) => [vendor, { base_url: `${origin}${BASE_PATHS[vendor]}`, keys: keysOf(vendor) }])),
+        // JumpCloud's multi-tenant (MSP) administrators hold one key for many organizations.
         jumpcloud: {
           base_url: `${origin}${BASE_PATHS.jumpcloud}`,
           keys: keysOf("jumpcloud"),

@@ -1,5 +1,6 @@
 import type { Mapping } from "@unifold/mapping";
 import { z } from "zod";
+import { paginationStyle } from "./pagination/styles.ts";
 
 /** A field an admin fills in when registering a connection. */
 const field = z
@@ -18,25 +19,6 @@ export const requestTemplate = z
   .object({
     method: httpMethod.default("GET"),
     path: z.string().startsWith("/"),
-    query: z.record(z.string(), z.string()).default({}),
-  })
-  .strict();
-
-/** How an upstream list pages: an offset and a page size in the query, records and total in the answer. */
-export const paginationStyle = z
-  .object({
-    offset_param: z.string(),
-    limit_param: z.string(),
-    /** 1 for SCIM's startIndex, 0 for skip. */
-    base: z.union([z.literal(0), z.literal(1)]),
-    /** The vendor's maximum page size. */
-    max: z.number().int().positive(),
-    /** Property holding the records; absent when the body is a bare array. */
-    records: z.string().optional(),
-    /** Property holding the total count, or the header carrying it. */
-    total: z.string().optional(),
-    total_header: z.string().optional(),
-    /** Fixed query added to every page request (e.g. JumpCloud's `sort=_id` for stable pages). */
     query: z.record(z.string(), z.string()).default({}),
   })
   .strict();
@@ -73,7 +55,7 @@ export const operationDefinition = z
     filters: z.array(z.enum(unifiedFilters)).default([]),
     /** JSONata over `{filters}` → `{query?, unsupported?}`. */
     query_mapping: z.string().optional(),
-    /** The upstream cannot page a filtered list (Jostle): fetch once, page in the gateway. */
+    /** The upstream cannot page a filtered list: fetch once, page in the gateway. */
     unpaged_when_filtered: z.boolean().default(false),
     /** JSONata file(s) mapping one upstream record; several are merged in order. */
     response_mapping: mappingFiles,
@@ -174,6 +156,11 @@ export const integrationDefinition = z
     values: z
       .record(z.string().regex(/^[a-z_]+(\.[a-z_]+)*$/, "a unified field path such as phones.type"), z.record(z.string(), z.string()))
       .default({}),
+    /**
+     * The simulator in apps/sandbox that stands in for this vendor: the demo and the tests connect
+     * to it. It changes nothing in the gateway.
+     */
+    sandbox: z.string().optional(),
     /** The vendor's own resources, served 1-to-1 under /proxy/{name}. */
     proxy: z.record(z.string().regex(/^[A-Za-z][\w-]*$/), proxyResource).default({}),
     errors: z
@@ -196,7 +183,6 @@ export type RequestTemplate = z.infer<typeof requestTemplate>;
 export type OperationDefinition = z.infer<typeof operationDefinition>;
 export type WriteOperation = z.infer<typeof writeOperation>;
 export type BatchDefinition = z.infer<typeof batchDefinition>;
-export type PaginationStyle = z.infer<typeof paginationStyle>;
 
 export interface Integration extends IntegrationDefinition {
   slug: string;

@@ -27,7 +27,7 @@ class NotJson extends Error {}
 const notJson = new NotJson();
 
 /**
- * `property` undefined: the document is the record array (JumpCloud v2). Otherwise it is an
+ * `property` undefined: the document is the record array itself. Otherwise it is an
  * object whose `property` holds the records; a missing property means no records, as in `recordsAt`.
  */
 export function scanList(bytes: Uint8Array, property: string | undefined, totalProperty?: string): ScannedList | undefined {

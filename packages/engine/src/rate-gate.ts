@@ -1,6 +1,6 @@
 import { sleep } from "./sleep.ts";
 
-/** A rate: `requests` per `per_seconds`, as a vendor publishes it (Postman: 300 per 60). */
+/** A rate: `requests` per `per_seconds`, as a vendor publishes it (e.g. 300 per 60). */
 export interface RateRule {
   requests: number;
   per_seconds: number;

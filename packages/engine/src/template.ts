@@ -1,7 +1,7 @@
 /**
  * `{{credentials.api_key}}`-style placeholders in header values, paths and queries.
  * A template whose placeholder resolves to nothing yields `undefined`, so an optional
- * header (JumpCloud's `x-org-id`) is left out rather than sent empty.
+ * header (an optional org id) is left out rather than sent empty.
  */
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)\s*\}\}/g;
 

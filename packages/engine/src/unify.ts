@@ -1,7 +1,7 @@
 import { mapRecord } from "@unifold/mapping";
 import { conformerFor } from "./conform.ts";
 import type { Integration, UnifiedResource } from "./definition.ts";
-import { UpstreamShapeError } from "./reads.ts";
+import { UpstreamShapeError } from "./calls.ts";
 
 export interface Unified {
   /** One entry per upstream record: the unified object, or undefined where a mapping dropped it. */

@@ -64,6 +64,19 @@ export function upstreamResponse(status: number, headers: Record<string, string>
 }
 
 /** The upstream could not be reached, or did not answer in time. */
+/** The upstream's rate-limit state as `ratelimit-*` headers, where the integration says where it is. */
+export function rateLimitHeaders(integration: Integration, response: UpstreamResponse): Record<string, string> {
+  const names = integration.rate_limit_headers;
+  const out: Record<string, string> = {};
+  if (!names) return out;
+  for (const key of ["limit", "remaining", "reset"] as const) {
+    const header = names[key];
+    const value = header ? response.headers[header.toLowerCase()] : undefined;
+    if (value !== undefined) out[`ratelimit-${key}`] = value;
+  }
+  return out;
+}
+
 export class UpstreamFailure extends Error {
   constructor(
     readonly kind: "timeout" | "network" | "too_large",

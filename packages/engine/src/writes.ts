@@ -1,7 +1,7 @@
 import { MappingError } from "@unifold/mapping";
 import { z } from "zod";
 import type { BatchDefinition, Integration, WriteOperation } from "./definition.ts";
-import { renderPath, statusError, UpstreamShapeError, UpstreamStatusError } from "./reads.ts";
+import { renderPath, statusError, UpstreamShapeError, UpstreamStatusError } from "./calls.ts";
 import type { UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstream.ts";
 
 /** What a request mapping plans: the upstream calls, in order, and what a delete amounted to. */

@@ -30,7 +30,6 @@ describe("readListWithBytes: parsed records with the upstream's own bytes beside
     query: {},
     pagination: target.integration.pagination.v1,
     records: undefined,
-    offset: 0,
     limit,
   });
   const read = (limit = 10) => readListWithBytes(client, target, request(limit));
@@ -45,7 +44,7 @@ describe("readListWithBytes: parsed records with the upstream's own bytes beside
       { _id: "b", name: "Zoë Ünal 😀" },
       { _id: "c", n: [1, 2500, true, null] },
     ]);
-    expect(page.more).toBe(false);
+    expect(page.next).toBeUndefined();
     // The same page read without bytes gives the same records.
     expect((await readList(client, target, request(10))).records).toEqual(page.records);
   });
@@ -55,7 +54,7 @@ describe("readListWithBytes: parsed records with the upstream's own bytes beside
     const page = await read(2);
     expect(page.records).toEqual([{ _id: "1" }, { _id: "2" }]);
     expect(page.bytes.map(String)).toEqual(['{"_id":"1"}', '{"_id":"2"}']);
-    expect(page.more).toBe(true);
+    expect(page.next).toEqual({ o: 2, f: expect.any(String) });
   });
 
   it("fails as invalid JSON, not with a SyntaxError, when a record the scan let through does not parse", async () => {

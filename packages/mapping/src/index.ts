@@ -8,7 +8,7 @@ export { compileToFunction } from "./compile.ts";
  * Knows nothing of HTTP or databases; the caller names the file for error messages.
  */
 export interface Mapping {
-  /** Where the expression came from, e.g. `mappings/jumpcloud/users.jsonata`. */
+  /** Where the expression came from, e.g. `mappings/<slug>/users.jsonata`. */
   readonly source: string;
   /** True when the expression runs as a compiled function (see compile.ts). */
   readonly compiled: boolean;

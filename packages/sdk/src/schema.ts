@@ -484,7 +484,7 @@ export interface paths {
         put?: never;
         /**
          * Create, update and delete many users
-         * @description Up to 1,000 operations, answered one result each, in order. Every operation is checked before any is sent: one invalid operation refuses the whole batch with a 400 naming it. Vendors with a bulk endpoint (Jostle's SCIM /Bulk) get the operations in chunks within its limits; their created users come back as ids without `data`.
+         * @description Up to 1,000 operations, answered one result each, in order. Every operation is checked before any is sent: one invalid operation refuses the whole batch with a 400 naming it. Integrations with a bulk endpoint (such as SCIM /Bulk) get the operations in chunks within its limits; their created users come back as ids without `data`.
          */
         post: operations["batchUsers"];
         delete?: never;

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "pino";
-import type { AppEnv } from "../services.ts";
+import type { AppEnv } from "../http/env.ts";
 
 // The access line is a fixed list of fields, none under a key the logger redacts, so it skips the
 // redaction pass (~8 µs a line, the most of what logging a request cost) that guards free-form calls.

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError } from "../errors.ts";
-import type { AppEnv } from "../services.ts";
+import type { AppEnv } from "../http/env.ts";
 
 /**
  * `Idempotency-Key` on a POST: the first request with a key runs and its answer is kept for
@@ -30,7 +31,8 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   if (claim.state === "replay") {
     c.header("idempotent-replayed", "true");
-    return c.json(claim.body as never, claim.status as 200);
+    // The stored answer is replayed as it was: its own status, its own JSON.
+    return c.body(JSON.stringify(claim.body), claim.status as ContentfulStatusCode, { "content-type": "application/json" });
   }
   if (claim.state === "taken_over") c.set("resumed", true);
   try {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../services.ts";
+import type { AppEnv } from "../http/env.ts";
 
 const SANE = /^[\w.:-]{1,128}$/;
 

@@ -2,9 +2,10 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { type ApiKey, apiKeyScopes } from "@unifold/db";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { listEnvelope, openKeyset, pageQuery, sealKeyset } from "../pagination.ts";
-import { commonErrors, IdParam, json, listOf } from "../schemas.ts";
-import type { AppEnv } from "../services.ts";
+import { openKeyset, sealKeyset } from "../domain/cursor.ts";
+import { listEnvelope } from "../http/envelope.ts";
+import { commonErrors, IdParam, json, listOf, pageQuery } from "../schemas.ts";
+import type { AppEnv } from "../http/env.ts";
 
 const ApiKeySchema = z
   .object({

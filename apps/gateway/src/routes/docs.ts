@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { AppEnv } from "../services.ts";
+import type { AppEnv } from "../http/env.ts";
 
 // The reference page's script ships with the gateway, so /docs works with no internet. The
 // package does not export its browser bundle, so it is found beside the package's entry point.

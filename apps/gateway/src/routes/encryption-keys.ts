@@ -1,7 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, json } from "../schemas.ts";
-import type { AppEnv, Services } from "../services.ts";
+import type { AppEnv } from "../http/env.ts";
+import type { Services } from "../services.ts";
 
 const KeyRingSchema = z
   .object({

@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { json } from "../schemas.ts";
-import type { AppEnv } from "../services.ts";
+import type { AppEnv } from "../http/env.ts";
 
 const HealthSchema = z.object({ status: z.enum(["ok", "degraded"]), db: z.enum(["ok", "down"]) }).openapi("Health");
 

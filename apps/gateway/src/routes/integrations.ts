@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Integration } from "@unifold/engine";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, json } from "../schemas.ts";
-import type { AppEnv } from "../services.ts";
+import type { AppEnv } from "../http/env.ts";
 
 const FieldSchema = z.object({ name: z.string(), label: z.string(), description: z.string().nullable(), required: z.boolean() });
 

@@ -1,14 +1,12 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
-import { type Integration, readRawList } from "@unifold/engine";
-import { z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { listProxy, relayProxyRecord } from "../domain/relay.ts";
 import { ApiError } from "../errors.ts";
+import { type AppEnv, depsOf } from "../http/env.ts";
+import { rawListEnvelope } from "../http/envelope.ts";
+import { relayedResponse, relayRequestOf, vendorQuery } from "../http/relayed.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { noIdempotencyKey } from "../middleware/idempotency.ts";
-import { openPosition, rawListEnvelope, sealPosition } from "../pagination.ts";
-import type { AppEnv } from "../services.ts";
-import { rateLimitHeaders, reachableConnection, withUpstream } from "../upstream-call.ts";
 import { commonErrors, json, listOf, upstreamErrors } from "../schemas.ts";
-import { forward, forwardedQuery } from "./forward.ts";
 
 const listQuery = z.object({
   connection_id: z.string().min(1).max(100),
@@ -19,18 +17,6 @@ const oneQuery = z.object({ connection_id: z.string().min(1).max(100) });
 // Built once: zod compiles a schema on its first parse, which per request would cost more than the check.
 const listQueryAndVendor = listQuery.passthrough();
 const oneQueryAndVendor = oneQuery.passthrough();
-
-function proxyResourceOf(integration: Integration, name: string) {
-  // Own keys only: `__proto__`, `constructor` or `hasOwnProperty` name no proxy resource.
-  const proxy = Object.hasOwn(integration.proxy, name) ? integration.proxy[name] : undefined;
-  if (!proxy) {
-    throw new ApiError(
-      "resource_not_supported",
-      `${integration.name} (${integration.slug}) has no proxy resource "${name}"; it has ${Object.keys(integration.proxy).join(", ") || "none"}`,
-    );
-  }
-  return proxy;
-}
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
@@ -64,33 +50,22 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
   }
   app.get("/proxy/:resource", requireScope("api"), noIdempotencyKey, async (c) => {
     const q = parse(listQueryAndVendor, c.req.query());
-    const reachable = await reachableConnection(c, q.connection_id);
-    const { connection, integration } = reachable;
-    const proxy = proxyResourceOf(integration, c.req.param("resource"));
-    const upstreamQuery = forwardedQuery(c, ["limit", "cursor"]);
-    const binding = `${connection.id}|proxy|${c.req.param("resource")}|${JSON.stringify(upstreamQuery)}`;
-    const { offset, seen } = await openPosition(c.get("services").cursors, binding, q.cursor);
-    const page = await withUpstream(c, reachable, (target) =>
-      readRawList(c.get("services").upstream, target, {
-        path: proxy.path,
-        query: upstreamQuery,
-        pagination: proxy.pagination ? integration.pagination[proxy.pagination] : undefined,
-        records: proxy.records,
-        offset,
-        limit: q.limit,
-        seen,
-        signal: c.req.raw.signal,
-      }),
-    );
-    for (const [name, value] of Object.entries(rateLimitHeaders(integration, page.last))) c.header(name, value);
-    const next = page.more ? await sealPosition(c.get("services").cursors, binding, offset + page.count, page.first) : null;
-    return c.body(rawListEnvelope(page.parts, page.count, next), 200, { "content-type": "application/json" });
+    const page = await listProxy(depsOf(c), {
+      connectionId: q.connection_id,
+      resource: c.req.param("resource"),
+      query: vendorQuery(c, ["limit", "cursor"]),
+      limit: q.limit,
+      cursor: q.cursor,
+    });
+    return c.body(rawListEnvelope(page.parts, page.count, page.next_cursor), 200, {
+      "content-type": "application/json",
+      ...page.rateLimit,
+    });
   });
 
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/proxy/:resource/:id", requireScope("api"), noIdempotencyKey, async (c) => {
     const q = parse(oneQueryAndVendor, c.req.query());
-    const reachable = await reachableConnection(c, q.connection_id);
-    const proxy = proxyResourceOf(reachable.integration, c.req.param("resource"));
-    return forward(c, reachable, `${proxy.path}/${encodeURIComponent(c.req.param("id"))}`, forwardedQuery(c));
+    const relayed = await relayProxyRecord(depsOf(c), q.connection_id, c.req.param("resource"), c.req.param("id"), await relayRequestOf(c));
+    return relayedResponse(relayed);
   });
 }

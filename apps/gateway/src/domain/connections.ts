@@ -1,0 +1,187 @@
+import type { Connection, ConnectionStatus } from "@unifold/db";
+import type { Integration } from "@unifold/engine";
+import { ApiError, type ErrorDetail } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { openKeyset, sealKeyset } from "./cursor.ts";
+import { verifyCredentials, verifyOrReject } from "./verify.ts";
+
+/** The connection as the API shows it: config with the base URL and every declared field; never its credentials. */
+export function present(services: Services, connection: Connection) {
+  const integration = services.integrations.get(connection.integration);
+  const declared = Object.fromEntries(Object.keys(integration?.config ?? {}).map((name) => [name, null]));
+  return {
+    id: connection.id,
+    tenant_id: connection.tenantId,
+    integration: connection.integration,
+    name: connection.name,
+    status: connection.status,
+    config: { base_url: integration?.base_url ?? null, ...declared, ...connection.config },
+    created_at: connection.createdAt.toISOString(),
+    updated_at: connection.updatedAt.toISOString(),
+    last_verified_at: connection.lastVerifiedAt?.toISOString() ?? null,
+  };
+}
+
+export interface NewConnection {
+  tenant_id: string;
+  integration: string;
+  credentials: Record<string, string>;
+  config?: Record<string, string | null> | undefined;
+  name?: string | undefined;
+}
+
+/** Registers a connection; its credentials are checked against the vendor first unless `verify` is false. */
+export async function createConnection(services: Services, input: NewConnection, verify: boolean): Promise<Connection> {
+  const integration = services.integrations.get(input.integration);
+  if (!integration) {
+    throw new ApiError("invalid_request", `unknown integration "${input.integration}"`, {
+      details: [{ path: "integration", message: `one of ${[...services.integrations.keys()].join(", ")}` }],
+    });
+  }
+  const credentials = checkCredentials(integration, input.credentials);
+  const config = checkConfig(integration, {}, input.config ?? {}, services.upstream.refusal);
+  if (verify) await verifyOrReject(services, integration, config, credentials);
+  return services.connections.create({
+    tenantId: input.tenant_id,
+    integration: integration.slug,
+    name: input.name ?? null,
+    config,
+    credentials,
+    verifiedAt: verify ? new Date() : null,
+  });
+}
+
+export interface ConnectionFilter {
+  tenant_id?: string | undefined;
+  integration?: string | undefined;
+  status?: ConnectionStatus | undefined;
+}
+
+/** A page of connections, newest first, under a keyset cursor bound to the filter. */
+export async function listConnections(services: Services, filter: ConnectionFilter, limit: number, cursor: string | undefined) {
+  const binding = `connections:${JSON.stringify([filter.tenant_id, filter.integration, filter.status])}`;
+  const page = await services.connections.list({
+    tenantId: filter.tenant_id,
+    integration: filter.integration,
+    status: filter.status,
+    after: await openKeyset(services.cursors, binding, cursor),
+    limit,
+  });
+  return { rows: page.rows, next_cursor: await sealKeyset(services.cursors, binding, page.next) };
+}
+
+export async function getConnection(services: Services, id: string): Promise<Connection> {
+  const connection = await services.connections.get(id);
+  if (!connection) throw notFound(id);
+  return connection;
+}
+
+export interface ConnectionPatch {
+  name?: string | null | undefined;
+  config?: Record<string, string | null> | undefined;
+  credentials?: Record<string, string> | undefined;
+  status?: "active" | "disabled" | undefined;
+}
+
+/** Changes a connection; new credentials, a new address or a re-enable are verified before they are saved. */
+export async function patchConnection(services: Services, id: string, patch: ConnectionPatch, verify: boolean): Promise<Connection> {
+  const current = await getConnection(services, id);
+  const integration = integrationOf(services, current);
+  const credentials = patch.credentials ? checkCredentials(integration, patch.credentials) : undefined;
+  const config = patch.config ? checkConfig(integration, current.config, patch.config, services.upstream.refusal) : undefined;
+  const mustVerify = verify && Boolean(credentials || config || patch.status === "active");
+  if (mustVerify) {
+    await verifyOrReject(services, integration, config ?? current.config, credentials ?? (await services.connections.credentials(id)));
+  }
+  const updated = await services.connections.update(id, {
+    name: patch.name,
+    config,
+    credentials,
+    status: patch.status ?? (mustVerify ? "active" : undefined),
+    lastVerifiedAt: mustVerify ? new Date() : undefined,
+  });
+  if (!updated) throw notFound(id);
+  return updated;
+}
+
+export async function removeConnection(services: Services, id: string): Promise<void> {
+  if (!(await services.connections.remove(id))) throw notFound(id);
+}
+
+/** Checks the stored credentials against the vendor: active when accepted, needs_reauth when not. */
+export async function reverifyConnection(services: Services, id: string): Promise<Connection> {
+  const current = await getConnection(services, id);
+  const integration = integrationOf(services, current);
+  const credentials = await services.connections.credentials(id);
+  const { ok } = await verifyCredentials(services, integration, current.config, credentials);
+  const updated = await services.connections.update(id, {
+    status: ok ? "active" : "needs_reauth",
+    ...(ok && { lastVerifiedAt: new Date() }),
+  });
+  if (!updated) throw notFound(id);
+  return updated;
+}
+
+const notFound = (id: string) => new ApiError("not_found", `no connection with id ${id}`);
+
+function integrationOf(services: Services, connection: Connection): Integration {
+  const integration = services.integrations.get(connection.integration);
+  if (!integration)
+    throw new ApiError("internal_error", `connection ${connection.id} uses integration "${connection.integration}", which is not loaded`);
+  return integration;
+}
+
+/** Credentials must be exactly the integration's fields: required ones present, no strangers. */
+function checkCredentials(integration: Integration, given: Record<string, string>): Record<string, string> {
+  const details: ErrorDetail[] = [];
+  for (const name of Object.keys(given)) {
+    if (!Object.hasOwn(integration.credentials, name))
+      details.push({ path: `credentials.${name}`, message: `${integration.name} takes no credential "${name}"` });
+  }
+  for (const [name, field] of Object.entries(integration.credentials)) {
+    if (field.required && !given[name]) details.push({ path: `credentials.${name}`, message: `${field.label} is required` });
+  }
+  if (details.length) throw new ApiError("invalid_request", details.map((d) => d.message).join("; "), { details });
+  return given;
+}
+
+/** Merges a config patch into the current config (null removes a key) and checks the result. */
+function checkConfig(
+  integration: Integration,
+  current: Record<string, unknown>,
+  patch: Record<string, string | null>,
+  refusal: (baseUrl: string) => string | undefined,
+): Record<string, unknown> {
+  const details: ErrorDetail[] = [];
+  const merged: Record<string, unknown> = { ...current };
+  for (const [name, value] of Object.entries(patch)) {
+    if (name !== "base_url" && !Object.hasOwn(integration.config, name)) {
+      details.push({ path: `config.${name}`, message: `${integration.name} takes no config "${name}"` });
+      continue;
+    }
+    if (value === null) delete merged[name];
+    else merged[name] = value;
+  }
+  const baseUrl = merged.base_url;
+  if (typeof baseUrl === "string" && !isHttpUrl(baseUrl)) {
+    details.push({ path: "config.base_url", message: "must be an absolute http(s) URL without credentials" });
+  } else {
+    // The network policy (SSRF guard) applies to the default base URL as much as to a configured one.
+    const refused = refusal(typeof baseUrl === "string" ? baseUrl : integration.base_url);
+    if (refused) details.push({ path: "config.base_url", message: `refused: ${refused}` });
+  }
+  for (const [name, field] of Object.entries(integration.config)) {
+    if (field.required && !merged[name]) details.push({ path: `config.${name}`, message: `${field.label} is required` });
+  }
+  if (details.length) throw new ApiError("invalid_request", details.map((d) => d.message).join("; "), { details });
+  return merged;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || url.protocol === "http:") && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}

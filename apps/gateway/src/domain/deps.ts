@@ -1,0 +1,27 @@
+import type { ApiKey } from "@unifold/db";
+import type { Services } from "../services.ts";
+
+/** Who asked: an HTTP request, a CLI command or a background job alike. */
+export interface Caller {
+  /** The API key acting; a key bound to a tenant reaches only that tenant's connections. */
+  apiKey: Pick<ApiKey, "id" | "tenantId">;
+  /** Aborted when the caller gives up; upstream work stops with it. */
+  signal: AbortSignal;
+  /** This call took over an Idempotency-Key whose earlier run never finished, so that run may have written. */
+  resumed?: boolean | undefined;
+  /** Told which connection a call reached and how long the upstream part took (the access log). */
+  onUpstream?: ((note: UpstreamNote) => void) | undefined;
+}
+
+export interface UpstreamNote {
+  connectionId: string;
+  integration: string;
+  ms: number;
+  status?: number | undefined;
+}
+
+/** What every domain function is given: the gateway's services and the caller. */
+export interface Deps {
+  services: Services;
+  caller: Caller;
+}

@@ -1,0 +1,77 @@
+import { type Connection, VaultError } from "@unifold/db";
+import { type Integration, RateLimitedLocally, UpstreamStatusError, type UpstreamTarget } from "@unifold/engine";
+import { ApiError, apiErrorOf } from "../errors.ts";
+import type { Deps } from "./deps.ts";
+
+/** A connection the caller may use, its integration, and its still-encrypted credentials. */
+export interface Reachable {
+  connection: Connection;
+  integration: Integration;
+  sealed: string;
+}
+
+/**
+ * The connection a unified/proxy/passthrough call names, as the caller's API key may see it:
+ * another tenant's connection answers exactly like an unknown one.
+ */
+export async function reachConnection({ services, caller }: Deps, id: string): Promise<Reachable> {
+  const found = await services.connections.getSealed(id);
+  const tenant = caller.apiKey.tenantId;
+  if (!found || (tenant && found.connection.tenantId !== tenant)) throw new ApiError("not_found", `no connection with id ${id}`);
+  const { connection, sealed } = found;
+  const integration = services.integrations.get(connection.integration);
+  if (!integration)
+    throw new ApiError("internal_error", `connection ${id} uses integration "${connection.integration}", which is not loaded`);
+  if (connection.status === "disabled") throw new ApiError("forbidden", `connection ${id} is disabled`);
+  if (connection.status === "needs_reauth") {
+    throw new ApiError(
+      "upstream_unauthorized",
+      `${integration.name} rejected this connection's credentials; replace them or call POST /connections/${id}/verify`,
+    );
+  }
+  return { connection, integration, sealed };
+}
+
+/**
+ * Runs upstream work for a connection with its credentials decrypted for just that long. A
+ * failure becomes the contract's error (errors.ts); one that rejects the credentials also marks
+ * the connection needs_reauth, so later calls fail fast without reaching the vendor.
+ */
+export async function withUpstream<T>(deps: Deps, reachable: Reachable, work: (target: UpstreamTarget) => Promise<T>): Promise<T> {
+  const { services, caller } = deps;
+  const { connection, integration } = reachable;
+  const credentials = await openCredentials(deps, reachable);
+  const started = performance.now();
+  const note = (status?: number) =>
+    caller.onUpstream?.({
+      connectionId: connection.id,
+      integration: integration.slug,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+      status,
+    });
+  try {
+    const result = await work({ integration, config: connection.config, credentials, connectionId: connection.id });
+    note();
+    return result;
+  } catch (error) {
+    const status = error instanceof UpstreamStatusError ? error.response.status : undefined;
+    note(status);
+    if (status === 401 || status === 403) await services.connections.update(connection.id, { status: "needs_reauth" });
+    if (status === 429) services.metrics.rateLimited.inc({ cause: "upstream" });
+    if (error instanceof RateLimitedLocally) services.metrics.rateLimited.inc({ cause: "connection" });
+    throw apiErrorOf(integration, error, Object.values(credentials));
+  }
+}
+
+/** The connection's credentials, decrypted; a key this instance's ring lacks is a clear 503. */
+async function openCredentials({ services }: Deps, { connection, sealed }: Reachable): Promise<Record<string, string>> {
+  try {
+    return await services.connections.open(connection.id, sealed);
+  } catch (error) {
+    // Sealed under a key this instance's ring lacks (another instance has a newer ring): the
+    // same call on an instance with the full ring succeeds.
+    if (error instanceof VaultError && error.code === "unknown_key")
+      throw new ApiError("unavailable", `${error.message}; give every gateway instance the same UNIFOLD_ENCRYPTION_KEYS`);
+    throw error;
+  }
+}

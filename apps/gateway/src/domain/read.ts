@@ -1,0 +1,87 @@
+import {
+  type Position,
+  rateLimitHeaders,
+  readListWithBytes,
+  readOne,
+  renderPath,
+  type UnifiedFilter,
+  type UnifiedResource,
+} from "@unifold/engine";
+import { ApiError } from "../errors.ts";
+import { openCursor, sealCursor } from "./cursor.ts";
+import type { Deps } from "./deps.ts";
+import { checkFilters, supportedOperation, unifyAll, unifyEach, upstreamListOf } from "./operations.ts";
+import { reachConnection, withUpstream } from "./reach.ts";
+
+export interface ListInput {
+  connectionId: string;
+  resource: UnifiedResource;
+  /** The parent record of a nested list (a group's members). */
+  parentId?: string | undefined;
+  filters: Partial<Record<UnifiedFilter, string>>;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface UnifiedPage {
+  /** One entry per upstream record: the unified object, or undefined where a mapping dropped it. */
+  objects: (Record<string, unknown> | undefined)[];
+  /** Each record's bytes as the upstream sent them, for `remote_data`. */
+  bytes: Buffer[];
+  next_cursor: string | null;
+  /** The upstream's rate-limit state, as `ratelimit-*` headers. */
+  rateLimit: Record<string, string>;
+}
+
+/** One page of a unified list, read through the connection's integration and held to the model. */
+export async function listUnified(deps: Deps, input: ListInput): Promise<UnifiedPage> {
+  const { services, caller } = deps;
+  const reachable = await reachConnection(deps, input.connectionId);
+  const { connection, integration } = reachable;
+  const op = supportedOperation(integration, input.resource, "list");
+  const filters = Object.fromEntries(Object.entries(input.filters).filter(([, value]) => value !== undefined)) as Record<string, string>;
+  checkFilters(integration, input.resource, op, filters);
+  const upstream = await upstreamListOf(integration, input.resource, op, filters);
+  const binding = `${connection.id}|${input.resource}|${input.parentId ?? ""}|${JSON.stringify(filters)}`;
+  const position = await openCursor(services.cursors, binding, input.cursor);
+  const page = await withUpstream(deps, reachable, async (target) => {
+    const result = await readListWithBytes(services.upstream, target, {
+      path: renderPath(op.path, input.parentId === undefined ? {} : { id: input.parentId }),
+      ...upstream,
+      position,
+      limit: input.limit,
+      signal: caller.signal,
+    });
+    return { ...result, objects: await unifyEach(services, integration, input.resource, op, result.records) };
+  });
+  return {
+    objects: page.objects,
+    bytes: page.bytes,
+    next_cursor: await sealCursor(services.cursors, binding, page.next as Position | undefined),
+    rateLimit: rateLimitHeaders(integration, page.last),
+  };
+}
+
+export interface GetInput {
+  connectionId: string;
+  resource: UnifiedResource;
+  /** Absent for a resource without an id (`me`). */
+  id?: string | undefined;
+  withRemote: boolean;
+}
+
+/** One unified record, or 404 where the integration's mapping drops it. */
+export async function getUnified(deps: Deps, input: GetInput) {
+  const { services, caller } = deps;
+  const reachable = await reachConnection(deps, input.connectionId);
+  const { integration } = reachable;
+  const op = supportedOperation(integration, input.resource, "get");
+  const { object, last } = await withUpstream(deps, reachable, async (target) => {
+    const params: Record<string, string> = input.id === undefined ? {} : { id: input.id };
+    const { record, last } = await readOne(services.upstream, target, op, params, caller.signal);
+    const [object] = await unifyAll(services, integration, input.resource, op, [record], input.withRemote);
+    return { object, last };
+  });
+  if (!object) throw new ApiError("not_found", `${integration.name} has no such ${input.resource}`);
+  return { object, rateLimit: rateLimitHeaders(integration, last) };
+}

@@ -1,0 +1,25 @@
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../errors.ts";
+import type { AppEnv } from "../http/env.ts";
+
+/** When UNIFOLD_API_KEY_RATE_LIMIT is set: each API key's requests per minute, answered 429 past it. */
+export const apiKeyLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const limit = c.get("services").apiKeyLimit;
+  const key = c.get("apiKey");
+  if (limit && key) {
+    const taken = limit.buckets.take(key.id, limit.rule);
+    if (!taken.allowed) {
+      c.get("services").metrics.rateLimited.inc({ cause: "api_key" });
+      const retryAfter = String(Math.ceil(taken.waitMs / 1000));
+      throw new ApiError("rate_limited", `this API key may make ${limit.rule.requests} requests per ${limit.rule.per_seconds} s`, {
+        headers: {
+          "retry-after": retryAfter,
+          "ratelimit-limit": String(limit.rule.requests),
+          "ratelimit-remaining": "0",
+          "ratelimit-reset": retryAfter,
+        },
+      });
+    }
+  }
+  await next();
+};
