@@ -1,6 +1,9 @@
 // Same-run A/B: the gateway of another checkout (the base) against this tree's, on one sandbox,
 // autocannon runs interleaved base/new/new/base… so both see the same machine state. On a
 // machine whose speed drifts between runs, this is how a change of a few percent shows.
+// Each side runs as two gateway processes, started in the order base, new, new, base: on this
+// two-core machine a process's start slot alone moved its CPU per request by ~10 % (an A/A run
+// of one tree against itself), so each side gets one early and one late slot.
 // Usage: npx tsx bench/compare.ts <base checkout with node_modules> [seconds=3] [rounds=6]
 //        [vendors=jostle,postman,jumpcloud] [kinds=proxy,unified] [extra query, e.g. &remote_data=false]
 // Make the base with: cp -a . /tmp/base && git -C /tmp/base checkout <commit>
@@ -15,13 +18,15 @@ const base = (await import(resolve(baseDir, "bench/processes.ts"))) as typeof he
 
 const env = { UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false", UNIFOLD_UPSTREAM_CONCURRENCY: "64" };
 const sandbox = await here.startSandboxProcess({ big: 10_000 });
-const gateways = { base: await base.startGatewayProcess(env), new: await here.startGatewayProcess(env) };
+const start = { base: base.startGatewayProcess, new: here.startGatewayProcess };
 const vendors = vendorList.split(",") as here.Vendor[];
-const setup = {} as Record<keyof typeof gateways, { key: string; connections: Record<string, string> }>;
-for (const name of ["base", "new"] as const) {
+type Side = "base" | "new";
+const gateways: { side: Side; gateway: here.GatewayProcess; key: string; connections: Record<string, string> }[] = [];
+for (const side of ["base", "new", "new", "base"] as const) {
+  const gateway = await start[side](env);
   const connections: Record<string, string> = {};
-  for (const vendor of vendors) connections[vendor] = await here.connect(gateways[name], sandbox, "big", vendor);
-  setup[name] = { key: await here.apiKey(gateways[name]), connections };
+  for (const vendor of vendors) connections[vendor] = await here.connect(gateway, sandbox, "big", vendor);
+  gateways.push({ side, gateway, key: await here.apiKey(gateway), connections });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -32,15 +37,14 @@ for (const vendor of vendors) {
     const path = kind === "proxy" ? `/proxy/${vendor === "jumpcloud" ? "systemusers" : "Users"}` : "/unified/user-directory/users";
     const runs = { base: [] as [number, number][], new: [] as [number, number][] };
     for (let round = 0; round < Number(rounds); round++) {
-      for (const name of round % 2 ? (["new", "base"] as const) : (["base", "new"] as const)) {
-        const gateway = gateways[name];
-        const url = `${gateway.url}${path}?connection_id=${setup[name].connections[vendor]}&limit=100${extra}`;
-        const headers = { authorization: `Bearer ${setup[name].key}` };
+      for (const { side, gateway, key, connections } of round % 2 ? [...gateways].reverse() : gateways) {
+        const url = `${gateway.url}${path}?connection_id=${connections[vendor]}&limit=100${extra}`;
+        const headers = { authorization: `Bearer ${key}` };
         if (round === 0) await autocannon({ url, headers, connections: 10, duration: 1 }); // warm-up
         const before = here.cpuSeconds(gateway.pid);
         const result = await autocannon({ url, headers, connections: 10, duration: Number(seconds) });
-        if (result.non2xx || result.errors) throw new Error(`${name} ${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-        runs[name].push([result.requests.average, ((here.cpuSeconds(gateway.pid) - before) * 1000) / result.requests.total]);
+        if (result.non2xx || result.errors) throw new Error(`${side} ${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+        runs[side].push([result.requests.average, ((here.cpuSeconds(gateway.pid) - before) * 1000) / result.requests.total]);
       }
     }
     const [baseRps, newRps] = [median(runs.base.map((r) => r[0])), median(runs.new.map((r) => r[0]))];
@@ -50,6 +54,6 @@ for (const vendor of vendors) {
     );
   }
 }
-await Promise.all([gateways.base.stop(), gateways.new.stop()]);
+await Promise.all(gateways.map(({ gateway }) => gateway.stop()));
 sandbox.stop();
 process.exit(0);

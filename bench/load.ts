@@ -1,5 +1,7 @@
-// Load benchmark: mixed unified and proxy traffic over several tenants while the upstreams fail
-// or throttle 5% of calls; then a full walk of a 100,000-user directory through the unified API.
+// Load benchmark: mixed unified and proxy traffic over several tenants on 64 connections while
+// the upstreams fail 5% of calls, clients abort and idempotent writes go on; then the gateway's
+// own 5xx, lost or doubled writes and upstream slots still held are counted. Then a full walk of
+// a 100,000-user directory through the unified API.
 // Usage: npx tsx bench/load.ts [seconds=60] [walk-users=100000]
 import autocannon from "autocannon";
 import { apiKey as makeApiKey, connect, cpuSeconds, rssMb, startGatewayProcess, startSandboxProcess, type Vendor } from "./processes.ts";
@@ -10,11 +12,12 @@ const tenants = { t1: 2_000, t2: 2_000, t3: 2_000, t4: 2_000 };
 const vendors: Vendor[] = ["jostle", "postman", "jumpcloud"];
 const proxyResource: Record<Vendor, string> = { jostle: "Users", postman: "Users", jumpcloud: "systemusers" };
 
-// ── 1. mixed traffic under faults ────────────────────────────────────────────────────────────
+// ── 1. mixed traffic under faults, with client aborts and idempotent writes ─────────────────
 const sandbox = await startSandboxProcess(tenants);
 const gateway = await startGatewayProcess({ UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false" });
 const key = await makeApiKey(gateway);
 const paths: string[] = [];
+const writeTargets: { vendor: Vendor; id: string }[] = [];
 for (const tenant of Object.keys(tenants)) {
   for (const vendor of vendors) {
     const id = await connect(gateway, sandbox, tenant, vendor);
@@ -22,40 +25,131 @@ for (const tenant of Object.keys(tenants)) {
     paths.push(`/unified/user-directory/users?connection_id=${id}&limit=20&remote_data=false`);
     paths.push(`/proxy/${proxyResource[vendor]}?connection_id=${id}&limit=50`);
     if (vendor === "jumpcloud") paths.push(`/unified/user-directory/groups?connection_id=${id}&limit=20`);
+    if (tenant === "t1" && vendor !== "jostle") writeTargets.push({ vendor, id });
   }
 }
-// 5% of upstream calls fail or throttle: 3% answer 503, 2% answer 429 with Retry-After 1.
-for (const vendor of vendors) {
-  for (const fault of [
-    { kind: "status", status: 503, ratio: 0.03 },
-    { kind: "status", status: 429, retry_after: "1", ratio: 0.02 },
-  ]) {
-    await fetch(`${sandbox.url}/_sandbox/faults`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ vendor, ...fault }),
-    });
+// 5% of upstream calls fail: 2% answer 503, 1% 429 with Retry-After 1, 1% reset the connection,
+// and 1% are carried out with the answer lost.
+const faults = [
+  { kind: "status", status: 503, ratio: 0.02 },
+  { kind: "status", status: 429, retry_after: "1", ratio: 0.01 },
+  { kind: "reset", ratio: 0.01 },
+  { kind: "lost", ratio: 0.01 },
+];
+const sandboxControl = (method: string, path: string, body?: unknown) =>
+  fetch(`${sandbox.url}/_sandbox${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+for (const vendor of vendors) for (const fault of faults) await sandboxControl("POST", "/faults", { vendor, ...fault });
+
+const auth = { authorization: `Bearer ${key}` };
+/** 5xx answers by error code: 502/504 name an upstream; anything else (500, 503) is the gateway's own. */
+const fivexx = new Map<string, number>();
+const classify = (status: number, body: string) => {
+  if (status < 500) return;
+  let code = "unparsable";
+  try {
+    code = (JSON.parse(body) as { error: { code: string } }).error.code;
+  } catch {
+    // counted as unparsable: an answer that is not the contract's error shape
   }
-}
+  fivexx.set(`${status} ${code}`, (fivexx.get(`${status} ${code}`) ?? 0) + 1);
+};
+const gatewayMade = () => [...fivexx].filter(([what]) => !/^(502|504) upstream_/.test(what)).reduce((sum, [, n]) => sum + n, 0);
+
+// Clients that give up after 1–30 ms, eight at a time, all through the run.
+let running = true;
+let aborted = 0;
+const aborters = Array.from({ length: 8 }, async () => {
+  while (running) {
+    const path = paths[Math.floor(Math.random() * paths.length)]!;
+    try {
+      const res = await fetch(`${gateway.url}${path}`, { headers: auth, signal: AbortSignal.timeout(1 + Math.random() * 29) });
+      classify(res.status, await res.text());
+    } catch {
+      aborted++;
+    }
+  }
+});
+
+// Idempotent creates, four at a time, each replayed with its key until it has its final answer.
+const created = new Map<string, { vendor: Vendor; connection: string; id: string }>();
+let writeFailures = 0;
+let next = 0;
+const writers = Array.from({ length: 4 }, async () => {
+  while (running) {
+    const n = next++;
+    const target = writeTargets[n % writeTargets.length]!;
+    const username = `load-${n}@t1.example.com`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await fetch(`${gateway.url}/unified/user-directory/users?connection_id=${target.id}&remote_data=false`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json", "idempotency-key": `load-${n}` },
+        body: JSON.stringify({ username, first_name: "Load", last_name: String(n), emails: [{ email: username }] }),
+      }).catch(() => undefined);
+      const text = res ? await res.text() : "";
+      if (res) classify(res.status, text);
+      if (res?.status === 201) {
+        created.set(username, { vendor: target.vendor, connection: target.id, id: (JSON.parse(text) as { id: string }).id });
+        break;
+      }
+      const retry = !res || res.status >= 500 || res.status === 429 || /still running/.test(text);
+      if (!retry || Date.now() > deadline) {
+        writeFailures++;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+});
 
 const rssStart = rssMb(gateway.pid);
 const cpuStart = cpuSeconds(gateway.pid);
 const rssSamples: number[] = [];
-const sampler = setInterval(() => rssSamples.push(rssMb(gateway.pid)), 5_000);
+const sampler = setInterval(() => rssSamples.push(rssMb(gateway.pid)), 2_000);
 const result = await autocannon({
   url: gateway.url,
-  connections: 16,
+  connections: 64,
   duration: seconds,
-  headers: { authorization: `Bearer ${key}` },
-  requests: paths.map((path) => ({ method: "GET", path })),
+  headers: auth,
+  requests: paths.map((path) => ({ method: "GET", path, onResponse: (status: number, body: string) => classify(status, body) })),
 });
+running = false;
+await Promise.all([...aborters, ...writers]);
 clearInterval(sampler);
 const rssEnd = rssMb(gateway.pid);
 const cores = (cpuSeconds(gateway.pid) - cpuStart) / seconds;
 const total = result.requests.total;
 const errors = result.non2xx + result.errors + result.timeouts;
 const upstream = (await (await fetch(`${sandbox.url}/_sandbox/requests`)).json()) as { status: number }[];
-const upstreamFailed = upstream.filter((r) => r.status === 503 || r.status === 429).length;
+const upstreamFailed = upstream.filter((r) => r.status === 503 || r.status === 429 || r.status === 0).length;
+
+// Afterwards, with the faults cleared: every slot is back, and every write landed exactly once.
+await sandboxControl("DELETE", "/faults");
+await new Promise((resolve) => setTimeout(resolve, 1_000));
+const metrics = await (await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${gateway.adminKey}` } })).text();
+const slots = (state: string) =>
+  Number(new RegExp(`unifold_upstream_calls_in_flight\\{state="${state}"\\} (\\d+)`).exec(metrics)?.[1] ?? NaN);
+const usernames = new Map<string, number>();
+for (const target of writeTargets) {
+  let cursor: string | null = null;
+  do {
+    const page = (await (
+      await fetch(
+        `${gateway.url}/unified/user-directory/users?connection_id=${target.id}&limit=200&remote_data=false${cursor ? `&cursor=${cursor}` : ""}`,
+        { headers: auth },
+      )
+    ).json()) as { result: { username: string }[]; next_cursor: string | null };
+    for (const user of page.result)
+      if (user.username?.startsWith("load-")) usernames.set(user.username, (usernames.get(user.username) ?? 0) + 1);
+    cursor = page.next_cursor;
+  } while (cursor);
+}
+const duplicated = [...usernames.values()].filter((n) => n > 1).length;
+const lost = [...created.keys()].filter((username) => !usernames.has(username)).length;
 await gateway.stop();
 sandbox.stop();
 
@@ -86,15 +180,25 @@ await walker.stop();
 bigSandbox.stop();
 
 console.log(
-  `Load — ${Object.keys(tenants).length} tenants × 3 vendors (${paths.length} routes: unified users, groups, proxy), 16 connections, ${seconds} s;`,
+  `Load — ${Object.keys(tenants).length} tenants × 3 vendors (${paths.length} routes: unified users, groups, proxy), 64 connections, ${seconds} s,`,
 );
-console.log(`upstreams fail 3% (503) and throttle 2% (429, Retry-After 1 s) of calls.\n`);
 console.log(
-  "| requests | req/s | errors | p50 ms | p99 ms | gateway cores | upstream calls | upstream 503/429 | RSS start → end (MB) | RSS samples (MB) |",
+  `plus 8 clients that abort after 1–30 ms and 4 idempotent writers; upstreams fail 5% of calls (503, 429, reset, lost answer).\n`,
+);
+console.log(
+  "| requests | req/s | non-2xx | p50 ms | p99 ms | gateway cores | upstream calls | upstream faults | RSS start → end (MB) | RSS band (MB) |",
 );
 console.log("|---|---|---|---|---|---|---|---|---|---|");
 console.log(
-  `| ${total} | ${Math.round(result.requests.average)} | ${errors} (${((100 * errors) / Math.max(total, 1)).toFixed(2)}%) | ${result.latency.p50} | ${result.latency.p99} | ${cores.toFixed(2)} | ${upstream.length} | ${upstreamFailed} | ${rssStart} → ${rssEnd} | ${rssSamples.join(", ")} |`,
+  `| ${total} | ${Math.round(result.requests.average)} | ${errors} (${((100 * errors) / Math.max(total, 1)).toFixed(2)}%) | ${result.latency.p50} | ${result.latency.p99} | ${cores.toFixed(2)} | ${upstream.length} | ${upstreamFailed} | ${rssStart} → ${rssEnd} | ${Math.min(...rssSamples)}–${Math.max(...rssSamples)} |`,
+);
+console.log(
+  "\n| gateway-made 5xx (target 0) | 5xx naming an upstream | aborted requests | writes | lost writes (target 0) | duplicated writes (target 0) | writes given up | slots in use after (target 0) |",
+);
+console.log("|---|---|---|---|---|---|---|---|");
+const upstreamNamed = [...fivexx].filter(([what]) => /^(502|504) upstream_/.test(what)).map(([what, n]) => `${n} ${what}`);
+console.log(
+  `| ${gatewayMade()} | ${upstreamNamed.join(", ") || 0} | ${aborted} | ${created.size} | ${lost} | ${duplicated} | ${writeFailures} | ${slots("active")} active, ${slots("waiting")} waiting |`,
 );
 console.log(`\nWalk — JumpCloud directory of ${walkUsers.toLocaleString("en")} users, unified users, limit 200:\n`);
 console.log("| users returned | pages | wall s | users/s | gateway RSS before (MB) | gateway peak RSS (MB) |");

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** Prometheus metrics, in a registry of the app's own (tests run several apps in one process). */
 export function createMetrics() {
@@ -62,6 +62,21 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Upstream calls in flight and waiting, read when scraped: 0 once traffic stops, or a slot leaked. */
+export function upstreamSlotsGauge(metrics: Metrics, inFlight: () => { active: number; waiting: number }) {
+  new Gauge({
+    name: "unifold_upstream_calls_in_flight",
+    help: "Upstream calls holding (active) or waiting for (waiting) a per-connection slot",
+    labelNames: ["state"],
+    registers: [metrics.registry],
+    collect() {
+      const { active, waiting } = inFlight();
+      this.set({ state: "active" }, active);
+      this.set({ state: "waiting" }, waiting);
+    },
+  });
+}
 
 /** The upstream client's per-attempt hook: counts, latency and retries by integration. */
 export function upstreamObserver(metrics: Metrics) {

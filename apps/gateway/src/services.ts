@@ -20,7 +20,7 @@ import {
   type UpstreamClientOptions,
 } from "@unifold/engine";
 import type { Logger } from "pino";
-import { createMetrics, type Metrics, upstreamObserver } from "./metrics.ts";
+import { createMetrics, type Metrics, upstreamObserver, upstreamSlotsGauge } from "./metrics.ts";
 
 /** Everything the domain and the routes may use; tests build it with a real database and loopback upstreams. */
 export interface Services {
@@ -55,13 +55,15 @@ export interface ServiceParts {
 export function createServices(parts: ServiceParts): Services {
   const metrics = createMetrics();
   const { store } = parts;
+  const upstream = createUpstreamClient({ ...parts.upstream, observe: upstreamObserver(metrics) });
+  upstreamSlotsGauge(metrics, upstream.inFlight);
   return {
     store,
     connections: connectionStore(store.db, parts.vault, { cacheTtlMs: parts.cacheTtlMs }),
     apiKeys: apiKeyStore(store.db, { cacheTtlMs: parts.cacheTtlMs }),
     idempotency: idempotencyStore(store.db, { leaseMs: parts.idempotencyLeaseMs }),
     integrations: parts.integrations,
-    upstream: createUpstreamClient({ ...parts.upstream, observe: upstreamObserver(metrics) }),
+    upstream,
     cursors: createCursorCodec(parts.ring.current.key),
     logger: parts.logger,
     metrics,

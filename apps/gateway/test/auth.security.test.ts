@@ -123,13 +123,13 @@ describe("API keys and access", () => {
 });
 
 describe("an upstream that echoes the credential it was sent", () => {
-  it("never hands it on: error bodies and messages shown, logged or stored have it masked", async () => {
+  it("never hands it on: bodies relayed, error bodies and messages shown, logged or stored have it masked", async () => {
     const gw = await startGateway();
     const secret = "echoed-secret-key-123";
     // Answers every call with an error that quotes the key, as some vendors' 4xx bodies do.
     const echo = await startStubUpstream((req, res) => {
       const key = String(req.headers["x-api-key"] ?? req.headers.authorization ?? "");
-      res.statusCode = req.url?.startsWith("/organizations") ? 200 : 400;
+      res.statusCode = req.url?.startsWith("/organizations") || req.url?.startsWith("/echo") ? 200 : 400;
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ message: `bad request for key ${key}`, detail: { key, [key]: "as a key too" } }));
     });
@@ -148,11 +148,17 @@ describe("an upstream that echoes the credential it was sent", () => {
           headers: { "idempotency-key": "echo-1" },
         }),
       ];
+      const stars = "*".repeat(secret.length);
       for (const answer of answers) {
         expect(answer.status).toBeGreaterThanOrEqual(400);
         expect(answer.text).not.toContain(secret);
-        expect(answer.text).toContain("[redacted]");
+        expect(answer.text).toContain(stars);
       }
+      // A successful answer relayed byte for byte is masked the same way, and stays valid JSON.
+      const relayed = await gw.call("GET", `/passthrough/echo?connection_id=${created.body.id}`, { key: apiKey });
+      expect(relayed.status).toBe(200);
+      expect(relayed.text).not.toContain(secret);
+      expect(relayed.body).toEqual({ message: `bad request for key ${stars}`, detail: { key: stars, [stars]: "as a key too" } });
       // The stored answer to the idempotent POST, replayed, is the masked one.
       const replay = await gw.call("POST", `/unified/user-directory/users?connection_id=${created.body.id}`, {
         key: apiKey,

@@ -30,7 +30,13 @@ export interface CallResult {
 
 /** The real gateway on a loopback port, over its own fresh Postgres database. */
 export async function startGateway(
-  options: { mappingsDir?: string; upstream?: UpstreamClientOptions; apiKeyLimit?: RateRule; keySpec?: string } = {},
+  options: {
+    mappingsDir?: string;
+    upstream?: UpstreamClientOptions;
+    apiKeyLimit?: RateRule;
+    keySpec?: string;
+    idempotencyLeaseMs?: number;
+  } = {},
 ) {
   const database = await createTestDatabase();
   const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
@@ -52,7 +58,7 @@ export async function startGateway(
     logger: createLogger("info", logSink),
     // The same read-cache TTL and lease as a default start, so tests see what production does.
     cacheTtlMs: 5_000,
-    idempotencyLeaseMs: 120_000,
+    idempotencyLeaseMs: options.idempotencyLeaseMs ?? 120_000,
     // Production's retry rules with shorter waits, so fault tests stay quick.
     upstream: {
       connectTimeoutMs: 2_000,

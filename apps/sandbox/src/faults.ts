@@ -11,13 +11,30 @@ export type Vendor = "jostle" | "postman" | "jumpcloud";
  * stall (headers and part of a body, then nothing until stall_ms),
  * lost (the request is carried out, then the socket is destroyed: the answer never arrives),
  * lying_total (a list answer reports `total` records, whatever it holds),
- * ignore_paging (a list answer starts at the first record, whatever position was asked for).
- * The last two are what servers that nobody here wrote do (RFC 7644 lets a page be shorter than asked).
+ * ignore_paging (a list answer starts at the first record, whatever position was asked for),
+ * invalid_escape (the first string value in the answer gains a `\q` escape JSON does not have),
+ * invalid_utf8 (the first string value gains a byte that is not UTF-8),
+ * oversize (the answer's first object gains `size_bytes` of padding, 12 MiB unless given),
+ * redirect (a 302 to `location`, which a client must not follow with the credentials).
+ * These are what servers that nobody here wrote do (RFC 7644 lets a page be shorter than asked).
  */
 export interface FaultSpec {
   vendor: Vendor;
   tenant?: string | undefined;
-  kind: "latency" | "status" | "reset" | "malformed" | "truncate" | "stall" | "lost" | "lying_total" | "ignore_paging";
+  kind:
+    | "latency"
+    | "status"
+    | "reset"
+    | "malformed"
+    | "truncate"
+    | "stall"
+    | "lost"
+    | "lying_total"
+    | "ignore_paging"
+    | "invalid_escape"
+    | "invalid_utf8"
+    | "oversize"
+    | "redirect";
   /** Affect the next N matching requests… */
   count?: number | undefined;
   /** …or this fraction of them (0–1), drawn from a seeded source. */
@@ -31,6 +48,10 @@ export interface FaultSpec {
   stall_ms?: number | undefined;
   /** With lying_total: the total the list answer claims. */
   total?: number | undefined;
+  /** With oversize: how many bytes of padding. */
+  size_bytes?: number | undefined;
+  /** With redirect: where to. */
+  location?: string | undefined;
 }
 
 interface ActiveFault extends FaultSpec {
@@ -96,9 +117,14 @@ export async function enact(
     case "reset":
       c.env.incoming.socket.destroy();
       return RESPONSE_ALREADY_SENT;
+    case "redirect":
+      return new Response(null, { status: 302, headers: { location: fault.location ?? "http://127.0.0.1:9/elsewhere" } });
     case "lost":
     case "lying_total":
     case "ignore_paging":
+    case "invalid_escape":
+    case "invalid_utf8":
+    case "oversize":
       // Carried out by the caller (the gate), around the request itself.
       return undefined;
     case "truncate": {
@@ -117,4 +143,24 @@ export async function enact(
       return RESPONSE_ALREADY_SENT;
     }
   }
+}
+
+/**
+ * A JSON answer's bytes with the damage a body fault does, or undefined when the answer has no
+ * string or object to damage.
+ */
+export function damaged(fault: FaultSpec, text: string): Uint8Array | undefined {
+  if (fault.kind === "oversize") {
+    const at = text.indexOf("{");
+    if (at < 0) return undefined;
+    const padding = `"_padding":"${"x".repeat(fault.size_bytes ?? 12 * 1024 * 1024)}"${text[at + 1] === "}" ? "" : ","}`;
+    return Buffer.from(`${text.slice(0, at + 1)}${padding}${text.slice(at + 1)}`);
+  }
+  // The first string value: the character after `":"` starts it.
+  const at = text.indexOf('":"');
+  if (at < 0) return undefined;
+  const head = Buffer.from(text.slice(0, at + 3));
+  const tail = Buffer.from(text.slice(at + 3));
+  const bad = fault.kind === "invalid_escape" ? Buffer.from("\\q") : Buffer.from([0xff, 0xfe]);
+  return Buffer.concat([head, bad, tail]);
 }

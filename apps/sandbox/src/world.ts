@@ -1,7 +1,7 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
 import { createDirectory, type Directory, stableHex } from "./directory.ts";
-import { enact, FaultBook, type Vendor } from "./faults.ts";
+import { damaged, enact, FaultBook, type Vendor } from "./faults.ts";
 import { RateLimiter } from "./rate-limit.ts";
 
 export interface TenantSpec {
@@ -147,6 +147,15 @@ export class World {
         const headers = new Headers(c.res.headers);
         headers.delete("content-length");
         c.res = new Response(JSON.stringify(body), { status: c.res.status, headers });
+      }
+      const damage = fault && ["invalid_escape", "invalid_utf8", "oversize"].includes(fault.kind);
+      if (damage && c.res.headers.get("content-type")?.includes("json")) {
+        const bytes = damaged(fault, await c.res.text());
+        if (bytes) {
+          const headers = new Headers(c.res.headers);
+          headers.delete("content-length");
+          c.res = new Response(bytes, { status: c.res.status, headers });
+        }
       }
       if (fault?.kind === "lost") {
         record.status = 0;

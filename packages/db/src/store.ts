@@ -47,9 +47,17 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   return openPglite(options.dataDir, options.pgliteSeedDir, options.pgliteSharedBuffers ?? "4MB");
 }
 
+/**
+ * The schema has no array columns, so postgres.js need not fetch the server's array types on
+ * each new connection; and that fetch's promise is dropped by postgres.js (porsager/postgres
+ * #1192, #1223): a connection killed while it runs (a failover, pg_terminate_backend) would
+ * crash the process with an unhandled rejection. apps/gateway/test/faults.test.ts kills them.
+ */
+const clientOptions = { onnotice: () => {}, fetch_types: false } as const;
+
 async function openPostgres(url: string, poolSize: number): Promise<Store> {
   await migrateWithLock(url);
-  const client = postgres(url, { max: poolSize, onnotice: () => {} });
+  const client = postgres(url, { max: poolSize, ...clientOptions });
   const db = drizzlePostgres(client, { schema }) as unknown as Database;
   return {
     db,
@@ -64,7 +72,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
 // Several gateways may start at once against one server: an advisory lock on a single
 // dedicated connection lets exactly one apply the migrations while the others wait.
 async function migrateWithLock(url: string): Promise<void> {
-  const client = postgres(url, { max: 1, onnotice: () => {} });
+  const client = postgres(url, { max: 1, ...clientOptions });
   try {
     await client`select pg_advisory_lock(hashtext('unifold:migrations'))`;
     await migratePostgres(drizzlePostgres(client), { migrationsFolder });

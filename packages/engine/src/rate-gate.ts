@@ -105,10 +105,19 @@ export function createRateGate(options: { maxConcurrency: number; maxWaitMs: num
   }
 
   return {
-    /** Calls in flight and waiting on a connection: what a test or an operator can check is back to 0. */
-    inFlight(key: string) {
-      const slot = slots.get(key);
-      return { active: slot?.active ?? 0, waiting: slot?.waiting.length ?? 0 };
+    /**
+     * Calls in flight and waiting on a connection, or on all of them without a key: what a test or
+     * an operator can check is back to 0 once traffic stops.
+     */
+    inFlight(key?: string) {
+      const counted = key === undefined ? [...slots.values()] : [slots.get(key)];
+      let active = 0;
+      let waiting = 0;
+      for (const slot of counted) {
+        active += slot?.active ?? 0;
+        waiting += slot?.waiting.length ?? 0;
+      }
+      return { active, waiting };
     },
     async run<T>(key: string, rule: RateRule | undefined, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
       // One bound on the whole wait, pacing and slot together: a call waits at most maxWaitMs.

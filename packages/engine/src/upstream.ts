@@ -243,7 +243,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         body,
         signal: controller.signal,
       });
-      const bytes = await boundedBody(response, maxBodyBytes, url);
+      const bytes = masked(await boundedBody(response, maxBodyBytes, url), target.credentials);
       const responseHeaders: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {
         if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(", ") : value;
@@ -260,6 +260,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
 
   return {
     request,
+    /** Upstream calls holding or waiting for a connection's slot, over all connections. */
+    inFlight: () => gate.inFlight(),
     /** Why a base URL may not be called under the network policy, or undefined when it may. */
     refusal: (baseUrl: string) => hostRefusal(network, new URL(baseUrl).hostname),
     close: () => agent.close(),
@@ -267,6 +269,21 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
 }
 
 export type UpstreamClient = ReturnType<typeof createUpstreamClient>;
+
+/**
+ * The body with every occurrence of one of the connection's own credential values overwritten
+ * by asterisks of the same length, in place: a vendor that echoes the key it was sent (in an
+ * error, a record, anything) never hands it on, and every offset into the body stays valid.
+ * Values too short to be a credential, or holding JSON's quote or backslash, are left alone.
+ */
+function masked(bytes: Buffer, credentials: Record<string, string>): Buffer {
+  for (const value of Object.values(credentials)) {
+    if (value.length < 6 || value.includes('"') || value.includes("\\")) continue;
+    const secret = Buffer.from(value);
+    for (let at = bytes.indexOf(secret); at >= 0; at = bytes.indexOf(secret, at + secret.length)) bytes.fill(42, at, at + secret.length);
+  }
+  return bytes;
+}
 
 /**
  * The whole body, or an UpstreamFailure "too_large" as soon as it is known to pass `max` bytes
