@@ -56,4 +56,33 @@ describe("Idempotency-Key claims", () => {
     await backdate("k-done", 3_600_000);
     expect(await keys.claim(apiKeyId, "k-done", "h")).toEqual({ state: "replay", status: 200, body: { ok: true } });
   });
+
+  it("frees a key whose request failed, so the retry with the same key runs anew", async () => {
+    const keys = idempotencyStore(store.db);
+    expect(await keys.claim(apiKeyId, "k-retry", "h")).toEqual({ state: "new" });
+    await keys.release(apiKeyId, "k-retry");
+    expect(await keys.claim(apiKeyId, "k-retry", "h")).toEqual({ state: "new" });
+    expect(await keys.claim(apiKeyId, "k-retry", "h")).toEqual({ state: "in_progress" });
+  });
+
+  it("keeps one caller's keys apart from another's", async () => {
+    const keys = idempotencyStore(store.db);
+    const other = (await apiKeyStore(store.db).create({ name: "other caller", scope: "api" })).key.id;
+    await keys.claim(apiKeyId, "k-shared", "h");
+    await keys.complete(apiKeyId, "k-shared", 201, { id: "mine" });
+    expect(await keys.claim(other, "k-shared", "h")).toEqual({ state: "new" });
+    await keys.release(other, "k-shared");
+    expect(await keys.claim(apiKeyId, "k-shared", "h")).toEqual({ state: "replay", status: 201, body: { id: "mine" } });
+  });
+
+  it("forgets a key after 24 hours: the same key then runs a request anew", async () => {
+    const keys = idempotencyStore(store.db);
+    await keys.claim(apiKeyId, "k-day", "h");
+    await keys.complete(apiKeyId, "k-day", 201, { id: "first" });
+    await backdate("k-day", 24 * 3_600_000 - 60_000);
+    expect(await keys.claim(apiKeyId, "k-day", "h")).toEqual({ state: "replay", status: 201, body: { id: "first" } });
+    await backdate("k-day", 24 * 3_600_000 + 60_000);
+    // Even another request may use it now.
+    expect(await keys.claim(apiKeyId, "k-day", "other")).toEqual({ state: "new" });
+  });
 });

@@ -26,6 +26,8 @@ export function createCursorCodec(secret: Uint8Array, options: { ttlSeconds?: nu
   const key = Buffer.from(hkdfSync("sha256", secret, new Uint8Array(0), "unifold cursor v1", 32));
   const ttl = options.ttlSeconds ?? 24 * 3600;
   const now = options.now ?? (() => Date.now());
+  // 22 characters (132 bits) bind as well as 43 and keep the token short.
+  // Stryker disable next-line MethodExpression: equivalent, a longer hash binds the same.
   const bindingHash = (binding: string) => createHash("sha256").update(binding).digest("base64url").slice(0, 22);
 
   return {
@@ -57,6 +59,7 @@ const AAD = Buffer.from(HEADER, "ascii");
 let ivPool = Buffer.alloc(0);
 let ivAt = 0;
 function freshIv(): Buffer {
+  // Stryker disable next-line ConditionalExpression: equivalent, refilling every time is only slower.
   if (ivAt + 12 > ivPool.length) {
     ivPool = randomBytes(12 * 512);
     ivAt = 0;

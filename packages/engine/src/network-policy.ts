@@ -81,9 +81,9 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  * A DNS lookup for sockets that refuses names resolving to non-public addresses, so a public
  * name pointed at 127.0.0.1 (or re-pointed after it was checked) cannot reach inside.
  */
-export function guardedLookup(policy: NetworkPolicy) {
+export function guardedLookup(policy: NetworkPolicy, resolve: typeof dnsLookup = dnsLookup) {
   return (hostname: string, options: LookupOptions, callback: LookupCallback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, []);
       const list = addresses as LookupAddress[];
       const blocked = policy.allowPrivate ? undefined : list.find((a) => isNonPublicAddress(a.address));

@@ -52,4 +52,65 @@ describe("cursor codec", () => {
       await expect(codec.open("b", forged), `position ${i}`).rejects.toThrow(CursorError);
     }
   });
+
+  it("gives every cursor its own 12-byte IV, across many refills of the IV pool", async () => {
+    const codec = createCursorCodec(secret);
+    const ivs = new Set<string>();
+    for (let i = 0; i < 1_300; i++) {
+      const token = await codec.seal("b", i);
+      const iv = token.split(".")[2]!;
+      expect(Buffer.from(iv, "base64url")).toHaveLength(12);
+      ivs.add(iv);
+      if (i % 97 === 0) expect(await codec.open("b", token)).toBe(i);
+    }
+    expect(ivs.size).toBe(1_300);
+  });
+
+  it("refuses a token that carries an encrypted key, another header, or the wrong number of parts", async () => {
+    const codec = createCursorCodec(secret);
+    const [header, , iv, ciphertext, tag] = (await codec.seal("b", 1)).split(".");
+    const otherHeader = Buffer.from(JSON.stringify({ alg: "dir", enc: "A128GCM" })).toString("base64url");
+    for (const forged of [
+      `${header}.AAAA.${iv}.${ciphertext}.${tag}`,
+      `${otherHeader}..${iv}.${ciphertext}.${tag}`,
+      `${header}..${iv}.${ciphertext}`,
+      `${header}..${iv}.${ciphertext}.${tag}.`,
+      "",
+    ]) {
+      await expect(codec.open("b", forged), forged).rejects.toThrow(CursorError);
+    }
+    expect(await codec.open("b", `${header}..${iv}.${ciphertext}.${tag}`)).toBe(1);
+  });
+
+  it("names what is wrong with a refused cursor", async () => {
+    const codec = createCursorCodec(secret);
+    const refusal = await codec.open("b", "not-a-cursor").catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(CursorError);
+    expect((refusal as CursorError).name).toBe("CursorError");
+    expect((refusal as CursorError).message).toBe(
+      "the cursor is not one this gateway issued (forged, truncated or from another deployment)",
+    );
+    await expect(codec.open("c", await codec.seal("b", 1))).rejects.toThrow(
+      "the cursor belongs to another list (other connection, resource or filters)",
+    );
+  });
+
+  it("lives exactly its lifetime, and refuses a well-sealed token that carries none", async () => {
+    let now = 1_000_000_000_000;
+    const codec = createCursorCodec(secret, { ttlSeconds: 60, now: () => now });
+    const token = await codec.seal("b", 1);
+    now += 60_000;
+    expect(await codec.open("b", token)).toBe(1);
+    now += 1;
+    await expect(codec.open("b", token)).rejects.toThrow("the cursor has expired; start again from the first page");
+    // Sealed with the right key but without an expiry: not one of ours.
+    const key = new Uint8Array(hkdfSync("sha256", secret, new Uint8Array(0), "unifold cursor v1", 32));
+    const binding = JSON.parse(new TextDecoder().decode((await compactDecrypt(token, key)).plaintext)).b;
+    for (const e of [undefined, "9999999999"]) {
+      const forever = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify({ b: binding, s: 2, e })))
+        .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+        .encrypt(key);
+      await expect(codec.open("b", forever), String(e)).rejects.toThrow(/expired/);
+    }
+  });
 });

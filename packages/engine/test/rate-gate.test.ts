@@ -112,4 +112,82 @@ describe("rate gate", () => {
     now = 3_000;
     expect(buckets.take("k", rule)).toMatchObject({ allowed: true, remaining: 0 });
   });
+
+  it("keeps the cap for later callers after a call ends with others still running", async () => {
+    const gate = createRateGate({ maxConcurrency: 2, maxWaitMs: 2_000 });
+    let inFlight = 0;
+    let peak = 0;
+    const hold = (ms: number) => async () => {
+      peak = Math.max(peak, ++inFlight);
+      await sleep(ms);
+      inFlight--;
+    };
+    const long = gate.run("k", undefined, hold(150));
+    await gate.run("k", undefined, hold(10));
+    expect(gate.inFlight("k")).toEqual({ active: 1, waiting: 0 });
+    // The ended call's slot is free; the long one still holds the other.
+    await Promise.all([long, ...Array.from({ length: 4 }, () => gate.run("k", undefined, hold(20)))]);
+    expect(peak).toBe(2);
+    expect(gate.inFlight()).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it("drops only the waiter whose wait ran out; the others keep their place", async () => {
+    const gate = createRateGate({ maxConcurrency: 1, maxWaitMs: 300 });
+    const held = gate.run("k", undefined, () => sleep(450));
+    const early = gate.run("k", undefined, async () => "early").catch((error: unknown) => error);
+    await sleep(200);
+    const late = gate.run("k", undefined, async () => "late");
+    expect(await early).toBeInstanceOf(RateLimitedLocally);
+    expect(gate.inFlight("k")).toEqual({ active: 1, waiting: 1 });
+    await held;
+    expect(await late).toBe("late");
+  });
+
+  it("waits for the vendor's next token when it comes within the bound", async () => {
+    const gate = createRateGate({ maxConcurrency: 5, maxWaitMs: 1_000 });
+    const rule = { requests: 1, per_seconds: 0.15 };
+    const started = performance.now();
+    expect(await gate.run("k", rule, async () => "first")).toBe("first");
+    expect(await gate.run("k", rule, async () => "second")).toBe("second");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+  });
+
+  it("refuses at once, with the seconds until the next token, when that is past the bound", async () => {
+    const gate = createRateGate({ maxConcurrency: 5, maxWaitMs: 100 });
+    const rule = { requests: 1, per_seconds: 10 };
+    await gate.run("k", rule, async () => "spent");
+    const started = performance.now();
+    const refused = await gate.run("k", rule, async () => "never").catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RateLimitedLocally);
+    expect((refused as RateLimitedLocally).retryAfterSeconds).toBe(10);
+    expect((refused as RateLimitedLocally).message).toBe("this connection has used its 1 calls per 10 s to the vendor");
+    expect(performance.now() - started).toBeLessThan(90);
+    // Another connection has a budget of its own.
+    expect(await gate.run("other", rule, async () => "sent")).toBe("sent");
+  });
+
+  it("counts calls in flight and waiting per connection and over all of them", async () => {
+    const gate = createRateGate({ maxConcurrency: 1, maxWaitMs: 1_000 });
+    const a = gate.run("a", undefined, () => sleep(60));
+    const a2 = gate.run("a", undefined, () => sleep(1));
+    const b = gate.run("b", undefined, () => sleep(60));
+    expect(gate.inFlight("a")).toEqual({ active: 1, waiting: 1 });
+    expect(gate.inFlight("b")).toEqual({ active: 1, waiting: 0 });
+    expect(gate.inFlight("c")).toEqual({ active: 0, waiting: 0 });
+    expect(gate.inFlight()).toEqual({ active: 2, waiting: 1 });
+    await Promise.all([a, a2, b]);
+    expect(gate.inFlight()).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it("starts a new connection's bucket full and never fills it past its burst", () => {
+    let now = 0;
+    const buckets = tokenBuckets(() => now);
+    const rule = { requests: 2, per_seconds: 1 };
+    now = 60_000; // a long idle time adds nothing past the burst
+    expect(buckets.take("k", rule)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(buckets.take("k", rule)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(buckets.take("k", rule)).toEqual({ allowed: false, remaining: 0, waitMs: 500 });
+    now += 250; // a quarter of a second: half a token
+    expect(buckets.take("k", rule)).toEqual({ allowed: false, remaining: 0, waitMs: 250 });
+  });
 });

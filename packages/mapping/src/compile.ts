@@ -129,6 +129,7 @@ const functions: Record<string, (args: Value[], input: Value) => Value> = {
 
 function compileNode(node: Node): Compiled {
   if (node.stages || node.predicate || node.group || node.tuple || node.focus || node.index || node.keepSingletonArray || node.keepArray) {
+    // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
     throw new Unsupported(`${node.type} with predicates, grouping or focus`);
   }
   switch (node.type) {
@@ -163,6 +164,7 @@ function compileNode(node: Node): Compiled {
     case "unary":
       if (node.value === "[") return compileArray(node);
       if (node.value === "{") return compileObject(node);
+      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
       throw new Unsupported(`unary ${String(node.value)}`);
     case "block": {
       const body = (node.expressions ?? []).map(compileNode);
@@ -186,6 +188,7 @@ function compileNode(node: Node): Compiled {
       const procedure = node.procedure;
       const name = procedure?.type === "variable" ? String(procedure.value) : "";
       const fn = functions[name];
+      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
       if (!fn) throw new Unsupported(`function $${name}`);
       const args = (node.arguments ?? []).map(compileNode);
       return (input, frame) => {
@@ -202,6 +205,7 @@ function compileNode(node: Node): Compiled {
 function compilePath(node: Node): Compiled {
   const stepNodes = node.steps ?? [];
   const steps = stepNodes.map((step) => {
+    // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
     if (step.stages || step.tuple || step.focus || step.index || step.group) throw new Unsupported("path step with predicates or binding");
     return compileNode(step);
   });
@@ -230,6 +234,7 @@ function compilePath(node: Node): Compiled {
   };
   // Most paths are plain property hops (`name.givenName`, `meta.created`) over objects: read them
   // directly, and leave the sequence machinery to paths that meet an array on the way.
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, with the fast path off general() answers the same.
   if (stepNodes.length > 0 && stepNodes.every((step) => step.type === "name")) {
     const keys = stepNodes.map((step) => String(step.value));
     return (input, frame) => {
@@ -264,6 +269,7 @@ function compileBinary(node: Node): Compiled {
     case "or":
       return (input, frame) => toBoolean(left(input, frame)) === true || toBoolean(right(input, frame)) === true;
     default:
+      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
       throw new Unsupported(`operator ${String(node.value)}`);
   }
 }
