@@ -81,18 +81,20 @@ async function main() {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
-/** First start: register UNIFOLD_ADMIN_KEY, or generate an admin key and print it this once. */
+/**
+ * First start: register UNIFOLD_ADMIN_KEY, or generate an admin key and print it this once.
+ * Instances starting together on an empty database register exactly one between them.
+ */
 async function bootstrapAdminKey(services: Services, configured: string | undefined) {
-  if (await services.apiKeys.hasLiveAdmin()) return;
+  const made = await services.apiKeys.createFirstAdmin({ name: "bootstrap admin", ...(configured && { secret: configured }) });
+  if (!made) return;
   if (configured) {
-    await services.apiKeys.create({ name: "bootstrap admin", scope: "admin", secret: configured });
     services.logger.info("registered the admin key from UNIFOLD_ADMIN_KEY");
     return;
   }
-  const { secret } = await services.apiKeys.create({ name: "bootstrap admin", scope: "admin" });
   // The one time a secret is printed: on stderr, outside the JSON log, so it is easy to copy.
   process.stderr.write(
-    `\n  No admin API key existed, so one was generated. It is shown this once:\n\n    ${secret}\n\n  Use it as: Authorization: Bearer <key>\n\n`,
+    `\n  No admin API key existed, so one was generated. It is shown this once:\n\n    ${made.secret}\n\n  Use it as: Authorization: Bearer <key>\n\n`,
   );
 }
 

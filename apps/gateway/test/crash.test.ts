@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
-import { freePort } from "./harness.ts";
+import { type Running, startGatewayProcess } from "./harness.ts";
 
 /*
  * kill -9 mid-batch: 200 idempotent creates against a vendor that resets, loses answers and
@@ -16,47 +14,9 @@ import { freePort } from "./harness.ts";
  * key ends with the user it made: none is stuck past its lease. On the embedded database and
  * on a Postgres server.
  */
-const start = fileURLToPath(new URL("../start.js", import.meta.url));
 const COUNT = 200;
 const LEASE_MS = 1_500;
-
-interface Running {
-  url: string;
-  child: ChildProcess;
-  stderr: () => string;
-}
-
-async function startGatewayProcess(env: Record<string, string>): Promise<Running> {
-  const port = await freePort();
-  let stderr = "";
-  const child = spawn(process.execPath, [start], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
-      UNIFOLD_API_KEY_RATE_LIMIT: "0",
-      UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false",
-      UNIFOLD_IDEMPOTENCY_LEASE_MS: String(LEASE_MS),
-      LOG_LEVEL: "warn",
-      ...env,
-    },
-  });
-  child.stderr!.on("data", (chunk) => (stderr += chunk));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the gateway exited: ${stderr}`);
-    const up = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) return { url, child, stderr: () => stderr };
-    if (Date.now() > deadline) throw new Error(`the gateway did not start: ${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const leased = { UNIFOLD_IDEMPOTENCY_LEASE_MS: String(LEASE_MS) };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -89,7 +49,7 @@ for (const variant of ["the embedded database", "a Postgres server"] as const) {
     });
 
     it("leaves every user created exactly once and no key stuck", async () => {
-      const first = await startGatewayProcess(env);
+      const first = await startGatewayProcess({ ...leased, ...env });
       running.push(first);
       const post = async (url: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
         const res = await fetch(`${url}${path}`, {
@@ -133,7 +93,7 @@ for (const variant of ["the embedded database", "a Postgres server"] as const) {
       expect(first.child.signalCode ?? "").toBe("SIGKILL");
 
       // Started again on the same store: every request replayed with its own key until it has its final answer.
-      const second = await startGatewayProcess(env);
+      const second = await startGatewayProcess({ ...leased, ...env });
       running.push(second);
       const finals: { status: number; body: any }[] = new Array(COUNT);
       let cursor = 0;

@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -209,4 +210,42 @@ export async function startWithSandbox(options: { users: number; gateway?: Param
 export async function closeAll(gw: Gateway | undefined, sandbox: RunningSandbox | undefined) {
   await gw?.close();
   await sandbox?.close();
+}
+
+export interface Running {
+  url: string;
+  child: ChildProcess;
+  stderr: () => string;
+}
+
+/** The built gateway as `npm start` runs it, in a process of its own on a free port. */
+export async function startGatewayProcess(env: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  let stderr = "";
+  const child = spawn(process.execPath, [fileURLToPath(new URL("../start.js", import.meta.url))], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      UNIFOLD_ALLOW_PRIVATE_UPSTREAMS: "true",
+      UNIFOLD_API_KEY_RATE_LIMIT: "0",
+      UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false",
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+  });
+  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the gateway exited: ${stderr}`);
+    const up = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return { url, child, stderr: () => stderr };
+    if (Date.now() > deadline) throw new Error(`the gateway did not start: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { ttlCache } from "./cache.ts";
 import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
 import { type ApiKeyScope, apiKeys } from "./schema.ts";
@@ -36,27 +36,46 @@ const visible = {
   revokedAt: apiKeys.revokedAt,
 };
 
+type NewKey = { name: string; scope: ApiKeyScope; tenantId?: string | null; secret?: string };
+
+/** Inserts a key through `db` or a transaction of it; the secret is generated unless given. */
+async function insertKey(db: Pick<Database, "insert">, input: NewKey): Promise<{ key: ApiKey; secret: string }> {
+  const secret = input.secret ?? generateApiKeySecret();
+  const [row] = await db
+    .insert(apiKeys)
+    .values({
+      name: input.name,
+      scope: input.scope,
+      tenantId: input.tenantId ?? null,
+      secretHash: hashApiKeySecret(secret),
+      prefix: secret.slice(0, 8),
+    })
+    .returning(visible);
+  return { key: row as ApiKey, secret };
+}
+
 export function apiKeyStore(db: Database, options: { cacheTtlMs?: number } = {}) {
   // Keyed by the secret's hash; a revoke through this process empties it.
   const cache = ttlCache<ApiKey | undefined>(options.cacheTtlMs ?? 0);
   return {
-    /** Registers a key; `secret` is generated unless given (the bootstrap admin key). */
-    async create(input: { name: string; scope: ApiKeyScope; tenantId?: string | null; secret?: string }): Promise<{
-      key: ApiKey;
-      secret: string;
-    }> {
-      const secret = input.secret ?? generateApiKeySecret();
-      const [row] = await db
-        .insert(apiKeys)
-        .values({
-          name: input.name,
-          scope: input.scope,
-          tenantId: input.tenantId ?? null,
-          secretHash: hashApiKeySecret(secret),
-          prefix: secret.slice(0, 8),
-        })
-        .returning(visible);
-      return { key: row as ApiKey, secret };
+    /** Registers a key; `secret` is generated unless given. */
+    create: (input: NewKey) => insertKey(db, input),
+
+    /**
+     * The first start's admin key: registered only while no live admin key exists, and by one
+     * instance however many start together on an empty database (an advisory lock held for the
+     * transaction makes the check and the insert one step). Undefined when one already exists.
+     */
+    async createFirstAdmin(input: { name: string; secret?: string }): Promise<{ key: ApiKey; secret: string } | undefined> {
+      return db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext('unifold:bootstrap-admin'))`);
+        const live = await tx
+          .select({ id: apiKeys.id })
+          .from(apiKeys)
+          .where(and(eq(apiKeys.scope, "admin"), isNull(apiKeys.revokedAt)))
+          .limit(1);
+        return live.length ? undefined : insertKey(tx, { ...input, scope: "admin" });
+      });
     },
 
     /** The live key behind a presented secret, if any. */
@@ -70,15 +89,6 @@ export function apiKeyStore(db: Database, options: { cacheTtlMs?: number } = {})
           .where(and(eq(apiKeys.secretHash, hash), isNull(apiKeys.revokedAt)));
         return row;
       });
-    },
-
-    async hasLiveAdmin(): Promise<boolean> {
-      const rows = await db
-        .select({ id: apiKeys.id })
-        .from(apiKeys)
-        .where(and(eq(apiKeys.scope, "admin"), isNull(apiKeys.revokedAt)))
-        .limit(1);
-      return rows.length > 0;
     },
 
     async list(filter: { after?: Keyset | undefined; limit: number }): Promise<Page<ApiKey>> {
