@@ -128,6 +128,12 @@ export function baseUrlOf(target: Pick<UpstreamTarget, "integration" | "config">
   return typeof configured === "string" && configured ? configured : target.integration.base_url;
 }
 
+/** Whether `url` stays under the base URL: the same origin, and its path or one below it. */
+export function isUnderBaseUrl(base: URL, url: URL): boolean {
+  const basePath = base.pathname.replace(/\/+$/, "");
+  return url.origin === base.origin && (url.pathname === basePath || url.pathname.startsWith(`${basePath}/`));
+}
+
 export function joinUrl(baseUrl: string, path: string, query?: Record<string, QueryValue | undefined>): URL {
   const url = new URL(`${baseUrl.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`);
   for (const [key, value] of Object.entries(query ?? {})) {

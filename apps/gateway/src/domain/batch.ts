@@ -32,7 +32,7 @@ async function planAll(reachable: Reachable, operations: BatchOperation[]): Prom
   const plans: WritePlan[] = [];
   for (const [index, op] of operations.entries()) {
     try {
-      plans.push(await planChecked(reachable, "users", op.method, inputOf(op)));
+      plans.push((await planChecked(reachable, "users", op.method, inputOf(op))).plan);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       const details = (error.extra.details ?? [{ path: "", message: error.message }]).map((d) => ({

@@ -57,9 +57,9 @@ export async function upstreamListOf(
     }
     query = { ...query, ...out?.query };
   }
-  const paginated = op.pagination && !(Object.keys(filters).length > 0 && op.unpaged_when_filtered);
-  const pagination = paginated ? integration.pagination[op.pagination as string] : undefined;
   const style = op.pagination ? integration.pagination[op.pagination] : undefined;
+  const paginated = style && !(Object.keys(filters).length > 0 && op.unpaged_when_filtered);
+  const pagination = paginated ? style : undefined;
   const records = paginated ? undefined : (op.records ?? style?.records);
   return { query, pagination, records };
 }

@@ -1,4 +1,4 @@
-import { baseUrlOf, type Integration, joinUrl, type QueryValue, rateLimitHeaders, readRawList } from "@unifold/engine";
+import { baseUrlOf, type Integration, isUnderBaseUrl, joinUrl, type QueryValue, rateLimitHeaders, readRawList } from "@unifold/engine";
 import { ApiError } from "../errors.ts";
 import { openCursor, sealCursor } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
@@ -103,9 +103,7 @@ export async function relayProxyRecord(deps: Deps, connectionId: string, resourc
 export async function relayPassthrough(deps: Deps, connectionId: string, path: string, req: RelayRequest) {
   const reachable = await reachConnection(deps, connectionId);
   const base = new URL(baseUrlOf({ integration: reachable.integration, config: reachable.connection.config }));
-  const target = joinUrl(base.toString(), path);
-  const basePath = base.pathname.replace(/\/+$/, "");
-  if (target.origin !== base.origin || !(target.pathname === basePath || target.pathname.startsWith(`${basePath}/`))) {
+  if (!isUnderBaseUrl(base, joinUrl(base.toString(), path))) {
     throw new ApiError("invalid_request", "passthrough path refused: it leaves the connection's base URL");
   }
   return relay(deps, reachable, path, req);

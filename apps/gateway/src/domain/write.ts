@@ -38,7 +38,7 @@ export async function writeUnified(deps: Deps, write: UnifiedWrite): Promise<Wri
 }
 
 /** Checks the fields and plans the upstream calls; a bad write is refused before anything is sent. */
-export async function planChecked(reachable: Reachable, resource: UnifiedResource, kind: WriteKind, input: WriteInput): Promise<WritePlan> {
+export async function planChecked(reachable: Reachable, resource: UnifiedResource, kind: WriteKind, input: WriteInput) {
   const { integration } = reachable;
   const op = supportedOperation(integration, resource, kind);
   checkFields(integration, resource, kind, op, input.data);
@@ -48,7 +48,7 @@ export async function planChecked(reachable: Reachable, resource: UnifiedResourc
       details: [{ path: plan.invalid.field, message: plan.invalid.message }],
     });
   }
-  return plan;
+  return { op, plan };
 }
 
 /**
@@ -66,8 +66,7 @@ export async function performWrite(
 ): Promise<WriteResult> {
   const { services, caller } = deps;
   const { integration } = reachable;
-  const op = supportedOperation(integration, resource, kind);
-  const plan = await planChecked(reachable, resource, kind, input);
+  const { op, plan } = await planChecked(reachable, resource, kind, input);
   return withUpstream(deps, reachable, async (target) => {
     const responses =
       resource === "users" && kind === "create"

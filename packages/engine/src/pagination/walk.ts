@@ -1,6 +1,14 @@
 import LinkHeader from "http-link-header";
 import { call, UpstreamShapeError } from "../calls.ts";
-import { baseUrlOf, joinUrl, type QueryValue, type UpstreamClient, type UpstreamResponse, type UpstreamTarget } from "../upstream.ts";
+import {
+  baseUrlOf,
+  isUnderBaseUrl,
+  joinUrl,
+  type QueryValue,
+  type UpstreamClient,
+  type UpstreamResponse,
+  type UpstreamTarget,
+} from "../upstream.ts";
 import type { BodyTokenPagination, LinkHeaderPagination, OffsetPagination, PagePagination, PaginationStyle } from "./styles.ts";
 import type { View } from "./views.ts";
 
@@ -226,8 +234,7 @@ function pagesOf(style: PagePagination | BodyTokenPagination | LinkHeaderPaginat
         key === undefined ? { path: req.path, query: { ...style.query, ...req.query } } : { path: String(key), query: {} };
       const url = new URL(next, key === undefined ? joinUrl(base.toString(), path, query) : `${base.origin}${basePath}${path}`);
       // A next link is sent the connection's credentials: it must stay under the connection's base URL.
-      if (url.origin !== base.origin || !(url.pathname === basePath || url.pathname.startsWith(`${basePath}/`)))
-        throw new UpstreamShapeError("the upstream's next link leaves the connection's base URL");
+      if (!isUnderBaseUrl(base, url)) throw new UpstreamShapeError("the upstream's next link leaves the connection's base URL");
       return `${url.pathname.slice(basePath.length) || "/"}${url.search}`;
     },
     size: (wanted) => Math.min(style.max, wanted),
