@@ -2,10 +2,8 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { accessLog } from "./middleware/access-log.ts";
-import { authenticate } from "./middleware/auth.ts";
 import { bodyLimits } from "./middleware/body-limit.ts";
 import { jsonBodies } from "./middleware/json-body.ts";
-import { apiKeyLimit } from "./middleware/key-limit.ts";
 import { passthroughGuard } from "./middleware/passthrough-guard.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { requestMetrics } from "./middleware/request-metrics.ts";
@@ -44,8 +42,6 @@ export function createApp(services: Services) {
   app.use("*", bodyLimits);
   app.use("*", passthroughGuard);
   app.use("*", jsonBodies);
-  app.use("*", authenticate);
-  app.use("*", apiKeyLimit);
 
   registerHealth(app);
   registerDocs(app);

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 
-/** When UNIFOLD_API_KEY_RATE_LIMIT is set: each API key's requests per minute, answered 429 past it. */
+/** When UNIFOLD_API_KEY_RATE_LIMIT is set: each API key's requests per minute, answered 429 past it (see requireScope). */
 export const apiKeyLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const limit = c.get("services").apiKeyLimit;
   const key = c.get("apiKey");
