@@ -59,9 +59,10 @@ export interface GatewayProcess {
  */
 export async function startGatewayProcess(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<GatewayProcess> {
   const port = await freePort();
-  const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
+  // Instances meant to act as one share a database, admin key and key ring, given in `env`.
+  const adminKey = env.UNIFOLD_ADMIN_KEY ?? `ufk_${randomBytes(32).toString("base64url")}`;
   const dataDir = mkdtempSync(join(tmpdir(), "unifold-bench-"));
-  const database = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
+  const database = process.env.DATABASE_URL && !env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined;
   const child = spawn(process.execPath, [...nodeArgs, here("../apps/gateway/start.js")], {
     stdio: ["ignore", "ignore", "inherit"],
     env: {

@@ -17,6 +17,16 @@ const schema = z.object({
     .regex(/^\d+(kB|MB|GB)$/, "must be a size such as 16MB")
     .default("4MB"),
   UNIFOLD_ENCRYPTION_KEYS: z.string().optional(),
+  // Shared limits for several instances: Redis when set, else the Postgres of DATABASE_URL.
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL")
+    .optional(),
+  // "false" keeps the limits in this process even on a Postgres server: for a single instance.
+  UNIFOLD_SHARED_LIMITS: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   UNIFOLD_ADMIN_KEY: z
     .string()
     .regex(/^ufk_[A-Za-z0-9_-]{43}$/, "must look like ufk_ followed by 43 base64url characters")

@@ -1,6 +1,7 @@
 import {
   type Integration,
   InvalidPosition,
+  PacingUnavailable,
   RateLimitedLocally,
   rateLimitHeaders,
   UpstreamFailure,
@@ -155,6 +156,11 @@ export function apiErrorOf(integration: Integration, error: unknown, secrets: re
   }
   if (error instanceof RateLimitedLocally) {
     return new ApiError("rate_limited", `${vendor}: ${error.message}; retry in ${error.retryAfterSeconds} s`, {
+      headers: { "retry-after": String(error.retryAfterSeconds) },
+    });
+  }
+  if (error instanceof PacingUnavailable) {
+    return new ApiError("unavailable", `${vendor}: ${error.message}; retry in ${error.retryAfterSeconds} s`, {
       headers: { "retry-after": String(error.retryAfterSeconds) },
     });
   }

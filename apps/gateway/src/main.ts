@@ -32,7 +32,11 @@ async function main() {
       network: { allowPrivate: config.UNIFOLD_ALLOW_PRIVATE_UPSTREAMS, allowedHosts: config.UNIFOLD_UPSTREAM_ALLOWED_HOSTS },
     },
     apiKeyLimit: config.UNIFOLD_API_KEY_RATE_LIMIT ? { requests: config.UNIFOLD_API_KEY_RATE_LIMIT, per_seconds: 60 } : undefined,
+    redisUrl: config.REDIS_URL,
+    sharedLimits: config.UNIFOLD_SHARED_LIMITS,
   });
+  const { store: limitStore } = services.limits;
+  logger.info({ limits: limitStore }, limitStore === "memory" ? "limits kept in this process" : `limits shared through ${limitStore}`);
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);
 
   const server = serve(
@@ -69,6 +73,7 @@ async function main() {
     }, config.UNIFOLD_SHUTDOWN_GRACE_MS).unref();
     server.close(async () => {
       await services.upstream.close();
+      await services.close();
       await store.close();
       clearTimeout(force);
       logger.info("stopped");

@@ -45,6 +45,11 @@ export function createMetrics() {
       labelNames: ["cause"],
       registers: [registry],
     }),
+    limitStoreUnavailable: new Counter({
+      name: "unifold_limit_store_unavailable_total",
+      help: "Upstream calls not sent (503) because the shared limit store (Redis or Postgres) did not answer",
+      registers: [registry],
+    }),
     offModelValues: new Counter({
       name: "unifold_off_model_values_total",
       help: "Mapped values the unified model refused and answered as null, by integration, resource and field",
@@ -85,4 +90,16 @@ export function upstreamObserver(metrics: Metrics) {
     metrics.upstreamSeconds.observe({ integration }, seconds);
     if (retry) metrics.retries.inc({ integration });
   };
+}
+
+/** Whether this instance hears other instances' changes (1), or relies on its cache TTL (0); absent on the embedded database. */
+export function changeChannelGauge(metrics: Metrics, healthy: () => boolean) {
+  new Gauge({
+    name: "unifold_change_channel_up",
+    help: "1 while the Postgres change channel answers its heartbeat; 0 while caches rely on their TTL",
+    registers: [metrics.registry],
+    collect() {
+      this.set(healthy() ? 1 : 0);
+    },
+  });
 }

@@ -37,6 +37,9 @@ export async function startGateway(
     apiKeyLimit?: RateRule;
     keySpec?: string;
     idempotencyLeaseMs?: number;
+    /** Limits in Redis (a URL), in this Postgres (the default, as a start on a server does), or in memory (false). */
+    sharedLimits?: boolean;
+    redisUrl?: string;
   } = {},
 ) {
   const database = await createTestDatabase();
@@ -74,6 +77,8 @@ export async function startGateway(
       ...options.upstream,
     },
     apiKeyLimit: options.apiKeyLimit,
+    sharedLimits: options.sharedLimits ?? true,
+    redisUrl: options.redisUrl,
   });
   const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });
   const app = createApp(services);
@@ -115,6 +120,7 @@ export async function startGateway(
     async close() {
       await new Promise((resolve) => server.close(resolve));
       await services.upstream.close();
+      await services.close();
       await store.close();
       await database.drop();
     },
@@ -219,8 +225,8 @@ export interface Running {
 }
 
 /** The built gateway as `npm start` runs it, in a process of its own on a free port. */
-export async function startGatewayProcess(env: Record<string, string>): Promise<Running> {
-  const port = await freePort();
+export async function startGatewayProcess(env: Record<string, string>, options: { port?: number } = {}): Promise<Running> {
+  const port = options.port ?? (await freePort());
   let stderr = "";
   const child = spawn(process.execPath, [fileURLToPath(new URL("../start.js", import.meta.url))], {
     stdio: ["ignore", "ignore", "pipe"],

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { ttlCache } from "./cache.ts";
+import { type Change, publishChange } from "./changes.ts";
 import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
 import { type ApiKeyScope, apiKeys } from "./schema.ts";
 import type { Database } from "./store.ts";
@@ -101,6 +102,11 @@ export function apiKeyStore(db: Database, options: { cacheTtlMs?: number } = {})
       return toPage(rows, filter.limit);
     },
 
+    /** Drops what another instance changed (announced on the change channel), or everything. */
+    forget(change?: Change) {
+      if (change === undefined || change.kind === "api_keys") cache.clear();
+    },
+
     /** Revokes a key; revoking twice keeps the first revocation time. */
     async revoke(id: string): Promise<ApiKey | undefined> {
       if (!isUuid(id)) return undefined;
@@ -109,6 +115,7 @@ export function apiKeyStore(db: Database, options: { cacheTtlMs?: number } = {})
       const [updated] = await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning(visible);
       // After the write: a read racing it may have loaded the key as it was; it is not kept.
       cache.clear();
+      await publishChange(db, { kind: "api_keys" });
       return updated;
     },
   };

@@ -4,6 +4,7 @@ import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { type ConnectionStatus, connections } from "./schema.ts";
 import type { Database } from "./store.ts";
 import { ttlCache } from "./cache.ts";
+import { type Change, publishChange } from "./changes.ts";
 import type { Credentials, Vault } from "./vault.ts";
 
 export interface Connection {
@@ -135,6 +136,7 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
         .returning(visible);
       // After the write: a read racing it may have loaded the row as it was; it is not kept.
       cache.delete(id);
+      if (row) await publishChange(db, { kind: "connection", id });
       return row;
     },
 
@@ -142,6 +144,7 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
       if (!isUuid(id)) return false;
       const rows = await db.delete(connections).where(eq(connections.id, id)).returning({ id: connections.id });
       cache.delete(id);
+      if (rows.length) await publishChange(db, { kind: "connection", id });
       return rows.length > 0;
     },
 
@@ -160,6 +163,12 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
         const { sealed, ...connection } = row;
         return { connection, sealed };
       });
+    },
+
+    /** Drops what another instance changed (announced on the change channel), or everything. */
+    forget(change?: Change) {
+      if (change?.kind === "connection") cache.delete(change.id);
+      else if (change === undefined || change.kind === "connections") cache.clear();
     },
 
     /** Decrypts credentials read by `getSealed`; the caller keeps them only as long as one upstream call. */
@@ -228,7 +237,11 @@ export async function rotateCredentials(
       .where(and(ne(connections.credentialsKid, vault.currentKid), inArray(connections.credentialsKid, [...vault.kids])))
       .orderBy(asc(connections.id))
       .limit(batchSize);
-    if (batch.length === 0) return { rotated };
+    if (batch.length === 0) {
+      // Running gateways drop the old ciphertext they cached (it still opens; this keeps them current).
+      if (rotated) await publishChange(db, { kind: "connections" });
+      return { rotated };
+    }
     for (const row of batch) {
       const sealed = await vault.seal(row.id, await vault.open(row.id, row.credentials));
       const updated = await db

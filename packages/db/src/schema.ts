@@ -74,3 +74,14 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
 );
+
+/**
+ * Shared rate and concurrency counters when several instances run on one Postgres without Redis:
+ * the table rate-limiter-flexible's RateLimiterDrizzle reads and writes (one row per limited key,
+ * its points in the current window, and when that window ends).
+ */
+export const rateLimits = pgTable("rate_limits", {
+  key: text("key").primaryKey(),
+  points: integer("points").notNull(),
+  expire: moment("expire"),
+});

@@ -8,6 +8,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { type Change, type ChangeListener, listenForChanges } from "./changes.ts";
 import * as schema from "./schema.ts";
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -17,6 +18,11 @@ export interface Store {
   kind: "postgres" | "pglite";
   /** For an embedded database made by this open: whether it was copied from the seed or made by PGlite's initdb. */
   createdFrom?: "seed" | "initdb";
+  /**
+   * On a Postgres server, hears what other instances changed (see changes.ts). Absent on the
+   * embedded database, which one process owns.
+   */
+  listenForChanges?: (handlers: { onChange: (change: Change) => void; onGap: () => void }) => ChangeListener;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -62,6 +68,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
   return {
     db,
     kind: "postgres",
+    listenForChanges: (handlers) => listenForChanges(client, handlers),
     ping: async () => {
       await client`select 1`;
     },

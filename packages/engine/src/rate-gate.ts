@@ -17,6 +17,26 @@ export class RateLimitedLocally extends Error {
   }
 }
 
+/** The store that holds the shared pacing counters did not answer: the call is not sent (fail closed). */
+export class PacingUnavailable extends Error {
+  readonly retryAfterSeconds = 1;
+  constructor(cause: unknown) {
+    super("the shared rate-limit store did not answer, so the call was not sent", { cause });
+    this.name = "PacingUnavailable";
+  }
+}
+
+/**
+ * Pacing counters every gateway instance shares (Redis or Postgres), so a connection's budget
+ * holds however many instances call the vendor. Both methods throw when the store is unreachable.
+ */
+export interface SharedPacing {
+  /** Takes one call from the key's rate; else says how long until its window has room. */
+  takeCall(key: string, rule: RateRule): Promise<{ allowed: boolean; waitMs: number }>;
+  /** Takes one of `max` in-flight slots, released by the returned function; undefined when all are taken. */
+  takeSlot(key: string, max: number): Promise<(() => Promise<void>) | undefined>;
+}
+
 interface Bucket {
   tokens: number;
   updated: number;
@@ -52,9 +72,35 @@ export function tokenBuckets(now: () => number = () => Date.now()) {
  * with RateLimitedLocally instead, so one busy tenant spends only its own connection's budget
  * and callers get a prompt 429 rather than a request that hangs.
  */
-export function createRateGate(options: { maxConcurrency: number; maxWaitMs: number; now?: () => number }) {
+export function createRateGate(options: {
+  maxConcurrency: number;
+  maxWaitMs: number;
+  now?: () => number;
+  shared?: SharedPacing | undefined;
+}) {
   const now = options.now ?? (() => Date.now());
   const buckets = tokenBuckets(now);
+  const shared = options.shared;
+  // Store errors become PacingUnavailable; a call is never sent unpaced.
+  const ask = <T>(work: () => Promise<T>): Promise<T> =>
+    work().catch((error: unknown) => {
+      throw new PacingUnavailable(error);
+    });
+  const takeCall = (key: string, rule: RateRule) =>
+    shared ? ask(() => shared.takeCall(key, rule)) : Promise.resolve(buckets.take(key, rule));
+
+  /** With a shared store: one of the connection's slots across all instances, polled until the deadline. */
+  async function acquireSharedSlot(store: SharedPacing, key: string, deadline: number, signal?: AbortSignal) {
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+      const release = await ask(() => store.takeSlot(key, options.maxConcurrency));
+      if (release) return release;
+      if (now() + pause > deadline) {
+        throw new RateLimitedLocally(1, `more than ${options.maxConcurrency} calls are already in flight on this connection`);
+      }
+      // Jittered, so instances waiting on one connection do not ask in step.
+      await sleep(pause / 2 + Math.random() * pause, signal);
+    }
+  }
   /** A waiter takes the slot it is handed (true), or declines it because its caller gave up (false). */
   type Waiter = () => boolean;
   const slots = new Map<string, { active: number; waiting: Waiter[] }>();
@@ -124,7 +170,7 @@ export function createRateGate(options: { maxConcurrency: number; maxWaitMs: num
       const deadline = now() + options.maxWaitMs;
       if (rule) {
         for (;;) {
-          const taken = buckets.take(key, rule);
+          const taken = await takeCall(key, rule);
           if (taken.allowed) break;
           if (now() + taken.waitMs > deadline) {
             throw new RateLimitedLocally(
@@ -136,10 +182,14 @@ export function createRateGate(options: { maxConcurrency: number; maxWaitMs: num
         }
       }
       await acquireSlot(key, deadline, signal);
+      let releaseShared: (() => Promise<void>) | undefined;
       try {
+        if (shared) releaseShared = await acquireSharedSlot(shared, key, deadline, signal);
         return await work();
       } finally {
         release(key);
+        // A release the store misses is freed when the slot's lease ends.
+        void releaseShared?.().catch(() => {});
       }
     },
   };

@@ -1,7 +1,7 @@
 import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
 import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
-import { createRateGate, RateLimitedLocally } from "./rate-gate.ts";
+import { createRateGate, PacingUnavailable, RateLimitedLocally, type SharedPacing } from "./rate-gate.ts";
 import { sleep } from "./sleep.ts";
 import { render } from "./template.ts";
 import { startOf } from "./json-scan.ts";
@@ -107,6 +107,8 @@ export interface UpstreamClientOptions {
   maxConcurrencyPerConnection?: number;
   /** Pace each connection within its integration's `rate_limit` (default true). */
   enforceRateLimits?: boolean;
+  /** Counters shared with the other instances; without them, pacing is this process's alone. */
+  sharedPacing?: SharedPacing | undefined;
   /** Told about every attempt (for metrics): integration, upstream status or "error", seconds, whether it was a retry. */
   observe?: (attempt: { integration: string; status: number | "error"; seconds: number; retry: boolean }) => void;
 }
@@ -170,7 +172,11 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
   const retries = options.retries ?? 2;
   const retryAfterCapMs = options.retryAfterCapMs ?? 5_000;
   const backoffMs = options.backoffMs ?? 100;
-  const gate = createRateGate({ maxConcurrency: options.maxConcurrencyPerConnection ?? 10, maxWaitMs: retryAfterCapMs });
+  const gate = createRateGate({
+    maxConcurrency: options.maxConcurrencyPerConnection ?? 10,
+    maxWaitMs: retryAfterCapMs,
+    shared: options.sharedPacing,
+  });
   const enforceRateLimits = options.enforceRateLimits ?? true;
 
   /**
@@ -192,7 +198,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         });
       try {
         const response = await once(target, req).catch((error: unknown) => {
-          if (!(error instanceof RateLimitedLocally)) observe("error");
+          if (!(error instanceof RateLimitedLocally || error instanceof PacingUnavailable)) observe("error");
           throw error;
         });
         observe(response.status);

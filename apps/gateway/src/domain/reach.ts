@@ -1,5 +1,5 @@
 import { type Connection, VaultError } from "@unifold/db";
-import { type Integration, RateLimitedLocally, UpstreamStatusError, type UpstreamTarget } from "@unifold/engine";
+import { type Integration, PacingUnavailable, RateLimitedLocally, UpstreamStatusError, type UpstreamTarget } from "@unifold/engine";
 import { ApiError, apiErrorOf } from "../errors.ts";
 import type { Deps } from "./deps.ts";
 
@@ -59,6 +59,7 @@ export async function withUpstream<T>(deps: Deps, reachable: Reachable, work: (t
     if (status === 401 || status === 403) await services.connections.update(connection.id, { status: "needs_reauth" });
     if (status === 429) services.metrics.rateLimited.inc({ cause: "upstream" });
     if (error instanceof RateLimitedLocally) services.metrics.rateLimited.inc({ cause: "connection" });
+    if (error instanceof PacingUnavailable) services.metrics.limitStoreUnavailable.inc();
     throw apiErrorOf(integration, error, Object.values(credentials));
   }
 }

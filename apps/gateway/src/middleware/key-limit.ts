@@ -2,12 +2,12 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 
-/** When UNIFOLD_API_KEY_RATE_LIMIT is set: each API key's requests per minute, answered 429 past it (see requireScope). */
+/** When UNIFOLD_API_KEY_RATE_LIMIT is set: each API key's requests per minute across all instances, answered 429 past it (see requireScope). */
 export const apiKeyLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const limit = c.get("services").apiKeyLimit;
+  const limit = c.get("services").limits.apiKeys;
   const key = c.get("apiKey");
   if (limit && key) {
-    const taken = limit.buckets.take(key.id, limit.rule);
+    const taken = await limit.take(key.id);
     if (!taken.allowed) {
       c.get("services").metrics.rateLimited.inc({ cause: "api_key" });
       const retryAfter = String(Math.ceil(taken.waitMs / 1000));

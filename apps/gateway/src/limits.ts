@@ -1,0 +1,166 @@
+import { rateLimits, type Store } from "@unifold/db";
+import { type RateRule, type SharedPacing, tokenBuckets } from "@unifold/engine";
+import { Redis } from "ioredis";
+import {
+  RateLimiterDrizzle,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterStoreAbstract,
+} from "rate-limiter-flexible";
+import type { Logger } from "pino";
+
+/**
+ * Where the gateway's limits live. One instance keeps them in its own memory (no round-trip);
+ * several instances share them through Redis when REDIS_URL is set, else through their Postgres.
+ */
+export type LimitStore = "memory" | "postgres" | "redis";
+
+/** Requests each API key may make on the gateway. */
+export interface KeyLimiter {
+  rule: RateRule;
+  take(keyId: string): Promise<{ allowed: boolean; waitMs: number }>;
+}
+
+export interface Limits {
+  store: LimitStore;
+  /** Per-connection pacing shared by every instance; undefined means each instance paces alone. */
+  pacing?: SharedPacing | undefined;
+  apiKeys?: KeyLimiter | undefined;
+  close(): Promise<void>;
+}
+
+export interface LimitOptions {
+  store: Store;
+  redisUrl?: string | undefined;
+  /** False keeps every limit in this process, even on a Postgres server (one instance only). */
+  shared: boolean;
+  apiKeyRule?: RateRule | undefined;
+  logger: Logger;
+  /** How long a taken concurrency slot counts when its release is never heard (an instance died). */
+  slotLeaseSeconds?: number;
+}
+
+export function limitStoreFor(options: Pick<LimitOptions, "store" | "redisUrl" | "shared">): LimitStore {
+  if (!options.shared) return "memory";
+  if (options.redisUrl) return "redis";
+  return options.store.kind === "postgres" ? "postgres" : "memory";
+}
+
+export function createLimits(options: LimitOptions): Limits {
+  const kind = limitStoreFor(options);
+  if (kind === "memory") return inProcessLimits(options.apiKeyRule);
+
+  let redis: Redis | undefined;
+  if (kind === "redis") {
+    // No offline queue and a command timeout: with Redis away a limit check fails at once
+    // (pacing then answers 503) instead of waiting for a reconnection.
+    redis = new Redis(options.redisUrl!, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 1_000,
+      connectTimeout: 2_000,
+    });
+    let reported = false;
+    redis.on("error", (error: Error) => {
+      if (!reported)
+        options.logger.warn({ err: error.message }, "redis (shared limits) is unreachable; upstream calls get 503 until it answers");
+      reported = true;
+    });
+    redis.on("ready", () => {
+      if (reported) options.logger.info("redis (shared limits) answers again");
+      reported = false;
+    });
+  }
+  // rate-limiter-flexible counts in whole seconds; a rule's window is rounded up, never down.
+  const limiters = new Map<string, RateLimiterStoreAbstract>();
+  const limiter = (prefix: string, points: number, seconds: number, insurance?: RateLimiterMemory) => {
+    const duration = Math.max(1, Math.ceil(seconds));
+    const keyPrefix = `unifold:${prefix}:${points}/${duration}`;
+    let made = limiters.get(keyPrefix);
+    if (!made) {
+      const common = { points, duration, keyPrefix, ...(insurance && { insuranceLimiter: insurance }) };
+      made = redis
+        ? new RateLimiterRedis({ ...common, storeClient: redis, rejectIfRedisNotReady: true })
+        : new RateLimiterDrizzle({ ...common, storeClient: options.store.db, schema: rateLimits });
+      limiters.set(keyPrefix, made);
+    }
+    return made;
+  };
+  const leaseSeconds = options.slotLeaseSeconds ?? 60;
+
+  const pacing: SharedPacing = {
+    async takeCall(key, rule) {
+      const refused = await limiter("pace", rule.requests, rule.per_seconds)
+        .consume(key)
+        .then(
+          () => undefined,
+          (answer: unknown) => {
+            if (answer instanceof RateLimiterRes) return answer;
+            throw answer;
+          },
+        );
+      return refused ? { allowed: false, waitMs: Math.max(1, refused.msBeforeNext) } : { allowed: true, waitMs: 0 };
+    },
+    async takeSlot(key, max) {
+      // Slots are points in a window as long as the lease: taking one consumes a point, releasing
+      // it gives the point back. A slot never released (its instance died) frees when the window ends.
+      const slots = limiter("slots", max, leaseSeconds);
+      const taken = await slots.consume(key).catch((answer: unknown) => {
+        if (answer instanceof RateLimiterRes) return undefined;
+        throw answer;
+      });
+      if (!taken) return undefined;
+      const windowEnds = Date.now() + taken.msBeforeNext;
+      return async () => {
+        // After its window a point is already given back; returning it again would open an extra slot.
+        if (Date.now() < windowEnds - 100) await slots.reward(key, 1);
+      };
+    },
+  };
+
+  const rule = options.apiKeyRule;
+  // With the store away, each instance limits keys on its own (the insurance) rather than refusing every request.
+  const keys =
+    rule &&
+    limiter(
+      "key",
+      rule.requests,
+      rule.per_seconds,
+      new RateLimiterMemory({ points: rule.requests, duration: Math.max(1, Math.ceil(rule.per_seconds)) }),
+    );
+  const apiKeys: KeyLimiter | undefined = rule && {
+    rule,
+    async take(keyId) {
+      return keys!.consume(keyId).then(
+        () => ({ allowed: true, waitMs: 0 }),
+        (answer: unknown) => {
+          if (answer instanceof RateLimiterRes) return { allowed: false, waitMs: Math.max(1, answer.msBeforeNext) };
+          throw answer;
+        },
+      );
+    },
+  };
+
+  return {
+    store: kind,
+    pacing,
+    apiKeys,
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}
+
+/** One instance: token buckets in memory, as before any sharing (no round-trip per call). */
+function inProcessLimits(rule: RateRule | undefined): Limits {
+  const buckets = tokenBuckets();
+  return {
+    store: "memory",
+    apiKeys: rule && {
+      rule,
+      take: async (keyId) => buckets.take(keyId, rule),
+    },
+    close: async () => {},
+  };
+}
