@@ -48,7 +48,7 @@ async function prepared(gateway: here.GatewayProcess) {
 }
 
 // 1. The cost of a shared limit.
-const stores = [
+const stores: { name: string; env: Record<string, string> }[] = [
   { name: "in-process (one instance)", env: { UNIFOLD_SHARED_LIMITS: "false" } },
   { name: "Postgres", env: {} },
   ...(redisUrl ? [{ name: "Redis", env: { REDIS_URL: redisUrl } }] : []),
@@ -103,7 +103,7 @@ const shared = {
   DATABASE_URL: database.url,
   UNIFOLD_ADMIN_KEY: `ufk_${randomBytes(32).toString("base64url")}`,
   UNIFOLD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
-  ...(redisUrl && { REDIS_URL: redisUrl }),
+  ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
 };
 const instances: here.GatewayProcess[] = [];
 for (let i = 0; i < 3; i++) instances.push(await here.startGatewayProcess(shared));
