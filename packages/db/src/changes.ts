@@ -1,5 +1,9 @@
-import { sql } from "drizzle-orm";
-import type { Database } from "./store.ts";
+import { type SQL, sql } from "drizzle-orm";
+
+/** What publishing needs of a database (not store.ts's type, which imports this file). */
+interface Executes {
+  execute(query: SQL): Promise<unknown>;
+}
 
 /**
  * The Postgres channel on which a write tells every instance to drop what it cached: a
@@ -21,7 +25,7 @@ export function decodeChange(payload: string): Change | undefined {
 }
 
 /** Sent after the write it announces has committed, so a listener that re-reads sees it. */
-export async function publishChange(db: Database, change: Change): Promise<void> {
+export async function publishChange(db: Executes, change: Change): Promise<void> {
   await db.execute(sql`select pg_notify(${changeChannel}, ${encodeChange(change)})`);
 }
 
