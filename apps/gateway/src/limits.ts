@@ -87,7 +87,9 @@ export function createLimits(options: LimitOptions): Limits {
     }
     return made;
   };
-  const leaseSeconds = options.slotLeaseSeconds ?? 60;
+  // Short, so the slots of an instance killed mid-call free within seconds (apps/gateway/test/crash.test.ts);
+  // the price: a call still running when its window ends stops counting.
+  const leaseSeconds = options.slotLeaseSeconds ?? 10;
 
   const pacing: SharedPacing = {
     async takeCall(key, rule) {
@@ -106,9 +108,12 @@ export function createLimits(options: LimitOptions): Limits {
       // Slots are points in a window as long as the lease: taking one consumes a point, releasing
       // it gives the point back. A slot never released (its instance died) frees when the window ends.
       const slots = limiter("slots", max, leaseSeconds);
-      const taken = await slots.consume(key).catch((answer: unknown) => {
-        if (answer instanceof RateLimiterRes) return undefined;
-        throw answer;
+      const taken = await slots.consume(key).catch(async (answer: unknown) => {
+        if (!(answer instanceof RateLimiterRes)) throw answer;
+        // A refused take still counted its point: give it back, or waiters asking again and
+        // again would fill the window with slots nobody holds.
+        if (answer.msBeforeNext > 100) await slots.reward(key, 1);
+        return undefined;
       });
       if (!taken) return undefined;
       const windowEnds = Date.now() + taken.msBeforeNext;
