@@ -17,7 +17,10 @@ import { registerIntegrations } from "./routes/integrations.ts";
 import { registerMetrics } from "./routes/metrics.ts";
 import { registerPassthrough } from "./routes/passthrough.ts";
 import { registerProxy } from "./routes/proxy.ts";
+import { registerEvents } from "./routes/events.ts";
+import { registerSyncs } from "./routes/syncs.ts";
 import { registerUnified } from "./routes/unified.ts";
+import { registerWebhooks } from "./routes/webhooks.ts";
 import { registerWrites } from "./routes/writes.ts";
 import type { Services } from "./services.ts";
 
@@ -50,6 +53,9 @@ export function createApp(services: Services) {
   registerConnections(app);
   registerApiKeys(app);
   registerEncryptionKeys(app);
+  registerSyncs(app);
+  registerWebhooks(app);
+  registerEvents(app);
   registerUnified(app);
   registerWrites(app);
   registerBatch(app);

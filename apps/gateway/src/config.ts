@@ -72,6 +72,13 @@ const schema = z.object({
   UNIFOLD_CLIENT_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   // How long an Idempotency-Key stays claimed by a request that has not answered; past it, a repeat takes it over.
   UNIFOLD_IDEMPOTENCY_LEASE_MS: z.coerce.number().int().positive().default(120_000),
+  // Syncs and webhooks (README "Keep your copy in sync").
+  UNIFOLD_EVENT_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
+  UNIFOLD_WEBHOOK_RETRY_DELAY_S: z.coerce.number().int().positive().default(30),
+  UNIFOLD_WEBHOOK_RETRY_DELAY_MAX_S: z.coerce.number().int().positive().default(3_600),
+  UNIFOLD_WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).default(30),
+  UNIFOLD_WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().positive().default(120),
+  UNIFOLD_SYNC_RUN_TIMEOUT_S: z.coerce.number().int().min(60).default(900),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
 

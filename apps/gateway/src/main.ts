@@ -4,6 +4,7 @@ import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { openRuntime } from "./runtime.ts";
+import { startWorkers } from "./jobs/workers.ts";
 import { createServices, type Services } from "./services.ts";
 
 async function main() {
@@ -34,7 +35,15 @@ async function main() {
     apiKeyLimit: config.UNIFOLD_API_KEY_RATE_LIMIT ? { requests: config.UNIFOLD_API_KEY_RATE_LIMIT, per_seconds: 60 } : undefined,
     redisUrl: config.REDIS_URL,
     sharedLimits: config.UNIFOLD_SHARED_LIMITS,
+    queue: {
+      retryDelaySeconds: config.UNIFOLD_WEBHOOK_RETRY_DELAY_S,
+      retryDelayMaxSeconds: config.UNIFOLD_WEBHOOK_RETRY_DELAY_MAX_S,
+      retryLimit: config.UNIFOLD_WEBHOOK_RETRY_LIMIT,
+      syncRunTimeoutSeconds: config.UNIFOLD_SYNC_RUN_TIMEOUT_S,
+    },
+    webhookDisableAfterMs: config.UNIFOLD_WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
   });
+  await startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 25 });
   const { store: limitStore } = services.limits;
   logger.info({ limits: limitStore }, limitStore === "memory" ? "limits kept in this process" : `limits shared through ${limitStore}`);
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);

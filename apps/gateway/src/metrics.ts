@@ -50,6 +50,31 @@ export function createMetrics() {
       help: "Upstream calls not sent (503) because the shared limit store (Redis or Postgres) did not answer",
       registers: [registry],
     }),
+    syncRuns: new Counter({
+      name: "unifold_sync_runs_total",
+      help: "Sync runs finished, by status",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
+    recordsSeen: new Counter({ name: "unifold_sync_records_seen_total", help: "Records read by sync runs", registers: [registry] }),
+    eventsMade: new Counter({ name: "unifold_events_total", help: "Events written to the event log", registers: [registry] }),
+    deliveries: new Counter({
+      name: "unifold_webhook_deliveries_total",
+      help: "Webhook delivery attempts, by outcome (delivered, failed, gone)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    deliverySeconds: new Histogram({
+      name: "unifold_webhook_delivery_duration_seconds",
+      help: "Time for a receiver to answer a delivery",
+      buckets: seconds,
+      registers: [registry],
+    }),
+    endpointsDisabled: new Counter({
+      name: "unifold_webhook_endpoints_disabled_total",
+      help: "Endpoints the gateway disabled (410, or failing too long)",
+      registers: [registry],
+    }),
     offModelValues: new Counter({
       name: "unifold_off_model_values_total",
       help: "Mapped values the unified model refused and answered as null, by integration, resource and field",

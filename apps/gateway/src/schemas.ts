@@ -60,3 +60,17 @@ export const IdParam = z.object({
     .max(200)
     .openapi({ param: { name: "id", in: "path" } }),
 });
+
+/** One event, as a webhook body and in the event log. */
+export const EventSchema = z
+  .object({
+    id: z.string().openapi({ description: "Stable across retries: the `webhook-id` header." }),
+    type: z.string(),
+    created_at: z.string(),
+    tenant_id: z.string(),
+    connection_id: z.string().nullable(),
+    integration: z.string().nullable(),
+    version: z.number().int().nullable().openapi({ description: "Increases per record: drop an event older than what you hold." }),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .openapi("Event");

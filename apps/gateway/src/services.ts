@@ -6,6 +6,12 @@ import {
   type IdempotencyStore,
   idempotencyStore,
   type ChangeListener,
+  type EventStore,
+  eventStore,
+  type SyncStore,
+  syncStore,
+  type WebhookStore,
+  webhookStore,
   type KeyRing,
   type Store,
   type Vault,
@@ -15,12 +21,14 @@ import {
   createCursorCodec,
   createUpstreamClient,
   type Integration,
+  type NetworkPolicy,
   type RateRule,
   type UpstreamClient,
   type UpstreamClientOptions,
 } from "@unifold/engine";
 import type { Logger } from "pino";
 import { createLimits, type Limits } from "./limits.ts";
+import { createQueue, defaultQueueOptions, type JobQueue, type QueueOptions } from "./queue.ts";
 import { changeChannelGauge, createMetrics, type Metrics, upstreamObserver, upstreamSlotsGauge } from "./metrics.ts";
 
 /** Everything the domain and the routes may use; tests build it with a real database and loopback upstreams. */
@@ -36,6 +44,15 @@ export interface Services {
   metrics: Metrics;
   /** The API-key limit and the shared pacing, in memory, Postgres or Redis (see limits.ts). */
   limits: Limits;
+  syncs: SyncStore;
+  webhooks: WebhookStore;
+  events: EventStore;
+  /** Background jobs (pg-boss): sync runs and webhook deliveries. */
+  queue: JobQueue;
+  /** Where webhook deliveries may go: the upstream SSRF policy without its vendor host list. */
+  webhookNetwork: NetworkPolicy;
+  /** An endpoint every delivery to which failed for this long is disabled. */
+  webhookDisableAfterMs: number;
   /** Hears other instances' writes, on a Postgres server. */
   changes?: ChangeListener | undefined;
   /** Stops listening and closes the limit store; the database is closed by whoever opened it. */
@@ -57,6 +74,8 @@ export interface ServiceParts {
   /** Where limits are kept when there may be several instances (see limits.ts). */
   redisUrl?: string | undefined;
   sharedLimits?: boolean;
+  queue?: Partial<QueueOptions> | undefined;
+  webhookDisableAfterMs?: number | undefined;
 }
 
 /** The one wiring of the gateway's services, for `main.ts` and the test harness alike. */
@@ -85,6 +104,7 @@ export function createServices(parts: ServiceParts): Services {
       apiKeys.forget();
     },
   });
+  const queue = createQueue(store, parts.logger, { ...defaultQueueOptions, ...parts.queue });
   if (changes) changeChannelGauge(metrics, () => changes.healthy);
   return {
     store,
@@ -98,7 +118,14 @@ export function createServices(parts: ServiceParts): Services {
     metrics,
     limits,
     changes,
+    syncs: syncStore(store.db),
+    webhooks: webhookStore(store.db, parts.vault),
+    events: eventStore(store.db),
+    queue,
+    webhookNetwork: { allowPrivate: parts.upstream.network?.allowPrivate ?? false },
+    webhookDisableAfterMs: parts.webhookDisableAfterMs ?? 5 * 24 * 3_600_000,
     async close() {
+      await queue.stop();
       await changes?.close();
       await limits.close();
     },

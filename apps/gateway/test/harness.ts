@@ -11,6 +11,7 @@ import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { freePort } from "../../../test-support/free-port.ts";
 import { createApp, createServices } from "../src/app.ts";
+import { startWorkers } from "../src/jobs/workers.ts";
 import { createLogger } from "../src/logger.ts";
 
 export const mappingsDir = fileURLToPath(new URL("../../../mappings", import.meta.url));
@@ -40,6 +41,10 @@ export async function startGateway(
     /** Limits in Redis (a URL), in this Postgres (the default, as a start on a server does), or in memory (false). */
     sharedLimits?: boolean;
     redisUrl?: string;
+    /** Start the job queue and workers (syncs, webhooks); retries in seconds, short for tests. */
+    jobs?: boolean;
+    queue?: Parameters<typeof createServices>[0]["queue"];
+    webhookDisableAfterMs?: number;
   } = {},
 ) {
   const database = await createTestDatabase();
@@ -79,7 +84,10 @@ export async function startGateway(
     apiKeyLimit: options.apiKeyLimit,
     sharedLimits: options.sharedLimits ?? true,
     redisUrl: options.redisUrl,
+    queue: { retryDelaySeconds: 1, retryDelayMaxSeconds: 2, retryLimit: 5, ...options.queue },
+    webhookDisableAfterMs: options.webhookDisableAfterMs,
   });
+  if (options.jobs) await startWorkers(services, { eventRetentionDays: 30, deliveryConcurrency: 25 });
   const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });
   const app = createApp(services);
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;

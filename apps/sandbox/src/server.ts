@@ -2,12 +2,14 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type HttpBindings, serve } from "@hono/node-server";
 import { Hono } from "hono";
+import { type Applied, type ChangeSpec, changeJumpCloud, changePostman } from "./changes.ts";
 import type { FaultSpec, Vendor } from "./faults.ts";
 import { jostleRoutes } from "./jostle/index.ts";
 import { jumpcloudRoutes } from "./jumpcloud/index.ts";
 import { postmanRoutes } from "./postman/index.ts";
 import { type SandboxOptions, World } from "./world.ts";
 
+export type { Applied, ChangeSpec } from "./changes.ts";
 export type { FaultSpec, Vendor } from "./faults.ts";
 export type { SandboxOptions, TenantSpec } from "./world.ts";
 
@@ -46,6 +48,11 @@ export function createSandbox(options: SandboxOptions = {}) {
     world.setRateLimit(c.req.param("vendor") as Vendor, body.per_minute);
     return c.body(null, 204);
   });
+  // A batch of adds, updates, deactivations and deletes in a tenant's users, as time passes upstream.
+  control.post("/changes", async (c) => {
+    const body = (await c.req.json()) as ChangeSpec & { vendor: Vendor; tenant: string };
+    return c.json(changeUsers(body.vendor, body.tenant, body));
+  });
   app.route("/_sandbox", control);
 
   function info(origin = "") {
@@ -66,9 +73,15 @@ export function createSandbox(options: SandboxOptions = {}) {
       },
     };
   }
+  /** Applies a batch of changes to one vendor's copy of a tenant's users; answers which ids changed. */
+  function changeUsers(vendor: Vendor, tenant: string, spec: ChangeSpec): Applied {
+    if (vendor === "jumpcloud") return changeJumpCloud(jumpcloud.tenant(tenant), spec);
+    if (vendor === "postman") return changePostman(postman.tenant(tenant), spec);
+    throw new Error(`changes are not simulated for ${vendor} yet`);
+  }
   const keysOf = (vendor: Vendor) => Object.fromEntries(world.tenants.map((t) => [t.name, world.keyFor(vendor, t.name)]));
 
-  return { app, world, jostle, postman, jumpcloud, info };
+  return { app, world, jostle, postman, jumpcloud, info, changeUsers };
 }
 
 export type Sandbox = ReturnType<typeof createSandbox>;

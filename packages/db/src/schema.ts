@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 // precision 3 keeps timestamps equal to their JS Date round-trip, so keyset cursors are exact.
 const moment = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
@@ -85,3 +85,128 @@ export const rateLimits = pgTable("rate_limits", {
   points: integer("points").notNull(),
   expire: moment("expire"),
 });
+
+/** Where a tenant wants change events sent. The signing secret is sealed like credentials. */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: text("tenant_id").notNull(),
+    url: text("url").notNull(),
+    description: text("description"),
+    /** Event types sent here; `*` for every type. */
+    events: jsonb("events").$type<string[]>().notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    /** Why it was disabled by the gateway (410, failing too long); null when an admin did, or when enabled. */
+    disabledReason: text("disabled_reason"),
+    /** A JWE of {secret} and, during a rotation's overlap, {previous, previous_until}. */
+    secret: text("secret").notNull(),
+    secretKid: text("secret_kid").notNull(),
+    /** Since when every delivery has failed; null after a success. */
+    failingSince: moment("failing_since"),
+    createdAt: moment("created_at").notNull().defaultNow(),
+    updatedAt: moment("updated_at").notNull().defaultNow(),
+  },
+  (t) => [index("webhook_endpoints_tenant_idx").on(t.tenantId, t.createdAt, t.id)],
+);
+
+export const syncStatuses = ["active", "paused"] as const;
+export type SyncStatus = (typeof syncStatuses)[number];
+
+/** A connection's resources copied on a schedule, with what changed sent as events. */
+export const syncs = pgTable(
+  "syncs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: text("tenant_id").notNull(),
+    connectionId: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    resources: jsonb("resources").$type<string[]>().notNull(),
+    intervalSeconds: integer("interval_seconds").notNull(),
+    status: text("status", { enum: syncStatuses }).notNull().default("active"),
+    nextRunAt: moment("next_run_at").notNull().defaultNow(),
+    createdAt: moment("created_at").notNull().defaultNow(),
+  },
+  (t) => [index("syncs_tenant_idx").on(t.tenantId, t.createdAt, t.id), index("syncs_due_idx").on(t.status, t.nextRunAt)],
+);
+
+export const syncRuns = pgTable(
+  "sync_runs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    syncId: uuid("sync_id")
+      .notNull()
+      .references(() => syncs.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["running", "succeeded", "failed"] }).notNull(),
+    startedAt: moment("started_at").notNull().defaultNow(),
+    endedAt: moment("ended_at"),
+    /** added / updated / deleted / unchanged, per resource and in total. */
+    counts: jsonb("counts").$type<Record<string, number>>().notNull(),
+    error: text("error"),
+  },
+  (t) => [index("sync_runs_sync_idx").on(t.syncId, t.startedAt, t.id)],
+);
+
+/** The synced copy: one row per record a sync has seen, with the hash of its unified form. */
+export const syncRecords = pgTable(
+  "sync_records",
+  {
+    connectionId: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    resource: text("resource").notNull(),
+    remoteId: text("remote_id").notNull(),
+    /** SHA-256 of the unified object without remote_data, in canonical JSON. */
+    hash: text("hash").notNull(),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull(),
+    /** Increases with every change of this record, so a receiver can drop an older event. */
+    version: integer("version").notNull(),
+    /** The run that last saw it: a complete walk deletes what it did not see. */
+    seenBy: uuid("seen_by").notNull(),
+    firstSeenAt: moment("first_seen_at").notNull().defaultNow(),
+    lastSeenAt: moment("last_seen_at").notNull().defaultNow(),
+    modifiedAt: moment("modified_at").notNull().defaultNow(),
+    deletedAt: moment("deleted_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.connectionId, t.resource, t.remoteId] }),
+    index("sync_records_modified_idx").on(t.connectionId, t.resource, t.modifiedAt),
+  ],
+);
+
+/** Every event, for webhooks and for the event log (`seq` orders and pages them). */
+export const events = pgTable(
+  "events",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    id: text("id").notNull().unique(),
+    tenantId: text("tenant_id").notNull(),
+    connectionId: uuid("connection_id"),
+    integration: text("integration"),
+    type: text("type").notNull(),
+    version: integer("version"),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull(),
+    createdAt: moment("created_at").notNull().defaultNow(),
+  },
+  (t) => [index("events_tenant_idx").on(t.tenantId, t.seq), index("events_created_idx").on(t.createdAt)],
+);
+
+/** One attempt to deliver one event to one endpoint. */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    endpointId: uuid("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    outcome: text("outcome", { enum: ["delivered", "failed", "gone"] }).notNull(),
+    responseStatus: integer("response_status"),
+    latencyMs: integer("latency_ms").notNull(),
+    error: text("error"),
+    createdAt: moment("created_at").notNull().defaultNow(),
+  },
+  (t) => [index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.createdAt, t.id)],
+);

@@ -16,6 +16,10 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Store {
   db: Database;
   kind: "postgres" | "pglite";
+  /** The server's URL (postgres), for a library that opens its own pool (the job queue). */
+  url?: string;
+  /** The embedded database itself (pglite), for a library that takes a PGlite client. */
+  pglite?: PGlite;
   /** For an embedded database made by this open: whether it was copied from the seed or made by PGlite's initdb. */
   createdFrom?: "seed" | "initdb";
   /**
@@ -68,6 +72,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
   return {
     db,
     kind: "postgres",
+    url,
     listenForChanges: (handlers) => listenForChanges(client, handlers),
     ping: async () => {
       await client`select 1`;
@@ -108,6 +113,7 @@ async function openPglite(dataDir: string, seedDir: string | undefined, sharedBu
   return {
     db: db as unknown as Database,
     kind: "pglite",
+    pglite: client,
     ...(fresh && { createdFrom: seeded ? "seed" : "initdb" }),
     ping: async () => {
       await db.execute(sql`select 1`);

@@ -73,6 +73,17 @@ export class PostmanTenant {
     return user;
   }
 
+  removeUser(id: string): boolean {
+    const user = this.users.get(id);
+    if (!user) return false;
+    this.byUserName.delete(user.userName);
+    this.users.delete(id);
+    for (const group of this.groups.all()) {
+      if (group.members.some((m) => m.value === id)) this.groups.put({ ...group, members: group.members.filter((m) => m.value !== id) });
+    }
+    return true;
+  }
+
   /** userName filters are case-sensitive on Postman. */
   findByUserName(userName: string): PostmanUser | undefined {
     const id = this.byUserName.get(userName);

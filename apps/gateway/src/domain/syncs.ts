@@ -1,0 +1,240 @@
+import { createHash } from "node:crypto";
+import type { Database, NewEvent, RecordChange, Sync, SyncRun } from "@unifold/db";
+import type { UnifiedResource } from "@unifold/engine";
+import stringify from "safe-stable-stringify";
+import { ApiError } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { openKeyset, sealKeyset } from "./cursor.ts";
+import type { Deps } from "./deps.ts";
+import { supportedOperation } from "./operations.ts";
+import { listUnified } from "./read.ts";
+import { reachConnection } from "./reach.ts";
+
+/** Resources a sync can copy, and the name their events carry. */
+export const syncableResources = {
+  users: "user",
+  groups: "group",
+  organizations: "organization",
+  roles: "role",
+  employees: "employee",
+} as const;
+export type SyncableResource = keyof typeof syncableResources;
+
+export function presentSync(sync: Sync) {
+  return {
+    id: sync.id,
+    tenant_id: sync.tenantId,
+    connection_id: sync.connectionId,
+    resources: sync.resources,
+    interval: sync.intervalSeconds,
+    status: sync.status,
+    next_run_at: sync.nextRunAt.toISOString(),
+    created_at: sync.createdAt.toISOString(),
+  };
+}
+
+export function presentRun(run: SyncRun) {
+  return {
+    id: run.id,
+    sync_id: run.syncId,
+    status: run.status,
+    started_at: run.startedAt.toISOString(),
+    ended_at: run.endedAt?.toISOString() ?? null,
+    counts: run.counts,
+    error: run.error,
+  };
+}
+
+/** Registers a sync of a connection the caller reaches; its first run starts at once. */
+export async function createSync(
+  deps: Deps,
+  input: { connection_id: string; resources: SyncableResource[]; interval: number },
+): Promise<Sync> {
+  const { connection, integration } = await reachConnection(deps, input.connection_id);
+  input.resources.forEach((resource, i) => {
+    try {
+      supportedOperation(integration, resource, "list");
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      throw new ApiError("invalid_request", `resources[${i}]: ${error.message}`, {
+        details: [{ path: `resources.${i}`, message: error.message }],
+      });
+    }
+  });
+  const sync = await deps.services.syncs.create({
+    tenantId: connection.tenantId,
+    connectionId: connection.id,
+    resources: [...new Set(input.resources)],
+    intervalSeconds: input.interval,
+  });
+  await deps.services.queue.runSync(sync.id);
+  return sync;
+}
+
+/** A sync the caller may see: its tenant's, or any for an admin key. */
+export async function findSync(deps: Deps, id: string): Promise<Sync> {
+  const sync = await deps.services.syncs.get(id);
+  const tenant = deps.caller.apiKey.tenantId;
+  if (!sync || (tenant && sync.tenantId !== tenant)) throw new ApiError("not_found", `no sync with id ${id}`);
+  return sync;
+}
+
+export async function listSyncs(deps: Deps, input: { limit: number; cursor?: string | undefined }) {
+  const tenant = deps.caller.apiKey.tenantId ?? undefined;
+  const binding = `syncs:${tenant ?? ""}`;
+  const page = await deps.services.syncs.list({
+    tenantId: tenant,
+    after: await openKeyset(deps.services.cursors, binding, input.cursor),
+    limit: input.limit,
+  });
+  return { rows: page.rows, next_cursor: await sealKeyset(deps.services.cursors, binding, page.next) };
+}
+
+export async function listRuns(deps: Deps, id: string, input: { limit: number; cursor?: string | undefined }) {
+  await findSync(deps, id);
+  const binding = `sync-runs:${id}`;
+  const page = await deps.services.syncs.runs({
+    syncId: id,
+    after: await openKeyset(deps.services.cursors, binding, input.cursor),
+    limit: input.limit,
+  });
+  return { rows: page.rows, next_cursor: await sealKeyset(deps.services.cursors, binding, page.next) };
+}
+
+/** The hash a record is compared by: its unified form in canonical JSON (keys sorted). */
+export function recordHash(record: Record<string, unknown>): string {
+  return createHash("sha256").update(stringify(record)!).digest("base64url");
+}
+
+/** Top-level fields whose values differ. */
+function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((key) => stringify(before[key]) !== stringify(after[key])).sort();
+}
+
+/** The events one change makes: a status move between active and inactive is its own event. */
+function eventsOf(resource: SyncableResource, change: RecordChange): { type: string; data: Record<string, unknown> }[] {
+  const noun = syncableResources[resource];
+  if (change.kind !== "updated") return [{ type: `${noun}.${change.kind}`, data: change.data }];
+  const fields = changedFields(change.before, change.data);
+  const moved = resource === "users" ? statusMove(change.before.status, change.data.status) : undefined;
+  const others = fields.filter((field) => !(moved && field === "status"));
+  return [
+    ...(moved ? [{ type: `user.${moved}`, data: change.data }] : []),
+    ...(others.length ? [{ type: `${noun}.updated`, data: { ...change.data }, changed: others }] : []),
+  ].map(({ type, data, changed }: { type: string; data: Record<string, unknown>; changed?: string[] }) => ({
+    type,
+    data: changed ? { ...data, changed_fields: changed } : data,
+  }));
+}
+
+function statusMove(before: unknown, after: unknown): "deactivated" | "reactivated" | undefined {
+  if (before === "active" && after === "inactive") return "deactivated";
+  if (before === "inactive" && after === "active") return "reactivated";
+  return undefined;
+}
+
+/**
+ * Writes events (and their deliveries, in the same transaction) for a sync's tenant and
+ * connection. Endpoints are looked up once per event type per run.
+ */
+function eventWriter(services: Services, sync: Sync, integration: string) {
+  const subscribers = new Map<string, Promise<string[]>>();
+  const endpointsFor = (type: string) => {
+    let found = subscribers.get(type);
+    if (!found) {
+      found = services.webhooks.subscribers(sync.tenantId, type).then((list) => list.map((e) => e.id));
+      subscribers.set(type, found);
+    }
+    return found;
+  };
+  return async (tx: Database, rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]) => {
+    const made = await services.events.append(
+      tx,
+      rows.map((row) => ({ ...row, tenantId: sync.tenantId, connectionId: sync.connectionId, integration })),
+    );
+    const jobs = [];
+    for (const event of made) for (const endpointId of await endpointsFor(event.type)) jobs.push({ eventId: event.id, endpointId });
+    await services.queue.deliverInTransaction(tx, jobs);
+    services.metrics.eventsMade.inc(made.length);
+    return made;
+  };
+}
+
+const PAGE = 200;
+
+/**
+ * One run of a sync: walks each resource through the unified read path (as a caller of that
+ * tenant), records what changed with its events, and, only after a complete walk, marks what
+ * was not seen as deleted. A run that fails part-way keeps what it recorded and deletes nothing.
+ */
+export async function runSync(services: Services, syncId: string, signal: AbortSignal): Promise<SyncRun | undefined> {
+  const sync = await services.syncs.get(syncId);
+  if (!sync || sync.status === "paused") return undefined;
+  await services.syncs.abandonRuns(syncId);
+  const run = await services.syncs.startRun(syncId);
+  const counts: Record<string, number> = { added: 0, updated: 0, deleted: 0, unchanged: 0 };
+  const deps: Deps = { services, caller: { apiKey: { id: `sync:${sync.id}`, tenantId: sync.tenantId }, signal } };
+  const connection = await services.connections.get(sync.connectionId);
+  const integration = connection?.integration ?? "";
+  const write = eventWriter(services, sync, integration);
+  const toEvents = (resource: SyncableResource) => async (tx: Database, changes: RecordChange[]) => {
+    await write(
+      tx,
+      changes.flatMap((change) => eventsOf(resource, change).map((e) => ({ ...e, version: change.version }))),
+    );
+  };
+  try {
+    for (const resource of sync.resources as SyncableResource[]) {
+      let cursor: string | undefined;
+      do {
+        const page = await listUnified(deps, {
+          connectionId: sync.connectionId,
+          resource: resource as UnifiedResource,
+          filters: {},
+          limit: PAGE,
+          cursor,
+        });
+        const seen = page.objects
+          .filter((o): o is Record<string, unknown> => o !== undefined && typeof o.id === "string")
+          .map((data) => ({ remoteId: data.id as string, hash: recordHash(data), data }));
+        const applied = await services.syncs.applyPage(
+          { connectionId: sync.connectionId, resource, runId: run.id },
+          seen,
+          toEvents(resource),
+        );
+        for (const change of applied.changes) counts[change.kind === "created" ? "added" : "updated"]! += 1;
+        counts.unchanged! += applied.unchanged;
+        services.metrics.recordsSeen.inc(seen.length);
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor);
+      const deleted = await services.syncs.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(resource));
+      counts.deleted! += deleted.length;
+    }
+    await services.syncs.finishRun(run.id, { status: "succeeded", counts });
+    await services.store.db.transaction((tx) =>
+      write(tx as unknown as Database, [{ type: "sync.completed", version: null, data: { sync_id: sync.id, run_id: run.id, counts } }]),
+    );
+    services.metrics.syncRuns.inc({ status: "succeeded" });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await services.syncs.finishRun(run.id, {
+      status: "failed",
+      counts,
+      error: `${message} (the walk did not finish, so nothing was marked deleted)`,
+    });
+    const after = await services.connections.get(sync.connectionId);
+    await services.store.db.transaction(async (tx) => {
+      await write(tx as unknown as Database, [
+        { type: "sync.failed", version: null, data: { sync_id: sync.id, run_id: run.id, counts, error: message } },
+      ]);
+      if (after?.status === "needs_reauth" && connection?.status !== "needs_reauth") {
+        await write(tx as unknown as Database, [
+          { type: "connection.needs_reauth", version: null, data: { connection_id: sync.connectionId } },
+        ]);
+      }
+    });
+    services.metrics.syncRuns.inc({ status: "failed" });
+  }
+  return services.syncs.runs({ syncId, limit: 1_000 }).then((page) => page.rows.find((r) => r.id === run.id));
+}

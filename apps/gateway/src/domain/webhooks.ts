@@ -1,0 +1,300 @@
+import type { Delivery, EventRow, WebhookEndpoint } from "@unifold/db";
+import { Webhook } from "standardwebhooks";
+import { Agent, request } from "undici";
+import { guardedLookup, hostRefusal } from "@unifold/engine";
+import { ApiError } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { openKeyset, sealKeyset } from "./cursor.ts";
+import type { Deps } from "./deps.ts";
+import { syncableResources } from "./syncs.ts";
+
+/** Every event type a sync or the gateway emits; endpoints subscribe to these or `*`. */
+export const eventTypes = [
+  ...Object.values(syncableResources).flatMap((noun) => [`${noun}.created`, `${noun}.updated`, `${noun}.deleted`]),
+  "user.deactivated",
+  "user.reactivated",
+  "sync.completed",
+  "sync.failed",
+  "connection.needs_reauth",
+  "webhook_endpoint.disabled",
+  "webhook_endpoint.test",
+] as const;
+
+export function presentEndpoint(endpoint: WebhookEndpoint) {
+  return {
+    id: endpoint.id,
+    tenant_id: endpoint.tenantId,
+    url: endpoint.url,
+    description: endpoint.description,
+    events: endpoint.events,
+    enabled: endpoint.enabled,
+    disabled_reason: endpoint.disabledReason,
+    failing_since: endpoint.failingSince?.toISOString() ?? null,
+    created_at: endpoint.createdAt.toISOString(),
+    updated_at: endpoint.updatedAt.toISOString(),
+  };
+}
+
+export function presentDelivery(delivery: Delivery) {
+  return {
+    id: delivery.id,
+    endpoint_id: delivery.endpointId,
+    event_id: delivery.eventId,
+    attempt: delivery.attempt,
+    outcome: delivery.outcome,
+    response_status: delivery.responseStatus,
+    latency_ms: delivery.latencyMs,
+    error: delivery.error,
+    created_at: delivery.createdAt.toISOString(),
+  };
+}
+
+/** The body every receiver gets, and the event log answers: one shape. */
+export function presentEvent(event: EventRow) {
+  return {
+    id: event.id,
+    type: event.type,
+    created_at: event.createdAt.toISOString(),
+    tenant_id: event.tenantId,
+    connection_id: event.connectionId,
+    integration: event.integration,
+    version: event.version,
+    data: event.data,
+  };
+}
+
+/** Endpoint URLs pass the SSRF policy of upstream calls: no loopback or private address unless allowed. */
+function checkUrl(services: Services, url: string) {
+  const parsed = new URL(url);
+  const refused =
+    parsed.protocol === "http:" || parsed.protocol === "https:"
+      ? hostRefusal(services.webhookNetwork, parsed.hostname)
+      : "must be http or https";
+  if (refused) throw new ApiError("invalid_request", `url: ${refused}`, { details: [{ path: "url", message: refused }] });
+}
+
+function tenantOf(deps: Deps, requested: string | undefined): string {
+  const bound = deps.caller.apiKey.tenantId;
+  if (bound && requested && requested !== bound) throw new ApiError("forbidden", `this API key is bound to tenant ${bound}`);
+  const tenant = bound ?? requested;
+  if (!tenant)
+    throw new ApiError("invalid_request", "tenant_id: required with an admin key", {
+      details: [{ path: "tenant_id", message: "required" }],
+    });
+  return tenant;
+}
+
+export async function createEndpoint(
+  deps: Deps,
+  input: { tenant_id?: string | undefined; url: string; events: string[]; description?: string | undefined },
+) {
+  checkUrl(deps.services, input.url);
+  return deps.services.webhooks.create({
+    tenantId: tenantOf(deps, input.tenant_id),
+    url: input.url,
+    events: input.events,
+    description: input.description ?? null,
+  });
+}
+
+export async function findEndpoint(deps: Deps, id: string): Promise<WebhookEndpoint> {
+  const endpoint = await deps.services.webhooks.get(id);
+  const tenant = deps.caller.apiKey.tenantId;
+  if (!endpoint || (tenant && endpoint.tenantId !== tenant)) throw new ApiError("not_found", `no webhook endpoint with id ${id}`);
+  return endpoint;
+}
+
+export async function listEndpoints(deps: Deps, input: { limit: number; cursor?: string | undefined }) {
+  const tenant = deps.caller.apiKey.tenantId ?? undefined;
+  const binding = `webhook-endpoints:${tenant ?? ""}`;
+  const page = await deps.services.webhooks.list({
+    tenantId: tenant,
+    after: await openKeyset(deps.services.cursors, binding, input.cursor),
+    limit: input.limit,
+  });
+  return { rows: page.rows, next_cursor: await sealKeyset(deps.services.cursors, binding, page.next) };
+}
+
+export async function patchEndpoint(
+  deps: Deps,
+  id: string,
+  patch: {
+    url?: string | undefined;
+    events?: string[] | undefined;
+    description?: string | null | undefined;
+    enabled?: boolean | undefined;
+  },
+) {
+  await findEndpoint(deps, id);
+  if (patch.url !== undefined) checkUrl(deps.services, patch.url);
+  return (await deps.services.webhooks.update(id, patch))!;
+}
+
+export async function listDeliveries(deps: Deps, id: string, input: { limit: number; cursor?: string | undefined }) {
+  await findEndpoint(deps, id);
+  const binding = `deliveries:${id}`;
+  const page = await deps.services.webhooks.deliveries({
+    endpointId: id,
+    after: await openKeyset(deps.services.cursors, binding, input.cursor),
+    limit: input.limit,
+  });
+  return { rows: page.rows, next_cursor: await sealKeyset(deps.services.cursors, binding, page.next) };
+}
+
+/** Sends a delivery's event to its endpoint again, as a new attempt. */
+export async function replayDelivery(deps: Deps, endpointId: string, deliveryId: string) {
+  await findEndpoint(deps, endpointId);
+  const delivery = await deps.services.webhooks.delivery(deliveryId);
+  if (!delivery || delivery.endpointId !== endpointId)
+    throw new ApiError("not_found", `no delivery with id ${deliveryId} on this endpoint`);
+  await deps.services.queue.deliver({ eventId: delivery.eventId, endpointId });
+}
+
+/** A `webhook_endpoint.test` event, logged and delivered to this endpoint only. */
+export async function testEndpoint(deps: Deps, id: string) {
+  const endpoint = await findEndpoint(deps, id);
+  const [event] = await deps.services.store.db.transaction((tx) =>
+    deps.services.events.append(tx as never, [
+      {
+        tenantId: endpoint.tenantId,
+        connectionId: null,
+        integration: null,
+        type: "webhook_endpoint.test",
+        version: null,
+        data: { endpoint_id: id },
+      },
+    ]),
+  );
+  await deps.services.queue.deliver({ eventId: event!.id, endpointId: id });
+  return event!;
+}
+
+const webhookAgents = new WeakMap<Services, Agent>();
+const agentOf = (services: Services) => {
+  let agent = webhookAgents.get(services);
+  if (!agent) {
+    agent = new Agent({
+      connect: { timeout: 5_000, lookup: guardedLookup(services.webhookNetwork) },
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    webhookAgents.set(services, agent);
+  }
+  return agent;
+};
+
+/** Thrown to have the queue retry a delivery later (a timeout, or a status other than 2xx and 410). */
+export class DeliveryFailed extends Error {}
+
+/**
+ * One attempt to deliver an event: signed per Standard Webhooks (with every secret in use during
+ * a rotation's overlap). 2xx is delivered; 410 disables the endpoint; anything else is retried by
+ * the queue, and an endpoint failing longer than the configured time is disabled.
+ */
+export async function deliverEvent(services: Services, job: { eventId: string; endpointId: string; attempt: number }): Promise<void> {
+  const [endpoint, event] = await Promise.all([services.webhooks.get(job.endpointId), services.events.get(job.eventId)]);
+  if (!endpoint || !event || !endpoint.enabled) return; // deleted or disabled meanwhile: nothing to send
+  const body = JSON.stringify(presentEvent(event));
+  const timestamp = new Date();
+  const secrets = await services.webhooks.signingSecrets(endpoint.id);
+  const signature = secrets.map((secret) => new Webhook(secret).sign(event.id, timestamp, body)).join(" ");
+  const started = performance.now();
+  let status: number | null = null;
+  let error: string | null = null;
+  try {
+    const answer = await request(endpoint.url, {
+      method: "POST",
+      dispatcher: agentOf(services),
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "unifold-webhooks",
+        "webhook-id": event.id,
+        "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
+        "webhook-signature": signature,
+      },
+      body,
+    });
+    status = answer.statusCode;
+    await answer.body.dump();
+  } catch (failure) {
+    error = failure instanceof Error ? failure.message : String(failure);
+  }
+  const latencyMs = Math.round(performance.now() - started);
+  const outcome = status !== null && status >= 200 && status < 300 ? "delivered" : status === 410 ? "gone" : "failed";
+  await services.webhooks.recordDelivery({
+    endpointId: endpoint.id,
+    eventId: event.id,
+    attempt: job.attempt,
+    outcome,
+    responseStatus: status,
+    latencyMs,
+    error,
+  });
+  services.metrics.deliveries.inc({ outcome });
+  services.metrics.deliverySeconds.observe(latencyMs / 1000);
+  if (outcome === "delivered") return;
+  if (outcome === "gone") return void (await disableEndpoint(services, endpoint, "the endpoint answered 410 Gone"));
+  const failing = (await services.webhooks.get(endpoint.id))?.failingSince;
+  if (failing && Date.now() - failing.getTime() > services.webhookDisableAfterMs) {
+    return void (await disableEndpoint(
+      services,
+      endpoint,
+      `every delivery failed for more than ${Math.round(services.webhookDisableAfterMs / 3_600_000)} h`,
+    ));
+  }
+  throw new DeliveryFailed(`delivery to ${endpoint.url} failed: ${error ?? `status ${status}`}`);
+}
+
+/** Disables an endpoint and tells the tenant's other endpoints. */
+async function disableEndpoint(services: Services, endpoint: WebhookEndpoint, reason: string) {
+  if (!(await services.webhooks.disable(endpoint.id, reason))) return;
+  services.metrics.endpointsDisabled.inc();
+  const others = (await services.webhooks.subscribers(endpoint.tenantId, "webhook_endpoint.disabled")).filter((e) => e.id !== endpoint.id);
+  await services.store.db.transaction(async (tx) => {
+    const [event] = await services.events.append(tx as never, [
+      {
+        tenantId: endpoint.tenantId,
+        connectionId: null,
+        integration: null,
+        type: "webhook_endpoint.disabled",
+        version: null,
+        data: { endpoint_id: endpoint.id, url: endpoint.url, reason },
+      },
+    ]);
+    await services.queue.deliverInTransaction(
+      tx as never,
+      others.map((e) => ({ eventId: event!.id, endpointId: e.id })),
+    );
+  });
+}
+
+/** The event log: a tenant's events after a cursor, oldest first. */
+export async function listEvents(
+  deps: Deps,
+  input: {
+    after?: string | undefined;
+    types?: string[] | undefined;
+    connection_id?: string | undefined;
+    tenant_id?: string | undefined;
+    limit: number;
+  },
+) {
+  const tenant = deps.caller.apiKey.tenantId ?? input.tenant_id;
+  const binding = `events:${tenant ?? ""}`;
+  let afterSeq: number | undefined;
+  if (input.after !== undefined) {
+    const state = (await deps.services.cursors.open(binding, input.after).catch(() => undefined)) as { s?: unknown } | undefined;
+    if (typeof state?.s !== "number") throw new ApiError("invalid_cursor", "the cursor does not belong to this event log");
+    afterSeq = state.s;
+  }
+  const page = await deps.services.events.list({
+    tenantId: tenant,
+    afterSeq,
+    types: input.types,
+    connectionId: input.connection_id,
+    limit: input.limit,
+  });
+  const last = page.rows.at(-1)?.seq ?? afterSeq ?? 0;
+  // The cursor always moves to the last event returned, so a caller polls from it for what comes later.
+  return { rows: page.rows, next_cursor: await deps.services.cursors.seal(binding, { s: last }), has_more: page.more };
+}

@@ -1,0 +1,33 @@
+import { deliverEvent } from "../domain/webhooks.ts";
+import { runSync } from "../domain/syncs.ts";
+import { type DeliveryJob, queues } from "../queue.ts";
+import type { Services } from "../services.ts";
+
+export interface WorkerOptions {
+  /** Events older than this are dropped from the log (and can no longer be delivered). */
+  eventRetentionDays: number;
+  /** Deliveries this instance sends at once (one batch fetched from the queue). */
+  deliveryConcurrency: number;
+}
+
+/**
+ * Starts the job queue and this instance's workers. Every instance runs them: pg-boss hands each
+ * job to one of them, and a sync's runs never overlap (one queued or active per sync).
+ */
+export async function startWorkers(services: Services, options: WorkerOptions): Promise<void> {
+  const { queue } = services;
+  await queue.start();
+  await queue.work<{ syncId: string }>(queues.syncRun, async (job) => {
+    await runSync(services, job.data.syncId, job.signal);
+  });
+  await queue.workEach<DeliveryJob>(
+    queues.deliver,
+    async (job) => deliverEvent(services, { ...job.data, attempt: job.retryCount + 1 }),
+    options.deliveryConcurrency,
+  );
+  await queue.work<object>(queues.tick, async () => {
+    for (const sync of await services.syncs.claimDue()) await queue.runSync(sync.id);
+    await services.events.prune(new Date(Date.now() - options.eventRetentionDays * 86_400_000));
+  });
+  await queue.boss.schedule(queues.tick, "* * * * *");
+}

@@ -1,0 +1,270 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
+
+/**
+ * A Standard Webhooks check written here from the spec, not with the library the gateway signs
+ * with: HMAC-SHA256 over `id.timestamp.body` with the secret's bytes, any of the space-separated
+ * `v1,` signatures matching.
+ */
+function verify(secret: string, headers: Record<string, string | string[] | undefined>, body: string): boolean {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const expected = createHmac("sha256", key).update(`${headers["webhook-id"]}.${headers["webhook-timestamp"]}.${body}`).digest();
+  return String(headers["webhook-signature"])
+    .split(" ")
+    .some((part) => {
+      const [version, signature] = part.split(",");
+      const given = Buffer.from(signature ?? "", "base64");
+      return version === "v1" && given.length === expected.length && timingSafeEqual(given, expected);
+    });
+}
+
+interface Received {
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  event: { id: string; type: string; version: number | null; data: Record<string, any> };
+}
+
+/** A receiver on loopback that records what it is sent, answering `status` (changeable: down, then up). */
+async function receiver() {
+  const received: Received[] = [];
+  const state = { status: 200 };
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      if (state.status < 300) received.push({ headers: req.headers, body, event: JSON.parse(body) });
+      res.writeHead(state.status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    received,
+    state,
+    /** Delivered events by id: a receiver de-duplicates by webhook-id. */
+    unique: () => new Map(received.map((r) => [r.event.id, r])),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const until = async (check: () => Promise<boolean> | boolean, ms = 60_000) => {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await sleep(50);
+  }
+};
+
+describe("syncs and change webhooks", { timeout: 120_000 }, () => {
+  let gw: Gateway;
+  let sandbox: RunningSandbox;
+  let hooks: Awaited<ReturnType<typeof receiver>>;
+  let jumpcloud: string;
+  let postman: string;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    [gw, sandbox, hooks] = await Promise.all([
+      startGateway({ jobs: true }),
+      startSandbox({ tenants: [{ name: "acme", users: 2_000 }], rateLimits: { postman: 0 } }),
+      receiver(),
+    ]);
+    const connected = await connectSandbox(gw, sandbox, "acme", { jumpcloud: "jumpcloud", "postman-scim": "postman" });
+    jumpcloud = connected.conn.jumpcloud;
+    postman = connected.conn["postman-scim"];
+    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "acme backend", scope: "api", tenant_id: "acme" } })).body.secret;
+  }, 60_000);
+  afterAll(async () => {
+    await gw?.close();
+    await sandbox?.close();
+    await hooks?.close();
+  });
+
+  const runs = async (syncId: string) => (await gw.call("GET", `/syncs/${syncId}/runs?limit=200`, { key: apiKey })).body.result as any[];
+  const finishedRuns = async (syncId: string, count: number) => {
+    await until(async () => (await runs(syncId)).filter((r) => r.status !== "running").length >= count);
+    return (await runs(syncId)).at(-1);
+  };
+
+  it("a 1 % change between runs of a 2,000-user directory gives exactly those events, signed", async () => {
+    const endpoint = await gw.call("POST", "/webhook-endpoints", {
+      key: apiKey,
+      body: { url: hooks.url, events: ["*"], description: "test receiver" },
+    });
+    expect(endpoint.status).toBe(201);
+    expect(endpoint.body.secret).toMatch(/^whsec_/);
+    const secret: string = endpoint.body.secret;
+
+    const sync = await gw.call("POST", "/syncs", {
+      key: apiKey,
+      body: { connection_id: jumpcloud, resources: ["users"], interval: 3_600 },
+    });
+    expect(sync.status).toBe(201);
+    const first = await finishedRuns(sync.body.id, 1);
+    expect(first).toMatchObject({ status: "succeeded", counts: { added: 2_000, updated: 0, deleted: 0, unchanged: 0 } });
+    await until(() => hooks.unique().size >= 2_001);
+
+    // 1 %: 5 join, 5 change title, 5 are suspended, 5 leave.
+    const applied = sandbox.changeUsers("jumpcloud", "acme", { add: 5, update: 5, deactivate: 5, delete: 5 });
+    const before = hooks.unique().size;
+    expect((await gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey })).status).toBe(202);
+    const second = await finishedRuns(sync.body.id, 2);
+    expect(second).toMatchObject({ status: "succeeded", counts: { added: 5, updated: 10, deleted: 5, unchanged: 1_985 } });
+    await until(() => hooks.unique().size >= before + 21);
+    await sleep(300); // nothing more should come
+    const fresh = [...hooks.unique().values()].slice(before);
+    const byType = (type: string) =>
+      fresh
+        .filter((r) => r.event.type === type)
+        .map((r) => r.event.data.id as string)
+        .sort();
+    expect(fresh).toHaveLength(21);
+    expect(byType("user.created")).toEqual([...applied.added].sort());
+    expect(byType("user.updated")).toEqual([...applied.updated].sort());
+    expect(byType("user.deactivated")).toEqual([...applied.deactivated].sort());
+    expect(byType("user.deleted")).toEqual([...applied.deleted].sort());
+    expect(byType("sync.completed")).toHaveLength(1);
+    for (const r of fresh.filter((f) => f.event.type === "user.updated")) expect(r.event.data.changed_fields).toEqual(["title"]);
+    for (const r of fresh.filter((f) => f.event.type === "user.deactivated")) expect(r.event.data.status).toBe("inactive");
+    // A version past the first: a receiver can drop anything older than what it holds.
+    for (const r of fresh.filter((f) => f.event.type.startsWith("user.") && f.event.type !== "user.created"))
+      expect(r.event.version).toBe(2);
+
+    // Every delivery verifies with the endpoint's secret and with no other.
+    for (const r of hooks.received) {
+      expect(r.headers["webhook-id"]).toBe(r.event.id);
+      expect(verify(secret, r.headers, r.body)).toBe(true);
+    }
+    const wrong = `whsec_${Buffer.from("not the secret at all, 24b").toString("base64")}`;
+    expect(verify(wrong, hooks.received[0]!.headers, hooks.received[0]!.body)).toBe(false);
+
+    // The synced copy answers without the vendor, deletions as tombstones.
+    const calls = sandbox.world.requests.length;
+    const records: any[] = [];
+    for (let cursor: string | null = null; ;) {
+      const page = await gw.call("GET", `/unified/records/users?connection_id=${jumpcloud}&limit=500${cursor ? `&cursor=${cursor}` : ""}`, {
+        key: apiKey,
+      });
+      expect(page.status).toBe(200);
+      records.push(...page.body.result);
+      cursor = page.body.next_cursor;
+      if (!cursor) break;
+    }
+    expect(sandbox.world.requests.length).toBe(calls);
+    expect(records).toHaveLength(2_005);
+    expect(
+      records
+        .filter((r) => r.deleted_at)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...applied.deleted].sort());
+  });
+
+  it("the event log pages every event exactly once, from the start or from any cursor", async () => {
+    const all: any[] = [];
+    const cursors: string[] = [];
+    for (let after: string | null = null; ;) {
+      const page = await gw.call("GET", `/events?limit=150${after ? `&after=${after}` : ""}`, { key: apiKey });
+      expect(page.status).toBe(200);
+      all.push(...page.body.result);
+      cursors.push(page.body.poll_cursor);
+      after = page.body.next_cursor;
+      if (!after) break;
+    }
+    expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
+    expect(all.length).toBeGreaterThanOrEqual(2_022);
+    // From the third page's cursor: exactly the rest.
+    const rest: any[] = [];
+    for (let after: string | null = cursors[2]!; after;) {
+      const page: any = await gw.call("GET", `/events?limit=500&after=${after}`, { key: apiKey });
+      rest.push(...page.body.result);
+      after = page.body.next_cursor;
+    }
+    expect(rest.map((e) => e.id)).toEqual(all.slice(450).map((e) => e.id));
+    // Filtered by type, and a poll from the end finds nothing new.
+    const deleted = await gw.call("GET", "/events?type=user.deleted", { key: apiKey });
+    expect(deleted.body.result.every((e: any) => e.type === "user.deleted")).toBe(true);
+    const tail = await gw.call("GET", `/events?after=${cursors.at(-1)}`, { key: apiKey });
+    expect(tail.body.result).toEqual([]);
+    expect(tail.body.next_cursor).toBeNull();
+  });
+
+  it("a run that fails part-way deletes nothing, and says so", async () => {
+    const sync = (await gw.call("GET", "/syncs", { key: apiKey })).body.result[0];
+    const applied = sandbox.changeUsers("jumpcloud", "acme", { delete: 3 });
+    // The first three pages come back, then the vendor fails (500 is not retried).
+    sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 1, count: 3, path: "/systemusers" });
+    sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 500, count: 50, path: "/systemusers" });
+    const events = hooks.unique().size;
+    await gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
+    const failed = await finishedRuns(sync.id, 3);
+    sandbox.world.faults.clear();
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/nothing was marked deleted/);
+    await until(() => [...hooks.unique().values()].slice(events).some((r) => r.event.type === "sync.failed"));
+    expect([...hooks.unique().values()].slice(events).filter((r) => r.event.type === "user.deleted")).toEqual([]);
+
+    // The next complete run finds them gone.
+    await gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
+    const next = await finishedRuns(sync.id, 4);
+    expect(next).toMatchObject({ status: "succeeded", counts: { deleted: 3 } });
+    await until(() => [...hooks.unique().values()].slice(events).filter((r) => r.event.type === "user.deleted").length === 3);
+    const gone = [...hooks.unique().values()].slice(events).filter((r) => r.event.type === "user.deleted");
+    expect(gone.map((r) => r.event.data.id).sort()).toEqual([...applied.deleted].sort());
+  });
+
+  it("a receiver that is down for a while gets every event once it is back", async () => {
+    const sync = (await gw.call("GET", "/syncs", { key: apiKey })).body.result[0];
+    hooks.state.status = 503;
+    const applied = sandbox.changeUsers("jumpcloud", "acme", { update: 4 });
+    const events = hooks.unique().size;
+    await gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
+    await finishedRuns(sync.id, 5);
+    await sleep(1_500); // a few failed attempts
+    const endpoint = (await gw.call("GET", "/webhook-endpoints", { key: apiKey })).body.result[0];
+    const attempts: any[] = [];
+    for (let cursor: string | null = null; ;) {
+      const page: any = await gw.call("GET", `/webhook-endpoints/${endpoint.id}/deliveries?limit=200${cursor ? `&cursor=${cursor}` : ""}`, {
+        key: apiKey,
+      });
+      attempts.push(...page.body.result);
+      cursor = page.body.next_cursor;
+      if (!cursor) break;
+    }
+    expect(attempts.some((d) => d.outcome === "failed" && d.response_status === 503 && d.latency_ms >= 0)).toBe(true);
+    hooks.state.status = 200;
+    await until(() => [...hooks.unique().values()].slice(events).filter((r) => r.event.type === "user.updated").length === 4, 30_000);
+    const updated = [...hooks.unique().values()].slice(events).filter((r) => r.event.type === "user.updated");
+    expect(updated.map((r) => r.event.data.id).sort()).toEqual([...applied.updated].sort());
+  });
+
+  it("refuses bad input with a 400 naming the field", async () => {
+    const bad = async (path: string, body: unknown, field: RegExp) => {
+      const res = await gw.call("POST", path, { key: apiKey, body });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(JSON.stringify(res.body.error)).toMatch(field);
+    };
+    await bad("/syncs", { connection_id: jumpcloud, resources: ["users"], interval: 30 }, /interval/);
+    await bad("/syncs", { connection_id: jumpcloud, resources: ["companies"] }, /resources/);
+    // Postman has no roles: named with its index.
+    await bad("/syncs", { connection_id: postman, resources: ["users", "roles"] }, /resources\.1/);
+    await bad("/webhook-endpoints", { url: "ftp://example.com/hook", events: ["*"] }, /url/);
+    await bad("/webhook-endpoints", { url: "https://example.com/hook", events: ["user.exploded"] }, /events/);
+    // The SSRF policy of upstream calls: with private addresses refused, a private URL is refused.
+    const strict = await startGateway({ upstream: { network: { allowPrivate: false } } });
+    const refused = await strict.call("POST", "/webhook-endpoints", {
+      body: { url: "http://10.0.0.8/hook", events: ["*"], tenant_id: "acme" },
+    });
+    await strict.close();
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body.error)).toMatch(/url/);
+    const res = await gw.call("GET", "/events?type=user.exploded", { key: apiKey });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body.error)).toMatch(/type/);
+  });
+});

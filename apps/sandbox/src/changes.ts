@@ -1,0 +1,105 @@
+import { randomBytes } from "node:crypto";
+import type { JumpCloudTenant } from "./jumpcloud/index.ts";
+import type { PostmanTenant } from "./postman/index.ts";
+
+/** A batch of directory changes, as people join, change, leave and are suspended over time. */
+export interface ChangeSpec {
+  add?: number;
+  update?: number;
+  deactivate?: number;
+  delete?: number;
+}
+
+/** The ids each kind of change touched, so a test knows exactly what a sync must report. */
+export interface Applied {
+  added: string[];
+  updated: string[];
+  deactivated: string[];
+  deleted: string[];
+}
+
+/**
+ * Picks disjoint users for each kind of change, spread over the whole list (every k-th), so a
+ * walk meets them on many pages. Deactivations take active users only.
+ */
+function pick<T>(all: T[], spec: ChangeSpec, isActive: (user: T) => boolean) {
+  const wanted = (spec.update ?? 0) + (spec.deactivate ?? 0) + (spec.delete ?? 0);
+  if (wanted > all.length) throw new Error(`only ${all.length} users to change`);
+  const step = Math.max(1, Math.floor(all.length / Math.max(1, wanted)));
+  const taken = new Set<number>();
+  const take = (count: number, ok: (user: T) => boolean) => {
+    const out: T[] = [];
+    for (let offset = 0; out.length < count && offset < step; offset++) {
+      for (let i = offset; i < all.length && out.length < count; i += step) {
+        if (!taken.has(i) && ok(all[i]!)) {
+          taken.add(i);
+          out.push(all[i]!);
+        }
+      }
+    }
+    if (out.length < count) throw new Error(`could not find ${count} users to change`);
+    return out;
+  };
+  return {
+    deleted: take(spec.delete ?? 0, () => true),
+    updated: take(spec.update ?? 0, () => true),
+    deactivated: take(spec.deactivate ?? 0, isActive),
+  };
+}
+
+export function changeJumpCloud(state: JumpCloudTenant, spec: ChangeSpec): Applied {
+  const chosen = pick(state.users.all(), spec, (u) => u.state === "ACTIVATED");
+  for (const user of chosen.deleted) {
+    state.users.delete(user._id);
+    for (const members of state.members.values()) members.delete(user._id);
+  }
+  for (const user of chosen.updated) state.users.put({ ...user, jobTitle: `${user.jobTitle ?? "Staff"} II` });
+  for (const user of chosen.deactivated) state.users.put({ ...user, state: "SUSPENDED", suspended: true });
+  const template = state.users.all()[0]!;
+  const added = Array.from({ length: spec.add ?? 0 }, () => {
+    const tag = randomBytes(4).toString("hex");
+    return state.users.put({
+      ...template,
+      _id: randomBytes(12).toString("hex"),
+      username: `joiner.${tag}`,
+      email: `joiner.${tag}@example.com`,
+      created: new Date().toISOString(),
+    });
+  });
+  state.touch();
+  return {
+    added: added.map((u) => u._id),
+    updated: chosen.updated.map((u) => u._id),
+    deactivated: chosen.deactivated.map((u) => u._id),
+    deleted: chosen.deleted.map((u) => u._id),
+  };
+}
+
+export function changePostman(state: PostmanTenant, spec: ChangeSpec): Applied {
+  const chosen = pick(state.users.all(), spec, (u) => u.active);
+  const now = new Date().toISOString();
+  for (const user of chosen.deleted) state.removeUser(user.id);
+  for (const user of chosen.updated)
+    state.putUser({
+      ...user,
+      name: { ...user.name, familyName: `${user.name.familyName}-Lee` },
+      meta: { ...user.meta, lastModified: now },
+    });
+  for (const user of chosen.deactivated) state.putUser({ ...user, active: false, meta: { ...user.meta, lastModified: now } });
+  const template = state.users.all()[0]!;
+  const added = Array.from({ length: spec.add ?? 0 }, () => {
+    const tag = randomBytes(4).toString("hex");
+    return state.putUser({
+      ...template,
+      id: randomBytes(24).toString("hex"),
+      userName: `joiner.${tag}@example.com`,
+      meta: { ...template.meta, created: now, lastModified: now },
+    });
+  });
+  return {
+    added: added.map((u) => u.id),
+    updated: chosen.updated.map((u) => u.id),
+    deactivated: chosen.deactivated.map((u) => u.id),
+    deleted: chosen.deleted.map((u) => u.id),
+  };
+}

@@ -1,0 +1,297 @@
+import { and, asc, eq, gt, inArray, isNull, lte, ne, sql } from "drizzle-orm";
+import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
+import { type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
+import type { Database } from "./store.ts";
+
+export interface Sync {
+  id: string;
+  tenantId: string;
+  connectionId: string;
+  resources: string[];
+  intervalSeconds: number;
+  status: SyncStatus;
+  nextRunAt: Date;
+  createdAt: Date;
+}
+
+export interface SyncRun {
+  id: string;
+  syncId: string;
+  status: "running" | "succeeded" | "failed";
+  startedAt: Date;
+  endedAt: Date | null;
+  counts: Record<string, number>;
+  error: string | null;
+}
+
+/** One record as a run saw it: its id upstream, the hash of its unified form, and that form. */
+export interface SeenRecord {
+  remoteId: string;
+  hash: string;
+  data: Record<string, unknown>;
+}
+
+/** What a page of a run changed in the synced copy. */
+export type RecordChange =
+  | { kind: "created"; remoteId: string; version: number; data: Record<string, unknown> }
+  | { kind: "updated"; remoteId: string; version: number; data: Record<string, unknown>; before: Record<string, unknown> }
+  | { kind: "deleted"; remoteId: string; version: number; data: Record<string, unknown> };
+
+export interface StoredRecord {
+  remoteId: string;
+  data: Record<string, unknown>;
+  version: number;
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+  modifiedAt: Date;
+  deletedAt: Date | null;
+}
+
+export function syncStore(db: Database) {
+  return {
+    async create(input: { tenantId: string; connectionId: string; resources: string[]; intervalSeconds: number }): Promise<Sync> {
+      const [row] = await db.insert(syncs).values(input).returning();
+      return row as Sync;
+    },
+
+    async get(id: string): Promise<Sync | undefined> {
+      if (!isUuid(id)) return undefined;
+      const [row] = await db.select().from(syncs).where(eq(syncs.id, id));
+      return row as Sync | undefined;
+    },
+
+    async list(filter: { tenantId?: string | undefined; after?: Keyset | undefined; limit: number }): Promise<Page<Sync>> {
+      const rows = await db
+        .select()
+        .from(syncs)
+        .where(
+          and(
+            filter.tenantId === undefined ? undefined : eq(syncs.tenantId, filter.tenantId),
+            filter.after && keysetAfter(syncs, filter.after),
+          ),
+        )
+        .orderBy(asc(syncs.createdAt), asc(syncs.id))
+        .limit(filter.limit + 1);
+      return toPage(rows as Sync[], filter.limit);
+    },
+
+    async setStatus(id: string, status: SyncStatus): Promise<Sync | undefined> {
+      if (!isUuid(id)) return undefined;
+      const [row] = await db.update(syncs).set({ status }).where(eq(syncs.id, id)).returning();
+      return row as Sync | undefined;
+    },
+
+    async remove(id: string): Promise<boolean> {
+      if (!isUuid(id)) return false;
+      return (await db.delete(syncs).where(eq(syncs.id, id)).returning({ id: syncs.id })).length > 0;
+    },
+
+    /** Active syncs whose next run is due, moved on by their interval so another tick does not take them too. */
+    async claimDue(now = new Date()): Promise<Sync[]> {
+      const rows = await db
+        .update(syncs)
+        .set({ nextRunAt: sql`${now.toISOString()}::timestamptz + make_interval(secs => ${syncs.intervalSeconds})` })
+        .where(and(eq(syncs.status, "active"), lte(syncs.nextRunAt, now)))
+        .returning();
+      return rows as Sync[];
+    },
+
+    async startRun(syncId: string): Promise<SyncRun> {
+      const [row] = await db.insert(syncRuns).values({ syncId, status: "running", counts: {} }).returning();
+      return row as SyncRun;
+    },
+
+    async finishRun(
+      id: string,
+      outcome: { status: "succeeded" | "failed"; counts: Record<string, number>; error?: string | null },
+    ): Promise<void> {
+      await db
+        .update(syncRuns)
+        .set({ status: outcome.status, counts: outcome.counts, error: outcome.error ?? null, endedAt: new Date() })
+        .where(eq(syncRuns.id, id));
+    },
+
+    /** A run left `running` by an instance that died is closed as failed when its sync runs again. */
+    async abandonRuns(syncId: string): Promise<void> {
+      await db
+        .update(syncRuns)
+        .set({ status: "failed", error: "the instance running it stopped before it finished; nothing was deleted", endedAt: new Date() })
+        .where(and(eq(syncRuns.syncId, syncId), eq(syncRuns.status, "running")));
+    },
+
+    async runs(filter: { syncId: string; after?: Keyset | undefined; limit: number }): Promise<Page<SyncRun>> {
+      const rows = await db
+        .select()
+        .from(syncRuns)
+        .where(
+          and(
+            eq(syncRuns.syncId, filter.syncId),
+            filter.after && keysetAfter({ createdAt: syncRuns.startedAt, id: syncRuns.id }, filter.after),
+          ),
+        )
+        .orderBy(asc(syncRuns.startedAt), asc(syncRuns.id))
+        .limit(filter.limit + 1);
+      return toPage(rows.map((r) => ({ ...r, createdAt: r.startedAt })) as (SyncRun & Keyset)[], filter.limit);
+    },
+
+    /**
+     * Records one page of a walk in the synced copy and hands what changed to `onChanges` in the
+     * same transaction (the caller writes the events there), so a change is never recorded
+     * without its event, nor announced twice.
+     */
+    async applyPage(
+      key: { connectionId: string; resource: string; runId: string },
+      seen: SeenRecord[],
+      onChanges: (tx: Database, changes: RecordChange[]) => Promise<void>,
+    ): Promise<{ changes: RecordChange[]; unchanged: number }> {
+      return db.transaction(async (tx) => {
+        const ids = seen.map((r) => r.remoteId);
+        const existing = ids.length
+          ? await tx
+              .select({
+                remoteId: syncRecords.remoteId,
+                hash: syncRecords.hash,
+                data: syncRecords.data,
+                version: syncRecords.version,
+                deletedAt: syncRecords.deletedAt,
+              })
+              .from(syncRecords)
+              .where(
+                and(
+                  eq(syncRecords.connectionId, key.connectionId),
+                  eq(syncRecords.resource, key.resource),
+                  inArray(syncRecords.remoteId, ids),
+                ),
+              )
+              // Row locks in one order, so two runs of one connection (never planned) could not deadlock.
+              .orderBy(asc(syncRecords.remoteId))
+              .for("update")
+          : [];
+        const known = new Map(existing.map((row) => [row.remoteId, row]));
+        const changes: RecordChange[] = [];
+        const upserts: (typeof syncRecords.$inferInsert)[] = [];
+        let unchanged = 0;
+        const now = new Date();
+        for (const record of seen) {
+          const before = known.get(record.remoteId);
+          const base = {
+            connectionId: key.connectionId,
+            resource: key.resource,
+            remoteId: record.remoteId,
+            seenBy: key.runId,
+            lastSeenAt: now,
+          };
+          if (before && before.hash === record.hash && before.deletedAt === null) {
+            unchanged++;
+            continue;
+          }
+          const version = (before?.version ?? 0) + 1;
+          upserts.push({ ...base, hash: record.hash, data: record.data, version, modifiedAt: now, deletedAt: null });
+          changes.push(
+            before && before.deletedAt === null
+              ? { kind: "updated", remoteId: record.remoteId, version, data: record.data, before: before.data }
+              : { kind: "created", remoteId: record.remoteId, version, data: record.data },
+          );
+        }
+        // The unchanged are only marked seen: no new version, no event.
+        const written = new Set(upserts.map((u) => u.remoteId));
+        const untouched = ids.filter((id) => !written.has(id));
+        if (untouched.length) {
+          await tx
+            .update(syncRecords)
+            .set({ seenBy: key.runId, lastSeenAt: now })
+            .where(
+              and(
+                eq(syncRecords.connectionId, key.connectionId),
+                eq(syncRecords.resource, key.resource),
+                inArray(syncRecords.remoteId, untouched),
+              ),
+            );
+        }
+        if (upserts.length) {
+          await tx
+            .insert(syncRecords)
+            .values(upserts)
+            .onConflictDoUpdate({
+              target: [syncRecords.connectionId, syncRecords.resource, syncRecords.remoteId],
+              set: {
+                hash: sql`excluded.hash`,
+                data: sql`excluded.data`,
+                version: sql`excluded.version`,
+                seenBy: sql`excluded.seen_by`,
+                lastSeenAt: sql`excluded.last_seen_at`,
+                modifiedAt: sql`excluded.modified_at`,
+                deletedAt: sql`null`,
+              },
+            });
+        }
+        if (changes.length) await onChanges(tx as unknown as Database, changes);
+        return { changes, unchanged };
+      });
+    },
+
+    /** After a complete walk: what the run did not see is gone upstream. Marked deleted, with its event. */
+    async sweepDeleted(
+      key: { connectionId: string; resource: string; runId: string },
+      onChanges: (tx: Database, changes: RecordChange[]) => Promise<void>,
+    ): Promise<RecordChange[]> {
+      return db.transaction(async (tx) => {
+        const rows = await tx
+          .update(syncRecords)
+          .set({ deletedAt: new Date(), modifiedAt: new Date(), version: sql`${syncRecords.version} + 1` })
+          .where(
+            and(
+              eq(syncRecords.connectionId, key.connectionId),
+              eq(syncRecords.resource, key.resource),
+              ne(syncRecords.seenBy, key.runId),
+              isNull(syncRecords.deletedAt),
+            ),
+          )
+          .returning({ remoteId: syncRecords.remoteId, data: syncRecords.data, version: syncRecords.version });
+        const changes: RecordChange[] = rows.map((row) => ({
+          kind: "deleted",
+          remoteId: row.remoteId,
+          version: row.version,
+          data: row.data,
+        }));
+        if (changes.length) await onChanges(tx as unknown as Database, changes);
+        return changes;
+      });
+    },
+
+    /** The synced copy, oldest change first: records and tombstones, paged by (modifiedAt, remoteId). */
+    async records(filter: {
+      connectionId: string;
+      resource: string;
+      modifiedAfter?: Date | undefined;
+      after?: { modifiedAt: Date; remoteId: string } | undefined;
+      limit: number;
+    }): Promise<{ rows: StoredRecord[]; more: boolean }> {
+      const rows = await db
+        .select({
+          remoteId: syncRecords.remoteId,
+          data: syncRecords.data,
+          version: syncRecords.version,
+          firstSeenAt: syncRecords.firstSeenAt,
+          lastSeenAt: syncRecords.lastSeenAt,
+          modifiedAt: syncRecords.modifiedAt,
+          deletedAt: syncRecords.deletedAt,
+        })
+        .from(syncRecords)
+        .where(
+          and(
+            eq(syncRecords.connectionId, filter.connectionId),
+            eq(syncRecords.resource, filter.resource),
+            filter.modifiedAfter && gt(syncRecords.modifiedAt, filter.modifiedAfter),
+            filter.after &&
+              sql`(${syncRecords.modifiedAt}, ${syncRecords.remoteId}) > (${filter.after.modifiedAt.toISOString()}::timestamptz, ${filter.after.remoteId})`,
+          ),
+        )
+        .orderBy(asc(syncRecords.modifiedAt), asc(syncRecords.remoteId))
+        .limit(filter.limit + 1);
+      return { rows: rows.slice(0, filter.limit), more: rows.length > filter.limit };
+    },
+  };
+}
+
+export type SyncStore = ReturnType<typeof syncStore>;

@@ -1,0 +1,279 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
+import { events, webhookDeliveries, webhookEndpoints } from "./schema.ts";
+import type { Database } from "./store.ts";
+import type { Vault } from "./vault.ts";
+
+export interface WebhookEndpoint {
+  id: string;
+  tenantId: string;
+  url: string;
+  description: string | null;
+  events: string[];
+  enabled: boolean;
+  disabledReason: string | null;
+  failingSince: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const visible = {
+  id: webhookEndpoints.id,
+  tenantId: webhookEndpoints.tenantId,
+  url: webhookEndpoints.url,
+  description: webhookEndpoints.description,
+  events: webhookEndpoints.events,
+  enabled: webhookEndpoints.enabled,
+  disabledReason: webhookEndpoints.disabledReason,
+  failingSince: webhookEndpoints.failingSince,
+  createdAt: webhookEndpoints.createdAt,
+  updatedAt: webhookEndpoints.updatedAt,
+};
+
+/** Standard Webhooks secrets: `whsec_` and 24 random bytes in base64. */
+const newSecret = () => `whsec_${randomBytes(24).toString("base64")}`;
+
+/** What the sealed secret column holds; `previous` signs too until `previousUntil` (a rotation's overlap). */
+interface Secrets {
+  secret: string;
+  previous?: string;
+  previousUntil?: string;
+}
+
+export interface EventRow {
+  seq: number;
+  id: string;
+  tenantId: string;
+  connectionId: string | null;
+  integration: string | null;
+  type: string;
+  version: number | null;
+  data: Record<string, unknown>;
+  createdAt: Date;
+}
+
+export type NewEvent = Omit<EventRow, "seq" | "createdAt" | "id"> & { id?: string };
+
+export interface Delivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  attempt: number;
+  outcome: "delivered" | "failed" | "gone";
+  responseStatus: number | null;
+  latencyMs: number;
+  error: string | null;
+  createdAt: Date;
+}
+
+export function webhookStore(db: Database, vault: Vault) {
+  const seal = (id: string, secrets: Secrets) => vault.seal(id, secrets as unknown as Record<string, string>);
+  return {
+    /** Registers an endpoint; its secret is returned this once. */
+    async create(input: { tenantId: string; url: string; events: string[]; description?: string | null }) {
+      const id = randomUUID();
+      const secret = newSecret();
+      const [row] = await db
+        .insert(webhookEndpoints)
+        .values({
+          id,
+          tenantId: input.tenantId,
+          url: input.url,
+          events: input.events,
+          description: input.description ?? null,
+          secret: await seal(id, { secret }),
+          secretKid: vault.currentKid,
+        })
+        .returning(visible);
+      return { endpoint: row as WebhookEndpoint, secret };
+    },
+
+    async get(id: string): Promise<WebhookEndpoint | undefined> {
+      if (!isUuid(id)) return undefined;
+      const [row] = await db.select(visible).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+      return row;
+    },
+
+    async list(filter: { tenantId?: string | undefined; after?: Keyset | undefined; limit: number }): Promise<Page<WebhookEndpoint>> {
+      const rows = await db
+        .select(visible)
+        .from(webhookEndpoints)
+        .where(
+          and(
+            filter.tenantId === undefined ? undefined : eq(webhookEndpoints.tenantId, filter.tenantId),
+            filter.after && keysetAfter(webhookEndpoints, filter.after),
+          ),
+        )
+        .orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id))
+        .limit(filter.limit + 1);
+      return toPage(rows, filter.limit);
+    },
+
+    async update(
+      id: string,
+      patch: {
+        url?: string | undefined;
+        events?: string[] | undefined;
+        description?: string | null | undefined;
+        enabled?: boolean | undefined;
+      },
+    ): Promise<WebhookEndpoint | undefined> {
+      if (!isUuid(id)) return undefined;
+      const [row] = await db
+        .update(webhookEndpoints)
+        .set({
+          ...(patch.url !== undefined && { url: patch.url }),
+          ...(patch.events !== undefined && { events: patch.events }),
+          ...(patch.description !== undefined && { description: patch.description }),
+          // Enabling again starts afresh: no reason, no failing streak.
+          ...(patch.enabled !== undefined && { enabled: patch.enabled, disabledReason: null, failingSince: null }),
+          updatedAt: new Date(),
+        })
+        .where(eq(webhookEndpoints.id, id))
+        .returning(visible);
+      return row;
+    },
+
+    async remove(id: string): Promise<boolean> {
+      if (!isUuid(id)) return false;
+      return (await db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).returning({ id: webhookEndpoints.id })).length > 0;
+    },
+
+    /** A new secret, returned this once; the old one keeps signing too for `overlapSeconds`. */
+    async rotateSecret(id: string, overlapSeconds: number): Promise<string | undefined> {
+      if (!isUuid(id)) return undefined;
+      const [row] = await db.select({ secret: webhookEndpoints.secret }).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+      if (!row) return undefined;
+      const old = (await vault.open(id, row.secret)) as unknown as Secrets;
+      const secret = newSecret();
+      const previousUntil = new Date(Date.now() + overlapSeconds * 1000).toISOString();
+      await db
+        .update(webhookEndpoints)
+        .set({
+          secret: await seal(id, { secret, previous: old.secret, previousUntil }),
+          secretKid: vault.currentKid,
+          updatedAt: new Date(),
+        })
+        .where(eq(webhookEndpoints.id, id));
+      return secret;
+    },
+
+    /** The secrets that sign a delivery now: the current one, and the previous one during an overlap. */
+    async signingSecrets(id: string): Promise<string[]> {
+      const [row] = await db.select({ secret: webhookEndpoints.secret }).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+      if (!row) return [];
+      const secrets = (await vault.open(id, row.secret)) as unknown as Secrets;
+      const overlapping = secrets.previous && secrets.previousUntil && Date.parse(secrets.previousUntil) > Date.now();
+      return overlapping ? [secrets.secret, secrets.previous!] : [secrets.secret];
+    },
+
+    /** Enabled endpoints of a tenant that take an event type. */
+    async subscribers(tenantId: string, type: string): Promise<WebhookEndpoint[]> {
+      const rows = await db
+        .select(visible)
+        .from(webhookEndpoints)
+        .where(and(eq(webhookEndpoints.tenantId, tenantId), eq(webhookEndpoints.enabled, true)));
+      return rows.filter((row) => row.events.includes("*") || row.events.includes(type));
+    },
+
+    async recordDelivery(row: Omit<Delivery, "id" | "createdAt">): Promise<void> {
+      await db.insert(webhookDeliveries).values(row);
+      if (row.outcome === "delivered") {
+        await db.update(webhookEndpoints).set({ failingSince: null }).where(eq(webhookEndpoints.id, row.endpointId));
+      } else {
+        await db
+          .update(webhookEndpoints)
+          .set({ failingSince: sql`coalesce(${webhookEndpoints.failingSince}, now())` })
+          .where(eq(webhookEndpoints.id, row.endpointId));
+      }
+    },
+
+    /** Disables an endpoint the gateway gave up on; false when it was already disabled. */
+    async disable(id: string, reason: string): Promise<boolean> {
+      const rows = await db
+        .update(webhookEndpoints)
+        .set({ enabled: false, disabledReason: reason, updatedAt: new Date() })
+        .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.enabled, true)))
+        .returning({ id: webhookEndpoints.id });
+      return rows.length > 0;
+    },
+
+    async deliveries(filter: { endpointId: string; after?: Keyset | undefined; limit: number }): Promise<Page<Delivery>> {
+      const rows = await db
+        .select()
+        .from(webhookDeliveries)
+        .where(and(eq(webhookDeliveries.endpointId, filter.endpointId), filter.after && keysetAfter(webhookDeliveries, filter.after)))
+        .orderBy(asc(webhookDeliveries.createdAt), asc(webhookDeliveries.id))
+        .limit(filter.limit + 1);
+      return toPage(rows as Delivery[], filter.limit);
+    },
+
+    async delivery(id: string): Promise<Delivery | undefined> {
+      if (!isUuid(id)) return undefined;
+      const [row] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id));
+      return row as Delivery | undefined;
+    },
+  };
+}
+
+export type WebhookStore = ReturnType<typeof webhookStore>;
+
+/** The event log: appended by syncs (in the transaction that records the change), paged by `seq`. */
+export function eventStore(db: Database) {
+  return {
+    async append(tx: Database, rows: NewEvent[]): Promise<EventRow[]> {
+      if (rows.length === 0) return [];
+      const made = await tx
+        .insert(events)
+        .values(rows.map((row) => ({ ...row, id: row.id ?? `evt_${randomUUID().replaceAll("-", "")}` })))
+        .returning();
+      return made as EventRow[];
+    },
+
+    async get(id: string): Promise<EventRow | undefined> {
+      const [row] = await db.select().from(events).where(eq(events.id, id));
+      return row as EventRow | undefined;
+    },
+
+    async list(filter: {
+      tenantId?: string | undefined;
+      afterSeq?: number | undefined;
+      types?: string[] | undefined;
+      connectionId?: string | undefined;
+      limit: number;
+    }): Promise<{ rows: EventRow[]; more: boolean }> {
+      const where: (SQL | undefined)[] = [
+        filter.tenantId === undefined ? undefined : eq(events.tenantId, filter.tenantId),
+        filter.afterSeq === undefined ? undefined : gt(events.seq, filter.afterSeq),
+        filter.types?.length ? inArray(events.type, filter.types) : undefined,
+        filter.connectionId === undefined ? undefined : eq(events.connectionId, filter.connectionId),
+      ];
+      const rows = (await db
+        .select()
+        .from(events)
+        .where(and(...where))
+        .orderBy(asc(events.seq))
+        .limit(filter.limit + 1)) as EventRow[];
+      return { rows: rows.slice(0, filter.limit), more: rows.length > filter.limit };
+    },
+
+    /** Drops events older than the retention; returns how many. */
+    async prune(olderThan: Date): Promise<number> {
+      return (await db.delete(events).where(lt(events.createdAt, olderThan)).returning({ seq: events.seq })).length;
+    },
+
+    /** The newest event's seq, for a receiver that wants to start from now. */
+    async latestSeq(tenantId: string): Promise<number> {
+      const [row] = await db
+        .select({ seq: events.seq })
+        .from(events)
+        .where(eq(events.tenantId, tenantId))
+        .orderBy(desc(events.seq))
+        .limit(1);
+      return row?.seq ?? 0;
+    },
+  };
+}
+
+export type EventStore = ReturnType<typeof eventStore>;
