@@ -75,10 +75,11 @@ const schema = z.object({
   // Syncs and webhooks (README "Keep your copy in sync").
   UNIFOLD_EVENT_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   UNIFOLD_WEBHOOK_RETRY_DELAY_S: z.coerce.number().int().positive().default(30),
-  UNIFOLD_WEBHOOK_RETRY_DELAY_MAX_S: z.coerce.number().int().positive().default(3_600),
-  UNIFOLD_WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).default(30),
+  UNIFOLD_WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(20).default(12),
   UNIFOLD_WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().positive().default(120),
-  UNIFOLD_SYNC_RUN_TIMEOUT_S: z.coerce.number().int().min(60).default(900),
+  UNIFOLD_SYNC_RUN_TIMEOUT_S: z.coerce.number().int().min(5).default(900),
+  UNIFOLD_WEBHOOK_TIMEOUT_S: z.coerce.number().int().min(5).default(60),
+  UNIFOLD_JOB_CHECK_INTERVAL_S: z.coerce.number().int().min(1).default(60),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
 

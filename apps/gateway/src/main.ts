@@ -37,13 +37,14 @@ async function main() {
     sharedLimits: config.UNIFOLD_SHARED_LIMITS,
     queue: {
       retryDelaySeconds: config.UNIFOLD_WEBHOOK_RETRY_DELAY_S,
-      retryDelayMaxSeconds: config.UNIFOLD_WEBHOOK_RETRY_DELAY_MAX_S,
       retryLimit: config.UNIFOLD_WEBHOOK_RETRY_LIMIT,
       syncRunTimeoutSeconds: config.UNIFOLD_SYNC_RUN_TIMEOUT_S,
+      deliveryTimeoutSeconds: config.UNIFOLD_WEBHOOK_TIMEOUT_S,
+      checkIntervalSeconds: config.UNIFOLD_JOB_CHECK_INTERVAL_S,
     },
     webhookDisableAfterMs: config.UNIFOLD_WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
   });
-  await startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 25 });
+  await startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 });
   const { store: limitStore } = services.limits;
   logger.info({ limits: limitStore }, limitStore === "memory" ? "limits kept in this process" : `limits shared through ${limitStore}`);
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);

@@ -1,15 +1,15 @@
-import type { Database, Store } from "@unifold/db";
-import { sql } from "drizzle-orm";
-import { fromDrizzle, fromPglite, type Job, PgBoss } from "pg-boss";
+import type { PGlite } from "@electric-sql/pglite";
+import type { Store } from "@unifold/db";
+import PgBoss from "pg-boss";
 import type { Logger } from "pino";
 
 /** The background work, by queue. */
 export const queues = {
-  /** One run of one sync; at most one queued or running per sync, across every instance. */
+  /** One run of one sync; at most one queued and one running per sync, across every instance. */
   syncRun: "sync-run",
   /** One event to one endpoint, retried with backoff until it is delivered or given up. */
   deliver: "webhook-deliver",
-  /** Every minute: start the syncs that are due, and drop events past their retention. */
+  /** Every minute: start the syncs that are due, hand out undelivered events, drop old ones. */
   tick: "tick",
 } as const;
 
@@ -18,101 +18,111 @@ export interface DeliveryJob {
   endpointId: string;
 }
 
+/** A job as a worker gets it: what to do, which attempt this is, and a signal for shutdown. */
+export interface Work<T> {
+  data: T;
+  attempt: number;
+  signal: AbortSignal;
+}
+
 export interface QueueOptions {
-  /** Seconds before the first retry of a failed delivery; doubled each time (with jitter) up to `retryDelayMaxSeconds`. */
+  /** Seconds before the first retry of a failed delivery, doubled on each retry. */
   retryDelaySeconds: number;
-  retryDelayMaxSeconds: number;
-  /** Attempts after the first; with the defaults they span more than 24 hours. */
+  /** Retries after the first attempt; with the defaults (30 s, 12) the last is ≈34 hours later. */
   retryLimit: number;
   /** How long a sync run may hold its job; past it (its instance died) another instance takes it over. */
   syncRunTimeoutSeconds: number;
+  /** The same for one delivery attempt. */
+  deliveryTimeoutSeconds: number;
+  /** How often each instance looks for jobs held past their timeout (their instance died). */
+  checkIntervalSeconds: number;
 }
 
 export const defaultQueueOptions: QueueOptions = {
   retryDelaySeconds: 30,
-  retryDelayMaxSeconds: 3_600,
-  retryLimit: 30,
+  retryLimit: 12,
   syncRunTimeoutSeconds: 900,
+  deliveryTimeoutSeconds: 60,
+  checkIntervalSeconds: 60,
 };
 
 /**
- * pg-boss in the gateway's own database: its own pool on a Postgres server, the same PGlite
- * when embedded. Jobs are sent inside the caller's transaction where it matters (an event and
- * its deliveries are written together, or not at all).
+ * pg-boss's database interface over the embedded PGlite: a statement with parameters goes
+ * through `query`; pg-boss's multi-statement scripts (its schema) through `exec`.
+ */
+function pgliteExecutor(pglite: PGlite): PgBoss.Db {
+  return {
+    async executeSql(text, values) {
+      if (values?.length) return pglite.query(text, values);
+      const results = await pglite.exec(text);
+      return { rows: results.at(-1)?.rows ?? [] };
+    },
+  };
+}
+
+/**
+ * pg-boss in the gateway's own database: its own small pool on a Postgres server, the same
+ * PGlite when embedded. (pg-boss 10: the later majors need Node 22, and this project supports 20.)
  */
 export function createQueue(store: Store, logger: Logger, options: QueueOptions = defaultQueueOptions) {
+  const common = { schema: "pgboss", maintenanceIntervalSeconds: options.checkIntervalSeconds, monitorStateIntervalSeconds: 60 };
   const boss =
     store.kind === "postgres"
-      ? new PgBoss({ connectionString: store.url!, max: 3, schema: "pgboss", application_name: "unifold-jobs" })
-      : new PgBoss({ db: fromPglite(store.pglite!), schema: "pgboss" });
+      ? new PgBoss({ ...common, connectionString: store.url!, max: 3, application_name: "unifold-jobs" })
+      : new PgBoss({ ...common, db: pgliteExecutor(store.pglite!) });
   boss.on("error", (error: Error) => logger.warn({ err: error.message }, "job queue error"));
+  const stopping = new AbortController();
   let started: Promise<void> | undefined;
 
   return {
     boss,
     options,
-    /** Creates the schema and queues (idempotent, safe for instances starting together). */
+    /** Creates pg-boss's schema and the queues (idempotent; safe for instances starting together). */
     start(): Promise<void> {
       started ??= (async () => {
         await boss.start();
         // A run whose instance died expires, and is retried once by whichever instance fetches it.
-        await boss.createQueue(queues.syncRun, { policy: "exclusive", expireInSeconds: options.syncRunTimeoutSeconds, retryLimit: 1 });
-        await boss.createQueue(queues.deliver, {
+        const queue = async (name: string, settings: Omit<PgBoss.Queue, "name">) => {
+          if (!(await boss.getQueue(name))) await boss.createQueue(name, { name, ...settings });
+        };
+        await queue(queues.syncRun, { policy: "stately", expireInSeconds: options.syncRunTimeoutSeconds, retryLimit: 1 });
+        await queue(queues.deliver, {
           retryLimit: options.retryLimit,
           retryDelay: options.retryDelaySeconds,
           retryBackoff: true,
-          retryDelayMax: options.retryDelayMaxSeconds,
-          expireInSeconds: 60,
+          expireInSeconds: options.deliveryTimeoutSeconds,
         });
-        await boss.createQueue(queues.tick, { policy: "exclusive", retryLimit: 0 });
+        await queue(queues.tick, { policy: "stately", retryLimit: 0 });
       })();
       return started;
     },
     async stop(): Promise<void> {
-      if (started) await boss.stop({ graceful: true, timeout: 5_000 });
+      stopping.abort();
+      if (started) await boss.stop({ graceful: true, timeout: 5_000, wait: true });
     },
-    /** Asks for a run of a sync now; undefined when one is already queued or running. */
+    /** Asks for a run of a sync now; null when one is already queued (a running one is not doubled either). */
     async runSync(syncId: string): Promise<string | null> {
       return boss.send(queues.syncRun, { syncId }, { singletonKey: syncId });
     },
-    /** Deliveries of new events, in the transaction that wrote them. */
-    async deliverInTransaction(tx: Database, jobs: DeliveryJob[]): Promise<void> {
-      if (jobs.length === 0) return;
-      await boss.insert(
-        queues.deliver,
-        jobs.map((data) => ({ data })),
-        { db: fromDrizzle(tx as never, sql as never) },
-      );
-    },
-    /** A delivery sent again by hand (a replay), or a test event. */
-    async deliver(job: DeliveryJob): Promise<void> {
-      await boss.send(queues.deliver, job);
-    },
-    async work<T extends object>(name: string, handler: (job: Job<T>) => Promise<void>): Promise<void> {
-      await boss.work<T>(name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => handler(job!));
+    async deliver(jobs: DeliveryJob[]): Promise<void> {
+      if (jobs.length) await boss.insert(jobs.map((data) => ({ name: queues.deliver, data })));
     },
     /**
-     * Up to `batchSize` jobs at once, each settled on its own (one failure retries that job only),
-     * fetching again at once while batches come back full.
+     * Up to `batchSize` jobs fetched at once and worked side by side, each settled on its own:
+     * a failure fails (and so retries) that job only.
      */
-    async workEach<T extends object>(name: string, handler: (job: Job<T>) => Promise<void>, batchSize: number): Promise<void> {
-      await boss.work<T, unknown, { batchSize: number; perJobResults: true; burstWhenBatchFull: true; pollingIntervalSeconds: number }>(
-        name,
-        { batchSize, perJobResults: true, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 },
-        async (jobs) =>
-          Promise.all(
-            jobs.map((job) =>
-              handler(job).then(
-                () => ({ id: job.id, status: "completed" as const }),
-                (error: unknown) => ({
-                  id: job.id,
-                  status: "failed" as const,
-                  output: { message: error instanceof Error ? error.message : String(error) },
-                }),
-              ),
-            ),
-          ),
-      );
+    async work<T extends object>(name: string, handler: (job: Work<T>) => Promise<void>, batchSize = 1): Promise<void> {
+      await boss.work<T>(name, { batchSize, includeMetadata: true, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+        await Promise.all(
+          jobs.map(async (job) => {
+            try {
+              await handler({ data: job.data, attempt: job.retryCount + 1, signal: stopping.signal });
+            } catch (error) {
+              await boss.fail(name, job.id, { message: error instanceof Error ? error.message : String(error) });
+            }
+          }),
+        );
+      });
     },
   };
 }

@@ -84,10 +84,10 @@ export async function startGateway(
     apiKeyLimit: options.apiKeyLimit,
     sharedLimits: options.sharedLimits ?? true,
     redisUrl: options.redisUrl,
-    queue: { retryDelaySeconds: 1, retryDelayMaxSeconds: 2, retryLimit: 5, ...options.queue },
+    queue: { retryDelaySeconds: 1, retryLimit: 5, ...options.queue },
     webhookDisableAfterMs: options.webhookDisableAfterMs,
   });
-  if (options.jobs) await startWorkers(services, { eventRetentionDays: 30, deliveryConcurrency: 25 });
+  if (options.jobs) await startWorkers(services, { eventRetentionDays: 30, deliveryConcurrency: 100 });
   const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });
   const app = createApp(services);
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;

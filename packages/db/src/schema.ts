@@ -188,8 +188,16 @@ export const events = pgTable(
     version: integer("version"),
     data: jsonb("data").$type<Record<string, unknown>>().notNull(),
     createdAt: moment("created_at").notNull().defaultNow(),
+    /** When its deliveries were queued; null until then (an outbox: a crash before leaves it for the next dispatch). */
+    dispatchedAt: moment("dispatched_at"),
   },
-  (t) => [index("events_tenant_idx").on(t.tenantId, t.seq), index("events_created_idx").on(t.createdAt)],
+  (t) => [
+    index("events_tenant_idx").on(t.tenantId, t.seq),
+    index("events_created_idx").on(t.createdAt),
+    index("events_pending_idx")
+      .on(t.seq)
+      .where(sql`${t.dispatchedAt} is null`),
+  ],
 );
 
 /** One attempt to deliver one event to one endpoint. */

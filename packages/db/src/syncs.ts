@@ -111,6 +111,11 @@ export function syncStore(db: Database) {
         .where(eq(syncRuns.id, id));
     },
 
+    async getRun(id: string): Promise<SyncRun | undefined> {
+      const [row] = await db.select().from(syncRuns).where(eq(syncRuns.id, id));
+      return row as SyncRun | undefined;
+    },
+
     /** A run left `running` by an instance that died is closed as failed when its sync runs again. */
     async abandonRuns(syncId: string): Promise<void> {
       await db

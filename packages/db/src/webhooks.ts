@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
 import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
 import { events, webhookDeliveries, webhookEndpoints } from "./schema.ts";
 import type { Database } from "./store.ts";
@@ -229,6 +229,40 @@ export function eventStore(db: Database) {
         .values(rows.map((row) => ({ ...row, id: row.id ?? `evt_${randomUUID().replaceAll("-", "")}` })))
         .returning();
       return made as EventRow[];
+    },
+
+    /**
+     * Hands events whose deliveries are not queued yet to `queue`, a batch at a time, and marks
+     * them dispatched after it returns: a crash in between dispatches them again (at least once;
+     * receivers de-duplicate by id). Concurrent callers take different events (skip locked).
+     */
+    async dispatch(queue: (rows: EventRow[]) => Promise<void>, batchSize = 500): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const done = await db.transaction(async (tx) => {
+          const rows = (await tx
+            .select()
+            .from(events)
+            .where(isNull(events.dispatchedAt))
+            .orderBy(asc(events.seq))
+            .limit(batchSize)
+            .for("update", { skipLocked: true })) as EventRow[];
+          if (rows.length === 0) return 0;
+          await queue(rows);
+          await tx
+            .update(events)
+            .set({ dispatchedAt: new Date() })
+            .where(
+              inArray(
+                events.seq,
+                rows.map((r) => r.seq),
+              ),
+            );
+          return rows.length;
+        });
+        total += done;
+        if (done < batchSize) return total;
+      }
     },
 
     async get(id: string): Promise<EventRow | undefined> {

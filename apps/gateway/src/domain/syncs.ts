@@ -9,16 +9,8 @@ import type { Deps } from "./deps.ts";
 import { supportedOperation } from "./operations.ts";
 import { listUnified } from "./read.ts";
 import { reachConnection } from "./reach.ts";
-
-/** Resources a sync can copy, and the name their events carry. */
-export const syncableResources = {
-  users: "user",
-  groups: "group",
-  organizations: "organization",
-  roles: "role",
-  employees: "employee",
-} as const;
-export type SyncableResource = keyof typeof syncableResources;
+import { type SyncableResource, syncableResources } from "./events.ts";
+import { dispatchEvents } from "./webhooks.ts";
 
 export function presentSync(sync: Sync) {
   return {
@@ -134,28 +126,13 @@ function statusMove(before: unknown, after: unknown): "deactivated" | "reactivat
   return undefined;
 }
 
-/**
- * Writes events (and their deliveries, in the same transaction) for a sync's tenant and
- * connection. Endpoints are looked up once per event type per run.
- */
+/** Writes events for a sync's tenant and connection, in the caller's transaction. */
 function eventWriter(services: Services, sync: Sync, integration: string) {
-  const subscribers = new Map<string, Promise<string[]>>();
-  const endpointsFor = (type: string) => {
-    let found = subscribers.get(type);
-    if (!found) {
-      found = services.webhooks.subscribers(sync.tenantId, type).then((list) => list.map((e) => e.id));
-      subscribers.set(type, found);
-    }
-    return found;
-  };
   return async (tx: Database, rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]) => {
     const made = await services.events.append(
       tx,
       rows.map((row) => ({ ...row, tenantId: sync.tenantId, connectionId: sync.connectionId, integration })),
     );
-    const jobs = [];
-    for (const event of made) for (const endpointId of await endpointsFor(event.type)) jobs.push({ eventId: event.id, endpointId });
-    await services.queue.deliverInTransaction(tx, jobs);
     services.metrics.eventsMade.inc(made.length);
     return made;
   };
@@ -206,23 +183,23 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
         for (const change of applied.changes) counts[change.kind === "created" ? "added" : "updated"]! += 1;
         counts.unchanged! += applied.unchanged;
         services.metrics.recordsSeen.inc(seen.length);
+        // Committed: queue their deliveries now, so receivers hear of changes while the walk goes on.
+        if (applied.changes.length) await dispatchEvents(services);
         cursor = page.next_cursor ?? undefined;
       } while (cursor);
       const deleted = await services.syncs.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(resource));
       counts.deleted! += deleted.length;
+      if (deleted.length) await dispatchEvents(services);
     }
-    await services.syncs.finishRun(run.id, { status: "succeeded", counts });
+    // The event first: a run shown as succeeded has announced it.
     await services.store.db.transaction((tx) =>
       write(tx as unknown as Database, [{ type: "sync.completed", version: null, data: { sync_id: sync.id, run_id: run.id, counts } }]),
     );
+    await dispatchEvents(services);
+    await services.syncs.finishRun(run.id, { status: "succeeded", counts });
     services.metrics.syncRuns.inc({ status: "succeeded" });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    await services.syncs.finishRun(run.id, {
-      status: "failed",
-      counts,
-      error: `${message} (the walk did not finish, so nothing was marked deleted)`,
-    });
     const after = await services.connections.get(sync.connectionId);
     await services.store.db.transaction(async (tx) => {
       await write(tx as unknown as Database, [
@@ -234,7 +211,13 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
         ]);
       }
     });
+    await dispatchEvents(services);
+    await services.syncs.finishRun(run.id, {
+      status: "failed",
+      counts,
+      error: `${message} (the walk did not finish, so nothing was marked deleted)`,
+    });
     services.metrics.syncRuns.inc({ status: "failed" });
   }
-  return services.syncs.runs({ syncId, limit: 1_000 }).then((page) => page.rows.find((r) => r.id === run.id));
+  return services.syncs.getRun(run.id);
 }

@@ -6,19 +6,6 @@ import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { openKeyset, sealKeyset } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
-import { syncableResources } from "./syncs.ts";
-
-/** Every event type a sync or the gateway emits; endpoints subscribe to these or `*`. */
-export const eventTypes = [
-  ...Object.values(syncableResources).flatMap((noun) => [`${noun}.created`, `${noun}.updated`, `${noun}.deleted`]),
-  "user.deactivated",
-  "user.reactivated",
-  "sync.completed",
-  "sync.failed",
-  "connection.needs_reauth",
-  "webhook_endpoint.disabled",
-  "webhook_endpoint.test",
-] as const;
 
 export function presentEndpoint(endpoint: WebhookEndpoint) {
   return {
@@ -147,26 +134,49 @@ export async function replayDelivery(deps: Deps, endpointId: string, deliveryId:
   const delivery = await deps.services.webhooks.delivery(deliveryId);
   if (!delivery || delivery.endpointId !== endpointId)
     throw new ApiError("not_found", `no delivery with id ${deliveryId} on this endpoint`);
-  await deps.services.queue.deliver({ eventId: delivery.eventId, endpointId });
+  await deps.services.queue.deliver([{ eventId: delivery.eventId, endpointId }]);
 }
 
 /** A `webhook_endpoint.test` event, logged and delivered to this endpoint only. */
 export async function testEndpoint(deps: Deps, id: string) {
   const endpoint = await findEndpoint(deps, id);
-  const [event] = await deps.services.store.db.transaction((tx) =>
-    deps.services.events.append(tx as never, [
-      {
-        tenantId: endpoint.tenantId,
-        connectionId: null,
-        integration: null,
-        type: "webhook_endpoint.test",
-        version: null,
-        data: { endpoint_id: id },
-      },
-    ]),
-  );
-  await deps.services.queue.deliver({ eventId: event!.id, endpointId: id });
+  const [event] = await deps.services.events.append(deps.services.store.db, [
+    {
+      tenantId: endpoint.tenantId,
+      connectionId: null,
+      integration: null,
+      type: "webhook_endpoint.test",
+      version: null,
+      data: { endpoint_id: id },
+    },
+  ]);
+  await dispatchEvents(deps.services);
   return event!;
+}
+
+/**
+ * Queues the deliveries of every event not yet dispatched (an outbox): each to the tenant's
+ * enabled endpoints that take its type. A test event goes to its own endpoint only; a
+ * `webhook_endpoint.disabled` to every endpoint but the disabled one.
+ */
+export async function dispatchEvents(services: Services): Promise<number> {
+  return services.events.dispatch(async (rows) => {
+    const subscribers = new Map<string, Promise<string[]>>();
+    const jobs: { eventId: string; endpointId: string }[] = [];
+    for (const event of rows) {
+      const key = `${event.tenantId}\u0000${event.type}`;
+      if (!subscribers.has(key))
+        subscribers.set(
+          key,
+          services.webhooks.subscribers(event.tenantId, event.type).then((list) => list.map((e) => e.id)),
+        );
+      let endpoints = await subscribers.get(key)!;
+      if (event.type === "webhook_endpoint.test") endpoints = [String(event.data.endpoint_id)];
+      if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.data.endpoint_id);
+      for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId });
+    }
+    await services.queue.deliver(jobs);
+  });
 }
 
 const webhookAgents = new WeakMap<Services, Agent>();
@@ -249,23 +259,17 @@ export async function deliverEvent(services: Services, job: { eventId: string; e
 async function disableEndpoint(services: Services, endpoint: WebhookEndpoint, reason: string) {
   if (!(await services.webhooks.disable(endpoint.id, reason))) return;
   services.metrics.endpointsDisabled.inc();
-  const others = (await services.webhooks.subscribers(endpoint.tenantId, "webhook_endpoint.disabled")).filter((e) => e.id !== endpoint.id);
-  await services.store.db.transaction(async (tx) => {
-    const [event] = await services.events.append(tx as never, [
-      {
-        tenantId: endpoint.tenantId,
-        connectionId: null,
-        integration: null,
-        type: "webhook_endpoint.disabled",
-        version: null,
-        data: { endpoint_id: endpoint.id, url: endpoint.url, reason },
-      },
-    ]);
-    await services.queue.deliverInTransaction(
-      tx as never,
-      others.map((e) => ({ eventId: event!.id, endpointId: e.id })),
-    );
-  });
+  await services.events.append(services.store.db, [
+    {
+      tenantId: endpoint.tenantId,
+      connectionId: null,
+      integration: null,
+      type: "webhook_endpoint.disabled",
+      version: null,
+      data: { endpoint_id: endpoint.id, url: endpoint.url, reason },
+    },
+  ]);
+  await dispatchEvents(services);
 }
 
 /** The event log: a tenant's events after a cursor, oldest first. */

@@ -1,4 +1,4 @@
-import { deliverEvent } from "../domain/webhooks.ts";
+import { deliverEvent, dispatchEvents } from "../domain/webhooks.ts";
 import { runSync } from "../domain/syncs.ts";
 import { type DeliveryJob, queues } from "../queue.ts";
 import type { Services } from "../services.ts";
@@ -20,13 +20,15 @@ export async function startWorkers(services: Services, options: WorkerOptions): 
   await queue.work<{ syncId: string }>(queues.syncRun, async (job) => {
     await runSync(services, job.data.syncId, job.signal);
   });
-  await queue.workEach<DeliveryJob>(
+  await queue.work<DeliveryJob>(
     queues.deliver,
-    async (job) => deliverEvent(services, { ...job.data, attempt: job.retryCount + 1 }),
+    (job) => deliverEvent(services, { ...job.data, attempt: job.attempt }),
     options.deliveryConcurrency,
   );
   await queue.work<object>(queues.tick, async () => {
     for (const sync of await services.syncs.claimDue()) await queue.runSync(sync.id);
+    // Events a crash left undispatched (see dispatchEvents).
+    await dispatchEvents(services);
     await services.events.prune(new Date(Date.now() - options.eventRetentionDays * 86_400_000));
   });
   await queue.boss.schedule(queues.tick, "* * * * *");

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listRecords } from "../domain/records.ts";
-import { syncableResources } from "../domain/syncs.ts";
-import { eventTypes, listEvents, presentEvent } from "../domain/webhooks.ts";
+import { eventTypes, syncableResources } from "../domain/events.ts";
+import { listEvents, presentEvent } from "../domain/webhooks.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ApiError } from "../errors.ts";
-import { createSync, findSync, listRuns, listSyncs, presentRun, presentSync, syncableResources } from "../domain/syncs.ts";
+import { syncableResources } from "../domain/events.ts";
+import { createSync, findSync, listRuns, listSyncs, presentRun, presentSync } from "../domain/syncs.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";

@@ -1,7 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   createEndpoint,
-  eventTypes,
   findEndpoint,
   listDeliveries,
   listEndpoints,
@@ -12,6 +11,7 @@ import {
   replayDelivery,
   testEndpoint,
 } from "../domain/webhooks.ts";
+import { eventTypes } from "../domain/events.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";

@@ -1,0 +1,2 @@
+ALTER TABLE "events" ADD COLUMN "dispatched_at" timestamp (3) with time zone;--> statement-breakpoint
+CREATE INDEX "events_pending_idx" ON "events" USING btree ("seq") WHERE "events"."dispatched_at" is null;
