@@ -48,6 +48,8 @@ export interface GatewayProcess {
   url: string;
   adminKey: string;
   pid: number;
+  /** Its Postgres database, when it has one. */
+  databaseUrl?: string | undefined;
   /** Stops the gateway and drops what it stored. */
   stop(): Promise<void>;
 }
@@ -87,6 +89,7 @@ export async function startGatewayProcess(env: Record<string, string> = {}, node
     url,
     adminKey,
     pid: child.pid!,
+    databaseUrl: env.DATABASE_URL ?? database?.url,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));

@@ -16,7 +16,7 @@ let sandbox: RunningSandbox;
 beforeAll(async () => {
   // A ring mid-rotation: k2 encrypts, k1 still decrypts.
   [gw, sandbox] = await Promise.all([
-    startGateway({ keySpec: `${currentKey},${oldKey}` }),
+    startGateway({ keySpec: `${currentKey},${oldKey}`, jobs: true }),
     startSandbox({ tenants: [{ name: "acme", users: 3 }], rateLimits: { postman: 0 } }),
   ]);
 });
@@ -208,5 +208,63 @@ describe("the unifold command", () => {
     expect(stdout.split("\n").map((line) => line.split(/\s+/)[0])).toEqual(
       expect.arrayContaining(["SLUG", "jostle-scim", "jumpcloud", "postman-scim"]),
     );
+  });
+});
+
+describe("unifold syncs and webhooks", () => {
+  it("registers an endpoint (secret shown once), starts a sync, and shows its runs and the deliveries", async () => {
+    const connection = (
+      await cli(
+        [
+          "connections",
+          "create",
+          "--tenant",
+          "acme",
+          "--integration",
+          "jumpcloud",
+          "--credential",
+          "api_key=-",
+          "--config",
+          `base_url=${sandbox.baseUrl("jumpcloud")}`,
+          "--json",
+        ],
+        { stdin: sandbox.key("jumpcloud", "acme") },
+      )
+    ).out;
+    const connectionId = JSON.parse(connection).id as string;
+    const hook = await cli([
+      "webhooks",
+      "create",
+      "http://127.0.0.1:9/unused",
+      "--tenant",
+      "acme",
+      "--events",
+      "user.created,user.deleted",
+      "--json",
+    ]);
+    expect(hook.code, hook.err).toBe(0);
+    const endpoint = JSON.parse(hook.out);
+    expect(endpoint.secret).toMatch(/^whsec_/);
+    expect((await cli(["webhooks", "list"])).out).toContain(endpoint.id);
+    const wrong = await cli(["webhooks", "create", "http://127.0.0.1:9/x", "--tenant", "acme", "--events", "user.exploded"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/events/);
+
+    const sync = await cli(["syncs", "create", connectionId, "--resources", "users", "--interval", "600", "--json"]);
+    expect(sync.code, sync.err).toBe(0);
+    const syncId = JSON.parse(sync.out).id as string;
+    let runs = "";
+    for (let i = 0; i < 100 && !runs.includes("succeeded"); i++) {
+      runs = (await cli(["syncs", "runs", syncId])).out;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(runs).toMatch(/succeeded .*added 3/);
+    expect((await cli(["syncs", "list"])).out).toContain(syncId);
+    expect((await cli(["syncs", "pause", syncId])).out).toContain("paused");
+    const rotated = await cli(["webhooks", "rotate-secret", endpoint.id, "--json"]);
+    expect(JSON.parse(rotated.out).secret).not.toBe(endpoint.secret);
+    expect((await cli(["webhooks", "deliveries", endpoint.id])).code).toBe(0);
+    expect((await cli(["webhooks", "delete", endpoint.id])).out).toContain("deleted");
+    expect((await cli(["syncs", "delete", syncId])).out).toContain("deleted");
   });
 });

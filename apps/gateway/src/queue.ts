@@ -80,19 +80,23 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
     /** Creates pg-boss's schema and the queues (idempotent; safe for instances starting together). */
     start(): Promise<void> {
       started ??= (async () => {
-        await boss.start();
-        // A run whose instance died expires, and is retried once by whichever instance fetches it.
-        const queue = async (name: string, settings: Omit<PgBoss.Queue, "name">) => {
-          if (!(await boss.getQueue(name))) await boss.createQueue(name, { name, ...settings });
-        };
-        await queue(queues.syncRun, { policy: "stately", expireInSeconds: options.syncRunTimeoutSeconds, retryLimit: 1 });
-        await queue(queues.deliver, {
-          retryLimit: options.retryLimit,
-          retryDelay: options.retryDelaySeconds,
-          retryBackoff: true,
-          expireInSeconds: options.deliveryTimeoutSeconds,
+        // pg-boss checks whether its schema exists before it takes its lock, so instances starting
+        // together on an empty database would both create it: one at a time, behind our own lock.
+        await store.exclusive("unifold:job-queue-schema", async () => {
+          await boss.start();
+          // A run whose instance died expires, and is retried once by whichever instance fetches it.
+          const queue = async (name: string, settings: Omit<PgBoss.Queue, "name">) => {
+            if (!(await boss.getQueue(name))) await boss.createQueue(name, { name, ...settings });
+          };
+          await queue(queues.syncRun, { policy: "stately", expireInSeconds: options.syncRunTimeoutSeconds, retryLimit: 1 });
+          await queue(queues.deliver, {
+            retryLimit: options.retryLimit,
+            retryDelay: options.retryDelaySeconds,
+            retryBackoff: true,
+            expireInSeconds: options.deliveryTimeoutSeconds,
+          });
+          await queue(queues.tick, { policy: "stately", retryLimit: 0 });
         });
-        await queue(queues.tick, { policy: "stately", retryLimit: 0 });
       })();
       return started;
     },
@@ -112,7 +116,8 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
      * a failure fails (and so retries) that job only.
      */
     async work<T extends object>(name: string, handler: (job: Work<T>) => Promise<void>, batchSize = 1): Promise<void> {
-      await boss.work<T>(name, { batchSize, includeMetadata: true, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+      let workerId = "";
+      workerId = await boss.work<T>(name, { batchSize, includeMetadata: true, pollingIntervalSeconds: 0.5 }, async (jobs) => {
         await Promise.all(
           jobs.map(async (job) => {
             try {
@@ -122,6 +127,8 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
             }
           }),
         );
+        // A full batch means more are waiting: fetch again at once instead of after the polling interval.
+        if (jobs.length === batchSize && workerId) boss.notifyWorker(workerId);
       });
     },
   };

@@ -1,5 +1,7 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+
+const xid8 = customType<{ data: string }>({ dataType: () => "xid8" });
 
 // precision 3 keeps timestamps equal to their JS Date round-trip, so keyset cursors are exact.
 const moment = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
@@ -188,6 +190,14 @@ export const events = pgTable(
     version: integer("version"),
     data: jsonb("data").$type<Record<string, unknown>>().notNull(),
     createdAt: moment("created_at").notNull().defaultNow(),
+    /**
+     * The writing transaction's id. `seq` is taken before commit, so a later seq can commit first;
+     * the log only shows events whose transaction is older than every one still running, so a
+     * reader paging by seq never skips one that commits late.
+     */
+    txId: xid8("tx_id")
+      .notNull()
+      .default(sql`pg_current_xact_id()`),
     /** When its deliveries were queued; null until then (an outbox: a crash before leaves it for the next dispatch). */
     dispatchedAt: moment("dispatched_at"),
   },

@@ -27,6 +27,12 @@ export interface Store {
    * embedded database, which one process owns.
    */
   listenForChanges?: (handlers: { onChange: (change: Change) => void; onGap: () => void }) => ChangeListener;
+  /**
+   * Runs `work` while holding a cluster-wide lock named `name` (Postgres: an advisory lock held by
+   * a transaction), so instances starting together do one thing one at a time. The embedded
+   * database has one process: it just runs.
+   */
+  exclusive<T>(name: string, work: () => Promise<T>): Promise<T>;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -74,6 +80,11 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
     kind: "postgres",
     url,
     listenForChanges: (handlers) => listenForChanges(client, handlers),
+    exclusive: (name, work) =>
+      client.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(hashtext(${name}))`;
+        return work();
+      }) as Promise<never>,
     ping: async () => {
       await client`select 1`;
     },
@@ -114,6 +125,7 @@ async function openPglite(dataDir: string, seedDir: string | undefined, sharedBu
     db: db as unknown as Database,
     kind: "pglite",
     pglite: client,
+    exclusive: (_name, work) => work(),
     ...(fresh && { createdFrom: seeded ? "seed" : "initdb" }),
     ping: async () => {
       await db.execute(sql`select 1`);

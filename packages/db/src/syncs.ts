@@ -50,7 +50,11 @@ export interface StoredRecord {
 export function syncStore(db: Database) {
   return {
     async create(input: { tenantId: string; connectionId: string; resources: string[]; intervalSeconds: number }): Promise<Sync> {
-      const [row] = await db.insert(syncs).values(input).returning();
+      // The first run is asked for at creation; the schedule takes over one interval later.
+      const [row] = await db
+        .insert(syncs)
+        .values({ ...input, nextRunAt: new Date(Date.now() + input.intervalSeconds * 1000) })
+        .returning();
       return row as Sync;
     },
 

@@ -278,6 +278,7 @@ export function eventStore(db: Database) {
       limit: number;
     }): Promise<{ rows: EventRow[]; more: boolean }> {
       const where: (SQL | undefined)[] = [
+        sql`${events.txId} < pg_snapshot_xmin(pg_current_snapshot())`,
         filter.tenantId === undefined ? undefined : eq(events.tenantId, filter.tenantId),
         filter.afterSeq === undefined ? undefined : gt(events.seq, filter.afterSeq),
         filter.types?.length ? inArray(events.type, filter.types) : undefined,

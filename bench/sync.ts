@@ -1,0 +1,138 @@
+// Syncs (#17), in one run against the sandbox's JumpCloud with a 100,000-user tenant:
+//  - the first full sync: time and the gateway's peak RSS, next to a plain unified walk of the
+//    same directory through another gateway process (same page size), measured in the same run;
+//  - a re-sync with no change: time, and the events it made (0);
+//  - a 1 % change (250 joiners, 250 changed titles, 250 suspended, 250 leavers): its events (1,000);
+//  - webhook delivery to a loopback receiver: events/s;
+//  - Postgres rows and bytes per synced record.
+// Usage: DATABASE_URL=postgres://… npx tsx bench/sync.ts [users=100000]
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import postgres from "postgres";
+import * as here from "./processes.ts";
+
+const users = Number(process.argv[2] ?? 100_000);
+if (!process.env.DATABASE_URL) throw new Error("bench/sync.ts needs DATABASE_URL (a Postgres server)");
+const sandbox = await here.startSandboxProcess({ big: users });
+const env = { UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false", LOG_LEVEL: "warn" };
+
+let received = 0;
+const receiver = createServer((req, res) => {
+  req.resume();
+  req.on("end", () => {
+    received++;
+    res.writeHead(204).end();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+
+const call = async (gateway: here.GatewayProcess, method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${gateway.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${gateway.adminKey}`, ...(body !== undefined && { "content-type": "application/json" }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as any;
+};
+const seconds = (from: number) => (performance.now() - from) / 1000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The plain walk: every page of unified users, 200 at a time, through its own gateway.
+const walker = await here.startGatewayProcess(env);
+const walkConnection = await here.connect(walker, sandbox, "big", "jumpcloud");
+let started = performance.now();
+let walked = 0;
+for (let cursor: string | null = null; ;) {
+  const page: any = await call(
+    walker,
+    "GET",
+    `/unified/user-directory/users?connection_id=${walkConnection}&limit=200${cursor ? `&cursor=${cursor}` : ""}`,
+  );
+  walked += page.result.length;
+  cursor = page.next_cursor;
+  if (!cursor) break;
+}
+const walk = { seconds: seconds(started), rss: here.rssMb(walker.pid, "VmHWM") };
+await walker.stop();
+
+// The sync, through a second gateway, with an endpoint receiving every event.
+const gateway = await here.startGatewayProcess(env);
+const connection = await here.connect(gateway, sandbox, "big", "jumpcloud");
+await call(gateway, "POST", "/webhook-endpoints", { tenant_id: "big", url: hookUrl, events: ["*"] });
+const runs = async (id: string) => (await call(gateway, "GET", `/syncs/${id}/runs?limit=200`)).result as any[];
+const waitRuns = async (id: string, count: number) => {
+  for (;;) {
+    const list = await runs(id);
+    if (list.filter((r) => r.status !== "running").length >= count) return list.at(-1);
+    await sleep(100);
+  }
+};
+started = performance.now();
+const sync = await call(gateway, "POST", "/syncs", { connection_id: connection, resources: ["users"], interval: 86_400 });
+const first = await waitRuns(sync.id, 1);
+const full = { seconds: seconds(started), rss: here.rssMb(gateway.pid, "VmHWM"), counts: first.counts };
+// Deliveries of the first run's events, timed from the run's end.
+started = performance.now();
+while (received < users + 1) await sleep(100);
+const delivery = { events: received, seconds: seconds(started) };
+
+const countEvents = async () => {
+  const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
+  const [row] = await sql<{ count: string }[]>`select count(*) from events`;
+  await sql.end();
+  return Number(row!.count);
+};
+let before = await countEvents();
+started = performance.now();
+await call(gateway, "POST", `/syncs/${sync.id}/run`);
+const second = await waitRuns(sync.id, 2);
+const noChange = { seconds: seconds(started), events: (await countEvents()) - before - 1, counts: second.counts };
+
+const changed = users / 100 / 4;
+await fetch(`${sandbox.url}/_sandbox/changes`, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ vendor: "jumpcloud", tenant: "big", add: changed, update: changed, deactivate: changed, delete: changed }),
+});
+before = await countEvents();
+started = performance.now();
+await call(gateway, "POST", `/syncs/${sync.id}/run`);
+const third = await waitRuns(sync.id, 3);
+const onePercent = { seconds: seconds(started), events: (await countEvents()) - before - 1, counts: third.counts };
+
+const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
+const [storage] = await sql<{ records: string; record_bytes: string; events: string; event_bytes: string }[]>`
+  select (select count(*) from sync_records) as records, pg_total_relation_size('sync_records') as record_bytes,
+         (select count(*) from events) as events, pg_total_relation_size('events') as event_bytes`;
+await sql.end();
+
+console.log(`\nSync bench: JumpCloud sandbox, ${users.toLocaleString("en")} users, pages of 200\n`);
+console.log("| measure | value |");
+console.log("|---|---|");
+console.log(`| plain unified walk (${walked.toLocaleString("en")} users) | ${walk.seconds.toFixed(1)} s, peak RSS ${walk.rss} MB |`);
+console.log(
+  `| first full sync | ${full.seconds.toFixed(1)} s (${(full.seconds / walk.seconds).toFixed(2)}× the walk), peak RSS ${full.rss} MB, counts ${JSON.stringify(full.counts)} |`,
+);
+console.log(
+  `| re-sync, no change | ${noChange.seconds.toFixed(1)} s, ${noChange.events} events, counts ${JSON.stringify(noChange.counts)} |`,
+);
+console.log(
+  `| 1 % change | ${onePercent.seconds.toFixed(1)} s, ${onePercent.events} events, counts ${JSON.stringify(onePercent.counts)} |`,
+);
+console.log(
+  `| webhook delivery (first run's events, loopback receiver) | ${Math.round(delivery.events / delivery.seconds)} events/s (${delivery.events} in ${delivery.seconds.toFixed(1)} s) |`,
+);
+console.log(
+  `| Postgres per synced record | ${(Number(storage!.record_bytes) / Number(storage!.records)).toFixed(0)} bytes in sync_records (1 row), plus ${(Number(storage!.event_bytes) / Number(storage!.events)).toFixed(0)} bytes per event |`,
+);
+await gateway.stop();
+sandbox.stop();
+receiver.close();
+process.exit(0);
+
+/** The database a bench gateway was given (processes.ts makes one per gateway). */
+async function dbUrlOf(g: here.GatewayProcess): Promise<string | undefined> {
+  return g.databaseUrl;
+}
