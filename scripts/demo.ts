@@ -3,10 +3,12 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, openSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Webhook } from "standardwebhooks";
 import { startSandbox, type Vendor } from "../apps/sandbox/src/server.ts";
 import { loadIntegrations } from "../packages/engine/src/index.ts";
 
@@ -49,6 +51,8 @@ const gateway = spawn(process.execPath, [fileURLToPath(new URL("../apps/gateway/
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
   },
 });
+/** The demo's webhook receiver and its verifier, once they exist. */
+const webhooks: { receiver?: Server; verifier?: Webhook } = {};
 // Ctrl-C reaches the gateway too (same process group); whichever ends first, everything is cleaned up.
 let stopping = false;
 const shutdown = async (code: number) => {
@@ -59,6 +63,7 @@ const shutdown = async (code: number) => {
     await new Promise((resolve) => gateway.once("exit", resolve));
   }
   await sandbox.close();
+  webhooks.receiver?.close();
   rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
 };
@@ -101,6 +106,41 @@ for (const [slug, vendor] of Object.entries(vendors)) {
 }
 const apiKey = (await admin("/api-keys", { name: "demo backend", scope: "api", tenant_id: "acme" })).secret;
 
+// Syncs and webhooks: a receiver here that checks each delivery's signature and prints it. The
+// endpoint is registered once the first run has copied the directory, so what it prints are changes.
+const sync = await admin("/syncs", { connection_id: ids.jumpcloud, resources: ["users"], interval: 3_600 });
+for (let i = 0; i < 300; i++) {
+  const runs = (await (
+    await fetch(`${gatewayUrl}/syncs/${sync.id}/runs`, { headers: { authorization: `Bearer ${adminKey}` } })
+  ).json()) as {
+    result: { status: string }[];
+  };
+  if (runs.result.some((run) => run.status !== "running")) break;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+const receiver = createHttpServer((req, res) => {
+  let body = "";
+  req.on("data", (chunk) => (body += chunk));
+  req.on("end", () => {
+    try {
+      const event = webhooks.verifier!.verify(body, req.headers as Record<string, string>) as {
+        id: string;
+        type: string;
+        data: { id?: string; username?: string };
+      };
+      console.log(`webhook: ${event.type} ${event.data.username ?? event.data.id ?? ""} (${event.id}, signature verified)`);
+      res.writeHead(204).end();
+    } catch (error) {
+      console.log(`webhook: a delivery failed verification: ${(error as Error).message}`);
+      res.writeHead(400).end();
+    }
+  });
+});
+webhooks.receiver = receiver;
+await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+webhooks.verifier = new Webhook((await admin("/webhook-endpoints", { tenant_id: "acme", url: receiverUrl, events: ["*"] })).secret);
+
 const auth = `-H "authorization: Bearer ${apiKey}"`;
 console.log(`
 Unifold demo: gateway ${gatewayUrl} (embedded database), sandbox ${sandbox.url}
@@ -118,6 +158,11 @@ curl -s "${gatewayUrl}/unified/user-directory/groups?connection_id=${ids["postma
 curl -s "${gatewayUrl}/proxy/systemusers?connection_id=${ids.jumpcloud}&limit=2" ${auth}
 curl -s -X POST "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["jostle-scim"]}" ${auth} -H 'content-type: application/json' \\
   -d '{"username":"ada@acme.example.com","first_name":"Ada","last_name":"Lovelace"}'
+
+Keep your copy in sync: change the sandbox's directory, run the sync, and watch the webhooks here.
+curl -s -X POST "${sandbox.url}/_sandbox/changes" -H 'content-type: application/json' -d '{"vendor":"jumpcloud","tenant":"acme","add":1,"update":1,"deactivate":1,"delete":1}'
+curl -s -X POST "${gatewayUrl}/syncs/${sync.id}/run" ${auth}
+curl -s "${gatewayUrl}/events?type=user.created,user.deleted&limit=3" ${auth}
 
 The admin CLI, in another terminal:
 export UNIFOLD_URL=${gatewayUrl} UNIFOLD_API_KEY=${adminKey}

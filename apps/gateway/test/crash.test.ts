@@ -21,7 +21,7 @@ const leased = { UNIFOLD_IDEMPOTENCY_LEASE_MS: String(LEASE_MS) };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const variant of ["the embedded database", "a Postgres server"] as const) {
-  describe(`kill -9 mid-batch, on ${variant}`, () => {
+  describe(`kill -9 mid-batch, on ${variant}`, { timeout: 120_000 }, () => {
     let sandbox: RunningSandbox;
     let database: TestDatabase | undefined;
     const dataDir = mkdtempSync(join(tmpdir(), "unifold-crash-"));

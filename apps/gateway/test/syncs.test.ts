@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
 import { receiver, until, verify } from "./webhook-receiver.ts";
 
-describe("syncs and change webhooks", { timeout: 120_000 }, () => {
+describe("syncs and change webhooks", { timeout: 300_000 }, () => {
   let gw: Gateway;
   let sandbox: RunningSandbox;
   let hooks: Awaited<ReturnType<typeof receiver>>;

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { and, asc, desc, eq, gt, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
 import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
 import { events, webhookDeliveries, webhookEndpoints } from "./schema.ts";
 import type { Database } from "./store.ts";
@@ -177,16 +177,22 @@ export function webhookStore(db: Database, vault: Vault) {
       return rows.filter((row) => row.events.includes("*") || row.events.includes(type));
     },
 
+    /**
+     * Records an attempt, and starts or ends the endpoint's failing streak. Both updates match
+     * only when the streak changes, so a run of successes writes no endpoint row.
+     */
     async recordDelivery(row: Omit<Delivery, "id" | "createdAt">): Promise<void> {
       await db.insert(webhookDeliveries).values(row);
-      if (row.outcome === "delivered") {
-        await db.update(webhookEndpoints).set({ failingSince: null }).where(eq(webhookEndpoints.id, row.endpointId));
-      } else {
-        await db
-          .update(webhookEndpoints)
-          .set({ failingSince: sql`coalesce(${webhookEndpoints.failingSince}, now())` })
-          .where(eq(webhookEndpoints.id, row.endpointId));
-      }
+      const delivered = row.outcome === "delivered";
+      await db
+        .update(webhookEndpoints)
+        .set({ failingSince: delivered ? null : new Date() })
+        .where(
+          and(
+            eq(webhookEndpoints.id, row.endpointId),
+            delivered ? isNotNull(webhookEndpoints.failingSince) : isNull(webhookEndpoints.failingSince),
+          ),
+        );
     },
 
     /** Disables an endpoint the gateway gave up on; false when it was already disabled. */
@@ -234,32 +240,35 @@ export function eventStore(db: Database) {
     /**
      * Hands events whose deliveries are not queued yet to `queue`, a batch at a time, and marks
      * them dispatched after it returns: a crash in between dispatches them again (at least once;
-     * receivers de-duplicate by id). Concurrent callers take different events (skip locked).
+     * receivers de-duplicate by id). With `lock` (a Postgres server), the batch's rows stay locked
+     * meanwhile, so concurrent dispatchers on other instances take other events (skip locked).
+     * Without it (the embedded database, one process, whose single connection a transaction
+     * would hold while `queue` needs it), the caller keeps to one dispatch at a time.
      */
-    async dispatch(queue: (rows: EventRow[]) => Promise<void>, batchSize = 500): Promise<number> {
+    async dispatch(queue: (rows: EventRow[]) => Promise<void>, options: { lock: boolean; batchSize?: number }): Promise<number> {
+      const batchSize = options.batchSize ?? 500;
+      const pending = (tx: Database) => {
+        const query = tx.select().from(events).where(isNull(events.dispatchedAt)).orderBy(asc(events.seq)).limit(batchSize);
+        return (options.lock ? query.for("update", { skipLocked: true }) : query) as unknown as Promise<EventRow[]>;
+      };
+      const batch = async (tx: Database) => {
+        const rows = await pending(tx);
+        if (rows.length === 0) return 0;
+        await queue(rows);
+        await tx
+          .update(events)
+          .set({ dispatchedAt: new Date() })
+          .where(
+            inArray(
+              events.seq,
+              rows.map((r) => r.seq),
+            ),
+          );
+        return rows.length;
+      };
       let total = 0;
       for (;;) {
-        const done = await db.transaction(async (tx) => {
-          const rows = (await tx
-            .select()
-            .from(events)
-            .where(isNull(events.dispatchedAt))
-            .orderBy(asc(events.seq))
-            .limit(batchSize)
-            .for("update", { skipLocked: true })) as EventRow[];
-          if (rows.length === 0) return 0;
-          await queue(rows);
-          await tx
-            .update(events)
-            .set({ dispatchedAt: new Date() })
-            .where(
-              inArray(
-                events.seq,
-                rows.map((r) => r.seq),
-              ),
-            );
-          return rows.length;
-        });
+        const done = options.lock ? await db.transaction((tx) => batch(tx as unknown as Database)) : await batch(db);
         total += done;
         if (done < batchSize) return total;
       }

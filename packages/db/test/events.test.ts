@@ -71,20 +71,26 @@ describe("the event log", () => {
 
   it("dispatches each event once, however many dispatchers run at once; a failed dispatch leaves them for the next", async () => {
     await expect(
-      events().dispatch(async () => {
-        throw new Error("the queue is down");
-      }),
+      events().dispatch(
+        async () => {
+          throw new Error("the queue is down");
+        },
+        { lock: true },
+      ),
     ).rejects.toThrow("the queue is down");
     const handed: number[] = [];
     await Promise.all(
       Array.from({ length: 4 }, () =>
-        events().dispatch(async (rows) => {
-          handed.push(...rows.map((r) => r.seq));
-        }, 50),
+        events().dispatch(
+          async (rows) => {
+            handed.push(...rows.map((r) => r.seq));
+          },
+          { lock: true, batchSize: 50 },
+        ),
       ),
     );
     expect(handed).toHaveLength(500);
     expect(new Set(handed).size).toBe(500);
-    expect(await events().dispatch(async () => {})).toBe(0);
+    expect(await events().dispatch(async () => {}, { lock: true })).toBe(0);
   });
 });

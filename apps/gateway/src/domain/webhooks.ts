@@ -159,24 +159,37 @@ export async function testEndpoint(deps: Deps, id: string) {
  * enabled endpoints that take its type. A test event goes to its own endpoint only; a
  * `webhook_endpoint.disabled` to every endpoint but the disabled one.
  */
-export async function dispatchEvents(services: Services): Promise<number> {
-  return services.events.dispatch(async (rows) => {
-    const subscribers = new Map<string, Promise<string[]>>();
-    const jobs: { eventId: string; endpointId: string }[] = [];
-    for (const event of rows) {
-      const key = `${event.tenantId}\u0000${event.type}`;
-      if (!subscribers.has(key))
-        subscribers.set(
-          key,
-          services.webhooks.subscribers(event.tenantId, event.type).then((list) => list.map((e) => e.id)),
-        );
-      let endpoints = await subscribers.get(key)!;
-      if (event.type === "webhook_endpoint.test") endpoints = [String(event.data.endpoint_id)];
-      if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.data.endpoint_id);
-      for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId });
-    }
-    await services.queue.deliver(jobs);
-  });
+export function dispatchEvents(services: Services): Promise<number> {
+  // One dispatch at a time in this process; other instances are kept apart by row locks.
+  const previous = dispatching.get(services) ?? Promise.resolve(0);
+  const next = previous.catch(() => 0).then(() => dispatchNow(services));
+  dispatching.set(services, next);
+  return next;
+}
+const dispatching = new WeakMap<Services, Promise<number>>();
+
+async function dispatchNow(services: Services): Promise<number> {
+  return services.events.dispatch(
+    async (rows) => {
+      const subscribers = new Map<string, Promise<string[]>>();
+      const jobs: { eventId: string; endpointId: string }[] = [];
+      for (const event of rows) {
+        const key = `${event.tenantId}\u0000${event.type}`;
+        if (!subscribers.has(key)) {
+          subscribers.set(
+            key,
+            services.webhooks.subscribers(event.tenantId, event.type).then((list) => list.map((e) => e.id)),
+          );
+        }
+        let endpoints = await subscribers.get(key)!;
+        if (event.type === "webhook_endpoint.test") endpoints = [String(event.data.endpoint_id)];
+        if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.data.endpoint_id);
+        for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId });
+      }
+      await services.queue.deliver(jobs);
+    },
+    { lock: services.store.kind === "postgres" },
+  );
 }
 
 const webhookAgents = new WeakMap<Services, Agent>();
@@ -197,16 +210,33 @@ const agentOf = (services: Services) => {
 export class DeliveryFailed extends Error {}
 
 /**
- * One attempt to deliver an event: signed per Standard Webhooks (with every secret in use during
- * a rotation's overlap). 2xx is delivered; 410 disables the endpoint; anything else is retried by
- * the queue, and an endpoint failing longer than the configured time is disabled.
+ * An endpoint and its signing secrets, read once a second at most per endpoint: a burst of
+ * deliveries does not read and decrypt them for every event. A change (a new secret, disabling)
+ * applies within that second.
  */
+const endpointCaches = new WeakMap<
+  Services,
+  Map<string, { until: number; value: Promise<{ endpoint: WebhookEndpoint; secrets: string[] } | undefined> }>
+>();
+function endpointForDelivery(services: Services, id: string) {
+  let cache = endpointCaches.get(services);
+  if (!cache) endpointCaches.set(services, (cache = new Map()));
+  const hit = cache.get(id);
+  if (hit && hit.until > Date.now()) return hit.value;
+  const value = services.webhooks
+    .get(id)
+    .then(async (endpoint) => (endpoint ? { endpoint, secrets: await services.webhooks.signingSecrets(id) } : undefined));
+  cache.set(id, { until: Date.now() + 1_000, value });
+  if (cache.size > 10_000) cache.delete(cache.keys().next().value as string);
+  return value;
+}
+
 export async function deliverEvent(services: Services, job: { eventId: string; endpointId: string; attempt: number }): Promise<void> {
-  const [endpoint, event] = await Promise.all([services.webhooks.get(job.endpointId), services.events.get(job.eventId)]);
-  if (!endpoint || !event || !endpoint.enabled) return; // deleted or disabled meanwhile: nothing to send
+  const [found, event] = await Promise.all([endpointForDelivery(services, job.endpointId), services.events.get(job.eventId)]);
+  if (!found || !event || !found.endpoint.enabled) return; // deleted or disabled meanwhile: nothing to send
+  const { endpoint, secrets } = found;
   const body = JSON.stringify(presentEvent(event));
   const timestamp = new Date();
-  const secrets = await services.webhooks.signingSecrets(endpoint.id);
   const signature = secrets.map((secret) => new Webhook(secret).sign(event.id, timestamp, body)).join(" ");
   const started = performance.now();
   let status: number | null = null;
