@@ -41,7 +41,7 @@ export interface LimitOptions {
   slotLeaseSeconds?: number;
 }
 
-export function limitStoreFor(options: Pick<LimitOptions, "store" | "redisUrl" | "shared">): LimitStore {
+function limitStoreFor(options: Pick<LimitOptions, "store" | "redisUrl" | "shared">): LimitStore {
   if (!options.shared) return "memory";
   if (options.redisUrl) return "redis";
   return options.store.kind === "postgres" ? "postgres" : "memory";

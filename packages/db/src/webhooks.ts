@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
 import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
 import { events, webhookDeliveries, webhookEndpoints } from "./schema.ts";
 import type { Database } from "./store.ts";
@@ -16,6 +16,14 @@ export interface WebhookEndpoint {
   failingSince: Date | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** What may change on an endpoint; enabling it again also ends its failing streak. */
+export interface EndpointPatch {
+  url?: string | undefined;
+  events?: string[] | undefined;
+  description?: string | null | undefined;
+  enabled?: boolean | undefined;
 }
 
 const visible = {
@@ -110,15 +118,7 @@ export function webhookStore(db: Database, vault: Vault) {
       return toPage(rows, filter.limit);
     },
 
-    async update(
-      id: string,
-      patch: {
-        url?: string | undefined;
-        events?: string[] | undefined;
-        description?: string | null | undefined;
-        enabled?: boolean | undefined;
-      },
-    ): Promise<WebhookEndpoint | undefined> {
+    async update(id: string, patch: EndpointPatch): Promise<WebhookEndpoint | undefined> {
       if (!isUuid(id)) return undefined;
       const [row] = await db
         .update(webhookEndpoints)
@@ -305,17 +305,6 @@ export function eventStore(db: Database) {
     /** Drops events older than the retention; returns how many. */
     async prune(olderThan: Date): Promise<number> {
       return (await db.delete(events).where(lt(events.createdAt, olderThan)).returning({ seq: events.seq })).length;
-    },
-
-    /** The newest event's seq, for a receiver that wants to start from now. */
-    async latestSeq(tenantId: string): Promise<number> {
-      const [row] = await db
-        .select({ seq: events.seq })
-        .from(events)
-        .where(eq(events.tenantId, tenantId))
-        .orderBy(desc(events.seq))
-        .limit(1);
-      return row?.seq ?? 0;
     },
   };
 }

@@ -2,7 +2,7 @@ import type { Connection, ConnectionStatus } from "@unifold/db";
 import type { Integration } from "@unifold/engine";
 import { ApiError, type ErrorDetail } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { openKeyset, sealKeyset } from "./cursor.ts";
+import { keysetPage } from "./cursor.ts";
 import { verifyCredentials, verifyOrReject } from "./verify.ts";
 
 /** The connection as the API shows it: config with the base URL and every declared field; never its credentials. */
@@ -60,14 +60,9 @@ export interface ConnectionFilter {
 /** A page of connections, newest first, under a keyset cursor bound to the filter. */
 export async function listConnections(services: Services, filter: ConnectionFilter, limit: number, cursor: string | undefined) {
   const binding = `connections:${JSON.stringify([filter.tenant_id, filter.integration, filter.status])}`;
-  const page = await services.connections.list({
-    tenantId: filter.tenant_id,
-    integration: filter.integration,
-    status: filter.status,
-    after: await openKeyset(services.cursors, binding, cursor),
-    limit,
-  });
-  return { rows: page.rows, next_cursor: await sealKeyset(services.cursors, binding, page.next) };
+  return keysetPage(services.cursors, binding, cursor, (after) =>
+    services.connections.list({ tenantId: filter.tenant_id, integration: filter.integration, status: filter.status, after, limit }),
+  );
 }
 
 export async function getConnection(services: Services, id: string): Promise<Connection> {

@@ -37,3 +37,17 @@ export async function openKeyset(codec: CursorCodec, binding: string, token: str
 export async function sealKeyset(codec: CursorCodec, binding: string, next: Keyset | null): Promise<string | null> {
   return next ? codec.seal(binding, { t: next.createdAt.getTime(), i: next.id }) : null;
 }
+
+/**
+ * One page of a list of the gateway's own rows: opens the caller's cursor, loads the rows after
+ * it, and seals where the next page starts. `binding` names the list (and its filters).
+ */
+export async function keysetPage<T>(
+  codec: CursorCodec,
+  binding: string,
+  token: string | undefined,
+  load: (after: Keyset | undefined) => Promise<{ rows: T[]; next: Keyset | null }>,
+): Promise<{ rows: T[]; next_cursor: string | null }> {
+  const page = await load(await openKeyset(codec, binding, token));
+  return { rows: page.rows, next_cursor: await sealKeyset(codec, binding, page.next) };
+}

@@ -4,7 +4,7 @@ import type { UnifiedResource } from "@unifold/engine";
 import stringify from "safe-stable-stringify";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { openKeyset, sealKeyset } from "./cursor.ts";
+import { keysetPage } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
 import { supportedOperation } from "./operations.ts";
 import { listUnified } from "./read.ts";
@@ -71,26 +71,36 @@ export async function findSync(deps: Deps, id: string): Promise<Sync> {
   return sync;
 }
 
+/** Pauses or resumes a sync the caller may see. */
+export async function setSyncStatus(deps: Deps, id: string, status: Sync["status"]): Promise<Sync> {
+  await findSync(deps, id);
+  return (await deps.services.syncs.setStatus(id, status))!;
+}
+
+export async function removeSync(deps: Deps, id: string): Promise<void> {
+  await findSync(deps, id);
+  await deps.services.syncs.remove(id);
+}
+
+/** Asks for a run now; false when one is already queued. A paused sync is refused. */
+export async function runSyncNow(deps: Deps, id: string): Promise<boolean> {
+  const sync = await findSync(deps, id);
+  if (sync.status === "paused") throw new ApiError("conflict", `sync ${sync.id} is paused; resume it first`);
+  return (await deps.services.queue.runSync(sync.id)) !== null;
+}
+
 export async function listSyncs(deps: Deps, input: { limit: number; cursor?: string | undefined }) {
   const tenant = deps.caller.apiKey.tenantId ?? undefined;
-  const binding = `syncs:${tenant ?? ""}`;
-  const page = await deps.services.syncs.list({
-    tenantId: tenant,
-    after: await openKeyset(deps.services.cursors, binding, input.cursor),
-    limit: input.limit,
-  });
-  return { rows: page.rows, next_cursor: await sealKeyset(deps.services.cursors, binding, page.next) };
+  return keysetPage(deps.services.cursors, `syncs:${tenant ?? ""}`, input.cursor, (after) =>
+    deps.services.syncs.list({ tenantId: tenant, after, limit: input.limit }),
+  );
 }
 
 export async function listRuns(deps: Deps, id: string, input: { limit: number; cursor?: string | undefined }) {
   await findSync(deps, id);
-  const binding = `sync-runs:${id}`;
-  const page = await deps.services.syncs.runs({
-    syncId: id,
-    after: await openKeyset(deps.services.cursors, binding, input.cursor),
-    limit: input.limit,
-  });
-  return { rows: page.rows, next_cursor: await sealKeyset(deps.services.cursors, binding, page.next) };
+  return keysetPage(deps.services.cursors, `sync-runs:${id}`, input.cursor, (after) =>
+    deps.services.syncs.runs({ syncId: id, after, limit: input.limit }),
+  );
 }
 
 /** The hash a record is compared by: its unified form in canonical JSON (keys sorted). */

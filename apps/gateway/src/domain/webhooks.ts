@@ -1,10 +1,10 @@
-import type { Delivery, EventRow, WebhookEndpoint } from "@unifold/db";
+import type { Delivery, EndpointPatch, EventRow, WebhookEndpoint } from "@unifold/db";
 import { Webhook } from "standardwebhooks";
 import { Agent, request } from "undici";
 import { guardedLookup, hostRefusal } from "@unifold/engine";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { openKeyset, sealKeyset } from "./cursor.ts";
+import { keysetPage, openCursor } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
 
 export function presentEndpoint(endpoint: WebhookEndpoint) {
@@ -93,39 +93,33 @@ export async function findEndpoint(deps: Deps, id: string): Promise<WebhookEndpo
 
 export async function listEndpoints(deps: Deps, input: { limit: number; cursor?: string | undefined }) {
   const tenant = deps.caller.apiKey.tenantId ?? undefined;
-  const binding = `webhook-endpoints:${tenant ?? ""}`;
-  const page = await deps.services.webhooks.list({
-    tenantId: tenant,
-    after: await openKeyset(deps.services.cursors, binding, input.cursor),
-    limit: input.limit,
-  });
-  return { rows: page.rows, next_cursor: await sealKeyset(deps.services.cursors, binding, page.next) };
+  return keysetPage(deps.services.cursors, `webhook-endpoints:${tenant ?? ""}`, input.cursor, (after) =>
+    deps.services.webhooks.list({ tenantId: tenant, after, limit: input.limit }),
+  );
 }
 
-export async function patchEndpoint(
-  deps: Deps,
-  id: string,
-  patch: {
-    url?: string | undefined;
-    events?: string[] | undefined;
-    description?: string | null | undefined;
-    enabled?: boolean | undefined;
-  },
-) {
+export async function patchEndpoint(deps: Deps, id: string, patch: EndpointPatch) {
   await findEndpoint(deps, id);
   if (patch.url !== undefined) checkUrl(deps.services, patch.url);
   return (await deps.services.webhooks.update(id, patch))!;
 }
 
+export async function removeEndpoint(deps: Deps, id: string): Promise<void> {
+  await findEndpoint(deps, id);
+  await deps.services.webhooks.remove(id);
+}
+
+/** A new secret, shown once; the old one also signs for `overlapSeconds`. */
+export async function rotateEndpointSecret(deps: Deps, id: string, overlapSeconds: number): Promise<string> {
+  await findEndpoint(deps, id);
+  return (await deps.services.webhooks.rotateSecret(id, overlapSeconds))!;
+}
+
 export async function listDeliveries(deps: Deps, id: string, input: { limit: number; cursor?: string | undefined }) {
   await findEndpoint(deps, id);
-  const binding = `deliveries:${id}`;
-  const page = await deps.services.webhooks.deliveries({
-    endpointId: id,
-    after: await openKeyset(deps.services.cursors, binding, input.cursor),
-    limit: input.limit,
-  });
-  return { rows: page.rows, next_cursor: await sealKeyset(deps.services.cursors, binding, page.next) };
+  return keysetPage(deps.services.cursors, `deliveries:${id}`, input.cursor, (after) =>
+    deps.services.webhooks.deliveries({ endpointId: id, after, limit: input.limit }),
+  );
 }
 
 /** Sends a delivery's event to its endpoint again, as a new attempt. */
@@ -317,7 +311,7 @@ export async function listEvents(
   const binding = `events:${tenant ?? ""}`;
   let afterSeq: number | undefined;
   if (input.after !== undefined) {
-    const state = (await deps.services.cursors.open(binding, input.after).catch(() => undefined)) as { s?: unknown } | undefined;
+    const state = (await openCursor(deps.services.cursors, binding, input.after)) as { s?: unknown } | undefined;
     if (typeof state?.s !== "number") throw new ApiError("invalid_cursor", "the cursor does not belong to this event log");
     afterSeq = state.s;
   }

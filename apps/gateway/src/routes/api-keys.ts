@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { type ApiKey, apiKeyScopes } from "@unifold/db";
 import { ApiError } from "../errors.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { openKeyset, sealKeyset } from "../domain/cursor.ts";
+import { keysetPage } from "../domain/cursor.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { commonErrors, IdParam, json, listOf, pageQuery } from "../schemas.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -72,8 +72,8 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { cursors, apiKeys } = c.get("services");
       const { limit, cursor } = c.req.valid("query");
-      const page = await apiKeys.list({ after: await openKeyset(cursors, "api-keys", cursor), limit });
-      return c.json(listEnvelope(page.rows.map(present), await sealKeyset(cursors, "api-keys", page.next)), 200);
+      const page = await keysetPage(cursors, "api-keys", cursor, (after) => apiKeys.list({ after, limit }));
+      return c.json(listEnvelope(page.rows.map(present), page.next_cursor), 200);
     },
   );
 

@@ -1,7 +1,16 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { ApiError } from "../errors.ts";
 import { syncableResources } from "../domain/events.ts";
-import { createSync, findSync, listRuns, listSyncs, presentRun, presentSync } from "../domain/syncs.ts";
+import {
+  createSync,
+  findSync,
+  listRuns,
+  listSyncs,
+  presentRun,
+  presentSync,
+  removeSync,
+  runSyncNow,
+  setSyncStatus,
+} from "../domain/syncs.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
@@ -108,12 +117,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
         request: { params: IdParam },
         responses: { 200: json(SyncSchema, "The sync"), ...commonErrors },
       }),
-      async (c) => {
-        const deps = depsOf(c);
-        const { id } = c.req.valid("param");
-        await findSync(deps, id);
-        return c.json(presentSync((await deps.services.syncs.setStatus(id, status))!), 200);
-      },
+      async (c) => c.json(presentSync(await setSyncStatus(depsOf(c), c.req.valid("param").id, status)), 200),
     );
   }
 
@@ -128,10 +132,8 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(z.object({ id: z.string(), outcome: z.literal("deleted") }), "Deleted"), ...commonErrors },
     }),
     async (c) => {
-      const deps = depsOf(c);
       const { id } = c.req.valid("param");
-      await findSync(deps, id);
-      await deps.services.syncs.remove(id);
+      await removeSync(depsOf(c), id);
       return c.json({ id, outcome: "deleted" as const }, 200);
     },
   );
@@ -146,12 +148,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       request: { params: IdParam },
       responses: { 202: json(z.object({ queued: z.boolean() }), "Whether a new run was queued"), ...commonErrors },
     }),
-    async (c) => {
-      const deps = depsOf(c);
-      const sync = await findSync(deps, c.req.valid("param").id);
-      if (sync.status === "paused") throw new ApiError("conflict", `sync ${sync.id} is paused; resume it first`);
-      return c.json({ queued: (await deps.services.queue.runSync(sync.id)) !== null }, 202);
-    },
+    async (c) => c.json({ queued: await runSyncNow(depsOf(c), c.req.valid("param").id) }, 202),
   );
 
   app.openapi(

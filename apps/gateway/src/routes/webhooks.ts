@@ -8,7 +8,9 @@ import {
   presentDelivery,
   presentEndpoint,
   presentEvent,
+  removeEndpoint,
   replayDelivery,
+  rotateEndpointSecret,
   testEndpoint,
 } from "../domain/webhooks.ts";
 import { eventTypes } from "../domain/events.ts";
@@ -155,10 +157,8 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(z.object({ id: z.string(), outcome: z.literal("deleted") }), "Deleted"), ...commonErrors },
     }),
     async (c) => {
-      const deps = depsOf(c);
       const { id } = c.req.valid("param");
-      await findEndpoint(deps, id);
-      await deps.services.webhooks.remove(id);
+      await removeEndpoint(depsOf(c), id);
       return c.json({ id, outcome: "deleted" as const }, 200);
     },
   );
@@ -183,12 +183,8 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       },
       responses: { 200: json(z.object({ secret: z.string() }), "The new secret, shown once"), ...commonErrors },
     }),
-    async (c) => {
-      const deps = depsOf(c);
-      const { id } = c.req.valid("param");
-      await findEndpoint(deps, id);
-      return c.json({ secret: (await deps.services.webhooks.rotateSecret(id, c.req.valid("query").overlap_seconds))! }, 200);
-    },
+    async (c) =>
+      c.json({ secret: await rotateEndpointSecret(depsOf(c), c.req.valid("param").id, c.req.valid("query").overlap_seconds) }, 200),
   );
 
   app.openapi(
