@@ -141,6 +141,15 @@ await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
 const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
 webhooks.verifier = new Webhook((await admin("/webhook-endpoints", { tenant_id: "acme", url: receiverUrl, events: ["*"] })).secret);
 
+// The hosted connect page: a single-use link a second customer, globex, follows to connect its own directory.
+const connectLink = (await admin("/connect/sessions", {
+  tenant_id: "globex",
+  integrations: Object.keys(vendors),
+  // The sandbox stands in for each vendor: its addresses are preset, so the page asks only for the key.
+  config: Object.fromEntries(Object.entries(vendors).map(([slug, vendor]) => [slug, { base_url: sandbox.baseUrl(vendor) }])),
+  ttl_seconds: 86_400,
+})) as unknown as { url: string };
+
 const auth = `-H "authorization: Bearer ${apiKey}"`;
 console.log(`
 Unifold demo: gateway ${gatewayUrl} (embedded database), sandbox ${sandbox.url}
@@ -163,6 +172,11 @@ Keep your copy in sync: change the sandbox's directory, run the sync, and watch 
 curl -s -X POST "${sandbox.url}/_sandbox/changes" -H 'content-type: application/json' -d '{"vendor":"jumpcloud","tenant":"acme","add":1,"update":1,"deactivate":1,"delete":1}'
 curl -s -X POST "${gatewayUrl}/syncs/${sync.id}/run" ${auth}
 curl -s "${gatewayUrl}/events?type=user.created,user.deleted&limit=3" ${auth}
+
+Let customers connect: open this single-use link in a browser, choose JumpCloud and paste globex's sandbox key.
+${connectLink.url}
+JumpCloud key of globex: ${sandbox.key("jumpcloud", "globex")}
+A new link: npx unifold connect-link --tenant globex --config jumpcloud.base_url=${sandbox.baseUrl("jumpcloud")}
 
 The admin CLI, in another terminal:
 export UNIFOLD_URL=${gatewayUrl} UNIFOLD_API_KEY=${adminKey}

@@ -21,7 +21,10 @@ export function packSdk(destination: string): string {
     version: source.version,
     description: source.description,
     type: "module",
-    exports: { ".": { types: "./index.d.ts", default: "./index.js" } },
+    exports: {
+      ".": { types: "./index.d.ts", default: "./index.js" },
+      "./connect": { types: "./connect.d.ts", default: "./connect.js" },
+    },
     types: "./index.d.ts",
     dependencies: source.dependencies,
     engines: { node: ">=20.19" },

@@ -12,6 +12,7 @@ type SyncRun = components["schemas"]["SyncRun"];
 type Endpoint = components["schemas"]["WebhookEndpoint"];
 type Delivery = components["schemas"]["WebhookDelivery"];
 type CreateEndpoint = components["schemas"]["CreateWebhookEndpoint"];
+type CreateConnectSession = components["schemas"]["CreateConnectSession"];
 
 /** What a run reads from and writes to; `main.ts` passes the process's own. */
 export interface Io {
@@ -421,6 +422,48 @@ const commands: Record<string, Command> = {
     },
   },
 
+  "connect-link": {
+    usage:
+      "connect-link --tenant T [--integrations jumpcloud,postman-scim] [--config slug.field=value …] [--reconnect CONNECTION_ID] [--redirect-url URL] [--origins URL,URL] [--locale en|de|fr] [--ttl SECONDS]",
+    summary: "a single-use link to the hosted page where a customer connects their own account",
+    options: {
+      tenant: { type: "string" },
+      integrations: { type: "string" },
+      config: { type: "string", multiple: true },
+      reconnect: { type: "string" },
+      "redirect-url": { type: "string" },
+      origins: { type: "string" },
+      locale: { type: "string" },
+      ttl: { type: "string" },
+    },
+    async run(client, options) {
+      const list = (value: unknown) => (typeof value === "string" ? value.split(",").filter(Boolean) : undefined);
+      const config: Record<string, Record<string, string>> = {};
+      for (const pair of (options.config as string[] | undefined) ?? []) {
+        const match = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(pair);
+        if (!match) throw new UsageError(`--config takes slug.field=value, not "${pair}"`);
+        const [, slug, field, value] = match as unknown as [string, string, string, string];
+        (config[slug] ??= {})[field] = value;
+      }
+      const body: CreateConnectSession = {
+        ...(typeof options.tenant === "string" && { tenant_id: options.tenant }),
+        ...(list(options.integrations) && { integrations: list(options.integrations) }),
+        ...(Object.keys(config).length && { config }),
+        ...(typeof options.reconnect === "string" && { connection_id: options.reconnect }),
+        ...(typeof options["redirect-url"] === "string" && { redirect_url: options["redirect-url"] }),
+        ...(list(options.origins) && { allowed_origins: list(options.origins) }),
+        ...(typeof options.locale === "string" && { locale: options.locale as CreateConnectSession["locale"] }),
+        ...(options.ttl !== undefined && { ttl_seconds: Number(options.ttl) }),
+      };
+      const session = await must(client.POST("/connect/sessions", { body }));
+      return {
+        json: session,
+        text: `${session.url}\n`,
+        notice: `Send this link to the customer; it works once, until ${session.expires_at}.`,
+      };
+    },
+  },
+
   "encryption-keys list": {
     usage: "encryption-keys list",
     summary: "the key ring's ids and how many connections each seals",
@@ -453,7 +496,10 @@ const commands: Record<string, Command> = {
  */
 export async function run(argv: string[], io: Io): Promise<number> {
   const [group, action] = argv;
-  const command = group && action ? commands[`${group} ${action}`] : undefined;
+  // Most commands are "<noun> <verb>"; a few (connect-link) are one word.
+  const single = group ? commands[group] : undefined;
+  const command = single ?? (group && action ? commands[`${group} ${action}`] : undefined);
+  const words = single ? 1 : 2;
   if (!command) {
     if (group === "--help" || group === "-h" || group === "help") {
       io.out(help());
@@ -466,7 +512,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let args: string[];
   try {
     const parsed = parseArgs({
-      args: argv.slice(2),
+      args: argv.slice(words),
       options: { ...globalOptions, ...command.options },
       allowPositionals: true,
       strict: true,

@@ -268,3 +268,28 @@ describe("unifold syncs and webhooks", () => {
     expect((await cli(["syncs", "delete", syncId])).out).toContain("deleted");
   });
 });
+
+describe("unifold connect-link", () => {
+  it("prints a single-use link to the connect page, with presets; bad input names the field", async () => {
+    const made = await cli([
+      "connect-link",
+      "--tenant",
+      "acme",
+      "--integrations",
+      "jumpcloud",
+      "--config",
+      `jumpcloud.base_url=${sandbox.baseUrl("jumpcloud")}`,
+      "--locale",
+      "fr",
+    ]);
+    expect(made.code, made.err).toBe(0);
+    const url = made.out.trim();
+    expect(url).toMatch(new RegExp(`^${gw.url}/connect/ucs_[\\w-]{43}$`));
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Connecter JumpCloud");
+    const wrong = await cli(["connect-link", "--tenant", "acme", "--redirect-url", "javascript:alert(1)"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/redirect_url/);
+  });
+});

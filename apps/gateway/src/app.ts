@@ -9,6 +9,7 @@ import { requestId } from "./middleware/request-id.ts";
 import { requestMetrics } from "./middleware/request-metrics.ts";
 import { registerApiKeys } from "./routes/api-keys.ts";
 import { registerBatch } from "./routes/batch.ts";
+import { registerConnect } from "./routes/connect.ts";
 import { registerConnections } from "./routes/connections.ts";
 import { registerDocs } from "./routes/docs.ts";
 import { registerEncryptionKeys } from "./routes/encryption-keys.ts";
@@ -51,6 +52,7 @@ export function createApp(services: Services) {
   registerMetrics(app);
   registerIntegrations(app);
   registerConnections(app);
+  registerConnect(app);
   registerApiKeys(app);
   registerEncryptionKeys(app);
   registerSyncs(app);

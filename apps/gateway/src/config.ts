@@ -80,6 +80,14 @@ const schema = z.object({
   UNIFOLD_SYNC_RUN_TIMEOUT_S: z.coerce.number().int().min(5).default(900),
   UNIFOLD_WEBHOOK_TIMEOUT_S: z.coerce.number().int().min(5).default(60),
   UNIFOLD_JOB_CHECK_INTERVAL_S: z.coerce.number().int().min(1).default(60),
+  // The hosted connect page (README "Let customers connect"): link lifetime and vendor checks per link.
+  UNIFOLD_CONNECT_TTL_S: z.coerce.number().int().min(60).max(86_400).default(1_800),
+  UNIFOLD_CONNECT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  // The gateway's address as customers' browsers reach it, for connect links; else the request's own.
+  UNIFOLD_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .transform((v) => v?.replace(/\/+$/, "")),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
 

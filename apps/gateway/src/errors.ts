@@ -50,7 +50,13 @@ export class ApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extra: { details?: ErrorDetail[]; upstream?: UpstreamAnswer; headers?: Record<string, string> } = {},
+    readonly extra: {
+      details?: ErrorDetail[];
+      upstream?: UpstreamAnswer;
+      headers?: Record<string, string>;
+      /** The vendor's own words for a refusal (secrets masked), for a page that shows them apart. */
+      reason?: string | undefined;
+    } = {},
   ) {
     super(message);
     this.name = "ApiError";

@@ -43,6 +43,11 @@ async function main() {
       checkIntervalSeconds: config.UNIFOLD_JOB_CHECK_INTERVAL_S,
     },
     webhookDisableAfterMs: config.UNIFOLD_WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
+    connect: {
+      ttlSeconds: config.UNIFOLD_CONNECT_TTL_S,
+      maxAttempts: config.UNIFOLD_CONNECT_MAX_ATTEMPTS,
+      publicUrl: config.UNIFOLD_PUBLIC_URL,
+    },
   });
   await startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 });
   const { store: limitStore } = services.limits;

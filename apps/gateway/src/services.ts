@@ -3,6 +3,8 @@ import {
   apiKeyStore,
   type ConnectionStore,
   connectionStore,
+  type ConnectSessionStore,
+  connectSessionStore,
   type IdempotencyStore,
   idempotencyStore,
   type ChangeListener,
@@ -31,6 +33,16 @@ import { createLimits, type Limits } from "./limits.ts";
 import { createQueue, defaultQueueOptions, type JobQueue, type QueueOptions } from "./queue.ts";
 import { changeChannelGauge, createMetrics, type Metrics, upstreamObserver, upstreamSlotsGauge } from "./metrics.ts";
 
+/** The hosted connect page's limits (README "Let customers connect"). */
+export interface ConnectSettings {
+  /** How long a link stays open unless the session asks otherwise. */
+  ttlSeconds: number;
+  /** Submissions the vendor is asked to check before the link closes. */
+  maxAttempts: number;
+  /** Where customers' browsers reach the gateway; links use the request's own origin without it. */
+  publicUrl?: string | undefined;
+}
+
 /** Everything the domain and the routes may use; tests build it with a real database and loopback upstreams. */
 export interface Services {
   store: Store;
@@ -55,6 +67,9 @@ export interface Services {
   webhookDisableAfterMs: number;
   /** Hears other instances' writes, on a Postgres server. */
   changes?: ChangeListener | undefined;
+  /** Hosted connect page links (README "Let customers connect"). */
+  connectSessions: ConnectSessionStore;
+  connect: ConnectSettings;
   /** Stops listening and closes the limit store; the database is closed by whoever opened it. */
   close(): Promise<void>;
 }
@@ -76,6 +91,7 @@ export interface ServiceParts {
   sharedLimits?: boolean;
   queue?: Partial<QueueOptions> | undefined;
   webhookDisableAfterMs?: number | undefined;
+  connect?: Partial<ConnectSettings> | undefined;
 }
 
 /** The one wiring of the gateway's services, for `main.ts` and the test harness alike. */
@@ -124,6 +140,8 @@ export function createServices(parts: ServiceParts): Services {
     queue,
     webhookNetwork: { allowPrivate: parts.upstream.network?.allowPrivate ?? false },
     webhookDisableAfterMs: parts.webhookDisableAfterMs ?? 5 * 24 * 3_600_000,
+    connectSessions: connectSessionStore(store.db),
+    connect: { ttlSeconds: 30 * 60, maxAttempts: 5, ...parts.connect },
     async close() {
       await queue.stop();
       await changes?.close();

@@ -47,6 +47,12 @@ describe("npm run demo", () => {
       }
       expect(answers.find((answer) => answer.line.includes("-X POST"))?.status).toBe(201);
 
+      // The connect link it prints opens the hosted page.
+      const connectUrl = lines.find((line) => line.includes("/connect/ucs_"));
+      const page = await fetch(connectUrl as string);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("Choose the service to connect");
+
       // The CLI lines it prints work too.
       const exportLine = lines.find((line) => line.startsWith("export UNIFOLD_URL="));
       const { stdout: listed } = await promisify(execFile)("bash", ["-c", `${exportLine} && npx unifold connections list`], { cwd: root });

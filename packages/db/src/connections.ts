@@ -62,6 +62,7 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
       credentials: Credentials;
       status?: ConnectionStatus;
       verifiedAt?: Date | null;
+      accountRef?: string | null;
     }): Promise<Connection> {
       const id = randomUUID();
       const sealed = await vault.seal(id, input.credentials);
@@ -77,6 +78,7 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
           credentials: sealed,
           credentialsKid: vault.currentKid,
           lastVerifiedAt: input.verifiedAt ?? null,
+          accountRef: input.accountRef ?? null,
         })
         .returning(visible);
       return row as Connection;
@@ -85,6 +87,17 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
     async get(id: string): Promise<Connection | undefined> {
       if (!isUuid(id)) return undefined;
       const [row] = await db.select(visible).from(connections).where(eq(connections.id, id));
+      return row;
+    },
+
+    /** The tenant's oldest connection to this upstream account (see `accountRef`), if any. */
+    async findByAccount(tenantId: string, accountRef: string): Promise<Connection | undefined> {
+      const [row] = await db
+        .select(visible)
+        .from(connections)
+        .where(and(eq(connections.tenantId, tenantId), eq(connections.accountRef, accountRef)))
+        .orderBy(asc(connections.createdAt), asc(connections.id))
+        .limit(1);
       return row;
     },
 
@@ -118,6 +131,7 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
         credentials?: Credentials | undefined;
         status?: ConnectionStatus | undefined;
         lastVerifiedAt?: Date | undefined;
+        accountRef?: string | null | undefined;
       },
     ): Promise<Connection | undefined> {
       if (!isUuid(id)) return undefined;
@@ -130,6 +144,7 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
           ...(patch.status !== undefined && { status: patch.status }),
           ...(patch.lastVerifiedAt !== undefined && { lastVerifiedAt: patch.lastVerifiedAt }),
           ...(sealed !== undefined && { credentials: sealed, credentialsKid: vault.currentKid }),
+          ...(patch.accountRef !== undefined && { accountRef: patch.accountRef }),
           updatedAt: new Date(),
         })
         .where(eq(connections.id, id))

@@ -15,3 +15,4 @@ export * from "./store.ts";
 export * from "./vault.ts";
 export * from "./syncs.ts";
 export * from "./webhooks.ts";
+export * from "./connect.ts";

@@ -28,9 +28,16 @@ export const connections = pgTable(
     createdAt: moment("created_at").notNull().defaultNow(),
     updatedAt: moment("updated_at").notNull().defaultNow(),
     lastVerifiedAt: moment("last_verified_at"),
+    /**
+     * SHA-256 of the integration, base URL and upstream account (or, where the vendor names no
+     * account, the credentials): the same account linked twice has the same value. Never the
+     * secret itself.
+     */
+    accountRef: text("account_ref"),
   },
   (t) => [
     index("connections_created_idx").on(t.createdAt, t.id),
+    index("connections_account_idx").on(t.tenantId, t.accountRef),
     index("connections_tenant_idx").on(t.tenantId, t.createdAt, t.id),
     index("connections_kid_idx").on(t.credentialsKid),
   ],
@@ -227,4 +234,37 @@ export const webhookDeliveries = pgTable(
     createdAt: moment("created_at").notNull().defaultNow(),
   },
   (t) => [index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.createdAt, t.id)],
+);
+
+/**
+ * A hosted connect page's session: a single-use link a SaaS hands its customer. Only the token's
+ * SHA-256 is kept; everything else is what the page may offer and where the result goes.
+ */
+export const connectSessions = pgTable(
+  "connect_sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tokenHash: text("token_hash").notNull().unique(),
+    tenantId: text("tenant_id").notNull(),
+    /** Integration slugs the page offers; empty means every loaded one. */
+    integrations: jsonb("integrations").$type<string[]>().notNull(),
+    /** Preset config per integration, applied to the connection and not editable on the page. */
+    config: jsonb("config").$type<Record<string, Record<string, string>>>().notNull(),
+    /** A reconnect: this connection's credentials are replaced, its id kept. */
+    connectionId: uuid("connection_id").references(() => connections.id, { onDelete: "cascade" }),
+    redirectUrl: text("redirect_url"),
+    allowedOrigins: jsonb("allowed_origins").$type<string[]>().notNull(),
+    locale: text("locale"),
+    theme: jsonb("theme").$type<Record<string, string>>().notNull(),
+    allowDuplicates: boolean("allow_duplicates").notNull().default(false),
+    /** Failed submissions so far; the session closes at the limit. */
+    attempts: integer("attempts").notNull().default(0),
+    createdBy: uuid("created_by"),
+    createdAt: moment("created_at").notNull().defaultNow(),
+    expiresAt: moment("expires_at").notNull(),
+    /** Set once, when a submission succeeded (or is being saved); the link then only says so. */
+    usedAt: moment("used_at"),
+    resultConnectionId: uuid("result_connection_id"),
+  },
+  (t) => [index("connect_sessions_expires_idx").on(t.expiresAt)],
 );

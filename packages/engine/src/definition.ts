@@ -2,11 +2,29 @@ import type { Mapping } from "@unifold/mapping";
 import { z } from "zod";
 import { paginationStyle } from "./pagination/styles.ts";
 
-/** A field an admin fills in when registering a connection. */
+/**
+ * A field an admin, or a customer on the connect page, fills in when registering a connection.
+ * `description` is the help text, `help_url` says where the vendor shows the value, and
+ * `pattern` (a JavaScript regular expression the whole value must match) catches a pasted typo
+ * before the vendor is asked.
+ */
 const field = z
   .object({
     label: z.string().min(1),
     description: z.string().optional(),
+    help_url: z.url({ protocol: /^https?$/ }).optional(),
+    pattern: z
+      .string()
+      .refine((source) => {
+        try {
+          new RegExp(source, "v");
+          return true;
+        } catch {
+          return false;
+        }
+      }, "must be a valid regular expression")
+      .optional(),
+    placeholder: z.string().optional(),
     required: z.boolean().default(true),
   })
   .strict();
@@ -141,8 +159,12 @@ export const integrationDefinition = z
     auth: z.object({ headers: z.record(z.string(), z.string()) }).strict(),
     /** Static headers sent on every call (e.g. Accept). */
     headers: z.record(z.string(), z.string()).default({}),
-    /** One cheap call that succeeds only with valid credentials. */
-    verify: requestTemplate,
+    /**
+     * One cheap call that succeeds only with valid credentials. `account` (JSONata over its
+     * response body) names the upstream account the credentials open, so linking one account
+     * twice finds the connection already made.
+     */
+    verify: requestTemplate.extend({ account: z.string().optional() }).strict(),
     pagination: z.record(z.string(), paginationStyle).default({}),
     resources: z.partialRecord(z.enum(unifiedResources), resourceOperations).default({}),
     /** Content type of write bodies (SCIM vendors want application/scim+json). */
@@ -191,4 +213,6 @@ export interface Integration extends IntegrationDefinition {
   /** Every JSONata file the definition names, compiled once at load. */
   mappings: ReadonlyMap<string, Mapping>;
   errorMessage?: Mapping | undefined;
+  /** The compiled `verify.account`, when the integration names one. */
+  accountOf?: Mapping | undefined;
 }

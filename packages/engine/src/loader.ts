@@ -93,15 +93,17 @@ export function loadIntegration(folder: string, slug: string): Integration {
     }
   }
   for (const [name, proxy] of Object.entries(definition.proxy)) pagination(proxy.pagination, `proxy.${name}`);
-  let errorMessage: Mapping | undefined;
-  if (definition.errors) {
+  const expression = (source: string | undefined, where: string) => {
+    if (source === undefined) return undefined;
     try {
-      errorMessage = compileMapping(definition.errors.message, `${shown} errors.message`);
+      return compileMapping(source, `${shown} ${where}`);
     } catch (error) {
       throw new IntegrationLoadError(shown, (error as Error).message);
     }
-  }
-  return { ...definition, slug, dir: folder, mappings, errorMessage };
+  };
+  const errorMessage = expression(definition.errors?.message, "errors.message");
+  const accountOf = expression(definition.verify.account, "verify.account");
+  return { ...definition, slug, dir: folder, mappings, errorMessage, accountOf };
 }
 
 function describe(error: ZodError): string {

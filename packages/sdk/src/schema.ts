@@ -105,6 +105,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/connect/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open a hosted page where a customer connects their own account */
+        post: operations["createConnectSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connect/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The hosted connect page (HTML, for the customer's browser; no API key) */
+        get: operations["getConnect"];
+        put?: never;
+        /** Submit the connect form (posted by the page itself; cross-site posts are refused) */
+        post: operations["createConnect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api-keys": {
         parameters: {
             query?: never;
@@ -894,6 +929,50 @@ export interface components {
             /** @enum {string} */
             outcome: "deleted" | "deactivated";
         };
+        ConnectSession: {
+            /** @description Single use; shown once, stored hashed. */
+            token: string;
+            /** @description The hosted page to send the customer to. */
+            url: string;
+            expires_at: string;
+            tenant_id: string;
+        };
+        CreateConnectSession: {
+            /** @description Required with an admin key; a tenant-bound key uses its own. */
+            tenant_id?: string;
+            /** @description Offered on the page; all by default. */
+            integrations?: string[];
+            /** @description Preset config per integration slug (`{slug: {field: value}}`), applied to the connection and not shown for editing. */
+            config?: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+            /**
+             * Format: uuid
+             * @description Reconnect: this connection's credentials are replaced, its id kept.
+             */
+            connection_id?: string;
+            /** @description Where the browser goes afterwards, with `connection_id` and `outcome`, or `error`, added to the query. */
+            redirect_url?: string;
+            /** @description Origins that may frame the page and receive its postMessage result; none by default. */
+            allowed_origins?: string[];
+            /**
+             * @description The page's language; else the browser's Accept-Language.
+             * @enum {string}
+             */
+            locale?: "en" | "de" | "fr";
+            theme?: {
+                primary_color?: string;
+                /** @enum {string} */
+                mode?: "light" | "dark" | "auto";
+                logo_data_url?: string;
+            };
+            /** @description How long the link works: 60 s to 24 h; 30 min by default. */
+            ttl_seconds?: number;
+            /** @description Create a new connection even when this account is already connected. */
+            allow_duplicates?: boolean;
+        };
         CreatedApiKey: components["schemas"]["ApiKey"] & {
             /** @description Shown this once; only its SHA-256 is stored. */
             secret: string;
@@ -991,7 +1070,7 @@ export interface components {
         CreateWebhookEndpoint: {
             /** Format: uri */
             url: string;
-            events: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
+            events: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
             description?: string;
             /** @description Required with an admin key; a tenant-bound key uses its own. */
             tenant_id?: string;
@@ -999,7 +1078,7 @@ export interface components {
         PatchWebhookEndpoint: {
             /** Format: uri */
             url?: string;
-            events?: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
+            events?: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
             description?: string | null;
             enabled?: boolean;
         };
@@ -2015,6 +2094,185 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createConnectSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateConnectSession"];
+            };
+        };
+        responses: {
+            /** @description The link to send the customer */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectSession"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over 1 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getConnect: {
+        parameters: {
+            query?: {
+                integration?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The session's token (`ucs_…`), as in its `url`. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The choice of integration, or its form */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such link */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The link expired, was used, or saw too many attempts */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    createConnect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's token (`ucs_…`), as in its `url`. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    integration: string;
+                    /** @enum {string} */
+                    mode?: "redirect" | "popup" | "iframe";
+                    /** @enum {string} */
+                    action?: "cancel";
+                };
+            };
+        };
+        responses: {
+            /** @description The form with what to fix, or the result page (popup and iframe modes) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Back to `redirect_url` with `connection_id` and `outcome`, or `error` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Posted from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The link expired, was used, or saw too many attempts */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
         };

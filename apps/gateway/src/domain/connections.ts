@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Connection, ConnectionStatus } from "@unifold/db";
 import type { Integration } from "@unifold/engine";
 import { ApiError, type ErrorDetail } from "../errors.ts";
@@ -9,13 +10,14 @@ import { verifyCredentials, verifyOrReject } from "./verify.ts";
 export function present(services: Services, connection: Connection) {
   const integration = services.integrations.get(connection.integration);
   const declared = Object.fromEntries(Object.keys(integration?.config ?? {}).map((name) => [name, null]));
+  const defaults = { ...declared, base_url: integration?.base_url ?? null };
   return {
     id: connection.id,
     tenant_id: connection.tenantId,
     integration: connection.integration,
     name: connection.name,
     status: connection.status,
-    config: { base_url: integration?.base_url ?? null, ...declared, ...connection.config },
+    config: { ...defaults, ...connection.config },
     created_at: connection.createdAt.toISOString(),
     updated_at: connection.updatedAt.toISOString(),
     last_verified_at: connection.lastVerifiedAt?.toISOString() ?? null,
@@ -30,8 +32,17 @@ export interface NewConnection {
   name?: string | undefined;
 }
 
-/** Registers a connection; its credentials are checked against the vendor first unless `verify` is false. */
-export async function createConnection(services: Services, input: NewConnection, verify: boolean): Promise<Connection> {
+/**
+ * Registers a connection; its credentials are checked against the vendor first unless `verify`
+ * is false. With `reuse`, a verified link to an upstream account the tenant already connected
+ * answers that connection (`existing`) and saves nothing.
+ */
+export async function createConnection(
+  services: Services,
+  input: NewConnection,
+  verify: boolean,
+  options: { reuse?: boolean } = {},
+): Promise<{ connection: Connection; existing: boolean }> {
   const integration = services.integrations.get(input.integration);
   if (!integration) {
     throw new ApiError("invalid_request", `unknown integration "${input.integration}"`, {
@@ -40,15 +51,42 @@ export async function createConnection(services: Services, input: NewConnection,
   }
   const credentials = checkCredentials(integration, input.credentials);
   const config = checkConfig(integration, {}, input.config ?? {}, services.upstream.refusal);
-  if (verify) await verifyOrReject(services, integration, config, credentials);
-  return services.connections.create({
+  const accountRef = verify
+    ? accountRefOf(integration, config, credentials, await verifyOrReject(services, integration, config, credentials))
+    : null;
+  if (accountRef && options.reuse) {
+    const existing = await services.connections.findByAccount(input.tenant_id, accountRef);
+    if (existing) return { connection: existing, existing: true };
+  }
+  const connection = await services.connections.create({
     tenantId: input.tenant_id,
     integration: integration.slug,
     name: input.name ?? null,
     config,
     credentials,
     verifiedAt: verify ? new Date() : null,
+    accountRef,
   });
+  return { connection, existing: false };
+}
+
+/**
+ * Which upstream account credentials open, as a one-way hash: the integration, the base URL and
+ * the account the verify call names, or where it names none, the credentials themselves (the
+ * same key is the same account; another key may be another account).
+ */
+function accountRefOf(
+  integration: Integration,
+  config: Record<string, unknown>,
+  credentials: Record<string, string>,
+  account: string | undefined,
+): string {
+  const baseUrl = typeof config.base_url === "string" ? config.base_url : integration.base_url;
+  const sorted = Object.fromEntries(Object.entries(credentials).sort(([a], [b]) => a.localeCompare(b)));
+  const identity = account === undefined ? { credentials: sorted } : { account };
+  return createHash("sha256")
+    .update(JSON.stringify([integration.slug, baseUrl.replace(/\/+$/, ""), identity]))
+    .digest("hex");
 }
 
 export interface ConnectionFilter {
@@ -85,10 +123,15 @@ export async function patchConnection(services: Services, id: string, patch: Con
   const credentials = patch.credentials ? checkCredentials(integration, patch.credentials) : undefined;
   const config = patch.config ? checkConfig(integration, current.config, patch.config, services.upstream.refusal) : undefined;
   const mustVerify = verify && Boolean(credentials || config || patch.status === "active");
+  let accountRef: string | undefined;
   if (mustVerify) {
-    await verifyOrReject(services, integration, config ?? current.config, credentials ?? (await services.connections.credentials(id)));
+    const checkedConfig = config ?? current.config;
+    const checkedCredentials = credentials ?? (await services.connections.credentials(id));
+    const account = await verifyOrReject(services, integration, checkedConfig, checkedCredentials);
+    accountRef = accountRefOf(integration, checkedConfig, checkedCredentials, account);
   }
   const updated = await services.connections.update(id, {
+    accountRef,
     name: patch.name,
     config,
     credentials,
@@ -179,4 +222,12 @@ function isHttpUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A field's `pattern` must match the whole value, as an HTML `pattern` attribute does (with the v
+ * flag). The connect page checks it; the admin API leaves the verdict to the vendor.
+ */
+export function matchesPattern(field: { pattern?: string | undefined }, value: string): boolean {
+  return field.pattern === undefined || new RegExp(`^(?:${field.pattern})$`, "v").test(value);
 }

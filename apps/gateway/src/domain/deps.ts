@@ -1,4 +1,5 @@
 import type { ApiKey } from "@unifold/db";
+import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 
 /** Who asked: an HTTP request, a CLI command or a background job alike. */
@@ -24,4 +25,16 @@ export interface UpstreamNote {
 export interface Deps {
   services: Services;
   caller: Caller;
+}
+
+/** The tenant a call acts for: a tenant-bound key's own, else the one an admin key names. */
+export function tenantOf(deps: Deps, requested: string | undefined): string {
+  const bound = deps.caller.apiKey.tenantId;
+  if (bound && requested && requested !== bound) throw new ApiError("forbidden", `this API key is bound to tenant ${bound}`);
+  const tenant = bound ?? requested;
+  if (!tenant)
+    throw new ApiError("invalid_request", "tenant_id: required with an admin key", {
+      details: [{ path: "tenant_id", message: "required" }],
+    });
+  return tenant;
 }

@@ -16,6 +16,8 @@ export const eventTypes = [
   "sync.completed",
   "sync.failed",
   "connection.needs_reauth",
+  "connection.created",
+  "connection.reconnected",
   "webhook_endpoint.disabled",
   "webhook_endpoint.test",
 ] as const;

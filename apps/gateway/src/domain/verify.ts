@@ -1,5 +1,5 @@
-import { type Integration, UpstreamStatusError, verifyConnection } from "@unifold/engine";
-import { ApiError, apiErrorOf, upstreamBody } from "../errors.ts";
+import { type Integration, statusError, UpstreamStatusError, verifyConnection } from "@unifold/engine";
+import { ApiError, apiErrorOf, redacted, upstreamBody } from "../errors.ts";
 import type { Services } from "../services.ts";
 
 /**
@@ -22,17 +22,26 @@ export async function verifyCredentials(
   }
 }
 
-/** Verifies credentials an admin is about to save: a vendor that rejects them refuses the request. */
+/**
+ * Verifies credentials about to be saved: a vendor that rejects them refuses the request.
+ * Answers the upstream account they open, when the integration can tell.
+ */
 export async function verifyOrReject(
   services: Services,
   integration: Integration,
   config: Record<string, unknown>,
   credentials: Record<string, string>,
 ) {
-  const { ok, response } = await verifyCredentials(services, integration, config, credentials);
+  const { ok, response, account } = await verifyCredentials(services, integration, config, credentials);
   if (!ok) {
-    throw new ApiError("invalid_request", `${integration.name} rejected the credentials (upstream status ${response.status})`, {
-      upstream: { status: response.status, body: upstreamBody(response.body, response.text, Object.values(credentials)) },
-    });
+    const secrets = Object.values(credentials);
+    const said = (await statusError(integration, response)).upstreamMessage;
+    const reason = said === undefined ? undefined : redacted(said, secrets);
+    throw new ApiError(
+      "invalid_request",
+      `${integration.name} rejected the credentials (upstream status ${response.status})${reason ? `: ${reason}` : ""}`,
+      { upstream: { status: response.status, body: upstreamBody(response.body, response.text, secrets) }, reason },
+    );
   }
+  return account;
 }

@@ -5,7 +5,7 @@ import { guardedLookup, hostRefusal } from "@unifold/engine";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { keysetPage, openCursor } from "./cursor.ts";
-import type { Deps } from "./deps.ts";
+import { type Deps, tenantOf } from "./deps.ts";
 
 export function presentEndpoint(endpoint: WebhookEndpoint) {
   return {
@@ -58,17 +58,6 @@ function checkUrl(services: Services, url: string) {
       ? hostRefusal(services.webhookNetwork, parsed.hostname)
       : "must be http or https";
   if (refused) throw new ApiError("invalid_request", `url: ${refused}`, { details: [{ path: "url", message: refused }] });
-}
-
-function tenantOf(deps: Deps, requested: string | undefined): string {
-  const bound = deps.caller.apiKey.tenantId;
-  if (bound && requested && requested !== bound) throw new ApiError("forbidden", `this API key is bound to tenant ${bound}`);
-  const tenant = bound ?? requested;
-  if (!tenant)
-    throw new ApiError("invalid_request", "tenant_id: required with an admin key", {
-      details: [{ path: "tenant_id", message: "required" }],
-    });
-  return tenant;
 }
 
 export async function createEndpoint(

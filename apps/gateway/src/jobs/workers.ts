@@ -30,6 +30,8 @@ export async function startWorkers(services: Services, options: WorkerOptions): 
     // Events a crash left undispatched (see dispatchEvents).
     await dispatchEvents(services);
     await services.events.prune(new Date(Date.now() - options.eventRetentionDays * 86_400_000));
+    // An expired connect link still explains itself for a day, then goes.
+    await services.connectSessions.prune(new Date(Date.now() - 86_400_000));
   });
   await queue.boss.schedule(queues.tick, "* * * * *");
 }

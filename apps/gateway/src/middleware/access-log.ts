@@ -19,7 +19,8 @@ export const accessLog: MiddlewareHandler<AppEnv> = async (c, next) => {
     {
       request_id: c.get("requestId"),
       method: c.req.method,
-      path: c.req.path,
+      // A connect link's token opens the page: it is a secret, so the log keeps only its first characters.
+      path: c.req.path.replace(/(\/connect\/ucs_[\w-]{4})[\w-]+/, "$1…"),
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
       api_key_id: c.get("apiKey")?.id,

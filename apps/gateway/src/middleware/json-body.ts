@@ -3,8 +3,8 @@ import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
-// Proxy and passthrough carry the vendor's own bodies, whatever their type.
-const RAW = /^\/(proxy|passthrough)(\/|$)/;
+// Proxy and passthrough carry the vendor's own bodies, whatever their type; the connect page posts an HTML form.
+const RAW = /^\/(proxy|passthrough)(\/|$)|^\/connect\/ucs_/;
 
 /**
  * The gateway's own routes take JSON: a request body of another type (or of none named) is

@@ -75,7 +75,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const services = c.get("services");
-      const connection = await createConnection(services, c.req.valid("json"), c.req.valid("query").verify === "true");
+      const { connection } = await createConnection(services, c.req.valid("json"), c.req.valid("query").verify === "true");
       return c.json(present(services, connection), 201);
     },
   );

@@ -1,0 +1,290 @@
+import { html, raw } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { FormError, PageField, PageState } from "../domain/connect.ts";
+import type { Messages } from "./messages.ts";
+
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+/** What the page tells its opener or parent frame, and the query a redirect carries. */
+export type ConnectResult = { connection_id: string; outcome: string } | { error: string };
+
+export function resultOf(state: PageState): ConnectResult | undefined {
+  switch (state.kind) {
+    case "done":
+      return { connection_id: state.connectionId, outcome: state.outcome };
+    case "expired":
+      return { error: "expired" };
+    case "used":
+      return { error: "already_used" };
+    case "too_many":
+      return { error: "too_many_attempts" };
+    case "cancelled":
+      return { error: "cancelled" };
+    default:
+      return undefined;
+  }
+}
+
+/** `redirect_url` with the result added to its query (its own parameters kept). */
+export function resultUrl(redirectUrl: string, result: ConnectResult): string {
+  const url = new URL(redirectUrl);
+  for (const [name, value] of Object.entries(result)) url.searchParams.set(name, value);
+  return url.toString();
+}
+
+export interface PageContext {
+  locale: string;
+  t: Messages;
+  /** The CSP nonce of this response's one style and one script. */
+  nonce: string;
+}
+
+/** The whole page for a state: one HTML document, no external asset. */
+export function renderConnectPage(state: PageState, context: PageContext): Html {
+  const { t } = context;
+  const session = state.kind === "unknown" ? undefined : state.session;
+  const theme = session?.theme ?? {};
+  const result = resultOf(state);
+  const message = result && session?.allowedOrigins.length ? { type: "unifold:connect", ...result } : undefined;
+  const title = titleOf(state, t);
+  return html`<!doctype html>
+    <html lang="${context.locale}" data-mode="${theme.mode ?? "auto"}">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="robots" content="noindex" />
+        <title>${title}</title>
+        <style nonce="${context.nonce}">
+          ${raw(styles(theme.primary_color))}
+        </style>
+      </head>
+      <body>
+        <main class="card" aria-labelledby="title">
+          ${theme.logo_data_url ? html`<img class="logo" src="${theme.logo_data_url}" alt="" />` : ""} ${body(state, t)}
+          <p class="footer">${t.secured}</p>
+        </main>
+        ${
+          message
+            ? html`<script type="application/json" id="unifold-result">
+                ${raw(jsonForScript({ message, origins: session?.allowedOrigins }))}
+              </script>`
+            : ""
+        }
+        <script nonce="${context.nonce}">
+          ${raw(script)};
+        </script>
+      </body>
+    </html>`;
+}
+
+function titleOf(state: PageState, t: Messages): string {
+  switch (state.kind) {
+    case "unknown":
+      return t.unknownTitle;
+    case "expired":
+      return t.expiredTitle;
+    case "used":
+      return t.usedTitle;
+    case "too_many":
+      return t.tooManyTitle;
+    case "done":
+      return t.doneTitle;
+    case "form":
+      return (state.reconnect ? t.reconnectTo : t.connectTo)(state.integration.name);
+    default:
+      return t.title;
+  }
+}
+
+function body(state: PageState, t: Messages): Html {
+  const title = titleOf(state, t);
+  switch (state.kind) {
+    case "unknown":
+      return html`<h1 id="title" tabindex="-1">${title}</h1>
+        <p>${t.unknown}</p>`;
+    case "expired":
+    case "used":
+    case "too_many":
+    case "cancelled": {
+      const text = { expired: t.expired, used: t.used, too_many: t.tooMany, cancelled: "" }[state.kind];
+      return html`<h1 id="title" tabindex="-1">${title}</h1>
+        ${text ? html`<p>${text}</p>` : ""}${continueLink(state, t)}`;
+    }
+    case "done": {
+      const name = state.integration.name;
+      const text = state.outcome === "existing" ? t.existing(name) : state.outcome === "reconnected" ? t.reconnected(name) : t.done(name);
+      return html`<h1 id="title" tabindex="-1">${title}</h1>
+        <p role="status">${text}</p>
+        ${continueLink(state, t)}`;
+    }
+    case "choose":
+      return html`<h1 id="title" tabindex="-1">${t.choose}</h1>
+        <p class="help">${t.chooseHelp}</p>
+        <ul class="choices">
+          ${state.integrations.map(
+            (i) =>
+              html`<li>
+                <a class="choice" href="?integration=${encodeURIComponent(i.slug)}"
+                  ><span class="name">${i.name}</span>${i.description ? html`<span class="description">${i.description}</span>` : ""}</a
+                >
+              </li>`,
+          )}
+        </ul>`;
+    case "form":
+      return form(state, t);
+  }
+}
+
+function continueLink(state: Extract<PageState, { session: unknown }>, t: Messages): Html | string {
+  const result = resultOf(state);
+  if (!state.session.redirectUrl || !result) return "";
+  return html`<p><a class="button" href="${resultUrl(state.session.redirectUrl, result)}">${t.continue}</a></p>`;
+}
+
+function form(state: Extract<PageState, { kind: "form" }>, t: Messages): Html {
+  const name = state.integration.name;
+  const fieldErrors = new Map(state.errors.flatMap((e) => (e.kind === "field" ? [[e.path, e] as const] : [])));
+  return html`<h1 id="title" tabindex="-1">${titleOf(state, t)}</h1>
+    ${state.errors.length ? errorSummary(state.errors, name, t) : ""}
+    <p class="help">${t.intro(name)}</p>
+    <form method="post">
+      <input type="hidden" name="integration" value="${state.integration.slug}" />
+      <input type="hidden" name="mode" value="redirect" />
+      ${state.fields.map((field) => fieldHtml(field, fieldErrors.get(`${field.kind}.${field.name}`), t))}
+      ${state.errors.some((e) => e.kind !== "field") ? html`<p class="attempts">${t.attemptsLeft(state.attemptsLeft)}</p>` : ""}
+      <div class="actions">
+        <button type="submit" class="primary">${t.submit}</button>
+        <button type="submit" class="secondary" name="action" value="cancel" formnovalidate>${t.cancel}</button>
+      </div>
+    </form>
+    ${state.canChoose ? html`<p><a href="?">${t.back}</a></p>` : ""}`;
+}
+
+function errorSummary(errors: FormError[], name: string, t: Messages): Html {
+  return html`<div class="errors" id="errors" role="alert" tabindex="-1">
+    <h2>${t.errorSummary}</h2>
+    <ul>
+      ${errors.map((error) => {
+        switch (error.kind) {
+          case "field": {
+            const text = error.problem === "required" ? t.fieldRequired(error.label) : t.fieldPattern(error.label);
+            return html`<li><a href="#${idOf(error.path)}">${text}</a></li>`;
+          }
+          case "refused":
+            return html`<li>${t.refused(name, error.status, error.reason)}</li>`;
+          case "invalid":
+            return html`<li>${error.reason}</li>`;
+          case "unreachable":
+            return html`<li>${t.unreachable(name, error.reason)}</li>`;
+        }
+      })}
+    </ul>
+  </div>`;
+}
+
+const idOf = (path: string) => `f-${path.replace(/\./g, "-")}`;
+
+function fieldHtml(field: PageField, error: Extract<FormError, { kind: "field" }> | undefined, t: Messages): Html {
+  const id = idOf(`${field.kind}.${field.name}`);
+  const described = [field.description || field.helpUrl ? `${id}-help` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
+  const secret = field.kind === "credentials";
+  return html`<div class="field${error ? " invalid" : ""}">
+    <label for="${id}">${field.label} <span class="tag">(${field.required ? t.required : t.optional})</span></label>
+    ${
+      field.description || field.helpUrl
+        ? html`<p class="help" id="${id}-help">
+            ${field.description ?? ""}${
+              field.helpUrl ? html` <a href="${field.helpUrl}" target="_blank" rel="noopener noreferrer">${t.whereToFind}</a>` : ""
+            }
+          </p>`
+        : ""
+    }
+    ${error ? html`<p class="field-error" id="${id}-error">${error.problem === "required" ? t.fieldRequired(field.label) : t.fieldPattern(field.label)}</p>` : ""}
+    <input
+      id="${id}"
+      name="${field.kind}.${field.name}"
+      type="${secret ? "password" : "text"}"
+      ${raw(
+        secret ? 'autocomplete="off" spellcheck="false"' : 'autocomplete="off"',
+      )}${field.required ? raw(" required") : ""}${field.pattern ? html` pattern="${field.pattern}"` : ""}${
+        field.placeholder ? html` placeholder="${field.placeholder}"` : ""
+      }${described ? html` aria-describedby="${described}"` : ""}${error ? raw(' aria-invalid="true"') : ""}${
+        !secret && field.value ? html` value="${field.value}"` : ""
+      }
+    />
+  </div>`;
+}
+
+/** JSON inside a script element: `<` escaped so the data cannot close the element. */
+function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c");
+}
+
+// Runs on every state: tells the server how the page was opened (redirect, popup or iframe), moves
+// focus to the errors or the heading, and hands a result to the opener or parent, only at the
+// session's allowed origins (never "*").
+const script = `(() => {
+  const embedded = window.opener ? "popup" : window.parent !== window ? "iframe" : "redirect";
+  for (const input of document.querySelectorAll('input[name="mode"]')) input.value = embedded;
+  const focus = document.getElementById("errors") || (document.querySelector("form") ? null : document.getElementById("title"));
+  if (focus) focus.focus();
+  const data = document.getElementById("unifold-result");
+  const target = window.opener || (window.parent !== window ? window.parent : null);
+  if (data && target) {
+    const { message, origins } = JSON.parse(data.textContent);
+    for (const origin of origins) target.postMessage(message, origin);
+  }
+})();`;
+
+/** Light, dark or the system's choice; the primary colour on buttons with a text colour that keeps 4.5:1 contrast. */
+function styles(primary: string | undefined): string {
+  const color = primary ?? "#3451b2";
+  const onPrimary = contrastOf(color, "#ffffff") >= contrastOf(color, "#111111") ? "#ffffff" : "#111111";
+  const dark = `--bg:#0d1117;--card:#161b22;--text:#e6edf3;--muted:#a8b1bb;--border:#59636e;--error:#ff9492;--error-bg:#2d1517;color-scheme:dark;`;
+  return `
+:root{--primary:${color};--on-primary:${onPrimary};--bg:#f3f4f6;--card:#ffffff;--text:#1f2328;--muted:#57606a;--border:#8c959f;--error:#b42318;--error-bg:#fef3f2;color-scheme:light}
+[data-mode=dark]{${dark}}
+@media (prefers-color-scheme: dark){[data-mode=auto]{${dark}}}
+*{box-sizing:border-box}
+body{margin:0;min-height:100vh;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;display:flex;justify-content:center;align-items:flex-start;padding:24px 12px}
+.card{width:100%;max-width:440px;background:var(--card);border:1px solid var(--border);border-radius:12px;padding:24px}
+.logo{display:block;max-height:48px;max-width:160px;margin-bottom:16px}
+h1{font-size:1.4rem;margin:0 0 12px}
+h2{font-size:1rem;margin:0 0 4px}
+h1:focus{outline:none}
+.help{color:var(--muted);font-size:.9rem;margin:4px 0 12px}
+a{color:inherit}
+.field{margin:16px 0}
+label{display:block;font-weight:600}
+.tag{font-weight:400;color:var(--muted);font-size:.85rem}
+input[type=text],input[type=password]{display:block;width:100%;font:inherit;padding:10px 12px;border:1px solid var(--border);border-radius:8px;background:var(--card);color:var(--text)}
+input:focus-visible,button:focus-visible,a:focus-visible,.errors:focus-visible{outline:3px solid var(--primary);outline-offset:2px}
+.invalid input{border-color:var(--error);border-width:2px}
+.field-error{color:var(--error);font-weight:600;margin:4px 0}
+.errors{border:2px solid var(--error);background:var(--error-bg);border-radius:8px;padding:12px;margin:12px 0}
+.errors ul{margin:0;padding-left:20px}
+.actions{display:flex;gap:12px;flex-wrap:wrap;margin-top:20px}
+button,.button{font:inherit;font-weight:600;padding:10px 18px;border-radius:8px;cursor:pointer;text-decoration:none;display:inline-block}
+button.primary,.button{background:var(--primary);color:var(--on-primary);border:1px solid var(--primary)}
+button.secondary{background:transparent;color:var(--text);border:1px solid var(--border)}
+.choices{list-style:none;padding:0;margin:0}
+.choice{display:block;border:1px solid var(--border);border-radius:8px;padding:12px;margin:8px 0;text-decoration:none}
+.choice .name{display:block;font-weight:600}
+.choice .description{display:block;color:var(--muted);font-size:.9rem}
+.attempts{color:var(--muted);font-size:.9rem}
+.footer{color:var(--muted);font-size:.8rem;margin:24px 0 0;text-align:center}
+`;
+}
+
+/** WCAG contrast ratio of two #rrggbb colours. */
+function contrastOf(a: string, b: string): number {
+  const luminance = (hex: string) => {
+    const [r, g, bl] = [1, 3, 5].map((i) => {
+      const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p) as [number, number];
+  return (x + 0.05) / (y + 0.05);
+}

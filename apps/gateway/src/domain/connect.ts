@@ -1,0 +1,304 @@
+import { randomBytes } from "node:crypto";
+import type { Connection, ConnectSession } from "@unifold/db";
+import type { Integration } from "@unifold/engine";
+import { ApiError } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { createConnection, getConnection, matchesPattern, patchConnection, present } from "./connections.ts";
+import { type Deps, tenantOf } from "./deps.ts";
+import { dispatchEvents } from "./webhooks.ts";
+
+/** What `POST /connect/sessions` takes (already shaped by the route's schema). */
+export interface ConnectSessionInput {
+  tenant_id?: string | undefined;
+  integrations?: string[] | undefined;
+  config?: Record<string, Record<string, string>> | undefined;
+  connection_id?: string | undefined;
+  redirect_url?: string | undefined;
+  allowed_origins?: string[] | undefined;
+  locale?: string | undefined;
+  theme?: { primary_color?: string | undefined; mode?: string | undefined; logo_data_url?: string | undefined } | undefined;
+  ttl_seconds?: number | undefined;
+  allow_duplicates?: boolean | undefined;
+}
+
+const invalid = (path: string, message: string) => new ApiError("invalid_request", `${path}: ${message}`, { details: [{ path, message }] });
+
+/**
+ * Opens a link a customer follows to connect their own account. The token is answered once;
+ * only its hash is stored.
+ */
+export async function createConnectSession(deps: Deps, input: ConnectSessionInput, pageBase: string) {
+  const { services } = deps;
+  const tenantId = tenantOf(deps, input.tenant_id);
+  let integrations = input.integrations ?? [];
+  integrations.forEach((slug, i) => {
+    if (!services.integrations.has(slug)) invalidIntegration(services, `integrations.${i}`, slug);
+  });
+  let reconnect: Connection | undefined;
+  if (input.connection_id) {
+    reconnect = await getConnection(services, input.connection_id).catch(() => undefined);
+    if (!reconnect || reconnect.tenantId !== tenantId)
+      throw invalid("connection_id", `no connection ${input.connection_id} for tenant ${tenantId}`);
+    if (integrations.length && !integrations.includes(reconnect.integration))
+      throw invalid("integrations", `the connection to reconnect uses ${reconnect.integration}`);
+    integrations = [reconnect.integration];
+  }
+  for (const [slug, preset] of Object.entries(input.config ?? {})) {
+    const integration = services.integrations.get(slug);
+    if (!integration) invalidIntegration(services, `config.${slug}`, slug);
+    else if (integrations.length && !integrations.includes(slug))
+      throw invalid(`config.${slug}`, `${slug} is not among the session's integrations`);
+    else {
+      for (const [name, value] of Object.entries(preset)) {
+        const field = integration.config[name];
+        if (name === "base_url") {
+          const refused = services.upstream.refusal(value);
+          if (refused) throw invalid(`config.${slug}.base_url`, `refused: ${refused}`);
+        } else if (!field) throw invalid(`config.${slug}.${name}`, `${integration.name} takes no config "${name}"`);
+        else if (!matchesPattern(field, value)) throw invalid(`config.${slug}.${name}`, `does not match the pattern ${field.pattern}`);
+      }
+    }
+  }
+  const ttlSeconds = input.ttl_seconds ?? services.connect.ttlSeconds;
+  const token = `ucs_${randomBytes(32).toString("base64url")}`;
+  const session = await services.connectSessions.create(token, {
+    tenantId,
+    integrations,
+    config: input.config ?? {},
+    connectionId: reconnect?.id ?? null,
+    redirectUrl: input.redirect_url ?? null,
+    allowedOrigins: (input.allowed_origins ?? []).map((origin) => new URL(origin).origin),
+    locale: input.locale ?? null,
+    theme: Object.fromEntries(Object.entries(input.theme ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string>,
+    allowDuplicates: input.allow_duplicates ?? false,
+    createdBy: deps.caller.apiKey.id,
+    expiresAt: new Date(Date.now() + ttlSeconds * 1000),
+  });
+  return { token, url: `${pageBase}/connect/${token}`, expires_at: session.expiresAt.toISOString(), session };
+}
+
+function invalidIntegration(services: Services, path: string, slug: string): never {
+  throw invalid(path, `unknown integration "${slug}" (one of ${[...services.integrations.keys()].join(", ")})`);
+}
+
+/** A field the page asks for: a credential (always masked) or a config value. */
+export interface PageField {
+  name: string;
+  kind: "credentials" | "config";
+  label: string;
+  description?: string | undefined;
+  helpUrl?: string | undefined;
+  pattern?: string | undefined;
+  placeholder?: string | undefined;
+  required: boolean;
+  /** What the form shows when it comes back with an error: config only, never a credential. */
+  value?: string | undefined;
+}
+
+/** A problem with one field (`path` is the form name) or with the whole submission. */
+export type FormError =
+  | { kind: "field"; path: string; problem: "required" | "pattern"; label: string }
+  | { kind: "refused"; status: number; reason: string }
+  | { kind: "invalid"; reason: string }
+  | { kind: "unreachable"; reason: string };
+
+export type Outcome = "created" | "existing" | "reconnected";
+
+/** Everything the page can show; the route renders it. */
+export type PageState =
+  | { kind: "unknown" }
+  | { kind: "expired" | "used" | "too_many"; session: ConnectSession }
+  | { kind: "choose"; session: ConnectSession; integrations: Integration[] }
+  | {
+      kind: "form";
+      session: ConnectSession;
+      integration: Integration;
+      /** More than one integration is offered, so the form links back to the choice. */
+      canChoose: boolean;
+      fields: PageField[];
+      preset: string[];
+      reconnect: boolean;
+      errors: FormError[];
+      attemptsLeft: number;
+    }
+  | { kind: "done"; session: ConnectSession; integration: Integration; connectionId: string; outcome: Outcome }
+  | { kind: "cancelled"; session: ConnectSession };
+
+/** The page a link opens: the choice of integration, a form, or why the link no longer works. */
+export async function openConnectPage(services: Services, token: string, chosen?: string): Promise<PageState> {
+  const session = await services.connectSessions.byToken(token);
+  const closed = closedState(services, session);
+  if (closed) return closed;
+  const open = session as ConnectSession;
+  const offered = offeredIntegrations(services, open);
+  const integration = offered.length === 1 ? offered[0] : offered.find((i) => i.slug === chosen);
+  if (!integration) return { kind: "choose", session: open, integrations: offered };
+  return formState(services, open, integration, offered.length > 1, [], {});
+}
+
+/** Checks a submitted form with the vendor and saves the connection (or says what is wrong). */
+export async function submitConnectForm(services: Services, token: string, form: Record<string, string>): Promise<PageState> {
+  const session = await services.connectSessions.byToken(token);
+  const closed = closedState(services, session);
+  if (closed) return closed;
+  const open = session as ConnectSession;
+  if (form.action === "cancel") return { kind: "cancelled", session: open };
+  const offered = offeredIntegrations(services, open);
+  const integration = offered.find((i) => i.slug === form.integration);
+  if (!integration) return { kind: "choose", session: open, integrations: offered };
+  const canChoose = offered.length > 1;
+
+  const { credentials, config, errors } = readForm(integration, open, form);
+  // A field the browser should already have caught costs no attempt and no vendor call.
+  if (errors.length) return formState(services, open, integration, canChoose, errors, config);
+
+  const started = await services.connectSessions.begin(open.id, services.connect.maxAttempts);
+  if (!started) return closedState(services, await services.connectSessions.byToken(token)) ?? { kind: "unknown" };
+  let result: { connection: Connection; outcome: Outcome };
+  try {
+    result = await link(services, started, integration, credentials, config);
+  } catch (error) {
+    await services.connectSessions.release(open.id);
+    const shown = formErrorOf(error, integration);
+    if (!shown) throw error;
+    return formState(services, started, integration, canChoose, shown, config);
+  }
+  await services.connectSessions.finish(open.id, result.connection.id);
+  if (result.outcome !== "existing") await announce(services, result.connection, result.outcome);
+  return { kind: "done", session: started, integration, connectionId: result.connection.id, outcome: result.outcome };
+}
+
+/** The same create and patch the admin API runs, with the session's preset config on top. */
+async function link(
+  services: Services,
+  session: ConnectSession,
+  integration: Integration,
+  credentials: Record<string, string>,
+  config: Record<string, string>,
+): Promise<{ connection: Connection; outcome: Outcome }> {
+  const merged = { ...config, ...session.config[integration.slug] };
+  if (session.connectionId) {
+    const connection = await patchConnection(services, session.connectionId, { credentials, config: merged }, true);
+    return { connection, outcome: "reconnected" };
+  }
+  const made = await createConnection(
+    services,
+    { tenant_id: session.tenantId, integration: integration.slug, credentials, config: merged },
+    true,
+    { reuse: !session.allowDuplicates },
+  );
+  return { connection: made.connection, outcome: made.existing ? "existing" : "created" };
+}
+
+async function announce(services: Services, connection: Connection, outcome: "created" | "reconnected") {
+  await services.events.append(services.store.db, [
+    {
+      tenantId: connection.tenantId,
+      connectionId: connection.id,
+      integration: connection.integration,
+      type: `connection.${outcome}`,
+      version: null,
+      data: present(services, connection),
+    },
+  ]);
+  await dispatchEvents(services);
+}
+
+function closedState(services: Services, session: ConnectSession | undefined): PageState | undefined {
+  if (!session) return { kind: "unknown" };
+  if (session.usedAt) return { kind: "used", session };
+  if (session.expiresAt.getTime() <= Date.now()) return { kind: "expired", session };
+  if (session.attempts >= services.connect.maxAttempts) return { kind: "too_many", session };
+  return undefined;
+}
+
+function offeredIntegrations(services: Services, session: ConnectSession): Integration[] {
+  const slugs = session.integrations.length ? session.integrations : [...services.integrations.keys()];
+  return slugs.map((slug) => services.integrations.get(slug)).filter((i): i is Integration => i !== undefined);
+}
+
+async function formState(
+  services: Services,
+  session: ConnectSession,
+  integration: Integration,
+  canChoose: boolean,
+  errors: FormError[],
+  values: Record<string, string>,
+): Promise<PageState> {
+  const preset = session.config[integration.slug] ?? {};
+  const current = session.connectionId ? (await services.connections.get(session.connectionId))?.config : undefined;
+  const fields: PageField[] = [
+    ...Object.entries(integration.credentials).map(([name, field]) => pageField("credentials", name, field, undefined)),
+    ...Object.entries(integration.config)
+      .filter(([name]) => !(name in preset))
+      .map(([name, field]) => pageField("config", name, field, values[name] ?? stringOr(current?.[name]))),
+  ];
+  return {
+    kind: "form",
+    session,
+    integration,
+    canChoose,
+    fields,
+    preset: Object.keys(preset),
+    reconnect: session.connectionId !== null,
+    errors,
+    attemptsLeft: Math.max(0, services.connect.maxAttempts - session.attempts),
+  };
+}
+
+const stringOr = (value: unknown) => (typeof value === "string" ? value : undefined);
+
+function pageField(kind: PageField["kind"], name: string, field: Integration["credentials"][string], value: string | undefined): PageField {
+  return {
+    name,
+    kind,
+    label: field.label,
+    description: field.description,
+    helpUrl: field.help_url,
+    pattern: field.pattern,
+    placeholder: field.placeholder,
+    required: field.required,
+    value,
+  };
+}
+
+/** The declared fields out of a posted form; anything else posted is ignored. */
+function readForm(integration: Integration, session: ConnectSession, form: Record<string, string>) {
+  const preset = session.config[integration.slug] ?? {};
+  const errors: FormError[] = [];
+  const take = (kind: PageField["kind"], fields: Integration["credentials"]) => {
+    const values: Record<string, string> = {};
+    for (const [name, field] of Object.entries(fields)) {
+      if (kind === "config" && name in preset) continue;
+      const path = `${kind}.${name}`;
+      const value = (form[path] ?? "").trim();
+      if (!value) {
+        if (field.required) errors.push({ kind: "field", path, problem: "required", label: field.label });
+      } else if (!matchesPattern(field, value)) {
+        errors.push({ kind: "field", path, problem: "pattern", label: field.label });
+      } else values[name] = value;
+    }
+    return values;
+  };
+  return { credentials: take("credentials", integration.credentials), config: take("config", integration.config), errors };
+}
+
+/** A failure the customer can act on, as the page shows it; undefined for anything else. */
+function formErrorOf(error: unknown, integration: Integration): FormError[] | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  if (error.code === "invalid_request" && error.extra.upstream) {
+    return [{ kind: "refused", status: error.extra.upstream.status, reason: error.extra.reason ?? error.message }];
+  }
+  if (error.code === "invalid_request" && error.extra.details?.length) {
+    return error.extra.details.map((detail) => {
+      const field = detail.path.startsWith("credentials.")
+        ? integration.credentials[detail.path.slice(12)]
+        : integration.config[detail.path.slice(7)];
+      return { kind: "invalid" as const, reason: field ? `${field.label}: ${detail.message}` : detail.message };
+    });
+  }
+  if (error.status >= 500 || error.code === "rate_limited" || error.code === "upstream_unauthorized") {
+    return [{ kind: "unreachable", reason: error.message }];
+  }
+  return undefined;
+}

@@ -1,0 +1,260 @@
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import ts from "typescript";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { axeViolations, findChromium, launchChromium, pngHasContent } from "../../../test-support/chromium.ts";
+import { type Gateway, startGateway } from "./harness.ts";
+
+const chromiumPath = findChromium();
+const mobile = { width: 390, height: 844 };
+const screenshots = process.env.UNIFOLD_CONNECT_SCREENSHOTS;
+
+/**
+ * A SaaS page on its own loopback origin: `/` opens the connect link in a popup or an iframe with
+ * the SDK's openConnect and shows what it resolved with; `/back` is a redirect_url.
+ */
+async function startSaasPage() {
+  const sdk = ts.transpileModule(readFileSync(fileURLToPath(new URL("../../../packages/sdk/src/connect.ts", import.meta.url)), "utf8"), {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+  }).outputText;
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === "/sdk.js") {
+      res.setHeader("content-type", "text/javascript");
+      return res.end(sdk);
+    }
+    res.setHeader("content-type", "text/html; charset=utf-8");
+    if (url.pathname === "/back") return res.end(`<!doctype html><title>back</title><p id="query">${url.search.replace(/[<>&]/g, "")}</p>`);
+    res.end(`<!doctype html><html lang="en"><title>SaaS</title>
+<button id="open">Connect your directory</button><div id="slot"></div><output id="result"></output>
+<script type="module">
+import { openConnect } from "/sdk.js";
+document.getElementById("open").addEventListener("click", () => {
+  openConnect({ url: ${JSON.stringify(url.searchParams.get("connect") ?? "")}, mode: ${JSON.stringify(url.searchParams.get("mode") ?? "popup")}, container: document.getElementById("slot") })
+    .then((r) => { document.getElementById("result").textContent = JSON.stringify(r); })
+    .catch((e) => { document.getElementById("result").textContent = "error:" + e.code; });
+});
+</script></html>`);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+// CI installs Debian's chromium when it can (.ci/run); a machine without it says so here rather than pass silently.
+describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
+  let gw: Gateway;
+  let sandbox: RunningSandbox;
+  let browser: Browser;
+  let saas: Awaited<ReturnType<typeof startSaasPage>>;
+  let stranger: Awaited<ReturnType<typeof startSaasPage>>;
+
+  beforeAll(async () => {
+    [gw, sandbox, browser, saas, stranger] = await Promise.all([
+      startGateway({ jobs: true }),
+      startSandbox({ tenants: [{ name: "acme", users: 4 }], rateLimits: { postman: 0 } }),
+      launchChromium(chromiumPath as string),
+      startSaasPage(),
+      startSaasPage(),
+    ]);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await saas?.close();
+    await stranger?.close();
+    await gw?.close();
+    await sandbox?.close();
+  });
+
+  const jumpcloudKey = () => sandbox.key("jumpcloud", "acme");
+
+  async function link(body: Record<string, unknown> = {}) {
+    const res = await gw.call("POST", "/connect/sessions", {
+      body: {
+        tenant_id: "acme",
+        config: { jumpcloud: { base_url: sandbox.baseUrl("jumpcloud") } },
+        redirect_url: `${saas.origin}/back`,
+        ...body,
+      },
+    });
+    expect(res.status, res.text).toBe(201);
+    return res.body as { url: string; token: string };
+  }
+
+  async function fresh(options: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number } } = {}) {
+    const context: BrowserContext = await browser.newContext({
+      viewport: options.viewport ?? mobile,
+      colorScheme: options.colorScheme ?? "light",
+    });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    return { context, page, errors };
+  }
+
+  /** axe-core finds nothing, and a 390×844 screenshot of the state is not blank. */
+  async function checkState(page: Page, name: string) {
+    const violations = await axeViolations(page);
+    expect(
+      violations.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+      name,
+    ).toEqual([]);
+    const png = await page.screenshot({ ...(screenshots && { path: `${screenshots}/connect-${name}-mobile.png` }) });
+    expect(pngHasContent(png, page.viewportSize() ?? mobile), name).toBe(true);
+    // For the docs (docs/connect.md): the same state on a desktop window as well.
+    if (screenshots && page.viewportSize()?.width === mobile.width) {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.screenshot({ path: `${screenshots}/connect-${name}-desktop.png` });
+      await page.setViewportSize(mobile);
+    }
+  }
+
+  /** Tab until the element matching `selector` has focus (keyboard only; at most 30 presses). */
+  async function tabTo(page: Page, selector: string) {
+    for (let i = 0; i < 30; i++) {
+      if (await page.evaluate(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)) return;
+      await page.keyboard.press("Tab");
+    }
+    throw new Error(`no focus reached ${selector}`);
+  }
+
+  it(
+    "redirect: choose JumpCloud and enter the key with the keyboard alone, land on redirect_url, then read users",
+    { timeout: 60_000 },
+    async () => {
+      const { context, page, errors } = await fresh();
+      await page.goto((await link()).url);
+      await checkState(page, "choose");
+      await tabTo(page, 'a[href="?integration=jumpcloud"]');
+      await page.keyboard.press("Enter");
+      await page.waitForSelector('input[name="credentials.api_key"]');
+      await checkState(page, "form");
+      await tabTo(page, 'input[name="credentials.api_key"]');
+      await page.keyboard.type(jumpcloudKey());
+      await Promise.all([page.waitForURL(`${saas.origin}/back?**`), page.keyboard.press("Enter")]);
+      const back = new URL(page.url());
+      expect(back.searchParams.get("outcome")).toBe("created");
+      const id = back.searchParams.get("connection_id") as string;
+      const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${id}`);
+      expect(users.status).toBe(200);
+      expect(users.body.result).toHaveLength(4);
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+  );
+
+  it("a wrong key shows the vendor's refusal inline with focus on it; the retry succeeds", { timeout: 60_000 }, async () => {
+    for (const colorScheme of ["light", "dark"] as const) {
+      const { context, page } = await fresh({ colorScheme });
+      await page.goto((await link({ integrations: ["jumpcloud"], allow_duplicates: true })).url);
+      await page.fill('input[name="credentials.api_key"]', "0000000000000000000000000000000000000000");
+      await Promise.all([page.waitForNavigation(), page.click("button.primary")]);
+      expect(await page.textContent("#errors")).toMatch(/JumpCloud refused these details \(status 401\)/);
+      expect(await page.evaluate("document.activeElement?.id")).toBe("errors");
+      expect(await page.content()).not.toContain("0000000000000000000000000000000000000000");
+      await checkState(page, `error-${colorScheme}`);
+      await page.fill('input[name="credentials.api_key"]', jumpcloudKey());
+      await Promise.all([page.waitForURL(`${saas.origin}/back?**`), page.click("button.primary")]);
+      expect(new URL(page.url()).searchParams.get("connection_id")).toMatch(/^[0-9a-f-]{36}$/);
+      await context.close();
+    }
+  });
+
+  it(
+    "popup: the SaaS page on a listed origin receives the connection; a page on another origin receives nothing",
+    { timeout: 60_000 },
+    async () => {
+      for (const [parent, listed] of [
+        [saas, true],
+        [stranger, false],
+      ] as const) {
+        const session = await link({ integrations: ["jumpcloud"], allowed_origins: [saas.origin], allow_duplicates: true });
+        const { context, page } = await fresh({ viewport: { width: 1280, height: 800 } });
+        await page.goto(`${parent.origin}/?mode=popup&connect=${encodeURIComponent(session.url)}`);
+        const [popup] = await Promise.all([page.waitForEvent("popup"), page.click("#open")]);
+        await popup.waitForSelector('input[name="credentials.api_key"]');
+        await popup.fill('input[name="credentials.api_key"]', jumpcloudKey());
+        if (listed) {
+          await popup.click("button.primary");
+          await page.waitForFunction(`document.getElementById("result")?.textContent !== ""`);
+          const result = JSON.parse((await page.textContent("#result")) as string);
+          expect(result).toMatchObject({ outcome: "created", connection_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+          expect((await gw.call("GET", `/connections/${result.connection_id}`)).body.tenant_id).toBe("acme");
+        } else {
+          await Promise.all([popup.waitForNavigation(), popup.click("button.primary")]);
+          await checkState(popup, "done");
+          expect(await popup.textContent("[role=status]")).toContain("is connected");
+          await page.waitForTimeout(1_000);
+          expect(await page.textContent("#result")).toBe("");
+        }
+        await context.close();
+      }
+    },
+  );
+
+  it("iframe: framing is allowed for a listed origin only, and the frame hands back the connection", { timeout: 60_000 }, async () => {
+    const session = await link({ integrations: ["jumpcloud"], allowed_origins: [saas.origin], allow_duplicates: true });
+    const { context, page } = await fresh({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${saas.origin}/?mode=iframe&connect=${encodeURIComponent(session.url)}`);
+    await page.click("#open");
+    const frame = page.frameLocator("iframe");
+    await frame.locator('input[name="credentials.api_key"]').fill(jumpcloudKey());
+    await frame.locator("button.primary").click();
+    await page.waitForFunction(`document.getElementById("result")?.textContent !== ""`);
+    expect(JSON.parse((await page.textContent("#result")) as string)).toMatchObject({ outcome: "created" });
+    await context.close();
+
+    // The same link framed by an unlisted origin: the browser refuses to render it (CSP frame-ancestors).
+    const other = await link({ integrations: ["jumpcloud"], allowed_origins: [saas.origin] });
+    const second = await fresh({ viewport: { width: 1280, height: 900 } });
+    await second.page.goto(`${stranger.origin}/?mode=iframe&connect=${encodeURIComponent(other.url)}`);
+    await second.page.click("#open");
+    await second.page.waitForTimeout(1_000);
+    const inner = second.page.frames().find((f) => f !== second.page.mainFrame());
+    expect(await inner?.locator('input[name="credentials.api_key"]').count()).toBe(0);
+    await second.context.close();
+  });
+
+  it("expired, used and unknown links each get a clear page; every state is accessible in dark mode too", { timeout: 90_000 }, async () => {
+    const { context, page } = await fresh({ colorScheme: "dark" });
+    const used = await link({
+      integrations: ["jumpcloud"],
+      allow_duplicates: true,
+      theme: { primary_color: "#f5c518", mode: "auto" },
+      locale: "de",
+    });
+    await page.goto(used.url);
+    await checkState(page, "form-dark-de");
+    await page.fill('input[name="credentials.api_key"]', jumpcloudKey());
+    await Promise.all([page.waitForURL(`${saas.origin}/back?**`), page.click("button.primary")]);
+    const again = await page.goto(used.url);
+    expect(again?.status()).toBe(410);
+    expect(await page.textContent("h1")).toBe("Dieser Link wurde bereits verwendet");
+    await checkState(page, "used");
+    expect(await page.getAttribute("a.button", "href")).toContain("error=already_used");
+
+    const expired = await link({ ttl_seconds: 60 });
+    await gw.services.store.db.execute(
+      `update connect_sessions set expires_at = now() - interval '1 second' where token_hash = encode(sha256('${expired.token}'::bytea), 'hex')` as never,
+    );
+    expect((await page.goto(expired.url))?.status()).toBe(410);
+    expect(await page.textContent("h1")).toBe("This link has expired");
+    await checkState(page, "expired");
+
+    expect((await page.goto(`${gw.url}/connect/ucs_${"x".repeat(43)}`))?.status()).toBe(404);
+    await checkState(page, "unknown");
+    await context.close();
+  });
+});
+
+if (!chromiumPath) {
+  describe("the hosted connect page in Chromium", () => {
+    it.skip("needs Debian's chromium (apt-get install chromium) or CHROMIUM_PATH", () => {});
+  });
+}
