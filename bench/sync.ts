@@ -1,6 +1,7 @@
 // Syncs (#17), in one run against the sandbox's JumpCloud with a 100,000-user tenant:
 //  - the first full sync: time and the gateway's peak RSS, next to a plain unified walk of the
 //    same directory through another gateway process (same page size), measured in the same run;
+//    and its floor, the copy alone (initial_events: false: no event per record, no delivery);
 //  - a re-sync with no change: time, and the events it made (0);
 //  - a 1 % change (250 joiners, 250 changed titles, 250 suspended, 250 leavers): its events (1,000);
 //  - webhook delivery to a loopback receiver: events/s;
@@ -57,10 +58,8 @@ for (let cursor: string | null = null; ;) {
 const walk = { seconds: seconds(started), rss: here.rssMb(walker.pid, "VmHWM") };
 await walker.stop();
 
-// The sync, through a second gateway, with an endpoint receiving every event.
+// The syncs, through a second gateway.
 const gateway = await here.startGatewayProcess(env);
-const connection = await here.connect(gateway, sandbox, "big", "jumpcloud");
-await call(gateway, "POST", "/webhook-endpoints", { tenant_id: "big", url: hookUrl, events: ["*"] });
 const runs = async (id: string) => (await call(gateway, "GET", `/syncs/${id}/runs?limit=200`)).result as any[];
 const waitRuns = async (id: string, count: number) => {
   for (;;) {
@@ -69,6 +68,24 @@ const waitRuns = async (id: string, count: number) => {
     await sleep(100);
   }
 };
+
+// The copy alone (initial_events false: records, no event per record, no delivery): the floor
+// of a first sync, on a connection of its own.
+const quietConnection = await here.connect(gateway, sandbox, "big", "jumpcloud");
+started = performance.now();
+const quietSync = await call(gateway, "POST", "/syncs", {
+  connection_id: quietConnection,
+  resources: ["users"],
+  interval: 86_400,
+  initial_events: false,
+});
+const quietRun = await waitRuns(quietSync.id, 1);
+const quiet = { seconds: seconds(started), counts: quietRun.counts };
+await call(gateway, "DELETE", `/connections/${quietConnection}`);
+
+// The announced first sync, with an endpoint receiving every event.
+const connection = await here.connect(gateway, sandbox, "big", "jumpcloud");
+await call(gateway, "POST", "/webhook-endpoints", { tenant_id: "big", url: hookUrl, events: ["*"] });
 started = performance.now();
 const sync = await call(gateway, "POST", "/syncs", { connection_id: connection, resources: ["users"], interval: 86_400 });
 const first = await waitRuns(sync.id, 1);
@@ -114,6 +131,9 @@ console.log("|---|---|");
 console.log(`| plain unified walk (${walked.toLocaleString("en")} users) | ${walk.seconds.toFixed(1)} s, peak RSS ${walk.rss} MB |`);
 console.log(
   `| first full sync | ${full.seconds.toFixed(1)} s (${(full.seconds / walk.seconds).toFixed(2)}× the walk), peak RSS ${full.rss} MB, counts ${JSON.stringify(full.counts)} |`,
+);
+console.log(
+  `| first sync with \`initial_events: false\` (the copy, no events) | ${quiet.seconds.toFixed(1)} s (${(quiet.seconds / walk.seconds).toFixed(2)}× the walk), counts ${JSON.stringify(quiet.counts)} |`,
 );
 console.log(
   `| re-sync, no change | ${noChange.seconds.toFixed(1)} s, ${noChange.events} events, counts ${JSON.stringify(noChange.counts)} |`,

@@ -13,6 +13,7 @@ type Endpoint = components["schemas"]["WebhookEndpoint"];
 type Delivery = components["schemas"]["WebhookDelivery"];
 type CreateEndpoint = components["schemas"]["CreateWebhookEndpoint"];
 type CreateConnectSession = components["schemas"]["CreateConnectSession"];
+type CreateSync = components["schemas"]["CreateSync"];
 
 /** What a run reads from and writes to; `main.ts` passes the process's own. */
 export interface Io {
@@ -263,18 +264,20 @@ const commands: Record<string, Command> = {
   },
 
   "syncs create": {
-    usage: "syncs create <connection_id> [--resources users,groups] [--interval SECONDS]",
-    summary: "keep a copy of a connection's resources; the first run starts at once",
+    usage: "syncs create <connection_id> [--resources users,groups,group_members] [--interval SECONDS] [--quiet-start]",
+    summary: "keep a copy of a connection's resources; the first run starts at once (--quiet-start: without an event per record)",
     args: ["connection_id"],
-    options: { resources: { type: "string" }, interval: { type: "string" } },
+    options: { resources: { type: "string" }, interval: { type: "string" }, "quiet-start": { type: "boolean" } },
     async run(client, options, [connectionId]) {
-      const resources = String(options.resources ?? "users").split(",") as ("users" | "groups" | "organizations" | "roles" | "employees")[];
+      // The gateway names a resource the integration cannot list in its 400.
+      const resources = String(options.resources ?? "users").split(",") as CreateSync["resources"];
       const sync = await must(
         client.POST("/syncs", {
           body: {
             connection_id: connectionId as string,
             resources,
             interval: Number(options.interval ?? 3_600),
+            initial_events: options["quiet-start"] !== true,
           },
         }),
       );

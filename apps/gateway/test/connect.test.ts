@@ -269,6 +269,7 @@ describe("connect sessions", () => {
     [{ tenant_id: "acme", theme: { logo_data_url: "https://cdn.example.com/logo.png" } }, "theme.logo_data_url"],
     [{ tenant_id: "acme", locale: "xx" }, "locale"],
     [{ tenant_id: "acme", config: { jumpcloud: { region: "eu" } } }, "config.jumpcloud.region"],
+    [{ tenant_id: "acme", config: { jumpcloud: { base_url: "not a url" } } }, "config.jumpcloud.base_url"],
     [{ tenant_id: "acme", connection_id: "00000000-0000-4000-8000-000000000000" }, "connection_id"],
     [{}, "tenant_id"],
   ])("refuses %j naming %s", async (body, field) => {

@@ -211,4 +211,82 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body.error)).toMatch(/type/);
   });
+
+  it("memberships: each added and removed member is one group_member event", async () => {
+    const sync = await gw.call("POST", "/syncs", {
+      key: apiKey,
+      body: { connection_id: jumpcloud, resources: ["group_members"], interval: 3_600 },
+    });
+    expect(sync.status, sync.text).toBe(201);
+    const first = await finishedRuns(sync.body.id, 1);
+    expect(first.status).toBe("succeeded");
+    const memberships = first.counts.added as number;
+    expect(memberships).toBeGreaterThan(0);
+    const latest = await gw.call("GET", "/events?type=sync.completed&limit=200", { key: apiKey });
+    const since = latest.body.poll_cursor as string;
+
+    // One member leaves a group and another user joins it, through the gateway's own writes.
+    const group = (await gw.call("GET", `/unified/user-directory/groups?connection_id=${jumpcloud}&limit=1`, { key: apiKey })).body
+      .result[0];
+    const members = (
+      await gw.call("GET", `/unified/user-directory/groups/${group.id}/members?connection_id=${jumpcloud}&limit=200`, { key: apiKey })
+    ).body.result as { user_id: string }[];
+    const leaving = members[0]!.user_id;
+    const users = (await gw.call("GET", `/unified/user-directory/users?connection_id=${jumpcloud}&limit=200`, { key: apiKey })).body
+      .result as { id: string }[];
+    const joining = users.find((u) => !members.some((m) => m.user_id === u.id))!.id;
+    const removed = await gw.call("DELETE", `/unified/user-directory/groups/${group.id}/members/${leaving}?connection_id=${jumpcloud}`, {
+      key: apiKey,
+    });
+    expect(removed.status, removed.text).toBe(200);
+    const added = await gw.call("POST", `/unified/user-directory/groups/${group.id}/members?connection_id=${jumpcloud}`, {
+      key: apiKey,
+      body: { user_id: joining },
+    });
+    expect(added.status, added.text).toBe(201);
+
+    await gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
+    const second = await finishedRuns(sync.body.id, 2);
+    expect(second).toMatchObject({ status: "succeeded", counts: { added: 1, deleted: 1, updated: 0, unchanged: memberships - 1 } });
+    const events = await gw.call("GET", `/events?after=${since}&type=group_member.added,group_member.removed&limit=200`, { key: apiKey });
+    expect(events.body.result.map((e: any) => [e.type, e.data.group_id, e.data.user_id])).toEqual(
+      expect.arrayContaining([
+        ["group_member.added", group.id, joining],
+        ["group_member.removed", group.id, leaving],
+      ]),
+    );
+    expect(events.body.result).toHaveLength(2);
+  });
+
+  it("initial_events false: the first run records the copy quietly; later runs announce changes", async () => {
+    const since = (await gw.call("GET", "/events?limit=1", { key: apiKey })).body.poll_cursor as string;
+    // Another connection of its own, so no other test's sync of it is counted here.
+    const own = await gw.call("POST", "/connections", {
+      body: {
+        tenant_id: "acme",
+        integration: "postman-scim",
+        credentials: { api_key: sandbox.key("postman", "acme") },
+        config: { base_url: sandbox.baseUrl("postman") },
+      },
+    });
+    const sync = await gw.call("POST", "/syncs", {
+      key: apiKey,
+      body: { connection_id: own.body.id, resources: ["users"], interval: 3_600, initial_events: false },
+    });
+    expect(sync.status, sync.text).toBe(201);
+    expect(sync.body.initial_events).toBe(false);
+    const first = await finishedRuns(sync.body.id, 1);
+    expect(first.status).toBe("succeeded");
+    expect(first.counts.added).toBeGreaterThan(1_000);
+    const quiet = await gw.call("GET", `/events?after=${since}&connection_id=${own.body.id}&limit=200`, { key: apiKey });
+    expect(quiet.body.result.map((e: any) => e.type)).toEqual(["sync.completed"]);
+    const copy = await gw.call("GET", `/unified/records/users?connection_id=${own.body.id}&limit=5`, { key: apiKey });
+    expect(copy.body.result).toHaveLength(5);
+
+    const applied = sandbox.changeUsers("postman", "acme", { add: 1 });
+    await gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
+    expect(await finishedRuns(sync.body.id, 2)).toMatchObject({ status: "succeeded", counts: { added: 1 } });
+    const loud = await gw.call("GET", `/events?after=${since}&connection_id=${own.body.id}&type=user.created&limit=200`, { key: apiKey });
+    expect(loud.body.result.map((e: any) => e.data.id)).toEqual(applied.added);
+  });
 });

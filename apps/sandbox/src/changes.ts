@@ -1,4 +1,5 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { JOSTLE_EXTENSION, type JostleTenant } from "./jostle/index.ts";
 import type { JumpCloudTenant } from "./jumpcloud/index.ts";
 import type { PostmanTenant } from "./postman/index.ts";
 
@@ -63,6 +64,9 @@ export function changeJumpCloud(state: JumpCloudTenant, spec: ChangeSpec): Appli
       _id: randomBytes(12).toString("hex"),
       username: `joiner.${tag}`,
       email: `joiner.${tag}@example.com`,
+      // A joiner starts active, whatever the template's state.
+      state: "ACTIVATED",
+      suspended: false,
       created: new Date().toISOString(),
     });
   });
@@ -93,7 +97,43 @@ export function changePostman(state: PostmanTenant, spec: ChangeSpec): Applied {
       ...template,
       id: randomBytes(24).toString("hex"),
       userName: `joiner.${tag}@example.com`,
+      active: true,
       meta: { ...template.meta, created: now, lastModified: now },
+    });
+  });
+  return {
+    added: added.map((u) => u.id),
+    updated: chosen.updated.map((u) => u.id),
+    deactivated: chosen.deactivated.map((u) => u.id),
+    deleted: chosen.deleted.map((u) => u.id),
+  };
+}
+
+export function changeJostle(state: JostleTenant, spec: ChangeSpec): Applied {
+  // The automation user holds the API key: it is never changed.
+  const people = state.users.all().filter((u) => u.id !== state.meId);
+  const chosen = pick(people, spec, (u) => u.active);
+  for (const user of chosen.deleted) state.forget(user.id);
+  for (const user of chosen.updated) {
+    const name = user.name as { familyName?: string } | undefined;
+    state.change({ ...user, name: { ...name, familyName: `${name?.familyName ?? "Staff"}-Lee` } });
+  }
+  for (const user of chosen.deactivated) {
+    const extension = user[JOSTLE_EXTENSION] as Record<string, unknown> | undefined;
+    state.change({ ...user, active: false, [JOSTLE_EXTENSION]: { ...extension, userState: "Disabled" } });
+  }
+  const template = people[0]!;
+  const added = Array.from({ length: spec.add ?? 0 }, () => {
+    const tag = randomBytes(4).toString("hex");
+    const now = new Date().toISOString();
+    return state.change({
+      ...template,
+      id: randomUUID(),
+      userName: `joiner.${tag}@example.com`,
+      emails: [{ type: "work", value: `joiner.${tag}@example.com`, primary: true }],
+      active: true,
+      [JOSTLE_EXTENSION]: { ...(template[JOSTLE_EXTENSION] as Record<string, unknown> | undefined), userState: "Active" },
+      meta: { ...template.meta, created: now },
     });
   });
   return {

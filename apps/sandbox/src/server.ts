@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type HttpBindings, serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { type Applied, type ChangeSpec, changeJumpCloud, changePostman } from "./changes.ts";
+import { type Applied, type ChangeSpec, changeJostle, changeJumpCloud, changePostman } from "./changes.ts";
 import type { FaultSpec, Vendor } from "./faults.ts";
 import { jostleRoutes } from "./jostle/index.ts";
 import { jumpcloudRoutes } from "./jumpcloud/index.ts";
@@ -77,7 +77,7 @@ export function createSandbox(options: SandboxOptions = {}) {
   function changeUsers(vendor: Vendor, tenant: string, spec: ChangeSpec): Applied {
     if (vendor === "jumpcloud") return changeJumpCloud(jumpcloud.tenant(tenant), spec);
     if (vendor === "postman") return changePostman(postman.tenant(tenant), spec);
-    throw new Error(`changes are not simulated for ${vendor} yet`);
+    return changeJostle(jostle.tenant(tenant), spec);
   }
   const keysOf = (vendor: Vendor) => Object.fromEntries(world.tenants.map((t) => [t.name, world.keyFor(vendor, t.name)]));
 

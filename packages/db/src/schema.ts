@@ -133,6 +133,8 @@ export const syncs = pgTable(
       .references(() => connections.id, { onDelete: "cascade" }),
     resources: jsonb("resources").$type<string[]>().notNull(),
     intervalSeconds: integer("interval_seconds").notNull(),
+    /** False: the first complete run records the copy without announcing every record. */
+    initialEvents: boolean("initial_events").notNull().default(true),
     status: text("status", { enum: syncStatuses }).notNull().default("active"),
     nextRunAt: moment("next_run_at").notNull().defaultNow(),
     createdAt: moment("created_at").notNull().defaultNow(),

@@ -9,6 +9,7 @@ export interface Sync {
   connectionId: string;
   resources: string[];
   intervalSeconds: number;
+  initialEvents: boolean;
   status: SyncStatus;
   nextRunAt: Date;
   createdAt: Date;
@@ -49,7 +50,13 @@ export interface StoredRecord {
 
 export function syncStore(db: Database) {
   return {
-    async create(input: { tenantId: string; connectionId: string; resources: string[]; intervalSeconds: number }): Promise<Sync> {
+    async create(input: {
+      tenantId: string;
+      connectionId: string;
+      resources: string[];
+      intervalSeconds: number;
+      initialEvents: boolean;
+    }): Promise<Sync> {
       // The first run is asked for at creation; the schedule takes over one interval later.
       const [row] = await db
         .insert(syncs)
@@ -113,6 +120,16 @@ export function syncStore(db: Database) {
         .update(syncRuns)
         .set({ status: outcome.status, counts: outcome.counts, error: outcome.error ?? null, endedAt: new Date() })
         .where(eq(syncRuns.id, id));
+    },
+
+    /** Whether any run of the sync completed (its copy has a baseline). */
+    async hasSucceeded(syncId: string): Promise<boolean> {
+      const [row] = await db
+        .select({ id: syncRuns.id })
+        .from(syncRuns)
+        .where(and(eq(syncRuns.syncId, syncId), eq(syncRuns.status, "succeeded")))
+        .limit(1);
+      return row !== undefined;
     },
 
     async getRun(id: string): Promise<SyncRun | undefined> {

@@ -1021,6 +1021,8 @@ export interface components {
             resources: string[];
             /** @description Seconds between runs. */
             interval: number;
+            /** @description Whether the first complete run announces every record. */
+            initial_events: boolean;
             /** @enum {string} */
             status: "active" | "paused";
             next_run_at: string;
@@ -1028,12 +1030,17 @@ export interface components {
         };
         CreateSync: {
             connection_id: string;
-            resources: ("users" | "groups" | "organizations" | "roles" | "employees")[];
+            resources: ("users" | "groups" | "organizations" | "roles" | "employees" | "group_members")[];
             /**
              * @description Seconds between runs: at least 60, 3600 by default.
              * @default 3600
              */
             interval: number;
+            /**
+             * @description false: until a run completes, records are copied without events (read them from /unified/records); only changes after that are announced.
+             * @default true
+             */
+            initial_events: boolean;
         };
         SyncRun: {
             /** Format: uuid */
@@ -1070,7 +1077,7 @@ export interface components {
         CreateWebhookEndpoint: {
             /** Format: uri */
             url: string;
-            events: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
+            events: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
             description?: string;
             /** @description Required with an admin key; a tenant-bound key uses its own. */
             tenant_id?: string;
@@ -1078,7 +1085,7 @@ export interface components {
         PatchWebhookEndpoint: {
             /** Format: uri */
             url?: string;
-            events?: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
+            events?: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
             description?: string | null;
             enabled?: boolean;
         };
@@ -4105,7 +4112,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                resource: "users" | "groups" | "organizations" | "roles" | "employees";
+                resource: "users" | "groups" | "organizations" | "roles" | "employees" | "group_members";
             };
             cookie?: never;
         };

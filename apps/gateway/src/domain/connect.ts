@@ -3,7 +3,7 @@ import type { Connection, ConnectSession } from "@unifold/db";
 import type { Integration } from "@unifold/engine";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { createConnection, getConnection, matchesPattern, patchConnection, present } from "./connections.ts";
+import { createConnection, matchesPattern, patchConnection, present } from "./connections.ts";
 import { type Deps, tenantOf } from "./deps.ts";
 import { dispatchEvents } from "./webhooks.ts";
 
@@ -36,7 +36,7 @@ export async function createConnectSession(deps: Deps, input: ConnectSessionInpu
   });
   let reconnect: Connection | undefined;
   if (input.connection_id) {
-    reconnect = await getConnection(services, input.connection_id).catch(() => undefined);
+    reconnect = await services.connections.get(input.connection_id);
     if (!reconnect || reconnect.tenantId !== tenantId)
       throw invalid("connection_id", `no connection ${input.connection_id} for tenant ${tenantId}`);
     if (integrations.length && !integrations.includes(reconnect.integration))
@@ -52,6 +52,8 @@ export async function createConnectSession(deps: Deps, input: ConnectSessionInpu
       for (const [name, value] of Object.entries(preset)) {
         const field = integration.config[name];
         if (name === "base_url") {
+          if (!/^https?:\/\//i.test(value) || !URL.canParse(value))
+            throw invalid(`config.${slug}.base_url`, "must be an absolute http(s) URL");
           const refused = services.upstream.refusal(value);
           if (refused) throw invalid(`config.${slug}.base_url`, `refused: ${refused}`);
         } else if (!field) throw invalid(`config.${slug}.${name}`, `${integration.name} takes no config "${name}"`);

@@ -5,12 +5,21 @@ export const syncableResources = {
   organizations: "organization",
   roles: "role",
   employees: "employee",
+  // A membership is added or removed, never updated: see eventsOf in syncs.ts.
+  group_members: "group_member",
 } as const;
 export type SyncableResource = keyof typeof syncableResources;
 
+/** Records that have a created/updated/deleted life (memberships are added and removed instead). */
+const recordNouns = Object.entries(syncableResources)
+  .filter(([resource]) => resource !== "group_members")
+  .map(([, noun]) => noun);
+
 /** Every event type a sync or the gateway emits; endpoints subscribe to these or `*`. */
 export const eventTypes = [
-  ...Object.values(syncableResources).flatMap((noun) => [`${noun}.created`, `${noun}.updated`, `${noun}.deleted`]),
+  ...recordNouns.flatMap((noun) => [`${noun}.created`, `${noun}.updated`, `${noun}.deleted`]),
+  "group_member.added",
+  "group_member.removed",
   "user.deactivated",
   "user.reactivated",
   "sync.completed",

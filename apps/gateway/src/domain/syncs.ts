@@ -7,7 +7,7 @@ import type { Services } from "../services.ts";
 import { keysetPage } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
 import { supportedOperation } from "./operations.ts";
-import { listUnified } from "./read.ts";
+import { listUnified, type UnifiedPage } from "./read.ts";
 import { reachConnection } from "./reach.ts";
 import { type SyncableResource, syncableResources } from "./events.ts";
 import { dispatchEvents } from "./webhooks.ts";
@@ -19,6 +19,7 @@ export function presentSync(sync: Sync) {
     connection_id: sync.connectionId,
     resources: sync.resources,
     interval: sync.intervalSeconds,
+    initial_events: sync.initialEvents,
     status: sync.status,
     next_run_at: sync.nextRunAt.toISOString(),
     created_at: sync.createdAt.toISOString(),
@@ -40,12 +41,14 @@ export function presentRun(run: SyncRun) {
 /** Registers a sync of a connection the caller reaches; its first run starts at once. */
 export async function createSync(
   deps: Deps,
-  input: { connection_id: string; resources: SyncableResource[]; interval: number },
+  input: { connection_id: string; resources: SyncableResource[]; interval: number; initial_events?: boolean | undefined },
 ): Promise<Sync> {
   const { connection, integration } = await reachConnection(deps, input.connection_id);
   input.resources.forEach((resource, i) => {
     try {
       supportedOperation(integration, resource, "list");
+      // Memberships are read group by group.
+      if (resource === "group_members") supportedOperation(integration, "groups", "list");
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       throw new ApiError("invalid_request", `resources[${i}]: ${error.message}`, {
@@ -58,6 +61,7 @@ export async function createSync(
     connectionId: connection.id,
     resources: [...new Set(input.resources)],
     intervalSeconds: input.interval,
+    initialEvents: input.initial_events ?? true,
   });
   await deps.services.queue.runSync(sync.id);
   return sync;
@@ -114,9 +118,17 @@ function changedFields(before: Record<string, unknown>, after: Record<string, un
   return [...keys].filter((key) => stringify(before[key]) !== stringify(after[key])).sort();
 }
 
-/** The events one change makes: a status move between active and inactive is its own event. */
+/**
+ * The events one change makes: a status move between active and inactive is its own event; a
+ * membership is added or removed (a member's changed name is the user's update, not the group's).
+ */
 function eventsOf(resource: SyncableResource, change: RecordChange): { type: string; data: Record<string, unknown> }[] {
   const noun = syncableResources[resource];
+  if (resource === "group_members") {
+    return change.kind === "updated"
+      ? []
+      : [{ type: `group_member.${change.kind === "created" ? "added" : "removed"}`, data: change.data }];
+  }
   if (change.kind !== "updated") return [{ type: `${noun}.${change.kind}`, data: change.data }];
   const fields = changedFields(change.before, change.data);
   const moved = resource === "users" ? statusMove(change.before.status, change.data.status) : undefined;
@@ -150,6 +162,50 @@ function eventWriter(services: Services, sync: Sync, integration: string) {
 
 const PAGE = 200;
 
+type Seen = { remoteId: string; hash: string; data: Record<string, unknown> }[];
+
+/**
+ * A resource's records, page by page, as a run records them. The next page is asked for while
+ * the caller writes this one, so the vendor and the database work at the same time.
+ */
+async function* walk(deps: Deps, connectionId: string, resource: SyncableResource): AsyncGenerator<Seen> {
+  if (resource === "group_members") {
+    // Every group's members, keyed by group and user: a membership has no id of its own.
+    for await (const groups of pages(deps, connectionId, "groups")) {
+      for (const group of groups) {
+        for await (const members of pages(deps, connectionId, "group_members", group.id as string)) {
+          yield members
+            .filter((m) => typeof m.user_id === "string")
+            .map((m): Record<string, unknown> => ({ group_id: group.id, ...m }))
+            .map((data) => ({ remoteId: `${data.group_id as string}/${data.user_id as string}`, hash: recordHash(data), data }));
+        }
+      }
+    }
+    return;
+  }
+  for await (const records of pages(deps, connectionId, resource)) {
+    yield records.filter((o) => typeof o.id === "string").map((data) => ({ remoteId: data.id as string, hash: recordHash(data), data }));
+  }
+}
+
+/** The unified objects of a list, one page at a time, with the next page already on its way. */
+async function* pages(
+  deps: Deps,
+  connectionId: string,
+  resource: UnifiedResource,
+  parentId?: string,
+): AsyncGenerator<Record<string, unknown>[]> {
+  const fetch = (cursor: string | undefined) => listUnified(deps, { connectionId, resource, parentId, filters: {}, limit: PAGE, cursor });
+  let next: Promise<UnifiedPage> | undefined = fetch(undefined);
+  while (next) {
+    const page: UnifiedPage = await next;
+    // Asked for before this page is handed on; a failure surfaces when it is awaited.
+    next = page.next_cursor ? fetch(page.next_cursor) : undefined;
+    next?.catch(() => {});
+    yield page.objects.filter((o): o is Record<string, unknown> => o !== undefined);
+  }
+}
+
 /**
  * One run of a sync: walks each resource through the unified read path (as a caller of that
  * tenant), records what changed with its events, and, only after a complete walk, marks what
@@ -165,7 +221,10 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
   const connection = await services.connections.get(sync.connectionId);
   const integration = connection?.integration ?? "";
   const write = eventWriter(services, sync, integration);
+  // A silent baseline: until one run completes, the copy is recorded without an event per record.
+  const silent = !sync.initialEvents && !(await services.syncs.hasSucceeded(sync.id));
   const toEvents = (resource: SyncableResource) => async (tx: Database, changes: RecordChange[]) => {
+    if (silent) return;
     await write(
       tx,
       changes.flatMap((change) => eventsOf(resource, change).map((e) => ({ ...e, version: change.version }))),
@@ -173,18 +232,7 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
   };
   try {
     for (const resource of sync.resources as SyncableResource[]) {
-      let cursor: string | undefined;
-      do {
-        const page = await listUnified(deps, {
-          connectionId: sync.connectionId,
-          resource: resource as UnifiedResource,
-          filters: {},
-          limit: PAGE,
-          cursor,
-        });
-        const seen = page.objects
-          .filter((o): o is Record<string, unknown> => o !== undefined && typeof o.id === "string")
-          .map((data) => ({ remoteId: data.id as string, hash: recordHash(data), data }));
+      for await (const seen of walk(deps, sync.connectionId, resource)) {
         const applied = await services.syncs.applyPage(
           { connectionId: sync.connectionId, resource, runId: run.id },
           seen,
@@ -195,8 +243,7 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
         services.metrics.recordsSeen.inc(seen.length);
         // Committed: queue their deliveries now, so receivers hear of changes while the walk goes on.
         if (applied.changes.length) await dispatchEvents(services);
-        cursor = page.next_cursor ?? undefined;
-      } while (cursor);
+      }
       const deleted = await services.syncs.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(resource));
       counts.deleted! += deleted.length;
       if (deleted.length) await dispatchEvents(services);

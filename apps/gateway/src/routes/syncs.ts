@@ -25,6 +25,7 @@ const SyncSchema = z
     connection_id: z.string().uuid(),
     resources: z.array(z.string()),
     interval: z.number().int().openapi({ description: "Seconds between runs." }),
+    initial_events: z.boolean().openapi({ description: "Whether the first complete run announces every record." }),
     status: z.enum(["active", "paused"]),
     next_run_at: z.string(),
     created_at: z.string(),
@@ -54,6 +55,10 @@ const CreateBody = z
       .max(30 * 86_400)
       .default(3_600)
       .openapi({ description: "Seconds between runs: at least 60, 3600 by default." }),
+    initial_events: z.boolean().default(true).openapi({
+      description:
+        "false: until a run completes, records are copied without events (read them from /unified/records); only changes after that are announced.",
+    }),
   })
   .strict()
   .openapi("CreateSync");

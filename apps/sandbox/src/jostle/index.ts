@@ -113,6 +113,21 @@ export class JostleTenant {
     return { status: 200, body: this.store(patched) };
   }
 
+  /** A change made inside Jostle (its admin UI, an HR import), as the control API simulates them. */
+  change(user: JostleUser): JostleUser {
+    const current = this.users.get(user.id);
+    if (current) this.byUserName.delete(current.userName.toLowerCase());
+    return this.store({ ...user, meta: { ...user.meta, lastModified: new Date().toISOString() } });
+  }
+
+  /** A user removed inside Jostle, whatever its state. */
+  forget(id: string): void {
+    const current = this.users.get(id);
+    if (!current) return;
+    this.users.delete(id);
+    this.byUserName.delete(current.userName.toLowerCase());
+  }
+
   /** Jostle refuses to delete an active user: deactivate first. */
   remove(id: string): Outcome {
     const current = this.users.get(id);

@@ -1,0 +1,1 @@
+ALTER TABLE "syncs" ADD COLUMN "initial_events" boolean DEFAULT true NOT NULL;
