@@ -31,6 +31,14 @@ export const upstreamErrors = {
   504: errorResponse("The upstream did not answer in time"),
 } as const;
 
+/** The tenant a tenant-scoped create acts for (webhook endpoints, connect sessions). */
+export const tenantOfKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .optional()
+  .openapi({ description: "Required with an admin key; a tenant-bound key uses its own." });
+
 /** A list's page size and cursor, the same on every list. */
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ description: "Page size, 1–200." }),

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import postgres from "postgres";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { axeViolations, findChromium, launchChromium, pngHasContent } from "../../../test-support/chromium.ts";
@@ -72,6 +73,15 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
   });
 
   const jumpcloudKey = () => sandbox.key("jumpcloud", "acme");
+  /** Reads or changes the gateway's own rows (a session's clock or attempts; a connection's ciphertext). */
+  const sql = async (query: string) => {
+    const client = postgres(gw.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      return (await client.unsafe(query)) as Record<string, unknown>[];
+    } finally {
+      await client.end();
+    }
+  };
 
   async function link(body: Record<string, unknown> = {}) {
     const res = await gw.call("POST", "/connect/sessions", {
@@ -240,8 +250,8 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
     expect(await page.getAttribute("a.button", "href")).toContain("error=already_used");
 
     const expired = await link({ ttl_seconds: 60 });
-    await gw.services.store.db.execute(
-      `update connect_sessions set expires_at = now() - interval '1 second' where token_hash = encode(sha256('${expired.token}'::bytea), 'hex')` as never,
+    await sql(
+      `update connect_sessions set expires_at = now() - interval '1 second' where token_hash = encode(sha256('${expired.token}'::bytea), 'hex')`,
     );
     expect((await page.goto(expired.url))?.status()).toBe(410);
     expect(await page.textContent("h1")).toBe("This link has expired");
@@ -249,8 +259,48 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
 
     expect((await page.goto(`${gw.url}/connect/ucs_${"x".repeat(43)}`))?.status()).toBe(404);
     await checkState(page, "unknown");
+
+    const tooMany = await link({ integrations: ["jumpcloud"] });
+    await sql(`update connect_sessions set attempts = 5 where token_hash = encode(sha256('${tooMany.token}'::bytea), 'hex')`);
+    expect((await page.goto(tooMany.url))?.status()).toBe(410);
+    expect(await page.textContent("h1")).toBe("Too many attempts");
+    await checkState(page, "too-many");
+
+    // Cancel without a redirect_url: a page that says nothing was connected.
+    const cancelled = await gw.call("POST", "/connect/sessions", { body: { tenant_id: "acme", integrations: ["jumpcloud"] } });
+    await page.goto(cancelled.body.url);
+    await Promise.all([page.waitForNavigation(), page.click("button.secondary")]);
+    expect(await page.textContent("h1")).toBe("Nothing was connected");
+    await checkState(page, "cancelled");
     await context.close();
   });
+
+  it(
+    "a reconnect keeps the id and changes the stored ciphertext; linking the same account again answers the existing connection",
+    { timeout: 60_000 },
+    async () => {
+      const { context, page } = await fresh();
+      const submitKey = async (url: string) => {
+        await page.goto(url);
+        await page.fill('input[name="credentials.api_key"]', jumpcloudKey());
+        await Promise.all([page.waitForURL(`${saas.origin}/back?**`), page.click("button.primary")]);
+        return new URL(page.url()).searchParams;
+      };
+      const made = await submitKey((await link({ integrations: ["jumpcloud"], allow_duplicates: true })).url);
+      const id = made.get("connection_id") as string;
+      const again = await submitKey((await link({ integrations: ["jumpcloud"] })).url);
+      expect(again.get("outcome")).toBe("existing");
+      expect(again.get("connection_id")).not.toBeNull();
+
+      const [before] = await sql(`select credentials from connections where id = '${id}'`);
+      const reconnected = await submitKey((await link({ connection_id: id })).url);
+      expect(reconnected.get("outcome")).toBe("reconnected");
+      expect(reconnected.get("connection_id")).toBe(id);
+      const [after] = await sql(`select credentials from connections where id = '${id}'`);
+      expect(after?.credentials).not.toBe(before?.credentials);
+      await context.close();
+    },
+  );
 });
 
 if (!chromiumPath) {

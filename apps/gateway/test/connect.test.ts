@@ -90,6 +90,21 @@ describe("connect sessions", () => {
     expect(form).toContain("Connecter Postman");
   });
 
+  it("applies the session's theme: mode, primary colour (with readable button text) and an inline logo", async () => {
+    const logo = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    const s = await session({
+      tenant_id: "acme",
+      integrations: ["jumpcloud"],
+      theme: { mode: "dark", primary_color: "#f5c518", logo_data_url: logo },
+    });
+    const html = await (await fetch(s.url)).text();
+    expect(html).toContain('data-mode="dark"');
+    expect(html).toContain("--primary:#f5c518;--on-primary:#111111");
+    expect(html).toContain(`src="${logo}"`);
+    // Nothing is fetched from elsewhere: no absolute URL in any src or stylesheet link.
+    expect(html).not.toMatch(/<(script|img|link)[^>]+(src|href)="https?:/);
+  });
+
   it("a wrong key is refused inline with the vendor's reason and nothing echoed; a right one redirects with the new connection", async () => {
     const s = await session({
       tenant_id: "acme",

@@ -256,6 +256,15 @@ export function syncStore(db: Database) {
       });
     },
 
+    /**
+     * Refreshes the planner's statistics of the synced copy. A first run fills the table faster
+     * than autovacuum looks at it; with the empty table's statistics the planner reads a whole
+     * connection's rows per page (seen at 100,000 users: 0.8 s a page instead of milliseconds).
+     */
+    async analyze(): Promise<void> {
+      await db.execute(sql`analyze sync_records`);
+    },
+
     /** After a complete walk: what the run did not see is gone upstream. Marked deleted, with its event. */
     async sweepDeleted(
       key: { connectionId: string; resource: string; runId: string },

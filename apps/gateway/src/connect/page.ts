@@ -89,6 +89,8 @@ function titleOf(state: PageState, t: Messages): string {
       return t.tooManyTitle;
     case "done":
       return t.doneTitle;
+    case "cancelled":
+      return t.cancelledTitle;
     case "form":
       return (state.reconnect ? t.reconnectTo : t.connectTo)(state.integration.name);
     default:
@@ -106,7 +108,7 @@ function body(state: PageState, t: Messages): Html {
     case "used":
     case "too_many":
     case "cancelled": {
-      const text = { expired: t.expired, used: t.used, too_many: t.tooMany, cancelled: "" }[state.kind];
+      const text = { expired: t.expired, used: t.used, too_many: t.tooMany, cancelled: t.cancelled }[state.kind];
       return html`<h1 id="title" tabindex="-1">${title}</h1>
         ${text ? html`<p>${text}</p>` : ""}${continueLink(state, t)}`;
     }

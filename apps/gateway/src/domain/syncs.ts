@@ -161,6 +161,7 @@ function eventWriter(services: Services, sync: Sync, integration: string) {
 }
 
 const PAGE = 200;
+const ANALYZE_EVERY = 5_000;
 
 type Seen = { remoteId: string; hash: string; data: Record<string, unknown> }[];
 
@@ -230,6 +231,8 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
       changes.flatMap((change) => eventsOf(resource, change).map((e) => ({ ...e, version: change.version }))),
     );
   };
+  // Statistics are refreshed every so many new records (see syncs.analyze).
+  let writtenSinceAnalyze = 0;
   try {
     for (const resource of sync.resources as SyncableResource[]) {
       for await (const seen of walk(deps, sync.connectionId, resource)) {
@@ -243,6 +246,11 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
         services.metrics.recordsSeen.inc(seen.length);
         // Committed: queue their deliveries now, so receivers hear of changes while the walk goes on.
         if (applied.changes.length) await dispatchEvents(services);
+        writtenSinceAnalyze += applied.changes.length;
+        if (writtenSinceAnalyze >= ANALYZE_EVERY) {
+          await services.syncs.analyze();
+          writtenSinceAnalyze = 0;
+        }
       }
       const deleted = await services.syncs.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(resource));
       counts.deleted! += deleted.length;

@@ -10,7 +10,7 @@ import { createConnectSession, openConnectPage, type PageState, submitConnectFor
 import { ApiError } from "../errors.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { commonErrors, ErrorSchema, json } from "../schemas.ts";
+import { commonErrors, ErrorSchema, json, tenantOfKey } from "../schemas.ts";
 
 const httpUrl = (what: string) =>
   z
@@ -32,12 +32,7 @@ const origin = httpUrl("origin").refine((value) => {
 
 const CreateSessionBody = z
   .object({
-    tenant_id: z
-      .string()
-      .min(1)
-      .max(200)
-      .optional()
-      .openapi({ description: "Required with an admin key; a tenant-bound key uses its own." }),
+    tenant_id: tenantOfKey,
     integrations: z.array(z.string().min(1).max(100)).max(50).optional().openapi({ description: "Offered on the page; all by default." }),
     config: z
       .record(z.string(), z.record(z.string(), z.string().max(2048)))

@@ -17,7 +17,7 @@ import { eventTypes } from "../domain/events.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { commonErrors, EventSchema, IdParam, json, listOf, pageQuery } from "../schemas.ts";
+import { commonErrors, EventSchema, IdParam, json, listOf, pageQuery, tenantOfKey } from "../schemas.ts";
 
 const EventType = z.enum(["*", ...eventTypes]).openapi({ description: "An event type, or `*` for all." });
 
@@ -65,12 +65,7 @@ const CreateBody = z
     url,
     events: z.array(EventType).min(1),
     description: z.string().max(500).optional(),
-    tenant_id: z
-      .string()
-      .min(1)
-      .max(200)
-      .optional()
-      .openapi({ description: "Required with an admin key; a tenant-bound key uses its own." }),
+    tenant_id: tenantOfKey,
   })
   .strict()
   .openapi("CreateWebhookEndpoint");
