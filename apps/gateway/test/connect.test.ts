@@ -302,3 +302,27 @@ describe("connect sessions", () => {
     expect(gw.logs()).not.toContain(s.token);
   });
 });
+
+describe("behind a proxy (UNIFOLD_PUBLIC_URL)", () => {
+  it("links use the public address, and a form posted from it is accepted where Sec-Fetch-Site is not sent", async () => {
+    const behind = await startGateway({ connect: { publicUrl: "https://connect.example.com" } });
+    try {
+      const made = await behind.call("POST", "/connect/sessions", { body: { tenant_id: "acme", integrations: ["jumpcloud"] } });
+      expect(made.body.url).toMatch(/^https:\/\/connect\.example\.com\/connect\/ucs_/);
+      const local = `${behind.url}${new URL(made.body.url).pathname}`;
+      const post = (origin: string) =>
+        fetch(local, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", origin },
+          body: new URLSearchParams({ integration: "jumpcloud" }),
+        });
+      // Accepted (the form comes back asking for the key), where another origin is refused.
+      const ours = await post("https://connect.example.com");
+      expect(ours.status).toBe(200);
+      expect(await ours.text()).toContain("API key is required");
+      expect((await post("https://evil.example.com")).status).toBe(403);
+    } finally {
+      await behind.close();
+    }
+  });
+});

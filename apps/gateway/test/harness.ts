@@ -45,6 +45,7 @@ export async function startGateway(
     jobs?: boolean;
     queue?: Parameters<typeof createServices>[0]["queue"];
     webhookDisableAfterMs?: number;
+    connect?: Parameters<typeof createServices>[0]["connect"];
   } = {},
 ) {
   const database = await createTestDatabase();
@@ -86,6 +87,7 @@ export async function startGateway(
     redisUrl: options.redisUrl,
     queue: { retryDelaySeconds: 1, retryLimit: 5, ...options.queue },
     webhookDisableAfterMs: options.webhookDisableAfterMs,
+    connect: options.connect,
   });
   if (options.jobs) await startWorkers(services, { eventRetentionDays: 30, deliveryConcurrency: 100 });
   const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });

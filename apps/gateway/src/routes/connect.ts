@@ -161,6 +161,24 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
     },
   });
   app.use(page, languageDetector({ supportedLanguages: [...locales], fallbackLanguage: "en", order: ["header"], caches: false }));
+  // A form posted from another site is refused: Sec-Fetch-Site must say same-origin, or (older
+  // browsers) Origin must be this gateway, as the request reached it or as UNIFOLD_PUBLIC_URL
+  // names it (behind a TLS-terminating proxy the two differ).
+  const sameOrigin = csrf({
+    origin: (origin, c) => {
+      const publicUrl = (c as Context<AppEnv>).get("services").connect.publicUrl;
+      return origin === new URL(c.req.url).origin || (publicUrl !== undefined && origin === new URL(publicUrl).origin);
+    },
+  });
+  app.use(page, async (c, next) => {
+    try {
+      await sameOrigin(c, next);
+    } catch (error) {
+      if (error instanceof HTTPException && error.status === 403)
+        throw new ApiError("forbidden", "the connect form can only be posted from its own page");
+      throw error;
+    }
+  });
   app.use(page, loadSession);
   app.use(
     page,
@@ -182,17 +200,6 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
       referrerPolicy: "no-referrer",
     }),
   );
-  // A form posted from another site is refused (Origin and Sec-Fetch-Site must say this gateway).
-  const sameOrigin = csrf();
-  app.use(page, async (c, next) => {
-    try {
-      await sameOrigin(c, next);
-    } catch (error) {
-      if (error instanceof HTTPException && error.status === 403)
-        throw new ApiError("forbidden", "the connect form can only be posted from its own page");
-      throw error;
-    }
-  });
 
   app.get(page, async (c) => {
     const integration = c.req.query("integration");
