@@ -61,6 +61,9 @@ describe("connect sessions", () => {
     const html = await page.text();
     expect(html).toContain('<html lang="de"');
     expect(html).toContain("JumpCloud verbinden");
+    // The integration's own words in German too (translations in integration.yaml).
+    expect(html).toContain("API-Schlüssel");
+    expect(html).toContain("Der API-Schlüssel eines Administrators");
     expect(html).toMatch(/name="credentials.api_key"\s+type="password"/);
     expect(html).toContain('pattern="[A-Za-z0-9_\\-]{20,200}"');
     expect(html).toContain('href="https://jumpcloud.com/support/upcoming-security-changes"');

@@ -26,6 +26,13 @@ const field = z
       .optional(),
     placeholder: z.string().optional(),
     required: z.boolean().default(true),
+    /** The connect page's words in other languages, by locale (`de`, `fr`): English stays the default. */
+    translations: z
+      .record(
+        z.string().regex(/^[a-z]{2}$/, "a two-letter language code"),
+        z.object({ label: z.string().min(1).optional(), description: z.string().optional(), placeholder: z.string().optional() }).strict(),
+      )
+      .default({}),
   })
   .strict();
 
@@ -152,6 +159,10 @@ export const integrationDefinition = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
+    /** The description in other languages, for the connect page (see a field's `translations`). */
+    translations: z
+      .record(z.string().regex(/^[a-z]{2}$/, "a two-letter language code"), z.object({ description: z.string() }).strict())
+      .default({}),
     base_url: z.url({ protocol: /^https?$/ }),
     credentials: z.record(fieldName, field).refine((f) => Object.keys(f).length > 0, "at least one credential field"),
     config: z.record(fieldName, field).default({}),

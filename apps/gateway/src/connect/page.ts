@@ -1,5 +1,6 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import type { Integration } from "@unifold/engine";
 import type { FormError, PageField, PageState } from "../domain/connect.ts";
 import type { Messages } from "./messages.ts";
 
@@ -60,7 +61,7 @@ export function renderConnectPage(state: PageState, context: PageContext): Html 
       </head>
       <body>
         <main class="card" aria-labelledby="title">
-          ${theme.logo_data_url ? html`<img class="logo" src="${theme.logo_data_url}" alt="" />` : ""} ${body(state, t)}
+          ${theme.logo_data_url ? html`<img class="logo" src="${theme.logo_data_url}" alt="" />` : ""} ${body(state, t, context.locale)}
           <p class="footer">${t.secured}</p>
         </main>
         ${
@@ -98,7 +99,7 @@ function titleOf(state: PageState, t: Messages): string {
   }
 }
 
-function body(state: PageState, t: Messages): Html {
+function body(state: PageState, t: Messages, locale: string): Html {
   const title = titleOf(state, t);
   switch (state.kind) {
     case "unknown":
@@ -127,13 +128,14 @@ function body(state: PageState, t: Messages): Html {
             (i) =>
               html`<li>
                 <a class="choice" href="?integration=${encodeURIComponent(i.slug)}"
-                  ><span class="name">${i.name}</span>${i.description ? html`<span class="description">${i.description}</span>` : ""}</a
+                  ><span class="name">${i.name}</span
+                  >${describe(i, locale) ? html`<span class="description">${describe(i, locale)}</span>` : ""}</a
                 >
               </li>`,
           )}
         </ul>`;
     case "form":
-      return form(state, t);
+      return form(state, t, locale);
   }
 }
 
@@ -143,16 +145,18 @@ function continueLink(state: Extract<PageState, { session: unknown }>, t: Messag
   return html`<p><a class="button" href="${resultUrl(state.session.redirectUrl, result)}">${t.continue}</a></p>`;
 }
 
-function form(state: Extract<PageState, { kind: "form" }>, t: Messages): Html {
+function form(state: Extract<PageState, { kind: "form" }>, t: Messages, locale: string): Html {
   const name = state.integration.name;
+  const fields = state.fields.map((field) => localized(field, locale));
+  const labels = new Map(fields.map((field) => [`${field.kind}.${field.name}`, field.label]));
   const fieldErrors = new Map(state.errors.flatMap((e) => (e.kind === "field" ? [[e.path, e] as const] : [])));
   return html`<h1 id="title" tabindex="-1">${titleOf(state, t)}</h1>
-    ${state.errors.length ? errorSummary(state.errors, name, t) : ""}
+    ${state.errors.length ? errorSummary(state.errors, name, t, labels) : ""}
     <p class="help">${t.intro(name)}</p>
     <form method="post">
       <input type="hidden" name="integration" value="${state.integration.slug}" />
       <input type="hidden" name="mode" value="redirect" />
-      ${state.fields.map((field) => fieldHtml(field, fieldErrors.get(`${field.kind}.${field.name}`), t))}
+      ${fields.map((field) => fieldHtml(field, fieldErrors.get(`${field.kind}.${field.name}`), t))}
       ${state.errors.some((e) => e.kind !== "field") ? html`<p class="attempts">${t.attemptsLeft(state.attemptsLeft)}</p>` : ""}
       <div class="actions">
         <button type="submit" class="primary">${t.submit}</button>
@@ -162,14 +166,15 @@ function form(state: Extract<PageState, { kind: "form" }>, t: Messages): Html {
     ${state.canChoose ? html`<p><a href="?">${t.back}</a></p>` : ""}`;
 }
 
-function errorSummary(errors: FormError[], name: string, t: Messages): Html {
+function errorSummary(errors: FormError[], name: string, t: Messages, labels: Map<string, string>): Html {
   return html`<div class="errors" id="errors" role="alert" tabindex="-1">
     <h2>${t.errorSummary}</h2>
     <ul>
       ${errors.map((error) => {
         switch (error.kind) {
           case "field": {
-            const text = error.problem === "required" ? t.fieldRequired(error.label) : t.fieldPattern(error.label);
+            const label = labels.get(error.path) ?? error.label;
+            const text = error.problem === "required" ? t.fieldRequired(label) : t.fieldPattern(label);
             return html`<li><a href="#${idOf(error.path)}">${text}</a></li>`;
           }
           case "refused":
@@ -183,6 +188,20 @@ function errorSummary(errors: FormError[], name: string, t: Messages): Html {
     </ul>
   </div>`;
 }
+
+/** A field's words in the page's language, where the integration gives them; English otherwise. */
+function localized(field: PageField, locale: string): PageField {
+  const words = field.translations[locale] ?? {};
+  return {
+    ...field,
+    label: words.label ?? field.label,
+    description: words.description ?? field.description,
+    placeholder: words.placeholder ?? field.placeholder,
+  };
+}
+
+/** An integration's description in the page's language, where it gives one. */
+const describe = (integration: Integration, locale: string) => integration.translations[locale]?.description ?? integration.description;
 
 const idOf = (path: string) => `f-${path.replace(/\./g, "-")}`;
 

@@ -93,6 +93,8 @@ export interface PageField {
   pattern?: string | undefined;
   placeholder?: string | undefined;
   required: boolean;
+  /** Label, help and placeholder in other languages, by locale (the page picks). */
+  translations: Record<string, { label?: string | undefined; description?: string | undefined; placeholder?: string | undefined }>;
   /** What the form shows when it comes back with an error: config only, never a credential. */
   value?: string | undefined;
 }
@@ -259,6 +261,7 @@ function pageField(kind: PageField["kind"], name: string, field: Integration["cr
     helpUrl: field.help_url,
     pattern: field.pattern,
     placeholder: field.placeholder,
+    translations: field.translations,
     required: field.required,
     value,
   };
