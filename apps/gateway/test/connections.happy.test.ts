@@ -130,8 +130,15 @@ describe("connections: happy paths", () => {
     expect(jumpcloud).toMatchObject({
       name: "JumpCloud",
       default_base_url: "https://console.jumpcloud.com/api",
-      credential_fields: [{ name: "api_key", required: true }],
-      config_fields: [{ name: "org_id", required: false }],
+      credential_fields: [
+        {
+          name: "api_key",
+          required: true,
+          help_url: expect.stringMatching(/^https:\/\/jumpcloud\.com\//),
+          pattern: "[A-Za-z0-9_\\-]{20,200}",
+        },
+      ],
+      config_fields: [{ name: "org_id", required: false, pattern: "[0-9a-f]{24}", placeholder: "5a4bff7ab17d0c9f63bcd277" }],
       resources: {
         users: ["list", "get", "create", "update", "delete"],
         organizations: ["list", "get"],

@@ -850,12 +850,22 @@ export interface components {
                 label: string;
                 description: string | null;
                 required: boolean;
+                /** @description Where the vendor shows the value. */
+                help_url: string | null;
+                /** @description A regular expression (HTML `pattern` syntax) the whole value matches. */
+                pattern: string | null;
+                placeholder: string | null;
             }[];
             config_fields: {
                 name: string;
                 label: string;
                 description: string | null;
                 required: boolean;
+                /** @description Where the vendor shows the value. */
+                help_url: string | null;
+                /** @description A regular expression (HTML `pattern` syntax) the whole value matches. */
+                pattern: string | null;
+                placeholder: string | null;
             }[];
             /** @description Per unified resource, the methods this integration supports. */
             resources: {

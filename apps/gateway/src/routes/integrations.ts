@@ -4,7 +4,15 @@ import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, json } from "../schemas.ts";
 import type { AppEnv } from "../http/env.ts";
 
-const FieldSchema = z.object({ name: z.string(), label: z.string(), description: z.string().nullable(), required: z.boolean() });
+const FieldSchema = z.object({
+  name: z.string(),
+  label: z.string(),
+  description: z.string().nullable(),
+  required: z.boolean(),
+  help_url: z.string().nullable().openapi({ description: "Where the vendor shows the value." }),
+  pattern: z.string().nullable().openapi({ description: "A regular expression (HTML `pattern` syntax) the whole value matches." }),
+  placeholder: z.string().nullable(),
+});
 
 const IntegrationSchema = z
   .object({
@@ -36,7 +44,15 @@ export function registerIntegrations(app: OpenAPIHono<AppEnv>) {
 }
 
 function fields(declared: Integration["credentials"]) {
-  return Object.entries(declared).map(([name, f]) => ({ name, label: f.label, description: f.description ?? null, required: f.required }));
+  return Object.entries(declared).map(([name, f]) => ({
+    name,
+    label: f.label,
+    description: f.description ?? null,
+    required: f.required,
+    help_url: f.help_url ?? null,
+    pattern: f.pattern ?? null,
+    placeholder: f.placeholder ?? null,
+  }));
 }
 
 function present(integration: Integration) {
