@@ -225,6 +225,10 @@ describe("connect sessions", () => {
     for (let i = 0; i < 5; i++) {
       const res = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": `wrongwrongwrongwrongwrong${i}` });
       expect(res.status).toBe(200);
+      const html = await res.text();
+      // The last allowed check says why it failed, and offers no form to try again.
+      expect(html.includes("<form"), `attempt ${i + 1}`).toBe(i < 4);
+      if (i === 4) expect(html).toContain("This link is closed after too many attempts");
     }
     const closed = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
     expect(closed.status).toBe(410);

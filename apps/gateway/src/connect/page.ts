@@ -93,6 +93,7 @@ function titleOf(state: PageState, t: Messages): string {
     case "cancelled":
       return t.cancelledTitle;
     case "form":
+      if (state.attemptsLeft === 0) return t.tooManyTitle;
       return (state.reconnect ? t.reconnectTo : t.connectTo)(state.integration.name);
     default:
       return t.title;
@@ -150,6 +151,14 @@ function form(state: Extract<PageState, { kind: "form" }>, t: Messages, locale: 
   const fields = state.fields.map((field) => localized(field, locale));
   const labels = new Map(fields.map((field) => [`${field.kind}.${field.name}`, field.label]));
   const fieldErrors = new Map(state.errors.flatMap((e) => (e.kind === "field" ? [[e.path, e] as const] : [])));
+  if (state.attemptsLeft === 0) {
+    // That was the last check this link allows: why it failed, and no form to try again.
+    const back = state.session.redirectUrl ? resultUrl(state.session.redirectUrl, { error: "too_many_attempts" }) : undefined;
+    return html`<h1 id="title" tabindex="-1">${titleOf(state, t)}</h1>
+      ${errorSummary(state.errors, name, t, labels)}
+      <p>${t.tooMany}</p>
+      ${back ? html`<p><a class="button" href="${back}">${t.continue}</a></p>` : ""}`;
+  }
   return html`<h1 id="title" tabindex="-1">${titleOf(state, t)}</h1>
     ${state.errors.length ? errorSummary(state.errors, name, t, labels) : ""}
     <p class="help">${t.intro(name)}</p>
