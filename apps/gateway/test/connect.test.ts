@@ -1,7 +1,7 @@
 import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "./harness.ts";
+import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
 
 // The hosted connect page over plain HTTP: sessions, the form post, single use, attempts,
 // de-duplication, reconnect and bad input. The same page in a real browser: connect.browser.test.ts.
@@ -197,15 +197,7 @@ describe("connect sessions", () => {
   });
 
   it("a reconnect keeps the id and replaces the stored ciphertext", async () => {
-    const made = await gw.call("POST", "/connections", {
-      body: {
-        tenant_id: "acme",
-        integration: "postman-scim",
-        credentials: { api_key: sandbox.key("postman", "acme") },
-        config: { base_url: sandbox.baseUrl("postman") },
-      },
-    });
-    const id = made.body.id as string;
+    const id = (await connectSandbox(gw, sandbox, "acme", { "postman-scim": "postman" })).conn["postman-scim"];
     const [before] = await sql`select credentials from connections where id = ${id}`;
     const s = await session({ tenant_id: "acme", connection_id: id, redirect_url: "http://127.0.0.1:9/" });
     const html = await (await fetch(s.url)).text();

@@ -261,32 +261,25 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
   it("initial_events false: the first run records the copy quietly; later runs announce changes", async () => {
     const since = (await gw.call("GET", "/events?limit=1", { key: apiKey })).body.poll_cursor as string;
     // Another connection of its own, so no other test's sync of it is counted here.
-    const own = await gw.call("POST", "/connections", {
-      body: {
-        tenant_id: "acme",
-        integration: "postman-scim",
-        credentials: { api_key: sandbox.key("postman", "acme") },
-        config: { base_url: sandbox.baseUrl("postman") },
-      },
-    });
+    const own = (await connectSandbox(gw, sandbox, "acme", { "postman-scim": "postman" })).conn["postman-scim"];
     const sync = await gw.call("POST", "/syncs", {
       key: apiKey,
-      body: { connection_id: own.body.id, resources: ["users"], interval: 3_600, initial_events: false },
+      body: { connection_id: own, resources: ["users"], interval: 3_600, initial_events: false },
     });
     expect(sync.status, sync.text).toBe(201);
     expect(sync.body.initial_events).toBe(false);
     const first = await finishedRuns(sync.body.id, 1);
     expect(first.status).toBe("succeeded");
     expect(first.counts.added).toBeGreaterThan(1_000);
-    const quiet = await gw.call("GET", `/events?after=${since}&connection_id=${own.body.id}&limit=200`, { key: apiKey });
+    const quiet = await gw.call("GET", `/events?after=${since}&connection_id=${own}&limit=200`, { key: apiKey });
     expect(quiet.body.result.map((e: any) => e.type)).toEqual(["sync.completed"]);
-    const copy = await gw.call("GET", `/unified/records/users?connection_id=${own.body.id}&limit=5`, { key: apiKey });
+    const copy = await gw.call("GET", `/unified/records/users?connection_id=${own}&limit=5`, { key: apiKey });
     expect(copy.body.result).toHaveLength(5);
 
     const applied = sandbox.changeUsers("postman", "acme", { add: 1 });
     await gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
     expect(await finishedRuns(sync.body.id, 2)).toMatchObject({ status: "succeeded", counts: { added: 1 } });
-    const loud = await gw.call("GET", `/events?after=${since}&connection_id=${own.body.id}&type=user.created&limit=200`, { key: apiKey });
+    const loud = await gw.call("GET", `/events?after=${since}&connection_id=${own}&type=user.created&limit=200`, { key: apiKey });
     expect(loud.body.result.map((e: any) => e.data.id)).toEqual(applied.added);
   });
 });

@@ -28,6 +28,11 @@ export function connectSessionStore(db: Database) {
       return row;
     },
 
+    async get(id: string): Promise<ConnectSession | undefined> {
+      const [row] = await db.select().from(connectSessions).where(eq(connectSessions.id, id));
+      return row;
+    },
+
     /**
      * Starts one submission: counts the attempt and marks the session used, in one statement, so
      * two tabs submitting at once cannot both go on, nor slip past the attempt limit. Answers the

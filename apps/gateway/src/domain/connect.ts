@@ -3,7 +3,7 @@ import type { Connection, ConnectSession } from "@unifold/db";
 import type { Integration } from "@unifold/engine";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { createConnection, matchesPattern, patchConnection, present } from "./connections.ts";
+import { checkConfig, createConnection, matchesPattern, patchConnection, present } from "./connections.ts";
 import { type Deps, tenantOf } from "./deps.ts";
 import { dispatchEvents } from "./webhooks.ts";
 
@@ -49,15 +49,12 @@ export async function createConnectSession(deps: Deps, input: ConnectSessionInpu
     else if (integrations.length && !integrations.includes(slug))
       throw invalid(`config.${slug}`, `${slug} is not among the session's integrations`);
     else {
+      // The admin API's config checks (known fields, the base URL and its network policy); the
+      // page's form supplies what is required but not preset.
+      checkConfig(integration, {}, preset, services.upstream.refusal, { path: `config.${slug}`, partial: true });
       for (const [name, value] of Object.entries(preset)) {
         const field = integration.config[name];
-        if (name === "base_url") {
-          if (!/^https?:\/\//i.test(value) || !URL.canParse(value))
-            throw invalid(`config.${slug}.base_url`, "must be an absolute http(s) URL");
-          const refused = services.upstream.refusal(value);
-          if (refused) throw invalid(`config.${slug}.base_url`, `refused: ${refused}`);
-        } else if (!field) throw invalid(`config.${slug}.${name}`, `${integration.name} takes no config "${name}"`);
-        else if (!matchesPattern(field, value)) throw invalid(`config.${slug}.${name}`, `does not match the pattern ${field.pattern}`);
+        if (field && !matchesPattern(field, value)) throw invalid(`config.${slug}.${name}`, `does not match the pattern ${field.pattern}`);
       }
     }
   }
@@ -128,9 +125,8 @@ export type PageState =
   | { kind: "done"; session: ConnectSession; integration: Integration; connectionId: string; outcome: Outcome }
   | { kind: "cancelled"; session: ConnectSession };
 
-/** The page a link opens: the choice of integration, a form, or why the link no longer works. */
-export async function openConnectPage(services: Services, token: string, chosen?: string): Promise<PageState> {
-  const session = await services.connectSessions.byToken(token);
+/** The page a link's session opens: the choice of integration, a form, or why the link no longer works. */
+export async function openConnectPage(services: Services, session: ConnectSession | undefined, chosen?: string): Promise<PageState> {
   const closed = closedState(services, session);
   if (closed) return closed;
   const open = session as ConnectSession;
@@ -141,8 +137,11 @@ export async function openConnectPage(services: Services, token: string, chosen?
 }
 
 /** Checks a submitted form with the vendor and saves the connection (or says what is wrong). */
-export async function submitConnectForm(services: Services, token: string, form: Record<string, string>): Promise<PageState> {
-  const session = await services.connectSessions.byToken(token);
+export async function submitConnectForm(
+  services: Services,
+  session: ConnectSession | undefined,
+  form: Record<string, string>,
+): Promise<PageState> {
   const closed = closedState(services, session);
   if (closed) return closed;
   const open = session as ConnectSession;
@@ -157,7 +156,8 @@ export async function submitConnectForm(services: Services, token: string, form:
   if (errors.length) return formState(services, open, integration, canChoose, errors, config);
 
   const started = await services.connectSessions.begin(open.id, services.connect.maxAttempts);
-  if (!started) return closedState(services, await services.connectSessions.byToken(token)) ?? { kind: "unknown" };
+  // Another tab got there first, or the link expired meanwhile: say which.
+  if (!started) return closedState(services, await services.connectSessions.get(open.id)) ?? { kind: "unknown" };
   let result: { connection: Connection; outcome: Outcome };
   try {
     result = await link(services, started, integration, credentials, config);

@@ -183,18 +183,24 @@ function checkCredentials(integration: Integration, given: Record<string, string
   return given;
 }
 
-/** Merges a config patch into the current config (null removes a key) and checks the result. */
-function checkConfig(
+/**
+ * Merges a config patch into the current config (null removes a key) and checks the result.
+ * Problems are named under `path`; `partial` leaves required fields to be given later (a connect
+ * session's presets, which the customer's form completes).
+ */
+export function checkConfig(
   integration: Integration,
   current: Record<string, unknown>,
   patch: Record<string, string | null>,
   refusal: (baseUrl: string) => string | undefined,
+  options: { path?: string; partial?: boolean } = {},
 ): Record<string, unknown> {
+  const path = options.path ?? "config";
   const details: ErrorDetail[] = [];
   const merged: Record<string, unknown> = { ...current };
   for (const [name, value] of Object.entries(patch)) {
     if (name !== "base_url" && !Object.hasOwn(integration.config, name)) {
-      details.push({ path: `config.${name}`, message: `${integration.name} takes no config "${name}"` });
+      details.push({ path: `${path}.${name}`, message: `${integration.name} takes no config "${name}"` });
       continue;
     }
     if (value === null) delete merged[name];
@@ -202,20 +208,22 @@ function checkConfig(
   }
   const baseUrl = merged.base_url;
   if (typeof baseUrl === "string" && !isHttpUrl(baseUrl)) {
-    details.push({ path: "config.base_url", message: "must be an absolute http(s) URL without credentials" });
+    details.push({ path: `${path}.base_url`, message: "must be an absolute http(s) URL without credentials" });
   } else {
     // The network policy (SSRF guard) applies to the default base URL as much as to a configured one.
     const refused = refusal(typeof baseUrl === "string" ? baseUrl : integration.base_url);
-    if (refused) details.push({ path: "config.base_url", message: `refused: ${refused}` });
+    if (refused) details.push({ path: `${path}.base_url`, message: `refused: ${refused}` });
   }
   for (const [name, field] of Object.entries(integration.config)) {
-    if (field.required && !merged[name]) details.push({ path: `config.${name}`, message: `${field.label} is required` });
+    if (!options.partial && field.required && !merged[name])
+      details.push({ path: `${path}.${name}`, message: `${field.label} is required` });
   }
   if (details.length) throw new ApiError("invalid_request", details.map((d) => d.message).join("; "), { details });
   return merged;
 }
 
-function isHttpUrl(value: string): boolean {
+/** An absolute http(s) URL that carries no credentials of its own. */
+export function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return (url.protocol === "https:" || url.protocol === "http:") && !url.username && !url.password;

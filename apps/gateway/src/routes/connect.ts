@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ConnectSession } from "@unifold/db";
 import type { Context, MiddlewareHandler } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
@@ -7,23 +8,13 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { type Locale, locales, messages } from "../connect/messages.ts";
 import { renderConnectPage, resultOf, resultUrl } from "../connect/page.ts";
 import { createConnectSession, openConnectPage, type PageState, submitConnectForm } from "../domain/connect.ts";
+import { isHttpUrl } from "../domain/connections.ts";
 import { ApiError } from "../errors.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, ErrorSchema, json, tenantOfKey } from "../schemas.ts";
 
-const httpUrl = (what: string) =>
-  z
-    .string()
-    .max(2048)
-    .refine((value) => {
-      try {
-        const url = new URL(value);
-        return (url.protocol === "http:" || url.protocol === "https:") && !url.username && !url.password;
-      } catch {
-        return false;
-      }
-    }, `must be an absolute http or https ${what}`);
+const httpUrl = (what: string) => z.string().max(2048).refine(isHttpUrl, `must be an absolute http or https ${what}`);
 
 const origin = httpUrl("origin").refine((value) => {
   const url = new URL(value);
@@ -203,13 +194,13 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
 
   app.get(page, async (c) => {
     const integration = c.req.query("integration");
-    return show(c, await openConnectPage(c.get("services"), c.req.param("token"), integration));
+    return show(c, await openConnectPage(c.get("services"), c.get("connectSession"), integration));
   });
 
   app.post(page, async (c) => {
     const body = await c.req.parseBody();
     const form = Object.fromEntries(Object.entries(body).flatMap(([name, value]) => (typeof value === "string" ? [[name, value]] : [])));
-    const state = await submitConnectForm(c.get("services"), c.req.param("token"), form);
+    const state = await submitConnectForm(c.get("services"), c.get("connectSession"), form);
     const result = resultOf(state);
     const redirectUrl = "session" in state ? state.session.redirectUrl : null;
     // Redirect mode (the default, and the one that works on mobile and without popups): straight back to the SaaS.
@@ -224,12 +215,17 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
 declare module "hono" {
   interface ContextVariableMap {
     connectPolicy?: { frameAncestors: string; formTarget: string };
+    connectSession?: ConnectSession | undefined;
   }
 }
 
-/** Reads the session's framing and redirect origins before the security headers are computed. */
+/**
+ * Reads the link's session once per request: the page is built from it, and its framing and
+ * redirect origins go into the security headers, which are computed before the handler runs.
+ */
 const loadSession: MiddlewareHandler<AppEnv> = async (c, next) => {
   const session = await c.get("services").connectSessions.byToken(c.req.param("token") ?? "");
+  c.set("connectSession", session);
   c.set("connectPolicy", {
     frameAncestors: session?.allowedOrigins.length ? session.allowedOrigins.join(" ") : "'none'",
     formTarget: session?.redirectUrl ? new URL(session.redirectUrl).origin : "",
