@@ -374,19 +374,21 @@ const commands: Record<string, Command> = {
 
   "webhooks rotate-secret": {
     usage: "webhooks rotate-secret <id> [--overlap SECONDS]",
-    summary: "a new signing secret; the old one also signs during the overlap (default 24 h)",
+    summary: "a new signing secret; the old one also signs during the overlap (default 24 h, 0 retires it at once)",
     args: ["id"],
     options: { overlap: { type: "string" } },
     async run(client, options, [id]) {
       const answer = await must(
         client.POST("/webhook-endpoints/{id}/rotate-secret", {
           ...byId(id),
-          ...(options.overlap !== undefined && {
-            params: { path: { id: id as string }, query: { overlap_seconds: Number(options.overlap) } },
-          }),
+          body: options.overlap === undefined ? {} : { overlap_seconds: Number(options.overlap) },
         }),
       );
-      return { json: answer, text: `secret ${answer.secret}\n`, notice: "The new secret is shown this once." };
+      return {
+        json: answer,
+        text: `secret ${answer.secret}\nthe old secret stops signing at ${answer.previous_secret_expires_at}\n`,
+        notice: "The new secret is shown this once.",
+      };
     },
   },
 

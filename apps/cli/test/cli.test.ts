@@ -263,6 +263,9 @@ describe("unifold syncs and webhooks", () => {
     expect((await cli(["syncs", "pause", syncId])).out).toContain("paused");
     const rotated = await cli(["webhooks", "rotate-secret", endpoint.id, "--json"]);
     expect(JSON.parse(rotated.out).secret).not.toBe(endpoint.secret);
+    const retired = await cli(["webhooks", "rotate-secret", endpoint.id, "--overlap", "0"]);
+    const stops = /the old secret stops signing at (\S+)/.exec(retired.out)?.[1];
+    expect(Date.parse(stops ?? "")).toBeLessThanOrEqual(Date.now());
     expect((await cli(["webhooks", "deliveries", endpoint.id])).code).toBe(0);
     expect((await cli(["webhooks", "delete", endpoint.id])).out).toContain("deleted");
     expect((await cli(["syncs", "delete", syncId])).out).toContain("deleted");

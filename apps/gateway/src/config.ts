@@ -6,6 +6,17 @@ const defaultMappingsDir = fileURLToPath(new URL("../../../mappings", import.met
 // `npm start` runs inside apps/gateway; relative paths mean where the user typed the command.
 const fromInvocation = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
 
+/** A comma-separated list of host names (`api.example.com`, `*.example.com`). */
+const hostList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    v
+      ?.split(",")
+      .map((h) => h.trim())
+      .filter(Boolean),
+  );
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default("0.0.0.0"),
@@ -46,15 +57,9 @@ const schema = z.object({
     .enum(["true", "false"])
     .default("false")
     .transform((v) => v === "true"),
-  UNIFOLD_UPSTREAM_ALLOWED_HOSTS: z
-    .string()
-    .optional()
-    .transform((v) =>
-      v
-        ?.split(",")
-        .map((h) => h.trim())
-        .filter(Boolean),
-    ),
+  UNIFOLD_UPSTREAM_ALLOWED_HOSTS: hostList,
+  // Hosts webhook receivers may be on; UNIFOLD_UPSTREAM_ALLOWED_HOSTS applies when unset.
+  UNIFOLD_WEBHOOK_ALLOWED_HOSTS: hostList,
   // Pace each connection within its integration's published rate_limit.
   UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: z
     .enum(["true", "false"])

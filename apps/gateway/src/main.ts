@@ -43,6 +43,10 @@ async function main() {
       checkIntervalSeconds: config.UNIFOLD_JOB_CHECK_INTERVAL_S,
     },
     webhookDisableAfterMs: config.UNIFOLD_WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
+    webhookNetwork: {
+      allowPrivate: config.UNIFOLD_ALLOW_PRIVATE_UPSTREAMS,
+      allowedHosts: config.UNIFOLD_WEBHOOK_ALLOWED_HOSTS ?? config.UNIFOLD_UPSTREAM_ALLOWED_HOSTS,
+    },
     connect: {
       ttlSeconds: config.UNIFOLD_CONNECT_TTL_S,
       maxAttempts: config.UNIFOLD_CONNECT_MAX_ATTEMPTS,

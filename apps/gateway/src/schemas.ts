@@ -31,6 +31,21 @@ export const upstreamErrors = {
   504: errorResponse("The upstream did not answer in time"),
 } as const;
 
+const EARLIEST = Date.parse("0001-01-01T00:00:00Z");
+const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
+
+/**
+ * A point in time in a query: ISO-8601 with a zone, within years 0001 to 9999 once in UTC (the
+ * database has no year 0, and a vendor filter takes four-digit years).
+ */
+export const instant = z.iso
+  .datetime({ offset: true })
+  .refine((value) => {
+    const ms = Date.parse(value);
+    return ms >= EARLIEST && ms <= LATEST;
+  }, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z")
+  .openapi({ description: "ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC." });
+
 /** The tenant a tenant-scoped create acts for (webhook endpoints, connect sessions). */
 export const tenantOfKey = z
   .string()

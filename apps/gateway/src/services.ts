@@ -91,6 +91,8 @@ export interface ServiceParts {
   sharedLimits?: boolean;
   queue?: Partial<QueueOptions> | undefined;
   webhookDisableAfterMs?: number | undefined;
+  /** Where webhook receivers may be; the upstream policy when absent. */
+  webhookNetwork?: NetworkPolicy | undefined;
   connect?: Partial<ConnectSettings> | undefined;
 }
 
@@ -138,7 +140,11 @@ export function createServices(parts: ServiceParts): Services {
     webhooks: webhookStore(store.db, parts.vault),
     events: eventStore(store.db),
     queue,
-    webhookNetwork: { allowPrivate: parts.upstream.network?.allowPrivate ?? false },
+    // Receivers are held to the upstream policy unless a list of their own hosts is given.
+    webhookNetwork: parts.webhookNetwork ?? {
+      allowPrivate: parts.upstream.network?.allowPrivate ?? false,
+      allowedHosts: parts.upstream.network?.allowedHosts,
+    },
     webhookDisableAfterMs: parts.webhookDisableAfterMs ?? 5 * 24 * 3_600_000,
     connectSessions: connectSessionStore(store.db),
     connect: { ttlSeconds: 30 * 60, maxAttempts: 5, ...parts.connect },

@@ -129,8 +129,10 @@ describe("an upstream that echoes the credential it was sent", () => {
     // Answers every call with an error that quotes the key, as some vendors' 4xx bodies do.
     const echo = await startStubUpstream((req, res) => {
       const key = String(req.headers["x-api-key"] ?? req.headers.authorization ?? "");
-      res.statusCode = req.url?.startsWith("/organizations") || req.url?.startsWith("/echo") ? 200 : 400;
       res.setHeader("content-type", "application/json");
+      // The credential check reads the organization the key opens.
+      if (req.url?.startsWith("/organizations")) return void res.end(JSON.stringify({ totalCount: 1, results: [{ _id: "org-1" }] }));
+      res.statusCode = req.url?.startsWith("/echo") ? 200 : 400;
       res.end(JSON.stringify({ message: `bad request for key ${key}`, detail: { key, [key]: "as a key too" } }));
     });
     try {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, keyCheckingUpstream, startGateway } from "./harness.ts";
+import { type Gateway, keyCheckingUpstream, startGateway, startStubUpstream } from "./harness.ts";
 
 describe("connections: bad input", () => {
   let gw: Gateway;
@@ -154,5 +154,32 @@ describe("connections: bad input", () => {
     });
     expect(ok.status).toBe(201);
     expect(await count()).toBe(before);
+  });
+
+  it("a base URL that answers 2xx with a web page, or JSON naming no account, is no working connection: 502, nothing saved", async () => {
+    const page = await startStubUpstream((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>Welcome</html>"));
+    const bare = await startStubUpstream((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    try {
+      const count = async () => (await gw.call("GET", "/connections?limit=200")).body.result.length;
+      const before = await count();
+      for (const [stub, said] of [
+        [page, /JumpCloud: the credential check answered 200 with text\/html, not the JSON it expects \(upstream status 200\)/],
+        [bare, /JumpCloud: the credential check answered 200 without the account it names \(upstream status 200\)/],
+      ] as const) {
+        const res = await gw.call("POST", "/connections", { body: { ...valid(), config: { base_url: stub.url } } });
+        expect(res.status, res.text).toBe(502);
+        expect(res.body.error.code).toBe("upstream_error");
+        expect(res.body.error.message).toMatch(said);
+      }
+      expect(await count()).toBe(before);
+      // Re-verifying a saved connection against such an answer does not mark it active either.
+      const saved = await gw.call("POST", "/connections?verify=false", { body: { ...valid(), config: { base_url: page.url } } });
+      expect(saved.status).toBe(201);
+      const check = await gw.call("POST", `/connections/${saved.body.id}/verify`);
+      expect(check.status).toBe(502);
+    } finally {
+      await page.close();
+      await bare.close();
+    }
   });
 });

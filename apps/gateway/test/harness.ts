@@ -45,6 +45,7 @@ export async function startGateway(
     jobs?: boolean;
     queue?: Parameters<typeof createServices>[0]["queue"];
     webhookDisableAfterMs?: number;
+    webhookNetwork?: Parameters<typeof createServices>[0]["webhookNetwork"];
     connect?: Parameters<typeof createServices>[0]["connect"];
   } = {},
 ) {
@@ -87,6 +88,7 @@ export async function startGateway(
     redisUrl: options.redisUrl,
     queue: { retryDelaySeconds: 1, retryLimit: 5, ...options.queue },
     webhookDisableAfterMs: options.webhookDisableAfterMs,
+    webhookNetwork: options.webhookNetwork,
     connect: options.connect,
   });
   if (options.jobs) await startWorkers(services, { eventRetentionDays: 30, deliveryConcurrency: 100 });
@@ -163,13 +165,17 @@ export async function startStubUpstream(handler: (req: IncomingMessage, res: Ser
   };
 }
 
-/** Answers 200 to the key "good-key" (in whichever header the integration uses), 401 otherwise. */
+/**
+ * Answers 200 to the key "good-key" (in whichever header the integration uses), 401 otherwise.
+ * The 200 names an account where each shipped integration's verify call reads one (JumpCloud's
+ * organizations list, a SCIM /Me), as a credential check needs.
+ */
 export function keyCheckingUpstream(goodKey = "good-key") {
   return startStubUpstream((req, res) => {
     const presented = req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "");
     res.setHeader("content-type", "application/json");
     if (presented === goodKey) {
-      res.end(JSON.stringify({ ok: true }));
+      res.end(JSON.stringify({ id: "account-1", totalCount: 1, results: [{ _id: "account-1" }] }));
     } else {
       res.statusCode = 401;
       res.end(JSON.stringify({ message: "Unauthorized" }));

@@ -9,6 +9,11 @@ export interface ChangeSpec {
   update?: number;
   deactivate?: number;
   delete?: number;
+  /**
+   * What an update appends to the changed name (JumpCloud: the job title; SCIM: the family
+   * name). JSON allows any text, U+0000 and unpaired surrogate escapes included.
+   */
+  suffix?: string;
 }
 
 /** The ids each kind of change touched, so a test knows exactly what a sync must report. */
@@ -54,7 +59,7 @@ export function changeJumpCloud(state: JumpCloudTenant, spec: ChangeSpec): Appli
     state.users.delete(user._id);
     for (const members of state.members.values()) members.delete(user._id);
   }
-  for (const user of chosen.updated) state.users.put({ ...user, jobTitle: `${user.jobTitle ?? "Staff"} II` });
+  for (const user of chosen.updated) state.users.put({ ...user, jobTitle: `${user.jobTitle ?? "Staff"}${spec.suffix ?? " II"}` });
   for (const user of chosen.deactivated) state.users.put({ ...user, state: "SUSPENDED", suspended: true });
   const template = state.users.all()[0]!;
   const added = Array.from({ length: spec.add ?? 0 }, () => {
@@ -86,7 +91,7 @@ export function changePostman(state: PostmanTenant, spec: ChangeSpec): Applied {
   for (const user of chosen.updated)
     state.putUser({
       ...user,
-      name: { ...user.name, familyName: `${user.name.familyName}-Lee` },
+      name: { ...user.name, familyName: `${user.name.familyName}${spec.suffix ?? "-Lee"}` },
       meta: { ...user.meta, lastModified: now },
     });
   for (const user of chosen.deactivated) state.putUser({ ...user, active: false, meta: { ...user.meta, lastModified: now } });
@@ -116,7 +121,7 @@ export function changeJostle(state: JostleTenant, spec: ChangeSpec): Applied {
   for (const user of chosen.deleted) state.forget(user.id);
   for (const user of chosen.updated) {
     const name = user.name as { familyName?: string } | undefined;
-    state.change({ ...user, name: { ...name, familyName: `${name?.familyName ?? "Staff"}-Lee` } });
+    state.change({ ...user, name: { ...name, familyName: `${name?.familyName ?? "Staff"}${spec.suffix ?? "-Lee"}` } });
   }
   for (const user of chosen.deactivated) {
     const extension = user[JOSTLE_EXTENSION] as Record<string, unknown> | undefined;

@@ -1,11 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { and, asc, count, eq, gt, inArray, ne, or, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNotNull, ne, or, type SQL } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
-import { type ConnectionStatus, connections } from "./schema.ts";
+import { type ConnectionStatus, connections, events, syncRecords } from "./schema.ts";
 import type { Database } from "./store.ts";
 import { ttlCache } from "./cache.ts";
 import { type Change, publishChange } from "./changes.ts";
 import type { Credentials, Vault } from "./vault.ts";
+
+/** What deleting a connection erased of its directory. */
+export interface Erasure {
+  connection: Pick<Connection, "id" | "tenantId" | "integration">;
+  /** Rows of its synced copy (records and tombstones). */
+  records: number;
+  /** Its record events (every event with a record version: user.*, group.*, group_member.*, …). */
+  events: number;
+}
 
 export interface Connection {
   id: string;
@@ -155,12 +164,37 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
       return row;
     },
 
-    async remove(id: string): Promise<boolean> {
-      if (!isUuid(id)) return false;
-      const rows = await db.delete(connections).where(eq(connections.id, id)).returning({ id: connections.id });
+    /**
+     * Deletes a connection and erases what the gateway keeps of its directory, in one transaction:
+     * its synced copy (the foreign key's cascade) and its record events, which hold people's data.
+     * Lifecycle events (sync.*, connection.*) stay. `then` runs in the same transaction, so the
+     * caller can record the deletion there.
+     */
+    async remove(id: string, then?: (tx: Database, erased: Erasure) => Promise<void>): Promise<Erasure | undefined> {
+      if (!isUuid(id)) return undefined;
+      const erased = await db.transaction(async (tx) => {
+        // The row locked first: that waits for any sync page being written, and a later page's
+        // insert then fails its foreign key, so no record event can be written after the erasure.
+        const [row] = await tx
+          .select({ id: connections.id, tenantId: connections.tenantId, integration: connections.integration })
+          .from(connections)
+          .where(eq(connections.id, id))
+          .for("update");
+        if (!row) return undefined;
+        const [copied] = await tx.select({ n: count() }).from(syncRecords).where(eq(syncRecords.connectionId, id));
+        // The synced copy, syncs and their runs go with it (foreign keys on delete cascade).
+        await tx.delete(connections).where(eq(connections.id, id));
+        const gone = await tx
+          .delete(events)
+          .where(and(eq(events.connectionId, id), isNotNull(events.version)))
+          .returning({ seq: events.seq });
+        const erasure: Erasure = { connection: row, records: copied?.n ?? 0, events: gone.length };
+        await then?.(tx as unknown as Database, erasure);
+        return erasure;
+      });
       cache.delete(id);
-      if (rows.length) await publishChange(db, { kind: "connection", id });
-      return rows.length > 0;
+      if (erased) await publishChange(db, { kind: "connection", id });
+      return erased;
     },
 
     /**

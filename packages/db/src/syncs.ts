@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, isNull, lte, ne, sql } from "drizzle-orm";
 import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
-import { type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
+import { connections, type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
 import type { Database } from "./store.ts";
 
 export interface Sync {
@@ -50,19 +50,36 @@ export interface StoredRecord {
 
 export function syncStore(db: Database) {
   return {
+    /**
+     * Registers a sync, unless another sync of the connection already copies one of its
+     * resources: two would share one copy, so the second would announce nothing. Answers that
+     * resource instead. The connection's row is locked meanwhile, so two creates at once cannot
+     * both pass the check.
+     */
     async create(input: {
       tenantId: string;
       connectionId: string;
       resources: string[];
       intervalSeconds: number;
       initialEvents: boolean;
-    }): Promise<Sync> {
-      // The first run is asked for at creation; the schedule takes over one interval later.
-      const [row] = await db
-        .insert(syncs)
-        .values({ ...input, nextRunAt: new Date(Date.now() + input.intervalSeconds * 1000) })
-        .returning();
-      return row as Sync;
+    }): Promise<{ sync: Sync } | { taken: { resource: string; syncId: string } }> {
+      return db.transaction(async (tx) => {
+        await tx.select({ id: connections.id }).from(connections).where(eq(connections.id, input.connectionId)).for("no key update");
+        const others = await tx
+          .select({ id: syncs.id, resources: syncs.resources })
+          .from(syncs)
+          .where(eq(syncs.connectionId, input.connectionId));
+        for (const other of others) {
+          const resource = input.resources.find((r) => other.resources.includes(r));
+          if (resource) return { taken: { resource, syncId: other.id } };
+        }
+        // The first run is asked for at creation; the schedule takes over one interval later.
+        const [row] = await tx
+          .insert(syncs)
+          .values({ ...input, nextRunAt: new Date(Date.now() + input.intervalSeconds * 1000) })
+          .returning();
+        return { sync: row as Sync };
+      });
     },
 
     async get(id: string): Promise<Sync | undefined> {

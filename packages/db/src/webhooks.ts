@@ -141,22 +141,22 @@ export function webhookStore(db: Database, vault: Vault) {
     },
 
     /** A new secret, returned this once; the old one keeps signing too for `overlapSeconds`. */
-    async rotateSecret(id: string, overlapSeconds: number): Promise<string | undefined> {
+    async rotateSecret(id: string, overlapSeconds: number): Promise<{ secret: string; previousUntil: Date } | undefined> {
       if (!isUuid(id)) return undefined;
       const [row] = await db.select({ secret: webhookEndpoints.secret }).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
       if (!row) return undefined;
       const old = (await vault.open(id, row.secret)) as unknown as Secrets;
       const secret = newSecret();
-      const previousUntil = new Date(Date.now() + overlapSeconds * 1000).toISOString();
+      const previousUntil = new Date(Date.now() + overlapSeconds * 1000);
       await db
         .update(webhookEndpoints)
         .set({
-          secret: await seal(id, { secret, previous: old.secret, previousUntil }),
+          secret: await seal(id, { secret, previous: old.secret, previousUntil: previousUntil.toISOString() }),
           secretKid: vault.currentKid,
           updatedAt: new Date(),
         })
         .where(eq(webhookEndpoints.id, id));
-      return secret;
+      return { secret, previousUntil };
     },
 
     /** The secrets that sign a delivery now: the current one, and the previous one during an overlap. */

@@ -148,6 +148,17 @@ function objectCheck(fields: (readonly [string, Node])[], path: string): Check {
   };
 }
 
+/**
+ * Text a store or a receiver can hold: no U+0000 (JSON allows it, Postgres refuses it in jsonb and
+ * text) and no half of a surrogate pair (not Unicode; it cannot be encoded as UTF-8).
+ */
+export function isStorableText(value: string): boolean {
+  return !unstorable.test(value);
+}
+// In a `u` regex a well-formed pair is one code point, so \p{Cs} matches only a lone half.
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what is looked for
+const unstorable = /[\u0000\p{Cs}]/u;
+
 function leafCheck(schema: z.ZodType): Check {
   const def = schema._zod.def as {
     type: string;
@@ -161,7 +172,7 @@ function leafCheck(schema: z.ZodType): Check {
       // The model's strings are plain or non-empty; anything richer is left to zod below.
       if (!def.format && checks.every((c) => c.check === "min_length")) {
         const min = Math.max(0, ...checks.map((c) => c.minimum ?? 0));
-        return (v) => (typeof v === "string" && v.length >= min ? v : DROP);
+        return (v) => (typeof v === "string" && v.length >= min && isStorableText(v) ? v : DROP);
       }
       break;
     case "enum": {
@@ -173,7 +184,7 @@ function leafCheck(schema: z.ZodType): Check {
     case "unknown":
       return (v) => v;
   }
-  return (v) => (schema.safeParse(v).success ? v : DROP);
+  return (v) => (schema.safeParse(v).success && (typeof v !== "string" || isStorableText(v)) ? v : DROP);
 }
 
 const compiled = new WeakMap<Integration, Map<UnifiedResource, Check>>();

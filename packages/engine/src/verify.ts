@@ -1,9 +1,12 @@
+import { UpstreamShapeError } from "./calls.ts";
 import { render } from "./template.ts";
 import type { UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstream.ts";
 
 /**
- * Makes the integration's one cheap verify call; 2xx means the credentials work. `account` is the
- * upstream account they open, when the definition says how to read it from the answer.
+ * Makes the integration's one cheap verify call. `ok` when it answers 2xx with what its mapping
+ * reads: a JSON object or list and, where the definition names one, the upstream account the
+ * credentials open (`account`). A 2xx with anything else (a web page at a wrong base URL, an
+ * empty body) is no verdict on the credentials: it is thrown as an UpstreamShapeError.
  */
 export async function verifyConnection(
   client: UpstreamClient,
@@ -13,8 +16,22 @@ export async function verifyConnection(
   const context = { credentials: target.credentials, config: target.config };
   const query = Object.fromEntries(Object.entries(verify.query).map(([k, v]) => [k, render(v, context)]));
   const response = await client.request(target, { method: verify.method, path: verify.path, query });
-  const ok = response.status >= 200 && response.status < 300;
-  const account = ok ? await target.integration.accountOf?.evaluate(response.body, { config: target.config }) : undefined;
-  const identity = typeof account === "string" || typeof account === "number" ? String(account) : undefined;
-  return { ok, response, account: identity || undefined };
+  if (response.status < 200 || response.status >= 300) return { ok: false, response };
+  const body = response.body;
+  if (body === null || typeof body !== "object") {
+    const type = response.headers["content-type"] || "no content type";
+    throw new UpstreamShapeError(
+      `the credential check answered ${response.status} with ${type}, not the JSON it expects (upstream status ${response.status}); is the base URL right?`,
+    );
+  }
+  const accountOf = target.integration.accountOf;
+  if (!accountOf) return { ok: true, response };
+  const account = await accountOf.evaluate(body, { config: target.config }).catch(() => undefined);
+  const identity = typeof account === "string" || typeof account === "number" ? String(account) : "";
+  if (!identity) {
+    throw new UpstreamShapeError(
+      `the credential check answered ${response.status} without the account it names (upstream status ${response.status}); is the base URL right?`,
+    );
+  }
+  return { ok: true, response, account: identity };
 }

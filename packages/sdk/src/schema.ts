@@ -362,7 +362,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A new signing secret; the old one also signs for `overlap_seconds` (default 24 h) */
+        /**
+         * Rotate an endpoint's signing secret
+         * @description A new secret, shown once. The old one also signs for `overlap_seconds` (default 24 h; 0 retires it at once), and `previous_secret_expires_at` says when it stops.
+         */
         post: operations["createWebhookEndpointRotateSecret"];
         delete?: never;
         options?: never;
@@ -1087,7 +1090,7 @@ export interface components {
         CreateWebhookEndpoint: {
             /** Format: uri */
             url: string;
-            events: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
+            events: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "connection.deleted" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
             description?: string;
             /** @description Required with an admin key; a tenant-bound key uses its own. */
             tenant_id?: string;
@@ -1095,9 +1098,19 @@ export interface components {
         PatchWebhookEndpoint: {
             /** Format: uri */
             url?: string;
-            events?: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
+            events?: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "connection.deleted" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
             description?: string | null;
             enabled?: boolean;
+        };
+        RotatedWebhookSecret: {
+            /** @description The new `whsec_` secret, shown this once. */
+            secret: string;
+            /** @description When the old secret stops signing (now, for an overlap of 0). */
+            previous_secret_expires_at: string;
+        };
+        RotateWebhookSecret: {
+            /** @description How long the old secret keeps signing too, in seconds (0 to 604800; default 86400). */
+            overlap_seconds?: number;
         };
         Event: {
             /** @description Stable across retries: the `webhook-id` header. */
@@ -3711,6 +3724,7 @@ export interface operations {
     createWebhookEndpointRotateSecret: {
         parameters: {
             query?: {
+                /** @description How long the old secret keeps signing too, in seconds (0 to 604800; default 86400). */
                 overlap_seconds?: number | null;
             };
             header?: never;
@@ -3719,7 +3733,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RotateWebhookSecret"];
+            };
+        };
         responses: {
             /** @description The new secret, shown once */
             200: {
@@ -3727,9 +3745,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        secret: string;
-                    };
+                    "application/json": components["schemas"]["RotatedWebhookSecret"];
                 };
             };
             /** @description Invalid request */
@@ -4116,6 +4132,7 @@ export interface operations {
         parameters: {
             query: {
                 connection_id: string;
+                /** @description ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC. */
                 modified_after?: string;
                 cursor?: string;
                 limit?: number;
@@ -4207,6 +4224,7 @@ export interface operations {
                 email?: string;
                 username?: string;
                 status?: "active" | "inactive" | "deleted" | "invited";
+                /** @description ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC. */
                 updated_after?: string;
             };
             header?: never;
@@ -4860,6 +4878,7 @@ export interface operations {
                 /** @description The previous page's `next_cursor`. */
                 cursor?: string;
                 name?: string;
+                /** @description ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC. */
                 updated_after?: string;
             };
             header?: never;
@@ -5640,6 +5659,7 @@ export interface operations {
                 limit?: number;
                 /** @description The previous page's `next_cursor`. */
                 cursor?: string;
+                /** @description ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC. */
                 updated_after?: string;
             };
             header?: never;
@@ -5841,6 +5861,7 @@ export interface operations {
                 limit?: number;
                 /** @description The previous page's `next_cursor`. */
                 cursor?: string;
+                /** @description ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC. */
                 updated_after?: string;
             };
             header?: never;
@@ -6045,6 +6066,7 @@ export interface operations {
                 email?: string;
                 username?: string;
                 status?: "active" | "inactive" | "deleted" | "invited";
+                /** @description ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC. */
                 updated_after?: string;
             };
             header?: never;
@@ -6246,6 +6268,7 @@ export interface operations {
                 limit?: number;
                 /** @description The previous page's `next_cursor`. */
                 cursor?: string;
+                /** @description ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC. */
                 updated_after?: string;
             };
             header?: never;
@@ -6448,6 +6471,7 @@ export interface operations {
                 /** @description The previous page's `next_cursor`. */
                 cursor?: string;
                 name?: string;
+                /** @description ISO-8601 with a zone (Z or ±hh:mm), between years 0001 and 9999 in UTC. */
                 updated_after?: string;
             };
             header?: never;

@@ -27,14 +27,22 @@ export interface Deps {
   caller: Caller;
 }
 
-/** The tenant a call acts for: a tenant-bound key's own, else the one an admin key names. */
-export function tenantOf(deps: Deps, requested: string | undefined): string {
+/**
+ * The tenant a call is limited to: a tenant-bound key's own, else the one it names (undefined:
+ * every tenant). Naming another tenant than the key's own is forbidden, never quietly ignored.
+ */
+export function tenantScope(deps: Deps, requested: string | undefined): string | undefined {
   const bound = deps.caller.apiKey.tenantId;
-  if (bound && requested && requested !== bound) throw new ApiError("forbidden", `this API key is bound to tenant ${bound}`);
-  const tenant = bound ?? requested;
+  if (bound && requested !== undefined && requested !== bound) throw new ApiError("forbidden", `this API key is bound to tenant ${bound}`);
+  return bound ?? requested;
+}
+
+/** The tenant a call acts for: a tenant-bound key's own, else the one the call names (required then). */
+export function tenantOf(deps: Deps, requested: string | undefined): string {
+  const tenant = tenantScope(deps, requested);
   if (!tenant)
-    throw new ApiError("invalid_request", "tenant_id: required with an admin key", {
-      details: [{ path: "tenant_id", message: "required" }],
+    throw new ApiError("invalid_request", "tenant_id: required, because this API key is not bound to a tenant", {
+      details: [{ path: "tenant_id", message: "required for an API key not bound to a tenant" }],
     });
   return tenant;
 }

@@ -27,6 +27,7 @@ export const eventTypes = [
   "connection.needs_reauth",
   "connection.created",
   "connection.reconnected",
+  "connection.deleted",
   "webhook_endpoint.disabled",
   "webhook_endpoint.test",
 ] as const;

@@ -56,15 +56,21 @@ export async function createSync(
       });
     }
   });
-  const sync = await deps.services.syncs.create({
+  const made = await deps.services.syncs.create({
     tenantId: connection.tenantId,
     connectionId: connection.id,
     resources: [...new Set(input.resources)],
     intervalSeconds: input.interval,
     initialEvents: input.initial_events ?? true,
   });
-  await deps.services.queue.runSync(sync.id);
-  return sync;
+  if ("taken" in made) {
+    const { resource, syncId } = made.taken;
+    const at = input.resources.findIndex((r) => r === resource);
+    const message = `sync ${syncId} already copies ${resource} of this connection; change or delete that sync instead`;
+    throw new ApiError("conflict", `resources[${at}]: ${message}`, { details: [{ path: `resources.${at}`, message }] });
+  }
+  await deps.services.queue.runSync(made.sync.id);
+  return made.sync;
 }
 
 /** A sync the caller may see: its tenant's, or any for an admin key. */
@@ -264,11 +270,19 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
     await services.syncs.finishRun(run.id, { status: "succeeded", counts });
     services.metrics.syncRuns.inc({ status: "succeeded" });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // Deleted (with its connection) while running: nothing is left to record a failure on.
+    if (!(await services.syncs.get(sync.id))) {
+      services.logger.info({ sync_id: sync.id, run_id: run.id }, "sync run stopped: the sync or its connection was deleted");
+      return undefined;
+    }
+    const failure = runFailure(error, services.integrations.get(integration)?.name ?? "the upstream");
+    if (failure.code === "internal_error") {
+      services.logger.error({ sync_id: sync.id, run_id: run.id, err: describeInternal(error) }, "sync run failed");
+    }
     const after = await services.connections.get(sync.connectionId);
     await services.store.db.transaction(async (tx) => {
       await write(tx as unknown as Database, [
-        { type: "sync.failed", version: null, data: { sync_id: sync.id, run_id: run.id, counts, error: message } },
+        { type: "sync.failed", version: null, data: { sync_id: sync.id, run_id: run.id, counts, error: failure } },
       ]);
       if (after?.status === "needs_reauth" && connection?.status !== "needs_reauth") {
         await write(tx as unknown as Database, [
@@ -280,9 +294,37 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
     await services.syncs.finishRun(run.id, {
       status: "failed",
       counts,
-      error: `${message} (the walk did not finish, so nothing was marked deleted)`,
+      error: `${failure.code}: ${failure.message} (the walk did not finish, so nothing was marked deleted)`,
     });
     services.metrics.syncRuns.inc({ status: "failed" });
   }
   return services.syncs.getRun(run.id);
+}
+
+/**
+ * Why a run failed, as the gateway says it: a code and a short message of its own. Never a
+ * driver's text, which can carry the statement and its parameters (people's names and emails),
+ * nor a vendor's words: the upstream status is named instead.
+ */
+export function runFailure(error: unknown, vendor: string): { code: string; message: string } {
+  if (error instanceof ApiError) {
+    const upstream = error.extra.upstream;
+    return upstream
+      ? { code: error.code, message: `${vendor} answered ${upstream.status}` }
+      : { code: error.code, message: error.message.slice(0, 300) };
+  }
+  return { code: "internal_error", message: "the run stopped on an internal error; the gateway's log has its run id" };
+}
+
+/** What the log may keep of an internal error: its kind and the database's error code, no values. */
+function describeInternal(error: unknown): Record<string, unknown> {
+  const cause = (error as { cause?: unknown })?.cause ?? error;
+  const pg = cause as { code?: unknown; table_name?: unknown; constraint_name?: unknown; routine?: unknown };
+  return {
+    type: error instanceof Error ? error.name : typeof error,
+    ...(typeof pg.code === "string" && { sqlstate: pg.code }),
+    ...(typeof pg.table_name === "string" && { table: pg.table_name }),
+    ...(typeof pg.constraint_name === "string" && { constraint: pg.constraint_name }),
+    ...(typeof pg.routine === "string" && { routine: pg.routine }),
+  };
 }

@@ -5,13 +5,13 @@ import { guardedLookup, hostRefusal } from "@unifold/engine";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { keysetPage, openCursor } from "./cursor.ts";
-import { type Deps, tenantOf } from "./deps.ts";
+import { type Deps, tenantOf, tenantScope } from "./deps.ts";
 
 export function presentEndpoint(endpoint: WebhookEndpoint) {
   return {
     id: endpoint.id,
     tenant_id: endpoint.tenantId,
-    url: endpoint.url,
+    url: shownUrl(endpoint.url),
     description: endpoint.description,
     events: endpoint.events,
     enabled: endpoint.enabled,
@@ -20,6 +20,15 @@ export function presentEndpoint(endpoint: WebhookEndpoint) {
     created_at: endpoint.createdAt.toISOString(),
     updated_at: endpoint.updatedAt.toISOString(),
   };
+}
+
+/** An endpoint's URL without a user name or password (refused since; an older row may hold them). */
+function shownUrl(url: string): string {
+  const parsed = URL.parse(url);
+  if (!parsed || (!parsed.username && !parsed.password)) return url;
+  parsed.username = "";
+  parsed.password = "";
+  return parsed.toString();
 }
 
 export function presentDelivery(delivery: Delivery) {
@@ -50,13 +59,19 @@ export function presentEvent(event: EventRow) {
   };
 }
 
-/** Endpoint URLs pass the SSRF policy of upstream calls: no loopback or private address unless allowed. */
+/**
+ * Endpoint URLs pass the SSRF policy of upstream calls (no loopback or private address unless
+ * allowed; only the allowed hosts when a list is set), and carry no credentials of their own:
+ * the URL is shown in listings and events.
+ */
 function checkUrl(services: Services, url: string) {
   const parsed = new URL(url);
   const refused =
-    parsed.protocol === "http:" || parsed.protocol === "https:"
-      ? hostRefusal(services.webhookNetwork, parsed.hostname)
-      : "must be http or https";
+    parsed.protocol !== "http:" && parsed.protocol !== "https:"
+      ? "must be http or https"
+      : parsed.username || parsed.password
+        ? "must not carry a user name or password; authenticate deliveries by their signature"
+        : hostRefusal(services.webhookNetwork, parsed.hostname);
   if (refused) throw new ApiError("invalid_request", `url: ${refused}`, { details: [{ path: "url", message: refused }] });
 }
 
@@ -98,10 +113,13 @@ export async function removeEndpoint(deps: Deps, id: string): Promise<void> {
   await deps.services.webhooks.remove(id);
 }
 
-/** A new secret, shown once; the old one also signs for `overlapSeconds`. */
-export async function rotateEndpointSecret(deps: Deps, id: string, overlapSeconds: number): Promise<string> {
+/** A new secret, shown once; the old one also signs until `previousUntil` (now, for an overlap of 0). */
+export async function rotateEndpointSecret(deps: Deps, id: string, overlapSeconds: number) {
   await findEndpoint(deps, id);
-  return (await deps.services.webhooks.rotateSecret(id, overlapSeconds))!;
+  const rotated = (await deps.services.webhooks.rotateSecret(id, overlapSeconds))!;
+  // This instance signs with the new secret alone from the next delivery on (others within a second).
+  endpointCaches.get(deps.services)?.delete(id);
+  return rotated;
 }
 
 export async function listDeliveries(deps: Deps, id: string, input: { limit: number; cursor?: string | undefined }) {
@@ -225,6 +243,8 @@ export async function deliverEvent(services: Services, job: { eventId: string; e
   let status: number | null = null;
   let error: string | null = null;
   try {
+    // The policy may have changed since the endpoint was registered.
+    if (hostRefusal(services.webhookNetwork, new URL(endpoint.url).hostname)) throw new DestinationRefused();
     const answer = await request(endpoint.url, {
       method: "POST",
       dispatcher: agentOf(services),
@@ -240,7 +260,7 @@ export async function deliverEvent(services: Services, job: { eventId: string; e
     status = answer.statusCode;
     await answer.body.dump();
   } catch (failure) {
-    error = failure instanceof Error ? failure.message : String(failure);
+    error = deliveryError(failure);
   }
   const latencyMs = Math.round(performance.now() - started);
   const outcome = status !== null && status >= 200 && status < 300 ? "delivered" : status === 410 ? "gone" : "failed";
@@ -268,6 +288,37 @@ export async function deliverEvent(services: Services, job: { eventId: string; e
   throw new DeliveryFailed(`delivery to ${endpoint.url} failed: ${error ?? `status ${status}`}`);
 }
 
+class DestinationRefused extends Error {}
+
+const networkErrors: Record<string, string> = {
+  ECONNREFUSED: "the connection was refused",
+  ECONNRESET: "the connection was reset",
+  ENOTFOUND: "the host name was not found",
+  EAI_AGAIN: "the host name could not be resolved",
+  ETIMEDOUT: "the connection timed out",
+  EHOSTUNREACH: "the host is unreachable",
+  ENETUNREACH: "the network is unreachable",
+  UND_ERR_CONNECT_TIMEOUT: "the connection timed out",
+  UND_ERR_HEADERS_TIMEOUT: "no answer in time",
+  UND_ERR_BODY_TIMEOUT: "the answer's body did not arrive in time",
+  UND_ERR_SOCKET: "the connection failed",
+};
+
+/**
+ * A failed attempt as a tenant may read it in its deliveries: what went wrong, never an address.
+ * A name that resolves inside the network is "destination not allowed", whatever it resolved to.
+ */
+function deliveryError(failure: unknown): string {
+  const codes: unknown[] = [];
+  for (let e: unknown = failure; e && typeof e === "object" && codes.length < 5; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof DestinationRefused) return "destination not allowed";
+    codes.push((e as { code?: unknown }).code);
+  }
+  if (codes.includes("EUNIFOLD_BLOCKED")) return "destination not allowed";
+  const known = codes.find((code): code is string => typeof code === "string" && code in networkErrors);
+  return known ? networkErrors[known]! : "the request failed";
+}
+
 /** Disables an endpoint and tells the tenant's other endpoints. */
 async function disableEndpoint(services: Services, endpoint: WebhookEndpoint, reason: string) {
   if (!(await services.webhooks.disable(endpoint.id, reason))) return;
@@ -279,7 +330,7 @@ async function disableEndpoint(services: Services, endpoint: WebhookEndpoint, re
       integration: null,
       type: "webhook_endpoint.disabled",
       version: null,
-      data: { endpoint_id: endpoint.id, url: endpoint.url, reason },
+      data: { endpoint_id: endpoint.id, url: shownUrl(endpoint.url), reason },
     },
   ]);
   await dispatchEvents(services);
@@ -296,7 +347,7 @@ export async function listEvents(
     limit: number;
   },
 ) {
-  const tenant = deps.caller.apiKey.tenantId ?? input.tenant_id;
+  const tenant = tenantScope(deps, input.tenant_id);
   const binding = `events:${tenant ?? ""}`;
   let afterSeq: number | undefined;
   if (input.after !== undefined) {

@@ -5,7 +5,7 @@ import { listEvents, presentEvent } from "../domain/webhooks.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { commonErrors, EventSchema, json, listOf } from "../schemas.ts";
+import { commonErrors, EventSchema, instant, json, listOf } from "../schemas.ts";
 
 const api = [requireScope("api")];
 
@@ -79,7 +79,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
         params: z.object({ resource: z.enum(resources).openapi({ param: { name: "resource", in: "path" } }) }),
         query: z.object({
           connection_id: z.string().min(1).max(200),
-          modified_after: z.string().datetime({ offset: true }).optional(),
+          modified_after: instant.optional(),
           cursor: z.string().max(1000).optional(),
           limit: z.coerce.number().int().min(1).max(500).default(100),
         }),

@@ -4,7 +4,7 @@ import { getUnified, listUnified } from "../domain/read.ts";
 import { listEnvelope, rawJson, rawListEnvelope, withRemoteBytes } from "../http/envelope.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { commonErrors, json, pageOf, pageQuery, upstreamErrors } from "../schemas.ts";
+import { commonErrors, instant, json, pageOf, pageQuery, upstreamErrors } from "../schemas.ts";
 
 const common = {
   connection_id: z.string().min(1).max(100).openapi({ description: "The connection to read through." }),
@@ -15,7 +15,7 @@ const filterSchemas = {
   username: z.string().min(1).max(320),
   status: z.enum(["active", "inactive", "deleted", "invited"]),
   name: z.string().min(1).max(200),
-  updated_after: z.iso.datetime({ offset: true }),
+  updated_after: instant,
 } satisfies Record<UnifiedFilter, z.ZodType>;
 
 interface Entry {

@@ -14,6 +14,7 @@ import {
   testEndpoint,
 } from "../domain/webhooks.ts";
 import { eventTypes } from "../domain/events.ts";
+import { ApiError } from "../errors.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
@@ -79,6 +80,23 @@ const PatchBody = z
   })
   .strict()
   .openapi("PatchWebhookEndpoint");
+
+const overlap = (number: z.ZodNumber) =>
+  number
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .openapi({ description: "How long the old secret keeps signing too, in seconds (0 to 604800; default 86400)." });
+const overlapSeconds = overlap(z.number());
+
+const RotateBody = z.object({ overlap_seconds: overlapSeconds.optional() }).strict().openapi("RotateWebhookSecret");
+
+const RotatedSecret = z
+  .object({
+    secret: z.string().openapi({ description: "The new `whsec_` secret, shown this once." }),
+    previous_secret_expires_at: z.string().openapi({ description: "When the old secret stops signing (now, for an overlap of 0)." }),
+  })
+  .openapi("RotatedWebhookSecret");
 
 const api = [requireScope("api")];
 
@@ -163,23 +181,30 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       method: "post",
       path: "/webhook-endpoints/{id}/rotate-secret",
       tags: ["Webhooks"],
-      summary: "A new signing secret; the old one also signs for `overlap_seconds` (default 24 h)",
+      summary: "Rotate an endpoint's signing secret",
+      description:
+        "A new secret, shown once. The old one also signs for `overlap_seconds` (default 24 h; 0 retires it at once), " +
+        "and `previous_secret_expires_at` says when it stops.",
       middleware: api,
       request: {
         params: IdParam,
-        query: z.object({
-          overlap_seconds: z.coerce
-            .number()
-            .int()
-            .min(0)
-            .max(7 * 86_400)
-            .default(86_400),
-        }),
+        // Older clients sent the overlap in the query; the body is the documented place.
+        query: z.object({ overlap_seconds: overlap(z.coerce.number()).optional() }),
+        body: { content: { "application/json": { schema: RotateBody } }, required: false },
       },
-      responses: { 200: json(z.object({ secret: z.string() }), "The new secret, shown once"), ...commonErrors },
+      responses: { 200: json(RotatedSecret, "The new secret, shown once"), ...commonErrors },
     }),
-    async (c) =>
-      c.json({ secret: await rotateEndpointSecret(depsOf(c), c.req.valid("param").id, c.req.valid("query").overlap_seconds) }, 200),
+    async (c) => {
+      const fromBody = c.req.valid("json")?.overlap_seconds;
+      const fromQuery = c.req.valid("query").overlap_seconds;
+      if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
+        throw new ApiError("invalid_request", "overlap_seconds: given twice, in the body and in the query, with different values", {
+          details: [{ path: "overlap_seconds", message: "given in the body and the query with different values" }],
+        });
+      }
+      const rotated = await rotateEndpointSecret(depsOf(c), c.req.valid("param").id, fromBody ?? fromQuery ?? 86_400);
+      return c.json({ secret: rotated.secret, previous_secret_expires_at: rotated.previousUntil.toISOString() }, 200);
+    },
   );
 
   app.openapi(

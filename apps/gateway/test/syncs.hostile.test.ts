@@ -1,0 +1,196 @@
+import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runFailure } from "../src/domain/syncs.ts";
+import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
+import { receiver, until } from "./webhook-receiver.ts";
+
+/** Careless and hostile use of syncs, the event log and the records API (issue: hostile and careless use). */
+describe("syncs, the event log and the records API under careless use", { timeout: 300_000 }, () => {
+  let gw: Gateway;
+  let sandbox: RunningSandbox;
+  let hooks: Awaited<ReturnType<typeof receiver>>;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    [gw, sandbox, hooks] = await Promise.all([
+      startGateway({ jobs: true }),
+      startSandbox({ tenants: [{ name: "acme", users: 300 }], rateLimits: { postman: 0 } }),
+      receiver(),
+    ]);
+    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "acme backend", scope: "api", tenant_id: "acme" } })).body.secret;
+    expect((await gw.call("POST", "/webhook-endpoints", { key: apiKey, body: { url: hooks.url, events: ["*"] } })).status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await gw?.close();
+    await sandbox?.close();
+    await hooks?.close();
+  });
+
+  const connect = async (slug: "jumpcloud" | "postman-scim" = "jumpcloud") =>
+    (await connectSandbox(gw, sandbox, "acme", { [slug]: slug === "jumpcloud" ? "jumpcloud" : "postman" })).conn[slug] as string;
+  const runs = async (syncId: string) => (await gw.call("GET", `/syncs/${syncId}/runs?limit=200`, { key: apiKey })).body.result as any[];
+  const finishedRuns = async (syncId: string, count: number) => {
+    await until(async () => (await runs(syncId)).filter((r) => r.status !== "running").length >= count);
+    return (await runs(syncId)).at(-1);
+  };
+  const startSync = async (connection: string, resources = ["users"]) => {
+    const sync = await gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources, interval: 3_600 } });
+    expect(sync.status, sync.text).toBe(201);
+    return sync.body.id as string;
+  };
+  const eventsOf = async (connection: string) => {
+    const all: any[] = [];
+    for (let after: string | null = null; ;) {
+      const page: any = await gw.call("GET", `/events?connection_id=${connection}&limit=500${after ? `&after=${after}` : ""}`, {
+        key: apiKey,
+      });
+      expect(page.status).toBe(200);
+      all.push(...page.body.result);
+      after = page.body.next_cursor;
+      if (!after) return all;
+    }
+  };
+  const records = async (connection: string) => {
+    const page = await gw.call("GET", `/unified/records/users?connection_id=${connection}&limit=500`, { key: apiKey });
+    return page;
+  };
+
+  it("a vendor value holding U+0000 or half a surrogate pair is off-model: answered as null, and the run succeeds", async () => {
+    const connection = await connect();
+    const syncId = await startSync(connection);
+    expect(await finishedRuns(syncId, 1)).toMatchObject({ status: "succeeded" });
+
+    // JSON allows both; Postgres refuses U+0000 in jsonb, and a lone surrogate is not Unicode.
+    const applied = sandbox.changeUsers("jumpcloud", "acme", { update: 3, suffix: " \u0000 \ud800" });
+    await gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
+    const second = await finishedRuns(syncId, 2);
+    expect(second).toMatchObject({ status: "succeeded", counts: { updated: 3 }, error: null });
+
+    const copy = (await records(connection)).body.result as any[];
+    for (const id of applied.updated) expect(copy.find((r) => r.id === id)?.data.title).toBeNull();
+    // Read live, the same values are null too, and counted.
+    const live = await gw.call("GET", `/unified/user-directory/users/${applied.updated[0]}?connection_id=${connection}`, { key: apiKey });
+    expect(live.status).toBe(200);
+    expect(live.body.title).toBeNull();
+    expect(live.body.remote_data.jobTitle).toContain("\u0000");
+    const metrics = (await gw.call("GET", "/metrics")).text;
+    expect(metrics).toMatch(/unifold_off_model_values_total\{integration="jumpcloud",resource="users",field="title"\} [1-9]/);
+    const updated = (await eventsOf(connection)).filter((e) => e.type === "user.updated");
+    expect(updated.map((e) => e.data.id).sort()).toEqual([...applied.updated].sort());
+    for (const event of updated) expect(event.data.changed_fields).toEqual(["title"]);
+  });
+
+  it("a failed run records the gateway's own code and words: the vendor's status, never its body or any SQL", async () => {
+    const connection = await connect();
+    const syncId = await startSync(connection);
+    await finishedRuns(syncId, 1);
+    sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 500, count: 50, path: "/systemusers" });
+    await gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
+    const failed = await finishedRuns(syncId, 2);
+    sandbox.world.faults.clear();
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toBe("upstream_error: JumpCloud answered 500 (the walk did not finish, so nothing was marked deleted)");
+    const event = (await eventsOf(connection)).find((e) => e.type === "sync.failed");
+    expect(event.data.error).toEqual({ code: "upstream_error", message: "JumpCloud answered 500" });
+  });
+
+  it("an internal failure is described without the statement, its parameters or any record value", async () => {
+    // A real driver error of the kind a run met (jsonb refusing U+0000), carrying its statement and parameters.
+    const error = await gw.services.store.db
+      .execute(sql`select ${JSON.stringify({ email: "ada@example.com", name: "A\u0000da" })}::jsonb`)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(String((error as Error).message)).toContain("ada@example.com");
+    const failure = runFailure(error, "JumpCloud");
+    expect(failure.code).toBe("internal_error");
+    expect(JSON.stringify(failure)).not.toMatch(/ada@example\.com|select|jsonb/i);
+  });
+
+  it("deleting a connection while its sync runs erases its copy and record events, and announces connection.deleted", async () => {
+    const connection = await connect();
+    const syncId = await startSync(connection);
+    await finishedRuns(syncId, 1);
+    const before = await eventsOf(connection);
+    expect(before.filter((e) => e.type === "user.created").length).toBe(300);
+    // A second, slow run: every page waits, and the connection goes while it walks.
+    sandbox.changeUsers("jumpcloud", "acme", { update: 20 });
+    sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 1_500, count: 20, path: "/systemusers" });
+    await gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
+    await until(async () => (await runs(syncId)).length >= 2);
+    const removed = await gw.call("DELETE", `/connections/${connection}`);
+    expect(removed.status, removed.text).toBe(200);
+    await until(() => gw.logs().includes("sync run stopped: the sync or its connection was deleted"));
+    sandbox.world.faults.clear();
+
+    const after = await eventsOf(connection);
+    expect(after.filter((e) => /^(user|group|group_member)\./.test(e.type))).toEqual([]);
+    const deleted = after.filter((e) => e.type === "connection.deleted");
+    expect(deleted).toHaveLength(1);
+    expect(deleted[0].data).toMatchObject({ connection_id: connection, erased: { records: 300 } });
+    expect(deleted[0].data.erased.events).toBeGreaterThanOrEqual(300);
+    expect(after.filter((e) => e.type === "sync.failed")).toEqual([]);
+    await until(() => [...hooks.unique().values()].some((r) => r.event.type === "connection.deleted"));
+    expect((await records(connection)).status).toBe(404);
+    const rows = await gw.services.store.db.execute(sql`select count(*)::int as n from sync_records where connection_id = ${connection}`);
+    expect(JSON.stringify(rows)).toMatch(/"n":0/);
+    expect(gw.logs()).not.toMatch(/insert into|params:/i);
+  });
+
+  it("a second sync of a resource a sync of the connection already copies is refused, even when both are asked at once", async () => {
+    const connection = await connect();
+    const [a, b] = await Promise.all(
+      ["users", "users"].map((resource) =>
+        gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources: [resource], interval: 3_600 } }),
+      ),
+    );
+    expect([a!.status, b!.status].sort()).toEqual([201, 409]);
+    const refused = await gw.call("POST", "/syncs", {
+      key: apiKey,
+      body: { connection_id: connection, resources: ["groups", "users"], interval: 3_600 },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.details).toEqual([{ path: "resources.1", message: expect.stringContaining("already copies users") }]);
+    // Another resource of the same connection is its own copy.
+    expect(
+      (await gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources: ["groups"], interval: 3_600 } }))
+        .status,
+    ).toBe(201);
+  });
+
+  it("a time outside years 0001 to 9999 is a 400 naming the parameter, on every route that takes one", async () => {
+    const connection = await connect("postman-scim");
+    for (const value of ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"]) {
+      const copy = await gw.call("GET", `/unified/records/users?connection_id=${connection}&modified_after=${encodeURIComponent(value)}`, {
+        key: apiKey,
+      });
+      expect(copy.status, `${value}: ${copy.text}`).toBe(400);
+      expect(copy.body.error.details[0].path).toBe("query.modified_after");
+      const live = await gw.call(
+        "GET",
+        `/unified/user-directory/users?connection_id=${connection}&updated_after=${encodeURIComponent(value)}`,
+        { key: apiKey },
+      );
+      expect(live.status, `${value}: ${live.text}`).toBe(400);
+      expect(live.body.error.details[0].path).toBe("query.updated_after");
+    }
+    const earliest = await gw.call("GET", `/unified/records/users?connection_id=${connection}&modified_after=0001-01-01T00:00:00Z`, {
+      key: apiKey,
+    });
+    expect(earliest.status, earliest.text).toBe(200);
+  });
+
+  it("the event log refuses another tenant's name with a 403; an unbound key is told it must name one", async () => {
+    const other = await gw.call("GET", "/events?tenant_id=globex", { key: apiKey });
+    expect(other.status).toBe(403);
+    expect(other.body.error.code).toBe("forbidden");
+    expect((await gw.call("GET", "/events?tenant_id=acme", { key: apiKey })).status).toBe(200);
+
+    const unbound = (await gw.call("POST", "/api-keys", { body: { name: "all tenants", scope: "api" } })).body.secret;
+    const missing = await gw.call("POST", "/webhook-endpoints", { key: unbound, body: { url: hooks.url, events: ["*"] } });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.message).toBe("tenant_id: required, because this API key is not bound to a tenant");
+  });
+});
