@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { ApiError } from "./errors.ts";
+import { ApiError, loggable } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { accessLog } from "./middleware/access-log.ts";
 import { bodyLimits } from "./middleware/body-limit.ts";
@@ -79,10 +79,7 @@ export function createApp(services: Services) {
       const invalid = new ApiError("invalid_request", "the request body is not valid JSON");
       return c.json(invalid.toBody(requestId), invalid.status);
     }
-    services.logger.error(
-      { request_id: requestId, err: { name: error.name, message: error.message, stack: error.stack } },
-      "unhandled error",
-    );
+    services.logger.error({ request_id: requestId, err: loggable(error) }, "unhandled error");
     const internal = new ApiError("internal_error", "something went wrong on our side; quote the request id when reporting it");
     return c.json(internal.toBody(requestId), internal.status);
   });

@@ -2,6 +2,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import type { Store } from "@unifold/db";
 import PgBoss from "pg-boss";
 import type { Logger } from "pino";
+import { loggable } from "./errors.ts";
 
 /** The background work, by queue. */
 export const queues = {
@@ -123,7 +124,9 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
             try {
               await handler({ data: job.data, attempt: job.retryCount + 1, signal: stopping.signal });
             } catch (error) {
-              await boss.fail(name, job.id, { message: error instanceof Error ? error.message : String(error) });
+              // Kept in the job table: never a database message, which quotes the statement's values.
+              const { message, name: kind, sqlstate } = loggable(error);
+              await boss.fail(name, job.id, { message: typeof message === "string" ? message : `${kind} (SQLSTATE ${sqlstate})` });
             }
           }),
         );

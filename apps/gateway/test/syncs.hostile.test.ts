@@ -2,6 +2,7 @@ import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runFailure } from "../src/domain/syncs.ts";
+import { loggable } from "../src/errors.ts";
 import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
 import { receiver, until } from "./webhook-receiver.ts";
 
@@ -107,6 +108,9 @@ describe("syncs, the event log and the records API under careless use", { timeou
     const failure = runFailure(error, "JumpCloud");
     expect(failure.code).toBe("internal_error");
     expect(JSON.stringify(failure)).not.toMatch(/ada@example\.com|select|jsonb/i);
+    // The log keeps its kind and the server's code, not the statement.
+    expect(loggable(error)).toMatchObject({ sqlstate: expect.stringMatching(/^[0-9A-Z]{5}$/) });
+    expect(JSON.stringify(loggable(error))).not.toMatch(/ada@example\.com|select/i);
   });
 
   it("deleting a connection while its sync runs erases its copy and record events, and announces connection.deleted", async () => {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Database, NewEvent, RecordChange, Sync, SyncRun } from "@unifold/db";
 import type { UnifiedResource } from "@unifold/engine";
 import stringify from "safe-stable-stringify";
-import { ApiError } from "../errors.ts";
+import { ApiError, loggable } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { keysetPage } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
@@ -277,7 +277,7 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
     }
     const failure = runFailure(error, services.integrations.get(integration)?.name ?? "the upstream");
     if (failure.code === "internal_error") {
-      services.logger.error({ sync_id: sync.id, run_id: run.id, err: describeInternal(error) }, "sync run failed");
+      services.logger.error({ sync_id: sync.id, run_id: run.id, err: loggable(error) }, "sync run failed");
     }
     const after = await services.connections.get(sync.connectionId);
     await services.store.db.transaction(async (tx) => {
@@ -314,17 +314,4 @@ export function runFailure(error: unknown, vendor: string): { code: string; mess
       : { code: error.code, message: error.message.slice(0, 300) };
   }
   return { code: "internal_error", message: "the run stopped on an internal error; the gateway's log has its run id" };
-}
-
-/** What the log may keep of an internal error: its kind and the database's error code, no values. */
-function describeInternal(error: unknown): Record<string, unknown> {
-  const cause = (error as { cause?: unknown })?.cause ?? error;
-  const pg = cause as { code?: unknown; table_name?: unknown; constraint_name?: unknown; routine?: unknown };
-  return {
-    type: error instanceof Error ? error.name : typeof error,
-    ...(typeof pg.code === "string" && { sqlstate: pg.code }),
-    ...(typeof pg.table_name === "string" && { table: pg.table_name }),
-    ...(typeof pg.constraint_name === "string" && { constraint: pg.constraint_name }),
-    ...(typeof pg.routine === "string" && { routine: pg.routine }),
-  };
 }
