@@ -429,7 +429,7 @@ const commands: Record<string, Command> = {
 
   "connect-link": {
     usage:
-      "connect-link --tenant T [--integrations jumpcloud,postman-scim] [--config slug.field=value …] [--reconnect CONNECTION_ID] [--redirect-url URL] [--origins URL,URL] [--locale en|de|fr] [--ttl SECONDS]",
+      "connect-link --tenant T [--integrations jumpcloud,postman-scim] [--config slug.field=value …] [--reconnect CONNECTION_ID] [--redirect-url URL] [--state VALUE] [--origins URL,URL] [--locale en|de|fr] [--ttl SECONDS]",
     summary: "a single-use link to the hosted page where a customer connects their own account",
     options: {
       tenant: { type: "string" },
@@ -437,6 +437,7 @@ const commands: Record<string, Command> = {
       config: { type: "string", multiple: true },
       reconnect: { type: "string" },
       "redirect-url": { type: "string" },
+      state: { type: "string" },
       origins: { type: "string" },
       locale: { type: "string" },
       ttl: { type: "string" },
@@ -456,6 +457,7 @@ const commands: Record<string, Command> = {
         ...(Object.keys(config).length && { config }),
         ...(typeof options.reconnect === "string" && { connection_id: options.reconnect }),
         ...(typeof options["redirect-url"] === "string" && { redirect_url: options["redirect-url"] }),
+        ...(typeof options.state === "string" && { state: options.state }),
         ...(list(options.origins) && { allowed_origins: list(options.origins) }),
         ...(typeof options.locale === "string" && { locale: options.locale as CreateConnectSession["locale"] }),
         ...(options.ttl !== undefined && { ttl_seconds: Number(options.ttl) }),

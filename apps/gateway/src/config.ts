@@ -88,11 +88,18 @@ const schema = z.object({
   // The hosted connect page (README "Let customers connect"): link lifetime and vendor checks per link.
   UNIFOLD_CONNECT_TTL_S: z.coerce.number().int().min(60).max(86_400).default(1_800),
   UNIFOLD_CONNECT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
-  // The gateway's address as customers' browsers reach it, for connect links; else the request's own.
+  // The gateway's address as customers' browsers reach it, for connect links (README "Links and proxies").
   UNIFOLD_PUBLIC_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
     .transform((v) => v?.replace(/\/+$/, "")),
+  // "true" only when every request comes through a proxy that sets X-Forwarded-Proto/-Host/-For.
+  UNIFOLD_TRUST_PROXY: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
+  // Requests per minute one client address may make to the connect page; 0 turns the limit off.
+  UNIFOLD_CONNECT_RATE_LIMIT: z.coerce.number().int().nonnegative().default(60),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
 

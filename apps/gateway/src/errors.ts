@@ -116,8 +116,12 @@ const UPSTREAM_BODY_LIMIT = 8 * 1024;
 /** The upstream's body for an error's `upstream` field: parsed JSON, else text, cut to 8 KB. */
 export function upstreamBody(parsed: unknown, text: string, secrets: readonly string[] = []): unknown {
   if (parsed !== undefined && text.length <= UPSTREAM_BODY_LIMIT) return redacted(parsed, secrets);
-  return redacted(text.length <= UPSTREAM_BODY_LIMIT ? text : `${text.slice(0, UPSTREAM_BODY_LIMIT)}…`, secrets);
+  // Masked before it is cut: a cut through a key would leave part of it unmasked.
+  return upstreamWords(redacted(text, secrets));
 }
+
+/** A vendor's own message, cut to the same 8 KB as a body: it is shown in errors and on the connect page. */
+export const upstreamWords = (text: string) => (text.length <= UPSTREAM_BODY_LIMIT ? text : `${text.slice(0, UPSTREAM_BODY_LIMIT)}…`);
 
 /**
  * `value` with every occurrence of the connection's own credential values masked, in every
@@ -125,10 +129,12 @@ export function upstreamBody(parsed: unknown, text: string, secrets: readonly st
  */
 export function redacted<T>(value: T, secrets: readonly string[]): T {
   // Values too short to be a credential would mask ordinary words.
-  const masks = secrets.filter((secret) => secret.length >= 6);
+  const masks = secrets.filter((secret) => secret.length >= 6).sort((a, b) => b.length - a.length);
   if (masks.length === 0) return value;
+  // In any letter case: a vendor may echo a key upper-cased or lower-cased.
+  const pattern = new RegExp(masks.map((secret) => secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "gi");
   const walk = (v: unknown): unknown => {
-    if (typeof v === "string") return masks.reduce((text, secret) => text.split(secret).join("[redacted]"), v);
+    if (typeof v === "string") return v.replace(pattern, "[redacted]");
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, inner]) => [walk(k) as string, walk(inner)]));
     return v;
@@ -152,7 +158,7 @@ export function codeForUpstreamStatus(status: number): ErrorCode {
 /** What the upstream said went wrong, for an error message: `: <message>`, or nothing. */
 function saidBy(error: UpstreamStatusError, secrets: readonly string[]): string {
   const applied = error.applied.length ? ` (already done before this failed: ${error.applied.join(", ")})` : "";
-  return redacted(`${error.upstreamMessage ? `: ${error.upstreamMessage}` : ""}${applied}`, secrets);
+  return `${error.upstreamMessage ? `: ${upstreamWords(redacted(error.upstreamMessage, secrets))}` : ""}${redacted(applied, secrets)}`;
 }
 
 const phrasing: Partial<Record<ErrorCode, string>> = {

@@ -16,7 +16,7 @@ import type { Logger } from "pino";
  */
 export type LimitStore = "memory" | "postgres" | "redis";
 
-/** Requests each API key may make on the gateway. */
+/** Requests each API key (or, on the connect page, each client address) may make on the gateway. */
 export interface KeyLimiter {
   rule: RateRule;
   take(keyId: string): Promise<{ allowed: boolean; waitMs: number }>;
@@ -27,6 +27,8 @@ export interface Limits {
   /** Per-connection pacing shared by every instance; undefined means each instance paces alone. */
   pacing?: SharedPacing | undefined;
   apiKeys?: KeyLimiter | undefined;
+  /** Requests to the hosted connect page per client address (it takes no API key). */
+  connectClients?: KeyLimiter | undefined;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export interface LimitOptions {
   /** False keeps every limit in this process, even on a Postgres server (one instance only). */
   shared: boolean;
   apiKeyRule?: RateRule | undefined;
+  connectClientRule?: RateRule | undefined;
   logger: Logger;
   /** How long a taken concurrency slot counts when its release is never heard (an instance died). */
   slotLeaseSeconds?: number;
@@ -49,7 +52,7 @@ function limitStoreFor(options: Pick<LimitOptions, "store" | "redisUrl" | "share
 
 export function createLimits(options: LimitOptions): Limits {
   const kind = limitStoreFor(options);
-  if (kind === "memory") return inProcessLimits(options.apiKeyRule);
+  if (kind === "memory") return inProcessLimits(options.apiKeyRule, options.connectClientRule);
 
   let redis: Redis | undefined;
   if (kind === "redis") {
@@ -124,33 +127,30 @@ export function createLimits(options: LimitOptions): Limits {
     },
   };
 
-  const rule = options.apiKeyRule;
-  // With the store away, each instance limits keys on its own (the insurance) rather than refusing every request.
-  const keys =
-    rule &&
-    limiter(
-      "key",
-      rule.requests,
-      rule.per_seconds,
-      new RateLimiterMemory({ points: rule.requests, duration: Math.max(1, Math.ceil(rule.per_seconds)) }),
-    );
-  const apiKeys: KeyLimiter | undefined = rule && {
-    rule,
-    async take(keyId) {
-      return keys!.consume(keyId).then(
-        () => ({ allowed: true, waitMs: 0 }),
-        (answer: unknown) => {
-          if (answer instanceof RateLimiterRes) return { allowed: false, waitMs: Math.max(1, answer.msBeforeNext) };
-          throw answer;
-        },
-      );
-    },
+  // With the store away, each instance limits on its own (the insurance) rather than refusing every request.
+  const keyed = (prefix: string, rule: RateRule | undefined): KeyLimiter | undefined => {
+    if (!rule) return undefined;
+    const window = Math.max(1, Math.ceil(rule.per_seconds));
+    const counted = limiter(prefix, rule.requests, rule.per_seconds, new RateLimiterMemory({ points: rule.requests, duration: window }));
+    return {
+      rule,
+      async take(key) {
+        return counted.consume(key).then(
+          () => ({ allowed: true, waitMs: 0 }),
+          (answer: unknown) => {
+            if (answer instanceof RateLimiterRes) return { allowed: false, waitMs: Math.max(1, answer.msBeforeNext) };
+            throw answer;
+          },
+        );
+      },
+    };
   };
 
   return {
     store: kind,
     pacing,
-    apiKeys,
+    apiKeys: keyed("key", options.apiKeyRule),
+    connectClients: keyed("connect", options.connectClientRule),
     async close() {
       redis?.disconnect();
     },
@@ -158,14 +158,14 @@ export function createLimits(options: LimitOptions): Limits {
 }
 
 /** One instance: token buckets in memory, as before any sharing (no round-trip per call). */
-function inProcessLimits(rule: RateRule | undefined): Limits {
+function inProcessLimits(apiKeyRule: RateRule | undefined, connectClientRule: RateRule | undefined): Limits {
   const buckets = tokenBuckets();
+  const keyed = (prefix: string, rule: RateRule | undefined): KeyLimiter | undefined =>
+    rule && { rule, take: async (key) => buckets.take(`${prefix}:${key}`, rule) };
   return {
     store: "memory",
-    apiKeys: rule && {
-      rule,
-      take: async (keyId) => buckets.take(keyId, rule),
-    },
+    apiKeys: keyed("key", apiKeyRule),
+    connectClients: keyed("connect", connectClientRule),
     close: async () => {},
   };
 }

@@ -33,6 +33,7 @@ async function main() {
       network: { allowPrivate: config.UNIFOLD_ALLOW_PRIVATE_UPSTREAMS, allowedHosts: config.UNIFOLD_UPSTREAM_ALLOWED_HOSTS },
     },
     apiKeyLimit: config.UNIFOLD_API_KEY_RATE_LIMIT ? { requests: config.UNIFOLD_API_KEY_RATE_LIMIT, per_seconds: 60 } : undefined,
+    connectClientLimit: config.UNIFOLD_CONNECT_RATE_LIMIT ? { requests: config.UNIFOLD_CONNECT_RATE_LIMIT, per_seconds: 60 } : undefined,
     redisUrl: config.REDIS_URL,
     sharedLimits: config.UNIFOLD_SHARED_LIMITS,
     queue: {
@@ -51,6 +52,7 @@ async function main() {
       ttlSeconds: config.UNIFOLD_CONNECT_TTL_S,
       maxAttempts: config.UNIFOLD_CONNECT_MAX_ATTEMPTS,
       publicUrl: config.UNIFOLD_PUBLIC_URL,
+      trustProxy: config.UNIFOLD_TRUST_PROXY,
     },
   });
   await startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 });

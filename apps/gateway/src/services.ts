@@ -39,8 +39,13 @@ export interface ConnectSettings {
   ttlSeconds: number;
   /** Submissions the vendor is asked to check before the link closes. */
   maxAttempts: number;
-  /** Where customers' browsers reach the gateway; links use the request's own origin without it. */
+  /** Where customers' browsers reach the gateway (UNIFOLD_PUBLIC_URL); links are built from it. */
   publicUrl?: string | undefined;
+  /**
+   * UNIFOLD_TRUST_PROXY: the gateway is reached only through a proxy that sets X-Forwarded-*,
+   * so links without a public URL, and each client's address, come from those headers.
+   */
+  trustProxy: boolean;
 }
 
 /** Everything the domain and the routes may use; tests build it with a real database and loopback upstreams. */
@@ -86,6 +91,8 @@ export interface ServiceParts {
   idempotencyLeaseMs: number;
   upstream: Omit<UpstreamClientOptions, "observe" | "sharedPacing">;
   apiKeyLimit?: RateRule | undefined;
+  /** Requests to the connect page per client address. */
+  connectClientLimit?: RateRule | undefined;
   /** Where limits are kept when there may be several instances (see limits.ts). */
   redisUrl?: string | undefined;
   sharedLimits?: boolean;
@@ -105,6 +112,7 @@ export function createServices(parts: ServiceParts): Services {
     redisUrl: parts.redisUrl,
     shared: parts.sharedLimits ?? true,
     apiKeyRule: parts.apiKeyLimit,
+    connectClientRule: parts.connectClientLimit,
     logger: parts.logger,
   });
   const upstream = createUpstreamClient({ ...parts.upstream, sharedPacing: limits.pacing, observe: upstreamObserver(metrics) });
@@ -147,7 +155,7 @@ export function createServices(parts: ServiceParts): Services {
     },
     webhookDisableAfterMs: parts.webhookDisableAfterMs ?? 5 * 24 * 3_600_000,
     connectSessions: connectSessionStore(store.db),
-    connect: { ttlSeconds: 30 * 60, maxAttempts: 5, ...parts.connect },
+    connect: { ttlSeconds: 30 * 60, maxAttempts: 5, trustProxy: false, ...parts.connect },
     async close() {
       await queue.stop();
       await changes?.close();

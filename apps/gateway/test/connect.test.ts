@@ -141,9 +141,15 @@ describe("connect sessions", () => {
     const again = await fetch(s.url);
     expect(again.status).toBe(410);
     expect(await again.text()).toContain("This link was already used");
+    // The same form again at once (a double click) is told the truth: that success.
     const replay = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
     expect(replay.status).toBe(303);
-    expect(new URL(replay.headers.get("location") ?? "").searchParams.get("error")).toBe("already_used");
+    expect(new URL(replay.headers.get("location") ?? "").searchParams.get("connection_id")).toBe(id);
+    // Later, the link only says it was used.
+    await sql`update connect_sessions set used_at = now() - interval '1 minute' where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
+    const late = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
+    expect(late.status).toBe(303);
+    expect(new URL(late.headers.get("location") ?? "").searchParams.get("error")).toBe("already_used");
 
     // The tenant hears of it in the event log.
     const events = await gw.call("GET", "/events?tenant_id=acme&type=connection.created");

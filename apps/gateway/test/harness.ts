@@ -36,6 +36,7 @@ export async function startGateway(
     mappingsDir?: string;
     upstream?: UpstreamClientOptions;
     apiKeyLimit?: RateRule;
+    connectClientLimit?: RateRule;
     keySpec?: string;
     idempotencyLeaseMs?: number;
     /** Limits in Redis (a URL), in this Postgres (the default, as a start on a server does), or in memory (false). */
@@ -84,6 +85,7 @@ export async function startGateway(
       ...options.upstream,
     },
     apiKeyLimit: options.apiKeyLimit,
+    connectClientLimit: options.connectClientLimit,
     sharedLimits: options.sharedLimits ?? true,
     redisUrl: options.redisUrl,
     queue: { retryDelaySeconds: 1, retryLimit: 5, ...options.queue },

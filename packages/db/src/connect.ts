@@ -1,10 +1,14 @@
 import { createHash } from "node:crypto";
-import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { isUuid } from "./connections.ts";
 import { connectSessions } from "./schema.ts";
 import type { Database } from "./store.ts";
 
 export type ConnectSession = typeof connectSessions.$inferSelect;
-export type NewConnectSession = Omit<typeof connectSessions.$inferInsert, "id" | "tokenHash" | "createdAt" | "usedAt" | "attempts">;
+export type NewConnectSession = Omit<
+  typeof connectSessions.$inferInsert,
+  "id" | "tokenHash" | "createdAt" | "usedAt" | "attempts" | "checkingSince" | "resultConnectionId" | "resultOutcome"
+>;
 
 /** Only this is stored: a leaked table cannot open a page. */
 const hashOf = (token: string) => createHash("sha256").update(token).digest("hex");
@@ -29,38 +33,56 @@ export function connectSessionStore(db: Database) {
     },
 
     async get(id: string): Promise<ConnectSession | undefined> {
+      if (!isUuid(id)) return undefined;
       const [row] = await db.select().from(connectSessions).where(eq(connectSessions.id, id));
       return row;
     },
 
     /**
-     * Starts one submission: counts the attempt and marks the session used, in one statement, so
-     * two tabs submitting at once cannot both go on, nor slip past the attempt limit. Answers the
-     * session when it was open (unused, unexpired, under the limit), else undefined.
+     * Starts one submission: marks the session as being checked, in one statement, so two tabs
+     * (or a double click) cannot both go on. Answers the session when it was open (unused,
+     * unexpired, under the attempt limit, not being checked), else undefined. A check left
+     * behind by a process that died stops counting after `leaseSeconds`.
      */
-    async begin(id: string, maxAttempts: number): Promise<ConnectSession | undefined> {
+    async begin(id: string, maxAttempts: number, leaseSeconds: number): Promise<ConnectSession | undefined> {
       const [row] = await db
         .update(connectSessions)
-        .set({ attempts: sql`${connectSessions.attempts} + 1`, usedAt: sql`now()` })
+        .set({ checkingSince: sql`now()` })
         .where(
           and(
             eq(connectSessions.id, id),
             isNull(connectSessions.usedAt),
             gt(connectSessions.expiresAt, sql`now()`),
             lt(connectSessions.attempts, maxAttempts),
+            or(
+              isNull(connectSessions.checkingSince),
+              lt(connectSessions.checkingSince, sql`now() - make_interval(secs => ${leaseSeconds})`),
+            ),
           ),
         )
         .returning();
       return row;
     },
 
-    /** Opens the session again after a submission the vendor refused (the attempt still counts). */
-    async release(id: string): Promise<void> {
-      await db.update(connectSessions).set({ usedAt: null }).where(eq(connectSessions.id, id));
+    /**
+     * Ends a submission that made no connection. Only a refusal of the credentials costs an
+     * attempt: a vendor that was down or rate limiting is no fault of the customer's.
+     */
+    async release(id: string, counted: boolean): Promise<ConnectSession | undefined> {
+      const [row] = await db
+        .update(connectSessions)
+        .set({ checkingSince: null, ...(counted && { attempts: sql`${connectSessions.attempts} + 1` }) })
+        .where(eq(connectSessions.id, id))
+        .returning();
+      return row;
     },
 
-    async finish(id: string, connectionId: string): Promise<void> {
-      await db.update(connectSessions).set({ resultConnectionId: connectionId }).where(eq(connectSessions.id, id));
+    /** Closes the link with its result, which a second submit of the same form is told too. */
+    async finish(id: string, connectionId: string, outcome: string): Promise<void> {
+      await db
+        .update(connectSessions)
+        .set({ usedAt: sql`now()`, checkingSince: null, resultConnectionId: connectionId, resultOutcome: outcome })
+        .where(eq(connectSessions.id, id));
     },
 
     /** Drops sessions that expired before `before` (the tick job keeps the table small). */

@@ -26,6 +26,8 @@ export interface Connection {
   createdAt: Date;
   updatedAt: Date;
   lastVerifiedAt: Date | null;
+  /** Which upstream account it opens, as a one-way hash (see the column); never shown. */
+  accountRef: string | null;
 }
 
 /** Where a keyset page starts: the last row of the previous page. */
@@ -54,6 +56,7 @@ const visible = {
   createdAt: connections.createdAt,
   updatedAt: connections.updatedAt,
   lastVerifiedAt: connections.lastVerifiedAt,
+  accountRef: connections.accountRef,
 };
 
 export function keysetAfter(column: { createdAt: AnyPgColumn; id: AnyPgColumn }, after: Keyset): SQL {

@@ -259,14 +259,20 @@ export const connectSessions = pgTable(
     locale: text("locale"),
     theme: jsonb("theme").$type<Record<string, string>>().notNull(),
     allowDuplicates: boolean("allow_duplicates").notNull().default(false),
-    /** Failed submissions so far; the session closes at the limit. */
+    /** Submissions the vendor refused so far; the session closes at the limit. */
     attempts: integer("attempts").notNull().default(0),
     createdBy: uuid("created_by"),
     createdAt: moment("created_at").notNull().defaultNow(),
     expiresAt: moment("expires_at").notNull(),
-    /** Set once, when a submission succeeded (or is being saved); the link then only says so. */
+    /** Set once, when a submission succeeded; the link then only says so. */
     usedAt: moment("used_at"),
     resultConnectionId: uuid("result_connection_id"),
+    /** `created`, `existing` or `reconnected`: told again to a second submit of the same form. */
+    resultOutcome: text("result_outcome"),
+    /** Set while one submission is being checked with the vendor; a second one waits for it. */
+    checkingSince: moment("checking_since"),
+    /** The SaaS's own value, handed back unchanged with the result. */
+    state: text("state"),
   },
   (t) => [index("connect_sessions_expires_idx").on(t.expiresAt)],
 );

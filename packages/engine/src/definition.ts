@@ -173,9 +173,16 @@ export const integrationDefinition = z
     /**
      * One cheap call that succeeds only with valid credentials. `account` (JSONata over its
      * response body) names the upstream account the credentials open, so linking one account
-     * twice finds the connection already made.
+     * twice finds the connection already made. `refused` lists the statuses that mean "these
+     * credentials are wrong"; any other failure says nothing about them (the vendor is down, rate
+     * limiting, or the base URL is wrong).
      */
-    verify: requestTemplate.extend({ account: z.string().optional() }).strict(),
+    verify: requestTemplate
+      .extend({
+        account: z.string().optional(),
+        refused: z.array(z.number().int().min(400).max(499)).min(1).default([401, 403]),
+      })
+      .strict(),
     pagination: z.record(z.string(), paginationStyle).default({}),
     resources: z.partialRecord(z.enum(unifiedResources), resourceOperations).default({}),
     /** Content type of write bodies (SCIM vendors want application/scim+json). */

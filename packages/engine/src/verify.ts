@@ -11,12 +11,12 @@ import type { UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstrea
 export async function verifyConnection(
   client: UpstreamClient,
   target: UpstreamTarget,
-): Promise<{ ok: boolean; response: UpstreamResponse; account?: string | undefined }> {
+): Promise<{ ok: boolean; refused: boolean; response: UpstreamResponse; account?: string | undefined }> {
   const { verify } = target.integration;
   const context = { credentials: target.credentials, config: target.config };
   const query = Object.fromEntries(Object.entries(verify.query).map(([k, v]) => [k, render(v, context)]));
   const response = await client.request(target, { method: verify.method, path: verify.path, query });
-  if (response.status < 200 || response.status >= 300) return { ok: false, response };
+  if (response.status < 200 || response.status >= 300) return { ok: false, refused: verify.refused.includes(response.status), response };
   const body = response.body;
   if (body === null || typeof body !== "object") {
     const type = response.headers["content-type"] || "no content type";
@@ -25,7 +25,7 @@ export async function verifyConnection(
     );
   }
   const accountOf = target.integration.accountOf;
-  if (!accountOf) return { ok: true, response };
+  if (!accountOf) return { ok: true, refused: false, response };
   const account = await accountOf.evaluate(body, { config: target.config }).catch(() => undefined);
   const identity = typeof account === "string" || typeof account === "number" ? String(account) : "";
   if (!identity) {
@@ -33,5 +33,5 @@ export async function verifyConnection(
       `the credential check answered ${response.status} without the account it names (upstream status ${response.status}); is the base URL right?`,
     );
   }
-  return { ok: true, response, account: identity };
+  return { ok: true, refused: false, response, account: identity };
 }

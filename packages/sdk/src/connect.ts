@@ -4,10 +4,19 @@
  * link is all the browser holds.
  */
 
+/**
+ * What the page reports. It is not signed: the browser could change it. Check `state` against
+ * the one you gave the session, then confirm `connection_id` from your backend with
+ * `GET /connect/sessions/{session_id}` before you trust it.
+ */
 export interface ConnectResult {
   connection_id: string;
   /** `created`, `existing` (this account was already connected) or `reconnected`. */
   outcome: "created" | "existing" | "reconnected";
+  /** The session (`id` of `POST /connect/sessions`). */
+  session_id?: string | undefined;
+  /** The session's `state`, when it was given one. */
+  state?: string | undefined;
 }
 
 /** The customer left the page without connecting, or the link no longer works. */
@@ -58,10 +67,11 @@ export function openConnect(options: OpenConnectOptions): Promise<ConnectResult>
     const onMessage = (event: MessageEvent) => {
       const source = frame ? frame.contentWindow : popup;
       if (event.origin !== pageOrigin || event.source !== source) return;
-      const data = event.data as { type?: string; connection_id?: string; outcome?: ConnectResult["outcome"]; error?: string };
+      const data = event.data as Partial<ConnectResult> & { type?: string; error?: string };
       if (data?.type !== "unifold:connect") return;
       finish();
-      if (data.connection_id && data.outcome) resolve({ connection_id: data.connection_id, outcome: data.outcome });
+      if (data.connection_id && data.outcome)
+        resolve({ connection_id: data.connection_id, outcome: data.outcome, session_id: data.session_id, state: data.state });
       else reject(new ConnectError(data.error ?? "closed"));
     };
     window.addEventListener("message", onMessage);
@@ -98,6 +108,11 @@ export function connectResultFrom(url: string): ConnectResult {
   const connectionId = params.get("connection_id");
   const outcome = params.get("outcome");
   if (connectionId && (outcome === "created" || outcome === "existing" || outcome === "reconnected"))
-    return { connection_id: connectionId, outcome };
+    return {
+      connection_id: connectionId,
+      outcome,
+      session_id: params.get("session_id") ?? undefined,
+      state: params.get("state") ?? undefined,
+    };
   throw new ConnectError(params.get("error") ?? "closed");
 }

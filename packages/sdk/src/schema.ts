@@ -122,6 +122,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/connect/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a connect session: where it stands, and its result (confirms what a redirect said) */
+        get: operations["getConnectSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/connect/{token}": {
         parameters: {
             query?: never;
@@ -936,6 +953,8 @@ export interface components {
              * @enum {string}
              */
             status?: "active" | "disabled";
+            /** @description New credentials that open another upstream account than the connection's are refused (409) unless this is true; its next sync then reports the old account's users as deleted and the new one's as created. */
+            allow_account_change?: boolean;
         };
         Deleted: {
             id: string;
@@ -943,6 +962,11 @@ export interface components {
             outcome: "deleted" | "deactivated";
         };
         ConnectSession: {
+            /**
+             * Format: uuid
+             * @description The session, as the result names it (`session_id`).
+             */
+            id: string;
             /** @description Single use; shown once, stored hashed. */
             token: string;
             /** @description The hosted page to send the customer to. */
@@ -966,8 +990,10 @@ export interface components {
              * @description Reconnect: this connection's credentials are replaced, its id kept.
              */
             connection_id?: string;
-            /** @description Where the browser goes afterwards, with `connection_id` and `outcome`, or `error`, added to the query. */
+            /** @description Where the browser goes afterwards, with `session_id`, `state` (when given) and `connection_id` and `outcome`, or `error`, added to the query. */
             redirect_url?: string;
+            /** @description Your own value (bind it to the user's browser session), handed back unchanged with the result. The result is not signed: confirm it with `GET /connect/sessions/{id}`. */
+            state?: string;
             /** @description Origins that may frame the page and receive its postMessage result; none by default. */
             allowed_origins?: string[];
             /**
@@ -985,6 +1011,24 @@ export interface components {
             ttl_seconds?: number;
             /** @description Create a new connection even when this account is already connected. */
             allow_duplicates?: boolean;
+        };
+        ConnectSessionStatus: {
+            /** Format: uuid */
+            id: string;
+            tenant_id: string;
+            /** @enum {string} */
+            status: "open" | "checking" | "connected" | "expired" | "too_many_attempts";
+            state: string | null;
+            /**
+             * Format: uuid
+             * @description Set once `connected`.
+             */
+            connection_id: string | null;
+            /** @enum {string|null} */
+            outcome: "created" | "existing" | "reconnected" | null;
+            /** @description Submissions the vendor refused. */
+            attempts: number;
+            expires_at: string;
         };
         CreatedApiKey: components["schemas"]["ApiKey"] & {
             /** @description Shown this once; only its SHA-256 is stored. */
@@ -2148,6 +2192,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConnectSession"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over 1 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getConnectSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectSessionStatus"];
                 };
             };
             /** @description Invalid request */

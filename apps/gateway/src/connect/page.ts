@@ -6,21 +6,27 @@ import type { Messages } from "./messages.ts";
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-/** What the page tells its opener or parent frame, and the query a redirect carries. */
-export type ConnectResult = { connection_id: string; outcome: string } | { error: string };
+/**
+ * What the page tells its opener or parent frame, and the query a redirect carries: the session,
+ * the SaaS's own `state`, and the outcome. Not signed: the SaaS confirms it with
+ * `GET /connect/sessions/{session_id}` (docs/connect.md).
+ */
+export type ConnectResult = { session_id: string; state?: string } & ({ connection_id: string; outcome: string } | { error: string });
 
 export function resultOf(state: PageState): ConnectResult | undefined {
+  if (state.kind === "unknown") return undefined;
+  const of = { session_id: state.session.id, ...(state.session.state !== null && { state: state.session.state }) };
   switch (state.kind) {
     case "done":
-      return { connection_id: state.connectionId, outcome: state.outcome };
+      return { ...of, connection_id: state.connectionId, outcome: state.outcome };
     case "expired":
-      return { error: "expired" };
+      return { ...of, error: "expired" };
     case "used":
-      return { error: "already_used" };
+      return { ...of, error: "already_used" };
     case "too_many":
-      return { error: "too_many_attempts" };
+      return { ...of, error: "too_many_attempts" };
     case "cancelled":
-      return { error: "cancelled" };
+      return { ...of, error: "cancelled" };
     default:
       return undefined;
   }
@@ -54,6 +60,7 @@ export function renderConnectPage(state: PageState, context: PageContext): Html 
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="robots" content="noindex" />
+        ${state.kind === "checking" ? html`<meta http-equiv="refresh" content="3" />` : ""}
         <title>${title}</title>
         <style nonce="${context.nonce}">
           ${raw(styles(theme.primary_color))}
@@ -92,6 +99,8 @@ function titleOf(state: PageState, t: Messages): string {
       return t.doneTitle;
     case "cancelled":
       return t.cancelledTitle;
+    case "checking":
+      return t.checkingTitle;
     case "form":
       if (state.attemptsLeft === 0) return t.tooManyTitle;
       return (state.reconnect ? t.reconnectTo : t.connectTo)(state.integration.name);
@@ -114,6 +123,9 @@ function body(state: PageState, t: Messages, locale: string): Html {
       return html`<h1 id="title" tabindex="-1">${title}</h1>
         ${text ? html`<p>${text}</p>` : ""}${continueLink(state, t)}`;
     }
+    case "checking":
+      return html`<h1 id="title" tabindex="-1">${title}</h1>
+        <p role="status">${t.checking}</p>`;
     case "done": {
       const name = state.integration.name;
       const text = state.outcome === "existing" ? t.existing(name) : state.outcome === "reconnected" ? t.reconnected(name) : t.done(name);
@@ -153,7 +165,9 @@ function form(state: Extract<PageState, { kind: "form" }>, t: Messages, locale: 
   const fieldErrors = new Map(state.errors.flatMap((e) => (e.kind === "field" ? [[e.path, e] as const] : [])));
   if (state.attemptsLeft === 0) {
     // That was the last check this link allows: why it failed, and no form to try again.
-    const back = state.session.redirectUrl ? resultUrl(state.session.redirectUrl, { error: "too_many_attempts" }) : undefined;
+    const back = state.session.redirectUrl
+      ? resultUrl(state.session.redirectUrl, resultOf({ kind: "too_many", session: state.session })!)
+      : undefined;
     return html`<h1 id="title" tabindex="-1">${titleOf(state, t)}</h1>
       ${errorSummary(state.errors, name, t, labels)}
       <p>${t.tooMany}</p>
@@ -166,7 +180,7 @@ function form(state: Extract<PageState, { kind: "form" }>, t: Messages, locale: 
       <input type="hidden" name="integration" value="${state.integration.slug}" />
       <input type="hidden" name="mode" value="redirect" />
       ${fields.map((field) => fieldHtml(field, fieldErrors.get(`${field.kind}.${field.name}`), t))}
-      ${state.errors.some((e) => e.kind !== "field") ? html`<p class="attempts">${t.attemptsLeft(state.attemptsLeft)}</p>` : ""}
+      ${state.errors.some((e) => e.kind === "refused") ? html`<p class="attempts">${t.attemptsLeft(state.attemptsLeft)}</p>` : ""}
       <div class="actions">
         <button type="submit" class="primary">${t.submit}</button>
         <button type="submit" class="secondary" name="action" value="cancel" formnovalidate>${t.cancel}</button>
@@ -190,8 +204,12 @@ function errorSummary(errors: FormError[], name: string, t: Messages, labels: Ma
             return html`<li>${t.refused(name, error.status, error.reason)}</li>`;
           case "invalid":
             return html`<li>${error.reason}</li>`;
-          case "unreachable":
-            return html`<li>${t.unreachable(name, error.reason)}</li>`;
+          case "other_account":
+            return html`<li>${t.otherAccount(name)}</li>`;
+          case "rate_limited":
+            return html`<li>${t.rateLimited(name)}</li>`;
+          case "failed":
+            return html`<li>${t.failed(name, error.reason)}</li>`;
         }
       })}
     </ul>

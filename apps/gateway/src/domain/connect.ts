@@ -19,6 +19,7 @@ export interface ConnectSessionInput {
   theme?: { primary_color?: string | undefined; mode?: string | undefined; logo_data_url?: string | undefined } | undefined;
   ttl_seconds?: number | undefined;
   allow_duplicates?: boolean | undefined;
+  state?: string | undefined;
 }
 
 const invalid = (path: string, message: string) => new ApiError("invalid_request", `${path}: ${message}`, { details: [{ path, message }] });
@@ -70,10 +71,42 @@ export async function createConnectSession(deps: Deps, input: ConnectSessionInpu
     locale: input.locale ?? null,
     theme: Object.fromEntries(Object.entries(input.theme ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string>,
     allowDuplicates: input.allow_duplicates ?? false,
+    state: input.state ?? null,
     createdBy: deps.caller.apiKey.id,
     expiresAt: new Date(Date.now() + ttlSeconds * 1000),
   });
   return { token, url: `${pageBase}/connect/${token}`, expires_at: session.expiresAt.toISOString(), session };
+}
+
+/**
+ * Where a session stands, for its SaaS: the check a redirect's result is confirmed with (the
+ * result rides in a URL the browser could change). Another tenant's session is not found.
+ */
+export async function connectSessionStatus(deps: Deps, id: string) {
+  const session = await deps.services.connectSessions.get(id);
+  const bound = deps.caller.apiKey.tenantId;
+  if (!session || (bound && session.tenantId !== bound)) throw new ApiError("not_found", `no connect session ${id}`);
+  const closed = closedState(deps.services, session);
+  const status =
+    session.usedAt && session.resultConnectionId
+      ? "connected"
+      : closed?.kind === "checking"
+        ? "checking"
+        : closed?.kind === "too_many"
+          ? "too_many_attempts"
+          : closed?.kind === "expired"
+            ? "expired"
+            : "open";
+  return {
+    id: session.id,
+    tenant_id: session.tenantId,
+    status,
+    state: session.state,
+    connection_id: session.resultConnectionId,
+    outcome: isOutcome(session.resultOutcome) ? session.resultOutcome : null,
+    attempts: session.attempts,
+    expires_at: session.expiresAt.toISOString(),
+  } as const;
 }
 
 function invalidIntegration(services: Services, path: string, slug: string): never {
@@ -99,9 +132,14 @@ export interface PageField {
 /** A problem with one field (`path` is the form name) or with the whole submission. */
 export type FormError =
   | { kind: "field"; path: string; problem: "required" | "pattern"; label: string }
+  /** The vendor said the credentials are wrong: the only failure that costs an attempt. */
   | { kind: "refused"; status: number; reason: string }
   | { kind: "invalid"; reason: string }
-  | { kind: "unreachable"; reason: string };
+  /** A reconnect whose credentials open another account than the connection's. */
+  | { kind: "other_account" }
+  | { kind: "rate_limited" }
+  /** The vendor could not be reached, failed, or answered something that is not its API. */
+  | { kind: "failed"; reason: string };
 
 export type Outcome = "created" | "existing" | "reconnected";
 
@@ -109,6 +147,8 @@ export type Outcome = "created" | "existing" | "reconnected";
 export type PageState =
   | { kind: "unknown" }
   | { kind: "expired" | "used" | "too_many"; session: ConnectSession }
+  /** Another submission of this link is being checked with the vendor; the page looks again shortly. */
+  | { kind: "checking"; session: ConnectSession }
   | { kind: "choose"; session: ConnectSession; integrations: Integration[] }
   | {
       kind: "form";
@@ -142,7 +182,9 @@ export async function submitConnectForm(
   session: ConnectSession | undefined,
   form: Record<string, string>,
 ): Promise<PageState> {
-  const closed = closedState(services, session);
+  // The same form posted again just after it succeeded (a double click): told that success.
+  if (session?.usedAt) return settledState(services, session, form.integration);
+  const closed = closedState(services, session, true);
   if (closed) return closed;
   const open = session as ConnectSession;
   if (form.action === "cancel") return { kind: "cancelled", session: open };
@@ -155,22 +197,61 @@ export async function submitConnectForm(
   // A field the browser should already have caught costs no attempt and no vendor call.
   if (errors.length) return formState(services, open, integration, canChoose, errors, config);
 
-  const started = await services.connectSessions.begin(open.id, services.connect.maxAttempts);
-  // Another tab got there first, or the link expired meanwhile: say which.
-  if (!started) return closedState(services, await services.connectSessions.get(open.id)) ?? { kind: "unknown" };
+  const started = await startSubmission(services, open);
+  if (started.kind !== "started") return settledState(services, started.session, integration.slug);
   let result: { connection: Connection; outcome: Outcome };
   try {
-    result = await link(services, started, integration, credentials, config);
+    result = await link(services, started.session, integration, credentials, config);
   } catch (error) {
-    await services.connectSessions.release(open.id);
     const shown = formErrorOf(error, integration);
+    const released = await services.connectSessions.release(open.id, shown?.[0]?.kind === "refused");
     if (!shown) throw error;
-    return formState(services, started, integration, canChoose, shown, config);
+    return formState(services, released ?? started.session, integration, canChoose, shown, config);
   }
-  await services.connectSessions.finish(open.id, result.connection.id);
+  await services.connectSessions.finish(open.id, result.connection.id, result.outcome);
   if (result.outcome !== "existing") await announce(services, result.connection, result.outcome);
-  return { kind: "done", session: started, integration, connectionId: result.connection.id, outcome: result.outcome };
+  return { kind: "done", session: started.session, integration, connectionId: result.connection.id, outcome: result.outcome };
 }
+
+/** How long a check may hold a link before another submission may take it over (a process that died mid-check). */
+const CHECK_LEASE_SECONDS = 120;
+/** How long a second submit (a double click) waits for the first one's outcome before saying the check is still running. */
+const WAIT_FOR_CHECK_MS = 25_000;
+/** A submit this soon after the link's success is the same form again (a double click): it is told that success. */
+const SAME_FORM_MS = 10_000;
+
+/**
+ * Takes the link for this submission. When another submission holds it (a double click, a second
+ * tab), waits for that one's outcome instead of answering anything that may prove untrue: its
+ * success, or the link open again for this one to go on.
+ */
+async function startSubmission(
+  services: Services,
+  open: ConnectSession,
+): Promise<{ kind: "started"; session: ConnectSession } | { kind: "settled"; session: ConnectSession | undefined }> {
+  const deadline = Date.now() + WAIT_FOR_CHECK_MS;
+  for (;;) {
+    const started = await services.connectSessions.begin(open.id, services.connect.maxAttempts, CHECK_LEASE_SECONDS);
+    if (started) return { kind: "started", session: started };
+    const now = await services.connectSessions.get(open.id);
+    if (!now?.checkingSince || Date.now() >= deadline) return { kind: "settled", session: now };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The page for a submission that found the link taken: the other submission's success, still checking, or closed. */
+function settledState(services: Services, session: ConnectSession | undefined, slug: string | undefined): PageState {
+  const integration = session && offeredIntegrations(services, session).find((i) => i.slug === slug);
+  const { usedAt, resultConnectionId, resultOutcome } = session ?? {};
+  if (session && integration && usedAt && resultConnectionId && isOutcome(resultOutcome)) {
+    if (Date.now() - usedAt.getTime() <= SAME_FORM_MS)
+      return { kind: "done", session, integration, connectionId: resultConnectionId, outcome: resultOutcome };
+  }
+  return closedState(services, session) ?? { kind: "unknown" };
+}
+
+const isOutcome = (value: string | null | undefined): value is Outcome =>
+  value === "created" || value === "existing" || value === "reconnected";
 
 /** The same create and patch the admin API runs, with the session's preset config on top. */
 async function link(
@@ -208,8 +289,14 @@ async function announce(services: Services, connection: Connection, outcome: "cr
   await dispatchEvents(services);
 }
 
-function closedState(services: Services, session: ConnectSession | undefined): PageState | undefined {
+/**
+ * Why a link shows no form: unknown, used, expired, out of attempts, or (unless `submitting`,
+ * which waits for it instead) another submission being checked.
+ */
+function closedState(services: Services, session: ConnectSession | undefined, submitting = false): PageState | undefined {
   if (!session) return { kind: "unknown" };
+  const checking = session.checkingSince && Date.now() - session.checkingSince.getTime() < CHECK_LEASE_SECONDS * 1000;
+  if (checking && !session.usedAt && !submitting) return { kind: "checking", session };
   if (session.usedAt) return { kind: "used", session };
   if (session.expiresAt.getTime() <= Date.now()) return { kind: "expired", session };
   if (session.attempts >= services.connect.maxAttempts) return { kind: "too_many", session };
@@ -294,6 +381,8 @@ function formErrorOf(error: unknown, integration: Integration): FormError[] | un
   if (error.code === "invalid_request" && error.extra.upstream) {
     return [{ kind: "refused", status: error.extra.upstream.status, reason: error.extra.reason ?? error.message }];
   }
+  if (error.code === "conflict") return [{ kind: "other_account" }];
+  if (error.code === "rate_limited") return [{ kind: "rate_limited" }];
   if (error.code === "invalid_request" && error.extra.details?.length) {
     return error.extra.details.map((detail) => {
       const field = detail.path.startsWith("credentials.")
@@ -302,8 +391,6 @@ function formErrorOf(error: unknown, integration: Integration): FormError[] | un
       return { kind: "invalid" as const, reason: field ? `${field.label}: ${detail.message}` : detail.message };
     });
   }
-  if (error.status >= 500 || error.code === "rate_limited" || error.code === "upstream_unauthorized") {
-    return [{ kind: "unreachable", reason: error.message }];
-  }
+  if (error.status >= 500) return [{ kind: "failed", reason: error.message }];
   return undefined;
 }

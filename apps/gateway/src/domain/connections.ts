@@ -115,6 +115,8 @@ export interface ConnectionPatch {
   config?: Record<string, string | null> | undefined;
   credentials?: Record<string, string> | undefined;
   status?: "active" | "disabled" | undefined;
+  /** New credentials may open another upstream account than the connection's (else a 409). */
+  allow_account_change?: boolean | undefined;
 }
 
 /** Changes a connection; new credentials, a new address or a re-enable are verified before they are saved. */
@@ -130,6 +132,15 @@ export async function patchConnection(services: Services, id: string, patch: Con
     const checkedCredentials = credentials ?? (await services.connections.credentials(id));
     const account = await verifyOrReject(services, integration, checkedConfig, checkedCredentials);
     accountRef = accountRefOf(integration, checkedConfig, checkedCredentials, account);
+    // The same id reading another directory would make its next sync announce every user as
+    // deleted and created again: only on purpose. (Where the vendor names no account, the
+    // gateway cannot tell.)
+    if (account !== undefined && current.accountRef && accountRef !== current.accountRef && !patch.allow_account_change) {
+      throw new ApiError(
+        "conflict",
+        `these details open another ${integration.name} account than connection ${id}'s; set allow_account_change to replace it on purpose`,
+      );
+    }
   }
   const updated = await services.connections.update(id, {
     accountRef,

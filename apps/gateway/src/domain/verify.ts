@@ -1,10 +1,13 @@
 import { type Integration, statusError, UpstreamStatusError, verifyConnection } from "@unifold/engine";
-import { ApiError, apiErrorOf, redacted, upstreamBody } from "../errors.ts";
+import { ApiError, apiErrorOf, redacted, upstreamBody, upstreamWords } from "../errors.ts";
 import type { Services } from "../services.ts";
 
 /**
- * The integration's verify call with these credentials: `ok` when the vendor accepts them. A
- * vendor that fails (5xx) or cannot be reached is an upstream error, not a verdict on the key.
+ * The integration's verify call with these credentials: `ok` when the vendor accepts them,
+ * `refused` when it says they are wrong (401/403, or the integration's `verify.refused`). Any
+ * other answer is no verdict on the credentials and is thrown as the upstream error it is: a
+ * 429 (rate limited), a 5xx or no answer (the vendor failed), anything else (an odd status, a
+ * redirect, a page that is not the API: most often a wrong base URL).
  */
 export async function verifyCredentials(
   services: Services,
@@ -15,8 +18,14 @@ export async function verifyCredentials(
   const secrets = Object.values(credentials);
   try {
     const result = await verifyConnection(services.upstream, { integration, config, credentials });
-    if (result.response.status >= 500) throw new UpstreamStatusError(result.response, undefined);
-    return result;
+    const { status } = result.response;
+    if (result.ok || result.refused) return result;
+    if (status === 429 || status >= 500) throw new UpstreamStatusError(result.response, undefined);
+    throw new ApiError(
+      "upstream_error",
+      `${integration.name} answered the credential check with upstream status ${status}, which neither accepts nor refuses credentials; is the base URL right?`,
+      { upstream: { status, body: upstreamBody(result.response.body, result.response.text, secrets) } },
+    );
   } catch (error) {
     throw apiErrorOf(integration, error, secrets);
   }
@@ -36,7 +45,7 @@ export async function verifyOrReject(
   if (!ok) {
     const secrets = Object.values(credentials);
     const said = (await statusError(integration, response)).upstreamMessage;
-    const reason = said === undefined ? undefined : redacted(said, secrets);
+    const reason = said === undefined ? undefined : upstreamWords(redacted(said, secrets));
     throw new ApiError(
       "invalid_request",
       `${integration.name} rejected the credentials (upstream status ${response.status})${reason ? `: ${reason}` : ""}`,

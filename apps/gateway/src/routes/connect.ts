@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ConnectSession } from "@unifold/db";
+import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
@@ -7,24 +8,48 @@ import { languageDetector } from "hono/language";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { type Locale, locales, messages } from "../connect/messages.ts";
 import { renderConnectPage, resultOf, resultUrl } from "../connect/page.ts";
-import { createConnectSession, openConnectPage, type PageState, submitConnectForm } from "../domain/connect.ts";
+import { connectSessionStatus, createConnectSession, openConnectPage, type PageState, submitConnectForm } from "../domain/connect.ts";
 import { isHttpUrl } from "../domain/connections.ts";
 import { ApiError } from "../errors.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { commonErrors, ErrorSchema, json, tenantOfKey } from "../schemas.ts";
+import { commonErrors, ErrorSchema, IdParam, json, tenantOfKey } from "../schemas.ts";
 
 const httpUrl = (what: string) => z.string().max(2048).refine(isHttpUrl, `must be an absolute http or https ${what}`);
 
-const origin = httpUrl("origin").refine((value) => {
-  const url = new URL(value);
-  return url.pathname === "/" && !url.search && !url.hash && !value.endsWith("/");
-}, "must be an origin: scheme, host and port only (https://app.example.com)");
+// Written into the page's Content-Security-Policy: only an exact origin, nothing a header or a
+// wildcard could make more of.
+const ORIGIN =
+  /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:\d{1,5})?$/;
+const isExactOrigin = (value: string) => {
+  if (!ORIGIN.test(value)) return false;
+  try {
+    return new URL(value).origin !== "null";
+  } catch {
+    return false;
+  }
+};
+const origin = z
+  .string()
+  .max(2048)
+  .refine(
+    isExactOrigin,
+    "must be an exact origin: http or https, a host and an optional port (https://app.example.com); no path, wildcard or user",
+  );
 
 const CreateSessionBody = z
   .object({
     tenant_id: tenantOfKey,
-    integrations: z.array(z.string().min(1).max(100)).max(50).optional().openapi({ description: "Offered on the page; all by default." }),
+    integrations: z
+      .array(z.string().min(1).max(100))
+      .max(50)
+      .superRefine((slugs, ctx) => {
+        slugs.forEach((slug, i) => {
+          if (slugs.indexOf(slug) !== i) ctx.addIssue({ code: "custom", path: [i], message: `${slug} is listed twice` });
+        });
+      })
+      .optional()
+      .openapi({ description: "Offered on the page; all by default." }),
     config: z
       .record(z.string(), z.record(z.string(), z.string().max(2048)))
       .optional()
@@ -36,9 +61,14 @@ const CreateSessionBody = z
       .uuid()
       .optional()
       .openapi({ description: "Reconnect: this connection's credentials are replaced, its id kept." }),
-    redirect_url: httpUrl("URL")
-      .optional()
-      .openapi({ description: "Where the browser goes afterwards, with `connection_id` and `outcome`, or `error`, added to the query." }),
+    redirect_url: httpUrl("URL").optional().openapi({
+      description:
+        "Where the browser goes afterwards, with `session_id`, `state` (when given) and `connection_id` and `outcome`, or `error`, added to the query.",
+    }),
+    state: z.string().min(1).max(512).optional().openapi({
+      description:
+        "Your own value (bind it to the user's browser session), handed back unchanged with the result. The result is not signed: confirm it with `GET /connect/sessions/{id}`.",
+    }),
     allowed_origins: z
       .array(origin)
       .max(20)
@@ -80,12 +110,26 @@ const CreateSessionBody = z
 
 const ConnectSessionSchema = z
   .object({
+    id: z.string().uuid().openapi({ description: "The session, as the result names it (`session_id`)." }),
     token: z.string().openapi({ description: "Single use; shown once, stored hashed." }),
     url: z.string().openapi({ description: "The hosted page to send the customer to." }),
     expires_at: z.string(),
     tenant_id: z.string(),
   })
   .openapi("ConnectSession");
+
+const ConnectSessionStatusSchema = z
+  .object({
+    id: z.string().uuid(),
+    tenant_id: z.string(),
+    status: z.enum(["open", "checking", "connected", "expired", "too_many_attempts"]),
+    state: z.string().nullable(),
+    connection_id: z.string().uuid().nullable().openapi({ description: "Set once `connected`." }),
+    outcome: z.enum(["created", "existing", "reconnected"]).nullable(),
+    attempts: z.number().int().openapi({ description: "Submissions the vendor refused." }),
+    expires_at: z.string(),
+  })
+  .openapi("ConnectSessionStatus");
 
 const TOKEN = "{ucs_[A-Za-z0-9_-]{43}}";
 
@@ -101,10 +145,23 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
       responses: { 201: json(ConnectSessionSchema, "The link to send the customer"), ...commonErrors },
     }),
     async (c) => {
-      const base = c.get("services").connect.publicUrl ?? new URL(c.req.url).origin;
-      const made = await createConnectSession(depsOf(c), c.req.valid("json"), base);
-      return c.json({ token: made.token, url: made.url, expires_at: made.expires_at, tenant_id: made.session.tenantId }, 201);
+      const made = await createConnectSession(depsOf(c), c.req.valid("json"), pageOrigin(c));
+      const { session } = made;
+      return c.json({ id: session.id, token: made.token, url: made.url, expires_at: made.expires_at, tenant_id: session.tenantId }, 201);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/connect/sessions/{id}",
+      tags: ["Connect"],
+      summary: "Get a connect session: where it stands, and its result (confirms what a redirect said)",
+      middleware: [requireScope("api")],
+      request: { params: IdParam },
+      responses: { 200: json(ConnectSessionStatusSchema, "The session"), ...commonErrors },
+    }),
+    async (c) => c.json(await connectSessionStatus(depsOf(c), c.req.valid("param").id), 200),
   );
 
   // The page itself is HTML for browsers, outside the JSON API; documented so the link's target is known.
@@ -151,15 +208,13 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
       410: htmlPage("The link expired, was used, or saw too many attempts"),
     },
   });
+  app.use(page, clientLimit);
   app.use(page, languageDetector({ supportedLanguages: [...locales], fallbackLanguage: "en", order: ["header"], caches: false }));
   // A form posted from another site is refused: Sec-Fetch-Site must say same-origin, or (older
   // browsers) Origin must be this gateway, as the request reached it or as UNIFOLD_PUBLIC_URL
   // names it (behind a TLS-terminating proxy the two differ).
   const sameOrigin = csrf({
-    origin: (origin, c) => {
-      const publicUrl = (c as Context<AppEnv>).get("services").connect.publicUrl;
-      return origin === new URL(c.req.url).origin || (publicUrl !== undefined && origin === new URL(publicUrl).origin);
-    },
+    origin: (origin, c) => origin === new URL(c.req.url).origin || origin === new URL(pageOrigin(c as Context<AppEnv>)).origin,
   });
   app.use(page, async (c, next) => {
     try {
@@ -211,6 +266,53 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
     return show(c, state);
   });
 }
+
+/**
+ * Where customers' browsers reach this gateway, for the links it makes: UNIFOLD_PUBLIC_URL;
+ * else, behind a trusted proxy, the address it forwarded; else the address this request
+ * arrived on. Never the Host header alone: a client chooses it.
+ */
+function pageOrigin(c: Context<AppEnv>): string {
+  const { publicUrl, trustProxy } = c.get("services").connect;
+  if (publicUrl) return publicUrl;
+  if (trustProxy) {
+    const proto = firstOf(c.req.header("x-forwarded-proto"));
+    const host = firstOf(c.req.header("x-forwarded-host")) ?? c.req.header("host");
+    if ((proto === "http" || proto === "https") && host && HOST.test(host)) return `${proto}://${host}`;
+  }
+  const socket = (c.env as HttpBindings | undefined)?.incoming?.socket;
+  if (!socket?.localAddress) return new URL(c.req.url).origin;
+  const address = socket.localAddress.replace(/^::ffff:/, "");
+  return `http://${address.includes(":") ? `[${address}]` : address}:${socket.localPort}`;
+}
+
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+const firstOf = (header: string | undefined) => header?.split(",")[0]?.trim() || undefined;
+
+/** The client's address: the first X-Forwarded-For behind a trusted proxy, else the socket's peer. */
+function clientAddress(c: Context<AppEnv>): string {
+  const forwarded = c.get("services").connect.trustProxy ? firstOf(c.req.header("x-forwarded-for")) : undefined;
+  return forwarded ?? (c.env as HttpBindings | undefined)?.incoming?.socket?.remoteAddress ?? "unknown";
+}
+
+/** UNIFOLD_CONNECT_RATE_LIMIT: the page takes no API key, so each client address is limited instead. */
+const clientLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const limit = c.get("services").limits.connectClients;
+  if (limit) {
+    const taken = await limit.take(clientAddress(c));
+    if (!taken.allowed) {
+      c.get("services").metrics.rateLimited.inc({ cause: "connect_client" });
+      throw new ApiError(
+        "rate_limited",
+        `too many requests to the connect page from this address; retry in ${Math.ceil(taken.waitMs / 1000)} s`,
+        {
+          headers: { "retry-after": String(Math.ceil(taken.waitMs / 1000)) },
+        },
+      );
+    }
+  }
+  await next();
+};
 
 declare module "hono" {
   interface ContextVariableMap {

@@ -52,6 +52,10 @@ const PatchBody = z
     config: configInput.optional(),
     credentials: credentialsInput.optional(),
     status: z.enum(["active", "disabled"]).optional().openapi({ description: "`disabled` stops use; `active` re-verifies." }),
+    allow_account_change: z.boolean().optional().openapi({
+      description:
+        "New credentials that open another upstream account than the connection's are refused (409) unless this is true; its next sync then reports the old account's users as deleted and the new one's as created.",
+    }),
   })
   .strict()
   .openapi("PatchConnection");
