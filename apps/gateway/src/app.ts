@@ -19,6 +19,7 @@ import { registerMetrics } from "./routes/metrics.ts";
 import { registerPassthrough } from "./routes/passthrough.ts";
 import { registerProxy } from "./routes/proxy.ts";
 import { registerEvents } from "./routes/events.ts";
+import { registerRecords } from "./routes/records.ts";
 import { registerSyncs } from "./routes/syncs.ts";
 import { registerUnified } from "./routes/unified.ts";
 import { registerWebhooks } from "./routes/webhooks.ts";
@@ -58,6 +59,7 @@ export function createApp(services: Services) {
   registerSyncs(app);
   registerWebhooks(app);
   registerEvents(app);
+  registerRecords(app);
   registerUnified(app);
   registerWrites(app);
   registerBatch(app);

@@ -32,6 +32,11 @@ import type { Logger } from "pino";
 import { createLimits, type Limits } from "./limits.ts";
 import { createQueue, defaultQueueOptions, type JobQueue, type QueueOptions } from "./queue.ts";
 import { changeChannelGauge, createMetrics, type Metrics, upstreamObserver, upstreamSlotsGauge } from "./metrics.ts";
+import { createEventEmitter, type EventEmitter } from "./domain/events/emitter.ts";
+import { createWebhookDelivery, type WebhookDelivery } from "./domain/webhooks/delivery.ts";
+
+/** The events module: its emitter and the event log's reads. */
+export type Events = EventEmitter & Pick<EventStore, "get" | "list" | "prune">;
 
 /** The hosted connect page's limits (README "Let customers connect"). */
 export interface ConnectSettings {
@@ -63,13 +68,14 @@ export interface Services {
   limits: Limits;
   syncs: SyncStore;
   webhooks: WebhookStore;
-  events: EventStore;
+  /** The one way events are written (and their deliveries queued), and the event log's reads. */
+  events: Events;
+  /** Sends webhook deliveries: its own HTTP agent and endpoint cache. */
+  webhookDelivery: WebhookDelivery;
   /** Background jobs (pg-boss): sync runs and webhook deliveries. */
   queue: JobQueue;
   /** Where webhook deliveries may go: the upstream SSRF policy without its vendor host list. */
   webhookNetwork: NetworkPolicy;
-  /** An endpoint every delivery to which failed for this long is disabled. */
-  webhookDisableAfterMs: number;
   /** Hears other instances' writes, on a Postgres server. */
   changes?: ChangeListener | undefined;
   /** Hosted connect page links (README "Let customers connect"). */
@@ -132,6 +138,22 @@ export function createServices(parts: ServiceParts): Services {
   });
   const queue = createQueue(store, parts.logger, { ...defaultQueueOptions, ...parts.queue });
   if (changes) changeChannelGauge(metrics, () => changes.healthy);
+  const webhooks = webhookStore(store.db, parts.vault);
+  const eventLog = eventStore(store.db);
+  const emitter = createEventEmitter({ db: store.db, store: eventLog, webhooks, queue, metrics, lock: store.kind === "postgres" });
+  const events: Events = { ...emitter, get: eventLog.get, list: eventLog.list, prune: eventLog.prune };
+  // Receivers are held to the upstream policy unless a list of their own hosts is given.
+  const webhookNetwork = parts.webhookNetwork ?? {
+    allowPrivate: parts.upstream.network?.allowPrivate ?? false,
+    allowedHosts: parts.upstream.network?.allowedHosts,
+  };
+  const webhookDelivery = createWebhookDelivery({
+    webhooks,
+    events,
+    metrics,
+    network: webhookNetwork,
+    disableAfterMs: parts.webhookDisableAfterMs ?? 5 * 24 * 3_600_000,
+  });
   return {
     store,
     connections,
@@ -145,19 +167,16 @@ export function createServices(parts: ServiceParts): Services {
     limits,
     changes,
     syncs: syncStore(store.db),
-    webhooks: webhookStore(store.db, parts.vault),
-    events: eventStore(store.db),
+    webhooks,
+    events,
+    webhookDelivery,
     queue,
-    // Receivers are held to the upstream policy unless a list of their own hosts is given.
-    webhookNetwork: parts.webhookNetwork ?? {
-      allowPrivate: parts.upstream.network?.allowPrivate ?? false,
-      allowedHosts: parts.upstream.network?.allowedHosts,
-    },
-    webhookDisableAfterMs: parts.webhookDisableAfterMs ?? 5 * 24 * 3_600_000,
+    webhookNetwork,
     connectSessions: connectSessionStore(store.db),
     connect: { ttlSeconds: 30 * 60, maxAttempts: 5, trustProxy: false, ...parts.connect },
     async close() {
       await queue.stop();
+      await webhookDelivery.close();
       await changes?.close();
       await limits.close();
     },

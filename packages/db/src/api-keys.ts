@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { ttlCache } from "./cache.ts";
 import { type Change, publishChange } from "./changes.ts";
-import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
+import { isUuid, type Keyset, listPage, type Page } from "./paging.ts";
 import { type ApiKeyScope, apiKeys } from "./schema.ts";
 import type { Database } from "./store.ts";
 
@@ -93,13 +93,14 @@ export function apiKeyStore(db: Database, options: { cacheTtlMs?: number } = {})
     },
 
     async list(filter: { after?: Keyset | undefined; limit: number }): Promise<Page<ApiKey>> {
-      const rows = await db
-        .select(visible)
-        .from(apiKeys)
-        .where(filter.after ? keysetAfter(apiKeys, filter.after) : undefined)
-        .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id))
-        .limit(filter.limit + 1);
-      return toPage(rows, filter.limit);
+      return listPage(apiKeys, filter, [], (q) =>
+        db
+          .select(visible)
+          .from(apiKeys)
+          .where(q.where)
+          .orderBy(...q.orderBy)
+          .limit(q.limit),
+      );
     },
 
     /** Drops what another instance changed (announced on the change channel), or everything. */

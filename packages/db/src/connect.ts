@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
-import { isUuid } from "./connections.ts";
+import { isUuid } from "./paging.ts";
 import { connectSessions } from "./schema.ts";
 import type { Database } from "./store.ts";
 

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { and, asc, count, eq, gt, inArray, isNotNull, ne, or, type SQL } from "drizzle-orm";
-import type { AnyPgColumn } from "drizzle-orm/pg-core";
+import { and, asc, count, eq, inArray, isNotNull, ne } from "drizzle-orm";
 import { type ConnectionStatus, connections, events, syncRecords } from "./schema.ts";
 import type { Database } from "./store.ts";
 import { ttlCache } from "./cache.ts";
 import { type Change, publishChange } from "./changes.ts";
 import type { Credentials, Vault } from "./vault.ts";
+import { equalsIfGiven, isUuid, type Keyset, listPage, type Page } from "./paging.ts";
 
 /** What deleting a connection erased of its directory. */
 export interface Erasure {
@@ -30,22 +30,6 @@ export interface Connection {
   accountRef: string | null;
 }
 
-/** Where a keyset page starts: the last row of the previous page. */
-export interface Keyset {
-  createdAt: Date;
-  id: string;
-}
-
-export interface Page<T> {
-  rows: T[];
-  /** Set when more rows follow the last one returned. */
-  next: Keyset | null;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Ids come from URLs; anything that is not a uuid simply matches nothing. */
-export const isUuid = (id: string) => UUID.test(id);
-
 const visible = {
   id: connections.id,
   tenantId: connections.tenantId,
@@ -58,10 +42,6 @@ const visible = {
   lastVerifiedAt: connections.lastVerifiedAt,
   accountRef: connections.accountRef,
 };
-
-export function keysetAfter(column: { createdAt: AnyPgColumn; id: AnyPgColumn }, after: Keyset): SQL {
-  return or(gt(column.createdAt, after.createdAt), and(eq(column.createdAt, after.createdAt), gt(column.id, after.id))) as SQL;
-}
 
 export function connectionStore(db: Database, vault: Vault, options: { cacheTtlMs?: number } = {}) {
   const cache = ttlCache<{ connection: Connection; sealed: string } | undefined>(options.cacheTtlMs ?? 0);
@@ -120,19 +100,19 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
       after?: Keyset | undefined;
       limit: number;
     }): Promise<Page<Connection>> {
-      const where = and(
-        filter.tenantId === undefined ? undefined : eq(connections.tenantId, filter.tenantId),
-        filter.integration === undefined ? undefined : eq(connections.integration, filter.integration),
-        filter.status === undefined ? undefined : eq(connections.status, filter.status),
-        filter.after === undefined ? undefined : keysetAfter(connections, filter.after),
+      const conditions = [
+        equalsIfGiven(connections.tenantId, filter.tenantId),
+        equalsIfGiven(connections.integration, filter.integration),
+        equalsIfGiven(connections.status, filter.status),
+      ];
+      return listPage(connections, filter, conditions, (q) =>
+        db
+          .select(visible)
+          .from(connections)
+          .where(q.where)
+          .orderBy(...q.orderBy)
+          .limit(q.limit),
       );
-      const rows = await db
-        .select(visible)
-        .from(connections)
-        .where(where)
-        .orderBy(asc(connections.createdAt), asc(connections.id))
-        .limit(filter.limit + 1);
-      return toPage(rows, filter.limit);
     },
 
     async update(
@@ -261,13 +241,6 @@ export function connectionStore(db: Database, vault: Vault, options: { cacheTtlM
 }
 
 export type ConnectionStore = ReturnType<typeof connectionStore>;
-
-export function toPage<T extends Keyset>(rows: T[], limit: number): Page<T> {
-  if (rows.length <= limit) return { rows, next: null };
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1] as T;
-  return { rows: page, next: { createdAt: last.createdAt, id: last.id } };
-}
 
 /**
  * Re-encrypts every credential not sealed with the current key, a batch at a time.

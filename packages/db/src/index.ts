@@ -1,6 +1,8 @@
 export * from "./api-keys.ts";
 export { type Change, type ChangeListener, publishChange } from "./changes.ts";
 export * from "./connections.ts";
+export * from "./paging.ts";
+export * from "./events.ts";
 export * from "./idempotency.ts";
 export {
   type ApiKeyScope,

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, isNull, lte, ne, sql } from "drizzle-orm";
-import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
+import { equalsIfGiven, isUuid, type Keyset, keysetAfter, listPage, type Page, toPage } from "./paging.ts";
 import { connections, type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
 import type { Database } from "./store.ts";
 
@@ -89,18 +89,18 @@ export function syncStore(db: Database) {
     },
 
     async list(filter: { tenantId?: string | undefined; after?: Keyset | undefined; limit: number }): Promise<Page<Sync>> {
-      const rows = await db
-        .select()
-        .from(syncs)
-        .where(
-          and(
-            filter.tenantId === undefined ? undefined : eq(syncs.tenantId, filter.tenantId),
-            filter.after && keysetAfter(syncs, filter.after),
-          ),
-        )
-        .orderBy(asc(syncs.createdAt), asc(syncs.id))
-        .limit(filter.limit + 1);
-      return toPage(rows as Sync[], filter.limit);
+      return listPage(
+        syncs,
+        filter,
+        [equalsIfGiven(syncs.tenantId, filter.tenantId)],
+        (q) =>
+          db
+            .select()
+            .from(syncs)
+            .where(q.where)
+            .orderBy(...q.orderBy)
+            .limit(q.limit) as Promise<Sync[]>,
+      );
     },
 
     async setStatus(id: string, status: SyncStatus): Promise<Sync | undefined> {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
-import { isUuid, type Keyset, keysetAfter, type Page, toPage } from "./connections.ts";
-import { events, webhookDeliveries, webhookEndpoints } from "./schema.ts";
+import { and, asc, eq, isNotNull, isNull } from "drizzle-orm";
+import { equalsIfGiven, isUuid, type Keyset, keysetAfter, listPage, type Page, toPage } from "./paging.ts";
+import { webhookDeliveries, webhookEndpoints } from "./schema.ts";
 import type { Database } from "./store.ts";
 import type { Vault } from "./vault.ts";
 
@@ -49,20 +49,6 @@ interface Secrets {
   previousUntil?: string;
 }
 
-export interface EventRow {
-  seq: number;
-  id: string;
-  tenantId: string;
-  connectionId: string | null;
-  integration: string | null;
-  type: string;
-  version: number | null;
-  data: Record<string, unknown>;
-  createdAt: Date;
-}
-
-export type NewEvent = Omit<EventRow, "seq" | "createdAt" | "id"> & { id?: string };
-
 export interface Delivery {
   id: string;
   endpointId: string;
@@ -104,18 +90,14 @@ export function webhookStore(db: Database, vault: Vault) {
     },
 
     async list(filter: { tenantId?: string | undefined; after?: Keyset | undefined; limit: number }): Promise<Page<WebhookEndpoint>> {
-      const rows = await db
-        .select(visible)
-        .from(webhookEndpoints)
-        .where(
-          and(
-            filter.tenantId === undefined ? undefined : eq(webhookEndpoints.tenantId, filter.tenantId),
-            filter.after && keysetAfter(webhookEndpoints, filter.after),
-          ),
-        )
-        .orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id))
-        .limit(filter.limit + 1);
-      return toPage(rows, filter.limit);
+      return listPage(webhookEndpoints, filter, [equalsIfGiven(webhookEndpoints.tenantId, filter.tenantId)], (q) =>
+        db
+          .select(visible)
+          .from(webhookEndpoints)
+          .where(q.where)
+          .orderBy(...q.orderBy)
+          .limit(q.limit),
+      );
     },
 
     async update(id: string, patch: EndpointPatch): Promise<WebhookEndpoint | undefined> {
@@ -224,89 +206,3 @@ export function webhookStore(db: Database, vault: Vault) {
 }
 
 export type WebhookStore = ReturnType<typeof webhookStore>;
-
-/** The event log: appended by syncs (in the transaction that records the change), paged by `seq`. */
-export function eventStore(db: Database) {
-  return {
-    async append(tx: Database, rows: NewEvent[]): Promise<EventRow[]> {
-      if (rows.length === 0) return [];
-      const made = await tx
-        .insert(events)
-        .values(rows.map((row) => ({ ...row, id: row.id ?? `evt_${randomUUID().replaceAll("-", "")}` })))
-        .returning();
-      return made as EventRow[];
-    },
-
-    /**
-     * Hands events whose deliveries are not queued yet to `queue`, a batch at a time, and marks
-     * them dispatched after it returns: a crash in between dispatches them again (at least once;
-     * receivers de-duplicate by id). With `lock` (a Postgres server), the batch's rows stay locked
-     * meanwhile, so concurrent dispatchers on other instances take other events (skip locked).
-     * Without it (the embedded database, one process, whose single connection a transaction
-     * would hold while `queue` needs it), the caller keeps to one dispatch at a time.
-     */
-    async dispatch(queue: (rows: EventRow[]) => Promise<void>, options: { lock: boolean; batchSize?: number }): Promise<number> {
-      const batchSize = options.batchSize ?? 500;
-      const pending = (tx: Database) => {
-        const query = tx.select().from(events).where(isNull(events.dispatchedAt)).orderBy(asc(events.seq)).limit(batchSize);
-        return (options.lock ? query.for("update", { skipLocked: true }) : query) as unknown as Promise<EventRow[]>;
-      };
-      const batch = async (tx: Database) => {
-        const rows = await pending(tx);
-        if (rows.length === 0) return 0;
-        await queue(rows);
-        await tx
-          .update(events)
-          .set({ dispatchedAt: new Date() })
-          .where(
-            inArray(
-              events.seq,
-              rows.map((r) => r.seq),
-            ),
-          );
-        return rows.length;
-      };
-      let total = 0;
-      for (;;) {
-        const done = options.lock ? await db.transaction((tx) => batch(tx as unknown as Database)) : await batch(db);
-        total += done;
-        if (done < batchSize) return total;
-      }
-    },
-
-    async get(id: string): Promise<EventRow | undefined> {
-      const [row] = await db.select().from(events).where(eq(events.id, id));
-      return row as EventRow | undefined;
-    },
-
-    async list(filter: {
-      tenantId?: string | undefined;
-      afterSeq?: number | undefined;
-      types?: string[] | undefined;
-      connectionId?: string | undefined;
-      limit: number;
-    }): Promise<{ rows: EventRow[]; more: boolean }> {
-      const where: (SQL | undefined)[] = [
-        sql`${events.txId} < pg_snapshot_xmin(pg_current_snapshot())`,
-        filter.tenantId === undefined ? undefined : eq(events.tenantId, filter.tenantId),
-        filter.afterSeq === undefined ? undefined : gt(events.seq, filter.afterSeq),
-        filter.types?.length ? inArray(events.type, filter.types) : undefined,
-        filter.connectionId === undefined ? undefined : eq(events.connectionId, filter.connectionId),
-      ];
-      const rows = (await db
-        .select()
-        .from(events)
-        .where(and(...where))
-        .orderBy(asc(events.seq))
-        .limit(filter.limit + 1)) as EventRow[];
-      return { rows: rows.slice(0, filter.limit), more: rows.length > filter.limit };
-    },
-
-    /** Drops events older than the retention; returns how many. */
-    async prune(olderThan: Date): Promise<number> {
-      return (await db.delete(events).where(lt(events.createdAt, olderThan)).returning({ seq: events.seq })).length;
-    },
-  };
-}
-
-export type EventStore = ReturnType<typeof eventStore>;

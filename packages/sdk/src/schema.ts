@@ -3066,11 +3066,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @enum {string} */
-                        outcome: "deleted";
-                    };
+                    "application/json": components["schemas"]["Deleted"];
                 };
             };
             /** @description Invalid request */
@@ -3698,11 +3694,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @enum {string} */
-                        outcome: "deleted";
-                    };
+                    "application/json": components["schemas"]["Deleted"];
                 };
             };
             /** @description Invalid request */

@@ -5,7 +5,6 @@ import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { checkConfig, createConnection, matchesPattern, patchConnection, present } from "./connections.ts";
 import { type Deps, tenantOf } from "./deps.ts";
-import { dispatchEvents } from "./webhooks.ts";
 
 /** What `POST /connect/sessions` takes (already shaped by the route's schema). */
 export interface ConnectSessionInput {
@@ -276,7 +275,7 @@ async function link(
 }
 
 async function announce(services: Services, connection: Connection, outcome: "created" | "reconnected") {
-  await services.events.append(services.store.db, [
+  await services.events.emit([
     {
       tenantId: connection.tenantId,
       connectionId: connection.id,
@@ -286,7 +285,6 @@ async function announce(services: Services, connection: Connection, outcome: "cr
       data: present(services, connection),
     },
   ]);
-  await dispatchEvents(services);
 }
 
 /**

@@ -5,7 +5,6 @@ import { ApiError, type ErrorDetail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { keysetPage } from "./cursor.ts";
 import { verifyCredentials, verifyOrReject } from "./verify.ts";
-import { dispatchEvents } from "./webhooks.ts";
 
 /** The connection as the API shows it: config with the base URL and every declared field; never its credentials. */
 export function present(services: Services, connection: Connection) {
@@ -160,21 +159,22 @@ export async function patchConnection(services: Services, id: string, patch: Con
  * event, the erasure path docs/contract.md names.
  */
 export async function removeConnection(services: Services, id: string): Promise<void> {
-  const erased = await services.connections.remove(id, async (tx, erasure) => {
-    const { connection } = erasure;
-    await services.events.append(tx, [
-      {
-        tenantId: connection.tenantId,
-        connectionId: connection.id,
-        integration: connection.integration,
-        type: "connection.deleted",
-        version: null,
-        data: { connection_id: connection.id, erased: { records: erasure.records, events: erasure.events } },
-      },
-    ]);
-  });
+  const erased = await services.events.publish((emit) =>
+    services.connections.remove(id, async (tx, erasure) => {
+      const { connection } = erasure;
+      await emit(tx, [
+        {
+          tenantId: connection.tenantId,
+          connectionId: connection.id,
+          integration: connection.integration,
+          type: "connection.deleted",
+          version: null,
+          data: { connection_id: connection.id, erased: { records: erasure.records, events: erasure.events } },
+        },
+      ]);
+    }),
+  );
   if (!erased) throw notFound(id);
-  await dispatchEvents(services);
 }
 
 /** Checks the stored credentials against the vendor: active when accepted, needs_reauth when not. */

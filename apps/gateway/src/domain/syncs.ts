@@ -9,8 +9,8 @@ import type { Deps } from "./deps.ts";
 import { supportedOperation } from "./operations.ts";
 import { listUnified, type UnifiedPage } from "./read.ts";
 import { reachConnection } from "./reach.ts";
-import { type SyncableResource, syncableResources } from "./events.ts";
-import { dispatchEvents } from "./webhooks.ts";
+import type { Emit } from "./events/emitter.ts";
+import { type SyncableResource, syncableResources } from "./events/types.ts";
 
 export function presentSync(sync: Sync) {
   return {
@@ -154,16 +154,9 @@ function statusMove(before: unknown, after: unknown): "deactivated" | "reactivat
   return undefined;
 }
 
-/** Writes events for a sync's tenant and connection, in the caller's transaction. */
-function eventWriter(services: Services, sync: Sync, integration: string) {
-  return async (tx: Database, rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]) => {
-    const made = await services.events.append(
-      tx,
-      rows.map((row) => ({ ...row, tenantId: sync.tenantId, connectionId: sync.connectionId, integration })),
-    );
-    services.metrics.eventsMade.inc(made.length);
-    return made;
-  };
+/** A sync's events: its tenant, connection and integration on every row. */
+function ofSync(sync: Sync, integration: string, rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]): NewEvent[] {
+  return rows.map((row) => ({ ...row, tenantId: sync.tenantId, connectionId: sync.connectionId, integration }));
 }
 
 const PAGE = 200;
@@ -227,46 +220,41 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
   const deps: Deps = { services, caller: { apiKey: { id: `sync:${sync.id}`, tenantId: sync.tenantId }, signal } };
   const connection = await services.connections.get(sync.connectionId);
   const integration = connection?.integration ?? "";
-  const write = eventWriter(services, sync, integration);
   // A silent baseline: until one run completes, the copy is recorded without an event per record.
   const silent = !sync.initialEvents && !(await services.syncs.hasSucceeded(sync.id));
-  const toEvents = (resource: SyncableResource) => async (tx: Database, changes: RecordChange[]) => {
+  const toEvents = (emit: Emit, resource: SyncableResource) => async (tx: Database, changes: RecordChange[]) => {
     if (silent) return;
-    await write(
-      tx,
-      changes.flatMap((change) => eventsOf(resource, change).map((e) => ({ ...e, version: change.version }))),
-    );
+    const rows = changes.flatMap((change) => eventsOf(resource, change).map((e) => ({ ...e, version: change.version })));
+    await emit(tx, ofSync(sync, integration, rows));
   };
+  const announce = (rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]) =>
+    services.events.emit(ofSync(sync, integration, rows));
   // Statistics are refreshed every so many new records (see syncs.analyze).
   let writtenSinceAnalyze = 0;
   try {
     for (const resource of sync.resources as SyncableResource[]) {
       for await (const seen of walk(deps, sync.connectionId, resource)) {
-        const applied = await services.syncs.applyPage(
-          { connectionId: sync.connectionId, resource, runId: run.id },
-          seen,
-          toEvents(resource),
+        // Committed with its events, whose deliveries are queued at once: receivers hear of
+        // changes while the walk goes on.
+        const applied = await services.events.publish((emit) =>
+          services.syncs.applyPage({ connectionId: sync.connectionId, resource, runId: run.id }, seen, toEvents(emit, resource)),
         );
         for (const change of applied.changes) counts[change.kind === "created" ? "added" : "updated"]! += 1;
         counts.unchanged! += applied.unchanged;
         services.metrics.recordsSeen.inc(seen.length);
-        // Committed: queue their deliveries now, so receivers hear of changes while the walk goes on.
-        if (applied.changes.length) await dispatchEvents(services);
         writtenSinceAnalyze += applied.changes.length;
         if (writtenSinceAnalyze >= ANALYZE_EVERY) {
           await services.syncs.analyze();
           writtenSinceAnalyze = 0;
         }
       }
-      const deleted = await services.syncs.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(resource));
+      const deleted = await services.events.publish((emit) =>
+        services.syncs.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(emit, resource)),
+      );
       counts.deleted! += deleted.length;
-      if (deleted.length) await dispatchEvents(services);
     }
     // The event first: a run shown as succeeded has announced it.
-    await services.store.db.transaction((tx) =>
-      write(tx as unknown as Database, [{ type: "sync.completed", version: null, data: { sync_id: sync.id, run_id: run.id, counts } }]),
-    );
-    await dispatchEvents(services);
+    await announce([{ type: "sync.completed", version: null, data: { sync_id: sync.id, run_id: run.id, counts } }]);
     await services.syncs.finishRun(run.id, { status: "succeeded", counts });
     services.metrics.syncRuns.inc({ status: "succeeded" });
   } catch (error) {
@@ -280,17 +268,11 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
       services.logger.error({ sync_id: sync.id, run_id: run.id, err: loggable(error) }, "sync run failed");
     }
     const after = await services.connections.get(sync.connectionId);
-    await services.store.db.transaction(async (tx) => {
-      await write(tx as unknown as Database, [
-        { type: "sync.failed", version: null, data: { sync_id: sync.id, run_id: run.id, counts, error: failure } },
-      ]);
-      if (after?.status === "needs_reauth" && connection?.status !== "needs_reauth") {
-        await write(tx as unknown as Database, [
-          { type: "connection.needs_reauth", version: null, data: { connection_id: sync.connectionId } },
-        ]);
-      }
-    });
-    await dispatchEvents(services);
+    const reauth = after?.status === "needs_reauth" && connection?.status !== "needs_reauth";
+    await announce([
+      { type: "sync.failed", version: null, data: { sync_id: sync.id, run_id: run.id, counts, error: failure } },
+      ...(reauth ? [{ type: "connection.needs_reauth", version: null, data: { connection_id: sync.connectionId } }] : []),
+    ]);
     await services.syncs.finishRun(run.id, {
       status: "failed",
       counts,

@@ -1,4 +1,3 @@
-import { deliverEvent, dispatchEvents } from "../domain/webhooks.ts";
 import { runSync } from "../domain/syncs.ts";
 import { type DeliveryJob, queues } from "../queue.ts";
 import type { Services } from "../services.ts";
@@ -22,13 +21,13 @@ export async function startWorkers(services: Services, options: WorkerOptions): 
   });
   await queue.work<DeliveryJob>(
     queues.deliver,
-    (job) => deliverEvent(services, { ...job.data, attempt: job.attempt }),
+    (job) => services.webhookDelivery.deliver({ ...job.data, attempt: job.attempt }),
     options.deliveryConcurrency,
   );
   await queue.work<object>(queues.tick, async () => {
     for (const sync of await services.syncs.claimDue()) await queue.runSync(sync.id);
-    // Events a crash left undispatched (see dispatchEvents).
-    await dispatchEvents(services);
+    // Events a crash left undispatched (see domain/events/emitter.ts).
+    await services.events.dispatch();
     await services.events.prune(new Date(Date.now() - options.eventRetentionDays * 86_400_000));
     // An expired connect link still explains itself for a day, then goes.
     await services.connectSessions.prune(new Date(Date.now() - 86_400_000));

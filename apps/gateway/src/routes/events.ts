@@ -1,11 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { listRecords } from "../domain/records.ts";
-import { eventTypes, syncableResources } from "../domain/events.ts";
-import { listEvents, presentEvent } from "../domain/webhooks.ts";
+import { eventTypes } from "../domain/events/types.ts";
+import { listEvents, presentEvent } from "../domain/events/log.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
-import { commonErrors, EventSchema, instant, json, listOf } from "../schemas.ts";
+import { commonErrors, EventSchema, json, listOf } from "../schemas.ts";
 
 const api = [requireScope("api")];
 
@@ -14,20 +13,6 @@ const EventPage = listOf(EventSchema)
     poll_cursor: z.string().openapi({ description: "Where to ask again later for newer events, even on the last page." }),
   })
   .openapi("EventPage");
-
-const RecordSchema = z
-  .object({
-    id: z.string(),
-    version: z.number().int(),
-    first_seen_at: z.string(),
-    last_seen_at: z.string(),
-    modified_at: z.string(),
-    deleted_at: z.string().nullable().openapi({ description: "Set on a tombstone: the record is gone upstream." }),
-    data: z
-      .record(z.string(), z.unknown())
-      .openapi({ description: "The unified object as last seen (its last known form for a tombstone)." }),
-  })
-  .openapi("SyncedRecord");
 
 export function registerEvents(app: OpenAPIHono<AppEnv>) {
   app.openapi(
@@ -64,31 +49,6 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
         { ...listEnvelope(page.rows.map(presentEvent), page.has_more ? page.next_cursor : null), poll_cursor: page.next_cursor },
         200,
       );
-    },
-  );
-
-  const resources = Object.keys(syncableResources) as [keyof typeof syncableResources, ...(keyof typeof syncableResources)[]];
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/unified/records/{resource}",
-      tags: ["Syncs"],
-      summary: "The synced copy of a resource, read without calling the vendor; deletions as tombstones",
-      middleware: api,
-      request: {
-        params: z.object({ resource: z.enum(resources).openapi({ param: { name: "resource", in: "path" } }) }),
-        query: z.object({
-          connection_id: z.string().min(1).max(200),
-          modified_after: instant.optional(),
-          cursor: z.string().max(1000).optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
-        }),
-      },
-      responses: { 200: json(listOf(RecordSchema).openapi("SyncedRecordPage"), "A page of records"), ...commonErrors },
-    }),
-    async (c) => {
-      const page = await listRecords(depsOf(c), c.req.valid("param").resource, c.req.valid("query"));
-      return c.json(listEnvelope(page.rows, page.next_cursor), 200);
     },
   );
 }

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { syncableResources } from "../domain/events.ts";
+import { Deleted } from "@unifold/engine";
+import { syncableResources } from "../domain/events/types.ts";
 import {
   createSync,
   findSync,
@@ -134,7 +135,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       summary: "Delete a sync (its synced records and events stay until their retention ends)",
       middleware: api,
       request: { params: IdParam },
-      responses: { 200: json(z.object({ id: z.string(), outcome: z.literal("deleted") }), "Deleted"), ...commonErrors },
+      responses: { 200: json(Deleted, "Deleted"), ...commonErrors },
     }),
     async (c) => {
       const { id } = c.req.valid("param");

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { Deleted } from "@unifold/engine";
 import {
   createEndpoint,
   findEndpoint,
@@ -7,13 +8,13 @@ import {
   patchEndpoint,
   presentDelivery,
   presentEndpoint,
-  presentEvent,
   removeEndpoint,
   replayDelivery,
   rotateEndpointSecret,
   testEndpoint,
-} from "../domain/webhooks.ts";
-import { eventTypes } from "../domain/events.ts";
+} from "../domain/webhooks/endpoints.ts";
+import { presentEvent } from "../domain/events/log.ts";
+import { eventTypes } from "../domain/events/types.ts";
 import { ApiError } from "../errors.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
@@ -167,7 +168,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       summary: "Delete an endpoint",
       middleware: api,
       request: { params: IdParam },
-      responses: { 200: json(z.object({ id: z.string(), outcome: z.literal("deleted") }), "Deleted"), ...commonErrors },
+      responses: { 200: json(Deleted, "Deleted"), ...commonErrors },
     }),
     async (c) => {
       const { id } = c.req.valid("param");

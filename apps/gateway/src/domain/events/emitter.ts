@@ -1,0 +1,86 @@
+import type { Database, EventRow, EventStore, NewEvent, WebhookStore } from "@unifold/db";
+import type { JobQueue } from "../../queue.ts";
+import type { Metrics } from "../../metrics.ts";
+
+/** Appends events in the transaction it is given (the one that makes the change they announce). */
+export type Emit = (tx: Database, rows: NewEvent[]) => Promise<EventRow[]>;
+
+/**
+ * The one way the gateway writes events. `publish` hands its work an `emit` bound to nothing but
+ * the transaction the work passes it; once the work has returned (its transactions committed),
+ * the new events' deliveries are queued. Nothing else appends events or queues deliveries, so no
+ * caller can forget to. The outbox behind it (events.dispatched_at) keeps an event whose
+ * dispatch a crash cut short; the tick job dispatches it later.
+ */
+export interface EventEmitter {
+  publish<T>(work: (emit: Emit) => Promise<T>): Promise<T>;
+  /** Events on their own: appended in a transaction of their own, then dispatched. */
+  emit(rows: NewEvent[]): Promise<EventRow[]>;
+  /** Queues the deliveries of every event not yet dispatched (the tick job's backstop). */
+  dispatch(): Promise<number>;
+}
+
+export interface EmitterParts {
+  db: Database;
+  store: EventStore;
+  webhooks: Pick<WebhookStore, "subscribers">;
+  queue: Pick<JobQueue, "deliver">;
+  metrics: Pick<Metrics, "eventsMade">;
+  /** A Postgres server: concurrent dispatchers on other instances are kept apart by row locks. */
+  lock: boolean;
+}
+
+export function createEventEmitter(parts: EmitterParts): EventEmitter {
+  const { db, store, metrics } = parts;
+  // One dispatch at a time in this process; other instances are kept apart by row locks.
+  let dispatching: Promise<number> = Promise.resolve(0);
+  const dispatch = () => {
+    dispatching = dispatching.catch(() => 0).then(() => dispatchNow(parts));
+    return dispatching;
+  };
+  const publish = async <T>(work: (emit: Emit) => Promise<T>): Promise<T> => {
+    let made = 0;
+    const result = await work(async (tx, rows) => {
+      const appended = await store.append(tx, rows);
+      made += appended.length;
+      metrics.eventsMade.inc(appended.length);
+      return appended;
+    });
+    if (made) await dispatch();
+    return result;
+  };
+  return {
+    publish,
+    emit: (rows) => publish((emit) => db.transaction((tx) => emit(tx as unknown as Database, rows))),
+    dispatch,
+  };
+}
+
+/**
+ * Queues the deliveries of every event not yet dispatched: each to the tenant's enabled
+ * endpoints that take its type. A test event goes to its own endpoint only; a
+ * `webhook_endpoint.disabled` to every endpoint but the disabled one.
+ */
+function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<number> {
+  return store.dispatch(
+    async (rows) => {
+      const subscribers = new Map<string, Promise<string[]>>();
+      const jobs: { eventId: string; endpointId: string }[] = [];
+      for (const event of rows) {
+        const key = `${event.tenantId}\u0000${event.type}`;
+        if (!subscribers.has(key)) {
+          subscribers.set(
+            key,
+            webhooks.subscribers(event.tenantId, event.type).then((list) => list.map((e) => e.id)),
+          );
+        }
+        let endpoints = await subscribers.get(key)!;
+        if (event.type === "webhook_endpoint.test") endpoints = [String(event.data.endpoint_id)];
+        if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.data.endpoint_id);
+        for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId });
+      }
+      await queue.deliver(jobs);
+    },
+    { lock },
+  );
+}

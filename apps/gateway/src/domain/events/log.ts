@@ -1,0 +1,49 @@
+import type { EventRow } from "@unifold/db";
+import { ApiError } from "../../errors.ts";
+import { openCursor } from "../cursor.ts";
+import { type Deps, tenantScope } from "../deps.ts";
+
+/** The body every receiver gets, and the event log answers: one shape. */
+export function presentEvent(event: EventRow) {
+  return {
+    id: event.id,
+    type: event.type,
+    created_at: event.createdAt.toISOString(),
+    tenant_id: event.tenantId,
+    connection_id: event.connectionId,
+    integration: event.integration,
+    version: event.version,
+    data: event.data,
+  };
+}
+
+/** The event log: a tenant's events after a cursor, oldest first. */
+export async function listEvents(
+  deps: Deps,
+  input: {
+    after?: string | undefined;
+    types?: string[] | undefined;
+    connection_id?: string | undefined;
+    tenant_id?: string | undefined;
+    limit: number;
+  },
+) {
+  const tenant = tenantScope(deps, input.tenant_id);
+  const binding = `events:${tenant ?? ""}`;
+  let afterSeq: number | undefined;
+  if (input.after !== undefined) {
+    const state = (await openCursor(deps.services.cursors, binding, input.after)) as { s?: unknown } | undefined;
+    if (typeof state?.s !== "number") throw new ApiError("invalid_cursor", "the cursor does not belong to this event log");
+    afterSeq = state.s;
+  }
+  const page = await deps.services.events.list({
+    tenantId: tenant,
+    afterSeq,
+    types: input.types,
+    connectionId: input.connection_id,
+    limit: input.limit,
+  });
+  const last = page.rows.at(-1)?.seq ?? afterSeq ?? 0;
+  // The cursor always moves to the last event returned, so a caller polls from it for what comes later.
+  return { rows: page.rows, next_cursor: await deps.services.cursors.seal(binding, { s: last }), has_more: page.more };
+}
