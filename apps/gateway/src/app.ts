@@ -1,5 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { ApiError, loggable } from "./errors.ts";
+import { Failure } from "./domain/failure.ts";
+import { errorResponse } from "./errors.ts";
+import { loggable } from "./logger.ts";
 import type { AppEnv } from "./http/env.ts";
 import { accessLog } from "./middleware/access-log.ts";
 import { bodyLimits } from "./middleware/body-limit.ts";
@@ -33,7 +35,7 @@ export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({
     // Every zod failure on a route becomes the contract's 400 invalid_request with details.
     defaultHook: (result) => {
-      if (!result.success) throw ApiError.fromZod(result.error, result.target === "json" ? undefined : result.target);
+      if (!result.success) throw Failure.fromZod(result.error, result.target === "json" ? undefined : result.target);
     },
   });
 
@@ -67,23 +69,25 @@ export function createApp(services: Services) {
   registerPassthrough(app);
 
   app.notFound((c) => {
-    throw new ApiError("not_found", `no route ${c.req.method} ${c.req.path}`);
+    throw new Failure("not_found", `no route ${c.req.method} ${c.req.path}`);
   });
 
   app.onError((error, c) => {
     const requestId = c.get("requestId") ?? "req_unknown";
-    if (error instanceof ApiError) {
+    const answer = (failure: Failure) => {
+      const { status, body } = errorResponse(failure, requestId);
+      return c.json(body, status);
+    };
+    if (error instanceof Failure) {
       for (const [name, value] of Object.entries(error.extra.headers ?? {})) c.header(name, value);
-      return c.json(error.toBody(requestId), error.status);
+      return answer(error);
     }
     // Malformed JSON bodies surface from the validator as a SyntaxError.
     if (error instanceof SyntaxError || (error as { status?: number }).status === 400) {
-      const invalid = new ApiError("invalid_request", "the request body is not valid JSON");
-      return c.json(invalid.toBody(requestId), invalid.status);
+      return answer(new Failure("invalid_request", "the request body is not valid JSON"));
     }
     services.logger.error({ request_id: requestId, err: loggable(error) }, "unhandled error");
-    const internal = new ApiError("internal_error", "something went wrong on our side; quote the request id when reporting it");
-    return c.json(internal.toBody(requestId), internal.status);
+    return answer(new Failure("internal_error", "something went wrong on our side; quote the request id when reporting it"));
   });
 
   return app;

@@ -28,3 +28,27 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     destination ?? process.stdout,
   );
 }
+
+/**
+ * What the log may keep of an unexpected error. A database error is named by its kind and the
+ * server's code, table and constraint only: the driver's message carries the statement and every
+ * parameter (people's names and emails). Anything else keeps its message and stack.
+ */
+export function loggable(error: unknown): Record<string, unknown> {
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const database = [error, cause].find(
+    (e): e is { code: string; table_name?: unknown; constraint_name?: unknown } =>
+      typeof (e as { code?: unknown } | null)?.code === "string" && /^[0-9A-Z]{5}$/.test((e as { code: string }).code),
+  );
+  const query = typeof (error as { query?: unknown } | null)?.query === "string";
+  if (!database && !query) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    return { name: e.name, message: e.message, stack: e.stack };
+  }
+  return {
+    name: error instanceof Error ? error.name : typeof error,
+    ...(database && { sqlstate: database.code }),
+    ...(typeof database?.table_name === "string" && { table: database.table_name }),
+    ...(typeof database?.constraint_name === "string" && { constraint: database.constraint_name }),
+  };
+}

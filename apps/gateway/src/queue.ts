@@ -2,7 +2,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import type { Store } from "@unifold/db";
 import PgBoss from "pg-boss";
 import type { Logger } from "pino";
-import { loggable } from "./errors.ts";
+import { loggable } from "./logger.ts";
 
 /** The background work, by queue. */
 export const queues = {

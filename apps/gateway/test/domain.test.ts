@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Deps } from "../src/domain/deps.ts";
 import { listUnified } from "../src/domain/read.ts";
 import { writeUnified } from "../src/domain/write.ts";
-import { ApiError } from "../src/errors.ts";
+import { Failure } from "../src/domain/failure.ts";
 import { closeAll, type Gateway, startWithSandbox } from "./harness.ts";
 
 /*
@@ -44,8 +44,8 @@ describe("the domain layer, called without HTTP", () => {
     const refused = await listUnified(job("globex"), { connectionId: conn.jumpcloud!, resource: "users", filters: {}, limit: 5 }).catch(
       (error: unknown) => error,
     );
-    expect(refused).toBeInstanceOf(ApiError);
-    expect((refused as ApiError).code).toBe("not_found");
+    expect(refused).toBeInstanceOf(Failure);
+    expect((refused as Failure).code).toBe("not_found");
   });
 
   it("writes through the integration and answers in the unified model", async () => {
@@ -56,7 +56,7 @@ describe("the domain layer, called without HTTP", () => {
       input: { data: { username: "job.user@acme.example.com", first_name: "Job", last_name: "User" } },
       withRemote: false,
     });
-    expect(created.status).toBe(201);
+    expect(created.created).toBe(true);
     expect(created.body).toMatchObject({ username: "job.user@acme.example.com", first_name: "Job", last_name: "User" });
     const read = await gw.call("GET", `/unified/user-directory/users/${created.body.id}?connection_id=${conn["postman-scim"]}`, {
       key: apiKey,

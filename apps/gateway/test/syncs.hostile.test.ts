@@ -2,7 +2,7 @@ import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runFailure } from "../src/domain/syncs.ts";
-import { loggable } from "../src/errors.ts";
+import { loggable } from "../src/logger.ts";
 import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
 import { receiver, until } from "./webhook-receiver.ts";
 

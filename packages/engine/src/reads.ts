@@ -1,5 +1,5 @@
 import { bodyOf, call, renderPath, UpstreamShapeError } from "./calls.ts";
-import type { OperationDefinition } from "./definition.ts";
+import type { Integration, OperationDefinition, UnifiedResource } from "./definition.ts";
 import { type ListRequest, type Position, walk } from "./pagination/walk.ts";
 import { parsedView, rawView, recordView } from "./pagination/views.ts";
 import type { UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstream.ts";
@@ -58,4 +58,40 @@ export async function readOne(
   const body = bodyOf(last);
   if (body === null || typeof body !== "object") throw new UpstreamShapeError("the upstream answer is not a JSON object");
   return { record: body, last };
+}
+
+/** The vendor cannot filter this list so (its query mapping said `unsupported`). */
+export class FilterNotSupported extends Error {
+  /** The filter the mapping named, as `field=value` or `field`. */
+  readonly filter: string;
+  constructor(integration: Integration, resource: string, filter: string) {
+    super(`${integration.name} (${integration.slug}) cannot filter ${resource} by ${filter}`);
+    this.name = "FilterNotSupported";
+    this.filter = filter;
+  }
+}
+
+/**
+ * How a list operation asks its upstream for these filters: the query (through the operation's
+ * query mapping), and the pagination style — or, where the vendor cannot page a filtered list
+ * (`unpaged_when_filtered`), no style and where the records sit in the one answer.
+ */
+export async function upstreamListOf(
+  integration: Integration,
+  resource: UnifiedResource,
+  op: OperationDefinition,
+  filters: Record<string, string>,
+) {
+  let query: Record<string, string | string[]> = { ...op.query };
+  if (op.query_mapping && Object.keys(filters).length) {
+    const out = (await integration.mappings.get(op.query_mapping)!.evaluate({ filters })) as
+      { query?: Record<string, string | string[]>; unsupported?: string } | undefined;
+    if (out?.unsupported) throw new FilterNotSupported(integration, resource, out.unsupported);
+    query = { ...query, ...out?.query };
+  }
+  const style = op.pagination ? integration.pagination[op.pagination] : undefined;
+  const paginated = style && !(Object.keys(filters).length > 0 && op.unpaged_when_filtered);
+  const pagination = paginated ? style : undefined;
+  const records = paginated ? undefined : (op.records ?? style?.records);
+  return { query, pagination, records };
 }

@@ -1,6 +1,6 @@
-import { type BatchOperationResult, runBulk, type User, type UserInput, type WriteInput, type WritePlan } from "@unifold/engine";
+import { runBulk, type User, type UserInput, type WriteInput, type WritePlan } from "@unifold/engine";
 import type { z } from "zod";
-import { ApiError, codeForUpstreamStatus, errorStatus, redacted, upstreamBody } from "../errors.ts";
+import { Failure, codeForUpstreamStatus, redacted, upstreamBody } from "./failure.ts";
 import type { Deps } from "./deps.ts";
 import { type Reachable, reachConnection, withUpstream } from "./reach.ts";
 import { performWrite, planChecked } from "./write.ts";
@@ -12,7 +12,11 @@ export type BatchOperation =
   | { method: "create"; data: z.infer<typeof UserInput> }
   | { method: "update"; id: string; data: z.infer<typeof UserInput> }
   | { method: "delete"; id: string };
-type ResultItem = z.infer<typeof BatchOperationResult>;
+/** One operation's outcome: what it made or changed, or why it failed (the route gives each its status). */
+export type BatchOutcome = {
+  method: BatchOperation["method"];
+  id?: string | undefined;
+} & ({ created: boolean; outcome?: "deleted" | "deactivated"; data?: User } | { failure: Failure });
 
 /**
  * Many user writes on one connection, answered one result each, in order. Every operation is
@@ -20,7 +24,12 @@ type ResultItem = z.infer<typeof BatchOperationResult>;
  * that declares a bulk endpoint (`batch:` in its integration.yaml) gets them in chunks within its
  * limits; any other gets one call per operation.
  */
-export async function runBatch(deps: Deps, connectionId: string, operations: BatchOperation[], withRemote: boolean): Promise<ResultItem[]> {
+export async function runBatch(
+  deps: Deps,
+  connectionId: string,
+  operations: BatchOperation[],
+  withRemote: boolean,
+): Promise<BatchOutcome[]> {
   const reachable = await reachConnection(deps, connectionId);
   const plans = await planAll(reachable, operations);
   return reachable.integration.batch ? viaBulk(deps, reachable, operations, plans) : oneByOne(deps, reachable, operations, withRemote);
@@ -34,43 +43,28 @@ async function planAll(reachable: Reachable, operations: BatchOperation[]): Prom
     try {
       plans.push((await planChecked(reachable, "users", op.method, inputOf(op))).plan);
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      const details = (error.extra.details ?? [{ path: "", message: error.message }]).map((d) => ({
-        path: ["operations", index, d.path].filter((p) => p !== "").join("."),
-        message: d.message,
-      }));
-      throw new ApiError(error.code, `operation ${index}: ${error.message}`, { details });
+      throw error instanceof Failure ? error.within(`operations.${index}`, `operation ${index}`) : error;
     }
   }
   return plans;
 }
 
 async function oneByOne(deps: Deps, reachable: Reachable, operations: BatchOperation[], withRemote: boolean) {
-  const results: ResultItem[] = new Array(operations.length);
+  const results: BatchOutcome[] = new Array(operations.length);
   let next = 0;
   const worker = async () => {
     while (next < operations.length) {
       const index = next++;
       const op = operations[index]!;
       try {
-        const { status, body } = await performWrite(deps, reachable, "users", op.method, inputOf(op), withRemote);
+        const { created, body } = await performWrite(deps, reachable, "users", op.method, inputOf(op), withRemote);
         results[index] =
           op.method === "delete"
-            ? { method: op.method, status, id: String(body.id), outcome: body.outcome as "deleted" | "deactivated" }
-            : { method: op.method, status, id: String(body.id), data: body as User };
+            ? { method: op.method, created, id: String(body.id), outcome: body.outcome as "deleted" | "deactivated" }
+            : { method: op.method, created, id: String(body.id), data: body as User };
       } catch (error) {
-        if (!(error instanceof ApiError)) throw error;
-        results[index] = {
-          method: op.method,
-          status: error.status,
-          ...("id" in op && { id: op.id }),
-          error: {
-            code: error.code,
-            message: error.message,
-            status: error.status,
-            ...(error.extra.upstream && { upstream: error.extra.upstream }),
-          },
-        };
+        if (!(error instanceof Failure)) throw error;
+        results[index] = { method: op.method, ...("id" in op && { id: op.id }), failure: error };
       }
     }
   };
@@ -86,29 +80,22 @@ async function viaBulk(deps: Deps, reachable: Reachable, operations: BatchOperat
     const writes = plans.map((plan, i) => ({ plan, input: inputOf(operations[i]!) }));
     return runBulk(deps.services.upstream, target, integration.batch!, writes, deps.caller.signal);
   });
-  return outcomes.map((outcome, index): ResultItem => {
+  return outcomes.map((outcome, index): BatchOutcome => {
     const op = operations[index]!;
     const id = "id" in op ? op.id : outcome.id;
     if (outcome.status >= 200 && outcome.status < 300) {
-      const status = op.method === "create" ? 201 : 200;
       return op.method === "delete"
-        ? { method: op.method, status, ...(id && { id }), outcome: plans[index]!.outcome ?? "deleted" }
-        : { method: op.method, status, ...(id && { id }) };
+        ? { method: op.method, created: false, ...(id && { id }), outcome: plans[index]!.outcome ?? "deleted" }
+        : { method: op.method, created: op.method === "create", ...(id && { id }) };
     }
-    const code = codeForUpstreamStatus(outcome.status);
     const detail = (outcome.error as { detail?: unknown } | undefined)?.detail;
     const said = redacted(typeof detail === "string" ? `: ${detail}` : "", secrets);
     const applied = outcome.applied.length ? ` (already done before this failed: ${outcome.applied.join(", ")})` : "";
-    return {
-      method: op.method,
-      status: errorStatus[code],
-      ...(id && { id }),
-      error: {
-        code,
-        message: `${integration.name} refused the operation (upstream status ${outcome.status})${said}${applied}`,
-        status: errorStatus[code],
-        upstream: { status: outcome.status, body: upstreamBody(outcome.error, JSON.stringify(outcome.error ?? null), secrets) },
-      },
-    };
+    const failure = new Failure(
+      codeForUpstreamStatus(outcome.status),
+      `${integration.name} refused the operation (upstream status ${outcome.status})${said}${applied}`,
+      { upstream: { status: outcome.status, body: upstreamBody(outcome.error, JSON.stringify(outcome.error ?? null), secrets) } },
+    );
+    return { method: op.method, ...(id && { id }), failure };
   });
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Connection, ConnectSession } from "@unifold/db";
 import type { Integration } from "@unifold/engine";
-import { ApiError } from "../errors.ts";
+import { Failure, serverSide } from "./failure.ts";
 import type { Services } from "../services.ts";
 import { checkConfig, createConnection, matchesPattern, patchConnection, present } from "./connections.ts";
 import { type Deps, tenantOf } from "./deps.ts";
@@ -21,7 +21,7 @@ export interface ConnectSessionInput {
   state?: string | undefined;
 }
 
-const invalid = (path: string, message: string) => new ApiError("invalid_request", `${path}: ${message}`, { details: [{ path, message }] });
+const invalid = (path: string, message: string) => new Failure("invalid_request", `${path}: ${message}`, { details: [{ path, message }] });
 
 /**
  * Opens a link a customer follows to connect their own account. The token is answered once;
@@ -84,7 +84,7 @@ export async function createConnectSession(deps: Deps, input: ConnectSessionInpu
 export async function connectSessionStatus(deps: Deps, id: string) {
   const session = await deps.services.connectSessions.get(id);
   const bound = deps.caller.apiKey.tenantId;
-  if (!session || (bound && session.tenantId !== bound)) throw new ApiError("not_found", `no connect session ${id}`);
+  if (!session || (bound && session.tenantId !== bound)) throw new Failure("not_found", `no connect session ${id}`);
   const closed = closedState(deps.services, session);
   const status =
     session.usedAt && session.resultConnectionId
@@ -375,7 +375,7 @@ function readForm(integration: Integration, session: ConnectSession, form: Recor
 
 /** A failure the customer can act on, as the page shows it; undefined for anything else. */
 function formErrorOf(error: unknown, integration: Integration): FormError[] | undefined {
-  if (!(error instanceof ApiError)) return undefined;
+  if (!(error instanceof Failure)) return undefined;
   if (error.code === "invalid_request" && error.extra.upstream) {
     return [{ kind: "refused", status: error.extra.upstream.status, reason: error.extra.reason ?? error.message }];
   }
@@ -383,12 +383,13 @@ function formErrorOf(error: unknown, integration: Integration): FormError[] | un
   if (error.code === "rate_limited") return [{ kind: "rate_limited" }];
   if (error.code === "invalid_request" && error.extra.details?.length) {
     return error.extra.details.map((detail) => {
-      const field = detail.path.startsWith("credentials.")
-        ? integration.credentials[detail.path.slice(12)]
-        : integration.config[detail.path.slice(7)];
+      // A detail names its field as `credentials.<name>` or `config.<name>`.
+      const [kind, ...name] = detail.path.split(".");
+      const fields = kind === "credentials" ? integration.credentials : kind === "config" ? integration.config : {};
+      const field = fields[name.join(".")];
       return { kind: "invalid" as const, reason: field ? `${field.label}: ${detail.message}` : detail.message };
     });
   }
-  if (error.status >= 500) return [{ kind: "failed", reason: error.message }];
+  if (serverSide.has(error.code)) return [{ kind: "failed", reason: error.message }];
   return undefined;
 }

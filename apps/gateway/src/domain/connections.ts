@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Connection, ConnectionStatus } from "@unifold/db";
 import type { Integration } from "@unifold/engine";
-import { ApiError, type ErrorDetail } from "../errors.ts";
+import { Failure, type ErrorDetail } from "./failure.ts";
 import type { Services } from "../services.ts";
 import { keysetPage } from "./cursor.ts";
 import { verifyCredentials, verifyOrReject } from "./verify.ts";
@@ -45,7 +45,7 @@ export async function createConnection(
 ): Promise<{ connection: Connection; existing: boolean }> {
   const integration = services.integrations.get(input.integration);
   if (!integration) {
-    throw new ApiError("invalid_request", `unknown integration "${input.integration}"`, {
+    throw new Failure("invalid_request", `unknown integration "${input.integration}"`, {
       details: [{ path: "integration", message: `one of ${[...services.integrations.keys()].join(", ")}` }],
     });
   }
@@ -135,7 +135,7 @@ export async function patchConnection(services: Services, id: string, patch: Con
     // deleted and created again: only on purpose. (Where the vendor names no account, the
     // gateway cannot tell.)
     if (account !== undefined && current.accountRef && accountRef !== current.accountRef && !patch.allow_account_change) {
-      throw new ApiError(
+      throw new Failure(
         "conflict",
         `these details open another ${integration.name} account than connection ${id}'s; set allow_account_change to replace it on purpose`,
       );
@@ -191,12 +191,12 @@ export async function reverifyConnection(services: Services, id: string): Promis
   return updated;
 }
 
-const notFound = (id: string) => new ApiError("not_found", `no connection with id ${id}`);
+const notFound = (id: string) => new Failure("not_found", `no connection with id ${id}`);
 
 function integrationOf(services: Services, connection: Connection): Integration {
   const integration = services.integrations.get(connection.integration);
   if (!integration)
-    throw new ApiError("internal_error", `connection ${connection.id} uses integration "${connection.integration}", which is not loaded`);
+    throw new Failure("internal_error", `connection ${connection.id} uses integration "${connection.integration}", which is not loaded`);
   return integration;
 }
 
@@ -210,7 +210,7 @@ function checkCredentials(integration: Integration, given: Record<string, string
   for (const [name, field] of Object.entries(integration.credentials)) {
     if (field.required && !given[name]) details.push({ path: `credentials.${name}`, message: `${field.label} is required` });
   }
-  if (details.length) throw new ApiError("invalid_request", details.map((d) => d.message).join("; "), { details });
+  if (details.length) throw new Failure("invalid_request", details.map((d) => d.message).join("; "), { details });
   return given;
 }
 
@@ -249,7 +249,7 @@ export function checkConfig(
     if (!options.partial && field.required && !merged[name])
       details.push({ path: `${path}.${name}`, message: `${field.label} is required` });
   }
-  if (details.length) throw new ApiError("invalid_request", details.map((d) => d.message).join("; "), { details });
+  if (details.length) throw new Failure("invalid_request", details.map((d) => d.message).join("; "), { details });
   return merged;
 }
 

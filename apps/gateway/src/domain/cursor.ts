@@ -1,7 +1,7 @@
 import type { Keyset } from "@unifold/db";
 import { type CursorCodec, CursorError, type Position } from "@unifold/engine";
 import { z } from "zod";
-import { ApiError } from "../errors.ts";
+import { Failure } from "./failure.ts";
 
 /*
  * A caller's cursor is sealed (encrypted and authenticated) and bound to its list: the
@@ -14,7 +14,7 @@ export async function openCursor(codec: CursorCodec, binding: string, token: str
   try {
     return await codec.open(binding, token);
   } catch (error) {
-    if (error instanceof CursorError) throw new ApiError("invalid_cursor", error.message);
+    if (error instanceof CursorError) throw new Failure("invalid_cursor", error.message);
     throw error;
   }
 }
@@ -30,7 +30,7 @@ const keysetState = z.object({ t: z.number().int(), i: z.string().uuid() });
 export async function openKeyset(codec: CursorCodec, binding: string, token: string | undefined): Promise<Keyset | undefined> {
   if (token === undefined) return undefined;
   const state = keysetState.safeParse(await openCursor(codec, binding, token));
-  if (!state.success) throw new ApiError("invalid_cursor", "the cursor does not belong to this list");
+  if (!state.success) throw new Failure("invalid_cursor", "the cursor does not belong to this list");
   return { createdAt: new Date(state.data.t), id: state.data.i };
 }
 

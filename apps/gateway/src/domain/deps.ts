@@ -1,5 +1,5 @@
 import type { ApiKey } from "@unifold/db";
-import { ApiError } from "../errors.ts";
+import { Failure } from "./failure.ts";
 import type { Services } from "../services.ts";
 
 /** Who asked: an HTTP request, a CLI command or a background job alike. */
@@ -33,7 +33,7 @@ export interface Deps {
  */
 export function tenantScope(deps: Deps, requested: string | undefined): string | undefined {
   const bound = deps.caller.apiKey.tenantId;
-  if (bound && requested !== undefined && requested !== bound) throw new ApiError("forbidden", `this API key is bound to tenant ${bound}`);
+  if (bound && requested !== undefined && requested !== bound) throw new Failure("forbidden", `this API key is bound to tenant ${bound}`);
   return bound ?? requested;
 }
 
@@ -41,7 +41,7 @@ export function tenantScope(deps: Deps, requested: string | undefined): string |
 export function tenantOf(deps: Deps, requested: string | undefined): string {
   const tenant = tenantScope(deps, requested);
   if (!tenant)
-    throw new ApiError("invalid_request", "tenant_id: required, because this API key is not bound to a tenant", {
+    throw new Failure("invalid_request", "tenant_id: required, because this API key is not bound to a tenant", {
       details: [{ path: "tenant_id", message: "required for an API key not bound to a tenant" }],
     });
   return tenant;

@@ -1,6 +1,6 @@
 import type { Integration, OperationDefinition, UnifiedFilter, UnifiedResource, WriteKind } from "@unifold/engine";
 import { unifyRecords } from "@unifold/engine";
-import { ApiError } from "../errors.ts";
+import { Failure } from "./failure.ts";
 import type { Services } from "../services.ts";
 
 type OperationKind = "list" | "get" | WriteKind;
@@ -10,9 +10,9 @@ const named = (resource: UnifiedResource) => resource.replace("_", " ");
 export function supportedOperation<K extends OperationKind>(integration: Integration, resource: UnifiedResource, kind: K) {
   const operations = Object.hasOwn(integration.resources, resource) ? integration.resources[resource] : undefined;
   if (!operations)
-    throw new ApiError("resource_not_supported", `${integration.name} (${integration.slug}) has no ${named(resource)} resource`);
+    throw new Failure("resource_not_supported", `${integration.name} (${integration.slug}) has no ${named(resource)} resource`);
   const op = operations[kind];
-  if (!op) throw new ApiError("method_not_allowed", `${integration.name} (${integration.slug}) cannot ${kind} ${named(resource)}`);
+  if (!op) throw new Failure("method_not_allowed", `${integration.name} (${integration.slug}) cannot ${kind} ${named(resource)}`);
   return op as NonNullable<(typeof operations)[K]>;
 }
 
@@ -25,43 +25,10 @@ export function checkFilters(
 ) {
   for (const name of Object.keys(filters)) {
     if (op.filters.includes(name as UnifiedFilter)) continue;
-    throw new ApiError("filter_not_supported", `${integration.name} (${integration.slug}) cannot filter ${named(resource)} by ${name}`, {
+    throw new Failure("filter_not_supported", `${integration.name} (${integration.slug}) cannot filter ${named(resource)} by ${name}`, {
       details: [{ path: name, message: op.filters.length ? `supported: ${op.filters.join(", ")}` : "no filters are supported here" }],
     });
   }
-}
-
-/**
- * How a list operation asks its upstream for these filters: the query (through the operation's
- * query mapping), and the pagination style — or, where the vendor cannot page a filtered list
- * (`unpaged_when_filtered`), no style and where the records sit in the one answer.
- */
-export async function upstreamListOf(
-  integration: Integration,
-  resource: UnifiedResource,
-  op: OperationDefinition,
-  filters: Record<string, string>,
-) {
-  let query: Record<string, string | string[]> = { ...op.query };
-  if (op.query_mapping && Object.keys(filters).length) {
-    const out = (await integration.mappings.get(op.query_mapping)!.evaluate({ filters })) as
-      { query?: Record<string, string | string[]>; unsupported?: string } | undefined;
-    if (out?.unsupported) {
-      throw new ApiError(
-        "filter_not_supported",
-        `${integration.name} (${integration.slug}) cannot filter ${resource} by ${out.unsupported}`,
-        {
-          details: [{ path: out.unsupported.split("=")[0] ?? "", message: out.unsupported }],
-        },
-      );
-    }
-    query = { ...query, ...out?.query };
-  }
-  const style = op.pagination ? integration.pagination[op.pagination] : undefined;
-  const paginated = style && !(Object.keys(filters).length > 0 && op.unpaged_when_filtered);
-  const pagination = paginated ? style : undefined;
-  const records = paginated ? undefined : (op.records ?? style?.records);
-  return { query, pagination, records };
 }
 
 /** Refuses fields the vendor cannot set (naming field and vendor), missing required ones, and empty updates. */
@@ -76,7 +43,7 @@ export function checkFields(
   const what = `${named(resource)} ${kind}`;
   const refused = Object.keys(data).filter((field) => !op.fields.includes(field));
   if (refused.length) {
-    throw new ApiError(
+    throw new Failure(
       "invalid_request",
       `${integration.name} (${integration.slug}) cannot set ${refused.join(", ")} on ${what}; it can set ${op.fields.join(", ")}`,
       { details: refused.map((field) => ({ path: field, message: `${integration.name} cannot set ${field}` })) },
@@ -84,11 +51,11 @@ export function checkFields(
   }
   const missing = op.required.filter((field) => data[field] === undefined);
   if (kind === "create" && missing.length) {
-    throw new ApiError("invalid_request", `${integration.name} (${integration.slug}) needs ${missing.join(", ")} to ${what}`, {
+    throw new Failure("invalid_request", `${integration.name} (${integration.slug}) needs ${missing.join(", ")} to ${what}`, {
       details: missing.map((field) => ({ path: field, message: "required" })),
     });
   }
-  if (kind === "update" && Object.keys(data).length === 0) throw new ApiError("invalid_request", "the update names no field to change");
+  if (kind === "update" && Object.keys(data).length === 0) throw new Failure("invalid_request", "the update names no field to change");
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type Connection, VaultError } from "@unifold/db";
 import { type Integration, PacingUnavailable, RateLimitedLocally, UpstreamStatusError, type UpstreamTarget } from "@unifold/engine";
-import { ApiError, apiErrorOf } from "../errors.ts";
+import { Failure, failureOf } from "./failure.ts";
 import type { Deps } from "./deps.ts";
 
 /** A connection the caller may use, its integration, and its still-encrypted credentials. */
@@ -17,14 +17,14 @@ export interface Reachable {
 export async function reachConnection({ services, caller }: Deps, id: string): Promise<Reachable> {
   const found = await services.connections.getSealed(id);
   const tenant = caller.apiKey.tenantId;
-  if (!found || (tenant && found.connection.tenantId !== tenant)) throw new ApiError("not_found", `no connection with id ${id}`);
+  if (!found || (tenant && found.connection.tenantId !== tenant)) throw new Failure("not_found", `no connection with id ${id}`);
   const { connection, sealed } = found;
   const integration = services.integrations.get(connection.integration);
   if (!integration)
-    throw new ApiError("internal_error", `connection ${id} uses integration "${connection.integration}", which is not loaded`);
-  if (connection.status === "disabled") throw new ApiError("forbidden", `connection ${id} is disabled`);
+    throw new Failure("internal_error", `connection ${id} uses integration "${connection.integration}", which is not loaded`);
+  if (connection.status === "disabled") throw new Failure("forbidden", `connection ${id} is disabled`);
   if (connection.status === "needs_reauth") {
-    throw new ApiError(
+    throw new Failure(
       "upstream_unauthorized",
       `${integration.name} rejected this connection's credentials; replace them or call POST /connections/${id}/verify`,
     );
@@ -60,7 +60,7 @@ export async function withUpstream<T>(deps: Deps, reachable: Reachable, work: (t
     if (status === 429) services.metrics.rateLimited.inc({ cause: "upstream" });
     if (error instanceof RateLimitedLocally) services.metrics.rateLimited.inc({ cause: "connection" });
     if (error instanceof PacingUnavailable) services.metrics.limitStoreUnavailable.inc();
-    throw apiErrorOf(integration, error, Object.values(credentials));
+    throw failureOf(integration, error, Object.values(credentials));
   }
 }
 
@@ -72,7 +72,7 @@ async function openCredentials({ services }: Deps, { connection, sealed }: Reach
     // Sealed under a key this instance's ring lacks (another instance has a newer ring): the
     // same call on an instance with the full ring succeeds.
     if (error instanceof VaultError && error.code === "unknown_key")
-      throw new ApiError("unavailable", `${error.message}; give every gateway instance the same UNIFOLD_ENCRYPTION_KEYS`);
+      throw new Failure("unavailable", `${error.message}; give every gateway instance the same UNIFOLD_ENCRYPTION_KEYS`);
     throw error;
   }
 }

@@ -6,11 +6,12 @@ import {
   renderPath,
   type UnifiedFilter,
   type UnifiedResource,
+  upstreamListOf,
 } from "@unifold/engine";
-import { ApiError } from "../errors.ts";
+import { Failure } from "./failure.ts";
 import { openCursor, sealCursor } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
-import { checkFilters, supportedOperation, unifyAll, unifyEach, upstreamListOf } from "./operations.ts";
+import { checkFilters, supportedOperation, unifyAll, unifyEach } from "./operations.ts";
 import { reachConnection, withUpstream } from "./reach.ts";
 
 export interface ListInput {
@@ -41,10 +42,11 @@ export async function listUnified(deps: Deps, input: ListInput): Promise<Unified
   const op = supportedOperation(integration, input.resource, "list");
   const filters = Object.fromEntries(Object.entries(input.filters).filter(([, value]) => value !== undefined)) as Record<string, string>;
   checkFilters(integration, input.resource, op, filters);
-  const upstream = await upstreamListOf(integration, input.resource, op, filters);
   const binding = `${connection.id}|${input.resource}|${input.parentId ?? ""}|${JSON.stringify(filters)}`;
   const position = await openCursor(services.cursors, binding, input.cursor);
   const page = await withUpstream(deps, reachable, async (target) => {
+    // A filter the vendor cannot apply is refused here, before any call (FilterNotSupported).
+    const upstream = await upstreamListOf(integration, input.resource, op, filters);
     const result = await readListWithBytes(services.upstream, target, {
       path: renderPath(op.path, input.parentId === undefined ? {} : { id: input.parentId }),
       ...upstream,
@@ -82,6 +84,6 @@ export async function getUnified(deps: Deps, input: GetInput) {
     const [object] = await unifyAll(services, integration, input.resource, op, [record], input.withRemote);
     return { object, last };
   });
-  if (!object) throw new ApiError("not_found", `${integration.name} has no such ${input.resource}`);
+  if (!object) throw new Failure("not_found", `${integration.name} has no such ${input.resource}`);
   return { object, rateLimit: rateLimitHeaders(integration, last) };
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ApiError } from "../errors.ts";
+import { Failure } from "./failure.ts";
 import { openCursor } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
 
@@ -14,11 +14,11 @@ export async function listRecords(
   const { services, caller } = deps;
   const connection = await services.connections.get(input.connection_id);
   if (!connection || (caller.apiKey.tenantId && connection.tenantId !== caller.apiKey.tenantId)) {
-    throw new ApiError("not_found", `no connection with id ${input.connection_id}`);
+    throw new Failure("not_found", `no connection with id ${input.connection_id}`);
   }
   const binding = `records:${connection.id}:${resource}:${input.modified_after ?? ""}`;
   const opened = position.safeParse(await openCursor(services.cursors, binding, input.cursor));
-  if (input.cursor !== undefined && !opened.success) throw new ApiError("invalid_cursor", "the cursor does not belong to this list");
+  if (input.cursor !== undefined && !opened.success) throw new Failure("invalid_cursor", "the cursor does not belong to this list");
   const page = await services.syncs.records({
     connectionId: connection.id,
     resource,

@@ -1,5 +1,5 @@
 import { baseUrlOf, type Integration, isUnderBaseUrl, joinUrl, type QueryValue, rateLimitHeaders, readRawList } from "@unifold/engine";
-import { ApiError } from "../errors.ts";
+import { Failure } from "./failure.ts";
 import { openCursor, sealCursor } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
 import { type Reachable, reachConnection, withUpstream } from "./reach.ts";
@@ -45,7 +45,7 @@ function proxyResourceOf(integration: Integration, name: string) {
   const proxy = Object.hasOwn(integration.proxy, name) ? integration.proxy[name] : undefined;
   if (!proxy) {
     const known = Object.keys(integration.proxy).join(", ") || "none";
-    throw new ApiError(
+    throw new Failure(
       "resource_not_supported",
       `${integration.name} (${integration.slug}) has no proxy resource "${name}"; it has ${known}`,
     );
@@ -104,7 +104,7 @@ export async function relayPassthrough(deps: Deps, connectionId: string, path: s
   const reachable = await reachConnection(deps, connectionId);
   const base = new URL(baseUrlOf({ integration: reachable.integration, config: reachable.connection.config }));
   if (!isUnderBaseUrl(base, joinUrl(base.toString(), path))) {
-    throw new ApiError("invalid_request", "passthrough path refused: it leaves the connection's base URL");
+    throw new Failure("invalid_request", "passthrough path refused: it leaves the connection's base URL");
   }
   return relay(deps, reachable, path, req);
 }

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { Database, NewEvent, RecordChange, Sync, SyncRun } from "@unifold/db";
 import type { UnifiedResource } from "@unifold/engine";
 import stringify from "safe-stable-stringify";
-import { ApiError, loggable } from "../errors.ts";
+import { Failure } from "./failure.ts";
+import { loggable } from "../logger.ts";
 import type { Services } from "../services.ts";
 import { keysetPage } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
@@ -50,8 +51,8 @@ export async function createSync(
       // Memberships are read group by group.
       if (resource === "group_members") supportedOperation(integration, "groups", "list");
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      throw new ApiError("invalid_request", `resources[${i}]: ${error.message}`, {
+      if (!(error instanceof Failure)) throw error;
+      throw new Failure("invalid_request", `resources[${i}]: ${error.message}`, {
         details: [{ path: `resources.${i}`, message: error.message }],
       });
     }
@@ -67,7 +68,7 @@ export async function createSync(
     const { resource, syncId } = made.taken;
     const at = input.resources.findIndex((r) => r === resource);
     const message = `sync ${syncId} already copies ${resource} of this connection; change or delete that sync instead`;
-    throw new ApiError("conflict", `resources[${at}]: ${message}`, { details: [{ path: `resources.${at}`, message }] });
+    throw new Failure("conflict", `resources[${at}]: ${message}`, { details: [{ path: `resources.${at}`, message }] });
   }
   await deps.services.queue.runSync(made.sync.id);
   return made.sync;
@@ -77,7 +78,7 @@ export async function createSync(
 export async function findSync(deps: Deps, id: string): Promise<Sync> {
   const sync = await deps.services.syncs.get(id);
   const tenant = deps.caller.apiKey.tenantId;
-  if (!sync || (tenant && sync.tenantId !== tenant)) throw new ApiError("not_found", `no sync with id ${id}`);
+  if (!sync || (tenant && sync.tenantId !== tenant)) throw new Failure("not_found", `no sync with id ${id}`);
   return sync;
 }
 
@@ -95,7 +96,7 @@ export async function removeSync(deps: Deps, id: string): Promise<void> {
 /** Asks for a run now; false when one is already queued. A paused sync is refused. */
 export async function runSyncNow(deps: Deps, id: string): Promise<boolean> {
   const sync = await findSync(deps, id);
-  if (sync.status === "paused") throw new ApiError("conflict", `sync ${sync.id} is paused; resume it first`);
+  if (sync.status === "paused") throw new Failure("conflict", `sync ${sync.id} is paused; resume it first`);
   return (await deps.services.queue.runSync(sync.id)) !== null;
 }
 
@@ -289,7 +290,7 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
  * nor a vendor's words: the upstream status is named instead.
  */
 export function runFailure(error: unknown, vendor: string): { code: string; message: string } {
-  if (error instanceof ApiError) {
+  if (error instanceof Failure) {
     const upstream = error.extra.upstream;
     return upstream
       ? { code: error.code, message: `${vendor} answered ${upstream.status}` }

@@ -1,5 +1,5 @@
 import { type Integration, statusError, UpstreamStatusError, verifyConnection } from "@unifold/engine";
-import { ApiError, apiErrorOf, redacted, upstreamBody, upstreamWords } from "../errors.ts";
+import { Failure, failureOf, redacted, upstreamBody, upstreamWords } from "./failure.ts";
 import type { Services } from "../services.ts";
 
 /**
@@ -21,13 +21,13 @@ export async function verifyCredentials(
     const { status } = result.response;
     if (result.ok || result.refused) return result;
     if (status === 429 || status >= 500) throw new UpstreamStatusError(result.response, undefined);
-    throw new ApiError(
+    throw new Failure(
       "upstream_error",
       `${integration.name} answered the credential check with upstream status ${status}, which neither accepts nor refuses credentials; is the base URL right?`,
       { upstream: { status, body: upstreamBody(result.response.body, result.response.text, secrets) } },
     );
   } catch (error) {
-    throw apiErrorOf(integration, error, secrets);
+    throw failureOf(integration, error, secrets);
   }
 }
 
@@ -46,7 +46,7 @@ export async function verifyOrReject(
     const secrets = Object.values(credentials);
     const said = (await statusError(integration, response)).upstreamMessage;
     const reason = said === undefined ? undefined : upstreamWords(redacted(said, secrets));
-    throw new ApiError(
+    throw new Failure(
       "invalid_request",
       `${integration.name} rejected the credentials (upstream status ${response.status})${reason ? `: ${reason}` : ""}`,
       { upstream: { status: response.status, body: upstreamBody(response.body, response.text, secrets) }, reason },

@@ -11,15 +11,17 @@ import {
   type WriteInput,
   type WriteKind,
   type WritePlan,
+  upstreamListOf,
   writtenRecord,
 } from "@unifold/engine";
-import { ApiError } from "../errors.ts";
+import { Failure } from "./failure.ts";
 import type { Deps } from "./deps.ts";
-import { checkFields, supportedOperation, unifyAll, upstreamListOf } from "./operations.ts";
+import { checkFields, supportedOperation, unifyAll } from "./operations.ts";
 import { type Reachable, reachConnection, withUpstream } from "./reach.ts";
 
 export interface WriteResult {
-  status: 200 | 201;
+  /** A record (or membership) was made, not changed or removed. */
+  created: boolean;
   body: Record<string, unknown>;
 }
 
@@ -44,7 +46,7 @@ export async function planChecked(reachable: Reachable, resource: UnifiedResourc
   checkFields(integration, resource, kind, op, input.data);
   const plan = await planWrite(integration, op, input);
   if (plan.invalid) {
-    throw new ApiError("invalid_request", `${integration.name}: ${plan.invalid.message}`, {
+    throw new Failure("invalid_request", `${integration.name}: ${plan.invalid.message}`, {
       details: [{ path: plan.invalid.field, message: plan.invalid.message }],
     });
   }
@@ -73,9 +75,9 @@ export async function performWrite(
         ? await createWithoutDuplicates(deps, target, plan, input)
         : await runPlan(services.upstream, target, plan, input, caller.signal);
     if (resource === "group_members") {
-      return { status: kind === "delete" ? 200 : 201, body: { user_id: input.data?.user_id, group_id: input.id } };
+      return { created: kind !== "delete", body: { user_id: input.data?.user_id, group_id: input.id } };
     }
-    if (kind === "delete") return { status: 200, body: { id: input.id, outcome: plan.outcome ?? "deleted" } };
+    if (kind === "delete") return { created: false, body: { id: input.id, outcome: plan.outcome ?? "deleted" } };
     let record = op.refetch ? undefined : writtenRecord(responses);
     if (!record) {
       const id = input.id ?? String(writtenRecord(responses)?.id ?? "");
@@ -83,8 +85,8 @@ export async function performWrite(
       record = (await readOne(services.upstream, target, get, { id }, caller.signal)).record as Record<string, unknown>;
     }
     const [object] = await unifyAll(services, integration, resource, op, [record], withRemote);
-    if (!object) throw new ApiError("upstream_error", `${integration.name} answered the ${kind} without a ${resource} record`);
-    return { status: kind === "create" ? 201 : 200, body: object };
+    if (!object) throw new Failure("upstream_error", `${integration.name} answered the ${kind} without a ${resource} record`);
+    return { created: kind === "create", body: object };
   });
 }
 

@@ -1,7 +1,7 @@
 import type { ApiKeyScope } from "@unifold/db";
 import type { MiddlewareHandler } from "hono";
 import { every } from "hono/combine";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import type { AppEnv } from "../http/env.ts";
 import { apiKeyLimit } from "./key-limit.ts";
 
@@ -10,9 +10,9 @@ const BEARER = /^Bearer\s+(\S+)$/i;
 /** A live API key in `Authorization: Bearer <key>` becomes the request's caller; else 401. */
 const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = BEARER.exec(c.req.header("authorization") ?? "");
-  if (!match) throw new ApiError("unauthorized", "send an API key as Authorization: Bearer <key>");
+  if (!match) throw new Failure("unauthorized", "send an API key as Authorization: Bearer <key>");
   const key = await c.get("services").apiKeys.authenticate(match[1] as string);
-  if (!key) throw new ApiError("unauthorized", "the API key is unknown or revoked");
+  if (!key) throw new Failure("unauthorized", "the API key is unknown or revoked");
   c.set("apiKey", key);
   await next();
 };
@@ -25,7 +25,7 @@ export function requireScope(...scopes: ApiKeyScope[]): MiddlewareHandler<AppEnv
   const inScope: MiddlewareHandler<AppEnv> = async (c, next) => {
     const key = c.get("apiKey");
     if (key.scope !== "admin" && !scopes.includes(key.scope)) {
-      throw new ApiError("forbidden", `this route needs an API key with scope ${scopes.join(" or ")}; this key has scope ${key.scope}`);
+      throw new Failure("forbidden", `this route needs an API key with scope ${scopes.join(" or ")}; this key has scope ${key.scope}`);
     }
     await next();
   };

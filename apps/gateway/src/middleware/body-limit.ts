@@ -1,6 +1,6 @@
 import { bodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import type { AppEnv } from "../http/env.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -9,7 +9,7 @@ const limiter = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: () => {
     // The rest of the upload is never read, so this socket cannot carry another request.
-    throw new ApiError("payload_too_large", `the request body is over ${MAX_BODY_BYTES / 1024 / 1024} MB`, {
+    throw new Failure("payload_too_large", `the request body is over ${MAX_BODY_BYTES / 1024 / 1024} MB`, {
       headers: { connection: "close" },
     });
   },

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import type { AppEnv } from "../http/env.ts";
 
 /**
@@ -14,7 +14,7 @@ import type { AppEnv } from "../http/env.ts";
 export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header("idempotency-key");
   if (key === undefined) return next();
-  if (key.length === 0 || key.length > 255) throw new ApiError("invalid_request", "Idempotency-Key must be 1 to 255 characters");
+  if (key.length === 0 || key.length > 255) throw new Failure("invalid_request", "Idempotency-Key must be 1 to 255 characters");
   const store = c.get("services").idempotency;
   const apiKeyId = c.get("apiKey").id;
   const url = new URL(c.req.url);
@@ -24,10 +24,10 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
     .digest("hex");
   const claim = await store.claim(apiKeyId, key, hash);
   if (claim.state === "mismatch") {
-    throw new ApiError("invalid_request", "this Idempotency-Key was already used for a different request; use a new key");
+    throw new Failure("invalid_request", "this Idempotency-Key was already used for a different request; use a new key");
   }
   if (claim.state === "in_progress") {
-    throw new ApiError("conflict", "a request with this Idempotency-Key is still running; retry when it has finished");
+    throw new Failure("conflict", "a request with this Idempotency-Key is still running; retry when it has finished");
   }
   if (claim.state === "replay") {
     c.header("idempotent-replayed", "true");
@@ -59,7 +59,7 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
  */
 export const noIdempotencyKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.header("idempotency-key") !== undefined) {
-    throw new ApiError(
+    throw new Failure(
       "invalid_request",
       "Idempotency-Key is not supported on proxy and passthrough calls, which are relayed as sent; use the unified routes",
       {

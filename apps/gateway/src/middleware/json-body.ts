@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import type { AppEnv } from "../http/env.ts";
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
@@ -18,7 +18,7 @@ export const jsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
     const hasBody = length !== undefined ? length !== "0" : c.req.header("transfer-encoding") !== undefined;
     const type = c.req.header("content-type");
     if (hasBody && !(type && JSON_TYPE.test(type))) {
-      throw new ApiError(
+      throw new Failure(
         "unsupported_media_type",
         `the request body must be application/json (it was sent as ${type ?? "no content type"})`,
       );

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import type { AppEnv } from "../http/env.ts";
 
 /** When UNIFOLD_API_KEY_RATE_LIMIT is set: each API key's requests per minute across all instances, answered 429 past it (see requireScope). */
@@ -11,7 +11,7 @@ export const apiKeyLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!taken.allowed) {
       c.get("services").metrics.rateLimited.inc({ cause: "api_key" });
       const retryAfter = String(Math.ceil(taken.waitMs / 1000));
-      throw new ApiError("rate_limited", `this API key may make ${limit.rule.requests} requests per ${limit.rule.per_seconds} s`, {
+      throw new Failure("rate_limited", `this API key may make ${limit.rule.requests} requests per ${limit.rule.per_seconds} s`, {
         headers: {
           "retry-after": retryAfter,
           "ratelimit-limit": String(limit.rule.requests),

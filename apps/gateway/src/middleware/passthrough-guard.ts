@@ -1,6 +1,6 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import type { AppEnv } from "../http/env.ts";
 
 const PREFIX = "/passthrough/";
@@ -40,7 +40,7 @@ export const passthroughGuard: MiddlewareHandler<AppEnv & { Bindings: HttpBindin
   if (rawPath !== undefined) {
     const problem = hostilePath(rawPath);
     if (problem)
-      throw new ApiError("invalid_request", `passthrough path refused: ${problem}`, { details: [{ path: "path", message: problem }] });
+      throw new Failure("invalid_request", `passthrough path refused: ${problem}`, { details: [{ path: "path", message: problem }] });
   }
   await next();
 };

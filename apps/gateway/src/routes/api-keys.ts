@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { type ApiKey, apiKeyScopes } from "@unifold/db";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { keysetPage } from "../domain/cursor.ts";
 import { listEnvelope } from "../http/envelope.ts";
@@ -48,7 +48,7 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const body = c.req.valid("json");
       if (body.scope === "admin" && body.tenant_id) {
-        throw new ApiError("invalid_request", "tenant_id binds api keys only; admin keys reach every tenant", {
+        throw new Failure("invalid_request", "tenant_id binds api keys only; admin keys reach every tenant", {
           details: [{ path: "tenant_id", message: "not allowed with scope admin" }],
         });
       }
@@ -90,7 +90,7 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { id } = c.req.valid("param");
       const key = await c.get("services").apiKeys.revoke(id);
-      if (!key) throw new ApiError("not_found", `no API key with id ${id}`);
+      if (!key) throw new Failure("not_found", `no API key with id ${id}`);
       return c.json(present(key), 200);
     },
   );

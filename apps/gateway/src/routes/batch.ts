@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { BatchOperationResult, UserInput } from "@unifold/engine";
-import { runBatch } from "../domain/batch.ts";
+import { type BatchOutcome, runBatch } from "../domain/batch.ts";
+import { errorResponse } from "../errors.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { idempotent } from "../middleware/idempotency.ts";
@@ -37,7 +38,29 @@ export function registerBatch(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const { connection_id, remote_data } = c.req.valid("query");
     const { operations } = c.req.valid("json");
-    const result = await runBatch(depsOf(c), connection_id, operations, remote_data !== "false");
-    return c.json({ result }, 200);
+    const outcomes = await runBatch(depsOf(c), connection_id, operations, remote_data !== "false");
+    return c.json({ result: outcomes.map(resultOf) }, 200);
   });
+}
+
+/** An operation's outcome as the contract answers it: the status it would have had on its own route. */
+function resultOf(outcome: BatchOutcome): z.infer<typeof BatchOperationResult> {
+  const { method, id } = outcome;
+  if ("failure" in outcome) {
+    const { status, body } = errorResponse(outcome.failure, "");
+    const { code, message, upstream } = body.error as { code: string; message: string; upstream?: unknown };
+    return {
+      method,
+      status,
+      ...(id !== undefined && { id }),
+      error: { code, message, status, ...(upstream !== undefined && { upstream }) },
+    };
+  }
+  return {
+    method,
+    status: outcome.created ? 201 : 200,
+    ...(id !== undefined && { id }),
+    ...(outcome.outcome && { outcome: outcome.outcome }),
+    ...(outcome.data && { data: outcome.data }),
+  };
 }

@@ -10,7 +10,7 @@ import { type Locale, locales, messages } from "../connect/messages.ts";
 import { renderConnectPage, resultOf, resultUrl } from "../connect/page.ts";
 import { connectSessionStatus, createConnectSession, openConnectPage, type PageState, submitConnectForm } from "../domain/connect.ts";
 import { isHttpUrl } from "../domain/connections.ts";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, ErrorSchema, IdParam, json, tenantOfKey } from "../schemas.ts";
@@ -221,7 +221,7 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
       await sameOrigin(c, next);
     } catch (error) {
       if (error instanceof HTTPException && error.status === 403)
-        throw new ApiError("forbidden", "the connect form can only be posted from its own page");
+        throw new Failure("forbidden", "the connect form can only be posted from its own page");
       throw error;
     }
   });
@@ -302,7 +302,7 @@ const clientLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
     const taken = await limit.take(clientAddress(c));
     if (!taken.allowed) {
       c.get("services").metrics.rateLimited.inc({ cause: "connect_client" });
-      throw new ApiError(
+      throw new Failure(
         "rate_limited",
         `too many requests to the connect page from this address; retry in ${Math.ceil(taken.waitMs / 1000)} s`,
         {

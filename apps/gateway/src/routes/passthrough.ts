@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { relayPassthrough } from "../domain/relay.ts";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { relayedResponse, relayRequestOf } from "../http/relayed.ts";
 import { requireScope } from "../middleware/auth.ts";
@@ -35,7 +35,7 @@ export function registerPassthrough(app: OpenAPIHono<AppEnv>) {
   }
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/passthrough/*", requireScope("api"), noIdempotencyKey, async (c) => {
     const parsed = connectionQuery.safeParse({ connection_id: c.req.query("connection_id") });
-    if (!parsed.success) throw ApiError.fromZod(parsed.error, "query");
+    if (!parsed.success) throw Failure.fromZod(parsed.error, "query");
     const relayed = await relayPassthrough(depsOf(c), parsed.data.connection_id, rawPassthroughPath(c) ?? "", await relayRequestOf(c));
     return relayedResponse(relayed);
   });

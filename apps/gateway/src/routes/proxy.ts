@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { listProxy, relayProxyRecord } from "../domain/relay.ts";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { rawListEnvelope } from "../http/envelope.ts";
 import { relayedResponse, relayRequestOf, vendorQuery } from "../http/relayed.ts";
@@ -20,7 +20,7 @@ const oneQueryAndVendor = oneQuery.passthrough();
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw ApiError.fromZod(parsed.error, "query");
+  if (!parsed.success) throw Failure.fromZod(parsed.error, "query");
   return parsed.data;
 }
 

@@ -15,7 +15,7 @@ import {
 } from "../domain/webhooks/endpoints.ts";
 import { presentEvent } from "../domain/events/log.ts";
 import { eventTypes } from "../domain/events/types.ts";
-import { ApiError } from "../errors.ts";
+import { Failure } from "../domain/failure.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
@@ -199,7 +199,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       const fromBody = c.req.valid("json")?.overlap_seconds;
       const fromQuery = c.req.valid("query").overlap_seconds;
       if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
-        throw new ApiError("invalid_request", "overlap_seconds: given twice, in the body and in the query, with different values", {
+        throw new Failure("invalid_request", "overlap_seconds: given twice, in the body and in the query, with different values", {
           details: [{ path: "overlap_seconds", message: "given in the body and the query with different values" }],
         });
       }

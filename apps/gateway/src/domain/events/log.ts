@@ -1,5 +1,5 @@
 import type { EventRow } from "@unifold/db";
-import { ApiError } from "../../errors.ts";
+import { Failure } from "../failure.ts";
 import { openCursor } from "../cursor.ts";
 import { type Deps, tenantScope } from "../deps.ts";
 
@@ -33,7 +33,7 @@ export async function listEvents(
   let afterSeq: number | undefined;
   if (input.after !== undefined) {
     const state = (await openCursor(deps.services.cursors, binding, input.after)) as { s?: unknown } | undefined;
-    if (typeof state?.s !== "number") throw new ApiError("invalid_cursor", "the cursor does not belong to this event log");
+    if (typeof state?.s !== "number") throw new Failure("invalid_cursor", "the cursor does not belong to this event log");
     afterSeq = state.s;
   }
   const page = await deps.services.events.list({

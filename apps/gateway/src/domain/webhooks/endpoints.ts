@@ -1,6 +1,6 @@
 import type { Delivery, EndpointPatch, WebhookEndpoint } from "@unifold/db";
 import { hostRefusal } from "@unifold/engine";
-import { ApiError } from "../../errors.ts";
+import { Failure } from "../failure.ts";
 import type { Services } from "../../services.ts";
 import { keysetPage } from "../cursor.ts";
 import { type Deps, tenantOf } from "../deps.ts";
@@ -56,7 +56,7 @@ function checkUrl(services: Services, url: string) {
       : parsed.username || parsed.password
         ? "must not carry a user name or password; authenticate deliveries by their signature"
         : hostRefusal(services.webhookNetwork, parsed.hostname);
-  if (refused) throw new ApiError("invalid_request", `url: ${refused}`, { details: [{ path: "url", message: refused }] });
+  if (refused) throw new Failure("invalid_request", `url: ${refused}`, { details: [{ path: "url", message: refused }] });
 }
 
 export async function createEndpoint(
@@ -75,7 +75,7 @@ export async function createEndpoint(
 export async function findEndpoint(deps: Deps, id: string): Promise<WebhookEndpoint> {
   const endpoint = await deps.services.webhooks.get(id);
   const tenant = deps.caller.apiKey.tenantId;
-  if (!endpoint || (tenant && endpoint.tenantId !== tenant)) throw new ApiError("not_found", `no webhook endpoint with id ${id}`);
+  if (!endpoint || (tenant && endpoint.tenantId !== tenant)) throw new Failure("not_found", `no webhook endpoint with id ${id}`);
   return endpoint;
 }
 
@@ -117,8 +117,7 @@ export async function listDeliveries(deps: Deps, id: string, input: { limit: num
 export async function replayDelivery(deps: Deps, endpointId: string, deliveryId: string) {
   await findEndpoint(deps, endpointId);
   const delivery = await deps.services.webhooks.delivery(deliveryId);
-  if (!delivery || delivery.endpointId !== endpointId)
-    throw new ApiError("not_found", `no delivery with id ${deliveryId} on this endpoint`);
+  if (!delivery || delivery.endpointId !== endpointId) throw new Failure("not_found", `no delivery with id ${deliveryId} on this endpoint`);
   await deps.services.queue.deliver([{ eventId: delivery.eventId, endpointId }]);
 }
 
