@@ -9,7 +9,11 @@ const restrict = (files, patterns, message) => ({
   rules: { "no-restricted-imports": ["error", { patterns: [{ group: patterns, message }] }] },
 });
 const importRules = [
-  restrict(["apps/gateway/src/routes/**"], ["./*"], "a route file never imports another route file: shared logic lives in domain/ or http/"),
+  restrict(
+    ["apps/gateway/src/routes/**"],
+    ["./*"],
+    "a route file never imports another route file: shared logic lives in domain/ or http/",
+  ),
   restrict(
     [
       "apps/gateway/src/domain/**",
@@ -28,9 +32,18 @@ const importRules = [
     ["@unifold/db", "@unifold/gateway", "@unifold/sandbox", "@unifold/sdk", "@unifold/cli", ...hono],
     "the engine knows no database and no server",
   ),
-  restrict(["packages/db/src/**"], ["@unifold/engine", "@unifold/gateway", "@unifold/sandbox", ...hono], "the store knows no engine and no server"),
+  restrict(
+    ["packages/db/src/**"],
+    ["@unifold/engine", "@unifold/gateway", "@unifold/sandbox", ...hono],
+    "the store knows no engine and no server",
+  ),
   restrict(["packages/mapping/src/**"], projectPackages, "the mapping compiler stands alone"),
   restrict(["apps/sandbox/src/**"], projectPackages, "the sandbox stands in for the outside world: it imports nothing of Unifold"),
+  restrict(
+    ["apps/gateway/src/connect/browser/**"],
+    ["*", "./*", "../*"],
+    "the connect page's script is inlined on its own (src/connect/assets.ts compiles it without bundling): it imports nothing",
+  ),
 ];
 
 export default tseslint.config(
@@ -47,4 +60,6 @@ export default tseslint.config(
   ...importRules,
   // Plain JavaScript run by node as it is (the gateway's build and start scripts, the CLI's bin).
   { files: ["**/*.js"], languageOptions: { globals: globals.node } },
+  // The connect page's script runs in the browser (inlined by src/connect/assets.ts).
+  { files: ["apps/gateway/src/connect/browser/**"], languageOptions: { globals: globals.browser } },
 );

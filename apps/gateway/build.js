@@ -5,12 +5,29 @@
 // dist/ sits at the same depth as src/, so the paths src/config.ts and packages/db build from
 // import.meta.url (../../../mappings, ../../../drizzle) hold in the bundle.
 import { execFileSync } from "node:child_process";
-import { build } from "esbuild";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { build, transform } from "esbuild";
 
 const here = new URL(".", import.meta.url);
 // Packages that read files beside themselves at run time (PGlite its WebAssembly, Scalar its
 // browser bundle) stay in node_modules.
 const locatesOwnFiles = /^(@electric-sql\/pglite|@scalar\/api-reference)(\/|$)/;
+
+// The connect page's stylesheet and script, compiled here with the options src/connect/assets.ts
+// uses from the sources; the bundle gets a module holding the two strings in place of that one,
+// so it neither reads the files nor imports esbuild at run time.
+const connectDir = new URL("src/connect/", here);
+const connectAssetsModule = /[\\/]src[\\/]connect[\\/]assets\.ts$/;
+const connectAssetFiles = ["page.css", "browser/page-client.ts"].map((file) => fileURLToPath(new URL(file, connectDir)));
+let connectAssetsInlined = false;
+async function connectAssets() {
+  const [css, script] = connectAssetFiles.map((path) => readFileSync(path, "utf8"));
+  return {
+    css: (await transform(css, { loader: "css", minifyWhitespace: true })).code,
+    script: (await transform(script, { loader: "ts", format: "iife", target: "es2020", minifyWhitespace: true })).code,
+  };
+}
 
 await build({
   absWorkingDir: here.pathname,
@@ -35,6 +52,22 @@ await build({
         b.onResolve({ filter: locatesOwnFiles }, (args) => ({ path: args.path, external: true }));
       },
     },
+    {
+      name: "inline-connect-page-assets",
+      setup(b) {
+        b.onLoad({ filter: connectAssetsModule }, async () => {
+          connectAssetsInlined = true;
+          const assets = JSON.stringify(await connectAssets());
+          return {
+            contents: `const assets = ${assets};\nexport function connectAssets() { return assets; }\n`,
+            loader: "js",
+            watchFiles: connectAssetFiles,
+          };
+        });
+      },
+    },
   ],
 });
+// Else the bundle would hold the sources' loader, and esbuild with it.
+if (!connectAssetsInlined) throw new Error("build.js: src/connect/assets.ts was not replaced: did it move?");
 execFileSync(process.execPath, ["dist/pglite-seed.js", "dist/pglite-seed"], { cwd: here, stdio: "inherit" });

@@ -6,8 +6,9 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
+import { connectAssets } from "../src/connect/assets.ts";
 import { freePort, mappingsDir } from "./harness.ts";
 
 const gatewayDir = fileURLToPath(new URL("..", import.meta.url));
@@ -79,6 +80,40 @@ describe("gateway process start-up", () => {
     run.child.kill("SIGTERM");
     expect(await run.exited).toBe(0);
     expect(run.output()).toMatch(/"msg":"stopped"/);
+  });
+
+  it("serves the connect page with the stylesheet and script the build inlined, under the response's nonce", async () => {
+    const adminKey = `ufk_${"d".repeat(43)}`;
+    // A database of its own: UNIFOLD_ADMIN_KEY is registered only where no admin key is yet.
+    const own = await createTestDatabase();
+    onTestFinished(() => own.drop());
+    const run = startProcess({
+      DATABASE_URL: own.url,
+      UNIFOLD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString("base64")}`,
+      UNIFOLD_ADMIN_KEY: adminKey,
+    });
+    onTestFinished(() => void run.child.kill()); // if an expectation fails before the SIGTERM below
+    const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(
+      await run.waitFor(/gateway listening on http:\/\/127\.0\.0\.1:(\d+)/),
+    )?.[1];
+    const created = await fetch(`http://127.0.0.1:${port}/connect/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ tenant_id: "acme", theme: { primary_color: "#f5c518" } }),
+    });
+    expect(created.status).toBe(201);
+    const page = await fetch(((await created.json()) as { url: string }).url);
+    const html = await page.text();
+    const nonce = /script-src 'nonce-([^']+)'/.exec(page.headers.get("content-security-policy") ?? "")?.[1];
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    // The same text the sources make (src/connect/assets.ts), from the bundle's copy made by build.js.
+    const { css, script } = connectAssets();
+    expect(html).toContain(`<style nonce="${nonce}">`);
+    expect(html).toContain(`:root{--primary:#f5c518;--on-primary:#111111}\n${css}`);
+    expect(html).toContain(`<script nonce="${nonce}">\n          ${script}`);
+    expect(html.match(/<style|<script nonce/g)).toHaveLength(2);
+    run.child.kill("SIGTERM");
+    expect(await run.exited).toBe(0);
   });
 
   it("starts an empty embedded data directory from the build's ready-made database, and again from what it left", async () => {

@@ -2,6 +2,7 @@ import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { Integration } from "@unifold/engine";
 import type { FormError, PageField, PageState } from "../domain/connect.ts";
+import { connectAssets } from "./assets.ts";
 import type { Messages } from "./messages.ts";
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -79,7 +80,7 @@ export function renderConnectPage(state: PageState, context: PageContext): Html 
             : ""
         }
         <script nonce="${context.nonce}">
-          ${raw(script)};
+          ${raw(connectAssets().script)};
         </script>
       </body>
     </html>`;
@@ -268,60 +269,14 @@ function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/</g, "\\u003c");
 }
 
-// Runs on every state: tells the server how the page was opened (redirect, popup or iframe), moves
-// focus to the errors or the heading, and hands a result to the opener or parent, only at the
-// session's allowed origins (never "*").
-const script = `(() => {
-  const embedded = window.opener ? "popup" : window.parent !== window ? "iframe" : "redirect";
-  for (const input of document.querySelectorAll('input[name="mode"]')) input.value = embedded;
-  const focus = document.getElementById("errors") || (document.querySelector("form") ? null : document.getElementById("title"));
-  if (focus) focus.focus();
-  const data = document.getElementById("unifold-result");
-  const target = window.opener || (window.parent !== window ? window.parent : null);
-  if (data && target) {
-    const { message, origins } = JSON.parse(data.textContent);
-    for (const origin of origins) target.postMessage(message, origin);
-  }
-})();`;
-
-/** Light, dark or the system's choice; the primary colour on buttons with a text colour that keeps 4.5:1 contrast. */
+/**
+ * The page's stylesheet: a :root rule with the primary colour, on buttons with a text colour that
+ * keeps 4.5:1 contrast, then page.css. The colour is a #rrggbb the session's schema checked.
+ */
 function styles(primary: string | undefined): string {
   const color = primary ?? "#3451b2";
   const onPrimary = contrastOf(color, "#ffffff") >= contrastOf(color, "#111111") ? "#ffffff" : "#111111";
-  const dark = `--bg:#0d1117;--card:#161b22;--text:#e6edf3;--muted:#a8b1bb;--border:#59636e;--error:#ff9492;--error-bg:#2d1517;color-scheme:dark;`;
-  return `
-:root{--primary:${color};--on-primary:${onPrimary};--bg:#f3f4f6;--card:#ffffff;--text:#1f2328;--muted:#57606a;--border:#8c959f;--error:#b42318;--error-bg:#fef3f2;color-scheme:light}
-[data-mode=dark]{${dark}}
-@media (prefers-color-scheme: dark){[data-mode=auto]{${dark}}}
-*{box-sizing:border-box}
-body{margin:0;min-height:100vh;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;display:flex;justify-content:center;align-items:flex-start;padding:24px 12px}
-.card{width:100%;max-width:440px;background:var(--card);border:1px solid var(--border);border-radius:12px;padding:24px}
-.logo{display:block;max-height:48px;max-width:160px;margin-bottom:16px}
-h1{font-size:1.4rem;margin:0 0 12px}
-h2{font-size:1rem;margin:0 0 4px}
-h1:focus{outline:none}
-.help{color:var(--muted);font-size:.9rem;margin:4px 0 12px}
-a{color:inherit}
-.field{margin:16px 0}
-label{display:block;font-weight:600}
-.tag{font-weight:400;color:var(--muted);font-size:.85rem}
-input[type=text],input[type=password]{display:block;width:100%;font:inherit;padding:10px 12px;border:1px solid var(--border);border-radius:8px;background:var(--card);color:var(--text)}
-input:focus-visible,button:focus-visible,a:focus-visible,.errors:focus-visible{outline:3px solid var(--primary);outline-offset:2px}
-.invalid input{border-color:var(--error);border-width:2px}
-.field-error{color:var(--error);font-weight:600;margin:4px 0}
-.errors{border:2px solid var(--error);background:var(--error-bg);border-radius:8px;padding:12px;margin:12px 0}
-.errors ul{margin:0;padding-left:20px}
-.actions{display:flex;gap:12px;flex-wrap:wrap;margin-top:20px}
-button,.button{font:inherit;font-weight:600;padding:10px 18px;border-radius:8px;cursor:pointer;text-decoration:none;display:inline-block}
-button.primary,.button{background:var(--primary);color:var(--on-primary);border:1px solid var(--primary)}
-button.secondary{background:transparent;color:var(--text);border:1px solid var(--border)}
-.choices{list-style:none;padding:0;margin:0}
-.choice{display:block;border:1px solid var(--border);border-radius:8px;padding:12px;margin:8px 0;text-decoration:none}
-.choice .name{display:block;font-weight:600}
-.choice .description{display:block;color:var(--muted);font-size:.9rem}
-.attempts{color:var(--muted);font-size:.9rem}
-.footer{color:var(--muted);font-size:.8rem;margin:24px 0 0;text-align:center}
-`;
+  return `:root{--primary:${color};--on-primary:${onPrimary}}\n${connectAssets().css}`;
 }
 
 /** WCAG contrast ratio of two #rrggbb colours. */
