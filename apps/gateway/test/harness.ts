@@ -255,7 +255,7 @@ export interface GatewayWithSandboxOptions<S extends string = string> {
   connect?: boolean | Record<S, Vendor>;
   /** Opens `sql`, a client on the gateway's database. */
   sql?: boolean;
-  /** The beforeAll's timeout. */
+  /** The beforeAll's timeout (options given as a function take the default). */
   timeout?: number;
 }
 
