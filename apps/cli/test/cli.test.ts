@@ -2,32 +2,22 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { connectionStore, createVault, generateKeySpec, parseKeyRing } from "@unifold/db";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeAll, freePort, type Gateway, startGateway } from "../../gateway/test/harness.ts";
+import { describe, expect, it } from "vitest";
+import { freePort, useGatewayWithSandbox } from "../../gateway/test/harness.ts";
 import { run } from "../src/cli.ts";
 
 const currentKey = generateKeySpec("k2");
 const oldKey = generateKeySpec("k1");
 
-let gw: Gateway;
-let sandbox: RunningSandbox;
-
-beforeAll(async () => {
-  // A ring mid-rotation: k2 encrypts, k1 still decrypts.
-  [gw, sandbox] = await Promise.all([
-    startGateway({ keySpec: `${currentKey},${oldKey}`, jobs: true }),
-    startSandbox({ tenants: [{ name: "acme", users: 3 }], rateLimits: { postman: 0 } }),
-  ]);
-});
-afterAll(() => closeAll(gw, sandbox));
+// A ring mid-rotation: k2 encrypts, k1 still decrypts.
+const fx = useGatewayWithSandbox({ tenants: { acme: 3 }, gateway: { keySpec: `${currentKey},${oldKey}`, jobs: true }, connect: false });
 
 /** One CLI invocation in this process, against the test gateway over loopback HTTP. */
 async function cli(argv: string[], options: { stdin?: string; env?: Record<string, string | undefined> } = {}) {
   let out = "";
   let err = "";
   const code = await run(argv, {
-    env: { UNIFOLD_URL: gw.url, UNIFOLD_API_KEY: gw.adminKey, ...options.env },
+    env: { UNIFOLD_URL: fx.gw.url, UNIFOLD_API_KEY: fx.gw.adminKey, ...options.env },
     out: (text) => (out += text),
     err: (text) => (err += text),
     stdin: async () => options.stdin ?? "",
@@ -37,7 +27,7 @@ async function cli(argv: string[], options: { stdin?: string; env?: Record<strin
 
 describe("unifold connections", () => {
   it("registers a connection with the credential read from stdin, then lists, verifies and deletes it", async () => {
-    const secret = sandbox.key("jumpcloud", "acme");
+    const secret = fx.sandbox.key("jumpcloud", "acme");
     const created = await cli(
       [
         "connections",
@@ -51,7 +41,7 @@ describe("unifold connections", () => {
         "--credential",
         "api_key=-",
         "--config",
-        `base_url=${sandbox.baseUrl("jumpcloud")}`,
+        `base_url=${fx.sandbox.baseUrl("jumpcloud")}`,
         "--json",
       ],
       { stdin: `${secret}\n` },
@@ -73,22 +63,22 @@ describe("unifold connections", () => {
     const verified = await cli(["connections", "verify", connection.id]);
     expect(verified.code).toBe(0);
     expect(verified.out).toMatch(/^status:\s+active$/m);
-    expect(verified.out).toContain(`base_url=${sandbox.baseUrl("jumpcloud")}`);
+    expect(verified.out).toContain(`base_url=${fx.sandbox.baseUrl("jumpcloud")}`);
 
     const deleted = await cli(["connections", "delete", connection.id]);
     expect(deleted).toMatchObject({ code: 0, out: `deleted connection ${connection.id}\n` });
-    expect((await gw.call("GET", `/connections/${connection.id}`)).status).toBe(404);
+    expect((await fx.gw.call("GET", `/connections/${connection.id}`)).status).toBe(404);
   });
 
   it("lists every connection across pages, filtered by tenant", async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 205; i++) {
-      const res = await gw.call("POST", "/connections?verify=false", {
+      const res = await fx.gw.call("POST", "/connections?verify=false", {
         body: { tenant_id: "bulk", integration: "postman-scim", credentials: { api_key: `key-${i}` } },
       });
       ids.add(res.body.id);
     }
-    await gw.call("POST", "/connections?verify=false", {
+    await fx.gw.call("POST", "/connections?verify=false", {
       body: { tenant_id: "other", integration: "jumpcloud", credentials: { api_key: "x" } },
     });
 
@@ -111,7 +101,7 @@ describe("unifold api-keys", () => {
     expect(secret).toMatch(/^ufk_[A-Za-z0-9_-]{43}$/);
     expect(created.err).toContain("shown this once");
     const id = /^id:\s+(\S+)$/m.exec(created.out)?.[1] as string;
-    expect((await gw.call("GET", "/integrations", { key: secret })).status).toBe(200);
+    expect((await fx.gw.call("GET", "/integrations", { key: secret })).status).toBe(200);
 
     const listed = await cli(["api-keys", "list", "--json"]);
     const key = JSON.parse(listed.out).find((row: { id: string }) => row.id === id);
@@ -120,19 +110,19 @@ describe("unifold api-keys", () => {
 
     const revoked = await cli(["api-keys", "revoke", id]);
     expect(revoked).toMatchObject({ code: 0, out: `revoked API key ${id} (backend)\n` });
-    expect((await gw.call("GET", "/integrations", { key: secret })).status).toBe(401);
+    expect((await fx.gw.call("GET", "/integrations", { key: secret })).status).toBe(401);
   });
 });
 
 describe("unifold encryption-keys", () => {
   it("re-seals credentials sealed with the old key under the current one, and reports a key missing from the ring", async () => {
     // Rows as an earlier deployment left them: one under k1 (still in the ring), one under k0 (dropped from it).
-    const db = gw.services.store.db;
+    const db = fx.gw.services.store.db;
     const underOld = await connectionStore(db, createVault(parseKeyRing(oldKey))).create({
       tenantId: "rotation",
       integration: "jumpcloud",
-      config: { base_url: sandbox.baseUrl("jumpcloud") },
-      credentials: { api_key: sandbox.key("jumpcloud", "acme") },
+      config: { base_url: fx.sandbox.baseUrl("jumpcloud") },
+      credentials: { api_key: fx.sandbox.key("jumpcloud", "acme") },
     });
     await connectionStore(db, createVault(parseKeyRing(generateKeySpec("k0")))).create({
       tenantId: "rotation",
@@ -203,7 +193,7 @@ describe("the unifold command", () => {
   it("runs from the workspace's node_modules/.bin", async () => {
     const bin = fileURLToPath(new URL("../../../node_modules/.bin/unifold", import.meta.url));
     const { stdout } = await promisify(execFile)(bin, ["integrations", "list"], {
-      env: { ...process.env, UNIFOLD_URL: gw.url, UNIFOLD_API_KEY: gw.adminKey },
+      env: { ...process.env, UNIFOLD_URL: fx.gw.url, UNIFOLD_API_KEY: fx.gw.adminKey },
     });
     expect(stdout.split("\n").map((line) => line.split(/\s+/)[0])).toEqual(
       expect.arrayContaining(["SLUG", "jostle-scim", "jumpcloud", "postman-scim"]),
@@ -225,10 +215,10 @@ describe("unifold syncs and webhooks", () => {
           "--credential",
           "api_key=-",
           "--config",
-          `base_url=${sandbox.baseUrl("jumpcloud")}`,
+          `base_url=${fx.sandbox.baseUrl("jumpcloud")}`,
           "--json",
         ],
-        { stdin: sandbox.key("jumpcloud", "acme") },
+        { stdin: fx.sandbox.key("jumpcloud", "acme") },
       )
     ).out;
     const connectionId = JSON.parse(connection).id as string;
@@ -281,13 +271,13 @@ describe("unifold connect-link", () => {
       "--integrations",
       "jumpcloud",
       "--config",
-      `jumpcloud.base_url=${sandbox.baseUrl("jumpcloud")}`,
+      `jumpcloud.base_url=${fx.sandbox.baseUrl("jumpcloud")}`,
       "--locale",
       "fr",
     ]);
     expect(made.code, made.err).toBe(0);
     const url = made.out.trim();
-    expect(url).toMatch(new RegExp(`^${gw.url}/connect/ucs_[\\w-]{43}$`));
+    expect(url).toMatch(new RegExp(`^${fx.gw.url}/connect/ucs_[\\w-]{43}$`));
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Connecter JumpCloud");

@@ -1,22 +1,13 @@
-import type { RunningSandbox } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { type Slug, useGatewayWithSandbox } from "./harness.ts";
 
 describe("users batch", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 10 }));
-  });
-  afterAll(() => closeAll(gw, sandbox));
+  const fx = useGatewayWithSandbox({ tenants: { acme: 10 } });
 
   const batch = (slug: Slug, operations: unknown[]) =>
-    gw.call("POST", `/unified/user-directory/users/batch?connection_id=${conn[slug]}`, { key: apiKey, body: { operations } });
+    fx.gw.call("POST", `/unified/user-directory/users/batch?connection_id=${fx.conn[slug]}`, { key: fx.apiKey, body: { operations } });
   const bulkCalls = () =>
-    sandbox.world.requests.filter((r) => r.vendor === "jostle" && r.method === "POST" && r.path.endsWith("/Bulk")).length;
+    fx.sandbox.world.requests.filter((r) => r.vendor === "jostle" && r.method === "POST" && r.path.endsWith("/Bulk")).length;
 
   it("sends 120 Jostle operations as exactly three /Bulk calls and answers one result per operation, in order", async () => {
     const operations = Array.from({ length: 120 }, (_, i) => ({
@@ -28,7 +19,7 @@ describe("users batch", () => {
     expect(res.status).toBe(200);
     expect(bulkCalls() - before).toBe(3);
     expect(res.body.result).toHaveLength(120);
-    const users = sandbox.jostle.tenant("acme");
+    const users = fx.sandbox.jostle.tenant("acme");
     for (const [i, item] of (res.body.result as { method: string; status: number; id: string }[]).entries()) {
       expect(item).toMatchObject({ method: "create", status: 201 });
       expect(users.users.get(item.id)?.userName).toBe(`bulk${i}@acme.example.com`);
@@ -36,7 +27,7 @@ describe("users batch", () => {
   });
 
   it("keeps a Jostle delete's deactivate-then-delete together and reports each operation's own outcome", async () => {
-    const users = sandbox.jostle.tenant("acme").users.all();
+    const users = fx.sandbox.jostle.tenant("acme").users.all();
     const active = users.find((u) => u.active && u.userName.startsWith("bulk1"))!;
     const taken = users[3]!.userName;
     const before = bulkCalls();
@@ -50,14 +41,14 @@ describe("users batch", () => {
     const [update, duplicate, deleted, missing] = res.body.result;
     expect(update).toMatchObject({ method: "update", status: 200 });
     expect(
-      sandbox.jostle
+      fx.sandbox.jostle
         .tenant("acme")
         .users.all()
         .find((u) => u.userName === "bulk2@acme.example.com")?.title,
     ).toBe("Batch title");
     expect(duplicate).toMatchObject({ method: "create", status: 409, error: { code: "conflict", upstream: { status: 409 } } });
     expect(deleted).toEqual({ method: "delete", status: 200, id: active.id, outcome: "deleted" });
-    expect(sandbox.jostle.tenant("acme").users.get(active.id)).toBeUndefined();
+    expect(fx.sandbox.jostle.tenant("acme").users.get(active.id)).toBeUndefined();
     expect(missing).toMatchObject({ method: "delete", status: 404, error: { code: "not_found" } });
   });
 
@@ -67,12 +58,12 @@ describe("users batch", () => {
         slug === "jumpcloud"
           ? { username: `batch${i}`, emails: [{ email: `batch${i}@acme.example.com` }], first_name: "Batch" }
           : { username: `batch${i}@acme.example.com`, first_name: "Batch", last_name: `N${i}` };
-      const before = sandbox.world.requests.length;
+      const before = fx.sandbox.world.requests.length;
       const res = await batch(
         slug,
         Array.from({ length: 9 }, (_, i) => ({ method: "create", data: data(i) })),
       );
-      expect(sandbox.world.requests.length - before).toBe(9);
+      expect(fx.sandbox.world.requests.length - before).toBe(9);
       expect(res.body.result.map((r: { data: { username: string } }) => r.data.username)).toEqual(
         Array.from({ length: 9 }, (_, i) => data(i).username),
       );
@@ -88,7 +79,7 @@ describe("users batch", () => {
   }
 
   it("refuses the whole batch, writing nothing, when one operation is invalid; and more than 1,000 operations", async () => {
-    const before = sandbox.world.requests.length;
+    const before = fx.sandbox.world.requests.length;
     const res = await batch("postman-scim", [
       { method: "create", data: { username: "ok@acme.example.com", first_name: "O", last_name: "K" } },
       { method: "update", id: "x", data: { title: "Postman has no titles" } },
@@ -102,6 +93,6 @@ describe("users batch", () => {
       Array.from({ length: 1001 }, () => ({ method: "delete", id: "x" })),
     );
     expect(tooMany.status).toBe(400);
-    expect(sandbox.world.requests.length).toBe(before);
+    expect(fx.sandbox.world.requests.length).toBe(before);
   });
 });

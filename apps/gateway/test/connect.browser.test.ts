@@ -3,13 +3,12 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import postgres from "postgres";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { axeViolations, findChromium, launchChromium, pngHasContent } from "../../../test-support/chromium.ts";
-import { type Gateway, startGateway } from "./harness.ts";
+import { useGatewayWithSandbox } from "./harness.ts";
 
 const chromiumPath = findChromium();
 const mobile = { width: 390, height: 844 };
@@ -49,33 +48,24 @@ document.getElementById("open").addEventListener("click", () => {
 
 // CI installs Debian's chromium when it can (.ci/run); a machine without it says so here rather than pass silently.
 describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
+  const fx = useGatewayWithSandbox({ tenants: { acme: 4 }, gateway: { jobs: true }, connect: false, timeout: 120_000 });
   let browser: Browser;
   let saas: Awaited<ReturnType<typeof startSaasPage>>;
   let stranger: Awaited<ReturnType<typeof startSaasPage>>;
 
   beforeAll(async () => {
-    [gw, sandbox, browser, saas, stranger] = await Promise.all([
-      startGateway({ jobs: true }),
-      startSandbox({ tenants: [{ name: "acme", users: 4 }], rateLimits: { postman: 0 } }),
-      launchChromium(chromiumPath as string),
-      startSaasPage(),
-      startSaasPage(),
-    ]);
+    [browser, saas, stranger] = await Promise.all([launchChromium(chromiumPath as string), startSaasPage(), startSaasPage()]);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await saas?.close();
     await stranger?.close();
-    await gw?.close();
-    await sandbox?.close();
   });
 
-  const jumpcloudKey = () => sandbox.key("jumpcloud", "acme");
+  const jumpcloudKey = () => fx.sandbox.key("jumpcloud", "acme");
   /** Reads or changes the gateway's own rows (a session's clock or attempts; a connection's ciphertext). */
   const sql = async (query: string) => {
-    const client = postgres(gw.databaseUrl, { max: 1, onnotice: () => {} });
+    const client = postgres(fx.gw.databaseUrl, { max: 1, onnotice: () => {} });
     try {
       return (await client.unsafe(query)) as Record<string, unknown>[];
     } finally {
@@ -84,10 +74,10 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
   };
 
   async function link(body: Record<string, unknown> = {}) {
-    const res = await gw.call("POST", "/connect/sessions", {
+    const res = await fx.gw.call("POST", "/connect/sessions", {
       body: {
         tenant_id: "acme",
-        config: { jumpcloud: { base_url: sandbox.baseUrl("jumpcloud") } },
+        config: { jumpcloud: { base_url: fx.sandbox.baseUrl("jumpcloud") } },
         redirect_url: `${saas.origin}/back`,
         ...body,
       },
@@ -151,7 +141,7 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
       const back = new URL(page.url());
       expect(back.searchParams.get("outcome")).toBe("created");
       const id = back.searchParams.get("connection_id") as string;
-      const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${id}`);
+      const users = await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${id}`);
       expect(users.status).toBe(200);
       expect(users.body.result).toHaveLength(4);
       expect(errors).toEqual([]);
@@ -195,7 +185,7 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
           await page.waitForFunction(`document.getElementById("result")?.textContent !== ""`);
           const result = JSON.parse((await page.textContent("#result")) as string);
           expect(result).toMatchObject({ outcome: "created", connection_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
-          expect((await gw.call("GET", `/connections/${result.connection_id}`)).body.tenant_id).toBe("acme");
+          expect((await fx.gw.call("GET", `/connections/${result.connection_id}`)).body.tenant_id).toBe("acme");
         } else {
           await Promise.all([popup.waitForNavigation(), popup.click("button.primary")]);
           await checkState(popup, "done");
@@ -257,7 +247,7 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
     expect(await page.textContent("h1")).toBe("This link has expired");
     await checkState(page, "expired");
 
-    expect((await page.goto(`${gw.url}/connect/ucs_${"x".repeat(43)}`))?.status()).toBe(404);
+    expect((await page.goto(`${fx.gw.url}/connect/ucs_${"x".repeat(43)}`))?.status()).toBe(404);
     await checkState(page, "unknown");
 
     const tooMany = await link({ integrations: ["jumpcloud"] });
@@ -267,7 +257,7 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
     await checkState(page, "too-many");
 
     // Cancel without a redirect_url: a page that says nothing was connected.
-    const cancelled = await gw.call("POST", "/connect/sessions", { body: { tenant_id: "acme", integrations: ["jumpcloud"] } });
+    const cancelled = await fx.gw.call("POST", "/connect/sessions", { body: { tenant_id: "acme", integrations: ["jumpcloud"] } });
     await page.goto(cancelled.body.url);
     await Promise.all([page.waitForNavigation(), page.click("button.secondary")]);
     expect(await page.textContent("h1")).toBe("Nothing was connected");

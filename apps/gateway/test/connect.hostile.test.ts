@@ -1,39 +1,23 @@
 import { request } from "node:http";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
-import postgres from "postgres";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, startGateway, startStubUpstream } from "./harness.ts";
+import { afterEach, describe, expect, it } from "vitest";
+import { connectSandbox, type Gateway, startGateway, startStubUpstream, useGatewayWithSandbox } from "./harness.ts";
 
 // The connect page and its sessions under careless and hostile use (issue #26): a double
 // click, origins that are not origins, vendors that rate limit, fail, redirect or send a huge
 // message, a reconnect with another account's key, a spoofed Host, and a flood of requests.
-let gw: Gateway;
-let sandbox: RunningSandbox;
-let sql: postgres.Sql;
-
-beforeAll(async () => {
-  [gw, sandbox] = await Promise.all([
-    startGateway({ jobs: true }),
-    startSandbox({
-      tenants: [
-        { name: "acme", users: 3 },
-        { name: "globex", users: 2 },
-      ],
-      rateLimits: { jumpcloud: 0 },
-    }),
-  ]);
-  sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {} });
-}, 120_000);
-afterAll(async () => {
-  await sql?.end();
-  await gw?.close();
-  await sandbox?.close();
+const fx = useGatewayWithSandbox({
+  tenants: { acme: 3, globex: 2 },
+  rateLimits: { jumpcloud: 0 },
+  gateway: { jobs: true },
+  connect: false,
+  sql: true,
+  timeout: 120_000,
 });
-afterEach(() => sandbox.world.faults.clear());
+afterEach(() => fx.sandbox.world.faults.clear());
 
-const jumpcloud = (baseUrl = sandbox.baseUrl("jumpcloud")) => ({ jumpcloud: { base_url: baseUrl } });
+const jumpcloud = (baseUrl = fx.sandbox.baseUrl("jumpcloud")) => ({ jumpcloud: { base_url: baseUrl } });
 
-async function session(body: Record<string, unknown>, on: Gateway = gw) {
+async function session(body: Record<string, unknown>, on: Gateway = fx.gw) {
   const res = await on.call("POST", "/connect/sessions", { body });
   expect(res.status, res.text).toBe(201);
   return res.body as { id: string; token: string; url: string };
@@ -49,7 +33,7 @@ function submit(url: string, fields: Record<string, string>) {
 }
 
 const attemptsOf = async (token: string) =>
-  (await sql`select attempts from connect_sessions where token_hash = encode(sha256(${token}::bytea), 'hex')`)[0]?.attempts;
+  (await fx.sql`select attempts from connect_sessions where token_hash = encode(sha256(${token}::bytea), 'hex')`)[0]?.attempts;
 
 const resultOf = (res: Response) => new URL(res.headers.get("location") ?? "http://none/").searchParams;
 
@@ -61,8 +45,8 @@ describe("a double submit (#26.3)", () => {
       config: jumpcloud(),
       redirect_url: "http://127.0.0.1:9/back",
     });
-    sandbox.fault({ vendor: "jumpcloud", path: "/organizations", kind: "latency", latency_ms: 800, count: 1 });
-    const key = { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") };
+    fx.sandbox.fault({ vendor: "jumpcloud", path: "/organizations", kind: "latency", latency_ms: 800, count: 1 });
+    const key = { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") };
     const first = submit(s.url, key);
     await new Promise((resolve) => setTimeout(resolve, 200));
     // Meanwhile the page says the link is being checked, and looks again by itself.
@@ -84,10 +68,10 @@ describe("a double submit (#26.3)", () => {
       config: jumpcloud(),
       redirect_url: "http://127.0.0.1:9/back",
     });
-    sandbox.fault({ vendor: "jumpcloud", path: "/organizations", kind: "latency", latency_ms: 600, count: 1 });
+    fx.sandbox.fault({ vendor: "jumpcloud", path: "/organizations", kind: "latency", latency_ms: 600, count: 1 });
     const first = submit(s.url, { integration: "jumpcloud", "credentials.api_key": "wrongwrongwrongwrongwrong1" });
     await new Promise((resolve) => setTimeout(resolve, 150));
-    const second = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
+    const second = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") });
     const refused = await first;
     expect(refused.status).toBe(200);
     expect(await refused.text()).toContain("refused these details");
@@ -109,7 +93,7 @@ describe("allowed_origins (#26.4)", () => {
     ["https://a.example.com/"],
     ["https://*.example.com"],
   ])("refuses %s with a 400 naming allowed_origins.1", async (bad) => {
-    const res = await gw.call("POST", "/connect/sessions", {
+    const res = await fx.gw.call("POST", "/connect/sessions", {
       body: { tenant_id: "acme", allowed_origins: ["https://ok.example.com", bad] },
     });
     expect(res.status, res.text).toBe(400);
@@ -123,7 +107,7 @@ describe("allowed_origins (#26.4)", () => {
   });
 
   it("an integration listed twice is refused (#26.15a)", async () => {
-    const res = await gw.call("POST", "/connect/sessions", { body: { tenant_id: "acme", integrations: ["jumpcloud", "jumpcloud"] } });
+    const res = await fx.gw.call("POST", "/connect/sessions", { body: { tenant_id: "acme", integrations: ["jumpcloud", "jumpcloud"] } });
     expect(res.status).toBe(400);
     expect(res.body.error.details[0].path).toBe("integrations.1");
   });
@@ -132,7 +116,7 @@ describe("allowed_origins (#26.4)", () => {
 describe("what a vendor answers (#26.5, #26.7, #26.8, #26.15e)", () => {
   it("only a refusal costs an attempt; rate limiting, failure and redirects each say what happened", async () => {
     const s = await session({ tenant_id: "acme", integrations: ["jumpcloud"], config: jumpcloud() });
-    const key = { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") };
+    const key = { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") };
     const cases = [
       { fault: { kind: "status" as const, status: 429, retry_after: "0" }, says: "is limiting requests right now" },
       { fault: { kind: "status" as const, status: 503 }, says: "gave no usable answer" },
@@ -140,15 +124,15 @@ describe("what a vendor answers (#26.5, #26.7, #26.8, #26.15e)", () => {
       { fault: { kind: "malformed" as const }, says: "gave no usable answer" },
     ];
     for (const { fault, says } of cases) {
-      sandbox.world.faults.clear();
-      sandbox.fault({ vendor: "jumpcloud", path: "/organizations", ratio: 1, ...fault });
+      fx.sandbox.world.faults.clear();
+      fx.sandbox.fault({ vendor: "jumpcloud", path: "/organizations", ratio: 1, ...fault });
       const html = await (await submit(s.url, key)).text();
       expect(html, fault.kind).toContain(says);
       expect(html).not.toContain("refused these details");
       expect(html).not.toContain("attempts left");
     }
     expect(await attemptsOf(s.token)).toBe(0);
-    sandbox.world.faults.clear();
+    fx.sandbox.world.faults.clear();
     const refused = await (await submit(s.url, { integration: "jumpcloud", "credentials.api_key": "wrongwrongwrongwrongwrong1" })).text();
     expect(refused).toContain("JumpCloud refused these details (status 401)");
     expect(refused).toContain("4 attempts left.");
@@ -159,15 +143,15 @@ describe("what a vendor answers (#26.5, #26.7, #26.8, #26.15e)", () => {
     const body = {
       tenant_id: "acme",
       integration: "jumpcloud",
-      credentials: { api_key: sandbox.key("jumpcloud", "acme") },
+      credentials: { api_key: fx.sandbox.key("jumpcloud", "acme") },
       config: jumpcloud().jumpcloud,
     };
-    sandbox.fault({ vendor: "jumpcloud", path: "/organizations", ratio: 1, kind: "status", status: 429, retry_after: "0" });
-    const limited = await gw.call("POST", "/connections", { body });
+    fx.sandbox.fault({ vendor: "jumpcloud", path: "/organizations", ratio: 1, kind: "status", status: 429, retry_after: "0" });
+    const limited = await fx.gw.call("POST", "/connections", { body });
     expect(limited.status).toBe(429);
-    sandbox.world.faults.clear();
-    sandbox.fault({ vendor: "jumpcloud", path: "/organizations", ratio: 1, kind: "redirect" });
-    const redirected = await gw.call("POST", "/connections", { body });
+    fx.sandbox.world.faults.clear();
+    fx.sandbox.fault({ vendor: "jumpcloud", path: "/organizations", ratio: 1, kind: "redirect" });
+    const redirected = await fx.gw.call("POST", "/connections", { body });
     expect(redirected.status).toBe(502);
     expect(redirected.body.error.message).toContain("upstream status 302");
   });
@@ -187,7 +171,7 @@ describe("what a vendor answers (#26.5, #26.7, #26.8, #26.15e)", () => {
       expect(html).toContain("x…");
       expect(html.toLowerCase()).not.toContain(key);
       expect(html).toContain("bad key [redacted]");
-      const api = await gw.call("POST", "/connections", {
+      const api = await fx.gw.call("POST", "/connections", {
         body: { tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: key }, config: { base_url: vendor.url } },
       });
       expect(api.status).toBe(400);
@@ -201,27 +185,27 @@ describe("what a vendor answers (#26.5, #26.7, #26.8, #26.15e)", () => {
 
 describe("a reconnect with another account's key (#26.10)", () => {
   it("is refused on the page and by the admin API, unless the admin says so on purpose", async () => {
-    const { conn } = await connectSandbox(gw, sandbox, "acme", { jumpcloud: "jumpcloud" });
+    const { conn } = await connectSandbox(fx.gw, fx.sandbox, "acme", { jumpcloud: "jumpcloud" });
     const id = conn.jumpcloud;
     const s = await session({ tenant_id: "acme", connection_id: id, redirect_url: "http://127.0.0.1:9/" });
-    const other = { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "globex") };
+    const other = { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "globex") };
     const page = await submit(s.url, other);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("These details open another JumpCloud account than the one connected");
     expect(await attemptsOf(s.token)).toBe(0);
     // The right account's new key is still welcome on the same link.
-    const same = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
+    const same = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") });
     expect(resultOf(same).get("outcome")).toBe("reconnected");
 
-    const patch = (body: Record<string, unknown>) => gw.call("PATCH", `/connections/${id}`, { body });
-    const refused = await patch({ credentials: { api_key: sandbox.key("jumpcloud", "globex") } });
+    const patch = (body: Record<string, unknown>) => fx.gw.call("PATCH", `/connections/${id}`, { body });
+    const refused = await patch({ credentials: { api_key: fx.sandbox.key("jumpcloud", "globex") } });
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toContain("allow_account_change");
-    const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${id}`);
+    const users = await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${id}`);
     expect(users.body.result).toHaveLength(3);
-    const allowed = await patch({ credentials: { api_key: sandbox.key("jumpcloud", "globex") }, allow_account_change: true });
+    const allowed = await patch({ credentials: { api_key: fx.sandbox.key("jumpcloud", "globex") }, allow_account_change: true });
     expect(allowed.status).toBe(200);
-    expect((await gw.call("GET", `/unified/user-directory/users?connection_id=${id}`)).body.result).toHaveLength(2);
+    expect((await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${id}`)).body.result).toHaveLength(2);
   });
 });
 
@@ -234,18 +218,18 @@ describe("the result and its check (#26.14)", () => {
       redirect_url: "http://127.0.0.1:9/back",
       state: "bound-to-browser-123",
     });
-    const before = await gw.call("GET", `/connect/sessions/${s.id}`);
+    const before = await fx.gw.call("GET", `/connect/sessions/${s.id}`);
     expect(before.body).toMatchObject({ id: s.id, status: "open", state: "bound-to-browser-123", connection_id: null });
-    const res = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "globex") });
+    const res = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "globex") });
     const result = resultOf(res);
     expect(result.get("state")).toBe("bound-to-browser-123");
     expect(result.get("session_id")).toBe(s.id);
-    const after = await gw.call("GET", `/connect/sessions/${s.id}`);
+    const after = await fx.gw.call("GET", `/connect/sessions/${s.id}`);
     expect(after.body).toMatchObject({ status: "connected", connection_id: result.get("connection_id"), outcome: result.get("outcome") });
 
-    const acmeKey = await gw.call("POST", "/api-keys", { body: { name: "acme only", scope: "api", tenant_id: "acme" } });
-    expect((await gw.call("GET", `/connect/sessions/${s.id}`, { key: acmeKey.body.secret })).status).toBe(404);
-    expect((await gw.call("GET", "/connect/sessions/not-a-session")).status).toBe(404);
+    const acmeKey = await fx.gw.call("POST", "/api-keys", { body: { name: "acme only", scope: "api", tenant_id: "acme" } });
+    expect((await fx.gw.call("GET", `/connect/sessions/${s.id}`, { key: acmeKey.body.secret })).status).toBe(404);
+    expect((await fx.gw.call("GET", "/connect/sessions/not-a-session")).status).toBe(404);
   });
 });
 
@@ -265,12 +249,12 @@ function rawPost(url: string, headers: Record<string, string>, body: string) {
 describe("links and client addresses (#26.13, #26.15f)", () => {
   it("a spoofed Host does not make the link; behind a trusted proxy, X-Forwarded-Proto/-Host do", async () => {
     const made = await rawPost(
-      `${gw.url}/connect/sessions`,
-      { authorization: `Bearer ${gw.adminKey}`, host: "evil.example.com" },
+      `${fx.gw.url}/connect/sessions`,
+      { authorization: `Bearer ${fx.gw.adminKey}`, host: "evil.example.com" },
       JSON.stringify({ tenant_id: "acme" }),
     );
     expect(made.status).toBe(201);
-    expect(JSON.parse(made.body).url).toMatch(new RegExp(`^${gw.url}/connect/ucs_`));
+    expect(JSON.parse(made.body).url).toMatch(new RegExp(`^${fx.gw.url}/connect/ucs_`));
 
     const proxied = await startGateway({ connect: { trustProxy: true } });
     try {

@@ -1,37 +1,20 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
-import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { connectSandbox, startGateway, useGatewayWithSandbox } from "./harness.ts";
 
 // The hosted connect page over plain HTTP: sessions, the form post, single use, attempts,
 // de-duplication, reconnect and bad input. The same page in a real browser: connect.browser.test.ts.
-let gw: Gateway;
-let sandbox: RunningSandbox;
-let sql: postgres.Sql;
-
-beforeAll(async () => {
-  [gw, sandbox] = await Promise.all([
-    startGateway({ jobs: true }),
-    startSandbox({
-      tenants: [
-        { name: "acme", users: 5 },
-        { name: "globex", users: 3 },
-      ],
-      rateLimits: { postman: 0 },
-    }),
-  ]);
-  sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {} });
-}, 120_000);
-afterAll(async () => {
-  await sql?.end();
-  await gw?.close();
-  await sandbox?.close();
+const fx = useGatewayWithSandbox({
+  tenants: { acme: 5, globex: 3 },
+  gateway: { jobs: true },
+  connect: false,
+  sql: true,
+  timeout: 120_000,
 });
 
-const jumpcloud = () => ({ jumpcloud: { base_url: sandbox.baseUrl("jumpcloud") } });
+const jumpcloud = () => ({ jumpcloud: { base_url: fx.sandbox.baseUrl("jumpcloud") } });
 
 async function session(body: Record<string, unknown>, key?: string) {
-  const res = await gw.call("POST", "/connect/sessions", { body, key });
+  const res = await fx.gw.call("POST", "/connect/sessions", { body, key });
   expect(res.status, res.text).toBe(201);
   return res.body as { token: string; url: string; expires_at: string };
 }
@@ -41,7 +24,7 @@ async function submit(url: string, fields: Record<string, string>, headers: Reco
   return fetch(url, {
     method: "POST",
     redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", origin: gw.url, "sec-fetch-site": "same-origin", ...headers },
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: fx.gw.url, "sec-fetch-site": "same-origin", ...headers },
     body: new URLSearchParams({ mode: "redirect", ...fields }),
   });
 }
@@ -54,7 +37,7 @@ describe("connect sessions", () => {
       config: jumpcloud(),
       allowed_origins: ["http://127.0.0.1:9"],
     });
-    expect(s.url).toBe(`${gw.url}/connect/${s.token}`);
+    expect(s.url).toBe(`${fx.gw.url}/connect/${s.token}`);
     expect(Date.parse(s.expires_at) - Date.now()).toBeGreaterThan(29 * 60_000);
     const page = await fetch(s.url, { headers: { "accept-language": "de-DE,de;q=0.9" } });
     expect(page.status).toBe(200);
@@ -68,7 +51,7 @@ describe("connect sessions", () => {
     expect(html).toContain('pattern="[A-Za-z0-9_\\-]{20,200}"');
     expect(html).toContain('href="https://jumpcloud.com/support/upcoming-security-changes"');
     // The preset base URL is applied, not shown; org_id (not preset) is asked for.
-    expect(html).not.toContain(sandbox.baseUrl("jumpcloud"));
+    expect(html).not.toContain(fx.sandbox.baseUrl("jumpcloud"));
     expect(html).toContain('name="config.org_id"');
     const csp = page.headers.get("content-security-policy") ?? "";
     expect(csp).toContain("frame-ancestors http://127.0.0.1:9");
@@ -78,9 +61,9 @@ describe("connect sessions", () => {
     expect(page.headers.get("referrer-policy")).toBe("no-referrer");
     expect(page.headers.get("cache-control")).toBe("no-store");
     // Only the token's hash is stored.
-    const [row] = await sql`select token_hash from connect_sessions where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
+    const [row] = await fx.sql`select token_hash from connect_sessions where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
     expect(row).toBeDefined();
-    expect(JSON.stringify(await sql`select * from connect_sessions`)).not.toContain(s.token);
+    expect(JSON.stringify(await fx.sql`select * from connect_sessions`)).not.toContain(s.token);
   });
 
   it("chooses French from the session's locale, and lists every offered integration", async () => {
@@ -124,16 +107,16 @@ describe("connect sessions", () => {
     expect(html).not.toContain(wrong);
     expect(html).toContain("4 attempts left.");
 
-    const ok = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
+    const ok = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") });
     expect(ok.status).toBe(303);
     const back = new URL(ok.headers.get("location") ?? "");
     expect(`${back.origin}${back.pathname}`).toBe("http://127.0.0.1:9/back");
     expect(back.searchParams.get("state")).toBe("xyz");
     expect(back.searchParams.get("outcome")).toBe("created");
     const id = back.searchParams.get("connection_id") as string;
-    const connection = await gw.call("GET", `/connections/${id}`);
+    const connection = await fx.gw.call("GET", `/connections/${id}`);
     expect(connection.body).toMatchObject({ tenant_id: "acme", integration: "jumpcloud", status: "active" });
-    const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${id}`);
+    const users = await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${id}`);
     expect(users.status).toBe(200);
     expect(users.body.result).toHaveLength(5);
 
@@ -142,22 +125,22 @@ describe("connect sessions", () => {
     expect(again.status).toBe(410);
     expect(await again.text()).toContain("This link was already used");
     // The same form again at once (a double click) is told the truth: that success.
-    const replay = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
+    const replay = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") });
     expect(replay.status).toBe(303);
     expect(new URL(replay.headers.get("location") ?? "").searchParams.get("connection_id")).toBe(id);
     // Later, the link only says it was used.
-    await sql`update connect_sessions set used_at = now() - interval '1 minute' where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
-    const late = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
+    await fx.sql`update connect_sessions set used_at = now() - interval '1 minute' where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
+    const late = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") });
     expect(late.status).toBe(303);
     expect(new URL(late.headers.get("location") ?? "").searchParams.get("error")).toBe("already_used");
 
     // The tenant hears of it in the event log.
-    const events = await gw.call("GET", "/events?tenant_id=acme&type=connection.created");
+    const events = await fx.gw.call("GET", "/events?tenant_id=acme&type=connection.created");
     expect(events.body.result.map((e: { data: { id: string } }) => e.data.id)).toContain(id);
   });
 
   it("linking the same account again answers the existing connection, unless duplicates are allowed", async () => {
-    const key = sandbox.key("jumpcloud", "globex");
+    const key = fx.sandbox.key("jumpcloud", "globex");
     const first = await submit(
       (await session({ tenant_id: "globex", integrations: ["jumpcloud"], config: jumpcloud(), redirect_url: "http://127.0.0.1:9/" })).url,
       {
@@ -203,19 +186,19 @@ describe("connect sessions", () => {
   });
 
   it("a reconnect keeps the id and replaces the stored ciphertext", async () => {
-    const id = (await connectSandbox(gw, sandbox, "acme", { "postman-scim": "postman" })).conn["postman-scim"];
-    const [before] = await sql`select credentials from connections where id = ${id}`;
+    const id = (await connectSandbox(fx.gw, fx.sandbox, "acme", { "postman-scim": "postman" })).conn["postman-scim"];
+    const [before] = await fx.sql`select credentials from connections where id = ${id}`;
     const s = await session({ tenant_id: "acme", connection_id: id, redirect_url: "http://127.0.0.1:9/" });
     const html = await (await fetch(s.url)).text();
     expect(html).toContain("Reconnect Postman");
-    expect(html).not.toContain(sandbox.key("postman", "acme"));
-    const res = await submit(s.url, { integration: "postman-scim", "credentials.api_key": sandbox.key("postman", "acme") });
+    expect(html).not.toContain(fx.sandbox.key("postman", "acme"));
+    const res = await submit(s.url, { integration: "postman-scim", "credentials.api_key": fx.sandbox.key("postman", "acme") });
     const result = new URL(res.headers.get("location") ?? "").searchParams;
     expect(result.get("connection_id")).toBe(id);
     expect(result.get("outcome")).toBe("reconnected");
-    const [after] = await sql`select credentials from connections where id = ${id}`;
+    const [after] = await fx.sql`select credentials from connections where id = ${id}`;
     expect(after?.credentials).not.toBe(before?.credentials);
-    expect((await gw.call("GET", `/unified/user-directory/users?connection_id=${id}`)).status).toBe(200);
+    expect((await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${id}`)).status).toBe(200);
   });
 
   it("closes after the attempt limit, and an expired link says so", async () => {
@@ -228,28 +211,28 @@ describe("connect sessions", () => {
       expect(html.includes("<form"), `attempt ${i + 1}`).toBe(i < 4);
       if (i === 4) expect(html).toContain("This link is closed after too many attempts");
     }
-    const closed = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") });
+    const closed = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") });
     expect(closed.status).toBe(410);
     expect(await closed.text()).toContain("Too many attempts");
 
     const expired = await session({ tenant_id: "acme", ttl_seconds: 60 });
-    await sql`update connect_sessions set expires_at = now() - interval '1 second' where token_hash = encode(sha256(${expired.token}::bytea), 'hex')`;
+    await fx.sql`update connect_sessions set expires_at = now() - interval '1 second' where token_hash = encode(sha256(${expired.token}::bytea), 'hex')`;
     const page = await fetch(expired.url);
     expect(page.status).toBe(410);
     expect(await page.text()).toContain("This link has expired");
-    const unknown = await fetch(`${gw.url}/connect/ucs_${"A".repeat(43)}`);
+    const unknown = await fetch(`${fx.gw.url}/connect/ucs_${"A".repeat(43)}`);
     expect(unknown.status).toBe(404);
   });
 
   it("a field that breaks its pattern costs no attempt and no vendor call", async () => {
     const s = await session({ tenant_id: "acme", integrations: ["jumpcloud"], config: jumpcloud() });
-    const calls = sandbox.world.requests.length;
+    const calls = fx.sandbox.world.requests.length;
     const res = await submit(s.url, { integration: "jumpcloud", "credentials.api_key": "has a space in it and more" });
     const html = await res.text();
     expect(html).toContain("API key does not look right");
     expect(html).toContain('aria-invalid="true"');
-    expect(sandbox.world.requests.length).toBe(calls);
-    const [row] = await sql`select attempts from connect_sessions where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
+    expect(fx.sandbox.world.requests.length).toBe(calls);
+    const [row] = await fx.sql`select attempts from connect_sessions where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
     expect(row?.attempts).toBe(0);
   });
 
@@ -257,23 +240,23 @@ describe("connect sessions", () => {
     const s = await session({ tenant_id: "acme", integrations: ["jumpcloud"], config: jumpcloud() });
     const res = await submit(
       s.url,
-      { integration: "jumpcloud", "credentials.api_key": sandbox.key("jumpcloud", "acme") },
+      { integration: "jumpcloud", "credentials.api_key": fx.sandbox.key("jumpcloud", "acme") },
       {
         origin: "http://evil.example",
         "sec-fetch-site": "cross-site",
       },
     );
     expect(res.status).toBe(403);
-    const [row] = await sql`select used_at, attempts from connect_sessions where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
+    const [row] = await fx.sql`select used_at, attempts from connect_sessions where token_hash = encode(sha256(${s.token}::bytea), 'hex')`;
     expect(row).toMatchObject({ used_at: null, attempts: 0 });
   });
 
   it("a tenant-bound key opens sessions for its own tenant only", async () => {
-    const key = (await gw.call("POST", "/api-keys", { body: { name: "acme backend", scope: "api", tenant_id: "acme" } })).body.secret;
-    const own = await gw.call("POST", "/connect/sessions", { key, body: {} });
+    const key = (await fx.gw.call("POST", "/api-keys", { body: { name: "acme backend", scope: "api", tenant_id: "acme" } })).body.secret;
+    const own = await fx.gw.call("POST", "/connect/sessions", { key, body: {} });
     expect(own.status).toBe(201);
     expect(own.body.tenant_id).toBe("acme");
-    const other = await gw.call("POST", "/connect/sessions", { key, body: { tenant_id: "globex" } });
+    const other = await fx.gw.call("POST", "/connect/sessions", { key, body: { tenant_id: "globex" } });
     expect(other.status).toBe(403);
   });
 
@@ -293,18 +276,18 @@ describe("connect sessions", () => {
     [{ tenant_id: "acme", connection_id: "00000000-0000-4000-8000-000000000000" }, "connection_id"],
     [{}, "tenant_id"],
   ])("refuses %j naming %s", async (body, field) => {
-    const res = await gw.call("POST", "/connect/sessions", { body });
+    const res = await fx.gw.call("POST", "/connect/sessions", { body });
     expect(res.status, res.text).toBe(400);
     expect(res.body.error.code).toBe("invalid_request");
     expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(field);
-    expect(await sql`select count(*)::int as n from connect_sessions where tenant_id = 'never'`).toEqual([{ n: 0 }]);
+    expect(await fx.sql`select count(*)::int as n from connect_sessions where tenant_id = 'never'`).toEqual([{ n: 0 }]);
   });
 
   it("keeps the token out of the access log", async () => {
     const s = await session({ tenant_id: "acme" });
     await fetch(s.url);
-    expect(gw.logs()).toContain("/connect/ucs_");
-    expect(gw.logs()).not.toContain(s.token);
+    expect(fx.gw.logs()).toContain("/connect/ucs_");
+    expect(fx.gw.logs()).not.toContain(s.token);
   });
 });
 

@@ -1,47 +1,38 @@
-import type { RunningSandbox } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Deps } from "../src/domain/deps.ts";
 import { listUnified } from "../src/domain/read.ts";
 import { writeUnified } from "../src/domain/write.ts";
 import { Failure } from "../src/domain/failure.ts";
-import { closeAll, type Gateway, startWithSandbox } from "./harness.ts";
+import { useGatewayWithSandbox } from "./harness.ts";
 
 /*
  * The domain layer is plain functions over the services: a background job or a command calls
  * them exactly as a route does, with no HTTP request anywhere.
  */
 describe("the domain layer, called without HTTP", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<string, string>;
-  let apiKey: string;
+  const fx = useGatewayWithSandbox({ tenants: { acme: 12 } });
   const job = (tenantId: string | null = null): Deps => ({
-    services: gw.services,
+    services: fx.gw.services,
     caller: { apiKey: { id: "job", tenantId }, signal: new AbortController().signal },
   });
 
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 12 }));
-  });
-  afterAll(() => closeAll(gw, sandbox));
-
   it("reads the same unified page a route answers", async () => {
-    const id = conn.jumpcloud!;
+    const id = fx.conn.jumpcloud!;
     const page = await listUnified(job(), { connectionId: id, resource: "users", filters: {}, limit: 5 });
-    const http = await gw.call("GET", `/unified/user-directory/users?connection_id=${id}&limit=5&remote_data=false`, { key: apiKey });
+    const http = await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${id}&limit=5&remote_data=false`, { key: fx.apiKey });
     expect(page.objects).toEqual(http.body.result);
     // The cursor it seals is the route's own: the next page continues where the domain call stopped.
-    const next = await gw.call(
+    const next = await fx.gw.call(
       "GET",
       `/unified/user-directory/users?connection_id=${id}&limit=5&remote_data=false&cursor=${encodeURIComponent(page.next_cursor!)}`,
-      { key: apiKey },
+      { key: fx.apiKey },
     );
-    const ten = await gw.call("GET", `/unified/user-directory/users?connection_id=${id}&limit=10&remote_data=false`, { key: apiKey });
+    const ten = await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${id}&limit=10&remote_data=false`, { key: fx.apiKey });
     expect(next.body.result).toEqual(ten.body.result.slice(5, 10));
   });
 
   it("keeps a tenant-bound caller to its own tenant's connections", async () => {
-    const refused = await listUnified(job("globex"), { connectionId: conn.jumpcloud!, resource: "users", filters: {}, limit: 5 }).catch(
+    const refused = await listUnified(job("globex"), { connectionId: fx.conn.jumpcloud!, resource: "users", filters: {}, limit: 5 }).catch(
       (error: unknown) => error,
     );
     expect(refused).toBeInstanceOf(Failure);
@@ -50,7 +41,7 @@ describe("the domain layer, called without HTTP", () => {
 
   it("writes through the integration and answers in the unified model", async () => {
     const created = await writeUnified(job("acme"), {
-      connectionId: conn["postman-scim"]!,
+      connectionId: fx.conn["postman-scim"]!,
       resource: "users",
       kind: "create",
       input: { data: { username: "job.user@acme.example.com", first_name: "Job", last_name: "User" } },
@@ -58,8 +49,8 @@ describe("the domain layer, called without HTTP", () => {
     });
     expect(created.created).toBe(true);
     expect(created.body).toMatchObject({ username: "job.user@acme.example.com", first_name: "Job", last_name: "User" });
-    const read = await gw.call("GET", `/unified/user-directory/users/${created.body.id}?connection_id=${conn["postman-scim"]}`, {
-      key: apiKey,
+    const read = await fx.gw.call("GET", `/unified/user-directory/users/${created.body.id}?connection_id=${fx.conn["postman-scim"]}`, {
+      key: fx.apiKey,
     });
     expect(read.body.username).toBe("job.user@acme.example.com");
   });

@@ -1,7 +1,7 @@
-import type { FaultSpec, RunningSandbox, Vendor } from "@unifold/sandbox";
+import type { FaultSpec, Vendor } from "@unifold/sandbox";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CallResult, closeAll, type Gateway, startWithSandbox, vendors } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { type CallResult, useGatewayWithSandbox, vendors } from "./harness.ts";
 
 /*
  * The fault suite: upstreams that lie, and a database whose connections are killed mid-write.
@@ -18,15 +18,7 @@ function expectCleanAnswer(res: CallResult, what: string) {
 }
 
 describe("lying upstreams: every walk ends, every answer is valid JSON or a clean error", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<string, string>;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 40 }));
-  });
-  afterAll(() => closeAll(gw, sandbox));
+  const fx = useGatewayWithSandbox({ tenants: { acme: 40 } });
 
   const lies: Omit<FaultSpec, "vendor">[] = [
     { kind: "lying_total", total: 100_000 },
@@ -45,7 +37,7 @@ describe("lying upstreams: every walk ends, every answer is valid JSON or a clea
     const pages: CallResult[] = [];
     let cursor: string | null = null;
     do {
-      const res = await gw.call("GET", `${path}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { key: apiKey });
+      const res = await fx.gw.call("GET", `${path}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { key: fx.apiKey });
       pages.push(res);
       cursor = res.status === 200 ? res.body.next_cursor : null;
     } while (cursor && pages.length < bound);
@@ -58,13 +50,13 @@ describe("lying upstreams: every walk ends, every answer is valid JSON or a clea
       it(`${slug}, ${name}: the unified and proxy walks end with valid JSON and no record twice`, async () => {
         const proxy = vendor === "jumpcloud" ? "systemusers" : "Users";
         for (const path of [
-          `/unified/user-directory/users?connection_id=${conn[slug]}&limit=7`,
-          `/proxy/${proxy}?connection_id=${conn[slug]}&limit=7`,
+          `/unified/user-directory/users?connection_id=${fx.conn[slug]}&limit=7`,
+          `/proxy/${proxy}?connection_id=${fx.conn[slug]}&limit=7`,
         ]) {
-          sandbox.world.faults.clear();
-          sandbox.fault({ vendor, method: "GET", ratio: 1, ...lie });
+          fx.sandbox.world.faults.clear();
+          fx.sandbox.fault({ vendor, method: "GET", ratio: 1, ...lie });
           const { pages, ended } = await walk(path);
-          sandbox.world.faults.clear();
+          fx.sandbox.world.faults.clear();
           expect(ended, `${path}: the walk did not end in 20 pages`).toBe(true);
           for (const page of pages) expectCleanAnswer(page, `${slug} ${name} ${path}`);
           const records = pages.filter((p) => p.status === 200).flatMap((p) => p.body.result as Record<string, unknown>[]);
@@ -80,21 +72,13 @@ describe("lying upstreams: every walk ends, every answer is valid JSON or a clea
 });
 
 describe("database connections killed mid-write", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<string, string>;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 5, gateway: { idempotencyLeaseMs: 1_500 } }));
-  });
-  afterAll(() => closeAll(gw, sandbox));
+  const fx = useGatewayWithSandbox({ tenants: { acme: 5 }, gateway: { idempotencyLeaseMs: 1_500 } });
 
   it("leaves no key stuck, no user twice, and no error without a request id", async () => {
-    const admin = postgres(gw.databaseUrl, { max: 1, onnotice: () => {}, fetch_types: false });
+    const admin = postgres(fx.gw.databaseUrl, { max: 1, onnotice: () => {}, fetch_types: false });
     const create = (i: number) =>
-      gw.call("POST", `/unified/user-directory/users?connection_id=${conn["postman-scim"]}&remote_data=false`, {
-        key: apiKey,
+      fx.gw.call("POST", `/unified/user-directory/users?connection_id=${fx.conn["postman-scim"]}&remote_data=false`, {
+        key: fx.apiKey,
         headers: { "idempotency-key": `killed-${i}` },
         body: { username: `killed-${i}@acme.example.com`, first_name: "Killed", last_name: String(i) },
       });
@@ -126,7 +110,7 @@ describe("database connections killed mid-write", () => {
       expect(res.status, `killed-${i}: ${res.text}`).toBe(201);
       finals.push(res);
     }
-    const users = sandbox.postman.tenant("acme").users.all();
+    const users = fx.sandbox.postman.tenant("acme").users.all();
     for (let i = 0; i < count; i++) {
       const made = users.filter((u) => u.userName === `killed-${i}@acme.example.com`);
       expect(made, `killed-${i}`).toHaveLength(1);

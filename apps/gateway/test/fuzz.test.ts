@@ -1,7 +1,6 @@
-import type { RunningSandbox } from "@unifold/sandbox";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeAll, type Gateway, type Slug, startWithSandbox, vendors } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { useGatewayWithSandbox, vendors } from "./harness.ts";
 
 /**
  * Property-based: generated invalid and adversarial requests to every route the app registers
@@ -9,22 +8,15 @@ import { closeAll, type Gateway, type Slug, startWithSandbox, vendors } from "./
  * any answer holds a credential, the encryption key or an API key secret.
  */
 describe("fuzzing every route", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
   const answers: string[] = [];
 
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 15 }));
-  });
-  afterAll(() => closeAll(gw, sandbox));
+  const fx = useGatewayWithSandbox({ tenants: { acme: 15 } });
 
   const secrets = () => [
-    ...(Object.values(vendors).map((v) => sandbox.key(v, "acme")) as string[]),
-    ...gw.keySpec.split(",").map((entry) => entry.split(":")[1]!),
-    gw.adminKey,
-    apiKey,
+    ...(Object.values(vendors).map((v) => fx.sandbox.key(v, "acme")) as string[]),
+    ...fx.gw.keySpec.split(",").map((entry) => entry.split(":")[1]!),
+    fx.gw.adminKey,
+    fx.apiKey,
   ];
 
   const hostile = fc.oneof(
@@ -50,7 +42,7 @@ describe("fuzzing every route", () => {
     fc.uuid(),
   );
   const connectionId = fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...Object.keys(vendors)).map((slug) => conn[slug] as string) },
+    { weight: 4, arbitrary: fc.constantFrom(...Object.keys(vendors)).map((slug) => fx.conn[slug] as string) },
     { weight: 1, arbitrary: hostile },
   );
   const query = fc.dictionary(
@@ -90,7 +82,7 @@ describe("fuzzing every route", () => {
   );
 
   it("answers every generated request below 500, without stack traces or secrets", async () => {
-    const routes = gw.routes;
+    const routes = fx.gw.routes;
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...routes),
@@ -109,11 +101,11 @@ describe("fuzzing every route", () => {
           let index = 0;
           const path = route.path.replace(/:[^/]+|\*/g, () => params[index++ % params.length]!);
           const search = new URLSearchParams({ connection_id: connection, ...extraQuery }).toString();
-          const key = who === "api" ? apiKey : who === "admin" ? gw.adminKey : who === "garbage" ? "ufk_not-a-key" : null;
+          const key = who === "api" ? fx.apiKey : who === "admin" ? fx.gw.adminKey : who === "garbage" ? "ufk_not-a-key" : null;
           const headers: Record<string, string> = { "content-type": "application/json" };
           if (idempotencyKey !== undefined) headers["idempotency-key"] = encodeURIComponent(idempotencyKey);
           const withBody = route.method !== "GET" && route.method !== "HEAD";
-          const res = await gw.call(route.method, `${path}?${search}`, { key, headers, rawBody: withBody ? rawBody : undefined });
+          const res = await fx.gw.call(route.method, `${path}?${search}`, { key, headers, rawBody: withBody ? rawBody : undefined });
           answers.push(res.text);
           expect(res.status, `${route.method} ${path}?${search} → ${res.text.slice(0, 300)}`).toBeLessThan(500);
           expect(res.text).not.toMatch(/\n\s+at \S+ \(|node_modules|\.ts:\d+/);
@@ -124,7 +116,7 @@ describe("fuzzing every route", () => {
   }, 120_000);
 
   it("leaves no credential, key or API key secret in the log or in any answer", () => {
-    const everything = `${gw.logs()}\n${answers.join("\n")}`;
+    const everything = `${fx.gw.logs()}\n${answers.join("\n")}`;
     expect(answers.length).toBeGreaterThan(0);
     for (const secret of secrets()) {
       expect(secret.length).toBeGreaterThan(10);

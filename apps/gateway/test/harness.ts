@@ -1,13 +1,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
 import { loadIntegrations, type RateRule, type UpstreamClientOptions } from "@unifold/engine";
 import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox";
+import postgres from "postgres";
+import { afterAll, beforeAll } from "vitest";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { freePort } from "../../../test-support/free-port.ts";
 import { createApp, createServices } from "../src/app.ts";
@@ -219,21 +224,81 @@ export async function connectSandbox<S extends string>(
   return { conn, apiKey };
 }
 
-/**
- * The usual fixture of a gateway test file: a gateway and a sandbox with one tenant ("acme") of
- * `users` users, one connection per integration, and an `api` key.
- */
-export async function startWithSandbox(options: { users: number; gateway?: Parameters<typeof startGateway>[0] }) {
-  const [gw, sandbox] = await Promise.all([
-    startGateway(options.gateway),
-    startSandbox({ tenants: [{ name: "acme", users: options.users }], rateLimits: { postman: 0 } }),
-  ]);
-  return { gw, sandbox, ...(await connectSandbox(gw, sandbox, "acme")) };
+/** What {@link useGatewayWithSandbox} sets up; filled in by its beforeAll, so read it inside hooks and tests. */
+export interface GatewayWithSandbox<S extends string = string> {
+  gw: Gateway;
+  sandbox: RunningSandbox;
+  /** Connection ids by slug for the first tenant (with `connect`). */
+  conn: Record<S, string>;
+  /** An `api` key's secret (with `connect`). */
+  apiKey: string;
+  /** A client on the gateway's own database (with `sql: true`). */
+  sql: postgres.Sql;
 }
 
-export async function closeAll(gw: Gateway | undefined, sandbox: RunningSandbox | undefined) {
-  await gw?.close();
-  await sandbox?.close();
+export interface GatewayWithSandboxOptions<S extends string = string> {
+  /** The sandbox's tenants, by name, with how many users each. */
+  tenants: Record<string, number>;
+  /** Sandbox requests per minute per key; by default only Postman's limit is lifted. */
+  rateLimits?: Partial<Record<Vendor, number>>;
+  /** Options for {@link startGateway}: jobs, connect settings, limits, upstream rules. */
+  gateway?: Parameters<typeof startGateway>[0];
+  /**
+   * Edits a temporary copy of mappings/ before the gateway starts (and serves it); the copy is
+   * removed afterwards.
+   */
+  mappings?: (dir: string) => void;
+  /**
+   * Registers connections for the first tenant plus an `api` key (`conn`, `apiKey`): every shipped
+   * integration (true, the default), the ones given (slug → sandbox vendor), or none (false).
+   */
+  connect?: boolean | Record<S, Vendor>;
+  /** Opens `sql`, a client on the gateway's database. */
+  sql?: boolean;
+  /** The beforeAll's timeout (options given as a function take the default). */
+  timeout?: number;
+}
+
+/**
+ * The usual fixture of a gateway test file: a gateway and a sandbox, started in a vitest beforeAll
+ * and closed in an afterAll that this registers. Options may be a function, read in the beforeAll
+ * (for values an earlier hook makes).
+ */
+export function useGatewayWithSandbox<S extends string = string>(
+  options: GatewayWithSandboxOptions<S> | (() => GatewayWithSandboxOptions<S>),
+): GatewayWithSandbox<S> {
+  const fixture = {} as GatewayWithSandbox<S>;
+  let dir: string | undefined;
+  beforeAll(
+    async () => {
+      const o = typeof options === "function" ? options() : options;
+      const gateway = { ...o.gateway };
+      if (o.mappings) {
+        dir = mkdtempSync(join(tmpdir(), "unifold-mappings-"));
+        cpSync(mappingsDir, dir, { recursive: true });
+        o.mappings(dir);
+        gateway.mappingsDir = dir;
+      }
+      const tenants = Object.entries(o.tenants).map(([name, users]) => ({ name, users }));
+      [fixture.gw, fixture.sandbox] = await Promise.all([
+        startGateway(gateway),
+        startSandbox({ tenants, rateLimits: o.rateLimits ?? { postman: 0 } }),
+      ]);
+      if (o.connect !== false) {
+        const integrations = o.connect === true || o.connect === undefined ? (vendors as Record<S, Vendor>) : o.connect;
+        Object.assign(fixture, await connectSandbox(fixture.gw, fixture.sandbox, tenants[0]!.name, integrations));
+      }
+      if (o.sql) fixture.sql = postgres(fixture.gw.databaseUrl, { max: 1, onnotice: () => {} });
+    },
+    typeof options === "function" ? undefined : options.timeout,
+  );
+  afterAll(async () => {
+    await fixture.sql?.end();
+    await fixture.gw?.close();
+    await fixture.sandbox?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return fixture;
 }
 
 export interface Running {

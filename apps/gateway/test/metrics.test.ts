@@ -1,28 +1,21 @@
-import type { RunningSandbox } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { useGatewayWithSandbox } from "./harness.ts";
 
 describe("observability: Prometheus metrics at /metrics and the access log", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 8 }));
-  });
-  afterAll(() => closeAll(gw, sandbox));
+  const fx = useGatewayWithSandbox({ tenants: { acme: 8 } });
 
   it("counts requests by route pattern and status, upstream calls, retries, rate limits and mapping time", async () => {
-    sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 503, count: 1 });
-    const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${conn.jumpcloud}&limit=2`, { key: apiKey });
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 503, count: 1 });
+    const users = await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${fx.conn.jumpcloud}&limit=2`, { key: fx.apiKey });
     expect(users.status).toBe(200);
-    sandbox.fault({ vendor: "postman", kind: "status", status: 429, retry_after: "600", count: 1 });
-    expect((await gw.call("GET", `/unified/user-directory/users?connection_id=${conn["postman-scim"]}`, { key: apiKey })).status).toBe(429);
-    await gw.call("GET", "/no/such/route", { key: apiKey });
+    fx.sandbox.fault({ vendor: "postman", kind: "status", status: 429, retry_after: "600", count: 1 });
+    expect(
+      (await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${fx.conn["postman-scim"]}`, { key: fx.apiKey })).status,
+    ).toBe(429);
+    await fx.gw.call("GET", "/no/such/route", { key: fx.apiKey });
 
-    expect((await gw.call("GET", "/metrics", { key: apiKey })).status).toBe(403);
-    const res = await gw.call("GET", "/metrics");
+    expect((await fx.gw.call("GET", "/metrics", { key: fx.apiKey })).status).toBe(403);
+    const res = await fx.gw.call("GET", "/metrics");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/plain/);
     const text = res.text;
@@ -36,18 +29,18 @@ describe("observability: Prometheus metrics at /metrics and the access log", () 
     expect(value(/unifold_mapping_duration_seconds_count\{integration="jumpcloud"\} (\d+)/)).toBe(1);
     expect(text).toContain("unifold_process_resident_memory_bytes");
     // No ids or secrets in label values: routes are patterns.
-    expect(text).not.toContain(conn.jumpcloud);
-    expect(text).not.toContain(apiKey);
+    expect(text).not.toContain(fx.conn.jumpcloud);
+    expect(text).not.toContain(fx.apiKey);
   });
 
   it("logs each request with its request id, connection, integration, upstream status and upstream time", async () => {
-    sandbox.fault({ vendor: "jostle", kind: "status", status: 500, count: 1 });
-    const failed = await gw.call("GET", `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`, {
-      key: apiKey,
+    fx.sandbox.fault({ vendor: "jostle", kind: "status", status: 500, count: 1 });
+    const failed = await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${fx.conn["jostle-scim"]}`, {
+      key: fx.apiKey,
       headers: { "x-request-id": "req-observe-1" },
     });
     expect(failed.status).toBe(502);
-    const line = gw
+    const line = fx.gw
       .logs()
       .split("\n")
       .filter(Boolean)
@@ -56,7 +49,7 @@ describe("observability: Prometheus metrics at /metrics and the access log", () 
     expect(line).toMatchObject({
       msg: "request",
       status: 502,
-      connection_id: conn["jostle-scim"],
+      connection_id: fx.conn["jostle-scim"],
       integration: "jostle-scim",
       upstream_status: 500,
     });

@@ -1,29 +1,23 @@
-import type { RunningSandbox } from "@unifold/sandbox";
 import { createConfig, lintFromString } from "@redocly/openapi-core";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Slug, useGatewayWithSandbox } from "./harness.ts";
 
 describe("OpenAPI 3.1 document and reference page", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
   let doc: { openapi: string; paths: Record<string, Record<string, unknown>> };
 
+  const fx = useGatewayWithSandbox({ tenants: { acme: 8 } });
   beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 8 }));
-    const res = await gw.call("GET", "/openapi.json", { key: null });
+    const res = await fx.gw.call("GET", "/openapi.json", { key: null });
     expect(res.status).toBe(200);
     doc = res.body;
   });
-  afterAll(() => closeAll(gw, sandbox));
 
   it("is OpenAPI 3.1, served without a key, and lists every route the app registers", () => {
     expect(doc.openapi).toBe("3.1.0");
     const served = new Set(["/openapi.json", "/docs", "/docs/scalar.js"]);
     const missing: string[] = [];
-    for (const route of gw.routes) {
+    for (const route of fx.gw.routes) {
       if (served.has(route.path)) continue;
       // A parameter's pattern (`:token{ucs_…}`) is the router's business, not the document's.
       const path = route.path.replace(/:(\w+)(\{[^/]*\})?/g, "{$1}").replace(/\/\*$/, "/{path}");
@@ -83,11 +77,11 @@ describe("OpenAPI 3.1 document and reference page", () => {
       const validate = ajv.compile({ $ref: pointer });
       expect(validate(body), `${method} ${path} ${status}: ${JSON.stringify(validate.errors)}`).toBe(true);
     };
-    const connections = await gw.call("GET", "/connections");
+    const connections = await fx.gw.call("GET", "/connections");
     check("/connections", "get", 200, connections.body);
-    const one = await gw.call("GET", `/connections/${conn.jumpcloud}`);
+    const one = await fx.gw.call("GET", `/connections/${fx.conn.jumpcloud}`);
     check("/connections/{id}", "get", 200, one.body);
-    const users = await gw.call("GET", `/unified/user-directory/users?connection_id=${conn.jumpcloud}&limit=3`, { key: apiKey });
+    const users = await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${fx.conn.jumpcloud}&limit=3`, { key: fx.apiKey });
     check("/unified/user-directory/users", "get", 200, users.body);
     // Every unified read, from every integration that serves it, in the model's named schemas.
     const reads: [string, string, Slug][] = [
@@ -103,32 +97,33 @@ describe("OpenAPI 3.1 document and reference page", () => {
       ["/unified/hris/groups", "", "jumpcloud"],
     ];
     for (const [path, extra, slug] of reads) {
-      const res = await gw.call("GET", `${path}?connection_id=${conn[slug]}${extra}`, { key: apiKey });
+      const res = await fx.gw.call("GET", `${path}?connection_id=${fx.conn[slug]}${extra}`, { key: fx.apiKey });
       expect(res.status, `${slug} ${path}`).toBe(200);
       check(path, "get", 200, res.body);
     }
-    const group = (await gw.call("GET", `/unified/user-directory/groups?connection_id=${conn["postman-scim"]}&limit=1`, { key: apiKey }))
-      .body.result[0];
-    const members = await gw.call("GET", `/unified/user-directory/groups/${group.id}/members?connection_id=${conn["postman-scim"]}`, {
-      key: apiKey,
+    const group = (
+      await fx.gw.call("GET", `/unified/user-directory/groups?connection_id=${fx.conn["postman-scim"]}&limit=1`, { key: fx.apiKey })
+    ).body.result[0];
+    const members = await fx.gw.call("GET", `/unified/user-directory/groups/${group.id}/members?connection_id=${fx.conn["postman-scim"]}`, {
+      key: fx.apiKey,
     });
     check("/unified/user-directory/groups/{id}/members", "get", 200, members.body);
-    const unknown = await gw.call("GET", "/connections/00000000-0000-4000-a000-000000000000");
+    const unknown = await fx.gw.call("GET", "/connections/00000000-0000-4000-a000-000000000000");
     check("/connections/{id}", "get", 404, unknown.body);
-    const created = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["postman-scim"]}`, {
-      key: apiKey,
+    const created = await fx.gw.call("POST", `/unified/user-directory/users?connection_id=${fx.conn["postman-scim"]}`, {
+      key: fx.apiKey,
       body: { username: "doc.check@acme.example.com", first_name: "Doc", last_name: "Check" },
     });
     check("/unified/user-directory/users", "post", 201, created.body);
   });
 
   it("serves an interactive reference page that needs nothing from the internet", async () => {
-    const page = await gw.call("GET", "/docs", { key: null });
+    const page = await fx.gw.call("GET", "/docs", { key: null });
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     expect(page.text).toContain('src="/docs/scalar.js"');
     expect(page.text).not.toMatch(/src="https?:/);
-    const script = await gw.call("GET", "/docs/scalar.js", { key: null });
+    const script = await fx.gw.call("GET", "/docs/scalar.js", { key: null });
     expect(script.status).toBe(200);
     expect(script.text.length).toBeGreaterThan(1_000_000);
   });

@@ -1,54 +1,38 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, mappingsDir, type Slug, startGateway } from "./harness.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { connectSandbox, type Slug, useGatewayWithSandbox } from "./harness.ts";
 
 describe("pacing: per-connection upstream budgets and per-API-key limits", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let dir: string;
+  const fx = useGatewayWithSandbox({
+    tenants: { acme: 5, globex: 5 },
+    gateway: { upstream: { enforceRateLimits: true, retryAfterCapMs: 1_000 }, apiKeyLimit: { requests: 8, per_seconds: 60 } },
+    connect: false,
+    // Postman's published 300/min, shrunk to 4/min so the test can spend it.
+    mappings: (dir) => {
+      const yaml = join(dir, "postman-scim", "integration.yaml");
+      writeFileSync(
+        yaml,
+        readFileSync(yaml, "utf8").replace(
+          "rate_limit: { requests: 300, per_seconds: 60 }",
+          "rate_limit: { requests: 4, per_seconds: 60 }",
+        ),
+      );
+    },
+  });
   let acme: { conn: Record<Slug, string>; apiKey: string };
   let globex: { conn: Record<Slug, string>; apiKey: string };
 
   beforeAll(async () => {
-    // Postman's published 300/min, shrunk to 4/min so the test can spend it.
-    dir = mkdtempSync(join(tmpdir(), "unifold-mappings-"));
-    cpSync(mappingsDir, dir, { recursive: true });
-    const yaml = join(dir, "postman-scim", "integration.yaml");
-    writeFileSync(
-      yaml,
-      readFileSync(yaml, "utf8").replace("rate_limit: { requests: 300, per_seconds: 60 }", "rate_limit: { requests: 4, per_seconds: 60 }"),
-    );
-    [gw, sandbox] = await Promise.all([
-      startGateway({
-        mappingsDir: dir,
-        upstream: { enforceRateLimits: true, retryAfterCapMs: 1_000 },
-        apiKeyLimit: { requests: 8, per_seconds: 60 },
-      }),
-      startSandbox({
-        tenants: [
-          { name: "acme", users: 5 },
-          { name: "globex", users: 5 },
-        ],
-        rateLimits: { postman: 0 },
-      }),
-    ]);
-    acme = await connectSandbox(gw, sandbox, "acme", { "postman-scim": "postman" } as Record<Slug, "postman">);
-    globex = await connectSandbox(gw, sandbox, "globex", { "postman-scim": "postman" } as Record<Slug, "postman">);
-  });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-    rmSync(dir, { recursive: true, force: true });
+    acme = await connectSandbox(fx.gw, fx.sandbox, "acme", { "postman-scim": "postman" } as Record<Slug, "postman">);
+    globex = await connectSandbox(fx.gw, fx.sandbox, "globex", { "postman-scim": "postman" } as Record<Slug, "postman">);
   });
 
   const users = (who: typeof acme) =>
-    gw.call("GET", `/unified/user-directory/users?connection_id=${who.conn["postman-scim"]}&limit=5`, { key: who.apiKey });
+    fx.gw.call("GET", `/unified/user-directory/users?connection_id=${who.conn["postman-scim"]}&limit=5`, { key: who.apiKey });
 
   it("keeps a connection within the vendor's rate: past its budget the caller gets 429 at once, and other tenants are unaffected", async () => {
-    const postmanCalls = () => sandbox.world.requests.filter((r) => r.vendor === "postman" && r.tenant === "acme").length;
+    const postmanCalls = () => fx.sandbox.world.requests.filter((r) => r.vendor === "postman" && r.tenant === "acme").length;
     const before = postmanCalls();
     for (let i = 0; i < 4; i++) expect((await users(acme)).status).toBe(200);
     const started = performance.now();
@@ -63,11 +47,11 @@ describe("pacing: per-connection upstream budgets and per-API-key limits", () =>
   });
 
   it("limits requests per API key with a 429 carrying retry-after and ratelimit headers", async () => {
-    const key = (await gw.call("POST", "/api-keys", { body: { name: "limited", scope: "api" } })).body.secret;
+    const key = (await fx.gw.call("POST", "/api-keys", { body: { name: "limited", scope: "api" } })).body.secret;
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof users>> | undefined;
     for (let i = 0; i < 12; i++) {
-      last = await gw.call("GET", "/integrations", { key });
+      last = await fx.gw.call("GET", "/integrations", { key });
       statuses.push(last.status);
     }
     expect(statuses).toEqual([...Array(8).fill(200), ...Array(4).fill(429)]);
@@ -76,6 +60,6 @@ describe("pacing: per-connection upstream budgets and per-API-key limits", () =>
     expect(last!.headers.get("ratelimit-limit")).toBe("8");
     expect(last!.headers.get("ratelimit-remaining")).toBe("0");
     // The admin key is its own budget.
-    expect((await gw.call("GET", "/integrations")).status).toBe(200);
+    expect((await fx.gw.call("GET", "/integrations")).status).toBe(200);
   });
 });

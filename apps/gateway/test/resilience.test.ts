@@ -1,24 +1,16 @@
-import type { RunningSandbox } from "@unifold/sandbox";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closeAll, type Gateway, type Slug, startStubUpstream, startWithSandbox } from "./harness.ts";
+import { afterEach, describe, expect, it } from "vitest";
+import { type Slug, startStubUpstream, useGatewayWithSandbox } from "./harness.ts";
 
 describe("resilience: timeouts, retries and Retry-After", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
+  const fx = useGatewayWithSandbox({ tenants: { acme: 10 }, gateway: { upstream: { timeoutMs: 1_000 } } });
+  afterEach(() => fx.sandbox.world.faults.clear());
 
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 10, gateway: { upstream: { timeoutMs: 1_000 } } }));
-  });
-  afterEach(() => sandbox.world.faults.clear());
-  afterAll(() => closeAll(gw, sandbox));
-
-  const users = (slug: Slug) => gw.call("GET", `/unified/user-directory/users?connection_id=${conn[slug]}&limit=5`, { key: apiKey });
+  const users = (slug: Slug) =>
+    fx.gw.call("GET", `/unified/user-directory/users?connection_id=${fx.conn[slug]}&limit=5`, { key: fx.apiKey });
   const attemptsDuring = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
-    const before = sandbox.world.requests.length;
+    const before = fx.sandbox.world.requests.length;
     const result = await work();
-    return [result, sandbox.world.requests.length - before];
+    return [result, fx.sandbox.world.requests.length - before];
   };
 
   for (const [kind, spec] of [
@@ -28,7 +20,7 @@ describe("resilience: timeouts, retries and Retry-After", () => {
     ["a reset connection", { kind: "reset" }],
   ] as const) {
     it(`retries a read after ${kind} and succeeds`, async () => {
-      sandbox.fault({ vendor: "jumpcloud", count: 2, ...spec });
+      fx.sandbox.fault({ vendor: "jumpcloud", count: 2, ...spec });
       const [res, attempts] = await attemptsDuring(() => users("jumpcloud"));
       expect(res.status).toBe(200);
       expect(res.body.result).toHaveLength(5);
@@ -37,14 +29,14 @@ describe("resilience: timeouts, retries and Retry-After", () => {
   }
 
   it("does not retry a 500 (not a transient status) and says so", async () => {
-    sandbox.fault({ vendor: "jostle", kind: "status", status: 500, count: 1 });
+    fx.sandbox.fault({ vendor: "jostle", kind: "status", status: 500, count: 1 });
     const [res, attempts] = await attemptsDuring(() => users("jostle-scim"));
     expect(res.status).toBe(502);
     expect(attempts).toBe(1);
   });
 
   it("waits out a short Retry-After on a 429, then succeeds", async () => {
-    sandbox.fault({ vendor: "postman", kind: "status", status: 429, retry_after: "1", count: 1 });
+    fx.sandbox.fault({ vendor: "postman", kind: "status", status: 429, retry_after: "1", count: 1 });
     const started = performance.now();
     const [res, attempts] = await attemptsDuring(() => users("postman-scim"));
     expect(res.status).toBe(200);
@@ -53,7 +45,7 @@ describe("resilience: timeouts, retries and Retry-After", () => {
   });
 
   it("answers a Retry-After over the cap at once as rate_limited, passing retry-after on", async () => {
-    sandbox.fault({ vendor: "postman", kind: "status", status: 429, retry_after: "120", count: 1 });
+    fx.sandbox.fault({ vendor: "postman", kind: "status", status: 429, retry_after: "120", count: 1 });
     const started = performance.now();
     const [res, attempts] = await attemptsDuring(() => users("postman-scim"));
     expect(res.status).toBe(429);
@@ -64,28 +56,28 @@ describe("resilience: timeouts, retries and Retry-After", () => {
   });
 
   it("answers malformed and truncated upstream bodies with a clear 502, nothing half-mapped", async () => {
-    sandbox.fault({ vendor: "jostle", kind: "malformed", count: 1 });
+    fx.sandbox.fault({ vendor: "jostle", kind: "malformed", count: 1 });
     const malformed = await users("jostle-scim");
     expect(malformed.status).toBe(502);
     expect(malformed.body.error.message).toMatch(/not valid JSON/);
     expect(malformed.body.result).toBeUndefined();
-    sandbox.fault({ vendor: "jumpcloud", kind: "truncate", count: 3 });
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "truncate", count: 3 });
     const truncated = await users("jumpcloud");
     expect(truncated.status).toBe(502);
     expect(truncated.body.error.code).toBe("upstream_error");
   });
 
   it("answers a malformed page on the proxy, whose records are spliced unparsed, with the same 502", async () => {
-    sandbox.fault({ vendor: "jostle", kind: "malformed", count: 1 });
-    const proxied = await gw.call("GET", `/proxy/Users?connection_id=${conn["jostle-scim"]}&limit=5`, { key: apiKey });
+    fx.sandbox.fault({ vendor: "jostle", kind: "malformed", count: 1 });
+    const proxied = await fx.gw.call("GET", `/proxy/Users?connection_id=${fx.conn["jostle-scim"]}&limit=5`, { key: fx.apiKey });
     expect(proxied.status).toBe(502);
     expect(proxied.body.error.message).toMatch(/not valid JSON/);
     // And the next, well-formed page is valid JSON whose records are the vendor's, byte for byte.
-    const ok = await gw.call("GET", `/proxy/Users?connection_id=${conn["jostle-scim"]}&limit=5`, { key: apiKey });
+    const ok = await fx.gw.call("GET", `/proxy/Users?connection_id=${fx.conn["jostle-scim"]}&limit=5`, { key: fx.apiKey });
     expect(ok.status).toBe(200);
     expect(ok.body.result).toHaveLength(5);
-    const direct = await fetch(`${sandbox.baseUrl("jostle")}/Users?startIndex=1&count=6`, {
-      headers: { authorization: `Bearer ${sandbox.key("jostle", "acme")}` },
+    const direct = await fetch(`${fx.sandbox.baseUrl("jostle")}/Users?startIndex=1&count=6`, {
+      headers: { authorization: `Bearer ${fx.sandbox.key("jostle", "acme")}` },
     });
     const spliced = ok.text.slice('{"result":['.length, ok.text.indexOf('],"next_cursor"'));
     expect(spliced.length).toBeGreaterThan(100);
@@ -93,7 +85,7 @@ describe("resilience: timeouts, retries and Retry-After", () => {
   });
 
   it("gives up on a stalled upstream within the timeout: 504 upstream_timeout", async () => {
-    sandbox.fault({ vendor: "jumpcloud", kind: "stall", stall_ms: 10_000, count: 1 });
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "stall", stall_ms: 10_000, count: 1 });
     const started = performance.now();
     const res = await users("jumpcloud");
     expect(res.status).toBe(504);
@@ -110,12 +102,12 @@ describe("resilience: timeouts, retries and Retry-After", () => {
       });
     });
     try {
-      const created = await gw.call("POST", "/connections?verify=false", {
+      const created = await fx.gw.call("POST", "/connections?verify=false", {
         body: { tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: "k" }, config: { base_url: stub.url } },
       });
       const controller = new AbortController();
-      const pending = fetch(`${gw.url}/unified/user-directory/users?connection_id=${created.body.id}`, {
-        headers: { authorization: `Bearer ${apiKey}` },
+      const pending = fetch(`${fx.gw.url}/unified/user-directory/users?connection_id=${created.body.id}`, {
+        headers: { authorization: `Bearer ${fx.apiKey}` },
         signal: controller.signal,
       }).catch(() => "aborted");
       while (stub.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -143,10 +135,10 @@ describe("resilience: timeouts, retries and Retry-After", () => {
       );
     });
     try {
-      const created = await gw.call("POST", "/connections?verify=false", {
+      const created = await fx.gw.call("POST", "/connections?verify=false", {
         body: { tenant_id: "acme", integration: "jostle-scim", credentials: { api_key: "k" }, config: { base_url: stub.url } },
       });
-      const res = await gw.call("GET", `/unified/user-directory/users/u1?connection_id=${created.body.id}`, { key: apiKey });
+      const res = await fx.gw.call("GET", `/unified/user-directory/users/u1?connection_id=${created.body.id}`, { key: fx.apiKey });
       expect(res.status).toBe(502);
       expect(res.body.error.code).toBe("upstream_error");
       expect(res.body.error.message).toMatch(/jostle-scim answered a users record the unified model cannot serve: no valid id/);
@@ -175,11 +167,11 @@ describe("resilience: timeouts, retries and Retry-After", () => {
       res.on("error", () => {});
     });
     try {
-      const created = await gw.call("POST", "/connections?verify=false", {
+      const created = await fx.gw.call("POST", "/connections?verify=false", {
         body: { tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: "k" }, config: { base_url: stub.url } },
       });
       for (const path of ["/proxy/systemusers", "/unified/user-directory/users", "/passthrough/declared"]) {
-        const res = await gw.call("GET", `${path}?connection_id=${created.body.id}`, { key: apiKey });
+        const res = await fx.gw.call("GET", `${path}?connection_id=${created.body.id}`, { key: fx.apiKey });
         expect(res.status, path).toBe(502);
         expect(res.body.error.code, path).toBe("upstream_too_large");
         expect(res.body.error.message).toMatch(/answered with a body over 10485760 bytes/);
@@ -207,11 +199,11 @@ describe("resilience: timeouts, retries and Retry-After", () => {
     });
     try {
       for (const kind of Object.keys(pages)) {
-        const created = await gw.call("POST", "/connections?verify=false", {
+        const created = await fx.gw.call("POST", "/connections?verify=false", {
           body: { tenant_id: "acme", integration: "jumpcloud", credentials: { api_key: "k" }, config: { base_url: `${stub.url}/${kind}` } },
         });
         for (const path of ["/proxy/systemusers", "/unified/user-directory/users"]) {
-          const res = await gw.call("GET", `${path}?connection_id=${created.body.id}`, { key: apiKey });
+          const res = await fx.gw.call("GET", `${path}?connection_id=${created.body.id}`, { key: fx.apiKey });
           expect(res.status, `${kind} ${path}: ${res.text}`).toBe(502);
           expect(res.body.error.code).toBe("upstream_error");
         }
@@ -222,17 +214,17 @@ describe("resilience: timeouts, retries and Retry-After", () => {
   });
 
   it("gets every slot back after a storm of callers who give up on a slow upstream: normal traffic then sees no 429", async () => {
-    sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 3_000, ratio: 1, method: "GET" });
-    const url = `${gw.url}/unified/user-directory/users?connection_id=${conn.jumpcloud}&limit=5`;
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 3_000, ratio: 1, method: "GET" });
+    const url = `${fx.gw.url}/unified/user-directory/users?connection_id=${fx.conn.jumpcloud}&limit=5`;
     // More callers than the connection's 10 slots, each giving up after 400 ms, in flight or still waiting.
     const storm = Array.from({ length: 25 }, () =>
-      fetch(url, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(400) }).then(
+      fetch(url, { headers: { authorization: `Bearer ${fx.apiKey}` }, signal: AbortSignal.timeout(400) }).then(
         (res) => res.status,
         () => "gave up",
       ),
     );
     expect(new Set(await Promise.all(storm))).toEqual(new Set(["gave up"]));
-    sandbox.world.faults.clear();
+    fx.sandbox.world.faults.clear();
     const after = await Promise.all(Array.from({ length: 20 }, () => users("jumpcloud")));
     expect(after.map((res) => res.status)).toEqual(Array(20).fill(200));
   });
@@ -253,17 +245,17 @@ describe("resilience: timeouts, retries and Retry-After", () => {
       });
     }
     async function walk(stubUrl: string, limit: number, path = "/unified/user-directory/users") {
-      const created = await gw.call("POST", "/connections?verify=false", {
+      const created = await fx.gw.call("POST", "/connections?verify=false", {
         body: { tenant_id: "acme", integration: "jostle-scim", credentials: { api_key: "k" }, config: { base_url: stubUrl } },
       });
       const pages: { status: number; body: any }[] = [];
       let cursor: string | null = null;
       do {
-        const res = await gw.call(
+        const res = await fx.gw.call(
           "GET",
           `${path}?connection_id=${created.body.id}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
           {
-            key: apiKey,
+            key: fx.apiKey,
           },
         );
         pages.push(res);
@@ -277,10 +269,10 @@ describe("resilience: timeouts, retries and Retry-After", () => {
         const pages: { status: number; body: any }[] = [];
         let cursor: string | null = null;
         do {
-          const res = await gw.call(
+          const res = await fx.gw.call(
             "GET",
-            `/unified/user-directory/users?connection_id=${conn[slug]}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
-            { key: apiKey },
+            `/unified/user-directory/users?connection_id=${fx.conn[slug]}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+            { key: fx.apiKey },
           );
           pages.push(res);
           cursor = res.status === 200 ? res.body.next_cursor : null;
@@ -289,19 +281,19 @@ describe("resilience: timeouts, retries and Retry-After", () => {
       };
       for (const vendor of ["jumpcloud", "postman"] as const) {
         const slug: Slug = vendor === "jumpcloud" ? "jumpcloud" : "postman-scim";
-        sandbox.fault({ vendor, kind: "lying_total", total: 1000, ratio: 1, method: "GET" });
+        fx.sandbox.fault({ vendor, kind: "lying_total", total: 1000, ratio: 1, method: "GET" });
         const pages = await walkAll(slug, 4);
-        sandbox.world.faults.clear();
+        fx.sandbox.world.faults.clear();
         expect(pages.at(-1)!.body.next_cursor, vendor).toBeNull();
         const ids = pages.flatMap((p) => p.body.result.map((u: { id: string }) => u.id));
         expect(new Set(ids).size, vendor).toBe(ids.length);
         expect(ids.length, vendor).toBe(
-          vendor === "jumpcloud" ? sandbox.jumpcloud.tenant("acme").users.size : sandbox.postman.tenant("acme").users.size,
+          vendor === "jumpcloud" ? fx.sandbox.jumpcloud.tenant("acme").users.size : fx.sandbox.postman.tenant("acme").users.size,
         );
       }
-      sandbox.fault({ vendor: "jumpcloud", kind: "ignore_paging", ratio: 1, method: "GET" });
+      fx.sandbox.fault({ vendor: "jumpcloud", kind: "ignore_paging", ratio: 1, method: "GET" });
       const pages = await walkAll("jumpcloud", 4);
-      sandbox.world.faults.clear();
+      fx.sandbox.world.faults.clear();
       expect(pages.at(-1)!.status).toBe(502);
       expect(pages.at(-1)!.body.error.message).toMatch(
         /^JumpCloud: the upstream answered position \d+ with records it had already answered/,

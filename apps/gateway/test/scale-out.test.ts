@@ -10,7 +10,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../../../test-support/database.ts";
 import { redisForTests } from "../../../test-support/redis.ts";
-import { mappingsDir, type Running, startGatewayProcess } from "./harness.ts";
+import { mappingsDir, type Running, startGatewayProcess, useGatewayWithSandbox } from "./harness.ts";
 
 /*
  * Several gateway processes, started as `npm start` starts them, on one Postgres (and Redis):
@@ -420,18 +420,18 @@ async function cuttableRelay(target: string) {
 
 describe.skipIf("skipped" in redis)("Redis going away mid-traffic", () => {
   let relay: Awaited<ReturnType<typeof cuttableRelay>>;
-  let fixture: Awaited<ReturnType<typeof import("./harness.ts").startWithSandbox>>;
 
   beforeAll(async () => {
-    const { startWithSandbox } = await import("./harness.ts");
     relay = await cuttableRelay((redis as { url: string }).url);
-    fixture = await startWithSandbox({ users: 5, gateway: { redisUrl: relay.url(), upstream: { enforceRateLimits: true } } });
   });
   afterAll(async () => {
-    await fixture?.gw.close();
-    await fixture?.sandbox.close();
     await relay?.cut().catch(() => {});
   });
+  // Registered after the relay's hooks: it starts once the relay is up, and closes before it is cut.
+  const fixture = useGatewayWithSandbox(() => ({
+    tenants: { acme: 5 },
+    gateway: { redisUrl: relay.url(), upstream: { enforceRateLimits: true } },
+  }));
 
   it("upstream calls get a clean 503 with retry-after while it is away, and work again once it is back", async () => {
     const { gw, sandbox, conn, apiKey } = fixture;

@@ -3,26 +3,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { RunningSandbox } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { packSdk } from "../../../scripts/pack-sdk.ts";
-import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
+import { useGatewayWithSandbox } from "./harness.ts";
 
 const run = promisify(execFile);
 const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
 
 describe("the SDK outside this repository", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
   const project = mkdtempSync(join(tmpdir(), "unifold-sdk-user-"));
 
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 7 }));
-  });
+  const fx = useGatewayWithSandbox({ tenants: { acme: 7 } });
   afterAll(async () => {
-    await closeAll(gw, sandbox);
     rmSync(project, { recursive: true, force: true });
   });
 
@@ -37,16 +29,16 @@ describe("the SDK outside this repository", () => {
 
       const snippet = /### From TypeScript[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
       expect(snippet).toContain("createUnifoldClient");
-      const script = `const apiKey = process.env.API_KEY;\nconst connection_id = process.env.CONNECTION_ID;\n${snippet!.replace("http://localhost:8080", gw.url)}`;
+      const script = `const apiKey = process.env.API_KEY;\nconst connection_id = process.env.CONNECTION_ID;\n${snippet!.replace("http://localhost:8080", fx.gw.url)}`;
       writeFileSync(join(project, "snippet.mjs"), script);
-      const users = sandbox.postman.tenant("acme").users.all();
+      const users = fx.sandbox.postman.tenant("acme").users.all();
       const { stdout } = await run(process.execPath, ["snippet.mjs"], {
         cwd: project,
-        env: { ...process.env, API_KEY: apiKey, CONNECTION_ID: conn["postman-scim"] },
+        env: { ...process.env, API_KEY: fx.apiKey, CONNECTION_ID: fx.conn["postman-scim"] },
       });
       const lines = stdout.trim().split("\n");
       expect(lines.slice(0, users.length).sort()).toEqual(users.map((u) => `${u.userName} ${u.active ? "active" : "inactive"}`).sort());
-      const created = sandbox.postman
+      const created = fx.sandbox.postman
         .tenant("acme")
         .users.all()
         .find((u) => u.userName === "ada@acme.example.com");

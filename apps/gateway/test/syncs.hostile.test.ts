@@ -1,49 +1,41 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runFailure } from "../src/domain/syncs.ts";
 import { loggable } from "../src/logger.ts";
-import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
+import { connectSandbox, useGatewayWithSandbox } from "./harness.ts";
 import { receiver, until } from "./webhook-receiver.ts";
 
 /** Careless and hostile use of syncs, the event log and the records API (issue: hostile and careless use). */
 describe("syncs, the event log and the records API under careless use", { timeout: 300_000 }, () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
+  const fx = useGatewayWithSandbox({ tenants: { acme: 300 }, gateway: { jobs: true }, connect: false });
   let hooks: Awaited<ReturnType<typeof receiver>>;
   let apiKey: string;
 
   beforeAll(async () => {
-    [gw, sandbox, hooks] = await Promise.all([
-      startGateway({ jobs: true }),
-      startSandbox({ tenants: [{ name: "acme", users: 300 }], rateLimits: { postman: 0 } }),
-      receiver(),
-    ]);
-    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "acme backend", scope: "api", tenant_id: "acme" } })).body.secret;
-    expect((await gw.call("POST", "/webhook-endpoints", { key: apiKey, body: { url: hooks.url, events: ["*"] } })).status).toBe(201);
+    hooks = await receiver();
+    apiKey = (await fx.gw.call("POST", "/api-keys", { body: { name: "acme backend", scope: "api", tenant_id: "acme" } })).body.secret;
+    expect((await fx.gw.call("POST", "/webhook-endpoints", { key: apiKey, body: { url: hooks.url, events: ["*"] } })).status).toBe(201);
   }, 60_000);
   afterAll(async () => {
-    await gw?.close();
-    await sandbox?.close();
     await hooks?.close();
   });
 
   const connect = async (slug: "jumpcloud" | "postman-scim" = "jumpcloud") =>
-    (await connectSandbox(gw, sandbox, "acme", { [slug]: slug === "jumpcloud" ? "jumpcloud" : "postman" })).conn[slug] as string;
-  const runs = async (syncId: string) => (await gw.call("GET", `/syncs/${syncId}/runs?limit=200`, { key: apiKey })).body.result as any[];
+    (await connectSandbox(fx.gw, fx.sandbox, "acme", { [slug]: slug === "jumpcloud" ? "jumpcloud" : "postman" })).conn[slug] as string;
+  const runs = async (syncId: string) => (await fx.gw.call("GET", `/syncs/${syncId}/runs?limit=200`, { key: apiKey })).body.result as any[];
   const finishedRuns = async (syncId: string, count: number) => {
     await until(async () => (await runs(syncId)).filter((r) => r.status !== "running").length >= count);
     return (await runs(syncId)).at(-1);
   };
   const startSync = async (connection: string, resources = ["users"]) => {
-    const sync = await gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources, interval: 3_600 } });
+    const sync = await fx.gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources, interval: 3_600 } });
     expect(sync.status, sync.text).toBe(201);
     return sync.body.id as string;
   };
   const eventsOf = async (connection: string) => {
     const all: any[] = [];
     for (let after: string | null = null; ;) {
-      const page: any = await gw.call("GET", `/events?connection_id=${connection}&limit=500${after ? `&after=${after}` : ""}`, {
+      const page: any = await fx.gw.call("GET", `/events?connection_id=${connection}&limit=500${after ? `&after=${after}` : ""}`, {
         key: apiKey,
       });
       expect(page.status).toBe(200);
@@ -53,7 +45,7 @@ describe("syncs, the event log and the records API under careless use", { timeou
     }
   };
   const records = async (connection: string) => {
-    const page = await gw.call("GET", `/unified/records/users?connection_id=${connection}&limit=500`, { key: apiKey });
+    const page = await fx.gw.call("GET", `/unified/records/users?connection_id=${connection}&limit=500`, { key: apiKey });
     return page;
   };
 
@@ -63,19 +55,21 @@ describe("syncs, the event log and the records API under careless use", { timeou
     expect(await finishedRuns(syncId, 1)).toMatchObject({ status: "succeeded" });
 
     // JSON allows both; Postgres refuses U+0000 in jsonb, and a lone surrogate is not Unicode.
-    const applied = sandbox.changeUsers("jumpcloud", "acme", { update: 3, suffix: " \u0000 \ud800" });
-    await gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
+    const applied = fx.sandbox.changeUsers("jumpcloud", "acme", { update: 3, suffix: " \u0000 \ud800" });
+    await fx.gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
     const second = await finishedRuns(syncId, 2);
     expect(second).toMatchObject({ status: "succeeded", counts: { updated: 3 }, error: null });
 
     const copy = (await records(connection)).body.result as any[];
     for (const id of applied.updated) expect(copy.find((r) => r.id === id)?.data.title).toBeNull();
     // Read live, the same values are null too, and counted.
-    const live = await gw.call("GET", `/unified/user-directory/users/${applied.updated[0]}?connection_id=${connection}`, { key: apiKey });
+    const live = await fx.gw.call("GET", `/unified/user-directory/users/${applied.updated[0]}?connection_id=${connection}`, {
+      key: apiKey,
+    });
     expect(live.status).toBe(200);
     expect(live.body.title).toBeNull();
     expect(live.body.remote_data.jobTitle).toContain("\u0000");
-    const metrics = (await gw.call("GET", "/metrics")).text;
+    const metrics = (await fx.gw.call("GET", "/metrics")).text;
     expect(metrics).toMatch(/unifold_off_model_values_total\{integration="jumpcloud",resource="users",field="title"\} [1-9]/);
     const updated = (await eventsOf(connection)).filter((e) => e.type === "user.updated");
     expect(updated.map((e) => e.data.id).sort()).toEqual([...applied.updated].sort());
@@ -86,10 +80,10 @@ describe("syncs, the event log and the records API under careless use", { timeou
     const connection = await connect();
     const syncId = await startSync(connection);
     await finishedRuns(syncId, 1);
-    sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 500, count: 50, path: "/systemusers" });
-    await gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 500, count: 50, path: "/systemusers" });
+    await fx.gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
     const failed = await finishedRuns(syncId, 2);
-    sandbox.world.faults.clear();
+    fx.sandbox.world.faults.clear();
     expect(failed.status).toBe("failed");
     expect(failed.error).toBe("upstream_error: JumpCloud answered 500 (the walk did not finish, so nothing was marked deleted)");
     const event = (await eventsOf(connection)).find((e) => e.type === "sync.failed");
@@ -98,7 +92,7 @@ describe("syncs, the event log and the records API under careless use", { timeou
 
   it("an internal failure is described without the statement, its parameters or any record value", async () => {
     // A real driver error of the kind a run met (jsonb refusing U+0000), carrying its statement and parameters.
-    const error = await gw.services.store.db
+    const error = await fx.gw.services.store.db
       .execute(sql`select ${JSON.stringify({ email: "ada@example.com", name: "A\u0000da" })}::jsonb`)
       .then(
         () => undefined,
@@ -120,14 +114,14 @@ describe("syncs, the event log and the records API under careless use", { timeou
     const before = await eventsOf(connection);
     expect(before.filter((e) => e.type === "user.created").length).toBe(300);
     // A second, slow run: every page waits, and the connection goes while it walks.
-    sandbox.changeUsers("jumpcloud", "acme", { update: 20 });
-    sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 1_500, count: 20, path: "/systemusers" });
-    await gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
+    fx.sandbox.changeUsers("jumpcloud", "acme", { update: 20 });
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 1_500, count: 20, path: "/systemusers" });
+    await fx.gw.call("POST", `/syncs/${syncId}/run`, { key: apiKey });
     await until(async () => (await runs(syncId)).length >= 2);
-    const removed = await gw.call("DELETE", `/connections/${connection}`);
+    const removed = await fx.gw.call("DELETE", `/connections/${connection}`);
     expect(removed.status, removed.text).toBe(200);
-    await until(() => gw.logs().includes("sync run stopped: the sync or its connection was deleted"));
-    sandbox.world.faults.clear();
+    await until(() => fx.gw.logs().includes("sync run stopped: the sync or its connection was deleted"));
+    fx.sandbox.world.faults.clear();
 
     const after = await eventsOf(connection);
     expect(after.filter((e) => /^(user|group|group_member)\./.test(e.type))).toEqual([]);
@@ -138,20 +132,22 @@ describe("syncs, the event log and the records API under careless use", { timeou
     expect(after.filter((e) => e.type === "sync.failed")).toEqual([]);
     await until(() => [...hooks.unique().values()].some((r) => r.event.type === "connection.deleted"));
     expect((await records(connection)).status).toBe(404);
-    const rows = await gw.services.store.db.execute(sql`select count(*)::int as n from sync_records where connection_id = ${connection}`);
+    const rows = await fx.gw.services.store.db.execute(
+      sql`select count(*)::int as n from sync_records where connection_id = ${connection}`,
+    );
     expect(JSON.stringify(rows)).toMatch(/"n":0/);
-    expect(gw.logs()).not.toMatch(/insert into|params:/i);
+    expect(fx.gw.logs()).not.toMatch(/insert into|params:/i);
   });
 
   it("a second sync of a resource a sync of the connection already copies is refused, even when both are asked at once", async () => {
     const connection = await connect();
     const [a, b] = await Promise.all(
       ["users", "users"].map((resource) =>
-        gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources: [resource], interval: 3_600 } }),
+        fx.gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources: [resource], interval: 3_600 } }),
       ),
     );
     expect([a!.status, b!.status].sort()).toEqual([201, 409]);
-    const refused = await gw.call("POST", "/syncs", {
+    const refused = await fx.gw.call("POST", "/syncs", {
       key: apiKey,
       body: { connection_id: connection, resources: ["groups", "users"], interval: 3_600 },
     });
@@ -159,7 +155,7 @@ describe("syncs, the event log and the records API under careless use", { timeou
     expect(refused.body.error.details).toEqual([{ path: "resources.1", message: expect.stringContaining("already copies users") }]);
     // Another resource of the same connection is its own copy.
     expect(
-      (await gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources: ["groups"], interval: 3_600 } }))
+      (await fx.gw.call("POST", "/syncs", { key: apiKey, body: { connection_id: connection, resources: ["groups"], interval: 3_600 } }))
         .status,
     ).toBe(201);
   });
@@ -167,12 +163,16 @@ describe("syncs, the event log and the records API under careless use", { timeou
   it("a time outside years 0001 to 9999 is a 400 naming the parameter, on every route that takes one", async () => {
     const connection = await connect("postman-scim");
     for (const value of ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"]) {
-      const copy = await gw.call("GET", `/unified/records/users?connection_id=${connection}&modified_after=${encodeURIComponent(value)}`, {
-        key: apiKey,
-      });
+      const copy = await fx.gw.call(
+        "GET",
+        `/unified/records/users?connection_id=${connection}&modified_after=${encodeURIComponent(value)}`,
+        {
+          key: apiKey,
+        },
+      );
       expect(copy.status, `${value}: ${copy.text}`).toBe(400);
       expect(copy.body.error.details[0].path).toBe("query.modified_after");
-      const live = await gw.call(
+      const live = await fx.gw.call(
         "GET",
         `/unified/user-directory/users?connection_id=${connection}&updated_after=${encodeURIComponent(value)}`,
         { key: apiKey },
@@ -180,20 +180,20 @@ describe("syncs, the event log and the records API under careless use", { timeou
       expect(live.status, `${value}: ${live.text}`).toBe(400);
       expect(live.body.error.details[0].path).toBe("query.updated_after");
     }
-    const earliest = await gw.call("GET", `/unified/records/users?connection_id=${connection}&modified_after=0001-01-01T00:00:00Z`, {
+    const earliest = await fx.gw.call("GET", `/unified/records/users?connection_id=${connection}&modified_after=0001-01-01T00:00:00Z`, {
       key: apiKey,
     });
     expect(earliest.status, earliest.text).toBe(200);
   });
 
   it("the event log refuses another tenant's name with a 403; an unbound key is told it must name one", async () => {
-    const other = await gw.call("GET", "/events?tenant_id=globex", { key: apiKey });
+    const other = await fx.gw.call("GET", "/events?tenant_id=globex", { key: apiKey });
     expect(other.status).toBe(403);
     expect(other.body.error.code).toBe("forbidden");
-    expect((await gw.call("GET", "/events?tenant_id=acme", { key: apiKey })).status).toBe(200);
+    expect((await fx.gw.call("GET", "/events?tenant_id=acme", { key: apiKey })).status).toBe(200);
 
-    const unbound = (await gw.call("POST", "/api-keys", { body: { name: "all tenants", scope: "api" } })).body.secret;
-    const missing = await gw.call("POST", "/webhook-endpoints", { key: unbound, body: { url: hooks.url, events: ["*"] } });
+    const unbound = (await fx.gw.call("POST", "/api-keys", { body: { name: "all tenants", scope: "api" } })).body.secret;
+    const missing = await fx.gw.call("POST", "/webhook-endpoints", { key: unbound, body: { url: hooks.url, events: ["*"] } });
     expect(missing.status).toBe(400);
     expect(missing.body.error.message).toBe("tenant_id: required, because this API key is not bound to a tenant");
   });

@@ -1,42 +1,34 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, startGateway } from "./harness.ts";
+import { connectSandbox, startGateway, useGatewayWithSandbox } from "./harness.ts";
 import { receiver, until, verify } from "./webhook-receiver.ts";
 
 describe("syncs and change webhooks", { timeout: 300_000 }, () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
+  const fx = useGatewayWithSandbox({ tenants: { acme: 2_000 }, gateway: { jobs: true }, connect: false });
   let hooks: Awaited<ReturnType<typeof receiver>>;
   let jumpcloud: string;
   let postman: string;
   let apiKey: string;
 
   beforeAll(async () => {
-    [gw, sandbox, hooks] = await Promise.all([
-      startGateway({ jobs: true }),
-      startSandbox({ tenants: [{ name: "acme", users: 2_000 }], rateLimits: { postman: 0 } }),
-      receiver(),
-    ]);
-    const connected = await connectSandbox(gw, sandbox, "acme", { jumpcloud: "jumpcloud", "postman-scim": "postman" });
+    hooks = await receiver();
+    const connected = await connectSandbox(fx.gw, fx.sandbox, "acme", { jumpcloud: "jumpcloud", "postman-scim": "postman" });
     jumpcloud = connected.conn.jumpcloud;
     postman = connected.conn["postman-scim"];
-    apiKey = (await gw.call("POST", "/api-keys", { body: { name: "acme backend", scope: "api", tenant_id: "acme" } })).body.secret;
+    apiKey = (await fx.gw.call("POST", "/api-keys", { body: { name: "acme backend", scope: "api", tenant_id: "acme" } })).body.secret;
   }, 60_000);
   afterAll(async () => {
-    await gw?.close();
-    await sandbox?.close();
     await hooks?.close();
   });
 
-  const runs = async (syncId: string) => (await gw.call("GET", `/syncs/${syncId}/runs?limit=200`, { key: apiKey })).body.result as any[];
+  const runs = async (syncId: string) => (await fx.gw.call("GET", `/syncs/${syncId}/runs?limit=200`, { key: apiKey })).body.result as any[];
   const finishedRuns = async (syncId: string, count: number) => {
     await until(async () => (await runs(syncId)).filter((r) => r.status !== "running").length >= count);
     return (await runs(syncId)).at(-1);
   };
 
   it("a 1 % change between runs of a 2,000-user directory gives exactly those events, signed", async () => {
-    const endpoint = await gw.call("POST", "/webhook-endpoints", {
+    const endpoint = await fx.gw.call("POST", "/webhook-endpoints", {
       key: apiKey,
       body: { url: hooks.url, events: ["*"], description: "test receiver" },
     });
@@ -44,7 +36,7 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     expect(endpoint.body.secret).toMatch(/^whsec_/);
     const secret: string = endpoint.body.secret;
 
-    const sync = await gw.call("POST", "/syncs", {
+    const sync = await fx.gw.call("POST", "/syncs", {
       key: apiKey,
       body: { connection_id: jumpcloud, resources: ["users"], interval: 3_600 },
     });
@@ -54,9 +46,9 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     await until(() => hooks.unique().size >= 2_001);
 
     // 1 %: 5 join, 5 change title, 5 are suspended, 5 leave.
-    const applied = sandbox.changeUsers("jumpcloud", "acme", { add: 5, update: 5, deactivate: 5, delete: 5 });
+    const applied = fx.sandbox.changeUsers("jumpcloud", "acme", { add: 5, update: 5, deactivate: 5, delete: 5 });
     const before = hooks.unique().size;
-    expect((await gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey })).status).toBe(202);
+    expect((await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey })).status).toBe(202);
     const second = await finishedRuns(sync.body.id, 2);
     expect(second).toMatchObject({ status: "succeeded", counts: { added: 5, updated: 10, deleted: 5, unchanged: 1_985 } });
     await until(() => hooks.unique().size >= before + 21);
@@ -88,18 +80,22 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     expect(verify(wrong, hooks.received[0]!.headers, hooks.received[0]!.body)).toBe(false);
 
     // The synced copy answers without the vendor, deletions as tombstones.
-    const calls = sandbox.world.requests.length;
+    const calls = fx.sandbox.world.requests.length;
     const records: any[] = [];
     for (let cursor: string | null = null; ;) {
-      const page = await gw.call("GET", `/unified/records/users?connection_id=${jumpcloud}&limit=500${cursor ? `&cursor=${cursor}` : ""}`, {
-        key: apiKey,
-      });
+      const page = await fx.gw.call(
+        "GET",
+        `/unified/records/users?connection_id=${jumpcloud}&limit=500${cursor ? `&cursor=${cursor}` : ""}`,
+        {
+          key: apiKey,
+        },
+      );
       expect(page.status).toBe(200);
       records.push(...page.body.result);
       cursor = page.body.next_cursor;
       if (!cursor) break;
     }
-    expect(sandbox.world.requests.length).toBe(calls);
+    expect(fx.sandbox.world.requests.length).toBe(calls);
     expect(records).toHaveLength(2_005);
     expect(
       records
@@ -113,7 +109,7 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     const all: any[] = [];
     const cursors: string[] = [];
     for (let after: string | null = null; ;) {
-      const page = await gw.call("GET", `/events?limit=150${after ? `&after=${after}` : ""}`, { key: apiKey });
+      const page = await fx.gw.call("GET", `/events?limit=150${after ? `&after=${after}` : ""}`, { key: apiKey });
       expect(page.status).toBe(200);
       all.push(...page.body.result);
       cursors.push(page.body.poll_cursor);
@@ -125,36 +121,36 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     // From the third page's cursor: exactly the rest.
     const rest: any[] = [];
     for (let after: string | null = cursors[2]!; after;) {
-      const page: any = await gw.call("GET", `/events?limit=500&after=${after}`, { key: apiKey });
+      const page: any = await fx.gw.call("GET", `/events?limit=500&after=${after}`, { key: apiKey });
       rest.push(...page.body.result);
       after = page.body.next_cursor;
     }
     expect(rest.map((e) => e.id)).toEqual(all.slice(450).map((e) => e.id));
     // Filtered by type, and a poll from the end finds nothing new.
-    const deleted = await gw.call("GET", "/events?type=user.deleted", { key: apiKey });
+    const deleted = await fx.gw.call("GET", "/events?type=user.deleted", { key: apiKey });
     expect(deleted.body.result.every((e: any) => e.type === "user.deleted")).toBe(true);
-    const tail = await gw.call("GET", `/events?after=${cursors.at(-1)}`, { key: apiKey });
+    const tail = await fx.gw.call("GET", `/events?after=${cursors.at(-1)}`, { key: apiKey });
     expect(tail.body.result).toEqual([]);
     expect(tail.body.next_cursor).toBeNull();
   });
 
   it("a run that fails part-way deletes nothing, and says so", async () => {
-    const sync = (await gw.call("GET", "/syncs", { key: apiKey })).body.result[0];
-    const applied = sandbox.changeUsers("jumpcloud", "acme", { delete: 3 });
+    const sync = (await fx.gw.call("GET", "/syncs", { key: apiKey })).body.result[0];
+    const applied = fx.sandbox.changeUsers("jumpcloud", "acme", { delete: 3 });
     // The first three pages come back, then the vendor fails (500 is not retried).
-    sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 1, count: 3, path: "/systemusers" });
-    sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 500, count: 50, path: "/systemusers" });
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "latency", latency_ms: 1, count: 3, path: "/systemusers" });
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "status", status: 500, count: 50, path: "/systemusers" });
     const events = hooks.unique().size;
-    await gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
+    await fx.gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
     const failed = await finishedRuns(sync.id, 3);
-    sandbox.world.faults.clear();
+    fx.sandbox.world.faults.clear();
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatch(/nothing was marked deleted/);
     await until(() => [...hooks.unique().values()].slice(events).some((r) => r.event.type === "sync.failed"));
     expect([...hooks.unique().values()].slice(events).filter((r) => r.event.type === "user.deleted")).toEqual([]);
 
     // The next complete run finds them gone.
-    await gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
+    await fx.gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
     const next = await finishedRuns(sync.id, 4);
     expect(next).toMatchObject({ status: "succeeded", counts: { deleted: 3 } });
     await until(() => [...hooks.unique().values()].slice(events).filter((r) => r.event.type === "user.deleted").length === 3);
@@ -163,19 +159,23 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
   });
 
   it("a receiver that is down for a while gets every event once it is back", async () => {
-    const sync = (await gw.call("GET", "/syncs", { key: apiKey })).body.result[0];
+    const sync = (await fx.gw.call("GET", "/syncs", { key: apiKey })).body.result[0];
     hooks.state.status = 503;
-    const applied = sandbox.changeUsers("jumpcloud", "acme", { update: 4 });
+    const applied = fx.sandbox.changeUsers("jumpcloud", "acme", { update: 4 });
     const events = hooks.unique().size;
-    await gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
+    await fx.gw.call("POST", `/syncs/${sync.id}/run`, { key: apiKey });
     await finishedRuns(sync.id, 5);
     await sleep(1_500); // a few failed attempts
-    const endpoint = (await gw.call("GET", "/webhook-endpoints", { key: apiKey })).body.result[0];
+    const endpoint = (await fx.gw.call("GET", "/webhook-endpoints", { key: apiKey })).body.result[0];
     const attempts: any[] = [];
     for (let cursor: string | null = null; ;) {
-      const page: any = await gw.call("GET", `/webhook-endpoints/${endpoint.id}/deliveries?limit=200${cursor ? `&cursor=${cursor}` : ""}`, {
-        key: apiKey,
-      });
+      const page: any = await fx.gw.call(
+        "GET",
+        `/webhook-endpoints/${endpoint.id}/deliveries?limit=200${cursor ? `&cursor=${cursor}` : ""}`,
+        {
+          key: apiKey,
+        },
+      );
       attempts.push(...page.body.result);
       cursor = page.body.next_cursor;
       if (!cursor) break;
@@ -189,7 +189,7 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
 
   it("refuses bad input with a 400 naming the field", async () => {
     const bad = async (path: string, body: unknown, field: RegExp) => {
-      const res = await gw.call("POST", path, { key: apiKey, body });
+      const res = await fx.gw.call("POST", path, { key: apiKey, body });
       expect(res.status, JSON.stringify(res.body)).toBe(400);
       expect(JSON.stringify(res.body.error)).toMatch(field);
     };
@@ -207,13 +207,13 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     await strict.close();
     expect(refused.status).toBe(400);
     expect(JSON.stringify(refused.body.error)).toMatch(/url/);
-    const res = await gw.call("GET", "/events?type=user.exploded", { key: apiKey });
+    const res = await fx.gw.call("GET", "/events?type=user.exploded", { key: apiKey });
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body.error)).toMatch(/type/);
   });
 
   it("memberships: each added and removed member is one group_member event", async () => {
-    const sync = await gw.call("POST", "/syncs", {
+    const sync = await fx.gw.call("POST", "/syncs", {
       key: apiKey,
       body: { connection_id: jumpcloud, resources: ["group_members"], interval: 3_600 },
     });
@@ -222,33 +222,35 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     expect(first.status).toBe("succeeded");
     const memberships = first.counts.added as number;
     expect(memberships).toBeGreaterThan(0);
-    const latest = await gw.call("GET", "/events?type=sync.completed&limit=200", { key: apiKey });
+    const latest = await fx.gw.call("GET", "/events?type=sync.completed&limit=200", { key: apiKey });
     const since = latest.body.poll_cursor as string;
 
     // One member leaves a group and another user joins it, through the gateway's own writes.
-    const group = (await gw.call("GET", `/unified/user-directory/groups?connection_id=${jumpcloud}&limit=1`, { key: apiKey })).body
+    const group = (await fx.gw.call("GET", `/unified/user-directory/groups?connection_id=${jumpcloud}&limit=1`, { key: apiKey })).body
       .result[0];
     const members = (
-      await gw.call("GET", `/unified/user-directory/groups/${group.id}/members?connection_id=${jumpcloud}&limit=200`, { key: apiKey })
+      await fx.gw.call("GET", `/unified/user-directory/groups/${group.id}/members?connection_id=${jumpcloud}&limit=200`, { key: apiKey })
     ).body.result as { user_id: string }[];
     const leaving = members[0]!.user_id;
-    const users = (await gw.call("GET", `/unified/user-directory/users?connection_id=${jumpcloud}&limit=200`, { key: apiKey })).body
+    const users = (await fx.gw.call("GET", `/unified/user-directory/users?connection_id=${jumpcloud}&limit=200`, { key: apiKey })).body
       .result as { id: string }[];
     const joining = users.find((u) => !members.some((m) => m.user_id === u.id))!.id;
-    const removed = await gw.call("DELETE", `/unified/user-directory/groups/${group.id}/members/${leaving}?connection_id=${jumpcloud}`, {
+    const removed = await fx.gw.call("DELETE", `/unified/user-directory/groups/${group.id}/members/${leaving}?connection_id=${jumpcloud}`, {
       key: apiKey,
     });
     expect(removed.status, removed.text).toBe(200);
-    const added = await gw.call("POST", `/unified/user-directory/groups/${group.id}/members?connection_id=${jumpcloud}`, {
+    const added = await fx.gw.call("POST", `/unified/user-directory/groups/${group.id}/members?connection_id=${jumpcloud}`, {
       key: apiKey,
       body: { user_id: joining },
     });
     expect(added.status, added.text).toBe(201);
 
-    await gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
+    await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
     const second = await finishedRuns(sync.body.id, 2);
     expect(second).toMatchObject({ status: "succeeded", counts: { added: 1, deleted: 1, updated: 0, unchanged: memberships - 1 } });
-    const events = await gw.call("GET", `/events?after=${since}&type=group_member.added,group_member.removed&limit=200`, { key: apiKey });
+    const events = await fx.gw.call("GET", `/events?after=${since}&type=group_member.added,group_member.removed&limit=200`, {
+      key: apiKey,
+    });
     expect(events.body.result.map((e: any) => [e.type, e.data.group_id, e.data.user_id])).toEqual(
       expect.arrayContaining([
         ["group_member.added", group.id, joining],
@@ -259,10 +261,10 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
   });
 
   it("initial_events false: the first run records the copy quietly; later runs announce changes", async () => {
-    const since = (await gw.call("GET", "/events?limit=1", { key: apiKey })).body.poll_cursor as string;
+    const since = (await fx.gw.call("GET", "/events?limit=1", { key: apiKey })).body.poll_cursor as string;
     // Another connection of its own, so no other test's sync of it is counted here.
-    const own = (await connectSandbox(gw, sandbox, "acme", { "postman-scim": "postman" })).conn["postman-scim"];
-    const sync = await gw.call("POST", "/syncs", {
+    const own = (await connectSandbox(fx.gw, fx.sandbox, "acme", { "postman-scim": "postman" })).conn["postman-scim"];
+    const sync = await fx.gw.call("POST", "/syncs", {
       key: apiKey,
       body: { connection_id: own, resources: ["users"], interval: 3_600, initial_events: false },
     });
@@ -271,15 +273,15 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     const first = await finishedRuns(sync.body.id, 1);
     expect(first.status).toBe("succeeded");
     expect(first.counts.added).toBeGreaterThan(1_000);
-    const quiet = await gw.call("GET", `/events?after=${since}&connection_id=${own}&limit=200`, { key: apiKey });
+    const quiet = await fx.gw.call("GET", `/events?after=${since}&connection_id=${own}&limit=200`, { key: apiKey });
     expect(quiet.body.result.map((e: any) => e.type)).toEqual(["sync.completed"]);
-    const copy = await gw.call("GET", `/unified/records/users?connection_id=${own}&limit=5`, { key: apiKey });
+    const copy = await fx.gw.call("GET", `/unified/records/users?connection_id=${own}&limit=5`, { key: apiKey });
     expect(copy.body.result).toHaveLength(5);
 
-    const applied = sandbox.changeUsers("postman", "acme", { add: 1 });
-    await gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
+    const applied = fx.sandbox.changeUsers("postman", "acme", { add: 1 });
+    await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
     expect(await finishedRuns(sync.body.id, 2)).toMatchObject({ status: "succeeded", counts: { added: 1 } });
-    const loud = await gw.call("GET", `/events?after=${since}&connection_id=${own}&type=user.created&limit=200`, { key: apiKey });
+    const loud = await fx.gw.call("GET", `/events?after=${since}&connection_id=${own}&type=user.created&limit=200`, { key: apiKey });
     expect(loud.body.result.map((e: any) => e.data.id)).toEqual(applied.added);
   });
 });

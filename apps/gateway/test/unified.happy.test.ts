@@ -1,6 +1,5 @@
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, type Slug, startGateway, vendors } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { connectSandbox, type Slug, useGatewayWithSandbox, vendors } from "./harness.ts";
 
 /** The unified model's user with nothing known: every field present, null or []. */
 const noUser = {
@@ -52,34 +51,13 @@ const unifiedAddress = (a: any, type = a.type) => ({
 });
 
 describe("unified reads over the sandbox", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
+  const fx = useGatewayWithSandbox({ tenants: { acme: 57, globex: 12, initech: 150 } });
 
-  beforeAll(async () => {
-    [gw, sandbox] = await Promise.all([
-      startGateway(),
-      startSandbox({
-        tenants: [
-          { name: "acme", users: 57 },
-          { name: "globex", users: 12 },
-          { name: "initech", users: 150 },
-        ],
-        rateLimits: { postman: 0 },
-      }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme"));
-  });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
-
-  const get = (path: string, slug: Slug, query = "") => gw.call("GET", `${path}?connection_id=${conn[slug]}${query}`, { key: apiKey });
+  const get = (path: string, slug: Slug, query = "") =>
+    fx.gw.call("GET", `${path}?connection_id=${fx.conn[slug]}${query}`, { key: fx.apiKey });
 
   it("maps a JumpCloud system user field by field, with remote_data", async () => {
-    const raw = sandbox.jumpcloud.tenant("acme").users.all()[5]!;
+    const raw = fx.sandbox.jumpcloud.tenant("acme").users.all()[5]!;
     const res = await get(`/unified/user-directory/users/${raw._id}`, "jumpcloud");
     expect(res.status).toBe(200);
     const r = raw as any;
@@ -110,7 +88,8 @@ describe("unified reads over the sandbox", () => {
 
   it("maps JumpCloud states: ACTIVATED→active, ACTIVATED+suspended→inactive, SUSPENDED→inactive, STAGED→invited", async () => {
     const make = async (body: object) =>
-      (await gw.call("POST", `/passthrough/systemusers?connection_id=${conn.jumpcloud}`, { key: apiKey, body })).body._id as string;
+      (await fx.gw.call("POST", `/passthrough/systemusers?connection_id=${fx.conn.jumpcloud}`, { key: fx.apiKey, body })).body
+        ._id as string;
     const cases: [object, string][] = [
       [{ state: "ACTIVATED" }, "active"],
       [{ state: "SUSPENDED" }, "inactive"],
@@ -121,13 +100,13 @@ describe("unified reads over the sandbox", () => {
       expect((await get(`/unified/user-directory/users/${id}`, "jumpcloud", "&remote_data=false")).body.status).toBe(status);
     }
     const id = await make({ username: "state-susp", email: "state-susp@acme.example.com" });
-    const tenant = sandbox.jumpcloud.tenant("acme");
+    const tenant = fx.sandbox.jumpcloud.tenant("acme");
     tenant.users.put({ ...tenant.users.get(id)!, suspended: true });
     expect((await get(`/unified/user-directory/users/${id}`, "jumpcloud")).body.status).toBe("inactive");
   });
 
   it("maps a Jostle SCIM user field by field, including the enterprise and Jostle extensions", async () => {
-    const raw = sandbox.jostle.tenant("acme").users.all()[3] as any;
+    const raw = fx.sandbox.jostle.tenant("acme").users.all()[3] as any;
     const res = await get(`/unified/user-directory/users/${raw.id}`, "jostle-scim", "&remote_data=false");
     const enterprise = raw["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
     expect(res.body).toEqual({
@@ -152,7 +131,7 @@ describe("unified reads over the sandbox", () => {
   });
 
   it("maps a Postman user and group field by field, and lists a group's members", async () => {
-    const tenant = sandbox.postman.tenant("acme");
+    const tenant = fx.sandbox.postman.tenant("acme");
     const raw = tenant.users.all()[2]!;
     const user = await get(`/unified/user-directory/users/${raw.id}`, "postman-scim", "&remote_data=false");
     expect(user.body).toEqual({
@@ -186,18 +165,18 @@ describe("unified reads over the sandbox", () => {
   it("serves Jostle's me, JumpCloud's organizations, roles and HRIS resources", async () => {
     const me = await get("/unified/user-directory/me", "jostle-scim");
     expect(me.body.username).toBe("automation@acme.example.com");
-    const org = sandbox.jumpcloud.tenant("acme").organization;
+    const org = fx.sandbox.jumpcloud.tenant("acme").organization;
     const orgs = await get("/unified/user-directory/organizations", "jumpcloud", "&remote_data=false");
     expect(orgs.body.result).toEqual([{ id: org._id, name: org.displayName, created_at: utc(org.created), updated_at: null }]);
     expect((await get("/unified/hris/companies", "jumpcloud", "&remote_data=false")).body.result).toEqual(orgs.body.result);
     const roles = await get("/unified/user-directory/roles", "jumpcloud", "&limit=200&remote_data=false");
     expect(roles.body.result).toEqual(
-      sandbox.jumpcloud
+      fx.sandbox.jumpcloud
         .tenant("acme")
         .roles.map((r) => ({ id: r.id, name: r.name, description: r.description, created_at: null, updated_at: null }))
         .sort((a, b) => (a.id < b.id ? -1 : 1)),
     );
-    const raw = sandbox.jumpcloud.tenant("acme").users.all()[7] as any;
+    const raw = fx.sandbox.jumpcloud.tenant("acme").users.all()[7] as any;
     const employee = await get(`/unified/hris/employees/${raw._id}`, "jumpcloud", "&remote_data=false");
     expect(employee.body).toMatchObject({
       id: raw._id,
@@ -209,17 +188,17 @@ describe("unified reads over the sandbox", () => {
       department: raw.department,
     });
     const hrisGroups = await get("/unified/hris/groups", "jumpcloud", "&limit=200");
-    expect(hrisGroups.body.result_count).toBe(sandbox.jumpcloud.tenant("acme").groups.size);
+    expect(hrisGroups.body.result_count).toBe(fx.sandbox.jumpcloud.tenant("acme").groups.size);
   });
 
   const lists: [Slug, string, () => number][] = [
-    ["jostle-scim", "/unified/user-directory/users", () => sandbox.jostle.tenant("acme").users.size],
-    ["postman-scim", "/unified/user-directory/users", () => sandbox.postman.tenant("acme").users.size],
-    ["postman-scim", "/unified/user-directory/groups", () => sandbox.postman.tenant("acme").groups.size],
-    ["jumpcloud", "/unified/user-directory/users", () => sandbox.jumpcloud.tenant("acme").users.size],
-    ["jumpcloud", "/unified/hris/employees", () => sandbox.jumpcloud.tenant("acme").users.size],
-    ["jumpcloud", "/unified/user-directory/groups", () => sandbox.jumpcloud.tenant("acme").groups.size],
-    ["jumpcloud", "/unified/user-directory/roles", () => sandbox.jumpcloud.tenant("acme").roles.length],
+    ["jostle-scim", "/unified/user-directory/users", () => fx.sandbox.jostle.tenant("acme").users.size],
+    ["postman-scim", "/unified/user-directory/users", () => fx.sandbox.postman.tenant("acme").users.size],
+    ["postman-scim", "/unified/user-directory/groups", () => fx.sandbox.postman.tenant("acme").groups.size],
+    ["jumpcloud", "/unified/user-directory/users", () => fx.sandbox.jumpcloud.tenant("acme").users.size],
+    ["jumpcloud", "/unified/hris/employees", () => fx.sandbox.jumpcloud.tenant("acme").users.size],
+    ["jumpcloud", "/unified/user-directory/groups", () => fx.sandbox.jumpcloud.tenant("acme").groups.size],
+    ["jumpcloud", "/unified/user-directory/roles", () => fx.sandbox.jumpcloud.tenant("acme").roles.length],
     ["jumpcloud", "/unified/user-directory/organizations", () => 1],
   ];
   for (const [slug, path, size] of lists) {
@@ -242,32 +221,32 @@ describe("unified reads over the sandbox", () => {
   }
 
   it("reads a page of the vendor's maximum size in one upstream call when the vendor reports a total", async () => {
-    const initech = await connectSandbox(gw, sandbox, "initech");
+    const initech = await connectSandbox(fx.gw, fx.sandbox, "initech");
     for (const slug of Object.keys(vendors) as Slug[]) {
       const page = (cursor?: string) =>
-        gw.call(
+        fx.gw.call(
           "GET",
           `/unified/user-directory/users?connection_id=${initech.conn[slug]}&limit=100&remote_data=false${cursor ? `&cursor=${cursor}` : ""}`,
           {
             key: initech.apiKey,
           },
         );
-      let before = sandbox.world.requests.length;
+      let before = fx.sandbox.world.requests.length;
       const first = await page();
       expect(first.body.result).toHaveLength(100);
       expect(first.body.next_cursor).not.toBeNull();
-      expect(sandbox.world.requests.length - before, `${slug}: no probe after a full page of a known total`).toBe(1);
-      before = sandbox.world.requests.length;
+      expect(fx.sandbox.world.requests.length - before, `${slug}: no probe after a full page of a known total`).toBe(1);
+      before = fx.sandbox.world.requests.length;
       const second = await page(first.body.next_cursor);
       expect(second.body.result.length).toBeGreaterThanOrEqual(50);
       expect(second.body.next_cursor).toBeNull();
-      expect(sandbox.world.requests.length - before).toBe(1);
+      expect(fx.sandbox.world.requests.length - before).toBe(1);
     }
   });
 
   it("walks a JumpCloud group's members across pages", async () => {
-    const group = sandbox.jumpcloud.tenant("acme").groups.all()[0]!;
-    const expected = [...sandbox.jumpcloud.tenant("acme").members.get(group.id)!];
+    const group = fx.sandbox.jumpcloud.tenant("acme").groups.all()[0]!;
+    const expected = [...fx.sandbox.jumpcloud.tenant("acme").members.get(group.id)!];
     const ids: string[] = [];
     let cursor: string | null = null;
     do {
@@ -284,8 +263,8 @@ describe("unified reads over the sandbox", () => {
 
   it("sends a filter value as a SCIM string, with quotes, backslashes and control characters escaped", async () => {
     const odd = 'we"ird\\name\tx@acme.example.com';
-    const created = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`, {
-      key: apiKey,
+    const created = await fx.gw.call("POST", `/unified/user-directory/users?connection_id=${fx.conn["jostle-scim"]}`, {
+      key: fx.apiKey,
       body: { username: odd, first_name: "Odd", last_name: "Name" },
     });
     expect(created.status).toBe(201);
@@ -299,22 +278,22 @@ describe("unified reads over the sandbox", () => {
   });
 
   it("pushes filters upstream: Jostle username (unpaged), Postman username and status, JumpCloud email, username, status", async () => {
-    const jostleUser = sandbox.jostle.tenant("acme").users.all()[9] as any;
-    const before = sandbox.world.requests.length;
+    const jostleUser = fx.sandbox.jostle.tenant("acme").users.all()[9] as any;
+    const before = fx.sandbox.world.requests.length;
     const jostle = await get("/unified/user-directory/users", "jostle-scim", `&username=${encodeURIComponent(jostleUser.userName)}`);
     expect(jostle.body.result.map((u: { id: string }) => u.id)).toEqual([jostleUser.id]);
-    const sent = sandbox.world.requests.slice(before).find((r) => r.vendor === "jostle");
+    const sent = fx.sandbox.world.requests.slice(before).find((r) => r.vendor === "jostle");
     expect(sent).toBeDefined();
 
     const inactive = await get("/unified/user-directory/users", "postman-scim", "&status=inactive&limit=200&remote_data=false");
-    const expectedInactive = sandbox.postman
+    const expectedInactive = fx.sandbox.postman
       .tenant("acme")
       .users.all()
       .filter((u) => !u.active).length;
     expect(inactive.body.result.length).toBe(expectedInactive);
     expect(inactive.body.result.every((u: { status: string }) => u.status === "inactive")).toBe(true);
 
-    const jc = sandbox.jumpcloud.tenant("acme").users.all()[11] as any;
+    const jc = fx.sandbox.jumpcloud.tenant("acme").users.all()[11] as any;
     for (const query of [`&email=${encodeURIComponent(jc.email)}`, `&username=${encodeURIComponent(jc.username)}`]) {
       const res = await get("/unified/user-directory/users", "jumpcloud", query);
       expect(res.body.result.map((u: { id: string }) => u.id)).toEqual([jc._id]);
@@ -325,8 +304,8 @@ describe("unified reads over the sandbox", () => {
   });
 
   it("carries each listed record's upstream JSON as remote_data, non-ASCII names included", async () => {
-    const created = await gw.call("POST", `/passthrough/systemusers?connection_id=${conn.jumpcloud}`, {
-      key: apiKey,
+    const created = await fx.gw.call("POST", `/passthrough/systemusers?connection_id=${fx.conn.jumpcloud}`, {
+      key: fx.apiKey,
       body: { username: "zoe.unal", email: "zoe.unal@acme.example.com", firstname: "Zoë", lastname: "Ünal 😀" },
     });
     expect(created.status).toBe(200);
@@ -335,7 +314,7 @@ describe("unified reads over the sandbox", () => {
       expect(page.status).toBe(200);
       // The same records straight from the vendor, through the passthrough.
       const upstreamPath = slug === "jumpcloud" ? "systemusers?limit=100&sort=_id" : "Users?startIndex=1&count=100";
-      const upstream = await gw.call("GET", `/passthrough/${upstreamPath}&connection_id=${conn[slug]}`, { key: apiKey });
+      const upstream = await fx.gw.call("GET", `/passthrough/${upstreamPath}&connection_id=${fx.conn[slug]}`, { key: fx.apiKey });
       const records = (upstream.body.results ?? upstream.body.Resources) as { id?: string; _id?: string }[];
       expect(page.body.result.slice(0, records.length).map((user: any) => user.remote_data)).toEqual(records);
       expect(page.text.split('"remote_data":').length - 1).toBe(page.body.result_count);
@@ -350,37 +329,39 @@ describe("unified reads over the sandbox", () => {
   });
 
   it("proxies a vendor resource list in the envelope with Unifold cursors, and one record verbatim", async () => {
-    const page = await gw.call("GET", `/proxy/systemusers?connection_id=${conn.jumpcloud}&limit=5`, { key: apiKey });
+    const page = await fx.gw.call("GET", `/proxy/systemusers?connection_id=${fx.conn.jumpcloud}&limit=5`, { key: fx.apiKey });
     expect(page.status).toBe(200);
     expect(page.body.result).toHaveLength(5);
     expect(page.body.result[0]).toHaveProperty("_id");
-    const next = await gw.call(
+    const next = await fx.gw.call(
       "GET",
-      `/proxy/systemusers?connection_id=${conn.jumpcloud}&limit=5&cursor=${encodeURIComponent(page.body.next_cursor)}`,
-      { key: apiKey },
+      `/proxy/systemusers?connection_id=${fx.conn.jumpcloud}&limit=5&cursor=${encodeURIComponent(page.body.next_cursor)}`,
+      { key: fx.apiKey },
     );
     expect(next.body.result[0]._id).not.toBe(page.body.result[0]._id);
-    const one = await gw.call("GET", `/proxy/Users/${page.body.result[0]._id}?connection_id=${conn["postman-scim"]}`, { key: apiKey });
+    const one = await fx.gw.call("GET", `/proxy/Users/${page.body.result[0]._id}?connection_id=${fx.conn["postman-scim"]}`, {
+      key: fx.apiKey,
+    });
     expect(one.status).toBe(404);
     expect(one.body).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "404" });
-    const scimUser = sandbox.postman.tenant("acme").users.all()[0]!;
-    const verbatim = await gw.call("GET", `/proxy/Users/${scimUser.id}?connection_id=${conn["postman-scim"]}`, { key: apiKey });
+    const scimUser = fx.sandbox.postman.tenant("acme").users.all()[0]!;
+    const verbatim = await fx.gw.call("GET", `/proxy/Users/${scimUser.id}?connection_id=${fx.conn["postman-scim"]}`, { key: fx.apiKey });
     expect(verbatim.body).toEqual(scimUser);
   });
 
   it("passes a call through with auth injected, the caller's Authorization never forwarded", async () => {
-    const before = sandbox.world.requests.length;
-    const res = await gw.call("GET", `/passthrough/v2/usergroups?limit=2&connection_id=${conn.jumpcloud}`, {
-      key: apiKey,
+    const before = fx.sandbox.world.requests.length;
+    const res = await fx.gw.call("GET", `/passthrough/v2/usergroups?limit=2&connection_id=${fx.conn.jumpcloud}`, {
+      key: fx.apiKey,
       headers: { cookie: "a=b" },
     });
     expect(res.status).toBe(200);
     expect(res.body).toHaveLength(2);
-    expect(res.headers.get("x-total-count")).toBe(String(sandbox.jumpcloud.tenant("acme").groups.size));
-    const seen = sandbox.world.requests.slice(before);
+    expect(res.headers.get("x-total-count")).toBe(String(fx.sandbox.jumpcloud.tenant("acme").groups.size));
+    const seen = fx.sandbox.world.requests.slice(before);
     expect(seen.map((r) => r.path)).toEqual(["/jumpcloud/api/v2/usergroups"]);
-    const created = await gw.call("POST", `/passthrough/Groups?connection_id=${conn["postman-scim"]}`, {
-      key: apiKey,
+    const created = await fx.gw.call("POST", `/passthrough/Groups?connection_id=${fx.conn["postman-scim"]}`, {
+      key: fx.apiKey,
       body: { displayName: "Through" },
     });
     expect(created.status).toBe(201);

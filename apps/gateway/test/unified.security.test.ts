@@ -1,62 +1,51 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningSandbox, startSandbox } from "@unifold/sandbox";
 import { get as httpGet } from "node:http";
 import { User } from "@unifold/engine";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, mappingsDir, startGateway } from "./harness.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useGatewayWithSandbox } from "./harness.ts";
 
 const modelFields = Object.keys(User.shape)
   .filter((key) => key !== "remote_data")
   .sort();
 
 describe("unified API: isolation, bad input and upstream failures", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let dir: string;
   const ids: Record<string, string> = {};
   const keys: Record<string, string> = {};
+  const fx = useGatewayWithSandbox({
+    tenants: { acme: 20, globex: 12 },
+    connect: false,
+    // A copy of mappings/ plus one extra integration that exists only as files in a temp folder.
+    mappings: (dir) => {
+      cpSync(join(dir, "postman-scim"), join(dir, "acme-scim"), { recursive: true });
+      writeFileSync(
+        join(dir, "acme-scim", "users.jsonata"),
+        '{ "id": id, "username": userName, "status": active ? "active" : "inactive", "source": "acme-scim" }',
+      );
+      // Drops some records and claims remote_data for itself.
+      cpSync(join(dir, "postman-scim"), join(dir, "odd-scim"), { recursive: true });
+      writeFileSync(
+        join(dir, "odd-scim", "users.jsonata"),
+        '$substring(id, 0, 1) < "8" ? null : { "id": id, "remote_data": "the mapping\'s own" }',
+      );
+      // Maps vendor values the model refuses: an unknown status, a time that is no time, a typeless email.
+      cpSync(join(dir, "postman-scim"), join(dir, "offmodel-scim"), { recursive: true });
+      writeFileSync(
+        join(dir, "offmodel-scim", "users.jsonata"),
+        '{ "id": id, "username": userName, "status": "on holiday", "created_at": "elit", "emails": [{ "email": userName, "type": "pigeon" }] }',
+      );
+      // Maps records the model cannot serve: no id.
+      cpSync(join(dir, "postman-scim"), join(dir, "idless-scim"), { recursive: true });
+      writeFileSync(join(dir, "idless-scim", "users.jsonata"), '{ "username": userName }');
+      cpSync(join(dir, "jumpcloud"), join(dir, "broken-jc"), { recursive: true });
+      writeFileSync(
+        join(dir, "broken-jc", "organizations.jsonata"),
+        '{ "id": _id, "name": $error("organization " & _id & " cannot be mapped") }',
+      );
+    },
+  });
 
   beforeAll(async () => {
-    // A copy of mappings/ plus one extra integration that exists only as files in a temp folder.
-    dir = mkdtempSync(join(tmpdir(), "unifold-mappings-"));
-    cpSync(mappingsDir, dir, { recursive: true });
-    cpSync(join(dir, "postman-scim"), join(dir, "acme-scim"), { recursive: true });
-    writeFileSync(
-      join(dir, "acme-scim", "users.jsonata"),
-      '{ "id": id, "username": userName, "status": active ? "active" : "inactive", "source": "acme-scim" }',
-    );
-    // Drops some records and claims remote_data for itself.
-    cpSync(join(dir, "postman-scim"), join(dir, "odd-scim"), { recursive: true });
-    writeFileSync(
-      join(dir, "odd-scim", "users.jsonata"),
-      '$substring(id, 0, 1) < "8" ? null : { "id": id, "remote_data": "the mapping\'s own" }',
-    );
-    // Maps vendor values the model refuses: an unknown status, a time that is no time, a typeless email.
-    cpSync(join(dir, "postman-scim"), join(dir, "offmodel-scim"), { recursive: true });
-    writeFileSync(
-      join(dir, "offmodel-scim", "users.jsonata"),
-      '{ "id": id, "username": userName, "status": "on holiday", "created_at": "elit", "emails": [{ "email": userName, "type": "pigeon" }] }',
-    );
-    // Maps records the model cannot serve: no id.
-    cpSync(join(dir, "postman-scim"), join(dir, "idless-scim"), { recursive: true });
-    writeFileSync(join(dir, "idless-scim", "users.jsonata"), '{ "username": userName }');
-    cpSync(join(dir, "jumpcloud"), join(dir, "broken-jc"), { recursive: true });
-    writeFileSync(
-      join(dir, "broken-jc", "organizations.jsonata"),
-      '{ "id": _id, "name": $error("organization " & _id & " cannot be mapped") }',
-    );
-    [gw, sandbox] = await Promise.all([
-      startGateway({ mappingsDir: dir }),
-      startSandbox({
-        tenants: [
-          { name: "acme", users: 20 },
-          { name: "globex", users: 12 },
-        ],
-        rateLimits: { postman: 0 },
-      }),
-    ]);
     const register = async (
       name: string,
       tenant: string,
@@ -64,12 +53,12 @@ describe("unified API: isolation, bad input and upstream failures", () => {
       vendor: "jostle" | "postman" | "jumpcloud",
       key?: string,
     ) => {
-      const res = await gw.call("POST", "/connections", {
+      const res = await fx.gw.call("POST", "/connections", {
         body: {
           tenant_id: tenant,
           integration,
-          credentials: { api_key: key ?? sandbox.key(vendor, tenant) },
-          config: { base_url: sandbox.baseUrl(vendor) },
+          credentials: { api_key: key ?? fx.sandbox.key(vendor, tenant) },
+          config: { base_url: fx.sandbox.baseUrl(vendor) },
         },
       });
       expect(res.status).toBe(201);
@@ -88,18 +77,13 @@ describe("unified API: isolation, bad input and upstream failures", () => {
       ["acme", "acme"],
       ["globex", "globex"],
     ] as const) {
-      keys[name] = (await gw.call("POST", "/api-keys", { body: { name, scope: "api", tenant_id: tenant } })).body.secret;
+      keys[name] = (await fx.gw.call("POST", "/api-keys", { body: { name, scope: "api", tenant_id: tenant } })).body.secret;
     }
-    keys.server = (await gw.call("POST", "/api-keys", { body: { name: "server", scope: "api" } })).body.secret;
-  });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-    rmSync(dir, { recursive: true, force: true });
+    keys.server = (await fx.gw.call("POST", "/api-keys", { body: { name: "server", scope: "api" } })).body.secret;
   });
 
   const users = (connection: string, key: string, query = "") =>
-    gw.call("GET", `/unified/user-directory/users?connection_id=${connection}${query}`, { key });
+    fx.gw.call("GET", `/unified/user-directory/users?connection_id=${connection}${query}`, { key });
 
   it("serves an integration that exists only as files in the mappings folder, in the unified model's shape", async () => {
     const res = await users(ids.extra!, keys.acme!, "&limit=3&remote_data=false");
@@ -113,7 +97,7 @@ describe("unified API: isolation, bad input and upstream failures", () => {
   it("keeps remote_data with its own record when a mapping drops records or names remote_data itself", async () => {
     const res = await users(ids.odd!, keys.acme!, "&limit=20");
     expect(res.status).toBe(200);
-    const upstream = await gw.call("GET", `/passthrough/Users?startIndex=1&count=20&connection_id=${ids.odd}`, { key: keys.acme! });
+    const upstream = await fx.gw.call("GET", `/passthrough/Users?startIndex=1&count=20&connection_id=${ids.odd}`, { key: keys.acme! });
     const kept = (upstream.body.Resources as { id: string; active: boolean }[]).filter((r) => r.id[0]! >= "8");
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.length).toBeLessThan(20);
@@ -132,11 +116,11 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     for (const user of res.body.result) {
       expect(user).toMatchObject({ status: null, created_at: null, emails: [{ email: user.username, type: null, is_primary: null }] });
     }
-    const metrics = (await gw.call("GET", "/metrics")).text;
+    const metrics = (await fx.gw.call("GET", "/metrics")).text;
     for (const field of ["status", "created_at", "emails[].type"]) {
       expect(metrics).toContain(`unifold_off_model_values_total{integration="offmodel-scim",resource="users",field="${field}"} 2`);
     }
-    const logged = gw
+    const logged = fx.gw
       .logs()
       .split("\n")
       .filter((line) => line.includes("outside the unified model"));
@@ -147,10 +131,10 @@ describe("unified API: isolation, bad input and upstream failures", () => {
   });
 
   it("answers a 502 naming the integration and resource when a mapped record has no id, never a 200 with it", async () => {
-    const upstream = await gw.call("GET", `/passthrough/Users?startIndex=1&count=1&connection_id=${ids.idless}`, { key: keys.acme! });
+    const upstream = await fx.gw.call("GET", `/passthrough/Users?startIndex=1&count=1&connection_id=${ids.idless}`, { key: keys.acme! });
     const id = upstream.body.Resources[0].id as string;
     for (const path of ["/unified/user-directory/users", `/unified/user-directory/users/${id}`]) {
-      const res = await gw.call("GET", `${path}?connection_id=${ids.idless}`, { key: keys.acme! });
+      const res = await fx.gw.call("GET", `${path}?connection_id=${ids.idless}`, { key: keys.acme! });
       expect(res.status, path).toBe(502);
       expect(res.body.error.code).toBe("upstream_error");
       expect(res.body.error.message).toMatch(/idless-scim answered a users record the unified model cannot serve: no valid id/);
@@ -167,13 +151,13 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     );
     expect((await users(ids.globexJc!, keys.globex!)).status).toBe(200);
     for (const path of [`/proxy/systemusers?connection_id=${ids.acmeJc}`, `/passthrough/organizations?connection_id=${ids.acmeJc}`]) {
-      expect((await gw.call("GET", path, { key: keys.globex! })).status).toBe(404);
+      expect((await fx.gw.call("GET", path, { key: keys.globex! })).status).toBe(404);
     }
     expect((await users(ids.acmeJc!, keys.server!)).status).toBe(200);
   });
 
   it("requires connection_id and refuses unknown query parameters", async () => {
-    expect((await gw.call("GET", "/unified/user-directory/users", { key: keys.server! })).body.error.code).toBe("invalid_request");
+    expect((await fx.gw.call("GET", "/unified/user-directory/users", { key: keys.server! })).body.error.code).toBe("invalid_request");
     const res = await users(ids.acmeJc!, keys.server!, "&colour=blue");
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe("invalid_request");
@@ -194,7 +178,7 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     }
     const otherFilter = await users(ids.acmeJc!, keys.server!, `&limit=2&status=active&cursor=${encodeURIComponent(cursor)}`);
     expect(otherFilter.body.error.code).toBe("invalid_cursor");
-    const otherResource = await gw.call(
+    const otherResource = await fx.gw.call(
       "GET",
       `/unified/hris/employees?connection_id=${ids.acmeJc}&limit=2&cursor=${encodeURIComponent(cursor)}`,
       { key: keys.server! },
@@ -226,47 +210,47 @@ describe("unified API: isolation, bad input and upstream failures", () => {
       ["acmeJc", "/unified/user-directory/me"],
       ["acmePm", "/unified/hris/employees"],
     ] as const) {
-      const res = await gw.call("GET", `${path}?connection_id=${ids[name]}`, { key: keys.server! });
+      const res = await fx.gw.call("GET", `${path}?connection_id=${ids[name]}`, { key: keys.server! });
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe("resource_not_supported");
     }
-    const proxy = await gw.call("GET", `/proxy/Groups?connection_id=${ids.acmeJostle}`, { key: keys.server! });
+    const proxy = await fx.gw.call("GET", `/proxy/Groups?connection_id=${ids.acmeJostle}`, { key: keys.server! });
     expect(proxy.body.error.code).toBe("resource_not_supported");
   });
 
   it("refuses an Idempotency-Key on proxy and passthrough calls, which keep no answers, sending nothing", async () => {
-    const before = sandbox.world.requests.length;
+    const before = fx.sandbox.world.requests.length;
     for (const path of [`/passthrough/systemusers?connection_id=${ids.acmeJc}`, `/proxy/systemusers/x?connection_id=${ids.acmeJc}`]) {
-      const res = await gw.call("POST", path, { key: keys.server!, body: { username: "k" }, headers: { "idempotency-key": "abc" } });
+      const res = await fx.gw.call("POST", path, { key: keys.server!, body: { username: "k" }, headers: { "idempotency-key": "abc" } });
       expect(res.status, path).toBe(400);
       expect(res.body.error.details[0].path).toBe("idempotency-key");
     }
-    expect(sandbox.world.requests.length).toBe(before);
+    expect(fx.sandbox.world.requests.length).toBe(before);
   });
 
   it("gives every answer an x-request-id, proxy and passthrough answers included", async () => {
-    const raw = sandbox.jumpcloud.tenant("acme").users.all()[0]!;
+    const raw = fx.sandbox.jumpcloud.tenant("acme").users.all()[0]!;
     for (const path of [
       `/proxy/systemusers/${raw._id}?connection_id=${ids.acmeJc}`,
       `/proxy/systemusers?connection_id=${ids.acmeJc}`,
       `/passthrough/systemusers/${raw._id}?connection_id=${ids.acmeJc}`,
       `/passthrough/nosuchthing?connection_id=${ids.acmeJc}`,
     ]) {
-      const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${keys.server}`, "x-request-id": "trace-42" } });
+      const res = await fetch(`${fx.gw.url}${path}`, { headers: { authorization: `Bearer ${keys.server}`, "x-request-id": "trace-42" } });
       expect(res.headers.get("x-request-id"), path).toBe("trace-42");
     }
   });
 
   it("names no proxy resource with Object.prototype's names, and sends nothing upstream for them", async () => {
-    const before = sandbox.world.requests.length;
+    const before = fx.sandbox.world.requests.length;
     for (const name of ["__proto__", "constructor", "hasOwnProperty", "toString"]) {
       for (const path of [`/proxy/${name}`, `/proxy/${name}/abc`]) {
-        const res = await gw.call("GET", `${path}?connection_id=${ids.acmeJc}`, { key: keys.server! });
+        const res = await fx.gw.call("GET", `${path}?connection_id=${ids.acmeJc}`, { key: keys.server! });
         expect(res.status, path).toBe(404);
         expect(res.body.error.code, path).toBe("resource_not_supported");
       }
     }
-    expect(sandbox.world.requests.length).toBe(before);
+    expect(fx.sandbox.world.requests.length).toBe(before);
   });
 
   it.each([
@@ -282,17 +266,17 @@ describe("unified API: isolation, bad input and upstream failures", () => {
     ["absolute-form ..", "http://127.0.0.1/passthrough/../connections"],
     ["absolute-form %2e%2e", "http://gateway.example:80/passthrough/%2e%2e/api-keys"],
   ])("refuses the hostile passthrough path %s with 400", async (_, path) => {
-    const before = sandbox.world.requests.length;
+    const before = fx.sandbox.world.requests.length;
     // node:http puts the path on the wire exactly as written; fetch and undici normalise dot segments first.
-    const res = await rawGet(`${gw.url}`, `${path}?connection_id=${ids.acmeJc}`, { authorization: `Bearer ${keys.server}` });
+    const res = await rawGet(`${fx.gw.url}`, `${path}?connection_id=${ids.acmeJc}`, { authorization: `Bearer ${keys.server}` });
     const body = JSON.parse(res.text);
     expect(res.status).toBe(400);
     expect(body.error.code).toBe("invalid_request");
-    expect(sandbox.world.requests.length).toBe(before);
+    expect(fx.sandbox.world.requests.length).toBe(before);
   });
 
   it("reports a mapping that throws as a 502 naming the integration and the mapping file, never a half page", async () => {
-    const res = await gw.call("GET", `/unified/user-directory/organizations?connection_id=${ids.broken}`, { key: keys.server! });
+    const res = await fx.gw.call("GET", `/unified/user-directory/organizations?connection_id=${ids.broken}`, { key: keys.server! });
     expect(res.status).toBe(502);
     expect(res.body.error.code).toBe("upstream_error");
     expect(res.body.error.message).toMatch(/organizations\.jsonata/);
@@ -300,43 +284,45 @@ describe("unified API: isolation, bad input and upstream failures", () => {
   });
 
   it("reports malformed upstream JSON as a 502", async () => {
-    sandbox.fault({ vendor: "jumpcloud", tenant: "acme", kind: "malformed", count: 1 });
+    fx.sandbox.fault({ vendor: "jumpcloud", tenant: "acme", kind: "malformed", count: 1 });
     const res = await users(ids.acmeJc!, keys.server!);
     expect(res.status).toBe(502);
     expect(res.body.error.message).toMatch(/not valid JSON/);
   });
 
   it("passes an upstream 5xx on as upstream_error with the upstream's status and body, once retries are spent", async () => {
-    sandbox.fault({ vendor: "postman", tenant: "acme", kind: "status", status: 503, count: 3 });
-    const before = sandbox.world.requests.length;
+    fx.sandbox.fault({ vendor: "postman", tenant: "acme", kind: "status", status: 503, count: 3 });
+    const before = fx.sandbox.world.requests.length;
     const res = await users(ids.acmePm!, keys.server!);
-    expect(sandbox.world.requests.length - before).toBe(3);
+    expect(fx.sandbox.world.requests.length - before).toBe(3);
     expect(res.status).toBe(502);
     expect(res.body.error).toMatchObject({ code: "upstream_error", upstream: { status: 503 } });
     expect(res.body.error.message).toContain("upstream status 503");
   });
 
   it("marks a connection needs_reauth on an upstream 401, then fails fast without calling the upstream", async () => {
-    const res = await gw.call("POST", "/connections?verify=false", {
+    const res = await fx.gw.call("POST", "/connections?verify=false", {
       body: {
         tenant_id: "acme",
         integration: "jumpcloud",
         credentials: { api_key: "revoked-key" },
-        config: { base_url: sandbox.baseUrl("jumpcloud") },
+        config: { base_url: fx.sandbox.baseUrl("jumpcloud") },
       },
     });
     const first = await users(res.body.id, keys.server!);
     expect(first.status).toBe(502);
     expect(first.body.error).toMatchObject({ code: "upstream_unauthorized", upstream: { status: 401 } });
-    expect((await gw.call("GET", `/connections/${res.body.id}`)).body.status).toBe("needs_reauth");
-    const before = sandbox.world.requests.length;
+    expect((await fx.gw.call("GET", `/connections/${res.body.id}`)).body.status).toBe("needs_reauth");
+    const before = fx.sandbox.world.requests.length;
     const again = await users(res.body.id, keys.server!);
     expect(again.body.error.code).toBe("upstream_unauthorized");
-    expect(sandbox.world.requests.length).toBe(before);
+    expect(fx.sandbox.world.requests.length).toBe(before);
   });
 
   it("answers an unknown upstream id with 404 not_found", async () => {
-    const res = await gw.call("GET", `/unified/user-directory/users/${"0".repeat(24)}?connection_id=${ids.acmeJc}`, { key: keys.server! });
+    const res = await fx.gw.call("GET", `/unified/user-directory/users/${"0".repeat(24)}?connection_id=${ids.acmeJc}`, {
+      key: keys.server!,
+    });
     expect(res.status).toBe(404);
     expect(res.body.error.upstream.status).toBe(404);
   });

@@ -1,53 +1,38 @@
 import { createHash } from "node:crypto";
 import postgres from "postgres";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, mappingsDir, startGateway, vendors as shipped } from "./harness.ts";
+import { type Vendor } from "@unifold/sandbox";
+import { describe, expect, it } from "vitest";
+import { useGatewayWithSandbox, vendors as shipped } from "./harness.ts";
 
 const vendors: Record<string, Vendor> = { ...shipped, "jostle-nodelete": "jostle" };
 type Slug = keyof typeof vendors;
 
 describe("unified writes: refused input and upstream failures", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let dir: string;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
-
-  beforeAll(async () => {
+  const fx = useGatewayWithSandbox<Slug>({
+    tenants: { acme: 10 },
+    connect: vendors,
     // A copy of mappings/ with one more integration: Jostle without a users delete.
-    dir = mkdtempSync(join(tmpdir(), "unifold-mappings-"));
-    cpSync(mappingsDir, dir, { recursive: true });
-    cpSync(join(dir, "jostle-scim"), join(dir, "jostle-nodelete"), { recursive: true });
-    const yaml = join(dir, "jostle-nodelete", "integration.yaml");
-    writeFileSync(yaml, readFileSync(yaml, "utf8").replace(/\n {4}delete:\n {6}request_mapping: users\.delete\.jsonata/, ""));
-    [gw, sandbox] = await Promise.all([
-      startGateway({ mappingsDir: dir }),
-      startSandbox({ tenants: [{ name: "acme", users: 10 }], rateLimits: { postman: 0 } }),
-    ]);
-    ({ conn, apiKey } = await connectSandbox(gw, sandbox, "acme", vendors));
-  });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-    rmSync(dir, { recursive: true, force: true });
+    mappings: (dir) => {
+      cpSync(join(dir, "jostle-scim"), join(dir, "jostle-nodelete"), { recursive: true });
+      const yaml = join(dir, "jostle-nodelete", "integration.yaml");
+      writeFileSync(yaml, readFileSync(yaml, "utf8").replace(/\n {4}delete:\n {6}request_mapping: users\.delete\.jsonata/, ""));
+    },
   });
 
   const call = (method: string, path: string, slug: Slug, body?: unknown, rawBody?: string) =>
-    gw.call(method, `/unified/user-directory/${path}?connection_id=${conn[slug]}`, {
-      key: apiKey,
+    fx.gw.call(method, `/unified/user-directory/${path}?connection_id=${fx.conn[slug]}`, {
+      key: fx.apiKey,
       body,
       rawBody,
       headers: rawBody ? { "content-type": "application/json" } : {},
     });
   const firstUser = (slug: "jostle" | "postman" | "jumpcloud") =>
-    slug === "jumpcloud" ? sandbox.jumpcloud.tenant("acme").users.all()[0]!._id : sandbox[slug].tenant("acme").users.all()[1]!.id;
+    slug === "jumpcloud" ? fx.sandbox.jumpcloud.tenant("acme").users.all()[0]!._id : fx.sandbox[slug].tenant("acme").users.all()[1]!.id;
 
   it("refuses unknown fields, wrong types and malformed JSON with 400s naming the field, writing nothing", async () => {
-    const before = sandbox.world.requests.length;
+    const before = fx.sandbox.world.requests.length;
     const unknown = await call("POST", "users", "jostle-scim", {
       username: "a@b.example.com",
       first_name: "A",
@@ -65,11 +50,11 @@ describe("unified writes: refused input and upstream failures", () => {
     expect(badStatus.body.error.details[0].path).toBe("status");
     const malformed = await call("POST", "users", "postman-scim", undefined, "{not json");
     expect(malformed.status).toBe(400);
-    expect(sandbox.world.requests.length).toBe(before);
+    expect(fx.sandbox.world.requests.length).toBe(before);
   });
 
   it("refuses fields the vendor cannot change, naming field and vendor", async () => {
-    const before = sandbox.world.requests.length;
+    const before = fx.sandbox.world.requests.length;
     const title = await call("PATCH", `users/${firstUser("postman")}`, "postman-scim", { title: "CTO", first_name: "Z" });
     expect(title.status).toBe(400);
     expect(title.body.error.message).toMatch(/Postman.*cannot set title/);
@@ -80,7 +65,7 @@ describe("unified writes: refused input and upstream failures", () => {
     const description = await call("POST", "groups", "postman-scim", { name: "Team", description: "no" });
     expect(description.status).toBe(400);
     expect(description.body.error.details[0].path).toBe("description");
-    expect(sandbox.world.requests.length).toBe(before);
+    expect(fx.sandbox.world.requests.length).toBe(before);
   });
 
   it("refuses creates missing what the vendor requires, empty updates, and plans the vendor cannot store", async () => {
@@ -97,7 +82,7 @@ describe("unified writes: refused input and upstream failures", () => {
     });
     expect(threeEmails.status).toBe(400);
     expect(threeEmails.body.error.details[0].path).toBe("emails");
-    const groupNoName = await call("PATCH", `groups/${sandbox.jumpcloud.tenant("acme").groups.all()[0]!.id}`, "jumpcloud", {
+    const groupNoName = await call("PATCH", `groups/${fx.sandbox.jumpcloud.tenant("acme").groups.all()[0]!.id}`, "jumpcloud", {
       description: "d",
     });
     expect(groupNoName.status).toBe(400);
@@ -118,7 +103,7 @@ describe("unified writes: refused input and upstream failures", () => {
   });
 
   it("reports a vendor conflict as 409 with the vendor's detail", async () => {
-    const taken = sandbox.jostle.tenant("acme").users.all()[2]!.userName;
+    const taken = fx.sandbox.jostle.tenant("acme").users.all()[2]!.userName;
     const res = await call("POST", "users", "jostle-scim", { username: taken, first_name: "Dup", last_name: "Licate" });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe("conflict");
@@ -128,30 +113,34 @@ describe("unified writes: refused input and upstream failures", () => {
 
   it("says which step of a lifecycle already happened when a later one fails", async () => {
     const id = firstUser("jostle");
-    sandbox.fault({ vendor: "jostle", kind: "status", status: 500, method: "DELETE", path: `/Users/${id}` });
+    fx.sandbox.fault({ vendor: "jostle", kind: "status", status: 500, method: "DELETE", path: `/Users/${id}` });
     const res = await call("DELETE", `users/${id}`, "jostle-scim");
     expect(res.status).toBe(502);
     expect(res.body.error.code).toBe("upstream_error");
     expect(res.body.error.message).toMatch(new RegExp(`already done before this failed: PATCH /Users/${id}`));
-    expect(sandbox.jostle.tenant("acme").users.get(id)).toMatchObject({ active: false });
+    expect(fx.sandbox.jostle.tenant("acme").users.get(id)).toMatchObject({ active: false });
   });
 
   it("answers with the user it made when the create is sent again and that answer is lost too, and a replay gets the same", async () => {
     // The first send is reset before the vendor sees it (the lookup finds nothing), the second is carried out and its answer lost.
-    sandbox.fault({ vendor: "jostle", kind: "reset", method: "POST", path: "/Users", count: 1 });
-    sandbox.fault({ vendor: "jostle", kind: "lost", method: "POST", path: "/Users", count: 1 });
+    fx.sandbox.fault({ vendor: "jostle", kind: "reset", method: "POST", path: "/Users", count: 1 });
+    fx.sandbox.fault({ vendor: "jostle", kind: "lost", method: "POST", path: "/Users", count: 1 });
     const body = { username: "twice.lost@acme.example.com", first_name: "Twice", last_name: "Lost" };
     const headers = { "idempotency-key": "twice-lost-1" };
-    const res = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`, { key: apiKey, body, headers });
+    const res = await fx.gw.call("POST", `/unified/user-directory/users?connection_id=${fx.conn["jostle-scim"]}`, {
+      key: fx.apiKey,
+      body,
+      headers,
+    });
     expect(res.status).toBe(201);
     expect(res.body.username).toBe("twice.lost@acme.example.com");
-    const stored = sandbox.jostle
+    const stored = fx.sandbox.jostle
       .tenant("acme")
       .users.all()
       .filter((u) => u.userName === "twice.lost@acme.example.com");
     expect(stored.map((u) => u.id)).toEqual([res.body.id]);
-    const replay = await gw.call("POST", `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`, {
-      key: apiKey,
+    const replay = await fx.gw.call("POST", `/unified/user-directory/users?connection_id=${fx.conn["jostle-scim"]}`, {
+      key: fx.apiKey,
       body,
       headers,
     });
@@ -159,10 +148,10 @@ describe("unified writes: refused input and upstream failures", () => {
   });
 
   it("takes over the Idempotency-Key of a run that died: answers with the user it had made, or makes it", async () => {
-    const sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {} });
-    const url = `/unified/user-directory/users?connection_id=${conn["jostle-scim"]}`;
-    const keys = (await gw.call("GET", "/api-keys?limit=200")).body.result as { id: string; prefix: string }[];
-    const apiKeyId = keys.find((k) => apiKey.startsWith(k.prefix))!.id;
+    const sql = postgres(fx.gw.databaseUrl, { max: 1, onnotice: () => {} });
+    const url = `/unified/user-directory/users?connection_id=${fx.conn["jostle-scim"]}`;
+    const keys = (await fx.gw.call("GET", "/api-keys?limit=200")).body.result as { id: string; prefix: string }[];
+    const apiKeyId = keys.find((k) => fx.apiKey.startsWith(k.prefix))!.id;
     try {
       for (const [key, landed] of [
         ["dead-run-landed", true],
@@ -171,15 +160,15 @@ describe("unified writes: refused input and upstream failures", () => {
         const body = { username: `${key}@acme.example.com`, first_name: "Dead", last_name: "Run" };
         // The dead run created the user upstream (or never got that far), then its process was
         // killed before it answered: its claim is left with no answer, older than the lease.
-        if (landed) expect((await gw.call("POST", url, { key: apiKey, body })).status).toBe(201);
+        if (landed) expect((await fx.gw.call("POST", url, { key: fx.apiKey, body })).status).toBe(201);
         const hash = createHash("sha256")
           .update(`POST ${new URL(url, "http://x").pathname}?${new URL(url, "http://x").searchParams}\n`)
           .update(JSON.stringify(body))
           .digest("hex");
         await sql`insert into idempotency_keys (api_key_id, key, request_hash, created_at) values (${apiKeyId}, ${key}, ${hash}, now() - interval '1 hour')`;
-        const res = await gw.call("POST", url, { key: apiKey, body, headers: { "idempotency-key": key } });
+        const res = await fx.gw.call("POST", url, { key: fx.apiKey, body, headers: { "idempotency-key": key } });
         expect(res.status, key).toBe(201);
-        const stored = sandbox.jostle
+        const stored = fx.sandbox.jostle
           .tenant("acme")
           .users.all()
           .filter((u) => u.userName === body.username);
@@ -188,7 +177,7 @@ describe("unified writes: refused input and upstream failures", () => {
           key,
         ).toEqual([res.body.id]);
         // And the key now holds that answer.
-        const replay = await gw.call("POST", url, { key: apiKey, body, headers: { "idempotency-key": key } });
+        const replay = await fx.gw.call("POST", url, { key: fx.apiKey, body, headers: { "idempotency-key": key } });
         expect([replay.status, replay.body.id, replay.headers.get("idempotent-replayed")]).toEqual([201, res.body.id, "true"]);
       }
     } finally {
@@ -197,8 +186,8 @@ describe("unified writes: refused input and upstream failures", () => {
   });
 
   it("never creates twice: a create whose answer was lost is found by username instead of being resent", async () => {
-    sandbox.fault({ vendor: "jostle", kind: "lost", method: "POST", path: "/Users" });
-    const before = sandbox.world.requests.length;
+    fx.sandbox.fault({ vendor: "jostle", kind: "lost", method: "POST", path: "/Users" });
+    const before = fx.sandbox.world.requests.length;
     const res = await call("POST", "users", "jostle-scim", {
       username: "lost.answer@acme.example.com",
       first_name: "Lost",
@@ -206,10 +195,10 @@ describe("unified writes: refused input and upstream failures", () => {
     });
     expect(res.status).toBe(201);
     expect(res.body.username).toBe("lost.answer@acme.example.com");
-    const calls = sandbox.world.requests.slice(before).map((r) => r.method);
+    const calls = fx.sandbox.world.requests.slice(before).map((r) => r.method);
     expect(calls).toEqual(["POST", "GET"]);
     expect(
-      sandbox.jostle
+      fx.sandbox.jostle
         .tenant("acme")
         .users.all()
         .filter((u) => u.userName === "lost.answer@acme.example.com"),
@@ -217,17 +206,17 @@ describe("unified writes: refused input and upstream failures", () => {
   });
 
   it("resends a create once when the lookup proves the first attempt never landed", async () => {
-    sandbox.fault({ vendor: "postman", kind: "reset", method: "POST", path: "/Users" });
-    const before = sandbox.world.requests.length;
+    fx.sandbox.fault({ vendor: "postman", kind: "reset", method: "POST", path: "/Users" });
+    const before = fx.sandbox.world.requests.length;
     const res = await call("POST", "users", "postman-scim", {
       username: "reset.first@acme.example.com",
       first_name: "Reset",
       last_name: "First",
     });
     expect(res.status).toBe(201);
-    expect(sandbox.world.requests.slice(before).map((r) => r.method)).toEqual(["POST", "GET", "POST"]);
+    expect(fx.sandbox.world.requests.slice(before).map((r) => r.method)).toEqual(["POST", "GET", "POST"]);
     expect(
-      sandbox.postman
+      fx.sandbox.postman
         .tenant("acme")
         .users.all()
         .filter((u) => u.userName === "reset.first@acme.example.com"),
@@ -236,12 +225,12 @@ describe("unified writes: refused input and upstream failures", () => {
 
   it("never resends an update or delete whose answer was lost", async () => {
     const id = firstUser("jumpcloud");
-    sandbox.fault({ vendor: "jumpcloud", kind: "lost", method: "PUT", path: `/systemusers/${id}` });
-    const before = sandbox.world.requests.length;
+    fx.sandbox.fault({ vendor: "jumpcloud", kind: "lost", method: "PUT", path: `/systemusers/${id}` });
+    const before = fx.sandbox.world.requests.length;
     const res = await call("PATCH", `users/${id}`, "jumpcloud", { title: "Once" });
     expect(res.status).toBe(502);
     expect(res.body.error.code).toBe("upstream_error");
-    expect(sandbox.world.requests.length - before).toBe(1);
+    expect(fx.sandbox.world.requests.length - before).toBe(1);
   });
 
   it("passes on a vendor 404 for an unknown id", async () => {

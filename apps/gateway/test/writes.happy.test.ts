@@ -1,33 +1,24 @@
-import type { RunningSandbox } from "@unifold/sandbox";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeAll, type Gateway, type Slug, startWithSandbox } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { type Slug, useGatewayWithSandbox } from "./harness.ts";
 
 describe("unified writes over the sandbox", () => {
-  let gw: Gateway;
-  let sandbox: RunningSandbox;
-  let conn: Record<Slug, string>;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    ({ gw, sandbox, conn, apiKey } = await startWithSandbox({ users: 20 }));
-  });
-  afterAll(() => closeAll(gw, sandbox));
+  const fx = useGatewayWithSandbox({ tenants: { acme: 20 } });
 
   const call = (method: string, path: string, slug: Slug, body?: unknown, headers?: Record<string, string>) =>
-    gw.call(method, `/unified/user-directory/${path}${path.includes("?") ? "&" : "?"}connection_id=${conn[slug]}`, {
-      key: apiKey,
+    fx.gw.call(method, `/unified/user-directory/${path}${path.includes("?") ? "&" : "?"}connection_id=${fx.conn[slug]}`, {
+      key: fx.apiKey,
       body,
       headers,
     });
   /** The upstream calls the sandbox saw while `work` ran: method and path. */
   const upstreamCallsDuring = async (work: () => Promise<unknown>) => {
-    const before = sandbox.world.requests.length;
+    const before = fx.sandbox.world.requests.length;
     await work();
-    return sandbox.world.requests.slice(before).map((r) => `${r.method} ${r.path}`);
+    return fx.sandbox.world.requests.slice(before).map((r) => `${r.method} ${r.path}`);
   };
 
   it("Jostle: create → get → update → deactivate → reactivate → delete, the stored record checked after each step", async () => {
-    const stored = (id: string) => sandbox.jostle.tenant("acme").users.get(id);
+    const stored = (id: string) => fx.sandbox.jostle.tenant("acme").users.get(id);
     const created = await call("POST", "users", "jostle-scim", {
       username: "nina.olsen@acme.example.com",
       first_name: "Nina",
@@ -104,7 +95,7 @@ describe("unified writes over the sandbox", () => {
   });
 
   it("Postman: names via PUT, status and username via its PATCH shapes; delete deactivates", async () => {
-    const stored = (id: string) => sandbox.postman.tenant("acme").users.get(id);
+    const stored = (id: string) => fx.sandbox.postman.tenant("acme").users.get(id);
     const created = await call("POST", "users", "postman-scim", {
       username: "omar.haddad@acme.example.com",
       first_name: "Omar",
@@ -142,7 +133,7 @@ describe("unified writes over the sandbox", () => {
   });
 
   it("JumpCloud: PUT with the changed fields only; status maps to state; delete deletes", async () => {
-    const stored = (id: string) => sandbox.jumpcloud.tenant("acme").users.get(id);
+    const stored = (id: string) => fx.sandbox.jumpcloud.tenant("acme").users.get(id);
     const created = await call("POST", "users", "jumpcloud", {
       username: "li.wei",
       first_name: "Li",
@@ -213,14 +204,14 @@ describe("unified writes over the sandbox", () => {
   it("a repeated POST with the same Idempotency-Key creates one user and replays the first answer", async () => {
     const body = { username: "kai.berg@acme.example.com", first_name: "Kai", last_name: "Berg" };
     const key = { "idempotency-key": "create-kai-1" };
-    const before = sandbox.postman.tenant("acme").users.all().length;
+    const before = fx.sandbox.postman.tenant("acme").users.all().length;
     const first = await call("POST", "users", "postman-scim", body, key);
     const second = await call("POST", "users", "postman-scim", body, key);
     expect(first.status).toBe(201);
     expect(second.status).toBe(201);
     expect(second.body).toEqual(first.body);
     expect(second.headers.get("idempotent-replayed")).toBe("true");
-    expect(sandbox.postman.tenant("acme").users.all().length).toBe(before + 1);
+    expect(fx.sandbox.postman.tenant("acme").users.all().length).toBe(before + 1);
 
     const reused = await call("POST", "users", "postman-scim", { ...body, first_name: "Kay" }, key);
     expect(reused.status).toBe(400);
