@@ -6,8 +6,11 @@
 // import.meta.url (../../../mappings, ../../../drizzle) hold in the bundle.
 import { execFileSync } from "node:child_process";
 import { build } from "esbuild";
+import { inputsHash, writeInputsHash } from "./ensure-built.js";
 
 const here = new URL(".", import.meta.url);
+// Taken before building, so a source edited during the build leaves dist/ stale.
+const inputs = inputsHash();
 // Packages that read files beside themselves at run time (PGlite its WebAssembly, Scalar its
 // browser bundle) stay in node_modules.
 const locatesOwnFiles = /^(@electric-sql\/pglite|@scalar\/api-reference)(\/|$)/;
@@ -38,3 +41,4 @@ await build({
   ],
 });
 execFileSync(process.execPath, ["dist/pglite-seed.js", "dist/pglite-seed"], { cwd: here, stdio: "inherit" });
+writeInputsHash(inputs);
