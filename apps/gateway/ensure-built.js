@@ -71,7 +71,7 @@ export function writeInputsHash(hash = inputsHash(), gatewayDir = here) {
 export function ensureBuilt() {
   if (!isStale()) return;
   const started = Date.now();
-  process.stderr.write("unifold: building the gateway first (dist/ is missing or its sources changed); this takes about 10-30 s, once…\n");
+  process.stderr.write("unifold: building the gateway first (dist/ is missing or its sources changed; 3-30 s, once)…\n");
   const { status } = spawnSync(process.execPath, [join(here, "build.js")], { stdio: ["ignore", "inherit", "inherit"] });
   if (status !== 0) throw new Error("the build failed (see above)");
   process.stderr.write(`unifold: built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
