@@ -19,7 +19,8 @@ const hostList = z
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().default("0.0.0.0"),
+  // Loopback unless opened on purpose (the Docker image sets 0.0.0.0): a first start prints an admin key.
+  HOST: z.string().default("127.0.0.1"),
   DATABASE_URL: z.string().url().optional(),
   UNIFOLD_DATA_DIR: z.string().default("./.unifold").transform(fromInvocation),
   // The embedded database's buffer cache: small, since the OS caches its files as well.

@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { serve } from "@hono/node-server";
 import { loadIntegrations } from "@unifold/engine";
 import { createApp } from "./app.ts";
@@ -9,6 +10,8 @@ import { createServices, type Services } from "./services.ts";
 
 async function main() {
   const config = readConfig();
+  // Before the database opens (seconds on a first start), so a port in use fails at once.
+  await ensurePortFree(config.PORT, config.HOST);
   const logger = createLogger(config.LOG_LEVEL);
   const integrations = loadIntegrations(config.UNIFOLD_MAPPINGS_DIR);
   logger.info({ integrations: [...integrations.keys()] }, "integrations loaded");
@@ -76,9 +79,7 @@ async function main() {
   );
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
-    server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(error.code === "EADDRINUSE" ? new Error(`port ${config.PORT} is in use (set PORT)`) : error),
-    );
+    server.once("error", (error: NodeJS.ErrnoException) => reject(error.code === "EADDRINUSE" ? portInUse(config.PORT) : error));
   });
 
   let stopping = false;
@@ -103,6 +104,18 @@ async function main() {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+const portInUse = (port: number) => new Error(`port ${port} is in use (set PORT)`);
+
+/** Binds the port for a moment and lets it go: an error names the port. Port 0 (any free port) needs no check. */
+async function ensurePortFree(port: number, host: string) {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer()
+      .once("error", (error: NodeJS.ErrnoException) => reject(error.code === "EADDRINUSE" ? portInUse(port) : error))
+      .listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /**

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
+import { readConfig } from "../src/config.ts";
 import { freePort, mappingsDir } from "./harness.ts";
 
 const gatewayDir = fileURLToPath(new URL("..", import.meta.url));
@@ -130,6 +131,13 @@ describe("gateway process start-up", () => {
   });
 });
 
+describe("the listening address", () => {
+  it("is loopback unless HOST opens it", () => {
+    expect(readConfig({}).HOST).toBe("127.0.0.1");
+    expect(readConfig({ HOST: "0.0.0.0" }).HOST).toBe("0.0.0.0");
+  });
+});
+
 describe("a port already in use", () => {
   const root = fileURLToPath(new URL("../../..", import.meta.url));
   const occupied = async () => {
@@ -154,10 +162,14 @@ describe("a port already in use", () => {
         UNIFOLD_ADMIN_KEY: `ufk_${"d".repeat(43)}`,
         LOG_LEVEL: "silent",
       };
+      const started = Date.now();
       expect(await run(["apps/gateway/start.js"], env)).toEqual({
         code: 1,
         stderr: `unifold: cannot start: port ${port} is in use (set PORT)\n`,
       });
+      // Checked before the database opens: its data directory was never touched, and no seconds were spent.
+      expect(readdirSync(dir)).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(3_000);
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
