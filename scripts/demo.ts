@@ -2,7 +2,7 @@
 // integration registered, and curl lines ready to paste. Ctrl-C stops both.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -31,8 +31,11 @@ const sandbox = await startSandbox({ port: sandboxPort }).catch((error: NodeJS.E
 );
 const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
 const dataDir = mkdtempSync(join(tmpdir(), "unifold-demo-"));
-// Kept after the demo ends, so a 500 it showed can still be looked up.
-const logPath = join(tmpdir(), `unifold-demo-gateway-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
+// In the clone (.unifold/logs, beside `npm start`'s database), kept after the demo ends so a 500 it
+// showed can still be looked up; an empty one is removed.
+const logDir = fileURLToPath(new URL("../.unifold/logs/", import.meta.url));
+mkdirSync(logDir, { recursive: true });
+const logPath = join(logDir, `demo-gateway-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
 const log = openSync(logPath, "a");
 // The demo always runs on its own embedded database, even where DATABASE_URL points at a server.
 const { DATABASE_URL: _server, UNIFOLD_ENCRYPTION_KEYS: _keys, ...inherited } = process.env;
@@ -65,6 +68,7 @@ const shutdown = async (code: number) => {
   await sandbox.close();
   webhooks.receiver?.close();
   rmSync(dataDir, { recursive: true, force: true });
+  if (statSync(logPath).size === 0) rmSync(logPath);
   process.exit(code);
 };
 process.on("SIGINT", () => void shutdown(0));
