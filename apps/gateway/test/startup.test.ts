@@ -185,6 +185,12 @@ describe("a port already in use", () => {
       expect(demoGateway).toEqual({ code: 1, stderr: `unifold demo: cannot start: port ${port} is in use (set PORT)\n` });
       const demoSandbox = await run(["--import", "tsx", "scripts/demo.ts"], { PORT: String(await freePort()), SANDBOX_PORT: String(port) });
       expect(demoSandbox).toEqual({ code: 1, stderr: `unifold demo: cannot start: port ${port} is in use (set SANDBOX_PORT)\n` });
+      const demoWebhooks = await run(["--import", "tsx", "scripts/demo.ts"], {
+        PORT: String(await freePort()),
+        SANDBOX_PORT: String(await freePort()),
+        DEMO_WEBHOOK_PORT: String(port),
+      });
+      expect(demoWebhooks).toEqual({ code: 1, stderr: `unifold demo: cannot start: port ${port} is in use (set DEMO_WEBHOOK_PORT)\n` });
     } finally {
       server.close();
     }
