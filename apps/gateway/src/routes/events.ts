@@ -35,7 +35,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/events",
       tags: ["Webhooks"],
-      summary: "The event log, oldest first: catch up from your last cursor without a re-sync",
+      summary: "List events, oldest first: catch up from your last cursor without a re-sync",
       middleware: api,
       request: {
         query: z.object({
@@ -73,7 +73,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/unified/records/{resource}",
       tags: ["Syncs"],
-      summary: "The synced copy of a resource, read without calling the vendor; deletions as tombstones",
+      summary: "List the synced copy of a resource, read without calling the vendor; deletions as tombstones",
       middleware: api,
       request: {
         params: z.object({ resource: z.enum(resources).openapi({ param: { name: "resource", in: "path" } }) }),
