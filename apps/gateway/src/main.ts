@@ -56,7 +56,6 @@ async function main() {
       publicUrl: config.UNIFOLD_PUBLIC_URL,
     },
   });
-  await startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 });
   const { store: limitStore } = services.limits;
   logger.info({ limits: limitStore }, limitStore === "memory" ? "limits kept in this process" : `limits shared through ${limitStore}`);
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);
@@ -82,10 +81,25 @@ async function main() {
     server.once("error", (error: NodeJS.ErrnoException) => reject(error.code === "EADDRINUSE" ? portInUse(config.PORT) : error));
   });
 
+  // The job queue's workers start a second after the gateway answers: /health and the first
+  // requests do not wait for pg-boss (its start-up queries share the embedded database's one
+  // connection). A request that queues a job starts the queue itself (queue.ts).
+  const workers = setTimeout(() => {
+    startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 }).then(
+      () => logger.info("job queue workers started"),
+      (error: Error) => {
+        logger.error({ err: error.message }, "the job queue could not start");
+        process.stderr.write(`unifold: the job queue could not start: ${error.message}\n`);
+        process.exit(1);
+      },
+    );
+  }, config.UNIFOLD_WORKERS_DELAY_MS);
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearTimeout(workers);
     logger.info({ signal }, "shutting down: draining in-flight requests");
     const force = setTimeout(() => {
       logger.warn("drain took too long; closing anyway");

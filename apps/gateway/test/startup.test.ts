@@ -95,6 +95,9 @@ describe("gateway process start-up", () => {
       expect(res.status, round).toBe(200);
       // The key registered at the first start is still the only admin key at the second.
       expect(((await res.json()) as { result: unknown[] }).result, round).toHaveLength(1);
+      // The job queue starts after the gateway answers, on the seed's ready-made pg-boss schema.
+      const output = await run.waitFor(/job queue workers started/);
+      expect(output.indexOf("job queue workers started")).toBeGreaterThan(output.indexOf("gateway listening"));
       if (round === "first") expect(run.output()).toContain(`"created_from":"the build's ready-made database"`);
       else expect(run.output()).not.toContain("created_from");
       run.child.kill("SIGTERM");
