@@ -15,7 +15,7 @@ interface Block {
   line: number;
   lang: "sh" | "ts";
   code: string;
-  /** Why it is not run, from a `<!-- not run by readme.test.ts: … -->` line just above it. */
+  /** Why it is not run, from a `<!-- not run by readme.test.ts: … -->` line above it. */
   skip?: string;
 }
 
@@ -30,7 +30,9 @@ function blocks(): Block[] {
     const body: string[] = [];
     let j = i + 1;
     for (; !/^\s*```\s*$/.test(lines[j]!); j++) body.push(lines[j]!.slice(indent));
-    const skip = /<!-- not run by readme\.test\.ts: (.*) -->/.exec(lines[i - 1] ?? "")?.[1];
+    let above = i - 1; // the marker line, above any blank lines (Prettier puts one in)
+    while (above > 0 && lines[above]!.trim() === "") above--;
+    const skip = /<!-- not run by readme\.test\.ts: (.*) -->/.exec(lines[above] ?? "")?.[1];
     found.push({ line: i + 1, lang: open[2] as "sh" | "ts", code: `${body.join("\n")}\n`, ...(skip && { skip }) });
     i = j;
   }
@@ -83,6 +85,7 @@ describe("the README's examples against npm run demo", () => {
   it("marks every sh and ts block it does not run, with the reason", () => {
     const all = blocks();
     expect(all.filter((block) => !block.skip).length).toBeGreaterThanOrEqual(8);
+    expect(all.filter((block) => block.skip).length).toBe((readme.match(/<!-- not run by readme\.test\.ts:/g) ?? []).length);
     for (const block of all.filter((b) => b.skip)) expect(block.skip, `README line ${block.line}`).toMatch(/\w{3}/);
   });
 
