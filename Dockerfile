@@ -6,7 +6,8 @@ COPY package.json package-lock.json turbo.json tsconfig.base.json ./
 COPY apps ./apps
 COPY packages ./packages
 COPY drizzle ./drizzle
-RUN npm ci --no-audit --no-fund && node apps/gateway/build.js
+# npm ci builds the gateway too (the root `prepare` script, apps/gateway/ensure-built.js).
+RUN npm ci --no-audit --no-fund && test -f apps/gateway/dist/inputs.sha256
 
 # Run stage: the runtime dependencies only, and `node` itself as PID 1's child-free server, so
 # SIGTERM reaches the gateway directly and it drains in-flight requests.
@@ -15,7 +16,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY apps ./apps
 COPY packages ./packages
-RUN npm ci --omit=dev --no-audit --no-fund --workspace @unifold/gateway --include-workspace-root=false
+# No install scripts: none of the runtime dependencies needs one, and the build is copied in.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace @unifold/gateway --include-workspace-root=false
 COPY --from=build /app/apps/gateway/dist ./apps/gateway/dist
 COPY mappings ./mappings
 COPY drizzle ./drizzle

@@ -2,7 +2,7 @@
 // integration registered, and curl lines ready to paste. Ctrl-C stops both.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { loadIntegrations } from "../packages/engine/src/index.ts";
 
 const port = Number(process.env.PORT ?? 8080);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? 4010);
+const webhookPort = Number(process.env.DEMO_WEBHOOK_PORT ?? 4011);
 const gatewayUrl = `http://127.0.0.1:${port}`;
 
 function cannotStart(why: string): never {
@@ -21,18 +22,24 @@ function cannotStart(why: string): never {
   process.exit(1);
 }
 // Checked before anything starts, so a gateway already on that port is never mistaken for ours.
-await new Promise<void>((resolve) => {
-  const probe = createServer()
-    .once("error", () => cannotStart(`port ${port} is in use (set PORT)`))
-    .listen(port, "127.0.0.1", () => probe.close(() => resolve()));
-});
+const ensureFree = (candidate: number, variable: string) =>
+  new Promise<void>((resolve) => {
+    const probe = createServer()
+      .once("error", () => cannotStart(`port ${candidate} is in use (set ${variable})`))
+      .listen(candidate, "127.0.0.1", () => probe.close(() => resolve()));
+  });
+await ensureFree(port, "PORT");
+await ensureFree(webhookPort, "DEMO_WEBHOOK_PORT");
 const sandbox = await startSandbox({ port: sandboxPort }).catch((error: NodeJS.ErrnoException) =>
   cannotStart(error.code === "EADDRINUSE" ? `port ${sandboxPort} is in use (set SANDBOX_PORT)` : error.message),
 );
 const adminKey = `ufk_${randomBytes(32).toString("base64url")}`;
 const dataDir = mkdtempSync(join(tmpdir(), "unifold-demo-"));
-// Kept after the demo ends, so a 500 it showed can still be looked up.
-const logPath = join(tmpdir(), `unifold-demo-gateway-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
+// In the clone (.unifold/logs, beside `npm start`'s database), kept after the demo ends so a 500 it
+// showed can still be looked up; an empty one is removed.
+const logDir = fileURLToPath(new URL("../.unifold/logs/", import.meta.url));
+mkdirSync(logDir, { recursive: true });
+const logPath = join(logDir, `demo-gateway-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
 const log = openSync(logPath, "a");
 // The demo always runs on its own embedded database, even where DATABASE_URL points at a server.
 const { DATABASE_URL: _server, UNIFOLD_ENCRYPTION_KEYS: _keys, ...inherited } = process.env;
@@ -65,6 +72,7 @@ const shutdown = async (code: number) => {
   await sandbox.close();
   webhooks.receiver?.close();
   rmSync(dataDir, { recursive: true, force: true });
+  if (statSync(logPath).size === 0) rmSync(logPath);
   process.exit(code);
 };
 process.on("SIGINT", () => void shutdown(0));
@@ -137,9 +145,25 @@ const receiver = createHttpServer((req, res) => {
   });
 });
 webhooks.receiver = receiver;
-await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+await new Promise<void>((resolve, reject) => receiver.once("error", reject).listen(webhookPort, "127.0.0.1", resolve)).catch(async () => {
+  process.stderr.write(`unifold demo: cannot start: port ${webhookPort} is in use (set DEMO_WEBHOOK_PORT)\n`);
+  await shutdown(1);
+});
 const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
 webhooks.verifier = new Webhook((await admin("/webhook-endpoints", { tenant_id: "acme", url: receiverUrl, events: ["*"] })).secret);
+
+// The end of the event log so far (the first run's copy): the events line printed below starts
+// there, so it shows the change made next, not the oldest events.
+let eventsCursor = "";
+for (;;) {
+  const page = (await (
+    await fetch(`${gatewayUrl}/events?limit=500${eventsCursor && `&after=${encodeURIComponent(eventsCursor)}`}`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    })
+  ).json()) as { next_cursor: string | null; poll_cursor: string };
+  eventsCursor = page.poll_cursor;
+  if (!page.next_cursor) break;
+}
 
 // The hosted connect page: a single-use link a second customer, globex, follows to connect its own directory.
 const connectLink = (await admin("/connect/sessions", {
@@ -151,6 +175,7 @@ const connectLink = (await admin("/connect/sessions", {
 })) as unknown as { url: string };
 
 const auth = `-H "authorization: Bearer ${apiKey}"`;
+const sandboxKey = sandbox.key("jumpcloud", "acme");
 console.log(`
 Unifold demo: gateway ${gatewayUrl} (embedded database), sandbox ${sandbox.url}
 Reference: ${gatewayUrl}/docs        Admin key: ${adminKey}
@@ -158,6 +183,10 @@ Gateway log: ${logPath}
 
 API key (tenant acme): ${apiKey}
 Connections: jostle-scim ${ids["jostle-scim"]}, postman-scim ${ids["postman-scim"]}, jumpcloud ${ids.jumpcloud}
+
+For the admin CLI and the README's examples, in any terminal (the admin key; CONN is acme's JumpCloud):
+export UNIFOLD_URL=${gatewayUrl} UNIFOLD_API_KEY=${adminKey} KEY=${adminKey} CONN=${ids.jumpcloud} JUMPCLOUD_KEY=${sandboxKey} JUMPCLOUD_BASE_URL=${sandbox.baseUrl("jumpcloud")}
+npx unifold connections list
 
 curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["jostle-scim"]}&limit=3&remote_data=false" ${auth}
 curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["postman-scim"]}&limit=3&remote_data=false" ${auth}
@@ -171,16 +200,12 @@ curl -s -X POST "${gatewayUrl}/unified/user-directory/users?connection_id=${ids[
 Keep your copy in sync: change the sandbox's directory, run the sync, and watch the webhooks here.
 curl -s -X POST "${sandbox.url}/_sandbox/changes" -H 'content-type: application/json' -d '{"vendor":"jumpcloud","tenant":"acme","add":1,"update":1,"deactivate":1,"delete":1}'
 curl -s -X POST "${gatewayUrl}/syncs/${sync.id}/run" ${auth}
-curl -s "${gatewayUrl}/events?type=user.created,user.deleted&limit=3" ${auth}
+curl -s "${gatewayUrl}/events?after=${encodeURIComponent(eventsCursor)}&limit=10" ${auth}
 
 Let customers connect: open this single-use link in a browser, choose JumpCloud and paste globex's sandbox key.
 ${connectLink.url}
 JumpCloud key of globex: ${sandbox.key("jumpcloud", "globex")}
-A new link: npx unifold connect-link --tenant globex --config jumpcloud.base_url=${sandbox.baseUrl("jumpcloud")}
-
-The admin CLI, in another terminal:
-export UNIFOLD_URL=${gatewayUrl} UNIFOLD_API_KEY=${adminKey}
-npx unifold connections list
+A new link (after the export line above): npx unifold connect-link --tenant globex --config jumpcloud.base_url=${sandbox.baseUrl("jumpcloud")}
 
 Ctrl-C stops the gateway and the sandbox.
 `);

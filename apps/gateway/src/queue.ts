@@ -107,10 +107,13 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
     },
     /** Asks for a run of a sync now; null when one is already queued (a running one is not doubled either). */
     async runSync(syncId: string): Promise<string | null> {
+      await this.start(); // the workers start a moment after the gateway listens; a request may come first
       return boss.send(queues.syncRun, { syncId }, { singletonKey: syncId });
     },
     async deliver(jobs: DeliveryJob[]): Promise<void> {
-      if (jobs.length) await boss.insert(jobs.map((data) => ({ name: queues.deliver, data })));
+      if (!jobs.length) return;
+      await this.start();
+      await boss.insert(jobs.map((data) => ({ name: queues.deliver, data })));
     },
     /**
      * Up to `batchSize` jobs fetched at once and worked side by side, each settled on its own:

@@ -11,10 +11,16 @@ const root = fileURLToPath(new URL("../../..", import.meta.url));
 // The README's first minute: `npm run demo`, then paste what it prints.
 describe("npm run demo", () => {
   it("prints curl lines that answer unified users from each integration, and Ctrl-C stops it cleanly", { timeout: 90_000 }, async () => {
-    const [port, sandboxPort] = [await freePort(), await freePort()];
+    const [port, sandboxPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
     const demo = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts"], {
       cwd: root,
-      env: { ...process.env, PORT: String(port), SANDBOX_PORT: String(sandboxPort), LOG_LEVEL: "error" },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        SANDBOX_PORT: String(sandboxPort),
+        DEMO_WEBHOOK_PORT: String(webhookPort),
+        LOG_LEVEL: "error",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let printed = "";
@@ -47,6 +53,30 @@ describe("npm run demo", () => {
       }
       expect(answers.find((answer) => answer.line.includes("-X POST"))?.status).toBe(201);
 
+      // The events line, pasted after the change and the sync run above it, shows that change.
+      const eventsLine = curls.find((line) => line.includes("/events?"))!;
+      let types: string[] = [];
+      for (let waited = 0; !types.includes("user.deleted") && waited < 20_000; waited += 250) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const { stdout } = await promisify(execFile)("bash", ["-c", eventsLine]);
+        types = (JSON.parse(stdout) as { result: { type: string }[] }).result.map((event) => event.type);
+      }
+      expect(types.filter((type) => type.startsWith("user.")).sort()).toEqual([
+        "user.created",
+        "user.deactivated",
+        "user.deleted",
+        "user.updated",
+      ]);
+      // Its webhook receiver is on the port asked for, and printed the same change.
+      for (let waited = 0; !printed.includes("webhook: user.deleted") && waited < 20_000; waited += 100)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(printed).toMatch(/webhook: user\.deleted .*signature verified/);
+
+      // Every line that needs the export line comes after it.
+      const exportAt = lines.findIndex((line) => line.startsWith("export UNIFOLD_URL="));
+      expect(exportAt).toBeGreaterThan(0);
+      expect(lines.findIndex((line) => line.includes("npx unifold"))).toBeGreaterThan(exportAt);
+
       // The connect link it prints opens the hosted page.
       const connectUrl = lines.find((line) => line.includes("/connect/ucs_"));
       const page = await fetch(connectUrl as string);
@@ -63,7 +93,7 @@ describe("npm run demo", () => {
     const [code] = await once(demo, "exit");
     expect(code).toBe(0);
     // Both ports are free again: the gateway and the sandbox were stopped, not orphaned.
-    for (const used of [port, sandboxPort]) {
+    for (const used of [port, sandboxPort, webhookPort]) {
       const again = createServer().listen(used, "127.0.0.1");
       await once(again, "listening");
       await new Promise((resolve) => again.close(resolve));

@@ -41,6 +41,24 @@ describe("OpenAPI 3.1 document and reference page", () => {
     expect((doc as unknown as { servers: unknown[] }).servers).toEqual([{ url: "/", description: "This gateway" }]);
   });
 
+  it("titles operations as a reference reader expects: list reads, single-item reads, and where health and metrics sit", () => {
+    const op = (path: string, method = "get") => doc.paths[path]![method] as { summary: string; tags: string[] };
+    expect(op("/unified/user-directory/users").summary).toBe("List users");
+    expect(op("/unified/user-directory/users/{id}").summary).toBe("Get a user");
+    expect(op("/unified/user-directory/me").summary).toBe("Get the current user");
+    expect(op("/unified/user-directory/organizations/{id}").summary).toBe("Get an organization");
+    expect(op("/unified/hris/groups").summary).toBe("List HRIS groups");
+    expect(op("/connections/{id}").summary).toBe("Get a connection");
+    expect(op("/health").tags).toEqual(["Monitoring"]);
+    expect(op("/metrics").tags).toEqual(["Monitoring"]);
+    // Every single-item read and every list read says so in the usual words.
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      const get = methods.get as { summary: string } | undefined;
+      if (!get || path.startsWith("/connect/") || ["/docs", "/openapi.json", "/health"].includes(path)) continue;
+      expect(get.summary, path).toMatch(/^(List|Get|GET) /);
+    }
+  });
+
   it("names the unified model's schemas and uses them on every unified route", () => {
     const components = (doc as unknown as { components: { schemas: Record<string, unknown> } }).components.schemas;
     for (const name of [

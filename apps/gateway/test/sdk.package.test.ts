@@ -19,30 +19,60 @@ describe("the SDK outside this repository", () => {
   });
 
   it(
-    "packs to a tarball that an empty project installs, and the README's snippet runs in it with plain node",
-    { timeout: 120_000 },
+    "packs to a tarball that an empty project installs, and the README's snippet type-checks under strict settings and runs there with plain node",
+    { timeout: 180_000 },
     async () => {
       const tarball = packSdk(project);
       writeFileSync(join(project, "package.json"), JSON.stringify({ name: "a-saas-backend", private: true, type: "module" }));
-      // openapi-fetch comes from npm's cache, filled by this repository's own install.
-      await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: project });
+      // openapi-fetch, TypeScript and Node's types come from npm's cache, filled by this repository's own install.
+      const versionOf = (name: string) =>
+        (JSON.parse(readFileSync(new URL(`../../../node_modules/${name}/package.json`, import.meta.url), "utf8")) as { version: string })
+          .version;
+      await run(
+        "npm",
+        [
+          "install",
+          "--prefer-offline",
+          "--no-audit",
+          "--no-fund",
+          tarball,
+          `typescript@${versionOf("typescript")}`,
+          `@types/node@${versionOf("@types/node")}`,
+        ],
+        { cwd: project },
+      );
 
       const snippet = /### From TypeScript[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
       expect(snippet).toContain("createUnifoldClient");
-      const script = `const apiKey = process.env.API_KEY;\nconst connection_id = process.env.CONNECTION_ID;\n${snippet!.replace("http://localhost:8080", fx.gw.url)}`;
-      writeFileSync(join(project, "snippet.mjs"), script);
-      const users = fx.sandbox.postman.tenant("acme").users.all();
+      expect(snippet).toBe(readFileSync(new URL("../../../examples/list-users.ts", import.meta.url), "utf8"));
+      writeFileSync(join(project, "snippet.ts"), snippet!);
+      const strict = [
+        "--noEmit",
+        "--strict",
+        "--noUncheckedIndexedAccess",
+        "--module",
+        "nodenext",
+        "--target",
+        "es2023",
+        "--types",
+        "node",
+      ];
+      await run(process.execPath, [join(project, "node_modules/typescript/bin/tsc"), ...strict, "snippet.ts"], { cwd: project });
+
+      writeFileSync(join(project, "snippet.mjs"), snippet!);
+      const users = fx.sandbox.jumpcloud.tenant("acme").users.all();
       const { stdout } = await run(process.execPath, ["snippet.mjs"], {
         cwd: project,
-        env: { ...process.env, API_KEY: fx.apiKey, CONNECTION_ID: fx.conn["postman-scim"] },
+        env: { ...process.env, UNIFOLD_URL: fx.gw.url, UNIFOLD_API_KEY: fx.apiKey, CONN: fx.conn.jumpcloud },
       });
       const lines = stdout.trim().split("\n");
-      expect(lines.slice(0, users.length).sort()).toEqual(users.map((u) => `${u.userName} ${u.active ? "active" : "inactive"}`).sort());
-      const created = fx.sandbox.postman
+      const status = { ACTIVATED: "active", SUSPENDED: "inactive", STAGED: "invited" } as Record<string, string>;
+      expect(lines.slice(0, users.length).sort()).toEqual(users.map((u) => `${u.username} ${status[u.state] ?? u.state}`).sort());
+      const created = fx.sandbox.jumpcloud
         .tenant("acme")
         .users.all()
-        .find((u) => u.userName === "ada@acme.example.com");
-      expect(lines.at(-1)).toBe(created?.id);
+        .find((u) => u.username === "ada");
+      expect(lines.at(-1)).toBe(created?._id);
     },
   );
 });

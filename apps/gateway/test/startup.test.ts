@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
 import { connectAssets } from "../src/connect/assets.ts";
+import { readConfig } from "../src/config.ts";
 import { freePort, mappingsDir } from "./harness.ts";
 
 const gatewayDir = fileURLToPath(new URL("..", import.meta.url));
@@ -129,6 +130,9 @@ describe("gateway process start-up", () => {
       expect(res.status, round).toBe(200);
       // The key registered at the first start is still the only admin key at the second.
       expect(((await res.json()) as { result: unknown[] }).result, round).toHaveLength(1);
+      // The job queue starts after the gateway answers, on the seed's ready-made pg-boss schema.
+      const output = await run.waitFor(/job queue workers started/);
+      expect(output.indexOf("job queue workers started")).toBeGreaterThan(output.indexOf("gateway listening"));
       if (round === "first") expect(run.output()).toContain(`"created_from":"the build's ready-made database"`);
       else expect(run.output()).not.toContain("created_from");
       run.child.kill("SIGTERM");
@@ -165,6 +169,13 @@ describe("gateway process start-up", () => {
   });
 });
 
+describe("the listening address", () => {
+  it("is loopback unless HOST opens it", () => {
+    expect(readConfig({}).HOST).toBe("127.0.0.1");
+    expect(readConfig({ HOST: "0.0.0.0" }).HOST).toBe("0.0.0.0");
+  });
+});
+
 describe("a port already in use", () => {
   const root = fileURLToPath(new URL("../../..", import.meta.url));
   const occupied = async () => {
@@ -189,10 +200,14 @@ describe("a port already in use", () => {
         UNIFOLD_ADMIN_KEY: `ufk_${"d".repeat(43)}`,
         LOG_LEVEL: "silent",
       };
+      const started = Date.now();
       expect(await run(["apps/gateway/start.js"], env)).toEqual({
         code: 1,
         stderr: `unifold: cannot start: port ${port} is in use (set PORT)\n`,
       });
+      // Checked before the database opens: its data directory was never touched, and no seconds were spent.
+      expect(readdirSync(dir)).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(3_000);
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
@@ -208,6 +223,12 @@ describe("a port already in use", () => {
       expect(demoGateway).toEqual({ code: 1, stderr: `unifold demo: cannot start: port ${port} is in use (set PORT)\n` });
       const demoSandbox = await run(["--import", "tsx", "scripts/demo.ts"], { PORT: String(await freePort()), SANDBOX_PORT: String(port) });
       expect(demoSandbox).toEqual({ code: 1, stderr: `unifold demo: cannot start: port ${port} is in use (set SANDBOX_PORT)\n` });
+      const demoWebhooks = await run(["--import", "tsx", "scripts/demo.ts"], {
+        PORT: String(await freePort()),
+        SANDBOX_PORT: String(await freePort()),
+        DEMO_WEBHOOK_PORT: String(port),
+      });
+      expect(demoWebhooks).toEqual({ code: 1, stderr: `unifold demo: cannot start: port ${port} is in use (set DEMO_WEBHOOK_PORT)\n` });
     } finally {
       server.close();
     }

@@ -57,7 +57,7 @@ describe("unified writes: refused input and upstream failures", () => {
     const before = fx.sandbox.world.requests.length;
     const title = await call("PATCH", `users/${firstUser("postman")}`, "postman-scim", { title: "CTO", first_name: "Z" });
     expect(title.status).toBe(400);
-    expect(title.body.error.message).toMatch(/Postman.*cannot set title/);
+    expect(title.body.error.message).toMatch(/^Postman \(postman-scim\) cannot set title when asked to update a user; it can set /);
     expect(title.body.error.details).toEqual([{ path: "title", message: "Postman cannot set title" }]);
     const externalId = await call("PATCH", `users/${firstUser("jumpcloud")}`, "jumpcloud", { external_id: "X1" });
     expect(externalId.status).toBe(400);
@@ -74,6 +74,7 @@ describe("unified writes: refused input and upstream failures", () => {
     expect(missing.body.error.details).toEqual([{ path: "last_name", message: "required" }]);
     const jcMissing = await call("POST", "users", "jumpcloud", { username: "cd" });
     expect(jcMissing.body.error.details).toEqual([{ path: "emails", message: "required" }]);
+    expect(jcMissing.body.error.message).toBe("JumpCloud (jumpcloud) needs emails to create a user");
     const empty = await call("PATCH", `users/${firstUser("jostle")}`, "jostle-scim", {});
     expect(empty.status).toBe(400);
     const threeEmails = await call("POST", "users", "jumpcloud", {

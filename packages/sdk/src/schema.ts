@@ -24,7 +24,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics (admin key) */
+        /** Get Prometheus metrics (admin key) */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -41,7 +41,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The integrations loaded from mappings/ */
+        /** List integrations (those loaded from mappings/) */
         get: operations["listIntegrations"];
         put?: never;
         post?: never;
@@ -97,7 +97,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Check the credentials against the upstream */
+        /** Verify a connection's credentials against the upstream */
         post: operations["verifyConnection"];
         delete?: never;
         options?: never;
@@ -199,7 +199,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Which key seals how many connections */
+        /** List encryption keys: which key seals how many connections */
         get: operations["listEncryptionKeys"];
         put?: never;
         post?: never;
@@ -323,7 +323,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A sync's runs, oldest first: status, counts and the error of a failed one */
+        /** List a sync's runs, oldest first: status, counts and the error of a failed one */
         get: operations["listSyncRuns"];
         put?: never;
         post?: never;
@@ -414,7 +414,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Delivery attempts to this endpoint, oldest first */
+        /** List an endpoint's delivery attempts, oldest first */
         get: operations["listWebhookEndpointDeliveries"];
         put?: never;
         post?: never;
@@ -448,7 +448,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The event log, oldest first: catch up from your last cursor without a re-sync */
+        /** List events, oldest first: catch up from your last cursor without a re-sync */
         get: operations["listEvents"];
         put?: never;
         post?: never;
@@ -465,7 +465,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The synced copy of a resource, read without calling the vendor; deletions as tombstones */
+        /** List the synced copy of a resource, read without calling the vendor; deletions as tombstones */
         get: operations["getRecord"];
         put?: never;
         post?: never;
@@ -500,7 +500,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get users */
+        /** Get a user */
         get: operations["getUser"];
         put?: never;
         post?: never;
@@ -519,7 +519,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get me */
+        /** Get the current user */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -554,7 +554,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get groups */
+        /** Get a group */
         get: operations["getGroup"];
         put?: never;
         post?: never;
@@ -608,7 +608,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get organizations */
+        /** Get an organization */
         get: operations["getOrganization"];
         put?: never;
         post?: never;
@@ -642,7 +642,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get roles */
+        /** Get a role */
         get: operations["getRole"];
         put?: never;
         post?: never;
@@ -676,7 +676,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get employees */
+        /** Get an employee */
         get: operations["getHrisEmployee"];
         put?: never;
         post?: never;
@@ -710,7 +710,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get companies */
+        /** Get a company */
         get: operations["getHrisCompany"];
         put?: never;
         post?: never;
@@ -727,7 +727,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List hris groups */
+        /** List HRIS groups */
         get: operations["listHrisGroups"];
         put?: never;
         post?: never;
@@ -744,7 +744,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get hris groups */
+        /** Get an HRIS group */
         get: operations["getHrisGroup"];
         put?: never;
         post?: never;

@@ -5,6 +5,18 @@ import type { Services } from "../services.ts";
 
 type OperationKind = "list" | "get" | WriteKind;
 const named = (resource: UnifiedResource) => resource.replace("_", " ");
+/** One record of a resource, for sentences such as "needs emails to create a user". */
+const oneOf: Record<UnifiedResource, string> = {
+  users: "a user",
+  me: "the current user",
+  groups: "a group",
+  group_members: "a group member",
+  organizations: "an organization",
+  roles: "a role",
+  employees: "an employee",
+  companies: "a company",
+  hris_groups: "an HRIS group",
+};
 
 /** The integration's definition of one operation, or the contract's 404 / 405 naming what is missing. */
 export function supportedOperation<K extends OperationKind>(integration: Integration, resource: UnifiedResource, kind: K) {
@@ -40,12 +52,12 @@ export function checkFields(
   data: Record<string, unknown> | undefined,
 ) {
   if (kind === "delete" || !data) return;
-  const what = `${named(resource)} ${kind}`;
+  const what = `${kind} ${oneOf[resource]}`;
   const refused = Object.keys(data).filter((field) => !op.fields.includes(field));
   if (refused.length) {
     throw new Failure(
       "invalid_request",
-      `${integration.name} (${integration.slug}) cannot set ${refused.join(", ")} on ${what}; it can set ${op.fields.join(", ")}`,
+      `${integration.name} (${integration.slug}) cannot set ${refused.join(", ")} when asked to ${what}; it can set ${op.fields.join(", ")}`,
       { details: refused.map((field) => ({ path: field, message: `${integration.name} cannot set ${field}` })) },
     );
   }

@@ -166,7 +166,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       method: "post",
       path: "/connections/{id}/verify",
       tags: ["Connections"],
-      summary: "Check the credentials against the upstream",
+      summary: "Verify a connection's credentials against the upstream",
       middleware: admin,
       request: { params: IdParam },
       responses: { 200: json(ConnectionSchema, "The connection with its new status"), ...commonErrors, ...upstreamErrors },

@@ -36,7 +36,7 @@ export function registerEncryptionKeys(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/encryption-keys",
       tags: ["Encryption keys"],
-      summary: "Which key seals how many connections",
+      summary: "List encryption keys: which key seals how many connections",
       middleware: admin,
       responses: { 200: json(KeyRingSchema, "The key ring's ids and their use"), ...commonErrors },
     }),

@@ -20,7 +20,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/events",
       tags: ["Webhooks"],
-      summary: "The event log, oldest first: catch up from your last cursor without a re-sync",
+      summary: "List events, oldest first: catch up from your last cursor without a re-sync",
       middleware: api,
       request: {
         query: z.object({

@@ -9,7 +9,7 @@ export function registerHealth(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/health",
-      tags: ["Operations"],
+      tags: ["Monitoring"],
       summary: "Liveness with a database check",
       // The one route without a key (besides the document and the reference page).
       security: [],

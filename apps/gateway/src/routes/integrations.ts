@@ -35,7 +35,7 @@ export function registerIntegrations(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/integrations",
       tags: ["Integrations"],
-      summary: "The integrations loaded from mappings/",
+      summary: "List integrations (those loaded from mappings/)",
       middleware: [requireScope("api")],
       responses: { 200: json(z.object({ result: z.array(IntegrationSchema) }), "Every loaded integration"), ...commonErrors },
     }),

@@ -7,8 +7,8 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>) {
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/metrics",
-    tags: ["Operations"],
-    summary: "Prometheus metrics (admin key)",
+    tags: ["Monitoring"],
+    summary: "Get Prometheus metrics (admin key)",
     responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
   });
   app.get("/metrics", requireScope("admin"), async (c) => {

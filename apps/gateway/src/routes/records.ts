@@ -28,7 +28,7 @@ export function registerRecords(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/unified/records/{resource}",
       tags: ["Syncs"],
-      summary: "The synced copy of a resource, read without calling the vendor; deletions as tombstones",
+      summary: "List the synced copy of a resource, read without calling the vendor; deletions as tombstones",
       middleware: [requireScope("api")],
       request: {
         params: z.object({ resource: z.enum(resources).openapi({ param: { name: "resource", in: "path" } }) }),

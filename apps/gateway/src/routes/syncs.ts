@@ -162,7 +162,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/syncs/{id}/runs",
       tags: ["Syncs"],
-      summary: "A sync's runs, oldest first: status, counts and the error of a failed one",
+      summary: "List a sync's runs, oldest first: status, counts and the error of a failed one",
       middleware: api,
       request: { params: IdParam, query: z.object(pageQuery) },
       responses: { 200: json(listOf(RunSchema), "A page of runs"), ...commonErrors },

@@ -52,6 +52,19 @@ const entries: Entry[] = [
 
 const api = [requireScope("api")];
 const named = (resource: UnifiedResource) => resource.replace("_", " ");
+// Reference titles: "List users", "Get a user" (as "Get a connection" elsewhere), "Get the current user".
+const many: Partial<Record<UnifiedResource, string>> = { hris_groups: "HRIS groups" };
+const one: Record<UnifiedResource, string> = {
+  users: "a user",
+  me: "the current user",
+  groups: "a group",
+  group_members: "a group member",
+  organizations: "an organization",
+  roles: "a role",
+  employees: "an employee",
+  companies: "a company",
+  hris_groups: "an HRIS group",
+};
 // Every filter, optional: each route's own schema allows only its contract filters (strict).
 const anyFilter = Object.fromEntries(Object.entries(filterSchemas).map(([name, schema]) => [name, schema.optional()])) as {
   [F in UnifiedFilter]: z.ZodOptional<(typeof filterSchemas)[F]>;
@@ -77,7 +90,7 @@ function registerList(app: OpenAPIHono<AppEnv>, entry: Entry) {
     method: "get",
     path: entry.path,
     tags: [entry.tag],
-    summary: `List ${named(entry.resource)}`,
+    summary: `List ${many[entry.resource] ?? named(entry.resource)}`,
     middleware: api,
     request: {
       query: listQuery.pick({ connection_id: true, remote_data: true, limit: true, cursor: true, ...allowed }).strict() as typeof listQuery,
@@ -115,7 +128,7 @@ function registerGet(app: OpenAPIHono<AppEnv>, entry: Entry) {
     method: "get",
     path: entry.path,
     tags: [entry.tag],
-    summary: `Get ${named(entry.resource)}`,
+    summary: `Get ${one[entry.resource]}`,
     middleware: api,
     request: { query: getQuery, params: paramsOf(entry) },
     // The object is held to the model at run time (conform.ts); the type system sees a plain record.

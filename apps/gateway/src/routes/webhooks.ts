@@ -226,7 +226,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/webhook-endpoints/{id}/deliveries",
       tags: ["Webhooks"],
-      summary: "Delivery attempts to this endpoint, oldest first",
+      summary: "List an endpoint's delivery attempts, oldest first",
       middleware: api,
       request: { params: IdParam, query: z.object(pageQuery) },
       responses: { 200: json(listOf(DeliverySchema), "A page of attempts"), ...commonErrors },
