@@ -21,7 +21,6 @@ const importRules = [
       "apps/gateway/src/services.ts",
       "apps/gateway/src/metrics.ts",
       "apps/gateway/src/limits.ts",
-      "apps/gateway/src/queue.ts",
     ],
     [...hono, "**/routes/*", "**/middleware/*", "**/http/*", "**/app.ts", "**/errors.ts"],
     "the domain layer (and the jobs that call it) knows no HTTP: routes, the CLI and jobs all call it; it throws domain/failure.ts's Failure, and only the edge (errors.ts) gives it a status",

@@ -85,7 +85,7 @@ async function main() {
 
   // The job queue's workers start a second after the gateway answers: /health and the first
   // requests do not wait for pg-boss (its start-up queries share the embedded database's one
-  // connection). A request that queues a job starts the queue itself (queue.ts).
+  // connection). A request that queues a job starts the queue itself (jobs/queue.ts).
   const workers = setTimeout(() => {
     startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 }).then(
       () => logger.info("job queue workers started"),

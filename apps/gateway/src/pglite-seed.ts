@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "@unifold/db";
 import { createLogger } from "./logger.ts";
-import { createQueue } from "./queue.ts";
+import { createQueue } from "./jobs/queue.ts";
 
 const target = process.argv[2];
 if (!target) throw new Error("usage: pglite-seed <target dir>");

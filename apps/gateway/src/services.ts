@@ -30,7 +30,7 @@ import {
 } from "@unifold/engine";
 import type { Logger } from "pino";
 import { createLimits, type Limits } from "./limits.ts";
-import { createQueue, defaultQueueOptions, type JobQueue, type QueueOptions } from "./queue.ts";
+import { createQueue, defaultQueueOptions, type JobQueue, type QueueOptions } from "./jobs/queue.ts";
 import { changeChannelGauge, createMetrics, type Metrics, upstreamObserver, upstreamSlotsGauge } from "./metrics.ts";
 import { createEventEmitter, type EventEmitter } from "./domain/events/emitter.ts";
 import { createWebhookDelivery, type WebhookDelivery } from "./domain/webhooks/delivery.ts";

@@ -1,5 +1,5 @@
 import { runSync } from "../domain/syncs.ts";
-import { type DeliveryJob, queues } from "../queue.ts";
+import { jobs, type JobKind, type PayloadOf, type Work } from "./queue.ts";
 import type { Services } from "../services.ts";
 
 export interface WorkerOptions {
@@ -16,21 +16,21 @@ export interface WorkerOptions {
 export async function startWorkers(services: Services, options: WorkerOptions): Promise<void> {
   const { queue } = services;
   await queue.start();
-  await queue.work<{ syncId: string }>(queues.syncRun, async (job) => {
-    await runSync(services, job.data.syncId, job.signal);
-  });
-  await queue.work<DeliveryJob>(
-    queues.deliver,
-    (job) => services.webhookDelivery.deliver({ ...job.data, attempt: job.attempt }),
-    options.deliveryConcurrency,
-  );
-  await queue.work<object>(queues.tick, async () => {
-    for (const sync of await services.syncs.claimDue()) await queue.runSync(sync.id);
-    // Events a crash left undispatched (see domain/events/emitter.ts).
-    await services.events.dispatch();
-    await services.events.prune(new Date(Date.now() - options.eventRetentionDays * 86_400_000));
-    // An expired connect link still explains itself for a day, then goes.
-    await services.connectSessions.prune(new Date(Date.now() - 86_400_000));
-  });
-  await queue.boss.schedule(queues.tick, "* * * * *");
+  // One handler per job declared in jobs/queue.ts (the type requires each, and no other).
+  const handlers: { [K in JobKind]: (job: Work<PayloadOf<K>>) => Promise<void> } = {
+    syncRun: async (job) => void (await runSync(services, job.data.syncId, job.signal)),
+    deliver: (job) => services.webhookDelivery.deliver({ ...job.data, attempt: job.attempt }),
+    tick: async () => {
+      for (const sync of await services.syncs.claimDue()) await queue.runSync(sync.id);
+      // Events a crash left undispatched (see domain/events/emitter.ts).
+      await services.events.dispatch();
+      await services.events.prune(new Date(Date.now() - options.eventRetentionDays * 86_400_000));
+      // An expired connect link still explains itself for a day, then goes.
+      await services.connectSessions.prune(new Date(Date.now() - 86_400_000));
+    },
+  };
+  await queue.work("syncRun", handlers.syncRun);
+  await queue.work("deliver", handlers.deliver, options.deliveryConcurrency);
+  await queue.work("tick", handlers.tick);
+  await queue.boss.schedule(jobs.tick.name, "* * * * *");
 }

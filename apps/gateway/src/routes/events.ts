@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { eventTypes } from "../domain/events/types.ts";
-import { listEvents, presentEvent } from "../domain/events/log.ts";
+import { listEvents } from "../domain/events/log.ts";
+import { presentEvent } from "../domain/events/present.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";

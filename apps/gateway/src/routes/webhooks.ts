@@ -13,7 +13,7 @@ import {
   rotateEndpointSecret,
   testEndpoint,
 } from "../domain/webhooks/endpoints.ts";
-import { presentEvent } from "../domain/events/log.ts";
+import { presentEvent } from "../domain/events/present.ts";
 import { eventTypes } from "../domain/events/types.ts";
 import { Failure } from "../domain/failure.ts";
 import { depsOf, type AppEnv } from "../http/env.ts";

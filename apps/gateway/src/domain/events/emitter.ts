@@ -1,5 +1,5 @@
 import type { Database, EventRow, EventStore, NewEvent, WebhookStore } from "@unifold/db";
-import type { JobQueue } from "../../queue.ts";
+import type { JobQueue } from "../../jobs/queue.ts";
 import type { Metrics } from "../../metrics.ts";
 
 /** Appends events in the transaction it is given (the one that makes the change they announce). */

@@ -1,21 +1,6 @@
-import type { EventRow } from "@unifold/db";
 import { Failure } from "../failure.ts";
 import { openCursor } from "../cursor.ts";
 import { type Deps, tenantScope } from "../deps.ts";
-
-/** The body every receiver gets, and the event log answers: one shape. */
-export function presentEvent(event: EventRow) {
-  return {
-    id: event.id,
-    type: event.type,
-    created_at: event.createdAt.toISOString(),
-    tenant_id: event.tenantId,
-    connection_id: event.connectionId,
-    integration: event.integration,
-    version: event.version,
-    data: event.data,
-  };
-}
 
 /** The event log: a tenant's events after a cursor, oldest first. */
 export async function listEvents(

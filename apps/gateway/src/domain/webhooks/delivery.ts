@@ -4,8 +4,8 @@ import { Webhook } from "standardwebhooks";
 import { Agent, request } from "undici";
 import type { Metrics } from "../../metrics.ts";
 import type { EventEmitter } from "../events/emitter.ts";
-import { presentEvent } from "../events/log.ts";
-import { shownUrl } from "./endpoints.ts";
+import { presentEvent } from "../events/present.ts";
+import { shownUrl } from "./url.ts";
 
 /** Thrown to have the queue retry a delivery later (a timeout, or a status other than 2xx and 410). */
 export class DeliveryFailed extends Error {}

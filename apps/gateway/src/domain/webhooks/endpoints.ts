@@ -4,6 +4,7 @@ import { Failure } from "../failure.ts";
 import type { Services } from "../../services.ts";
 import { keysetPage } from "../cursor.ts";
 import { type Deps, tenantOf } from "../deps.ts";
+import { shownUrl } from "./url.ts";
 
 export function presentEndpoint(endpoint: WebhookEndpoint) {
   return {
@@ -18,15 +19,6 @@ export function presentEndpoint(endpoint: WebhookEndpoint) {
     created_at: endpoint.createdAt.toISOString(),
     updated_at: endpoint.updatedAt.toISOString(),
   };
-}
-
-/** An endpoint's URL without a user name or password (refused since; an older row may hold them). */
-export function shownUrl(url: string): string {
-  const parsed = URL.parse(url);
-  if (!parsed || (!parsed.username && !parsed.password)) return url;
-  parsed.username = "";
-  parsed.password = "";
-  return parsed.toString();
 }
 
 export function presentDelivery(delivery: Delivery) {

@@ -2,17 +2,41 @@ import type { PGlite } from "@electric-sql/pglite";
 import type { Store } from "@unifold/db";
 import PgBoss from "pg-boss";
 import type { Logger } from "pino";
-import { loggable } from "./logger.ts";
+import { loggable } from "../logger.ts";
 
-/** The background work, by queue. */
-export const queues = {
+/**
+ * Every background job, declared once: its queue's name, what a job carries, and how its queue
+ * behaves. The handlers (jobs/workers.ts) are typed from this table, so each has exactly one.
+ */
+export const jobs = {
   /** One run of one sync; at most one queued and one running per sync, across every instance. */
-  syncRun: "sync-run",
+  syncRun: {
+    name: "sync-run",
+    payload: {} as { syncId: string },
+    // A run whose instance died expires, and is retried once by whichever instance fetches it.
+    settings: (o: QueueOptions) => ({ policy: "stately", expireInSeconds: o.syncRunTimeoutSeconds, retryLimit: 1 }),
+  },
   /** One event to one endpoint, retried with backoff until it is delivered or given up. */
-  deliver: "webhook-deliver",
+  deliver: {
+    name: "webhook-deliver",
+    payload: {} as DeliveryJob,
+    settings: (o: QueueOptions) => ({
+      retryLimit: o.retryLimit,
+      retryDelay: o.retryDelaySeconds,
+      retryBackoff: true,
+      expireInSeconds: o.deliveryTimeoutSeconds,
+    }),
+  },
   /** Every minute: start the syncs that are due, hand out undelivered events, drop old ones. */
-  tick: "tick",
-} as const;
+  tick: {
+    name: "tick",
+    payload: {} as object,
+    settings: (_o: QueueOptions) => ({ policy: "stately", retryLimit: 0 }),
+  },
+} as const satisfies Record<string, { name: string; payload: object; settings: (o: QueueOptions) => Omit<PgBoss.Queue, "name"> }>;
+
+export type JobKind = keyof typeof jobs;
+export type PayloadOf<K extends JobKind> = (typeof jobs)[K]["payload"];
 
 export interface DeliveryJob {
   eventId: string;
@@ -85,18 +109,9 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
         // together on an empty database would both create it: one at a time, behind our own lock.
         await store.exclusive("unifold:job-queue-schema", async () => {
           await boss.start();
-          // A run whose instance died expires, and is retried once by whichever instance fetches it.
-          const queue = async (name: string, settings: Omit<PgBoss.Queue, "name">) => {
-            if (!(await boss.getQueue(name))) await boss.createQueue(name, { name, ...settings });
-          };
-          await queue(queues.syncRun, { policy: "stately", expireInSeconds: options.syncRunTimeoutSeconds, retryLimit: 1 });
-          await queue(queues.deliver, {
-            retryLimit: options.retryLimit,
-            retryDelay: options.retryDelaySeconds,
-            retryBackoff: true,
-            expireInSeconds: options.deliveryTimeoutSeconds,
-          });
-          await queue(queues.tick, { policy: "stately", retryLimit: 0 });
+          for (const job of Object.values(jobs)) {
+            if (!(await boss.getQueue(job.name))) await boss.createQueue(job.name, { name: job.name, ...job.settings(options) });
+          }
         });
       })();
       return started;
@@ -108,20 +123,21 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
     /** Asks for a run of a sync now; null when one is already queued (a running one is not doubled either). */
     async runSync(syncId: string): Promise<string | null> {
       await this.start(); // the workers start a moment after the gateway listens; a request may come first
-      return boss.send(queues.syncRun, { syncId }, { singletonKey: syncId });
+      return boss.send(jobs.syncRun.name, { syncId } satisfies PayloadOf<"syncRun">, { singletonKey: syncId });
     },
-    async deliver(jobs: DeliveryJob[]): Promise<void> {
-      if (!jobs.length) return;
+    async deliver(deliveries: DeliveryJob[]): Promise<void> {
+      if (!deliveries.length) return;
       await this.start();
-      await boss.insert(jobs.map((data) => ({ name: queues.deliver, data })));
+      await boss.insert(deliveries.map((data) => ({ name: jobs.deliver.name, data })));
     },
     /**
      * Up to `batchSize` jobs fetched at once and worked side by side, each settled on its own:
      * a failure fails (and so retries) that job only.
      */
-    async work<T extends object>(name: string, handler: (job: Work<T>) => Promise<void>, batchSize = 1): Promise<void> {
+    async work<K extends JobKind>(kind: K, handler: (job: Work<PayloadOf<K>>) => Promise<void>, batchSize = 1): Promise<void> {
+      const { name } = jobs[kind];
       let workerId = "";
-      workerId = await boss.work<T>(name, { batchSize, includeMetadata: true, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+      workerId = await boss.work<PayloadOf<K>>(name, { batchSize, includeMetadata: true, pollingIntervalSeconds: 0.5 }, async (jobs) => {
         await Promise.all(
           jobs.map(async (job) => {
             try {
