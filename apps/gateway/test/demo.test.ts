@@ -1,40 +1,19 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { freePort } from "./harness.ts";
-
-const root = fileURLToPath(new URL("../../..", import.meta.url));
+import { root, startDemo } from "./demo-process.ts";
 
 // The README's first minute: `npm run demo`, then paste what it prints.
 describe("npm run demo", () => {
   it("prints curl lines that answer unified users from each integration, and Ctrl-C stops it cleanly", { timeout: 90_000 }, async () => {
-    const [port, sandboxPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
-    const demo = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts"], {
-      cwd: root,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        SANDBOX_PORT: String(sandboxPort),
-        DEMO_WEBHOOK_PORT: String(webhookPort),
-        LOG_LEVEL: "error",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let printed = "";
-    demo.stdout.on("data", (chunk) => (printed += chunk));
-    let errors = "";
-    demo.stderr.on("data", (chunk) => (errors += chunk));
+    const demo = await startDemo();
+    const { port, sandboxPort, webhookPort } = demo.ports;
     try {
-      for (let waited = 0; !printed.includes("Ctrl-C stops"); waited += 100) {
-        if (waited > 60_000 || demo.exitCode !== null) throw new Error(`the demo did not start: ${errors}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-
+      const printed = () => demo.printed();
       // Shell lines as printed, with a trailing backslash continuing onto the next one.
-      const lines = printed.replace(/\\\n/g, " ").split("\n");
+      const lines = printed().replace(/\\\n/g, " ").split("\n");
       const curls = lines.filter((line) => line.startsWith("curl "));
       expect(curls.length).toBeGreaterThanOrEqual(7);
       const answers = [];
@@ -68,9 +47,9 @@ describe("npm run demo", () => {
         "user.updated",
       ]);
       // Its webhook receiver is on the port asked for, and printed the same change.
-      for (let waited = 0; !printed.includes("webhook: user.deleted") && waited < 20_000; waited += 100)
+      for (let waited = 0; !printed().includes("webhook: user.deleted") && waited < 20_000; waited += 100)
         await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(printed).toMatch(/webhook: user\.deleted .*signature verified/);
+      expect(printed()).toMatch(/webhook: user\.deleted .*signature verified/);
 
       // Every line that needs the export line comes after it.
       const exportAt = lines.findIndex((line) => line.startsWith("export UNIFOLD_URL="));
@@ -88,10 +67,8 @@ describe("npm run demo", () => {
       const { stdout: listed } = await promisify(execFile)("bash", ["-c", `${exportLine} && npx unifold connections list`], { cwd: root });
       expect(listed.match(/ acme /g)).toHaveLength(3);
     } finally {
-      demo.kill("SIGINT");
+      expect(await demo.stop()).toBe(0);
     }
-    const [code] = await once(demo, "exit");
-    expect(code).toBe(0);
     // Both ports are free again: the gateway and the sandbox were stopped, not orphaned.
     for (const used of [port, sandboxPort, webhookPort]) {
       const again = createServer().listen(used, "127.0.0.1");

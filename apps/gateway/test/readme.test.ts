@@ -1,13 +1,9 @@
-import { execFile, spawn } from "node:child_process";
-import { once } from "node:events";
+import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./harness.ts";
-
-const root = fileURLToPath(new URL("../../..", import.meta.url));
+import { root, type RunningDemo, startDemo } from "./demo-process.ts";
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const run = promisify(execFile);
 
@@ -45,41 +41,21 @@ const placeholderAssignment = /^\s*(export\s+)?[A-Z_]+=.*…/;
 
 // The README's examples, run in order against `npm run demo`, with the export line it prints.
 describe("the README's examples against npm run demo", () => {
-  let demo: ReturnType<typeof spawn>;
+  let demo: RunningDemo | undefined;
   let printed = "";
   let exportLine = "";
   const scratch = join(root, "node_modules/.cache/unifold/readme");
 
   beforeAll(async () => {
-    const [port, sandboxPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
-    demo = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts"], {
-      cwd: root,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        SANDBOX_PORT: String(sandboxPort),
-        DEMO_WEBHOOK_PORT: String(webhookPort),
-        LOG_LEVEL: "error",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let errors = "";
-    demo.stdout!.on("data", (chunk) => (printed += chunk));
-    demo.stderr!.on("data", (chunk) => (errors += chunk));
-    for (let waited = 0; !printed.includes("Ctrl-C stops"); waited += 100) {
-      if (waited > 60_000 || demo.exitCode !== null) throw new Error(`the demo did not start: ${errors}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    demo = await startDemo();
+    printed = demo.printed();
     exportLine = printed.split("\n").find((line) => line.startsWith("export UNIFOLD_URL="))!;
     mkdirSync(scratch, { recursive: true });
   }, 90_000);
 
   afterAll(async () => {
     rmSync(scratch, { recursive: true, force: true });
-    if (demo && demo.exitCode === null) {
-      demo.kill("SIGINT");
-      await once(demo, "exit");
-    }
+    await demo?.stop();
   });
 
   it("marks every sh and ts block it does not run, with the reason", () => {

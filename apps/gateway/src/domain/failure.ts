@@ -12,29 +12,33 @@ import {
 import { MappingError } from "@unifold/mapping";
 import type { ZodError } from "zod";
 
-/** The contract's error codes (docs/contract.md §2); the edge maps each to its HTTP status. */
-export const errorCodes = [
-  "invalid_request",
-  "invalid_cursor",
-  "filter_not_supported",
-  "unauthorized",
-  "forbidden",
-  "not_found",
-  "resource_not_supported",
-  "method_not_allowed",
-  "conflict",
-  "payload_too_large",
-  "unsupported_media_type",
-  "rate_limited",
-  "internal_error",
-  "upstream_error",
-  "upstream_too_large",
-  "upstream_unauthorized",
-  "upstream_timeout",
-  "unavailable",
-] as const;
+/**
+ * The contract's error codes (docs/contract.md §2), each with whose failure it is: the caller's
+ * (a 4xx at the edge, which maps each code to its status) or the server side's, where a vendor,
+ * a dependency or the gateway itself failed (a 5xx).
+ */
+const errorSides = {
+  invalid_request: "caller",
+  invalid_cursor: "caller",
+  filter_not_supported: "caller",
+  unauthorized: "caller",
+  forbidden: "caller",
+  not_found: "caller",
+  resource_not_supported: "caller",
+  method_not_allowed: "caller",
+  conflict: "caller",
+  payload_too_large: "caller",
+  unsupported_media_type: "caller",
+  rate_limited: "caller",
+  internal_error: "server",
+  upstream_error: "server",
+  upstream_too_large: "server",
+  upstream_unauthorized: "server",
+  upstream_timeout: "server",
+  unavailable: "server",
+} as const;
 
-export type ErrorCode = (typeof errorCodes)[number];
+export type ErrorCode = keyof typeof errorSides;
 
 export interface ErrorDetail {
   path: string;
@@ -87,15 +91,10 @@ export class Failure extends Error {
   }
 }
 
-/** Failures the gateway could not help: a vendor, a dependency or the gateway itself failed (5xx at the edge). */
-export const serverSide: ReadonlySet<ErrorCode> = new Set([
-  "internal_error",
-  "upstream_error",
-  "upstream_too_large",
-  "upstream_unauthorized",
-  "upstream_timeout",
-  "unavailable",
-]);
+/** Failures the gateway could not help: a vendor, a dependency or the gateway itself failed. */
+export const serverSide: ReadonlySet<ErrorCode> = new Set(
+  (Object.keys(errorSides) as ErrorCode[]).filter((code) => errorSides[code] === "server"),
+);
 
 const UPSTREAM_BODY_LIMIT = 8 * 1024;
 
