@@ -29,6 +29,7 @@ import {
   type UpstreamClientOptions,
 } from "@unifold/engine";
 import type { Logger } from "pino";
+import { loggable } from "./logger.ts";
 import { createLimits, type Limits } from "./limits.ts";
 import { createQueue, defaultQueueOptions, type JobQueue, type QueueOptions } from "./jobs/queue.ts";
 import { changeChannelGauge, createMetrics, type Metrics, upstreamObserver, upstreamSlotsGauge } from "./metrics.ts";
@@ -140,7 +141,16 @@ export function createServices(parts: ServiceParts): Services {
   if (changes) changeChannelGauge(metrics, () => changes.healthy);
   const webhooks = webhookStore(store.db, parts.vault);
   const eventLog = eventStore(store.db);
-  const emitter = createEventEmitter({ db: store.db, store: eventLog, webhooks, queue, metrics, lock: store.kind === "postgres" });
+  const emitter = createEventEmitter({
+    db: store.db,
+    store: eventLog,
+    webhooks,
+    queue,
+    metrics,
+    lock: store.kind === "postgres",
+    onDispatchError: (error) =>
+      parts.logger.warn({ err: loggable(error) }, "events were saved but their deliveries not queued; the next tick queues them"),
+  });
   const events: Events = { ...emitter, get: eventLog.get, list: eventLog.list, prune: eventLog.prune };
   // Receivers are held to the upstream policy unless a list of their own hosts is given.
   const webhookNetwork = parts.webhookNetwork ?? {

@@ -59,6 +59,10 @@ describe("a double submit (#26.3)", () => {
     expect(resultOf(a).get("outcome")).toBe("created");
     expect(resultOf(b).get("error")).toBeNull();
     expect(resultOf(b).get("connection_id")).toBe(resultOf(a).get("connection_id"));
+    // The checking page, looking again after the check, is told that result too.
+    const after = await (await fetch(`${s.url}?checked`)).text();
+    expect(after).toContain("Connected");
+    expect(after).toContain(`connection_id=${resultOf(a).get("connection_id")}`);
   });
 
   it("after a refused first check the second goes on with its own check: the link is not reported used", async () => {
@@ -198,6 +202,9 @@ describe("a reconnect with another account's key (#26.10)", () => {
     expect(resultOf(same).get("outcome")).toBe("reconnected");
 
     const patch = (body: Record<string, unknown>) => fx.gw.call("PATCH", `/connections/${id}`, { body });
+    // Another address of the same account (here: the sandbox by name) is the admin's own change.
+    const moved = await patch({ config: { base_url: fx.sandbox.baseUrl("jumpcloud").replace("127.0.0.1", "localhost") } });
+    expect(moved.status, moved.text).toBe(200);
     const refused = await patch({ credentials: { api_key: fx.sandbox.key("jumpcloud", "globex") } });
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toContain("allow_account_change");
@@ -281,6 +288,17 @@ describe("links and client addresses (#26.13, #26.15f)", () => {
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
     } finally {
       await limited.close();
+    }
+    // Behind a trusted proxy, the address that proxy added (the last) counts, not what the client wrote before it.
+    const proxied = await startGateway({ connectClientLimit: { requests: 2, per_seconds: 60 }, connect: { trustProxy: true } });
+    try {
+      const s = await session({ tenant_id: "acme" }, proxied);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(s.url, { headers: { "x-forwarded-for": `1.1.1.${i}, 203.0.113.7` } })).status);
+      expect(statuses).toEqual([200, 200, 429]);
+      expect((await fetch(s.url, { headers: { "x-forwarded-for": "203.0.113.8" } })).status).toBe(200);
+    } finally {
+      await proxied.close();
     }
   });
 });

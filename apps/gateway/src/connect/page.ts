@@ -61,7 +61,7 @@ export function renderConnectPage(state: PageState, context: PageContext): Html 
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="robots" content="noindex" />
-        ${state.kind === "checking" ? html`<meta http-equiv="refresh" content="3" />` : ""}
+        ${state.kind === "checking" ? html`<meta http-equiv="refresh" content="3;url=?checked" />` : ""}
         <title>${title}</title>
         <style nonce="${context.nonce}">
           ${raw(styles(theme.primary_color))}

@@ -165,7 +165,17 @@ export type PageState =
   | { kind: "cancelled"; session: ConnectSession };
 
 /** The page a link's session opens: the choice of integration, a form, or why the link no longer works. */
-export async function openConnectPage(services: Services, session: ConnectSession | undefined, chosen?: string): Promise<PageState> {
+export async function openConnectPage(
+  services: Services,
+  session: ConnectSession | undefined,
+  chosen?: string,
+  afterCheck = false,
+): Promise<PageState> {
+  // The checking page looking again: the check it waited for ended, so it is told how.
+  if (afterCheck && session?.usedAt) {
+    const made = session.resultConnectionId ? await services.connections.get(session.resultConnectionId) : undefined;
+    return settledState(services, session, made?.integration, AFTER_CHECK_MS);
+  }
   const closed = closedState(services, session);
   if (closed) return closed;
   const open = session as ConnectSession;
@@ -218,6 +228,8 @@ const CHECK_LEASE_SECONDS = 120;
 const WAIT_FOR_CHECK_MS = 25_000;
 /** A submit this soon after the link's success is the same form again (a double click): it is told that success. */
 const SAME_FORM_MS = 10_000;
+/** How long after a check ended the checking page, looking again, is still told its result. */
+const AFTER_CHECK_MS = 5 * 60_000;
 
 /**
  * Takes the link for this submission. When another submission holds it (a double click, a second
@@ -233,17 +245,19 @@ async function startSubmission(
     const started = await services.connectSessions.begin(open.id, services.connect.maxAttempts, CHECK_LEASE_SECONDS);
     if (started) return { kind: "started", session: started };
     const now = await services.connectSessions.get(open.id);
-    if (!now?.checkingSince || Date.now() >= deadline) return { kind: "settled", session: now };
+    // Nothing to wait for: no check running, or the link closed (used, expired, out of attempts).
+    const waiting = now?.checkingSince && !closedState(services, now, true);
+    if (!waiting || Date.now() >= deadline) return { kind: "settled", session: now };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
 /** The page for a submission that found the link taken: the other submission's success, still checking, or closed. */
-function settledState(services: Services, session: ConnectSession | undefined, slug: string | undefined): PageState {
+function settledState(services: Services, session: ConnectSession | undefined, slug: string | undefined, within = SAME_FORM_MS): PageState {
   const integration = session && offeredIntegrations(services, session).find((i) => i.slug === slug);
   const { usedAt, resultConnectionId, resultOutcome } = session ?? {};
   if (session && integration && usedAt && resultConnectionId && isOutcome(resultOutcome)) {
-    if (Date.now() - usedAt.getTime() <= SAME_FORM_MS)
+    if (Date.now() - usedAt.getTime() <= within)
       return { kind: "done", session, integration, connectionId: resultConnectionId, outcome: resultOutcome };
   }
   return closedState(services, session) ?? { kind: "unknown" };

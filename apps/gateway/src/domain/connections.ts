@@ -133,8 +133,8 @@ export async function patchConnection(services: Services, id: string, patch: Con
     accountRef = accountRefOf(integration, checkedConfig, checkedCredentials, account);
     // The same id reading another directory would make its next sync announce every user as
     // deleted and created again: only on purpose. (Where the vendor names no account, the
-    // gateway cannot tell.)
-    if (account !== undefined && current.accountRef && accountRef !== current.accountRef && !patch.allow_account_change) {
+    // gateway cannot tell; a new base URL with the same key is the admin's own change.)
+    if (credentials && account !== undefined && current.accountRef && accountRef !== current.accountRef && !patch.allow_account_change) {
       throw new Failure(
         "conflict",
         `these details open another ${integration.name} account than connection ${id}'s; set allow_account_change to replace it on purpose`,

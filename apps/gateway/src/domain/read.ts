@@ -1,4 +1,5 @@
 import {
+  FilterNotSupported,
   type Position,
   rateLimitHeaders,
   readListWithBytes,
@@ -8,7 +9,7 @@ import {
   type UnifiedResource,
   upstreamListOf,
 } from "@unifold/engine";
-import { Failure } from "./failure.ts";
+import { Failure, failureOf } from "./failure.ts";
 import { openCursor, sealCursor } from "./cursor.ts";
 import type { Deps } from "./deps.ts";
 import { checkFilters, supportedOperation, unifyAll, unifyEach } from "./operations.ts";
@@ -42,11 +43,13 @@ export async function listUnified(deps: Deps, input: ListInput): Promise<Unified
   const op = supportedOperation(integration, input.resource, "list");
   const filters = Object.fromEntries(Object.entries(input.filters).filter(([, value]) => value !== undefined)) as Record<string, string>;
   checkFilters(integration, input.resource, op, filters);
+  // A filter the vendor cannot apply is refused before any call.
+  const upstream = await upstreamListOf(integration, input.resource, op, filters).catch((error: unknown) => {
+    throw error instanceof FilterNotSupported ? failureOf(integration, error, []) : error;
+  });
   const binding = `${connection.id}|${input.resource}|${input.parentId ?? ""}|${JSON.stringify(filters)}`;
   const position = await openCursor(services.cursors, binding, input.cursor);
   const page = await withUpstream(deps, reachable, async (target) => {
-    // A filter the vendor cannot apply is refused here, before any call (FilterNotSupported).
-    const upstream = await upstreamListOf(integration, input.resource, op, filters);
     const result = await readListWithBytes(services.upstream, target, {
       path: renderPath(op.path, input.parentId === undefined ? {} : { id: input.parentId }),
       ...upstream,

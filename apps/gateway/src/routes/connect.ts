@@ -249,7 +249,9 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
 
   app.get(page, async (c) => {
     const integration = c.req.query("integration");
-    return show(c, await openConnectPage(c.get("services"), c.get("connectSession"), integration));
+    // `checked`: the "Checking your details" page looking again; it is shown that check's result.
+    const afterCheck = c.req.query("checked") !== undefined;
+    return show(c, await openConnectPage(c.get("services"), c.get("connectSession"), integration, afterCheck));
   });
 
   app.post(page, async (c) => {
@@ -288,10 +290,14 @@ function pageOrigin(c: Context<AppEnv>): string {
 
 const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 const firstOf = (header: string | undefined) => header?.split(",")[0]?.trim() || undefined;
+const lastOf = (header: string | undefined) => header?.split(",").at(-1)?.trim() || undefined;
 
-/** The client's address: the first X-Forwarded-For behind a trusted proxy, else the socket's peer. */
+/**
+ * The client's address: behind a trusted proxy, the last X-Forwarded-For entry (the one that
+ * proxy added; earlier ones are the client's to write), else the socket's peer.
+ */
 function clientAddress(c: Context<AppEnv>): string {
-  const forwarded = c.get("services").connect.trustProxy ? firstOf(c.req.header("x-forwarded-for")) : undefined;
+  const forwarded = c.get("services").connect.trustProxy ? lastOf(c.req.header("x-forwarded-for")) : undefined;
   return forwarded ?? (c.env as HttpBindings | undefined)?.incoming?.socket?.remoteAddress ?? "unknown";
 }
 

@@ -28,6 +28,8 @@ export interface EmitterParts {
   metrics: Pick<Metrics, "eventsMade">;
   /** A Postgres server: concurrent dispatchers on other instances are kept apart by row locks. */
   lock: boolean;
+  /** Told of a dispatch that failed after its events were committed (the tick dispatches them later). */
+  onDispatchError?: (error: unknown) => void;
 }
 
 export function createEventEmitter(parts: EmitterParts): EventEmitter {
@@ -46,7 +48,9 @@ export function createEventEmitter(parts: EmitterParts): EventEmitter {
       metrics.eventsMade.inc(appended.length);
       return appended;
     });
-    if (made) await dispatch();
+    // Committed already: a dispatch that fails now is retried by the tick, and the caller's
+    // work (a sync page's counts, say) still stands.
+    if (made) await dispatch().catch((error: unknown) => parts.onDispatchError?.(error));
     return result;
   };
   return {
