@@ -65,16 +65,18 @@ export function connectSessionStore(db: Database) {
     },
 
     /**
-     * Ends a submission that made no connection. Only a refusal of the credentials costs an
-     * attempt: a vendor that was down or rate limiting is no fault of the customer's.
+     * Ends a submission that made no connection (the one whose check began at `since`). Only a
+     * refusal of the credentials costs an attempt: a vendor that was down or rate limiting is no
+     * fault of the customer's.
      */
-    async release(id: string, counted: boolean): Promise<ConnectSession | undefined> {
+    async release(id: string, counted: boolean, since: Date): Promise<ConnectSession | undefined> {
+      // Only this submission's own check: one that outlived its lease must not end the next one's.
       const [row] = await db
         .update(connectSessions)
         .set({ checkingSince: null, ...(counted && { attempts: sql`${connectSessions.attempts} + 1` }) })
-        .where(eq(connectSessions.id, id))
+        .where(and(eq(connectSessions.id, id), eq(connectSessions.checkingSince, since)))
         .returning();
-      return row;
+      return row ?? (await this.get(id));
     },
 
     /** Closes the link with its result, which a second submit of the same form is told too. */

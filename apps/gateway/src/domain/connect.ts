@@ -213,7 +213,7 @@ export async function submitConnectForm(
     result = await link(services, started.session, integration, credentials, config);
   } catch (error) {
     const shown = formErrorOf(error, integration);
-    const released = await services.connectSessions.release(open.id, shown?.[0]?.kind === "refused");
+    const released = await services.connectSessions.release(open.id, shown?.[0]?.kind === "refused", started.session.checkingSince!);
     if (!shown) throw error;
     return formState(services, released ?? started.session, integration, canChoose, shown, config);
   }
