@@ -1,6 +1,13 @@
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { connectSandbox, type Gateway, startGateway, startStubUpstream, useGatewayWithSandbox } from "./harness.ts";
+import {
+  connectSandbox,
+  type Gateway,
+  startGateway,
+  startStubUpstream,
+  useGatewayWithSandbox,
+  submitConnectForm as submit,
+} from "./harness.ts";
 
 // The connect page and its sessions under careless and hostile use (issue #26): a double
 // click, origins that are not origins, vendors that rate limit, fail, redirect or send a huge
@@ -21,15 +28,6 @@ async function session(body: Record<string, unknown>, on: Gateway = fx.gw) {
   const res = await on.call("POST", "/connect/sessions", { body });
   expect(res.status, res.text).toBe(201);
   return res.body as { id: string; token: string; url: string };
-}
-
-function submit(url: string, fields: Record<string, string>) {
-  return fetch(url, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(url).origin, "sec-fetch-site": "same-origin" },
-    body: new URLSearchParams({ mode: "redirect", ...fields }),
-  });
 }
 
 const attemptsOf = async (token: string) =>

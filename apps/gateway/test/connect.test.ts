@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connectSandbox, startGateway, useGatewayWithSandbox } from "./harness.ts";
+import { connectSandbox, startGateway, useGatewayWithSandbox, submitConnectForm as submit } from "./harness.ts";
 
 // The hosted connect page over plain HTTP: sessions, the form post, single use, attempts,
 // de-duplication, reconnect and bad input. The same page in a real browser: connect.browser.test.ts.
@@ -17,16 +17,6 @@ async function session(body: Record<string, unknown>, key?: string) {
   const res = await fx.gw.call("POST", "/connect/sessions", { body, key });
   expect(res.status, res.text).toBe(201);
   return res.body as { token: string; url: string; expires_at: string };
-}
-
-/** Posts the page's form as a browser would: urlencoded, from the gateway's own origin. */
-async function submit(url: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  return fetch(url, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", origin: fx.gw.url, "sec-fetch-site": "same-origin", ...headers },
-    body: new URLSearchParams({ mode: "redirect", ...fields }),
-  });
 }
 
 describe("connect sessions", () => {

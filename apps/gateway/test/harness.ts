@@ -338,3 +338,18 @@ export async function startGatewayProcess(env: Record<string, string>, options: 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Posts a connect page's form as a browser would: urlencoded, redirect mode, from the page's own origin. */
+export function submitConnectForm(url: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+  return fetch(url, {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      origin: new URL(url).origin,
+      "sec-fetch-site": "same-origin",
+      ...headers,
+    },
+    body: new URLSearchParams({ mode: "redirect", ...fields }),
+  });
+}

@@ -5,8 +5,8 @@ import type { Services } from "../services.ts";
 
 type OperationKind = "list" | "get" | WriteKind;
 const named = (resource: UnifiedResource) => resource.replace("_", " ");
-/** One record of a resource, for sentences such as "needs emails to create a user". */
-const oneOf: Record<UnifiedResource, string> = {
+/** One record of a resource, for sentences ("needs emails to create a user") and titles ("Get a user"). */
+export const oneOf: Record<UnifiedResource, string> = {
   users: "a user",
   me: "the current user",
   groups: "a group",

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { BatchOperationResult, UserInput } from "@unifold/engine";
 import { type BatchOutcome, runBatch } from "../domain/batch.ts";
-import { errorResponse } from "../errors.ts";
+import { errorStatus } from "../errors.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { idempotent } from "../middleware/idempotency.ts";
@@ -47,13 +47,13 @@ export function registerBatch(app: OpenAPIHono<AppEnv>) {
 function resultOf(outcome: BatchOutcome): z.infer<typeof BatchOperationResult> {
   const { method, id } = outcome;
   if ("failure" in outcome) {
-    const { status, body } = errorResponse(outcome.failure, "");
-    const { code, message, upstream } = body.error as { code: string; message: string; upstream?: unknown };
+    const { code, message, extra } = outcome.failure;
+    const status = errorStatus[code];
     return {
       method,
       status,
       ...(id !== undefined && { id }),
-      error: { code, message, status, ...(upstream !== undefined && { upstream }) },
+      error: { code, message, status, ...(extra.upstream && { upstream: extra.upstream }) },
     };
   }
   return {

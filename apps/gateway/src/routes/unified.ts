@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { resourceModels, type UnifiedFilter, type UnifiedResource } from "@unifold/engine";
+import { oneOf } from "../domain/operations.ts";
 import { getUnified, listUnified } from "../domain/read.ts";
 import { listEnvelope, rawJson, rawListEnvelope, withRemoteBytes } from "../http/envelope.ts";
 import { type AppEnv, depsOf } from "../http/env.ts";
@@ -54,17 +55,6 @@ const api = [requireScope("api")];
 const named = (resource: UnifiedResource) => resource.replace("_", " ");
 // Reference titles: "List users", "Get a user" (as "Get a connection" elsewhere), "Get the current user".
 const many: Partial<Record<UnifiedResource, string>> = { hris_groups: "HRIS groups" };
-const one: Record<UnifiedResource, string> = {
-  users: "a user",
-  me: "the current user",
-  groups: "a group",
-  group_members: "a group member",
-  organizations: "an organization",
-  roles: "a role",
-  employees: "an employee",
-  companies: "a company",
-  hris_groups: "an HRIS group",
-};
 // Every filter, optional: each route's own schema allows only its contract filters (strict).
 const anyFilter = Object.fromEntries(Object.entries(filterSchemas).map(([name, schema]) => [name, schema.optional()])) as {
   [F in UnifiedFilter]: z.ZodOptional<(typeof filterSchemas)[F]>;
@@ -128,7 +118,7 @@ function registerGet(app: OpenAPIHono<AppEnv>, entry: Entry) {
     method: "get",
     path: entry.path,
     tags: [entry.tag],
-    summary: `Get ${one[entry.resource]}`,
+    summary: `Get ${oneOf[entry.resource]}`,
     middleware: api,
     request: { query: getQuery, params: paramsOf(entry) },
     // The object is held to the model at run time (conform.ts); the type system sees a plain record.
