@@ -4,28 +4,40 @@ import tseslint from "typescript-eslint";
 
 const projectPackages = ["@unifold/*"];
 const hono = ["hono", "hono/*", "@hono/*"];
-const restrict = (files, patterns, message) => ({
+/** One rule per set of files: ESLint keeps only the last `no-restricted-imports` that matches a file, so each lists all of its bans. */
+const restrict = (files, ...bans) => ({
   files,
-  rules: { "no-restricted-imports": ["error", { patterns: [{ group: patterns, message }] }] },
+  rules: { "no-restricted-imports": ["error", { patterns: bans.flat() }] },
 });
+const ban = (patterns, message) => [{ group: patterns, message }];
+
+// A feature module (domain/<feature>/) is reached through its index.ts, its public interface, only.
+const featureInsides = "a feature module is used through its public interface, domain/<feature>/index.ts, never its files";
+const outsideFeatures = [{ regex: "(^|/)domain/[^/]+/(?!index\\.ts$)[^/]+$", message: featureInsides }];
+const betweenFeatures = [{ regex: "^\\.\\./(?!\\.\\.)[^/]+/(?!index\\.ts$)", message: featureInsides }];
+const noHttp = ban(
+  [...hono, "**/routes/*", "**/middleware/*", "**/http/*", "**/app.ts", "**/errors.ts"],
+  "the domain layer (and the jobs that call it) knows no HTTP: routes, the CLI and jobs all call it; it throws domain/failure.ts's Failure, and only the edge (errors.ts) gives it a status",
+);
 const importRules = [
+  restrict(["apps/gateway/src/**"], outsideFeatures),
   restrict(
     ["apps/gateway/src/routes/**"],
-    ["./*"],
-    "a route file never imports another route file: shared logic lives in domain/ or http/",
+    ban(["./*"], "a route file never imports another route file: shared logic lives in domain/ or http/"),
+    outsideFeatures,
   ),
   restrict(
-    [
-      "apps/gateway/src/domain/**",
-      "apps/gateway/src/jobs/**",
-      "apps/gateway/src/services.ts",
-      "apps/gateway/src/metrics.ts",
-      "apps/gateway/src/limits.ts",
-    ],
-    [...hono, "**/routes/*", "**/middleware/*", "**/http/*", "**/app.ts", "**/errors.ts"],
-    "the domain layer (and the jobs that call it) knows no HTTP: routes, the CLI and jobs all call it; it throws domain/failure.ts's Failure, and only the edge (errors.ts) gives it a status",
+    ["apps/gateway/src/domain/**"],
+    noHttp,
+    betweenFeatures,
+    ban(["**/services.ts"], "a feature module is given its parts (see services.ts); it never reaches for the whole gateway"),
   ),
-  restrict(["apps/gateway/src/middleware/**"], ["**/routes/*"], "middleware runs before any route and imports none"),
+  restrict(
+    ["apps/gateway/src/jobs/**", "apps/gateway/src/services.ts", "apps/gateway/src/metrics.ts", "apps/gateway/src/limits.ts"],
+    noHttp,
+    outsideFeatures,
+  ),
+  restrict(["apps/gateway/src/middleware/**"], ban(["**/routes/*"], "middleware runs before any route and imports none"), outsideFeatures),
   restrict(
     ["packages/engine/src/**"],
     ["@unifold/db", "@unifold/gateway", "@unifold/sandbox", "@unifold/sdk", "@unifold/cli", ...hono],

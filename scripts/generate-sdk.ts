@@ -13,7 +13,7 @@ export const schemaFile = fileURLToPath(new URL("../packages/sdk/src/schema.ts",
 /** The SDK's types as the current routes and schemas make them. */
 export async function generatedSchema(): Promise<string> {
   // The document is built from the route definitions alone: only logging and metrics run.
-  const services = { logger: createLogger("silent"), metrics: createMetrics() } as unknown as Services;
+  const services = { platform: { logger: createLogger("silent"), metrics: createMetrics() } } as unknown as Services;
   const response = await createApp(services).request("/openapi.json");
   const document = (await response.json()) as Parameters<typeof openapiTS>[0];
   const types = astToString(await openapiTS(document));

@@ -117,7 +117,7 @@ describe("unifold api-keys", () => {
 describe("unifold encryption-keys", () => {
   it("re-seals credentials sealed with the old key under the current one, and reports a key missing from the ring", async () => {
     // Rows as an earlier deployment left them: one under k1 (still in the ring), one under k0 (dropped from it).
-    const db = fx.gw.services.store.db;
+    const db = fx.gw.services.platform.store.db;
     const underOld = await connectionStore(db, createVault(parseKeyRing(oldKey))).create({
       tenantId: "rotation",
       integration: "jumpcloud",

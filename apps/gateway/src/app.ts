@@ -86,7 +86,7 @@ export function createApp(services: Services) {
     if (error instanceof SyntaxError || (error as { status?: number }).status === 400) {
       return answer(new Failure("invalid_request", "the request body is not valid JSON"));
     }
-    services.logger.error({ request_id: requestId, err: loggable(error) }, "unhandled error");
+    services.platform.logger.error({ request_id: requestId, err: loggable(error) }, "unhandled error");
     return answer(new Failure("internal_error", "something went wrong on our side; quote the request id when reporting it"));
   });
 

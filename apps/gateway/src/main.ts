@@ -58,7 +58,7 @@ async function main() {
       trustProxy: config.UNIFOLD_TRUST_PROXY,
     },
   });
-  const { store: limitStore } = services.limits;
+  const { store: limitStore } = services.access.limits;
   logger.info({ limits: limitStore }, limitStore === "memory" ? "limits kept in this process" : `limits shared through ${limitStore}`);
   await bootstrapAdminKey(services, config.UNIFOLD_ADMIN_KEY);
 
@@ -108,7 +108,7 @@ async function main() {
       process.exit(1);
     }, config.UNIFOLD_SHUTDOWN_GRACE_MS).unref();
     server.close(async () => {
-      await services.upstream.close();
+      await services.platform.upstream.close();
       await services.close();
       await store.close();
       clearTimeout(force);
@@ -139,10 +139,10 @@ async function ensurePortFree(port: number, host: string) {
  * Instances starting together on an empty database register exactly one between them.
  */
 async function bootstrapAdminKey(services: Services, configured: string | undefined) {
-  const made = await services.apiKeys.createFirstAdmin({ name: "bootstrap admin", ...(configured && { secret: configured }) });
+  const made = await services.access.apiKeys.createFirstAdmin({ name: "bootstrap admin", ...(configured && { secret: configured }) });
   if (!made) return;
   if (configured) {
-    services.logger.info("registered the admin key from UNIFOLD_ADMIN_KEY");
+    services.platform.logger.info("registered the admin key from UNIFOLD_ADMIN_KEY");
     return;
   }
   // The one time a secret is printed: on stderr, outside the JSON log, so it is easy to copy.

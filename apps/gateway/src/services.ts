@@ -1,18 +1,13 @@
 import {
   type ApiKeyStore,
   apiKeyStore,
-  type ConnectionStore,
   connectionStore,
-  type ConnectSessionStore,
   connectSessionStore,
   type IdempotencyStore,
   idempotencyStore,
   type ChangeListener,
-  type EventStore,
   eventStore,
-  type SyncStore,
   syncStore,
-  type WebhookStore,
   webhookStore,
   type KeyRing,
   type Store,
@@ -33,56 +28,52 @@ import { loggable } from "./logger.ts";
 import { createLimits, type Limits } from "./limits.ts";
 import { createQueue, defaultQueueOptions, type JobQueue, type QueueOptions } from "./jobs/queue.ts";
 import { changeChannelGauge, createMetrics, type Metrics, upstreamObserver, upstreamSlotsGauge } from "./metrics.ts";
-import { createEventEmitter, type EventEmitter } from "./domain/events/emitter.ts";
-import { createWebhookDelivery, type WebhookDelivery } from "./domain/webhooks/delivery.ts";
+import { type Connect, type ConnectSettings, createConnect } from "./domain/connect/index.ts";
+import { type Connections, createConnections } from "./domain/connections/index.ts";
+import { createEvents, type Events } from "./domain/events/index.ts";
+import { createSyncs, type Syncs } from "./domain/syncs/index.ts";
+import { createUnified, type Unified } from "./domain/unified/index.ts";
+import { createWebhooks, type Webhooks } from "./domain/webhooks/index.ts";
 
-/** The events module: its emitter and the event log's reads. */
-export type Events = EventEmitter & Pick<EventStore, "get" | "list" | "prune">;
-
-/** The hosted connect page's limits (README "Let customers connect"). */
-export interface ConnectSettings {
-  /** How long a link stays open unless the session asks otherwise. */
-  ttlSeconds: number;
-  /** Submissions the vendor is asked to check before the link closes. */
-  maxAttempts: number;
-  /** Where customers' browsers reach the gateway (UNIFOLD_PUBLIC_URL); links are built from it. */
-  publicUrl?: string | undefined;
-  /**
-   * UNIFOLD_TRUST_PROXY: the gateway is reached only through a proxy that sets X-Forwarded-*,
-   * so links without a public URL, and each client's address, come from those headers.
-   */
-  trustProxy: boolean;
-}
-
-/** Everything the domain and the routes may use; tests build it with a real database and loopback upstreams. */
-export interface Services {
+/** What every part of the gateway may stand on: the database, the log, metrics, upstream calls, cursors and jobs. */
+export interface Platform {
   store: Store;
-  connections: ConnectionStore;
-  apiKeys: ApiKeyStore;
-  idempotency: IdempotencyStore;
-  integrations: ReadonlyMap<string, Integration>;
-  upstream: UpstreamClient;
-  cursors: CursorCodec;
   logger: Logger;
   metrics: Metrics;
-  /** The API-key limit and the shared pacing, in memory, Postgres or Redis (see limits.ts). */
-  limits: Limits;
-  syncs: SyncStore;
-  webhooks: WebhookStore;
-  /** The one way events are written (and their deliveries queued), and the event log's reads. */
-  events: Events;
-  /** Sends webhook deliveries: its own HTTP agent and endpoint cache. */
-  webhookDelivery: WebhookDelivery;
+  upstream: UpstreamClient;
+  cursors: CursorCodec;
   /** Background jobs (pg-boss): sync runs and webhook deliveries. */
   queue: JobQueue;
-  /** Where webhook deliveries may go: the upstream SSRF policy without its vendor host list. */
-  webhookNetwork: NetworkPolicy;
   /** Hears other instances' writes, on a Postgres server. */
   changes?: ChangeListener | undefined;
+}
+
+/** Who may call, how often, and what a retried write already did: the HTTP edge's middleware uses these. */
+export interface Access {
+  apiKeys: ApiKeyStore;
+  idempotency: IdempotencyStore;
+  /** The API-key limit, the connect page's per-address limit and the shared pacing (see limits.ts). */
+  limits: Limits;
+}
+
+/**
+ * The gateway: its platform, the HTTP edge's access checks, and one module per feature. Each
+ * module is built from only the parts it uses and reaches another only through that one's
+ * public interface (`domain/<feature>/index.ts`).
+ */
+export interface Services {
+  platform: Platform;
+  access: Access;
+  connections: Connections;
+  /** Unified reads and writes, batches, proxy and passthrough. */
+  unified: Unified;
+  syncs: Syncs;
+  /** The one way events are written (and their deliveries queued), and the event log. */
+  events: Events;
+  webhooks: Webhooks;
   /** Hosted connect page links (README "Let customers connect"). */
-  connectSessions: ConnectSessionStore;
-  connect: ConnectSettings;
-  /** Stops listening and closes the limit store; the database is closed by whoever opened it. */
+  connect: Connect;
+  /** Stops the jobs, deliveries and listening, and closes the limit store; the database is closed by whoever opened it. */
   close(): Promise<void>;
 }
 
@@ -113,80 +104,80 @@ export interface ServiceParts {
 /** The one wiring of the gateway's services, for `main.ts` and the test harness alike. */
 export function createServices(parts: ServiceParts): Services {
   const metrics = createMetrics();
-  const { store } = parts;
+  const { store, logger, integrations } = parts;
   const limits = createLimits({
     store,
     redisUrl: parts.redisUrl,
     shared: parts.sharedLimits ?? true,
     apiKeyRule: parts.apiKeyLimit,
     connectClientRule: parts.connectClientLimit,
-    logger: parts.logger,
+    logger,
   });
   const upstream = createUpstreamClient({ ...parts.upstream, sharedPacing: limits.pacing, observe: upstreamObserver(metrics) });
   upstreamSlotsGauge(metrics, upstream.inFlight);
-  const connections = connectionStore(store.db, parts.vault, { cacheTtlMs: parts.cacheTtlMs });
+  const connectionRows = connectionStore(store.db, parts.vault, { cacheTtlMs: parts.cacheTtlMs });
   const apiKeys = apiKeyStore(store.db, { cacheTtlMs: parts.cacheTtlMs });
   // Another instance's revocation, deletion or patch reaches this one's caches at once.
   const changes = store.listenForChanges?.({
     onChange: (change) => {
-      connections.forget(change);
+      connectionRows.forget(change);
       apiKeys.forget(change);
     },
     onGap: () => {
-      connections.forget();
+      connectionRows.forget();
       apiKeys.forget();
     },
   });
-  const queue = createQueue(store, parts.logger, { ...defaultQueueOptions, ...parts.queue });
   if (changes) changeChannelGauge(metrics, () => changes.healthy);
-  const webhooks = webhookStore(store.db, parts.vault);
-  const eventLog = eventStore(store.db);
-  const emitter = createEventEmitter({
+  const queue = createQueue(store, logger, { ...defaultQueueOptions, ...parts.queue });
+  const cursors = createCursorCodec(parts.ring.current.key);
+  const webhookRows = webhookStore(store.db, parts.vault);
+
+  const events = createEvents({
     db: store.db,
-    store: eventLog,
-    webhooks,
+    store: eventStore(store.db),
+    webhooks: webhookRows,
     queue,
     metrics,
+    cursors,
     lock: store.kind === "postgres",
     onDispatchError: (error) =>
-      parts.logger.warn({ err: loggable(error) }, "events were saved but their deliveries not queued; the next tick queues them"),
+      logger.warn({ err: loggable(error) }, "events were saved but their deliveries not queued; the next tick queues them"),
   });
-  const events: Events = { ...emitter, get: eventLog.get, list: eventLog.list, prune: eventLog.prune };
-  // Receivers are held to the upstream policy unless a list of their own hosts is given.
-  const webhookNetwork = parts.webhookNetwork ?? {
-    allowPrivate: parts.upstream.network?.allowPrivate ?? false,
-    allowedHosts: parts.upstream.network?.allowedHosts,
-  };
-  const webhookDelivery = createWebhookDelivery({
-    webhooks,
+  const connections = createConnections({ store: connectionRows, integrations, upstream, cursors, metrics, events });
+  const unified = createUnified({ connections, upstream, cursors, metrics, logger });
+  const syncs = createSyncs({ store: syncStore(store.db), queue, cursors, events, connections, unified, metrics, logger });
+  const webhooks = createWebhooks({
+    store: webhookRows,
+    cursors,
+    // Receivers are held to the upstream policy unless a list of their own hosts is given.
+    network: parts.webhookNetwork ?? {
+      allowPrivate: parts.upstream.network?.allowPrivate ?? false,
+      allowedHosts: parts.upstream.network?.allowedHosts,
+    },
+    queue,
     events,
     metrics,
-    network: webhookNetwork,
     disableAfterMs: parts.webhookDisableAfterMs ?? 5 * 24 * 3_600_000,
   });
-  return {
-    store,
+  const connect = createConnect({
+    sessions: connectSessionStore(store.db),
+    settings: { ttlSeconds: 30 * 60, maxAttempts: 5, trustProxy: false, ...parts.connect },
     connections,
-    apiKeys,
-    idempotency: idempotencyStore(store.db, { leaseMs: parts.idempotencyLeaseMs }),
-    integrations: parts.integrations,
-    upstream,
-    cursors: createCursorCodec(parts.ring.current.key),
-    logger: parts.logger,
-    metrics,
-    limits,
-    changes,
-    syncs: syncStore(store.db),
-    webhooks,
     events,
-    webhookDelivery,
-    queue,
-    webhookNetwork,
-    connectSessions: connectSessionStore(store.db),
-    connect: { ttlSeconds: 30 * 60, maxAttempts: 5, trustProxy: false, ...parts.connect },
+  });
+  return {
+    platform: { store, logger, metrics, upstream, cursors, queue, changes },
+    access: { apiKeys, idempotency: idempotencyStore(store.db, { leaseMs: parts.idempotencyLeaseMs }), limits },
+    connections,
+    unified,
+    syncs,
+    events,
+    webhooks,
+    connect,
     async close() {
       await queue.stop();
-      await webhookDelivery.close();
+      await webhooks.close();
       await changes?.close();
       await limits.close();
     },

@@ -205,7 +205,7 @@ describe("health", () => {
     const up = await gw.call("GET", "/health", { key: null });
     expect(up.status).toBe(200);
     expect(up.body).toEqual({ status: "ok", db: "ok" });
-    await gw.services.store.close();
+    await gw.services.platform.store.close();
     const down = await gw.call("GET", "/health", { key: null });
     expect(down.status).toBe(503);
     expect(down.body.db).toBe("down");

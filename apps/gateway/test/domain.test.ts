@@ -1,20 +1,19 @@
 import { describe, expect, it } from "vitest";
-import type { Deps } from "../src/domain/deps.ts";
-import { listUnified } from "../src/domain/read.ts";
-import { writeUnified } from "../src/domain/write.ts";
+import type { Caller } from "../src/domain/caller.ts";
 import { Failure } from "../src/domain/failure.ts";
 import { useGatewayWithSandbox } from "./harness.ts";
 
 /*
- * The domain layer is plain functions over the services: a background job or a command calls
- * them exactly as a route does, with no HTTP request anywhere.
+ * The domain layer is plain feature modules: a background job or a command calls them exactly as
+ * a route does, with no HTTP request anywhere.
  */
 describe("the domain layer, called without HTTP", () => {
   const fx = useGatewayWithSandbox({ tenants: { acme: 12 } });
-  const job = (tenantId: string | null = null): Deps => ({
-    services: fx.gw.services,
-    caller: { apiKey: { id: "job", tenantId }, signal: new AbortController().signal },
-  });
+  const job = (tenantId: string | null = null): Caller => ({ apiKey: { id: "job", tenantId }, signal: new AbortController().signal });
+  const listUnified = (caller: Caller, input: Parameters<typeof fx.gw.services.unified.list>[1]) =>
+    fx.gw.services.unified.list(caller, input);
+  const writeUnified = (caller: Caller, input: Parameters<typeof fx.gw.services.unified.write>[1]) =>
+    fx.gw.services.unified.write(caller, input);
 
   it("reads the same unified page a route answers", async () => {
     const id = fx.conn.jumpcloud!;

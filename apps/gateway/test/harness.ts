@@ -99,7 +99,7 @@ export async function startGateway(
     connect: options.connect,
   });
   if (options.jobs) await startWorkers(services, { eventRetentionDays: 30, deliveryConcurrency: 100 });
-  const { secret: adminKey } = await services.apiKeys.create({ name: "test admin", scope: "admin" });
+  const { secret: adminKey } = await services.access.apiKeys.create({ name: "test admin", scope: "admin" });
   const app = createApp(services);
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;
   if (!server.listening) await once(server, "listening");
@@ -138,7 +138,7 @@ export async function startGateway(
     logs: () => logText,
     async close() {
       await new Promise((resolve) => server.close(resolve));
-      await services.upstream.close();
+      await services.platform.upstream.close();
       await services.close();
       await store.close();
       await database.drop();

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runFailure } from "../src/domain/syncs.ts";
+import { runFailure } from "../src/domain/syncs/index.ts";
 import { loggable } from "../src/logger.ts";
 import { connectSandbox, useGatewayWithSandbox } from "./harness.ts";
 import { receiver, until } from "./webhook-receiver.ts";
@@ -92,7 +92,7 @@ describe("syncs, the event log and the records API under careless use", { timeou
 
   it("an internal failure is described without the statement, its parameters or any record value", async () => {
     // A real driver error of the kind a run met (jsonb refusing U+0000), carrying its statement and parameters.
-    const error = await fx.gw.services.store.db
+    const error = await fx.gw.services.platform.store.db
       .execute(sql`select ${JSON.stringify({ email: "ada@example.com", name: "A\u0000da" })}::jsonb`)
       .then(
         () => undefined,
@@ -132,7 +132,7 @@ describe("syncs, the event log and the records API under careless use", { timeou
     expect(after.filter((e) => e.type === "sync.failed")).toEqual([]);
     await until(() => [...hooks.unique().values()].some((r) => r.event.type === "connection.deleted"));
     expect((await records(connection)).status).toBe(404);
-    const rows = await fx.gw.services.store.db.execute(
+    const rows = await fx.gw.services.platform.store.db.execute(
       sql`select count(*)::int as n from sync_records where connection_id = ${connection}`,
     );
     expect(JSON.stringify(rows)).toMatch(/"n":0/);

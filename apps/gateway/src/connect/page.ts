@@ -1,7 +1,7 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { Integration } from "@unifold/engine";
-import type { FormError, PageField, PageState } from "../domain/connect.ts";
+import type { FormError, PageField, PageState } from "../domain/connect/index.ts";
 import { connectAssets } from "./assets.ts";
 import type { Messages } from "./messages.ts";
 

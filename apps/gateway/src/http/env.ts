@@ -1,6 +1,6 @@
 import type { ApiKey } from "@unifold/db";
 import type { Context } from "hono";
-import type { Deps, UpstreamNote } from "../domain/deps.ts";
+import type { Caller, UpstreamNote } from "../domain/caller.ts";
 import type { Services } from "../services.ts";
 
 export interface AppEnv {
@@ -16,15 +16,12 @@ export interface AppEnv {
   };
 }
 
-/** The domain's view of this request: the services, the caller's key, its abort signal. */
-export function depsOf(c: Context<AppEnv>): Deps {
+/** Who is calling, as the domain sees it: the request's API key, its abort signal, its access-log note. */
+export function callerOf(c: Context<AppEnv>): Caller {
   return {
-    services: c.get("services"),
-    caller: {
-      apiKey: c.get("apiKey"),
-      signal: c.req.raw.signal,
-      resumed: c.get("resumed"),
-      onUpstream: (note) => c.set("upstream", note),
-    },
+    apiKey: c.get("apiKey"),
+    signal: c.req.raw.signal,
+    resumed: c.get("resumed"),
+    onUpstream: (note) => c.set("upstream", note),
   };
 }

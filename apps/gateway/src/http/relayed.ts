@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Relayed, RelayRequest } from "../domain/relay.ts";
+import type { Relayed, RelayRequest } from "../domain/unified/index.ts";
 import type { AppEnv } from "./env.ts";
 
 /** The caller's query without `connection_id` (and `drop`), keeping repeated parameters: the vendor's own. */

@@ -1,4 +1,3 @@
-import { runSync } from "../domain/syncs.ts";
 import { jobs, type JobKind, type PayloadOf, type Work } from "./queue.ts";
 import type { Services } from "../services.ts";
 
@@ -14,19 +13,19 @@ export interface WorkerOptions {
  * job to one of them, and a sync's runs never overlap (one queued or active per sync).
  */
 export async function startWorkers(services: Services, options: WorkerOptions): Promise<void> {
-  const { queue } = services;
+  const { queue } = services.platform;
   await queue.start();
   // One handler per job declared in jobs/queue.ts (the type requires each, and no other).
   const handlers: { [K in JobKind]: (job: Work<PayloadOf<K>>) => Promise<void> } = {
-    syncRun: async (job) => void (await runSync(services, job.data.syncId, job.signal)),
-    deliver: (job) => services.webhookDelivery.deliver({ ...job.data, attempt: job.attempt }),
+    syncRun: async (job) => void (await services.syncs.run(job.data.syncId, job.signal)),
+    deliver: (job) => services.webhooks.deliver({ ...job.data, attempt: job.attempt }),
     tick: async () => {
       for (const sync of await services.syncs.claimDue()) await queue.runSync(sync.id);
       // Events a crash left undispatched (see domain/events/emitter.ts).
       await services.events.dispatch();
       await services.events.prune(new Date(Date.now() - options.eventRetentionDays * 86_400_000));
       // An expired connect link still explains itself for a day, then goes.
-      await services.connectSessions.prune(new Date(Date.now() - 86_400_000));
+      await services.connect.prune(new Date(Date.now() - 86_400_000));
     },
   };
   await queue.work("syncRun", handlers.syncRun);

@@ -15,7 +15,7 @@ function accessLoggerOf(logger: Logger): Logger {
 export const accessLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = performance.now();
   await next();
-  accessLoggerOf(c.get("services").logger).info(
+  accessLoggerOf(c.get("services").platform.logger).info(
     {
       request_id: c.get("requestId"),
       method: c.req.method,

@@ -11,7 +11,7 @@ const BEARER = /^Bearer\s+(\S+)$/i;
 const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = BEARER.exec(c.req.header("authorization") ?? "");
   if (!match) throw new Failure("unauthorized", "send an API key as Authorization: Bearer <key>");
-  const key = await c.get("services").apiKeys.authenticate(match[1] as string);
+  const key = await c.get("services").access.apiKeys.authenticate(match[1] as string);
   if (!key) throw new Failure("unauthorized", "the API key is unknown or revoked");
   c.set("apiKey", key);
   await next();

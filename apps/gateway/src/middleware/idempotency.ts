@@ -15,7 +15,7 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header("idempotency-key");
   if (key === undefined) return next();
   if (key.length === 0 || key.length > 255) throw new Failure("invalid_request", "Idempotency-Key must be 1 to 255 characters");
-  const store = c.get("services").idempotency;
+  const store = c.get("services").access.idempotency;
   const apiKeyId = c.get("apiKey").id;
   const url = new URL(c.req.url);
   const hash = createHash("sha256")

@@ -54,7 +54,7 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
       }
       const { key, secret } = await c
         .get("services")
-        .apiKeys.create({ name: body.name, scope: body.scope, tenantId: body.tenant_id ?? null });
+        .access.apiKeys.create({ name: body.name, scope: body.scope, tenantId: body.tenant_id ?? null });
       return c.json({ ...present(key), secret }, 201);
     },
   );
@@ -70,7 +70,10 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(ApiKeySchema), "A page of API keys"), ...commonErrors },
     }),
     async (c) => {
-      const { cursors, apiKeys } = c.get("services");
+      const {
+        platform: { cursors },
+        access: { apiKeys },
+      } = c.get("services");
       const { limit, cursor } = c.req.valid("query");
       const page = await keysetPage(cursors, "api-keys", cursor, (after) => apiKeys.list({ after, limit }));
       return c.json(listEnvelope(page.rows.map(present), page.next_cursor), 200);
@@ -89,7 +92,7 @@ export function registerApiKeys(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const key = await c.get("services").apiKeys.revoke(id);
+      const key = await c.get("services").access.apiKeys.revoke(id);
       if (!key) throw new Failure("not_found", `no API key with id ${id}`);
       return c.json(present(key), 200);
     },

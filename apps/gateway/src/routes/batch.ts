@@ -1,8 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { BatchOperationResult, UserInput } from "@unifold/engine";
-import { type BatchOutcome, runBatch } from "../domain/batch.ts";
+import type { BatchOutcome } from "../domain/unified/index.ts";
 import { errorStatus } from "../errors.ts";
-import { type AppEnv, depsOf } from "../http/env.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { idempotent } from "../middleware/idempotency.ts";
 import { commonErrors, json, upstreamErrors } from "../schemas.ts";
@@ -38,7 +38,7 @@ export function registerBatch(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const { connection_id, remote_data } = c.req.valid("query");
     const { operations } = c.req.valid("json");
-    const outcomes = await runBatch(depsOf(c), connection_id, operations, remote_data !== "false");
+    const outcomes = await c.get("services").unified.batch(callerOf(c), connection_id, operations, remote_data !== "false");
     return c.json({ result: outcomes.map(resultOf) }, 200);
   });
 }

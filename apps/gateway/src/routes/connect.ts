@@ -8,10 +8,10 @@ import { languageDetector } from "hono/language";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { type Locale, locales, messages } from "../connect/messages.ts";
 import { renderConnectPage, resultOf, resultUrl } from "../connect/page.ts";
-import { connectSessionStatus, createConnectSession, openConnectPage, type PageState, submitConnectForm } from "../domain/connect.ts";
-import { isHttpUrl } from "../domain/connections.ts";
+import type { PageState } from "../domain/connect/index.ts";
+import { isHttpUrl } from "../domain/connections/index.ts";
 import { Failure } from "../domain/failure.ts";
-import { type AppEnv, depsOf } from "../http/env.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, ErrorSchema, IdParam, json, tenantOfKey } from "../schemas.ts";
 
@@ -145,7 +145,7 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
       responses: { 201: json(ConnectSessionSchema, "The link to send the customer"), ...commonErrors },
     }),
     async (c) => {
-      const made = await createConnectSession(depsOf(c), c.req.valid("json"), pageOrigin(c));
+      const made = await c.get("services").connect.createSession(callerOf(c), c.req.valid("json"), pageOrigin(c));
       const { session } = made;
       return c.json({ id: session.id, token: made.token, url: made.url, expires_at: made.expires_at, tenant_id: session.tenantId }, 201);
     },
@@ -161,7 +161,7 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
       request: { params: IdParam },
       responses: { 200: json(ConnectSessionStatusSchema, "The session"), ...commonErrors },
     }),
-    async (c) => c.json(await connectSessionStatus(depsOf(c), c.req.valid("param").id), 200),
+    async (c) => c.json(await c.get("services").connect.sessionStatus(callerOf(c), c.req.valid("param").id), 200),
   );
 
   // The page itself is HTML for browsers, outside the JSON API; documented so the link's target is known.
@@ -251,13 +251,13 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
     const integration = c.req.query("integration");
     // `checked`: the "Checking your details" page looking again; it is shown that check's result.
     const afterCheck = c.req.query("checked") !== undefined;
-    return show(c, await openConnectPage(c.get("services"), c.get("connectSession"), integration, afterCheck));
+    return show(c, await c.get("services").connect.openPage(c.get("connectSession"), integration, afterCheck));
   });
 
   app.post(page, async (c) => {
     const body = await c.req.parseBody();
     const form = Object.fromEntries(Object.entries(body).flatMap(([name, value]) => (typeof value === "string" ? [[name, value]] : [])));
-    const state = await submitConnectForm(c.get("services"), c.get("connectSession"), form);
+    const state = await c.get("services").connect.submit(c.get("connectSession"), form);
     const result = resultOf(state);
     const redirectUrl = "session" in state ? state.session.redirectUrl : null;
     // Redirect mode (the default, and the one that works on mobile and without popups): straight back to the SaaS.
@@ -275,7 +275,7 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
  * arrived on. Never the Host header alone: a client chooses it.
  */
 function pageOrigin(c: Context<AppEnv>): string {
-  const { publicUrl, trustProxy } = c.get("services").connect;
+  const { publicUrl, trustProxy } = c.get("services").connect.settings;
   if (publicUrl) return publicUrl;
   if (trustProxy) {
     const proto = firstOf(c.req.header("x-forwarded-proto"));
@@ -297,17 +297,17 @@ const lastOf = (header: string | undefined) => header?.split(",").at(-1)?.trim()
  * proxy added; earlier ones are the client's to write), else the socket's peer.
  */
 function clientAddress(c: Context<AppEnv>): string {
-  const forwarded = c.get("services").connect.trustProxy ? lastOf(c.req.header("x-forwarded-for")) : undefined;
+  const forwarded = c.get("services").connect.settings.trustProxy ? lastOf(c.req.header("x-forwarded-for")) : undefined;
   return forwarded ?? (c.env as HttpBindings | undefined)?.incoming?.socket?.remoteAddress ?? "unknown";
 }
 
 /** UNIFOLD_CONNECT_RATE_LIMIT: the page takes no API key, so each client address is limited instead. */
 const clientLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const limit = c.get("services").limits.connectClients;
+  const limit = c.get("services").access.limits.connectClients;
   if (limit) {
     const taken = await limit.take(clientAddress(c));
     if (!taken.allowed) {
-      c.get("services").metrics.rateLimited.inc({ cause: "connect_client" });
+      c.get("services").platform.metrics.rateLimited.inc({ cause: "connect_client" });
       throw new Failure(
         "rate_limited",
         `too many requests to the connect page from this address; retry in ${Math.ceil(taken.waitMs / 1000)} s`,
@@ -332,7 +332,7 @@ declare module "hono" {
  * redirect origins go into the security headers, which are computed before the handler runs.
  */
 const loadSession: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const session = await c.get("services").connectSessions.byToken(c.req.param("token") ?? "");
+  const session = await c.get("services").connect.byToken(c.req.param("token") ?? "");
   c.set("connectSession", session);
   c.set("connectPolicy", {
     frameAncestors: session?.allowedOrigins.length ? session.allowedOrigins.join(" ") : "'none'",

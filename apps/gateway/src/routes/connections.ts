@@ -1,16 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { connectionStatuses } from "@unifold/db";
 import { Deleted } from "@unifold/engine";
-import {
-  createConnection,
-  getConnection,
-  listConnections,
-  patchConnection,
-  present,
-  removeConnection,
-  reverifyConnection,
-} from "../domain/connections.ts";
-import type { AppEnv } from "../http/env.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, IdParam, json, listOf, pageQuery, upstreamErrors } from "../schemas.ts";
@@ -78,9 +69,9 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 201: json(ConnectionSchema, "The connection"), ...commonErrors, ...upstreamErrors },
     }),
     async (c) => {
-      const services = c.get("services");
-      const { connection } = await createConnection(services, c.req.valid("json"), c.req.valid("query").verify === "true");
-      return c.json(present(services, connection), 201);
+      const { connections } = c.get("services");
+      const { connection } = await connections.create(callerOf(c), c.req.valid("json"), c.req.valid("query").verify === "true");
+      return c.json(connections.present(connection), 201);
     },
   );
 
@@ -102,10 +93,10 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(ConnectionSchema), "A page of connections"), ...commonErrors },
     }),
     async (c) => {
-      const services = c.get("services");
+      const { connections } = c.get("services");
       const { limit, cursor, ...filter } = c.req.valid("query");
-      const page = await listConnections(services, filter, limit, cursor);
-      const rows = page.rows.map((row) => present(services, row));
+      const page = await connections.list(callerOf(c), filter, limit, cursor);
+      const rows = page.rows.map((row) => connections.present(row));
       return c.json(listEnvelope(rows, page.next_cursor), 200);
     },
   );
@@ -121,8 +112,8 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(ConnectionSchema, "The connection"), ...commonErrors },
     }),
     async (c) => {
-      const services = c.get("services");
-      return c.json(present(services, await getConnection(services, c.req.valid("param").id)), 200);
+      const { connections } = c.get("services");
+      return c.json(connections.present(await connections.get(callerOf(c), c.req.valid("param").id)), 200);
     },
   );
 
@@ -137,10 +128,10 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(ConnectionSchema, "The connection"), ...commonErrors, ...upstreamErrors },
     }),
     async (c) => {
-      const services = c.get("services");
+      const { connections } = c.get("services");
       const verify = c.req.valid("query").verify === "true";
-      const updated = await patchConnection(services, c.req.valid("param").id, c.req.valid("json"), verify);
-      return c.json(present(services, updated), 200);
+      const updated = await connections.patch(callerOf(c), c.req.valid("param").id, c.req.valid("json"), verify);
+      return c.json(connections.present(updated), 200);
     },
   );
 
@@ -156,7 +147,7 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await removeConnection(c.get("services"), id);
+      await c.get("services").connections.remove(callerOf(c), id);
       return c.json({ id, outcome: "deleted" as const }, 200);
     },
   );
@@ -172,8 +163,8 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(ConnectionSchema, "The connection with its new status"), ...commonErrors, ...upstreamErrors },
     }),
     async (c) => {
-      const services = c.get("services");
-      return c.json(present(services, await reverifyConnection(services, c.req.valid("param").id)), 200);
+      const { connections } = c.get("services");
+      return c.json(connections.present(await connections.reverify(callerOf(c), c.req.valid("param").id)), 200);
     },
   );
 }

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, json } from "../schemas.ts";
 import type { AppEnv } from "../http/env.ts";
-import type { Services } from "../services.ts";
+import type { Connections } from "../domain/connections/index.ts";
 
 const KeyRingSchema = z
   .object({
@@ -63,7 +63,7 @@ export function registerEncryptionKeys(app: OpenAPIHono<AppEnv>) {
   );
 }
 
-async function keyRing(connections: Services["connections"]) {
+async function keyRing(connections: Connections) {
   const usage = await connections.keyUsage();
   return {
     current_key_id: usage.find((key) => key.current)?.kid ?? "",

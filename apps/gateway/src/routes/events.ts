@@ -1,8 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { eventTypes } from "../domain/events/types.ts";
-import { listEvents } from "../domain/events/log.ts";
-import { presentEvent } from "../domain/events/present.ts";
-import { depsOf, type AppEnv } from "../http/env.ts";
+import { eventTypes, presentEvent } from "../domain/events/index.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, EventSchema, json, listOf } from "../schemas.ts";
@@ -45,7 +43,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { after, type, connection_id, tenant_id, limit } = c.req.valid("query");
-      const page = await listEvents(depsOf(c), { after, types: type, connection_id, tenant_id, limit });
+      const page = await c.get("services").events.list(callerOf(c), { after, types: type, connection_id, tenant_id, limit });
       return c.json(
         { ...listEnvelope(page.rows.map(presentEvent), page.has_more ? page.next_cursor : null), poll_cursor: page.next_cursor },
         200,

@@ -17,7 +17,7 @@ export function registerHealth(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       try {
-        await c.get("services").store.ping();
+        await c.get("services").platform.store.ping();
         return c.json({ status: "ok" as const, db: "ok" as const }, 200);
       } catch {
         return c.json({ status: "degraded" as const, db: "down" as const }, 503);

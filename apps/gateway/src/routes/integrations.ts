@@ -39,7 +39,7 @@ export function registerIntegrations(app: OpenAPIHono<AppEnv>) {
       middleware: [requireScope("api")],
       responses: { 200: json(z.object({ result: z.array(IntegrationSchema) }), "Every loaded integration"), ...commonErrors },
     }),
-    (c) => c.json({ result: [...c.get("services").integrations.values()].map(present) }, 200),
+    (c) => c.json({ result: [...c.get("services").connections.integrations.values()].map(present) }, 200),
   );
 }
 

@@ -12,7 +12,7 @@ export function registerMetrics(app: OpenAPIHono<AppEnv>) {
     responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
   });
   app.get("/metrics", requireScope("admin"), async (c) => {
-    const { registry } = c.get("services").metrics;
+    const { registry } = c.get("services").platform.metrics;
     return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
   });
 }

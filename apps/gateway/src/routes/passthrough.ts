@@ -1,7 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { relayPassthrough } from "../domain/relay.ts";
 import { Failure } from "../domain/failure.ts";
-import { type AppEnv, depsOf } from "../http/env.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { relayedResponse, relayRequestOf } from "../http/relayed.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { noIdempotencyKey } from "../middleware/idempotency.ts";
@@ -36,7 +35,9 @@ export function registerPassthrough(app: OpenAPIHono<AppEnv>) {
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/passthrough/*", requireScope("api"), noIdempotencyKey, async (c) => {
     const parsed = connectionQuery.safeParse({ connection_id: c.req.query("connection_id") });
     if (!parsed.success) throw Failure.fromZod(parsed.error, "query");
-    const relayed = await relayPassthrough(depsOf(c), parsed.data.connection_id, rawPassthroughPath(c) ?? "", await relayRequestOf(c));
+    const relayed = await c
+      .get("services")
+      .unified.passthrough(callerOf(c), parsed.data.connection_id, rawPassthroughPath(c) ?? "", await relayRequestOf(c));
     return relayedResponse(relayed);
   });
 }

@@ -1,7 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { listProxy, relayProxyRecord } from "../domain/relay.ts";
 import { Failure } from "../domain/failure.ts";
-import { type AppEnv, depsOf } from "../http/env.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { rawListEnvelope } from "../http/envelope.ts";
 import { relayedResponse, relayRequestOf, vendorQuery } from "../http/relayed.ts";
 import { requireScope } from "../middleware/auth.ts";
@@ -50,7 +49,7 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
   }
   app.get("/proxy/:resource", requireScope("api"), noIdempotencyKey, async (c) => {
     const q = parse(listQueryAndVendor, c.req.query());
-    const page = await listProxy(depsOf(c), {
+    const page = await c.get("services").unified.proxyList(callerOf(c), {
       connectionId: q.connection_id,
       resource: c.req.param("resource"),
       query: vendorQuery(c, ["limit", "cursor"]),
@@ -65,7 +64,9 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
 
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/proxy/:resource/:id", requireScope("api"), noIdempotencyKey, async (c) => {
     const q = parse(oneQueryAndVendor, c.req.query());
-    const relayed = await relayProxyRecord(depsOf(c), q.connection_id, c.req.param("resource"), c.req.param("id"), await relayRequestOf(c));
+    const relayed = await c
+      .get("services")
+      .unified.proxyRecord(callerOf(c), q.connection_id, c.req.param("resource"), c.req.param("id"), await relayRequestOf(c));
     return relayedResponse(relayed);
   });
 }

@@ -1,7 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { syncableResources } from "../domain/events/types.ts";
-import { listRecords } from "../domain/records.ts";
-import { depsOf, type AppEnv } from "../http/env.ts";
+import { syncableResources } from "../domain/events/index.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, instant, json, listOf } from "../schemas.ts";
@@ -42,7 +41,7 @@ export function registerRecords(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(RecordSchema).openapi("SyncedRecordPage"), "A page of records"), ...commonErrors },
     }),
     async (c) => {
-      const page = await listRecords(depsOf(c), c.req.valid("param").resource, c.req.valid("query"));
+      const page = await c.get("services").syncs.records(callerOf(c), c.req.valid("param").resource, c.req.valid("query"));
       return c.json(listEnvelope(page.rows, page.next_cursor), 200);
     },
   );

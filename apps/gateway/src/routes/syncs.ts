@@ -1,18 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { Deleted } from "@unifold/engine";
-import { syncableResources } from "../domain/events/types.ts";
-import {
-  createSync,
-  findSync,
-  listRuns,
-  listSyncs,
-  presentRun,
-  presentSync,
-  removeSync,
-  runSyncNow,
-  setSyncStatus,
-} from "../domain/syncs.ts";
-import { depsOf, type AppEnv } from "../http/env.ts";
+import { syncableResources } from "../domain/events/index.ts";
+import { presentRun, presentSync } from "../domain/syncs/index.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, IdParam, json, listOf, pageQuery } from "../schemas.ts";
@@ -77,7 +67,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       request: { body: { content: { "application/json": { schema: CreateBody } }, required: true } },
       responses: { 201: json(SyncSchema, "The sync"), ...commonErrors },
     }),
-    async (c) => c.json(presentSync(await createSync(depsOf(c), c.req.valid("json"))), 201),
+    async (c) => c.json(presentSync(await c.get("services").syncs.create(callerOf(c), c.req.valid("json"))), 201),
   );
 
   app.openapi(
@@ -91,7 +81,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(SyncSchema), "A page of syncs"), ...commonErrors },
     }),
     async (c) => {
-      const page = await listSyncs(depsOf(c), c.req.valid("query"));
+      const page = await c.get("services").syncs.list(callerOf(c), c.req.valid("query"));
       return c.json(listEnvelope(page.rows.map(presentSync), page.next_cursor), 200);
     },
   );
@@ -106,7 +96,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       request: { params: IdParam },
       responses: { 200: json(SyncSchema, "The sync"), ...commonErrors },
     }),
-    async (c) => c.json(presentSync(await findSync(depsOf(c), c.req.valid("param").id)), 200),
+    async (c) => c.json(presentSync(await c.get("services").syncs.find(callerOf(c), c.req.valid("param").id)), 200),
   );
 
   for (const [action, status] of [
@@ -123,7 +113,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
         request: { params: IdParam },
         responses: { 200: json(SyncSchema, "The sync"), ...commonErrors },
       }),
-      async (c) => c.json(presentSync(await setSyncStatus(depsOf(c), c.req.valid("param").id, status)), 200),
+      async (c) => c.json(presentSync(await c.get("services").syncs.setStatus(callerOf(c), c.req.valid("param").id, status)), 200),
     );
   }
 
@@ -139,7 +129,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await removeSync(depsOf(c), id);
+      await c.get("services").syncs.remove(callerOf(c), id);
       return c.json({ id, outcome: "deleted" as const }, 200);
     },
   );
@@ -154,7 +144,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       request: { params: IdParam },
       responses: { 202: json(z.object({ queued: z.boolean() }), "Whether a new run was queued"), ...commonErrors },
     }),
-    async (c) => c.json({ queued: await runSyncNow(depsOf(c), c.req.valid("param").id) }, 202),
+    async (c) => c.json({ queued: await c.get("services").syncs.runNow(callerOf(c), c.req.valid("param").id) }, 202),
   );
 
   app.openapi(
@@ -168,7 +158,7 @@ export function registerSyncs(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(RunSchema), "A page of runs"), ...commonErrors },
     }),
     async (c) => {
-      const page = await listRuns(depsOf(c), c.req.valid("param").id, c.req.valid("query"));
+      const page = await c.get("services").syncs.runs(callerOf(c), c.req.valid("param").id, c.req.valid("query"));
       return c.json(listEnvelope(page.rows.map(presentRun), page.next_cursor), 200);
     },
   );

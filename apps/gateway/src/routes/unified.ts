@@ -1,9 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { resourceModels, type UnifiedFilter, type UnifiedResource } from "@unifold/engine";
-import { oneOf } from "../domain/operations.ts";
-import { getUnified, listUnified } from "../domain/read.ts";
+import { oneOf } from "../domain/unified/index.ts";
 import { listEnvelope, rawJson, rawListEnvelope, withRemoteBytes } from "../http/envelope.ts";
-import { type AppEnv, depsOf } from "../http/env.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, instant, json, pageOf, pageQuery, upstreamErrors } from "../schemas.ts";
 
@@ -90,7 +89,7 @@ function registerList(app: OpenAPIHono<AppEnv>, entry: Entry) {
   });
   app.openapi(route, async (c) => {
     const { connection_id, remote_data, limit, cursor, ...filters } = c.req.valid("query");
-    const page = await listUnified(depsOf(c), {
+    const page = await c.get("services").unified.list(callerOf(c), {
       connectionId: connection_id,
       resource: entry.resource,
       parentId: idOf(c.req.valid("param")),
@@ -126,7 +125,7 @@ function registerGet(app: OpenAPIHono<AppEnv>, entry: Entry) {
   });
   app.openapi(route, async (c) => {
     const { connection_id, remote_data } = c.req.valid("query");
-    const { object, rateLimit } = await getUnified(depsOf(c), {
+    const { object, rateLimit } = await c.get("services").unified.get(callerOf(c), {
       connectionId: connection_id,
       resource: entry.resource,
       id: idOf(c.req.valid("param")),

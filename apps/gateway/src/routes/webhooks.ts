@@ -1,22 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { Deleted } from "@unifold/engine";
-import {
-  createEndpoint,
-  findEndpoint,
-  listDeliveries,
-  listEndpoints,
-  patchEndpoint,
-  presentDelivery,
-  presentEndpoint,
-  removeEndpoint,
-  replayDelivery,
-  rotateEndpointSecret,
-  testEndpoint,
-} from "../domain/webhooks/endpoints.ts";
-import { presentEvent } from "../domain/events/present.ts";
-import { eventTypes } from "../domain/events/types.ts";
+import { presentDelivery, presentEndpoint } from "../domain/webhooks/index.ts";
+import { eventTypes, presentEvent } from "../domain/events/index.ts";
 import { Failure } from "../domain/failure.ts";
-import { depsOf, type AppEnv } from "../http/env.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, EventSchema, IdParam, json, listOf, pageQuery, tenantOfKey } from "../schemas.ts";
@@ -113,7 +100,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       responses: { 201: json(WithSecret, "The endpoint and its secret"), ...commonErrors },
     }),
     async (c) => {
-      const made = await createEndpoint(depsOf(c), c.req.valid("json"));
+      const made = await c.get("services").webhooks.create(callerOf(c), c.req.valid("json"));
       return c.json({ ...presentEndpoint(made.endpoint), secret: made.secret }, 201);
     },
   );
@@ -129,7 +116,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(EndpointSchema), "A page of endpoints"), ...commonErrors },
     }),
     async (c) => {
-      const page = await listEndpoints(depsOf(c), c.req.valid("query"));
+      const page = await c.get("services").webhooks.list(callerOf(c), c.req.valid("query"));
       return c.json(listEnvelope(page.rows.map(presentEndpoint), page.next_cursor), 200);
     },
   );
@@ -144,7 +131,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       request: { params: IdParam },
       responses: { 200: json(EndpointSchema, "The endpoint"), ...commonErrors },
     }),
-    async (c) => c.json(presentEndpoint(await findEndpoint(depsOf(c), c.req.valid("param").id)), 200),
+    async (c) => c.json(presentEndpoint(await c.get("services").webhooks.find(callerOf(c), c.req.valid("param").id)), 200),
   );
 
   app.openapi(
@@ -157,7 +144,8 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       request: { params: IdParam, body: { content: { "application/json": { schema: PatchBody } }, required: true } },
       responses: { 200: json(EndpointSchema, "The endpoint"), ...commonErrors },
     }),
-    async (c) => c.json(presentEndpoint(await patchEndpoint(depsOf(c), c.req.valid("param").id, c.req.valid("json"))), 200),
+    async (c) =>
+      c.json(presentEndpoint(await c.get("services").webhooks.patch(callerOf(c), c.req.valid("param").id, c.req.valid("json"))), 200),
   );
 
   app.openapi(
@@ -172,7 +160,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await removeEndpoint(depsOf(c), id);
+      await c.get("services").webhooks.remove(callerOf(c), id);
       return c.json({ id, outcome: "deleted" as const }, 200);
     },
   );
@@ -203,7 +191,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
           details: [{ path: "overlap_seconds", message: "given in the body and the query with different values" }],
         });
       }
-      const rotated = await rotateEndpointSecret(depsOf(c), c.req.valid("param").id, fromBody ?? fromQuery ?? 86_400);
+      const rotated = await c.get("services").webhooks.rotateSecret(callerOf(c), c.req.valid("param").id, fromBody ?? fromQuery ?? 86_400);
       return c.json({ secret: rotated.secret, previous_secret_expires_at: rotated.previousUntil.toISOString() }, 200);
     },
   );
@@ -218,7 +206,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       request: { params: IdParam },
       responses: { 202: json(EventSchema, "The event queued for delivery"), ...commonErrors },
     }),
-    async (c) => c.json(presentEvent(await testEndpoint(depsOf(c), c.req.valid("param").id)), 202),
+    async (c) => c.json(presentEvent(await c.get("services").webhooks.test(callerOf(c), c.req.valid("param").id)), 202),
   );
 
   app.openapi(
@@ -232,7 +220,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
       responses: { 200: json(listOf(DeliverySchema), "A page of attempts"), ...commonErrors },
     }),
     async (c) => {
-      const page = await listDeliveries(depsOf(c), c.req.valid("param").id, c.req.valid("query"));
+      const page = await c.get("services").webhooks.deliveries(callerOf(c), c.req.valid("param").id, c.req.valid("query"));
       return c.json(listEnvelope(page.rows.map(presentDelivery), page.next_cursor), 200);
     },
   );
@@ -249,7 +237,7 @@ export function registerWebhooks(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { id, delivery_id } = c.req.valid("param");
-      await replayDelivery(depsOf(c), id, delivery_id);
+      await c.get("services").webhooks.replay(callerOf(c), id, delivery_id);
       return c.json({ queued: true as const }, 202);
     },
   );

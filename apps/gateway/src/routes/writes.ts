@@ -11,8 +11,7 @@ import {
   type WriteKind,
 } from "@unifold/engine";
 import type { Context } from "hono";
-import { writeUnified } from "../domain/write.ts";
-import { type AppEnv, depsOf } from "../http/env.ts";
+import { type AppEnv, callerOf } from "../http/env.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { idempotent } from "../middleware/idempotency.ts";
 import { commonErrors, json, upstreamErrors } from "../schemas.ts";
@@ -133,7 +132,7 @@ export function registerWrites(app: OpenAPIHono<AppEnv>) {
       path: { id?: string; user_id?: string },
       data?: Record<string, unknown>,
     ) =>
-      writeUnified(depsOf(c), {
+      c.get("services").unified.write(callerOf(c), {
         connectionId: query.connection_id,
         resource: entry.resource,
         kind: entry.kind,

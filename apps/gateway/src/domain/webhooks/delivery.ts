@@ -1,10 +1,9 @@
-import type { EventStore, WebhookEndpoint, WebhookStore } from "@unifold/db";
+import type { WebhookEndpoint, WebhookStore } from "@unifold/db";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "@unifold/engine";
 import { Webhook } from "standardwebhooks";
 import { Agent, request } from "undici";
 import type { Metrics } from "../../metrics.ts";
-import type { EventEmitter } from "../events/emitter.ts";
-import { presentEvent } from "../events/present.ts";
+import { type Events, presentEvent } from "../events/index.ts";
 import { shownUrl } from "./url.ts";
 
 /** Thrown to have the queue retry a delivery later (a timeout, or a status other than 2xx and 410). */
@@ -20,7 +19,7 @@ export interface WebhookDelivery {
 
 export interface DeliveryParts {
   webhooks: WebhookStore;
-  events: Pick<EventStore, "get"> & Pick<EventEmitter, "emit">;
+  events: Pick<Events, "get" | "emit">;
   metrics: Pick<Metrics, "deliveries" | "deliverySeconds" | "endpointsDisabled">;
   /** Where deliveries may go: the SSRF policy, checked at connect time and again per delivery. */
   network: NetworkPolicy;

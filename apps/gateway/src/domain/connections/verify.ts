@@ -1,6 +1,5 @@
-import { type Integration, statusError, UpstreamStatusError, verifyConnection } from "@unifold/engine";
-import { Failure, failureOf, redacted, upstreamBody, upstreamWords } from "./failure.ts";
-import type { Services } from "../services.ts";
+import { type Integration, statusError, type UpstreamClient, UpstreamStatusError, verifyConnection } from "@unifold/engine";
+import { Failure, failureOf, redacted, upstreamBody, upstreamWords } from "../failure.ts";
 
 /**
  * The integration's verify call with these credentials: `ok` when the vendor accepts them,
@@ -10,14 +9,14 @@ import type { Services } from "../services.ts";
  * redirect, a page that is not the API: most often a wrong base URL).
  */
 export async function verifyCredentials(
-  services: Services,
+  upstream: UpstreamClient,
   integration: Integration,
   config: Record<string, unknown>,
   credentials: Record<string, string>,
 ) {
   const secrets = Object.values(credentials);
   try {
-    const result = await verifyConnection(services.upstream, { integration, config, credentials });
+    const result = await verifyConnection(upstream, { integration, config, credentials });
     const { status } = result.response;
     if (result.ok || result.refused) return result;
     if (status === 429 || status >= 500) throw new UpstreamStatusError(result.response, undefined);
@@ -36,12 +35,12 @@ export async function verifyCredentials(
  * Answers the upstream account they open, when the integration can tell.
  */
 export async function verifyOrReject(
-  services: Services,
+  upstream: UpstreamClient,
   integration: Integration,
   config: Record<string, unknown>,
   credentials: Record<string, string>,
 ) {
-  const { ok, response, account } = await verifyCredentials(services, integration, config, credentials);
+  const { ok, response, account } = await verifyCredentials(upstream, integration, config, credentials);
   if (!ok) {
     const secrets = Object.values(credentials);
     const said = (await statusError(integration, response)).upstreamMessage;

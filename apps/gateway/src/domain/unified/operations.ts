@@ -1,7 +1,7 @@
 import type { Integration, OperationDefinition, UnifiedFilter, UnifiedResource, WriteKind } from "@unifold/engine";
 import { unifyRecords } from "@unifold/engine";
-import { Failure } from "./failure.ts";
-import type { Services } from "../services.ts";
+import { Failure } from "../failure.ts";
+import type { UnifiedParts } from "./parts.ts";
 
 type OperationKind = "list" | "get" | WriteKind;
 const named = (resource: UnifiedResource) => resource.replace("_", " ");
@@ -76,7 +76,7 @@ export function checkFields(
  * integration, resource and field, and logged once per page with the record ids, never the values.
  */
 export async function unifyEach(
-  services: Services,
+  parts: Pick<UnifiedParts, "metrics" | "logger">,
   integration: Integration,
   resource: UnifiedResource,
   op: { response_mapping?: string[] | undefined },
@@ -84,10 +84,10 @@ export async function unifyEach(
 ) {
   const started = performance.now();
   const { objects, offModel } = await unifyRecords(integration, resource, op, records);
-  services.metrics.mappingSeconds.observe({ integration: integration.slug }, (performance.now() - started) / 1000);
+  parts.metrics.mappingSeconds.observe({ integration: integration.slug }, (performance.now() - started) / 1000);
   if (offModel.length) {
-    for (const { field } of offModel) services.metrics.offModelValues.inc({ integration: integration.slug, resource, field });
-    services.logger.warn(
+    for (const { field } of offModel) parts.metrics.offModelValues.inc({ integration: integration.slug, resource, field });
+    parts.logger.warn(
       { integration: integration.slug, resource, off_model: offModel },
       "vendor values outside the unified model were answered as null",
     );
@@ -97,7 +97,7 @@ export async function unifyEach(
 
 /** `unifyEach` with dropped records left out and, when asked, each record's upstream form as `remote_data`. */
 export async function unifyAll(
-  services: Services,
+  parts: Pick<UnifiedParts, "metrics" | "logger">,
   integration: Integration,
   resource: UnifiedResource,
   op: { response_mapping?: string[] | undefined },
@@ -105,7 +105,7 @@ export async function unifyAll(
   withRemote: boolean,
 ) {
   const out: Record<string, unknown>[] = [];
-  for (const [i, merged] of (await unifyEach(services, integration, resource, op, records)).entries()) {
+  for (const [i, merged] of (await unifyEach(parts, integration, resource, op, records)).entries()) {
     if (!merged) continue;
     if (withRemote) merged.remote_data = records[i];
     out.push(merged);

@@ -1,14 +1,15 @@
 import { createHash } from "node:crypto";
 import type { Connection, ConnectionStatus } from "@unifold/db";
 import type { Integration } from "@unifold/engine";
-import { Failure, type ErrorDetail } from "./failure.ts";
-import type { Services } from "../services.ts";
-import { keysetPage } from "./cursor.ts";
+import { Failure, type ErrorDetail } from "../failure.ts";
+import type { Deps } from "../caller.ts";
+import { keysetPage } from "../cursor.ts";
+import type { ConnectionsParts } from "./parts.ts";
 import { verifyCredentials, verifyOrReject } from "./verify.ts";
 
 /** The connection as the API shows it: config with the base URL and every declared field; never its credentials. */
-export function present(services: Services, connection: Connection) {
-  const integration = services.integrations.get(connection.integration);
+export function present(integrations: ConnectionsParts["integrations"], connection: Connection) {
+  const integration = integrations.get(connection.integration);
   const declared = Object.fromEntries(Object.keys(integration?.config ?? {}).map((name) => [name, null]));
   const defaults = { ...declared, base_url: integration?.base_url ?? null };
   return {
@@ -38,27 +39,27 @@ export interface NewConnection {
  * answers that connection (`existing`) and saves nothing.
  */
 export async function createConnection(
-  services: Services,
+  deps: Deps<ConnectionsParts>,
   input: NewConnection,
   verify: boolean,
   options: { reuse?: boolean } = {},
 ): Promise<{ connection: Connection; existing: boolean }> {
-  const integration = services.integrations.get(input.integration);
+  const integration = deps.parts.integrations.get(input.integration);
   if (!integration) {
     throw new Failure("invalid_request", `unknown integration "${input.integration}"`, {
-      details: [{ path: "integration", message: `one of ${[...services.integrations.keys()].join(", ")}` }],
+      details: [{ path: "integration", message: `one of ${[...deps.parts.integrations.keys()].join(", ")}` }],
     });
   }
   const credentials = checkCredentials(integration, input.credentials);
-  const config = checkConfig(integration, {}, input.config ?? {}, services.upstream.refusal);
+  const config = checkConfig(integration, {}, input.config ?? {}, deps.parts.upstream.refusal);
   const accountRef = verify
-    ? accountRefOf(integration, config, credentials, await verifyOrReject(services, integration, config, credentials))
+    ? accountRefOf(integration, config, credentials, await verifyOrReject(deps.parts.upstream, integration, config, credentials))
     : null;
   if (accountRef && options.reuse) {
-    const existing = await services.connections.findByAccount(input.tenant_id, accountRef);
+    const existing = await deps.parts.store.findByAccount(input.tenant_id, accountRef);
     if (existing) return { connection: existing, existing: true };
   }
-  const connection = await services.connections.create({
+  const connection = await deps.parts.store.create({
     tenantId: input.tenant_id,
     integration: integration.slug,
     name: input.name ?? null,
@@ -96,15 +97,15 @@ export interface ConnectionFilter {
 }
 
 /** A page of connections, newest first, under a keyset cursor bound to the filter. */
-export async function listConnections(services: Services, filter: ConnectionFilter, limit: number, cursor: string | undefined) {
+export async function listConnections(deps: Deps<ConnectionsParts>, filter: ConnectionFilter, limit: number, cursor: string | undefined) {
   const binding = `connections:${JSON.stringify([filter.tenant_id, filter.integration, filter.status])}`;
-  return keysetPage(services.cursors, binding, cursor, (after) =>
-    services.connections.list({ tenantId: filter.tenant_id, integration: filter.integration, status: filter.status, after, limit }),
+  return keysetPage(deps.parts.cursors, binding, cursor, (after) =>
+    deps.parts.store.list({ tenantId: filter.tenant_id, integration: filter.integration, status: filter.status, after, limit }),
   );
 }
 
-export async function getConnection(services: Services, id: string): Promise<Connection> {
-  const connection = await services.connections.get(id);
+export async function getConnection(deps: Deps<ConnectionsParts>, id: string): Promise<Connection> {
+  const connection = await deps.parts.store.get(id);
   if (!connection) throw notFound(id);
   return connection;
 }
@@ -119,17 +120,22 @@ export interface ConnectionPatch {
 }
 
 /** Changes a connection; new credentials, a new address or a re-enable are verified before they are saved. */
-export async function patchConnection(services: Services, id: string, patch: ConnectionPatch, verify: boolean): Promise<Connection> {
-  const current = await getConnection(services, id);
-  const integration = integrationOf(services, current);
+export async function patchConnection(
+  deps: Deps<ConnectionsParts>,
+  id: string,
+  patch: ConnectionPatch,
+  verify: boolean,
+): Promise<Connection> {
+  const current = await getConnection(deps, id);
+  const integration = integrationOf(deps, current);
   const credentials = patch.credentials ? checkCredentials(integration, patch.credentials) : undefined;
-  const config = patch.config ? checkConfig(integration, current.config, patch.config, services.upstream.refusal) : undefined;
+  const config = patch.config ? checkConfig(integration, current.config, patch.config, deps.parts.upstream.refusal) : undefined;
   const mustVerify = verify && Boolean(credentials || config || patch.status === "active");
   let accountRef: string | undefined;
   if (mustVerify) {
     const checkedConfig = config ?? current.config;
-    const checkedCredentials = credentials ?? (await services.connections.credentials(id));
-    const account = await verifyOrReject(services, integration, checkedConfig, checkedCredentials);
+    const checkedCredentials = credentials ?? (await deps.parts.store.credentials(id));
+    const account = await verifyOrReject(deps.parts.upstream, integration, checkedConfig, checkedCredentials);
     accountRef = accountRefOf(integration, checkedConfig, checkedCredentials, account);
     // The same id reading another directory would make its next sync announce every user as
     // deleted and created again: only on purpose. (Where the vendor names no account, the
@@ -141,7 +147,7 @@ export async function patchConnection(services: Services, id: string, patch: Con
       );
     }
   }
-  const updated = await services.connections.update(id, {
+  const updated = await deps.parts.store.update(id, {
     accountRef,
     name: patch.name,
     config,
@@ -158,9 +164,9 @@ export async function patchConnection(services: Services, id: string, patch: Con
  * record event (people's data) go in the same transaction that writes one `connection.deleted`
  * event, the erasure path docs/contract.md names.
  */
-export async function removeConnection(services: Services, id: string): Promise<void> {
-  const erased = await services.events.publish((emit) =>
-    services.connections.remove(id, async (tx, erasure) => {
+export async function removeConnection(deps: Deps<ConnectionsParts>, id: string): Promise<void> {
+  const erased = await deps.parts.events.publish((emit) =>
+    deps.parts.store.remove(id, async (tx, erasure) => {
       const { connection } = erasure;
       await emit(tx, [
         {
@@ -178,12 +184,12 @@ export async function removeConnection(services: Services, id: string): Promise<
 }
 
 /** Checks the stored credentials against the vendor: active when accepted, needs_reauth when not. */
-export async function reverifyConnection(services: Services, id: string): Promise<Connection> {
-  const current = await getConnection(services, id);
-  const integration = integrationOf(services, current);
-  const credentials = await services.connections.credentials(id);
-  const { ok } = await verifyCredentials(services, integration, current.config, credentials);
-  const updated = await services.connections.update(id, {
+export async function reverifyConnection(deps: Deps<ConnectionsParts>, id: string): Promise<Connection> {
+  const current = await getConnection(deps, id);
+  const integration = integrationOf(deps, current);
+  const credentials = await deps.parts.store.credentials(id);
+  const { ok } = await verifyCredentials(deps.parts.upstream, integration, current.config, credentials);
+  const updated = await deps.parts.store.update(id, {
     status: ok ? "active" : "needs_reauth",
     ...(ok && { lastVerifiedAt: new Date() }),
   });
@@ -193,8 +199,8 @@ export async function reverifyConnection(services: Services, id: string): Promis
 
 const notFound = (id: string) => new Failure("not_found", `no connection with id ${id}`);
 
-function integrationOf(services: Services, connection: Connection): Integration {
-  const integration = services.integrations.get(connection.integration);
+function integrationOf(deps: Deps<ConnectionsParts>, connection: Connection): Integration {
+  const integration = deps.parts.integrations.get(connection.integration);
   if (!integration)
     throw new Failure("internal_error", `connection ${connection.id} uses integration "${connection.integration}", which is not loaded`);
   return integration;

@@ -1,7 +1,8 @@
 import { type Connection, VaultError } from "@unifold/db";
 import { type Integration, PacingUnavailable, RateLimitedLocally, UpstreamStatusError, type UpstreamTarget } from "@unifold/engine";
-import { Failure, failureOf } from "./failure.ts";
-import type { Deps } from "./deps.ts";
+import { Failure, failureOf } from "../failure.ts";
+import type { Deps } from "../caller.ts";
+import type { ConnectionsParts } from "./parts.ts";
 
 /** A connection the caller may use, its integration, and its still-encrypted credentials. */
 export interface Reachable {
@@ -14,12 +15,12 @@ export interface Reachable {
  * The connection a unified/proxy/passthrough call names, as the caller's API key may see it:
  * another tenant's connection answers exactly like an unknown one.
  */
-export async function reachConnection({ services, caller }: Deps, id: string): Promise<Reachable> {
-  const found = await services.connections.getSealed(id);
+export async function reachConnection({ parts, caller }: Deps<ConnectionsParts>, id: string): Promise<Reachable> {
+  const found = await parts.store.getSealed(id);
   const tenant = caller.apiKey.tenantId;
   if (!found || (tenant && found.connection.tenantId !== tenant)) throw new Failure("not_found", `no connection with id ${id}`);
   const { connection, sealed } = found;
-  const integration = services.integrations.get(connection.integration);
+  const integration = parts.integrations.get(connection.integration);
   if (!integration)
     throw new Failure("internal_error", `connection ${id} uses integration "${connection.integration}", which is not loaded`);
   if (connection.status === "disabled") throw new Failure("forbidden", `connection ${id} is disabled`);
@@ -37,8 +38,12 @@ export async function reachConnection({ services, caller }: Deps, id: string): P
  * failure becomes the contract's error (errors.ts); one that rejects the credentials also marks
  * the connection needs_reauth, so later calls fail fast without reaching the vendor.
  */
-export async function withUpstream<T>(deps: Deps, reachable: Reachable, work: (target: UpstreamTarget) => Promise<T>): Promise<T> {
-  const { services, caller } = deps;
+export async function withUpstream<T>(
+  deps: Deps<ConnectionsParts>,
+  reachable: Reachable,
+  work: (target: UpstreamTarget) => Promise<T>,
+): Promise<T> {
+  const { parts, caller } = deps;
   const { connection, integration } = reachable;
   const credentials = await openCredentials(deps, reachable);
   const started = performance.now();
@@ -56,18 +61,18 @@ export async function withUpstream<T>(deps: Deps, reachable: Reachable, work: (t
   } catch (error) {
     const status = error instanceof UpstreamStatusError ? error.response.status : undefined;
     note(status);
-    if (status === 401 || status === 403) await services.connections.update(connection.id, { status: "needs_reauth" });
-    if (status === 429) services.metrics.rateLimited.inc({ cause: "upstream" });
-    if (error instanceof RateLimitedLocally) services.metrics.rateLimited.inc({ cause: "connection" });
-    if (error instanceof PacingUnavailable) services.metrics.limitStoreUnavailable.inc();
+    if (status === 401 || status === 403) await parts.store.update(connection.id, { status: "needs_reauth" });
+    if (status === 429) parts.metrics.rateLimited.inc({ cause: "upstream" });
+    if (error instanceof RateLimitedLocally) parts.metrics.rateLimited.inc({ cause: "connection" });
+    if (error instanceof PacingUnavailable) parts.metrics.limitStoreUnavailable.inc();
     throw failureOf(integration, error, Object.values(credentials));
   }
 }
 
 /** The connection's credentials, decrypted; a key this instance's ring lacks is a clear 503. */
-async function openCredentials({ services }: Deps, { connection, sealed }: Reachable): Promise<Record<string, string>> {
+async function openCredentials({ parts }: Deps<ConnectionsParts>, { connection, sealed }: Reachable): Promise<Record<string, string>> {
   try {
-    return await services.connections.open(connection.id, sealed);
+    return await parts.store.open(connection.id, sealed);
   } catch (error) {
     // Sealed under a key this instance's ring lacks (another instance has a newer ring): the
     // same call on an instance with the full ring succeeds.

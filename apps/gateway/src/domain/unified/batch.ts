@@ -1,8 +1,8 @@
 import { runBulk, type User, type UserInput, type WriteInput, type WritePlan } from "@unifold/engine";
 import type { z } from "zod";
-import { Failure, codeForUpstreamStatus, redacted, upstreamBody } from "./failure.ts";
-import type { Deps } from "./deps.ts";
-import { type Reachable, reachConnection, withUpstream } from "./reach.ts";
+import { Failure, codeForUpstreamStatus, redacted, upstreamBody } from "../failure.ts";
+import type { Deps } from "../caller.ts";
+import { type Reachable, reachConnection, type UnifiedParts, withUpstream } from "./parts.ts";
 import { performWrite, planChecked } from "./write.ts";
 
 /** Integrations without a bulk endpoint get one call per operation, this many at a time. */
@@ -25,7 +25,7 @@ export type BatchOutcome = {
  * limits; any other gets one call per operation.
  */
 export async function runBatch(
-  deps: Deps,
+  deps: Deps<UnifiedParts>,
   connectionId: string,
   operations: BatchOperation[],
   withRemote: boolean,
@@ -49,7 +49,7 @@ async function planAll(reachable: Reachable, operations: BatchOperation[]): Prom
   return plans;
 }
 
-async function oneByOne(deps: Deps, reachable: Reachable, operations: BatchOperation[], withRemote: boolean) {
+async function oneByOne(deps: Deps<UnifiedParts>, reachable: Reachable, operations: BatchOperation[], withRemote: boolean) {
   const results: BatchOutcome[] = new Array(operations.length);
   let next = 0;
   const worker = async () => {
@@ -72,13 +72,13 @@ async function oneByOne(deps: Deps, reachable: Reachable, operations: BatchOpera
   return results;
 }
 
-async function viaBulk(deps: Deps, reachable: Reachable, operations: BatchOperation[], plans: WritePlan[]) {
+async function viaBulk(deps: Deps<UnifiedParts>, reachable: Reachable, operations: BatchOperation[], plans: WritePlan[]) {
   const { integration } = reachable;
   let secrets: string[] = [];
   const outcomes = await withUpstream(deps, reachable, (target) => {
     secrets = Object.values(target.credentials);
     const writes = plans.map((plan, i) => ({ plan, input: inputOf(operations[i]!) }));
-    return runBulk(deps.services.upstream, target, integration.batch!, writes, deps.caller.signal);
+    return runBulk(deps.parts.upstream, target, integration.batch!, writes, deps.caller.signal);
   });
   return outcomes.map((outcome, index): BatchOutcome => {
     const op = operations[index]!;

@@ -1,8 +1,8 @@
 import { baseUrlOf, type Integration, isUnderBaseUrl, joinUrl, type QueryValue, rateLimitHeaders, readRawList } from "@unifold/engine";
-import { Failure } from "./failure.ts";
-import { openCursor, sealCursor } from "./cursor.ts";
-import type { Deps } from "./deps.ts";
-import { type Reachable, reachConnection, withUpstream } from "./reach.ts";
+import { Failure } from "../failure.ts";
+import { openCursor, sealCursor } from "../cursor.ts";
+import type { Deps } from "../caller.ts";
+import { type Reachable, reachConnection, type UnifiedParts, withUpstream } from "./parts.ts";
 
 // Content headers an upstream answer keeps on its way back; hop-by-hop and cookies never pass.
 const KEPT = ["content-type", "content-language", "location", "etag", "retry-after", "x-total-count"];
@@ -23,10 +23,10 @@ export interface Relayed {
 }
 
 /** Sends one call 1-to-1 to the upstream with the connection's auth injected. */
-async function relay(deps: Deps, reachable: Reachable, path: string, req: RelayRequest): Promise<Relayed> {
+async function relay(deps: Deps<UnifiedParts>, reachable: Reachable, path: string, req: RelayRequest): Promise<Relayed> {
   const { integration } = reachable;
   const response = await withUpstream(deps, reachable, (target) =>
-    deps.services.upstream.request(target, {
+    deps.parts.upstream.request(target, {
       method: req.method,
       path,
       query: req.query,
@@ -63,15 +63,15 @@ export interface ProxyListInput {
 }
 
 /** A page of a vendor resource, its records' bytes unchanged, under the gateway's own cursors. */
-export async function listProxy(deps: Deps, input: ProxyListInput) {
-  const { services, caller } = deps;
+export async function listProxy(deps: Deps<UnifiedParts>, input: ProxyListInput) {
+  const { parts, caller } = deps;
   const reachable = await reachConnection(deps, input.connectionId);
   const { connection, integration } = reachable;
   const proxy = proxyResourceOf(integration, input.resource);
   const binding = `${connection.id}|proxy|${input.resource}|${JSON.stringify(input.query)}`;
-  const position = await openCursor(services.cursors, binding, input.cursor);
+  const position = await openCursor(parts.cursors, binding, input.cursor);
   const page = await withUpstream(deps, reachable, (target) =>
-    readRawList(services.upstream, target, {
+    readRawList(parts.upstream, target, {
       path: proxy.path,
       query: input.query,
       pagination: proxy.pagination ? integration.pagination[proxy.pagination] : undefined,
@@ -84,13 +84,13 @@ export async function listProxy(deps: Deps, input: ProxyListInput) {
   return {
     parts: page.parts,
     count: page.count,
-    next_cursor: await sealCursor(services.cursors, binding, page.next),
+    next_cursor: await sealCursor(parts.cursors, binding, page.next),
     rateLimit: rateLimitHeaders(integration, page.last),
   };
 }
 
 /** One vendor record under `/proxy/{resource}/{id}`, relayed as sent. */
-export async function relayProxyRecord(deps: Deps, connectionId: string, resource: string, id: string, req: RelayRequest) {
+export async function relayProxyRecord(deps: Deps<UnifiedParts>, connectionId: string, resource: string, id: string, req: RelayRequest) {
   const reachable = await reachConnection(deps, connectionId);
   const proxy = proxyResourceOf(reachable.integration, resource);
   return relay(deps, reachable, `${proxy.path}/${encodeURIComponent(id)}`, req);
@@ -100,7 +100,7 @@ export async function relayProxyRecord(deps: Deps, connectionId: string, resourc
  * Any call under the connection's base URL. `path` is the caller's raw path, already refused when
  * it could leave the base URL (see the passthrough guard); the joined URL is checked once more.
  */
-export async function relayPassthrough(deps: Deps, connectionId: string, path: string, req: RelayRequest) {
+export async function relayPassthrough(deps: Deps<UnifiedParts>, connectionId: string, path: string, req: RelayRequest) {
   const reachable = await reachConnection(deps, connectionId);
   const base = new URL(baseUrlOf({ integration: reachable.integration, config: reachable.connection.config }));
   if (!isUnderBaseUrl(base, joinUrl(base.toString(), path))) {

@@ -2,16 +2,13 @@ import { createHash } from "node:crypto";
 import type { Database, NewEvent, RecordChange, Sync, SyncRun } from "@unifold/db";
 import type { UnifiedResource } from "@unifold/engine";
 import stringify from "safe-stable-stringify";
-import { Failure } from "./failure.ts";
-import { loggable } from "../logger.ts";
-import type { Services } from "../services.ts";
-import { keysetPage } from "./cursor.ts";
-import type { Deps } from "./deps.ts";
-import { supportedOperation } from "./operations.ts";
-import { listUnified, type UnifiedPage } from "./read.ts";
-import { reachConnection } from "./reach.ts";
-import type { Emit } from "./events/emitter.ts";
-import { type SyncableResource, syncableResources } from "./events/types.ts";
+import { Failure } from "../failure.ts";
+import { loggable } from "../../logger.ts";
+import { keysetPage } from "../cursor.ts";
+import type { Deps } from "../caller.ts";
+import { type Emit, type SyncableResource, syncableResources } from "../events/index.ts";
+import { supportedOperation, type UnifiedPage } from "../unified/index.ts";
+import type { SyncsParts } from "./parts.ts";
 
 export function presentSync(sync: Sync) {
   return {
@@ -41,10 +38,10 @@ export function presentRun(run: SyncRun) {
 
 /** Registers a sync of a connection the caller reaches; its first run starts at once. */
 export async function createSync(
-  deps: Deps,
+  deps: Deps<SyncsParts>,
   input: { connection_id: string; resources: SyncableResource[]; interval: number; initial_events?: boolean | undefined },
 ): Promise<Sync> {
-  const { connection, integration } = await reachConnection(deps, input.connection_id);
+  const { connection, integration } = await deps.parts.connections.reach(deps.caller, input.connection_id);
   input.resources.forEach((resource, i) => {
     try {
       supportedOperation(integration, resource, "list");
@@ -57,7 +54,7 @@ export async function createSync(
       });
     }
   });
-  const made = await deps.services.syncs.create({
+  const made = await deps.parts.store.create({
     tenantId: connection.tenantId,
     connectionId: connection.id,
     resources: [...new Set(input.resources)],
@@ -70,47 +67,47 @@ export async function createSync(
     const message = `sync ${syncId} already copies ${resource} of this connection; change or delete that sync instead`;
     throw new Failure("conflict", `resources[${at}]: ${message}`, { details: [{ path: `resources.${at}`, message }] });
   }
-  await deps.services.queue.runSync(made.sync.id);
+  await deps.parts.queue.runSync(made.sync.id);
   return made.sync;
 }
 
 /** A sync the caller may see: its tenant's, or any for an admin key. */
-export async function findSync(deps: Deps, id: string): Promise<Sync> {
-  const sync = await deps.services.syncs.get(id);
+export async function findSync(deps: Deps<SyncsParts>, id: string): Promise<Sync> {
+  const sync = await deps.parts.store.get(id);
   const tenant = deps.caller.apiKey.tenantId;
   if (!sync || (tenant && sync.tenantId !== tenant)) throw new Failure("not_found", `no sync with id ${id}`);
   return sync;
 }
 
 /** Pauses or resumes a sync the caller may see. */
-export async function setSyncStatus(deps: Deps, id: string, status: Sync["status"]): Promise<Sync> {
+export async function setSyncStatus(deps: Deps<SyncsParts>, id: string, status: Sync["status"]): Promise<Sync> {
   await findSync(deps, id);
-  return (await deps.services.syncs.setStatus(id, status))!;
+  return (await deps.parts.store.setStatus(id, status))!;
 }
 
-export async function removeSync(deps: Deps, id: string): Promise<void> {
+export async function removeSync(deps: Deps<SyncsParts>, id: string): Promise<void> {
   await findSync(deps, id);
-  await deps.services.syncs.remove(id);
+  await deps.parts.store.remove(id);
 }
 
 /** Asks for a run now; false when one is already queued. A paused sync is refused. */
-export async function runSyncNow(deps: Deps, id: string): Promise<boolean> {
+export async function runSyncNow(deps: Deps<SyncsParts>, id: string): Promise<boolean> {
   const sync = await findSync(deps, id);
   if (sync.status === "paused") throw new Failure("conflict", `sync ${sync.id} is paused; resume it first`);
-  return (await deps.services.queue.runSync(sync.id)) !== null;
+  return (await deps.parts.queue.runSync(sync.id)) !== null;
 }
 
-export async function listSyncs(deps: Deps, input: { limit: number; cursor?: string | undefined }) {
+export async function listSyncs(deps: Deps<SyncsParts>, input: { limit: number; cursor?: string | undefined }) {
   const tenant = deps.caller.apiKey.tenantId ?? undefined;
-  return keysetPage(deps.services.cursors, `syncs:${tenant ?? ""}`, input.cursor, (after) =>
-    deps.services.syncs.list({ tenantId: tenant, after, limit: input.limit }),
+  return keysetPage(deps.parts.cursors, `syncs:${tenant ?? ""}`, input.cursor, (after) =>
+    deps.parts.store.list({ tenantId: tenant, after, limit: input.limit }),
   );
 }
 
-export async function listRuns(deps: Deps, id: string, input: { limit: number; cursor?: string | undefined }) {
+export async function listRuns(deps: Deps<SyncsParts>, id: string, input: { limit: number; cursor?: string | undefined }) {
   await findSync(deps, id);
-  return keysetPage(deps.services.cursors, `sync-runs:${id}`, input.cursor, (after) =>
-    deps.services.syncs.runs({ syncId: id, after, limit: input.limit }),
+  return keysetPage(deps.parts.cursors, `sync-runs:${id}`, input.cursor, (after) =>
+    deps.parts.store.runs({ syncId: id, after, limit: input.limit }),
   );
 }
 
@@ -169,7 +166,7 @@ type Seen = { remoteId: string; hash: string; data: Record<string, unknown> }[];
  * A resource's records, page by page, as a run records them. The next page is asked for while
  * the caller writes this one, so the vendor and the database work at the same time.
  */
-async function* walk(deps: Deps, connectionId: string, resource: SyncableResource): AsyncGenerator<Seen> {
+async function* walk(deps: Deps<SyncsParts>, connectionId: string, resource: SyncableResource): AsyncGenerator<Seen> {
   if (resource === "group_members") {
     // Every group's members, keyed by group and user: a membership has no id of its own.
     for await (const groups of pages(deps, connectionId, "groups")) {
@@ -191,12 +188,13 @@ async function* walk(deps: Deps, connectionId: string, resource: SyncableResourc
 
 /** The unified objects of a list, one page at a time, with the next page already on its way. */
 async function* pages(
-  deps: Deps,
+  deps: Deps<SyncsParts>,
   connectionId: string,
   resource: UnifiedResource,
   parentId?: string,
 ): AsyncGenerator<Record<string, unknown>[]> {
-  const fetch = (cursor: string | undefined) => listUnified(deps, { connectionId, resource, parentId, filters: {}, limit: PAGE, cursor });
+  const fetch = (cursor: string | undefined) =>
+    deps.parts.unified.list(deps.caller, { connectionId, resource, parentId, filters: {}, limit: PAGE, cursor });
   let next: Promise<UnifiedPage> | undefined = fetch(undefined);
   while (next) {
     const page: UnifiedPage = await next;
@@ -212,24 +210,24 @@ async function* pages(
  * tenant), records what changed with its events, and, only after a complete walk, marks what
  * was not seen as deleted. A run that fails part-way keeps what it recorded and deletes nothing.
  */
-export async function runSync(services: Services, syncId: string, signal: AbortSignal): Promise<SyncRun | undefined> {
-  const sync = await services.syncs.get(syncId);
+export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSignal): Promise<SyncRun | undefined> {
+  const sync = await parts.store.get(syncId);
   if (!sync || sync.status === "paused") return undefined;
-  await services.syncs.abandonRuns(syncId);
-  const run = await services.syncs.startRun(syncId);
+  await parts.store.abandonRuns(syncId);
+  const run = await parts.store.startRun(syncId);
   const counts: Record<string, number> = { added: 0, updated: 0, deleted: 0, unchanged: 0 };
-  const deps: Deps = { services, caller: { apiKey: { id: `sync:${sync.id}`, tenantId: sync.tenantId }, signal } };
-  const connection = await services.connections.get(sync.connectionId);
+  const deps: Deps<SyncsParts> = { parts, caller: { apiKey: { id: `sync:${sync.id}`, tenantId: sync.tenantId }, signal } };
+  const connection = await parts.connections.find(sync.connectionId);
   const integration = connection?.integration ?? "";
   // A silent baseline: until one run completes, the copy is recorded without an event per record.
-  const silent = !sync.initialEvents && !(await services.syncs.hasSucceeded(sync.id));
+  const silent = !sync.initialEvents && !(await parts.store.hasSucceeded(sync.id));
   const toEvents = (emit: Emit, resource: SyncableResource) => async (tx: Database, changes: RecordChange[]) => {
     if (silent) return;
     const rows = changes.flatMap((change) => eventsOf(resource, change).map((e) => ({ ...e, version: change.version })));
     await emit(tx, ofSync(sync, integration, rows));
   };
   const announce = (rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]) =>
-    services.events.emit(ofSync(sync, integration, rows));
+    parts.events.emit(ofSync(sync, integration, rows));
   // Statistics are refreshed every so many new records (see syncs.analyze).
   let writtenSinceAnalyze = 0;
   try {
@@ -237,51 +235,51 @@ export async function runSync(services: Services, syncId: string, signal: AbortS
       for await (const seen of walk(deps, sync.connectionId, resource)) {
         // Committed with its events, whose deliveries are queued at once: receivers hear of
         // changes while the walk goes on.
-        const applied = await services.events.publish((emit) =>
-          services.syncs.applyPage({ connectionId: sync.connectionId, resource, runId: run.id }, seen, toEvents(emit, resource)),
+        const applied = await parts.events.publish((emit) =>
+          parts.store.applyPage({ connectionId: sync.connectionId, resource, runId: run.id }, seen, toEvents(emit, resource)),
         );
         for (const change of applied.changes) counts[change.kind === "created" ? "added" : "updated"]! += 1;
         counts.unchanged! += applied.unchanged;
-        services.metrics.recordsSeen.inc(seen.length);
+        parts.metrics.recordsSeen.inc(seen.length);
         writtenSinceAnalyze += applied.changes.length;
         if (writtenSinceAnalyze >= ANALYZE_EVERY) {
-          await services.syncs.analyze();
+          await parts.store.analyze();
           writtenSinceAnalyze = 0;
         }
       }
-      const deleted = await services.events.publish((emit) =>
-        services.syncs.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(emit, resource)),
+      const deleted = await parts.events.publish((emit) =>
+        parts.store.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(emit, resource)),
       );
       counts.deleted! += deleted.length;
     }
     // The event first: a run shown as succeeded has announced it.
     await announce([{ type: "sync.completed", version: null, data: { sync_id: sync.id, run_id: run.id, counts } }]);
-    await services.syncs.finishRun(run.id, { status: "succeeded", counts });
-    services.metrics.syncRuns.inc({ status: "succeeded" });
+    await parts.store.finishRun(run.id, { status: "succeeded", counts });
+    parts.metrics.syncRuns.inc({ status: "succeeded" });
   } catch (error) {
     // Deleted (with its connection) while running: nothing is left to record a failure on.
-    if (!(await services.syncs.get(sync.id))) {
-      services.logger.info({ sync_id: sync.id, run_id: run.id }, "sync run stopped: the sync or its connection was deleted");
+    if (!(await parts.store.get(sync.id))) {
+      parts.logger.info({ sync_id: sync.id, run_id: run.id }, "sync run stopped: the sync or its connection was deleted");
       return undefined;
     }
-    const failure = runFailure(error, services.integrations.get(integration)?.name ?? "the upstream");
+    const failure = runFailure(error, parts.connections.integrations.get(integration)?.name ?? "the upstream");
     if (failure.code === "internal_error") {
-      services.logger.error({ sync_id: sync.id, run_id: run.id, err: loggable(error) }, "sync run failed");
+      parts.logger.error({ sync_id: sync.id, run_id: run.id, err: loggable(error) }, "sync run failed");
     }
-    const after = await services.connections.get(sync.connectionId);
+    const after = await parts.connections.find(sync.connectionId);
     const reauth = after?.status === "needs_reauth" && connection?.status !== "needs_reauth";
     await announce([
       { type: "sync.failed", version: null, data: { sync_id: sync.id, run_id: run.id, counts, error: failure } },
       ...(reauth ? [{ type: "connection.needs_reauth", version: null, data: { connection_id: sync.connectionId } }] : []),
     ]);
-    await services.syncs.finishRun(run.id, {
+    await parts.store.finishRun(run.id, {
       status: "failed",
       counts,
       error: `${failure.code}: ${failure.message} (the walk did not finish, so nothing was marked deleted)`,
     });
-    services.metrics.syncRuns.inc({ status: "failed" });
+    parts.metrics.syncRuns.inc({ status: "failed" });
   }
-  return services.syncs.getRun(run.id);
+  return parts.store.getRun(run.id);
 }
 
 /**

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { Connection, ConnectSession } from "@unifold/db";
 import type { Integration } from "@unifold/engine";
-import { Failure, serverSide } from "./failure.ts";
-import type { Services } from "../services.ts";
-import { checkConfig, createConnection, matchesPattern, patchConnection, present } from "./connections.ts";
-import { type Deps, tenantOf } from "./deps.ts";
+import { Failure, serverSide } from "../failure.ts";
+import { type Caller, type Deps, tenantOf } from "../caller.ts";
+import { checkConfig, matchesPattern } from "../connections/index.ts";
+import type { ConnectParts } from "./parts.ts";
 
 /** What `POST /connect/sessions` takes (already shaped by the route's schema). */
 export interface ConnectSessionInput {
@@ -27,16 +27,16 @@ const invalid = (path: string, message: string) => new Failure("invalid_request"
  * Opens a link a customer follows to connect their own account. The token is answered once;
  * only its hash is stored.
  */
-export async function createConnectSession(deps: Deps, input: ConnectSessionInput, pageBase: string) {
-  const { services } = deps;
-  const tenantId = tenantOf(deps, input.tenant_id);
+export async function createConnectSession(deps: Deps<ConnectParts>, input: ConnectSessionInput, pageBase: string) {
+  const { parts } = deps;
+  const tenantId = tenantOf(deps.caller, input.tenant_id);
   let integrations = input.integrations ?? [];
   integrations.forEach((slug, i) => {
-    if (!services.integrations.has(slug)) invalidIntegration(services, `integrations.${i}`, slug);
+    if (!parts.connections.integrations.has(slug)) invalidIntegration(parts, `integrations.${i}`, slug);
   });
   let reconnect: Connection | undefined;
   if (input.connection_id) {
-    reconnect = await services.connections.get(input.connection_id);
+    reconnect = await parts.connections.find(input.connection_id);
     if (!reconnect || reconnect.tenantId !== tenantId)
       throw invalid("connection_id", `no connection ${input.connection_id} for tenant ${tenantId}`);
     if (integrations.length && !integrations.includes(reconnect.integration))
@@ -44,23 +44,23 @@ export async function createConnectSession(deps: Deps, input: ConnectSessionInpu
     integrations = [reconnect.integration];
   }
   for (const [slug, preset] of Object.entries(input.config ?? {})) {
-    const integration = services.integrations.get(slug);
-    if (!integration) invalidIntegration(services, `config.${slug}`, slug);
+    const integration = parts.connections.integrations.get(slug);
+    if (!integration) invalidIntegration(parts, `config.${slug}`, slug);
     else if (integrations.length && !integrations.includes(slug))
       throw invalid(`config.${slug}`, `${slug} is not among the session's integrations`);
     else {
       // The admin API's config checks (known fields, the base URL and its network policy); the
       // page's form supplies what is required but not preset.
-      checkConfig(integration, {}, preset, services.upstream.refusal, { path: `config.${slug}`, partial: true });
+      checkConfig(integration, {}, preset, parts.connections.refusal, { path: `config.${slug}`, partial: true });
       for (const [name, value] of Object.entries(preset)) {
         const field = integration.config[name];
         if (field && !matchesPattern(field, value)) throw invalid(`config.${slug}.${name}`, `does not match the pattern ${field.pattern}`);
       }
     }
   }
-  const ttlSeconds = input.ttl_seconds ?? services.connect.ttlSeconds;
+  const ttlSeconds = input.ttl_seconds ?? parts.settings.ttlSeconds;
   const token = `ucs_${randomBytes(32).toString("base64url")}`;
-  const session = await services.connectSessions.create(token, {
+  const session = await parts.sessions.create(token, {
     tenantId,
     integrations,
     config: input.config ?? {},
@@ -81,11 +81,11 @@ export async function createConnectSession(deps: Deps, input: ConnectSessionInpu
  * Where a session stands, for its SaaS: the check a redirect's result is confirmed with (the
  * result rides in a URL the browser could change). Another tenant's session is not found.
  */
-export async function connectSessionStatus(deps: Deps, id: string) {
-  const session = await deps.services.connectSessions.get(id);
+export async function connectSessionStatus(deps: Deps<ConnectParts>, id: string) {
+  const session = await deps.parts.sessions.get(id);
   const bound = deps.caller.apiKey.tenantId;
   if (!session || (bound && session.tenantId !== bound)) throw new Failure("not_found", `no connect session ${id}`);
-  const closed = closedState(deps.services, session);
+  const closed = closedState(deps.parts, session);
   const status =
     session.usedAt && session.resultConnectionId
       ? "connected"
@@ -108,8 +108,8 @@ export async function connectSessionStatus(deps: Deps, id: string) {
   } as const;
 }
 
-function invalidIntegration(services: Services, path: string, slug: string): never {
-  throw invalid(path, `unknown integration "${slug}" (one of ${[...services.integrations.keys()].join(", ")})`);
+function invalidIntegration(parts: ConnectParts, path: string, slug: string): never {
+  throw invalid(path, `unknown integration "${slug}" (one of ${[...parts.connections.integrations.keys()].join(", ")})`);
 }
 
 /** A field the page asks for: a credential (always masked) or a config value. */
@@ -166,59 +166,59 @@ export type PageState =
 
 /** The page a link's session opens: the choice of integration, a form, or why the link no longer works. */
 export async function openConnectPage(
-  services: Services,
+  parts: ConnectParts,
   session: ConnectSession | undefined,
   chosen?: string,
   afterCheck = false,
 ): Promise<PageState> {
   // The checking page looking again: the check it waited for ended, so it is told how.
   if (afterCheck && session?.usedAt) {
-    const made = session.resultConnectionId ? await services.connections.get(session.resultConnectionId) : undefined;
-    return settledState(services, session, made?.integration, AFTER_CHECK_MS);
+    const made = session.resultConnectionId ? await parts.connections.find(session.resultConnectionId) : undefined;
+    return settledState(parts, session, made?.integration, AFTER_CHECK_MS);
   }
-  const closed = closedState(services, session);
+  const closed = closedState(parts, session);
   if (closed) return closed;
   const open = session as ConnectSession;
-  const offered = offeredIntegrations(services, open);
+  const offered = offeredIntegrations(parts, open);
   const integration = offered.length === 1 ? offered[0] : offered.find((i) => i.slug === chosen);
   if (!integration) return { kind: "choose", session: open, integrations: offered };
-  return formState(services, open, integration, offered.length > 1, [], {});
+  return formState(parts, open, integration, offered.length > 1, [], {});
 }
 
 /** Checks a submitted form with the vendor and saves the connection (or says what is wrong). */
 export async function submitConnectForm(
-  services: Services,
+  parts: ConnectParts,
   session: ConnectSession | undefined,
   form: Record<string, string>,
 ): Promise<PageState> {
   // The same form posted again just after it succeeded (a double click): told that success.
-  if (session?.usedAt) return settledState(services, session, form.integration);
-  const closed = closedState(services, session, true);
+  if (session?.usedAt) return settledState(parts, session, form.integration);
+  const closed = closedState(parts, session, true);
   if (closed) return closed;
   const open = session as ConnectSession;
   if (form.action === "cancel") return { kind: "cancelled", session: open };
-  const offered = offeredIntegrations(services, open);
+  const offered = offeredIntegrations(parts, open);
   const integration = offered.find((i) => i.slug === form.integration);
   if (!integration) return { kind: "choose", session: open, integrations: offered };
   const canChoose = offered.length > 1;
 
   const { credentials, config, errors } = readForm(integration, open, form);
   // A field the browser should already have caught costs no attempt and no vendor call.
-  if (errors.length) return formState(services, open, integration, canChoose, errors, config);
+  if (errors.length) return formState(parts, open, integration, canChoose, errors, config);
 
-  const started = await startSubmission(services, open);
-  if (started.kind !== "started") return settledState(services, started.session, integration.slug);
+  const started = await startSubmission(parts, open);
+  if (started.kind !== "started") return settledState(parts, started.session, integration.slug);
   let result: { connection: Connection; outcome: Outcome };
   try {
-    result = await link(services, started.session, integration, credentials, config);
+    result = await link(parts, started.session, integration, credentials, config);
   } catch (error) {
     const shown = formErrorOf(error, integration);
-    const released = await services.connectSessions.release(open.id, shown?.[0]?.kind === "refused", started.session.checkingSince!);
+    const released = await parts.sessions.release(open.id, shown?.[0]?.kind === "refused", started.session.checkingSince!);
     if (!shown) throw error;
-    return formState(services, released ?? started.session, integration, canChoose, shown, config);
+    return formState(parts, released ?? started.session, integration, canChoose, shown, config);
   }
-  await services.connectSessions.finish(open.id, result.connection.id, result.outcome);
-  if (result.outcome !== "existing") await announce(services, result.connection, result.outcome);
+  await parts.sessions.finish(open.id, result.connection.id, result.outcome);
+  if (result.outcome !== "existing") await announce(parts, result.connection, result.outcome);
   return { kind: "done", session: started.session, integration, connectionId: result.connection.id, outcome: result.outcome };
 }
 
@@ -237,38 +237,49 @@ const AFTER_CHECK_MS = 5 * 60_000;
  * success, or the link open again for this one to go on.
  */
 async function startSubmission(
-  services: Services,
+  parts: ConnectParts,
   open: ConnectSession,
 ): Promise<{ kind: "started"; session: ConnectSession } | { kind: "settled"; session: ConnectSession | undefined }> {
   const deadline = Date.now() + WAIT_FOR_CHECK_MS;
   for (;;) {
-    const started = await services.connectSessions.begin(open.id, services.connect.maxAttempts, CHECK_LEASE_SECONDS);
+    const started = await parts.sessions.begin(open.id, parts.settings.maxAttempts, CHECK_LEASE_SECONDS);
     if (started) return { kind: "started", session: started };
-    const now = await services.connectSessions.get(open.id);
+    const now = await parts.sessions.get(open.id);
     // Nothing to wait for: no check running, or the link closed (used, expired, out of attempts).
-    const waiting = now?.checkingSince && !closedState(services, now, true);
+    const waiting = now?.checkingSince && !closedState(parts, now, true);
     if (!waiting || Date.now() >= deadline) return { kind: "settled", session: now };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
 /** The page for a submission that found the link taken: the other submission's success, still checking, or closed. */
-function settledState(services: Services, session: ConnectSession | undefined, slug: string | undefined, within = SAME_FORM_MS): PageState {
-  const integration = session && offeredIntegrations(services, session).find((i) => i.slug === slug);
+function settledState(
+  parts: ConnectParts,
+  session: ConnectSession | undefined,
+  slug: string | undefined,
+  within = SAME_FORM_MS,
+): PageState {
+  const integration = session && offeredIntegrations(parts, session).find((i) => i.slug === slug);
   const { usedAt, resultConnectionId, resultOutcome } = session ?? {};
   if (session && integration && usedAt && resultConnectionId && isOutcome(resultOutcome)) {
     if (Date.now() - usedAt.getTime() <= within)
       return { kind: "done", session, integration, connectionId: resultConnectionId, outcome: resultOutcome };
   }
-  return closedState(services, session) ?? { kind: "unknown" };
+  return closedState(parts, session) ?? { kind: "unknown" };
 }
+
+/** A page submission acts for the key that opened the link, within the session's tenant. */
+const sessionCaller = (session: ConnectSession): Caller => ({
+  apiKey: { id: session.createdBy ?? `connect:${session.id}`, tenantId: session.tenantId },
+  signal: new AbortController().signal,
+});
 
 const isOutcome = (value: string | null | undefined): value is Outcome =>
   value === "created" || value === "existing" || value === "reconnected";
 
 /** The same create and patch the admin API runs, with the session's preset config on top. */
 async function link(
-  services: Services,
+  parts: ConnectParts,
   session: ConnectSession,
   integration: Integration,
   credentials: Record<string, string>,
@@ -276,11 +287,11 @@ async function link(
 ): Promise<{ connection: Connection; outcome: Outcome }> {
   const merged = { ...config, ...session.config[integration.slug] };
   if (session.connectionId) {
-    const connection = await patchConnection(services, session.connectionId, { credentials, config: merged }, true);
+    const connection = await parts.connections.patch(sessionCaller(session), session.connectionId, { credentials, config: merged }, true);
     return { connection, outcome: "reconnected" };
   }
-  const made = await createConnection(
-    services,
+  const made = await parts.connections.create(
+    sessionCaller(session),
     { tenant_id: session.tenantId, integration: integration.slug, credentials, config: merged },
     true,
     { reuse: !session.allowDuplicates },
@@ -288,15 +299,15 @@ async function link(
   return { connection: made.connection, outcome: made.existing ? "existing" : "created" };
 }
 
-async function announce(services: Services, connection: Connection, outcome: "created" | "reconnected") {
-  await services.events.emit([
+async function announce(parts: ConnectParts, connection: Connection, outcome: "created" | "reconnected") {
+  await parts.events.emit([
     {
       tenantId: connection.tenantId,
       connectionId: connection.id,
       integration: connection.integration,
       type: `connection.${outcome}`,
       version: null,
-      data: present(services, connection),
+      data: parts.connections.present(connection),
     },
   ]);
 }
@@ -305,23 +316,23 @@ async function announce(services: Services, connection: Connection, outcome: "cr
  * Why a link shows no form: unknown, used, expired, out of attempts, or (unless `submitting`,
  * which waits for it instead) another submission being checked.
  */
-function closedState(services: Services, session: ConnectSession | undefined, submitting = false): PageState | undefined {
+function closedState(parts: ConnectParts, session: ConnectSession | undefined, submitting = false): PageState | undefined {
   if (!session) return { kind: "unknown" };
   const checking = session.checkingSince && Date.now() - session.checkingSince.getTime() < CHECK_LEASE_SECONDS * 1000;
   if (checking && !session.usedAt && !submitting) return { kind: "checking", session };
   if (session.usedAt) return { kind: "used", session };
   if (session.expiresAt.getTime() <= Date.now()) return { kind: "expired", session };
-  if (session.attempts >= services.connect.maxAttempts) return { kind: "too_many", session };
+  if (session.attempts >= parts.settings.maxAttempts) return { kind: "too_many", session };
   return undefined;
 }
 
-function offeredIntegrations(services: Services, session: ConnectSession): Integration[] {
-  const slugs = session.integrations.length ? session.integrations : [...services.integrations.keys()];
-  return slugs.map((slug) => services.integrations.get(slug)).filter((i): i is Integration => i !== undefined);
+function offeredIntegrations(parts: ConnectParts, session: ConnectSession): Integration[] {
+  const slugs = session.integrations.length ? session.integrations : [...parts.connections.integrations.keys()];
+  return slugs.map((slug) => parts.connections.integrations.get(slug)).filter((i): i is Integration => i !== undefined);
 }
 
 async function formState(
-  services: Services,
+  parts: ConnectParts,
   session: ConnectSession,
   integration: Integration,
   canChoose: boolean,
@@ -329,7 +340,7 @@ async function formState(
   values: Record<string, string>,
 ): Promise<PageState> {
   const preset = session.config[integration.slug] ?? {};
-  const current = session.connectionId ? (await services.connections.get(session.connectionId))?.config : undefined;
+  const current = session.connectionId ? (await parts.connections.find(session.connectionId))?.config : undefined;
   const fields: PageField[] = [
     ...Object.entries(integration.credentials).map(([name, field]) => pageField("credentials", name, field, undefined)),
     ...Object.entries(integration.config)
@@ -345,7 +356,7 @@ async function formState(
     preset: Object.keys(preset),
     reconnect: session.connectionId !== null,
     errors,
-    attemptsLeft: Math.max(0, services.connect.maxAttempts - session.attempts),
+    attemptsLeft: Math.max(0, parts.settings.maxAttempts - session.attempts),
   };
 }
 

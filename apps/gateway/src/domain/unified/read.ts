@@ -9,11 +9,11 @@ import {
   type UnifiedResource,
   upstreamListOf,
 } from "@unifold/engine";
-import { Failure, failureOf } from "./failure.ts";
-import { openCursor, sealCursor } from "./cursor.ts";
-import type { Deps } from "./deps.ts";
+import { Failure, failureOf } from "../failure.ts";
+import { openCursor, sealCursor } from "../cursor.ts";
+import type { Deps } from "../caller.ts";
 import { checkFilters, supportedOperation, unifyAll, unifyEach } from "./operations.ts";
-import { reachConnection, withUpstream } from "./reach.ts";
+import { reachConnection, type UnifiedParts, withUpstream } from "./parts.ts";
 
 export interface ListInput {
   connectionId: string;
@@ -36,8 +36,8 @@ export interface UnifiedPage {
 }
 
 /** One page of a unified list, read through the connection's integration and held to the model. */
-export async function listUnified(deps: Deps, input: ListInput): Promise<UnifiedPage> {
-  const { services, caller } = deps;
+export async function listUnified(deps: Deps<UnifiedParts>, input: ListInput): Promise<UnifiedPage> {
+  const { parts, caller } = deps;
   const reachable = await reachConnection(deps, input.connectionId);
   const { connection, integration } = reachable;
   const op = supportedOperation(integration, input.resource, "list");
@@ -48,21 +48,21 @@ export async function listUnified(deps: Deps, input: ListInput): Promise<Unified
     throw error instanceof FilterNotSupported ? failureOf(integration, error, []) : error;
   });
   const binding = `${connection.id}|${input.resource}|${input.parentId ?? ""}|${JSON.stringify(filters)}`;
-  const position = await openCursor(services.cursors, binding, input.cursor);
+  const position = await openCursor(parts.cursors, binding, input.cursor);
   const page = await withUpstream(deps, reachable, async (target) => {
-    const result = await readListWithBytes(services.upstream, target, {
+    const result = await readListWithBytes(parts.upstream, target, {
       path: renderPath(op.path, input.parentId === undefined ? {} : { id: input.parentId }),
       ...upstream,
       position,
       limit: input.limit,
       signal: caller.signal,
     });
-    return { ...result, objects: await unifyEach(services, integration, input.resource, op, result.records) };
+    return { ...result, objects: await unifyEach(parts, integration, input.resource, op, result.records) };
   });
   return {
     objects: page.objects,
     bytes: page.bytes,
-    next_cursor: await sealCursor(services.cursors, binding, page.next as Position | undefined),
+    next_cursor: await sealCursor(parts.cursors, binding, page.next as Position | undefined),
     rateLimit: rateLimitHeaders(integration, page.last),
   };
 }
@@ -76,15 +76,15 @@ export interface GetInput {
 }
 
 /** One unified record, or 404 where the integration's mapping drops it. */
-export async function getUnified(deps: Deps, input: GetInput) {
-  const { services, caller } = deps;
+export async function getUnified(deps: Deps<UnifiedParts>, input: GetInput) {
+  const { parts, caller } = deps;
   const reachable = await reachConnection(deps, input.connectionId);
   const { integration } = reachable;
   const op = supportedOperation(integration, input.resource, "get");
   const { object, last } = await withUpstream(deps, reachable, async (target) => {
     const params: Record<string, string> = input.id === undefined ? {} : { id: input.id };
-    const { record, last } = await readOne(services.upstream, target, op, params, caller.signal);
-    const [object] = await unifyAll(services, integration, input.resource, op, [record], input.withRemote);
+    const { record, last } = await readOne(parts.upstream, target, op, params, caller.signal);
+    const [object] = await unifyAll(parts, integration, input.resource, op, [record], input.withRemote);
     return { object, last };
   });
   if (!object) throw new Failure("not_found", `${integration.name} has no such ${input.resource}`);

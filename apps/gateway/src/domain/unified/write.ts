@@ -14,10 +14,10 @@ import {
   upstreamListOf,
   writtenRecord,
 } from "@unifold/engine";
-import { Failure } from "./failure.ts";
-import type { Deps } from "./deps.ts";
+import { Failure } from "../failure.ts";
+import type { Deps } from "../caller.ts";
 import { checkFields, supportedOperation, unifyAll } from "./operations.ts";
-import { type Reachable, reachConnection, withUpstream } from "./reach.ts";
+import { type Reachable, reachConnection, type UnifiedParts, withUpstream } from "./parts.ts";
 
 export interface WriteResult {
   /** A record (or membership) was made, not changed or removed. */
@@ -34,7 +34,7 @@ export interface UnifiedWrite {
 }
 
 /** One unified write on the connection the caller names. */
-export async function writeUnified(deps: Deps, write: UnifiedWrite): Promise<WriteResult> {
+export async function writeUnified(deps: Deps<UnifiedParts>, write: UnifiedWrite): Promise<WriteResult> {
   const reachable = await reachConnection(deps, write.connectionId);
   return performWrite(deps, reachable, write.resource, write.kind, write.input, write.withRemote);
 }
@@ -59,21 +59,21 @@ export async function planChecked(reachable: Reachable, resource: UnifiedResourc
  * the unified model. Shared by the single routes and by batches sent one call per operation.
  */
 export async function performWrite(
-  deps: Deps,
+  deps: Deps<UnifiedParts>,
   reachable: Reachable,
   resource: UnifiedResource,
   kind: WriteKind,
   input: WriteInput,
   withRemote: boolean,
 ): Promise<WriteResult> {
-  const { services, caller } = deps;
+  const { parts, caller } = deps;
   const { integration } = reachable;
   const { op, plan } = await planChecked(reachable, resource, kind, input);
   return withUpstream(deps, reachable, async (target) => {
     const responses =
       resource === "users" && kind === "create"
         ? await createWithoutDuplicates(deps, target, plan, input)
-        : await runPlan(services.upstream, target, plan, input, caller.signal);
+        : await runPlan(parts.upstream, target, plan, input, caller.signal);
     if (resource === "group_members") {
       return { created: kind !== "delete", body: { user_id: input.data?.user_id, group_id: input.id } };
     }
@@ -82,9 +82,9 @@ export async function performWrite(
     if (!record) {
       const id = input.id ?? String(writtenRecord(responses)?.id ?? "");
       const get = supportedOperation(integration, resource, "get");
-      record = (await readOne(services.upstream, target, get, { id }, caller.signal)).record as Record<string, unknown>;
+      record = (await readOne(parts.upstream, target, get, { id }, caller.signal)).record as Record<string, unknown>;
     }
-    const [object] = await unifyAll(services, integration, resource, op, [record], withRemote);
+    const [object] = await unifyAll(parts, integration, resource, op, [record], withRemote);
     if (!object) throw new Failure("upstream_error", `${integration.name} answered the ${kind} without a ${resource} record`);
     return { created: kind === "create", body: object };
   });
@@ -96,8 +96,8 @@ export async function performWrite(
  * have landed, so the gateway first looks the user up by username — found, that is the created
  * user; proven absent, it is sent once more.
  */
-async function createWithoutDuplicates(deps: Deps, target: UpstreamTarget, plan: WritePlan, input: WriteInput) {
-  const { services, caller } = deps;
+async function createWithoutDuplicates(deps: Deps<UnifiedParts>, target: UpstreamTarget, plan: WritePlan, input: WriteInput) {
+  const { parts, caller } = deps;
   const { signal } = caller;
   const username = input.data?.username;
   /** The user a create whose outcome is unknown may have made, as the create's own answer. */
@@ -105,7 +105,7 @@ async function createWithoutDuplicates(deps: Deps, target: UpstreamTarget, plan:
     if (typeof username !== "string") return undefined;
     const existing = await findByUsername(deps, target, username);
     if (!existing) return undefined;
-    services.logger.warn({ integration: target.integration.slug }, `${why}; answering with the user found`);
+    parts.logger.warn({ integration: target.integration.slug }, `${why}; answering with the user found`);
     return [upstreamResponse(201, { "content-type": "application/json" }, Buffer.from(JSON.stringify(existing)))];
   };
   if (caller.resumed) {
@@ -113,7 +113,7 @@ async function createWithoutDuplicates(deps: Deps, target: UpstreamTarget, plan:
     if (found) return found;
   }
   try {
-    return await runPlan(services.upstream, target, plan, input, signal);
+    return await runPlan(parts.upstream, target, plan, input, signal);
   } catch (error) {
     if (!(error instanceof UpstreamFailure) || signal.aborted) throw error;
     if (error.code === "ECONNREFUSED") {
@@ -127,7 +127,7 @@ async function createWithoutDuplicates(deps: Deps, target: UpstreamTarget, plan:
   // Sent once more. If that answer is lost too, or the vendor now says the username is taken,
   // the user may be the one this very request made: looked up again, it is the outcome.
   try {
-    return await runPlan(services.upstream, target, plan, input, signal);
+    return await runPlan(parts.upstream, target, plan, input, signal);
   } catch (error) {
     const unknown = error instanceof UpstreamFailure && error.code !== "ECONNREFUSED";
     const taken = error instanceof UpstreamStatusError && error.response.status === 409;
@@ -140,16 +140,16 @@ async function createWithoutDuplicates(deps: Deps, target: UpstreamTarget, plan:
 }
 
 /** The raw upstream user whose unified username is exactly `username`, through the list's own filter. */
-async function findByUsername({ services, caller }: Deps, target: UpstreamTarget, username: string): Promise<unknown> {
+async function findByUsername({ parts, caller }: Deps<UnifiedParts>, target: UpstreamTarget, username: string): Promise<unknown> {
   const { integration } = target;
   const op = integration.resources.users?.list;
   if (!op?.filters.includes("username") || !op.query_mapping) return undefined;
-  const page = await readList(services.upstream, target, {
+  const page = await readList(parts.upstream, target, {
     path: op.path,
     ...(await upstreamListOf(integration, "users", op, { username })),
     limit: 10,
     signal: caller.signal,
   });
-  const users = await unifyAll(services, integration, "users", op, page.records, true);
+  const users = await unifyAll(parts, integration, "users", op, page.records, true);
   return users.find((user) => user.username === username)?.remote_data;
 }

@@ -1,0 +1,14 @@
+import type { ConnectionStore } from "@unifold/db";
+import type { CursorCodec, Integration, UpstreamClient } from "@unifold/engine";
+import type { Metrics } from "../../metrics.ts";
+import type { Events } from "../events/index.ts";
+
+/** What the connections module is built from; nothing else reaches its store. */
+export interface ConnectionsParts {
+  store: ConnectionStore;
+  integrations: ReadonlyMap<string, Integration>;
+  upstream: UpstreamClient;
+  cursors: CursorCodec;
+  metrics: Pick<Metrics, "rateLimited" | "limitStoreUnavailable">;
+  events: Pick<Events, "publish">;
+}

@@ -1,0 +1,29 @@
+import type { EventRow } from "@unifold/db";
+import type { Caller } from "../caller.ts";
+import { createEventEmitter, type EventEmitter } from "./emitter.ts";
+import { listEvents } from "./log.ts";
+import type { EventsParts } from "./parts.ts";
+
+export type { Emit } from "./emitter.ts";
+export type { EventsParts };
+export { presentEvent } from "./present.ts";
+export { eventTypes, type SyncableResource, syncableResources } from "./types.ts";
+
+/** Events: the one emitter (append in the caller's transaction, then queue deliveries) and the event log. */
+export interface Events extends EventEmitter {
+  get(id: string): Promise<EventRow | undefined>;
+  /** The event log as the caller's key may read it, oldest first, under a cursor. */
+  list(caller: Caller, input: Parameters<typeof listEvents>[1]): ReturnType<typeof listEvents>;
+  /** Drops events older than `before` (the retention job). */
+  prune(before: Date): Promise<number>;
+}
+
+export function createEvents(parts: EventsParts): Events {
+  const emitter = createEventEmitter(parts);
+  return {
+    ...emitter,
+    get: (id) => parts.store.get(id),
+    list: (caller, input) => listEvents({ parts, caller }, input),
+    prune: (before) => parts.store.prune(before),
+  };
+}
