@@ -261,6 +261,18 @@ export function isUnassigned(value: unknown): boolean {
   return false;
 }
 
+const SCHEMAS_ATTRIBUTE: AttributeDefinition = {
+  name: "schemas",
+  type: "reference",
+  multiValued: true,
+  description: "The schema URIs the resource uses.",
+  required: true,
+  caseExact: false,
+  mutability: "readOnly",
+  returned: "always",
+  uniqueness: "none",
+};
+
 const asList = (value: unknown): unknown[] => (value === undefined || value === null ? [] : Array.isArray(value) ? value : [value]);
 
 type Scope = { resourceType: ScimResourceType } | { element: AttributeDefinition };
@@ -272,6 +284,9 @@ function reach(path: AttributePath, scope: Scope, target: unknown): { definition
     if (!definition) throw new ScimProblem("invalidFilter", `'${scope.element.name}' has no sub-attribute '${path.name}'`);
     return { definition, values: asList(readCaseInsensitive(target, definition.name)) };
   }
+  // `schemas eq "urn:…:enterprise:2.0:User"` (RFC 7644 §3.4.2.2): an attribute of every resource that no schema lists.
+  if (path.urn === undefined && path.sub === undefined && path.name.toLowerCase() === "schemas")
+    return { definition: SCHEMAS_ATTRIBUTE, values: asList(readCaseInsensitive(target, "schemas")) };
   const found = resolveAttribute(scope.resourceType, path.urn, path.name);
   if (!found) throw new ScimProblem("invalidFilter", `'${formatAttributePath(path)}' is not an attribute of ${scope.resourceType.name}`);
   const { schema, attribute } = found;
