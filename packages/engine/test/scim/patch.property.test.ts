@@ -130,7 +130,7 @@ interface GroupModel {
   members: string[];
 }
 
-const ids = fc.uniqueArray(fc.constantFrom("u1", "u2", "u3", "u4", "u5"), { maxLength: 4 });
+const ids: fc.Arbitrary<string[]> = fc.uniqueArray(fc.constantFrom("u1", "u2", "u3", "u4", "u5"), { maxLength: 4 });
 const asMembers = (list: string[], withRef: boolean) => list.map((value) => (withRef ? { $ref: null, value } : { value }));
 
 type GroupOperation = { operation: { op: string; path?: string; value?: unknown }; apply: (model: GroupModel) => GroupModel };
