@@ -264,13 +264,16 @@ export function findSchema(resourceType: ScimResourceType, urn: string): SchemaD
 
 /**
  * The definition an attribute path names, e.g. `userName`, `name.givenName`, `meta.lastModified`,
- * `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value`; undefined when unknown.
+ * `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value`, `emails[type eq "work"].value`;
+ * undefined when unknown.
  * A name with no URN is looked up in the core schema and the common attributes, then in the extensions.
  */
 export function lookupAttribute(
   resourceType: ScimResourceType,
-  path: string,
+  written: string,
 ): { schema: SchemaDefinition; attribute: AttributeDefinition; subAttribute?: AttributeDefinition } | undefined {
+  // Entra lists attributes flattened like `emails[type eq "work"].value`: the filter does not change the definition.
+  const path = written.replace(/\[[^\]]*\]/, "");
   const colon = path.lastIndexOf(":");
   const urn = colon >= 0 ? path.slice(0, colon) : undefined;
   const [name = "", sub, ...rest] = path.slice(colon + 1).split(".");
