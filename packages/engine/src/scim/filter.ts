@@ -26,7 +26,8 @@ export type FilterLiteral = string | number | boolean | null;
 export type FilterNode =
   | { kind: "compare"; path: AttributePath; op: ComparisonOperator; value: FilterLiteral }
   | { kind: "present"; path: AttributePath }
-  | { kind: "and" | "or"; left: FilterNode; right: FilterNode }
+  | { kind: "and"; left: FilterNode; right: FilterNode }
+  | { kind: "or"; left: FilterNode; right: FilterNode }
   | { kind: "not"; filter: FilterNode }
   /** `emails[type eq "work"]`: the inner filter's paths name sub-attributes of one element. */
   | { kind: "valuePath"; path: AttributePath; filter: FilterNode };
@@ -275,27 +276,82 @@ const SCHEMAS_ATTRIBUTE: AttributeDefinition = {
 
 const asList = (value: unknown): unknown[] => (value === undefined || value === null ? [] : Array.isArray(value) ? value : [value]);
 
-type Scope = { resourceType: ScimResourceType } | { element: AttributeDefinition };
+/** An attribute path resolved against a schema: canonical names and the definitions a SQL translator needs. */
+export interface ResolvedPath {
+  /** The URN of the schema holding the attribute; the core schema's for id, externalId, meta and schemas. */
+  schema: string;
+  /** Whether the attribute is stored under its extension's URN rather than at the top of the resource. */
+  extension: boolean;
+  attribute: AttributeDefinition;
+  sub?: AttributeDefinition;
+}
 
-/** The values a path reaches in `target` and the definition they share. */
-function reach(path: AttributePath, scope: Scope, target: unknown): { definition: AttributeDefinition; values: unknown[] } {
+/** A filter whose paths are resolved and whose comparisons are checked against the schema. */
+export type ResolvedFilter =
+  | { kind: "compare"; path: ResolvedPath; op: ComparisonOperator; value: FilterLiteral }
+  | { kind: "present"; path: ResolvedPath }
+  | { kind: "and"; left: ResolvedFilter; right: ResolvedFilter }
+  | { kind: "or"; left: ResolvedFilter; right: ResolvedFilter }
+  | { kind: "not"; filter: ResolvedFilter }
+  /** The inner filter's paths carry this path's attribute and, as `sub`, the element's sub-attribute. */
+  | { kind: "valuePath"; path: ResolvedPath; filter: ResolvedFilter };
+
+type Scope = { resourceType: ScimResourceType } | { element: ResolvedPath };
+
+function resolvePath(path: AttributePath, scope: Scope): ResolvedPath {
   if ("element" in scope) {
-    const definition = findAttribute(scope.element.subAttributes ?? [], path.name);
-    if (!definition) throw new ScimProblem("invalidFilter", `'${scope.element.name}' has no sub-attribute '${path.name}'`);
-    return { definition, values: asList(readCaseInsensitive(target, definition.name)) };
+    const sub = findAttribute(scope.element.attribute.subAttributes ?? [], path.name);
+    if (!sub) throw new ScimProblem("invalidFilter", `'${scope.element.attribute.name}' has no sub-attribute '${path.name}'`);
+    return { ...scope.element, sub };
   }
+  const { resourceType } = scope;
   // `schemas eq "urn:…:enterprise:2.0:User"` (RFC 7644 §3.4.2.2): an attribute of every resource that no schema lists.
   if (path.urn === undefined && path.sub === undefined && path.name.toLowerCase() === "schemas")
-    return { definition: SCHEMAS_ATTRIBUTE, values: asList(readCaseInsensitive(target, "schemas")) };
-  const found = resolveAttribute(scope.resourceType, path.urn, path.name);
-  if (!found) throw new ScimProblem("invalidFilter", `'${formatAttributePath(path)}' is not an attribute of ${scope.resourceType.name}`);
-  const { schema, attribute } = found;
-  const container = schema === scope.resourceType.schema ? target : readCaseInsensitive(target, schema.id);
-  const values = asList(readCaseInsensitive(container, attribute.name));
-  if (path.sub === undefined) return { definition: attribute, values };
-  const sub = findAttribute(attribute.subAttributes ?? [], path.sub);
-  if (!sub) throw new ScimProblem("invalidFilter", `'${attribute.name}' has no sub-attribute '${path.sub}'`);
-  return { definition: sub, values: values.flatMap((element) => asList(readCaseInsensitive(element, sub.name))) };
+    return { schema: resourceType.schema.id, extension: false, attribute: SCHEMAS_ATTRIBUTE };
+  const found = resolveAttribute(resourceType, path.urn, path.name);
+  if (!found) throw new ScimProblem("invalidFilter", `'${formatAttributePath(path)}' is not an attribute of ${resourceType.name}`);
+  const resolved = { schema: found.schema.id, extension: found.schema !== resourceType.schema, attribute: found.attribute };
+  if (path.sub === undefined) return resolved;
+  const sub = findAttribute(found.attribute.subAttributes ?? [], path.sub);
+  if (!sub) throw new ScimProblem("invalidFilter", `'${found.attribute.name}' has no sub-attribute '${path.sub}'`);
+  return { ...resolved, sub };
+}
+
+function resolveIn(node: FilterNode, scope: Scope): ResolvedFilter {
+  switch (node.kind) {
+    case "and":
+    case "or":
+      return { kind: node.kind, left: resolveIn(node.left, scope), right: resolveIn(node.right, scope) };
+    case "not":
+      return { kind: "not", filter: resolveIn(node.filter, scope) };
+    case "present":
+      return { kind: "present", path: resolvePath(node.path, scope) };
+    case "valuePath": {
+      const path = resolvePath(node.path, scope);
+      if (path.sub || path.attribute.type !== "complex")
+        throw new ScimProblem("invalidFilter", `'${formatAttributePath(node.path)}' is not complex: a value filter [ ] does not apply`);
+      return { kind: "valuePath", path, filter: resolveIn(node.filter, { element: path }) };
+    }
+    case "compare": {
+      let path = resolvePath(node.path, scope);
+      // `emails co "@example.com"` compares the emails' values (RFC 7644 §3.4.2.2's example).
+      const value = path.attribute.multiValued && !path.sub ? findAttribute(path.attribute.subAttributes ?? [], "value") : undefined;
+      if (value) path = { ...path, sub: value };
+      // Refuses a combination the RFC refuses (gt on a boolean, eq on a complex attribute) before any data is read.
+      if (node.value !== null) compareOne(undefined, node.op === "ne" ? "eq" : node.op, node.value, path.sub ?? path.attribute);
+      return { kind: "compare", path, op: node.op, value: node.value };
+    }
+  }
+}
+
+/**
+ * Resolves and checks a filter against a resource type: canonical attribute names, their
+ * definitions (type, caseExact, multiValued), and where they are stored. Throws
+ * ScimProblem("invalidFilter") for an unknown attribute or a comparison the RFC refuses, so a
+ * service can refuse a filter before it queries anything.
+ */
+export function resolveFilter(node: FilterNode, resourceType: ScimResourceType): ResolvedFilter {
+  return resolveIn(node, { resourceType });
 }
 
 export function formatAttributePath(path: AttributePath): string {
@@ -376,40 +432,44 @@ function ordered<T extends number | string>(have: T, want: T, op: "eq" | "gt" | 
   }
 }
 
-function evaluate(node: FilterNode, scope: Scope, target: unknown): boolean {
+/** The values a path reaches: in the resource, or inside a value filter in the one element being tried. */
+function valuesAt(path: ResolvedPath, resource: unknown, element: { at: unknown } | undefined): unknown[] {
+  if (element) return asList(readCaseInsensitive(element.at, path.sub!.name));
+  const container = path.extension ? readCaseInsensitive(resource, path.schema) : resource;
+  const values = asList(readCaseInsensitive(container, path.attribute.name));
+  const sub = path.sub;
+  return sub ? values.flatMap((value) => asList(readCaseInsensitive(value, sub.name))) : values;
+}
+
+function evaluate(node: ResolvedFilter, resource: unknown, element: { at: unknown } | undefined): boolean {
   switch (node.kind) {
     case "and":
-      return evaluate(node.left, scope, target) && evaluate(node.right, scope, target);
+      return evaluate(node.left, resource, element) && evaluate(node.right, resource, element);
     case "or":
-      return evaluate(node.left, scope, target) || evaluate(node.right, scope, target);
+      return evaluate(node.left, resource, element) || evaluate(node.right, resource, element);
     case "not":
-      return !evaluate(node.filter, scope, target);
+      return !evaluate(node.filter, resource, element);
     case "present":
-      return reach(node.path, scope, target).values.some((value) => !isUnassigned(value));
-    case "valuePath": {
-      const { definition, values } = reach(node.path, scope, target);
-      if (definition.type !== "complex")
-        throw new ScimProblem("invalidFilter", `'${definition.name}' is not complex: a value filter [ ] does not apply`);
-      return values.some((element) => evaluate(node.filter, { element: definition }, element));
-    }
+      return valuesAt(node.path, resource, element).some((value) => !isUnassigned(value));
+    case "valuePath":
+      return valuesAt(node.path, resource, element).some((at) => evaluate(node.filter, resource, { at }));
     case "compare": {
-      let { definition, values } = reach(node.path, scope, target);
-      // `emails co "@example.com"` compares the emails' values (RFC 7644 §3.4.2.2's example).
-      if (definition.type === "complex" && definition.multiValued) {
-        const value = findAttribute(definition.subAttributes ?? [], "value");
-        if (value) [definition, values] = [value, values.map((element) => readCaseInsensitive(element, "value"))];
-      }
-      const assigned = values.filter((value) => !isUnassigned(value));
+      const assigned = valuesAt(node.path, resource, element).filter((value) => !isUnassigned(value));
       const { value } = node;
       // `eq null` asks for an unassigned attribute; the parser lets null reach only eq and ne.
       if (value === null) return (node.op === "eq") === (assigned.length === 0);
       // `ne` is "not eq": for a multi-valued attribute, true when no value equals the literal.
       const op = node.op === "ne" ? "eq" : node.op;
-      compareOne(undefined, op, value, definition); // refuses a bad combination even with nothing to compare
+      const definition = node.path.sub ?? node.path.attribute;
       const any = assigned.some((stored) => compareOne(stored, op, value, definition));
       return node.op === "ne" ? !any : any;
     }
   }
+}
+
+/** Whether a resource matches a filter already resolved (resolve once, match every resource of a list). */
+export function matchesResolvedFilter(node: ResolvedFilter, resource: unknown): boolean {
+  return evaluate(node, resource, undefined);
 }
 
 /**
@@ -419,10 +479,11 @@ function evaluate(node: FilterNode, scope: Scope, target: unknown): boolean {
  * comparisons the RFC refuses (`gt` on a boolean, `eq` on a complex attribute).
  */
 export function matchesFilter(node: FilterNode, resource: unknown, resourceType: ScimResourceType): boolean {
-  return evaluate(node, { resourceType }, resource);
+  return evaluate(resolveFilter(node, resourceType), resource, undefined);
 }
 
-/** Whether one element of a multi-valued complex attribute matches a value filter's inner filter. */
+/** Whether one element of a multi-valued complex attribute matches a value filter's inner filter (PATCH paths). */
 export function matchesElement(node: FilterNode, element: unknown, attribute: AttributeDefinition): boolean {
-  return evaluate(node, { element: attribute }, element);
+  const outer: ResolvedPath = { schema: "", extension: false, attribute };
+  return evaluate(resolveIn(node, { element: outer }), undefined, { at: element });
 }

@@ -94,7 +94,7 @@ function resolveTarget(path: PatchPath, text: string, resourceType: ScimResource
 function checkFilterNames(node: FilterNode, attribute: AttributeDefinition, text: string): void {
   if (node.kind === "and" || node.kind === "or") [node.left, node.right].forEach((side) => checkFilterNames(side, attribute, text));
   else if (node.kind === "not") checkFilterNames(node.filter, attribute, text);
-  else if ((node.kind === "compare" || node.kind === "present") && !findAttribute(attribute.subAttributes ?? [], node.path.name))
+  else if (node.kind !== "valuePath" && !findAttribute(attribute.subAttributes ?? [], node.path.name))
     throw new ScimProblem("invalidPath", `'${attribute.name}' has no sub-attribute '${formatAttributePath(node.path)}' (in '${text}')`);
 }
 

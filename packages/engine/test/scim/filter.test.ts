@@ -7,7 +7,9 @@ import {
   USER_SCHEMA_ID,
   ScimProblem,
   matchesFilter,
+  matchesResolvedFilter,
   parseFilter,
+  resolveFilter,
   parsePath,
   type ScimType,
 } from "../../src/index.ts";
@@ -156,6 +158,40 @@ describe("SCIM filters (RFC 7644 §3.4.2.2)", () => {
   it("reads strings with JSON escapes and numbers", () => {
     expect(parseFilter('displayName eq "a\\"b\\\\c\\u00e9"')).toMatchObject({ value: 'a"b\\cé' });
     expect(parseFilter("x eq -1.5e3")).toMatchObject({ value: -1500 });
+  });
+
+  it("resolves a filter for a SQL translator: canonical names, where they are stored, type and caseExact", () => {
+    const resolved = resolveFilter(
+      parseFilter('USERNAME eq "J" and EMAILS co "@x" and employeeNumber pr and emails[TYPE eq "work"]'),
+      USER_RESOURCE_TYPE,
+    );
+    const leaves: unknown[] = [];
+    const walk = (node: ReturnType<typeof resolveFilter>): void => {
+      if (node.kind === "and" || node.kind === "or") [node.left, node.right].forEach(walk);
+      else if (node.kind === "not") walk(node.filter);
+      else if (node.kind === "valuePath") {
+        leaves.push({ valuePath: node.path.attribute.name });
+        walk(node.filter);
+      } else
+        leaves.push({
+          schema: node.path.schema,
+          extension: node.path.extension,
+          name: node.path.attribute.name,
+          sub: node.path.sub?.name,
+          caseExact: (node.path.sub ?? node.path.attribute).caseExact,
+        });
+    };
+    walk(resolved);
+    expect(leaves).toEqual([
+      { schema: USER_SCHEMA_ID, extension: false, name: "userName", sub: undefined, caseExact: false },
+      { schema: USER_SCHEMA_ID, extension: false, name: "emails", sub: "value", caseExact: false },
+      { schema: ENTERPRISE_USER_SCHEMA_ID, extension: true, name: "employeeNumber", sub: undefined, caseExact: false },
+      { valuePath: "emails" },
+      { schema: USER_SCHEMA_ID, extension: false, name: "emails", sub: "type", caseExact: false },
+    ]);
+    expect(users.filter((user) => matchesResolvedFilter(resolved, user)).map((u) => u.id)).toEqual([]);
+    const byWork = resolveFilter(parseFilter('emails[type eq "work"]'), USER_RESOURCE_TYPE);
+    expect(users.filter((user) => matchesResolvedFilter(byWork, user)).map((u) => u.id)).toEqual(["a", "c"]);
   });
 
   describe("what Okta and Entra filter on", () => {
