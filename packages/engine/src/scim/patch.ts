@@ -1,13 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import {
-  formatAttributePath,
-  isUnassigned,
-  matchesElement,
-  parsePath,
-  readCaseInsensitive,
-  type FilterNode,
-  type PatchPath,
-} from "./filter.ts";
+import { isUnassigned, matchesElement, parsePath, readCaseInsensitive, type FilterNode, type PatchPath } from "./filter.ts";
 import { ScimProblem } from "./problem.ts";
 import {
   coerceValue,
@@ -87,15 +79,10 @@ function resolveTarget(path: PatchPath, text: string, resourceType: ScimResource
   if (!path.filter) return { schema, attribute, ...(sub !== undefined ? { sub: subOf(sub) } : {}), text };
   if (attribute.type !== "complex" || !attribute.multiValued)
     throw new ScimProblem("invalidPath", `a value filter [ ] applies to a multi-valued complex attribute, not '${attribute.name}'`);
-  checkFilterNames(path.filter, attribute, text);
-  return { schema, attribute, filter: path.filter, ...(path.sub !== undefined ? { filterSub: subOf(path.sub) } : {}), text };
-}
-
-function checkFilterNames(node: FilterNode, attribute: AttributeDefinition, text: string): void {
-  if (node.kind === "and" || node.kind === "or") [node.left, node.right].forEach((side) => checkFilterNames(side, attribute, text));
-  else if (node.kind === "not") checkFilterNames(node.filter, attribute, text);
-  else if (node.kind !== "valuePath" && !findAttribute(attribute.subAttributes ?? [], node.path.name))
-    throw new ScimProblem("invalidPath", `'${attribute.name}' has no sub-attribute '${formatAttributePath(node.path)}' (in '${text}')`);
+  const target = { schema, attribute, filter: path.filter, ...(path.sub !== undefined ? { filterSub: subOf(path.sub) } : {}), text };
+  // Resolving the filter checks every name and comparison in it, even when there is no element to try it on.
+  matching([{}], target);
+  return target;
 }
 
 /** The elements the filter selects; a comparison the RFC refuses (gt on a boolean) is a bad path here. */

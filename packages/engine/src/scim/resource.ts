@@ -148,6 +148,7 @@ export function normaliseResource(body: unknown, resourceType: ScimResourceType)
 /** Keeps `schemas` in step with the extension objects a resource carries (RFC 7643 §3). */
 export function syncSchemas(resource: ScimResource, resourceType: ScimResourceType): void {
   const present = resourceType.extensions.filter((schema) => isRecord(readCaseInsensitive(resource, schema.id)));
+  if (!Array.isArray(resource.schemas) && present.length === 0) return;
   const listed = Array.isArray(resource.schemas) ? resource.schemas.filter((id): id is string => typeof id === "string") : [];
   const known = (id: string) => findSchema(resourceType, id);
   const kept = listed.filter((id) => !known(id) || known(id) === resourceType.schema || present.includes(known(id)!));

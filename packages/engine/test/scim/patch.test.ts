@@ -419,6 +419,12 @@ describe("PATCH bookkeeping", () => {
     expect(problemOf(() => readPatchRequest([]))).toBe("invalidSyntax");
   });
 
+  it("removing an absent extension attribute changes nothing, not even schemas", () => {
+    const { schemas: _schemas, ...withoutSchemas } = bjensen();
+    expect(patchUser(withoutSchemas, { op: "remove", path: `${ENTERPRISE}:manager` }).changed).toBe(false);
+    expect(patchUser(bjensen(), { op: "replace", path: `${ENTERPRISE}:department`, value: "" }).changed).toBe(false);
+  });
+
   it("applies all operations or none", () => {
     const user = bjensen();
     expect(problemOf(() => patchUser(user, { op: "replace", path: "title", value: "x" }, { op: "replace", path: "id", value: "y" }))).toBe(
@@ -437,6 +443,11 @@ describe("PATCH refusals", () => {
     ["a filter on a single-valued attribute", "invalidPath", [{ op: "replace", path: 'name[givenName eq "x"]', value: {} }]],
     ["a filter on an unknown sub-attribute", "invalidPath", [{ op: "remove", path: 'emails[kind eq "work"]' }]],
     ["an unknown sub-attribute after a filter", "invalidPath", [{ op: "replace", path: 'emails[type eq "work"].address', value: "x" }]],
+    [
+      "a filter comparing a boolean with gt, even with no element to try",
+      "invalidPath",
+      [{ op: "remove", path: "phoneNumbers[primary gt 1]" }],
+    ],
     ["a malformed path", "invalidPath", [{ op: "replace", path: "emails[type eq", value: "x" }]],
     ["an unknown extension", "invalidPath", [{ op: "replace", path: "urn:example:ext:1.0:User:x", value: "x" }]],
     ["a path that is not a string", "invalidPath", [{ op: "replace", path: 7, value: "x" }]],
