@@ -33,8 +33,9 @@ export type FilterNode =
   | { kind: "valuePath"; path: AttributePath; filter: FilterNode };
 
 const COMPARISON_OPERATORS = new Set(["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
-// Deeper nesting than any client sends; the limit keeps a hostile filter from exhausting the stack.
+// Deeper nesting and longer text than any client sends; the limits keep a hostile filter from exhausting the stack.
 const MAX_DEPTH = 50;
+const MAX_LENGTH = 4096;
 
 type Token =
   | { kind: "(" | ")" | "[" | "]"; at: number }
@@ -104,6 +105,7 @@ export function parseAttributePath(text: string, problem: ScimType = "invalidPat
 
 /** A recursive-descent parser over RFC 7644's filter grammar; `problem` is invalidFilter for filters, invalidPath in PATCH paths. */
 function createParser(text: string, problem: ScimType) {
+  if (text.length > MAX_LENGTH) throw new ScimProblem(problem, `'${text.slice(0, 40)}…' is longer than ${MAX_LENGTH} characters`);
   const tokens = tokenize(text, problem);
   let next = 0;
   const fail = (why: string, token = tokens[next]): never => {
@@ -310,6 +312,9 @@ function resolvePath(path: AttributePath, scope: Scope): ResolvedPath {
     return { schema: resourceType.schema.id, extension: false, attribute: SCHEMAS_ATTRIBUTE };
   const found = resolveAttribute(resourceType, path.urn, path.name);
   if (!found) throw new ScimProblem("invalidFilter", `'${formatAttributePath(path)}' is not an attribute of ${resourceType.name}`);
+  // Filtering on a password would let a client guess it one prefix at a time (`password sw "a"`).
+  if (found.attribute.returned === "never")
+    throw new ScimProblem("invalidFilter", `'${found.attribute.name}' is never returned, so it cannot be filtered on`);
   const resolved = { schema: found.schema.id, extension: found.schema !== resourceType.schema, attribute: found.attribute };
   if (path.sub === undefined) return resolved;
   const sub = findAttribute(found.attribute.subAttributes ?? [], path.sub);
@@ -352,6 +357,23 @@ function resolveIn(node: FilterNode, scope: Scope): ResolvedFilter {
  */
 export function resolveFilter(node: FilterNode, resourceType: ScimResourceType): ResolvedFilter {
   return resolveIn(node, { resourceType });
+}
+
+/** A filter written back as text that parseFilter reads as the same tree (for logs and cursors). */
+export function formatFilter(node: FilterNode): string {
+  switch (node.kind) {
+    case "and":
+    case "or":
+      return `(${formatFilter(node.left)} ${node.kind} ${formatFilter(node.right)})`;
+    case "not":
+      return `not (${formatFilter(node.filter)})`;
+    case "present":
+      return `${formatAttributePath(node.path)} pr`;
+    case "valuePath":
+      return `${formatAttributePath(node.path)}[${formatFilter(node.filter)}]`;
+    case "compare":
+      return `${formatAttributePath(node.path)} ${node.op} ${JSON.stringify(node.value)}`;
+  }
 }
 
 export function formatAttributePath(path: AttributePath): string {
@@ -404,6 +426,11 @@ function compareOne(
     }
     case "complex":
       throw new ScimProblem("invalidFilter", `'${definition.name}' is complex: compare one of its sub-attributes`);
+    case "binary":
+      // RFC 7644 §3.4.2.2: gt, ge, lt and le on a binary attribute are an invalidFilter.
+      if (op !== "eq" && op !== "co" && op !== "sw" && op !== "ew")
+        throw new ScimProblem("invalidFilter", `'${op}' cannot compare the binary '${definition.name}'`);
+      return op === "eq" ? stored === literal : compareText(stored, op, literal, true);
     default:
       if (op === "co" || op === "sw" || op === "ew") return compareText(stored, op, literal, definition.caseExact);
       if (typeof stored !== "string" || typeof literal !== "string") return false;

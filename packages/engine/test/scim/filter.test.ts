@@ -6,11 +6,14 @@ import {
   USER_RESOURCE_TYPE,
   USER_SCHEMA_ID,
   ScimProblem,
+  formatFilter,
   matchesFilter,
   matchesResolvedFilter,
   parseFilter,
   resolveFilter,
   parsePath,
+  type AttributePath,
+  type FilterNode,
   type ScimType,
 } from "../../src/index.ts";
 
@@ -253,13 +256,65 @@ describe("SCIM filters (RFC 7644 §3.4.2.2)", () => {
       ['meta.lastModified gt "yesterday"'],
       ['emails[bogus eq "x"]'],
       ['userName[value eq "x"]'],
+      ['x509Certificates.value gt "a"'],
     ])("refuses %j against the User schema as invalidFilter", (filter) => {
       expect(problemOf(() => matchesFilter(parseFilter(filter), users[0], USER_RESOURCE_TYPE))).toBe("invalidFilter");
+    });
+
+    it("refuses to filter on the password, which is never returned", () => {
+      expect(problemOf(() => matchesFilter(parseFilter('password sw "a"'), users[0], USER_RESOURCE_TYPE))).toBe("invalidFilter");
+    });
+
+    it("refuses a filter longer than any client sends, rather than exhausting the stack", () => {
+      expect(problemOf(() => parseFilter('userName eq "a" and '.repeat(5000) + "title pr"))).toBe("invalidFilter");
+      expect(problemOf(() => parsePath(`emails[${'type eq "a" and '.repeat(5000)}value pr]`))).toBe("invalidPath");
     });
 
     it("refuses a bad combination even when the attribute is missing from the resource", () => {
       expect(problemOf(() => matchesFilter(parseFilter("active gt 1"), {}, USER_RESOURCE_TYPE))).toBe("invalidFilter");
     });
+  });
+
+  it("reads back every filter it writes (formatFilter, then parseFilter)", () => {
+    const name = fc.constantFrom("userName", "emails", "x-y_1", "$ref", "not", "and");
+    const outerPath: fc.Arbitrary<AttributePath> = fc.record(
+      { urn: fc.constantFrom(USER_SCHEMA_ID, ENTERPRISE_USER_SCHEMA_ID), name, sub: name },
+      { requiredKeys: ["name"] },
+    );
+    const innerPath: fc.Arbitrary<AttributePath> = fc.record({ name });
+    const leaf = (path: fc.Arbitrary<AttributePath>): fc.Arbitrary<FilterNode> =>
+      fc.oneof(
+        path.map((p) => ({ kind: "present" as const, path: p })),
+        fc
+          .tuple(path, fc.constantFrom("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le" as const))
+          .chain(([p, op]) =>
+            (["co", "sw", "ew"].includes(op)
+              ? fc.string({ unit: "binary" })
+              : ["gt", "ge", "lt", "le"].includes(op)
+                ? fc.oneof(fc.string(), fc.integer())
+                : fc.oneof(fc.string({ unit: "binary" }), fc.integer(), fc.boolean(), fc.constant(null))
+            ).map((value) => ({ kind: "compare" as const, path: p, op, value })),
+          ),
+      );
+    const tree = (path: fc.Arbitrary<AttributePath>, valuePaths: boolean) =>
+      fc.letrec<{ node: FilterNode }>((tie) => ({
+        node: fc.oneof(
+          { depthSize: "small", withCrossShrink: true },
+          leaf(path),
+          ...(valuePaths ? [fc.tuple(name, inner).map(([n, filter]) => ({ kind: "valuePath" as const, path: { name: n }, filter }))] : []),
+          fc
+            .tuple(fc.constantFrom("and" as const, "or" as const), tie("node"), tie("node"))
+            .map(([kind, left, right]) => ({ kind, left, right })),
+          tie("node").map((filter) => ({ kind: "not" as const, filter })),
+        ),
+      })).node;
+    const inner = tree(innerPath, false);
+    fc.assert(
+      fc.property(tree(outerPath, true), (node) => {
+        expect(parseFilter(formatFilter(node))).toEqual(node);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   describe("never crashes", () => {
