@@ -296,7 +296,7 @@ describe("SCIM filters (RFC 7644 §3.4.2.2)", () => {
             ).map((value) => ({ kind: "compare" as const, path: p, op, value })),
           ),
       );
-    const tree = (path: fc.Arbitrary<AttributePath>, valuePaths: boolean) =>
+    const tree = (path: fc.Arbitrary<AttributePath>, valuePaths: boolean): fc.Arbitrary<FilterNode> =>
       fc.letrec<{ node: FilterNode }>((tie) => ({
         node: fc.oneof(
           { depthSize: "small", withCrossShrink: true },
@@ -308,7 +308,7 @@ describe("SCIM filters (RFC 7644 §3.4.2.2)", () => {
           tie("node").map((filter) => ({ kind: "not" as const, filter })),
         ),
       })).node;
-    const inner = tree(innerPath, false);
+    const inner: fc.Arbitrary<FilterNode> = tree(innerPath, false);
     fc.assert(
       fc.property(tree(outerPath, true), (node) => {
         expect(parseFilter(formatFilter(node))).toEqual(node);
