@@ -274,3 +274,55 @@ describe("PATCH against a reference model", () => {
     );
   });
 });
+
+describe("PATCH on arbitrary input", () => {
+  const paths = fc.oneof(
+    fc.string(),
+    fc.constantFrom(
+      "userName",
+      "active",
+      "name",
+      "name.givenName",
+      "emails",
+      'emails[type eq "work"].value',
+      'emails[type eq "work"]',
+      "emails.type",
+      "members",
+      'members[value eq "u1"]',
+      "displayName",
+      "id",
+      "meta.created",
+      "groups",
+      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+    ),
+  );
+  const operation = fc.record(
+    { op: fc.oneof(fc.constantFrom("add", "Replace", "REMOVE"), fc.string()), path: paths, value: fc.jsonValue({ maxDepth: 3 }) },
+    { requiredKeys: [] },
+  );
+
+  it("returns a result or throws a ScimProblem, and never touches its input", () => {
+    const user = renderUser({ userName: "bjensen", givenName: "B", work: "w@example.com", active: true });
+    const group = renderGroup({ displayName: "G", members: ["u1", "u2"] });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(operation, fc.jsonValue({ maxDepth: 2 })), { maxLength: 5 }), (operations) => {
+        for (const [resource, resourceType] of [
+          [user, USER_RESOURCE_TYPE],
+          [group, GROUP_RESOURCE_TYPE],
+        ] as const) {
+          const before = structuredClone(resource);
+          try {
+            const { resource: after } = applyPatch(resource, operations, resourceType);
+            expect(JSON.parse(JSON.stringify(after))).toEqual(after);
+          } catch (error) {
+            if (!(error instanceof ScimProblem)) throw error;
+          }
+          expect(resource).toEqual(before);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
