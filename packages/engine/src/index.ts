@@ -15,3 +15,8 @@ export * from "./rate-gate.ts";
 export * from "./model.ts";
 export * from "./conform.ts";
 export * from "./unify.ts";
+export * from "./scim/problem.ts";
+export * from "./scim/schemas.ts";
+export * from "./scim/filter.ts";
+export * from "./scim/resource.ts";
+export * from "./scim/patch.ts";

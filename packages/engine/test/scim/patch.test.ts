@@ -1,0 +1,497 @@
+import { describe, expect, it } from "vitest";
+import {
+  ENTERPRISE_USER_SCHEMA_ID as ENTERPRISE,
+  GROUP_RESOURCE_TYPE,
+  GROUP_SCHEMA_ID,
+  PATCH_OP_SCHEMA_ID,
+  USER_RESOURCE_TYPE,
+  USER_SCHEMA_ID,
+  ScimProblem,
+  applyPatch,
+  readPatchRequest,
+  type ScimResource,
+  type ScimType,
+} from "../../src/index.ts";
+
+const bjensen = (): ScimResource => ({
+  schemas: [USER_SCHEMA_ID],
+  id: "2819c223-7f76-453a-919d-413861904646",
+  externalId: "bjensen",
+  userName: "bjensen",
+  name: { familyName: "Jensen", givenName: "Barbara" },
+  displayName: "Babs Jensen",
+  active: true,
+  emails: [
+    { value: "bjensen@example.com", type: "work", primary: true },
+    { value: "babs@jensen.org", type: "home" },
+  ],
+  addresses: [{ type: "work", streetAddress: "100 Universal City Plaza", locality: "Hollywood", region: "CA", primary: true }],
+  meta: { resourceType: "User", created: "2010-01-23T04:56:22Z", lastModified: "2011-05-13T04:42:34Z" },
+});
+
+const tourGuides = (): ScimResource => ({
+  schemas: [GROUP_SCHEMA_ID],
+  id: "e9e30dba-f08f-4109-8486-d5c6a331660a",
+  displayName: "Tour Guides",
+  members: [
+    {
+      value: "2819c223-7f76-453a-919d-413861904646",
+      $ref: "https://example.com/v2/Users/2819c223-7f76-453a-919d-413861904646",
+      display: "Babs Jensen",
+    },
+    {
+      value: "902c246b-6245-4190-8e05-00816be7344a",
+      $ref: "https://example.com/v2/Users/902c246b-6245-4190-8e05-00816be7344a",
+      display: "Mandy Pepperidge",
+    },
+  ],
+  meta: { resourceType: "Group" },
+});
+
+const patchUser = (resource: ScimResource, ...operations: unknown[]) => applyPatch(resource, operations, USER_RESOURCE_TYPE);
+const patchGroup = (resource: ScimResource, ...operations: unknown[]) => applyPatch(resource, operations, GROUP_RESOURCE_TYPE);
+const memberIds = (group: ScimResource) => ((group.members as { value: string }[] | undefined) ?? []).map((m) => m.value);
+
+function problemOf(run: () => unknown): ScimType | "no problem" {
+  try {
+    run();
+    return "no problem";
+  } catch (error) {
+    if (error instanceof ScimProblem) return error.scimType;
+    throw error;
+  }
+}
+
+describe("SCIM PATCH, RFC 7644 §3.5.2.1 add", () => {
+  it("adds a member to a group", () => {
+    const { resource, changed } = patchGroup(tourGuides(), {
+      op: "add",
+      path: "members",
+      value: [{ display: "Babs Jensen", $ref: "https://example.com/v2/Users/2819c223", value: "2819c223" }],
+    });
+    expect(changed).toBe(true);
+    expect(memberIds(resource)).toEqual(["2819c223-7f76-453a-919d-413861904646", "902c246b-6245-4190-8e05-00816be7344a", "2819c223"]);
+  });
+
+  it("adds attributes with no path, writing each in the schema's case", () => {
+    const { resource } = patchUser(bjensen(), {
+      op: "add",
+      value: {
+        emails: [
+          { value: "babs@jensen.org", type: "home" },
+          { value: "b@other.org", type: "other" },
+        ],
+        nickname: "Babs",
+      },
+    });
+    expect(resource.nickName).toBe("Babs");
+    expect(resource).not.toHaveProperty("nickname");
+    // babs@jensen.org (home) is already there: merged, not duplicated.
+    expect(resource.emails).toEqual([
+      { value: "bjensen@example.com", type: "work", primary: true },
+      { value: "babs@jensen.org", type: "home" },
+      { value: "b@other.org", type: "other" },
+    ]);
+  });
+
+  it("adds a value to an existing single-valued attribute by replacing it", () => {
+    expect(patchUser(bjensen(), { op: "add", path: "displayName", value: "Barbara" }).resource.displayName).toBe("Barbara");
+  });
+});
+
+describe("SCIM PATCH, RFC 7644 §3.5.2.2 remove", () => {
+  it("removes one member by a value filter", () => {
+    const { resource } = patchGroup(tourGuides(), { op: "remove", path: 'members[value eq "2819c223-7f76-453a-919d-413861904646"]' });
+    expect(memberIds(resource)).toEqual(["902c246b-6245-4190-8e05-00816be7344a"]);
+  });
+
+  it("removes all members, leaving the attribute unassigned", () => {
+    const { resource } = patchGroup(tourGuides(), { op: "remove", path: "members" });
+    expect(resource).not.toHaveProperty("members");
+  });
+
+  it("removes with a complex filter", () => {
+    const { resource } = patchUser(bjensen(), { op: "remove", path: 'emails[type eq "work" and value ew "example.com"]' });
+    expect(resource.emails).toEqual([{ value: "babs@jensen.org", type: "home" }]);
+  });
+
+  it("replaces a member by a remove and an add in one request", () => {
+    const { resource } = patchGroup(
+      tourGuides(),
+      { op: "remove", path: 'members[value eq "2819c223-7f76-453a-919d-413861904646"]' },
+      { op: "add", path: "members", value: [{ display: "James Smith", value: "08e1d05d-121c-4561-8b96-473d93df9210" }] },
+    );
+    expect(memberIds(resource)).toEqual(["902c246b-6245-4190-8e05-00816be7344a", "08e1d05d-121c-4561-8b96-473d93df9210"]);
+  });
+
+  it("removes a sub-attribute and drops a complex attribute left empty", () => {
+    const once = patchUser(bjensen(), { op: "remove", path: "name.givenName" }).resource;
+    expect(once.name).toEqual({ familyName: "Jensen" });
+    expect(patchUser(once, { op: "remove", path: "name.familyName" }).resource).not.toHaveProperty("name");
+  });
+
+  it("removing an attribute that is not there changes nothing", () => {
+    expect(patchUser(bjensen(), { op: "remove", path: "title" }).changed).toBe(false);
+    expect(patchGroup(tourGuides(), { op: "remove", path: 'members[value eq "nobody"]' }).changed).toBe(false);
+  });
+});
+
+describe("SCIM PATCH, RFC 7644 §3.5.2.3 replace", () => {
+  it("replaces all members", () => {
+    const { resource } = patchGroup(tourGuides(), {
+      op: "replace",
+      path: "members",
+      value: [
+        { display: "Babs Jensen", value: "2819c223" },
+        { display: "James Smith", value: "08e1d05d" },
+      ],
+    });
+    expect(resource.members).toEqual([
+      { display: "Babs Jensen", value: "2819c223" },
+      { display: "James Smith", value: "08e1d05d" },
+    ]);
+  });
+
+  it("replaces the elements a filter selects", () => {
+    const address = {
+      type: "work",
+      streetAddress: "911 Universal City Plaza",
+      locality: "Hollywood",
+      region: "CA",
+      postalCode: "91608",
+      country: "US",
+      formatted: "911 Universal City Plaza\nHollywood, CA 91608 US",
+      primary: true,
+    };
+    const { resource } = patchUser(bjensen(), { op: "replace", path: 'addresses[type eq "work"]', value: address });
+    expect(resource.addresses).toEqual([address]);
+  });
+
+  it("replaces one sub-attribute of the elements a filter selects", () => {
+    const { resource } = patchUser(bjensen(), {
+      op: "replace",
+      path: 'addresses[type eq "work"].streetAddress',
+      value: "1010 Broadway Ave",
+    });
+    expect(resource.addresses).toEqual([
+      { type: "work", streetAddress: "1010 Broadway Ave", locality: "Hollywood", region: "CA", primary: true },
+    ]);
+  });
+
+  it("replaces attributes with no path", () => {
+    const emails = [
+      { value: "bjensen@example.com", type: "work", primary: true },
+      { value: "babs@jensen.org", type: "home" },
+    ];
+    const { resource } = patchUser(bjensen(), { op: "replace", value: { emails, nickname: "Babs" } });
+    expect(resource.emails).toEqual(emails);
+    expect(resource.nickName).toBe("Babs");
+  });
+
+  it("replaces the given sub-attributes of a complex attribute and keeps the others", () => {
+    const { resource } = patchUser(bjensen(), { op: "replace", path: "name", value: { givenName: "Babs" } });
+    expect(resource.name).toEqual({ familyName: "Jensen", givenName: "Babs" });
+  });
+
+  it("makes the element just set primary the only primary one", () => {
+    const { resource } = patchUser(bjensen(), {
+      op: "add",
+      path: "emails",
+      value: [{ value: "new@example.com", type: "other", primary: true }],
+    });
+    expect((resource.emails as { primary?: boolean }[]).map((e) => e.primary)).toEqual([false, undefined, true]);
+  });
+
+  it("answers noTarget when a filter without a sub-attribute selects nothing", () => {
+    expect(problemOf(() => patchUser(bjensen(), { op: "replace", path: 'addresses[type eq "home"]', value: { locality: "x" } }))).toBe(
+      "noTarget",
+    );
+  });
+});
+
+describe("what Okta sends", () => {
+  it("deactivates and reactivates with a path-less replace", () => {
+    const off = patchUser(bjensen(), { op: "replace", value: { active: false } });
+    expect(off).toMatchObject({ changed: true, resource: { active: false } });
+    expect(patchUser(off.resource, { op: "replace", value: { active: true } }).resource.active).toBe(true);
+  });
+
+  it("renames a group with a path-less value carrying the group's own id", () => {
+    const group = tourGuides();
+    const { resource } = patchGroup(group, { op: "replace", value: { id: group.id, displayName: "Tour Guides (EU)" } });
+    expect(resource).toMatchObject({ id: group.id, displayName: "Tour Guides (EU)" });
+  });
+
+  it("removes and adds members in one PATCH", () => {
+    const body = {
+      schemas: [PATCH_OP_SCHEMA_ID],
+      Operations: [
+        { op: "remove", path: 'members[value eq "902c246b-6245-4190-8e05-00816be7344a"]' },
+        {
+          op: "add",
+          path: "members",
+          value: [
+            { value: "u3", display: "carol@example.com" },
+            { value: "u4", display: "dave@example.com" },
+          ],
+        },
+      ],
+    };
+    const { resource } = patchGroup(tourGuides(), ...readPatchRequest(body));
+    expect(memberIds(resource)).toEqual(["2819c223-7f76-453a-919d-413861904646", "u3", "u4"]);
+  });
+
+  it("pushes the full member list with a replace", () => {
+    const { resource } = patchGroup(tourGuides(), { op: "replace", path: "members", value: [{ value: "u9", display: "z@example.com" }] });
+    expect(resource.members).toEqual([{ value: "u9", display: "z@example.com" }]);
+  });
+});
+
+describe("what Microsoft Entra sends", () => {
+  it("reads capitalised op names", () => {
+    expect(patchUser(bjensen(), { op: "Replace", path: "userName", value: "babs" }).resource.userName).toBe("babs");
+    expect(patchUser(bjensen(), { op: "Add", path: "title", value: "Guide" }).resource.title).toBe("Guide");
+    expect(patchUser(bjensen(), { op: "Remove", path: "title" }).changed).toBe(false);
+  });
+
+  it("replaces a work email, a family name and a userName by path", () => {
+    const { resource } = patchUser(
+      bjensen(),
+      { op: "Replace", path: 'emails[type eq "work"].value', value: "barbara@example.com" },
+      { op: "Replace", path: "name.familyName", value: "Jensen-Smith" },
+      { op: "Replace", path: "userName", value: "barbara@example.com" },
+    );
+    expect(resource).toMatchObject({ userName: "barbara@example.com", name: { familyName: "Jensen-Smith", givenName: "Barbara" } });
+    expect(resource.emails).toEqual([
+      { value: "barbara@example.com", type: "work", primary: true },
+      { value: "babs@jensen.org", type: "home" },
+    ]);
+  });
+
+  it("creates the work email when the user has none (as Microsoft's SCIMReferenceCode does)", () => {
+    const user = { ...bjensen(), emails: [{ value: "babs@jensen.org", type: "home" }] };
+    const { resource } = patchUser(user, { op: "Replace", path: 'emails[type eq "work"].value', value: "babs@example.com" });
+    expect(resource.emails).toEqual([
+      { value: "babs@jensen.org", type: "home" },
+      { type: "work", value: "babs@example.com" },
+    ]);
+    const none = { ...bjensen(), emails: undefined };
+    expect(patchUser(none, { op: "Replace", path: 'emails[type eq "work"].value', value: "b@x.com" }).resource.emails).toEqual([
+      { type: "work", value: "b@x.com" },
+    ]);
+  });
+
+  it('disables a user with the string "False" (default job) and with false (aadOptscim062020)', () => {
+    expect(patchUser(bjensen(), { op: "Replace", path: "active", value: "False" }).resource.active).toBe(false);
+    expect(patchUser(bjensen(), { op: "replace", path: "active", value: false }).resource.active).toBe(false);
+    expect(patchUser({ ...bjensen(), active: false }, { op: "Replace", path: "active", value: "True" }).resource.active).toBe(true);
+  });
+
+  it('keeps "True" as a string for an attribute that is not boolean', () => {
+    expect(patchUser(bjensen(), { op: "Replace", path: "title", value: "True" }).resource.title).toBe("True");
+  });
+
+  it("replaces several attributes with one path-less value whose keys are paths", () => {
+    const { resource } = patchUser(bjensen(), {
+      op: "replace",
+      value: { displayName: "Babs J", "name.givenName": "Babs", "NAME.familyName": "J", [`${ENTERPRISE}:department`]: "Tours" },
+    });
+    expect(resource).toMatchObject({
+      displayName: "Babs J",
+      name: { givenName: "Babs", familyName: "J" },
+      [ENTERPRISE]: { department: "Tours" },
+    });
+    expect(resource.schemas).toEqual([USER_SCHEMA_ID, ENTERPRISE]);
+  });
+
+  it("accepts a path-less value keyed by the enterprise extension URN", () => {
+    const { resource } = patchUser(bjensen(), { op: "add", value: { [ENTERPRISE]: { employeeNumber: "701984", department: "Tours" } } });
+    expect(resource[ENTERPRISE]).toEqual({ employeeNumber: "701984", department: "Tours" });
+  });
+
+  it("sets the manager with Add, changes it with Replace, and removes it with Replace and an empty value", () => {
+    const managerPath = `${ENTERPRISE}:manager`;
+    const set = patchUser(bjensen(), { op: "Add", path: managerPath, value: "26118915-6090-4610-87e4-49d8ca9f808d" }).resource;
+    expect(set[ENTERPRISE]).toEqual({ manager: { value: "26118915-6090-4610-87e4-49d8ca9f808d" } });
+    expect(set.schemas).toEqual([USER_SCHEMA_ID, ENTERPRISE]);
+    const changed = patchUser(set, { op: "Replace", path: managerPath, value: { value: "m2" } }).resource;
+    expect(changed[ENTERPRISE]).toEqual({ manager: { value: "m2" } });
+    const cleared = patchUser(changed, { op: "Replace", path: managerPath, value: "" }).resource;
+    expect(cleared).not.toHaveProperty(ENTERPRISE);
+    expect(cleared.schemas).toEqual([USER_SCHEMA_ID]);
+    expect(patchUser(changed, { op: "Replace", path: managerPath, value: { value: "" } }).resource).not.toHaveProperty(ENTERPRISE);
+  });
+
+  it('clears an attribute with "" and with null alike', () => {
+    for (const value of ["", null]) {
+      const { resource, changed } = patchUser(
+        bjensen(),
+        { op: "Replace", path: "displayName", value },
+        { op: "Replace", path: "name.givenName", value },
+      );
+      expect(changed).toBe(true);
+      expect(resource).not.toHaveProperty("displayName");
+      expect(resource.name).toEqual({ familyName: "Jensen" });
+    }
+    const noWork = patchUser(bjensen(), { op: "Replace", path: 'emails[type eq "work"].value', value: "" }).resource;
+    expect(noWork.emails).toEqual([{ value: "babs@jensen.org", type: "home" }]);
+  });
+
+  it("renames a group and adds members (with a null $ref), several at once", () => {
+    const { resource } = patchGroup(
+      tourGuides(),
+      { op: "Replace", path: "displayName", value: "Guides" },
+      {
+        op: "Add",
+        path: "members",
+        value: [
+          { $ref: null, value: "u1" },
+          { $ref: null, value: "u2" },
+        ],
+      },
+    );
+    expect(resource.displayName).toBe("Guides");
+    expect(resource.members).toEqual([...(tourGuides().members as unknown[]), { value: "u1" }, { value: "u2" }]);
+  });
+
+  it("adding a member twice is not a duplicate", () => {
+    const group = tourGuides();
+    const { resource, changed } = patchGroup(group, {
+      op: "Add",
+      path: "members",
+      value: [{ $ref: null, value: "2819c223-7f76-453a-919d-413861904646" }],
+    });
+    expect(changed).toBe(false);
+    expect(resource.members).toEqual(group.members);
+  });
+
+  it("removes members by a value array (default job) and by a filter (aadOptscim062020)", () => {
+    const byValue = patchGroup(tourGuides(), { op: "Remove", path: "members", value: [{ value: "902c246b-6245-4190-8e05-00816be7344a" }] });
+    expect(memberIds(byValue.resource)).toEqual(["2819c223-7f76-453a-919d-413861904646"]);
+    const byFilter = patchGroup(tourGuides(), { op: "remove", path: 'members[value eq "902c246b-6245-4190-8e05-00816be7344a"]' });
+    expect(byFilter.resource).toEqual(byValue.resource);
+    const both = patchGroup(tourGuides(), {
+      op: "Remove",
+      path: "members",
+      value: [{ value: "902c246b-6245-4190-8e05-00816be7344a" }, { value: "2819c223-7f76-453a-919d-413861904646" }],
+    });
+    expect(both.resource).not.toHaveProperty("members");
+  });
+});
+
+describe("PATCH bookkeeping", () => {
+  it("does not mutate the resource it is given", () => {
+    const user = bjensen();
+    const before = structuredClone(user);
+    patchUser(user, { op: "replace", path: "name.givenName", value: "x" }, { op: "remove", path: 'emails[type eq "home"]' });
+    expect(user).toEqual(before);
+  });
+
+  it("reports no change when the result equals the input", () => {
+    expect(
+      patchUser(
+        bjensen(),
+        { op: "replace", path: "userName", value: "bjensen" },
+        { op: "replace", value: { active: "True" } },
+        { op: "add", path: "emails", value: { value: "babs@jensen.org", type: "home" } },
+      ),
+    ).toMatchObject({ changed: false });
+    expect(patchUser(bjensen(), { op: "replace", path: "title", value: "x" }, { op: "remove", path: "title" }).changed).toBe(false);
+  });
+
+  it("writes the schema's canonical attribute case whatever case the path uses", () => {
+    const { resource } = patchUser(
+      bjensen(),
+      { op: "replace", path: "USERNAME", value: "b" },
+      { op: "add", path: "NAME.GIVENNAME", value: "B" },
+    );
+    expect(resource.userName).toBe("b");
+    expect(resource.name).toEqual({ familyName: "Jensen", givenName: "B" });
+    expect(Object.keys(resource).filter((k) => k.toLowerCase() === "username")).toEqual(["userName"]);
+  });
+
+  it("reads a PatchOp body, refusing one without the PatchOp schema", () => {
+    expect(readPatchRequest({ schemas: [PATCH_OP_SCHEMA_ID], Operations: [{ op: "Replace", path: "active", value: "False" }] })).toEqual([
+      { op: "replace", path: "active", value: "False" },
+    ]);
+    expect(problemOf(() => readPatchRequest({ Operations: [] }))).toBe("invalidSyntax");
+    expect(problemOf(() => readPatchRequest({ schemas: [PATCH_OP_SCHEMA_ID], Operations: [] }))).toBe("invalidSyntax");
+    expect(problemOf(() => readPatchRequest([]))).toBe("invalidSyntax");
+  });
+
+  it("removing an absent extension attribute changes nothing, not even schemas", () => {
+    const { schemas: _schemas, ...withoutSchemas } = bjensen();
+    expect(patchUser(withoutSchemas, { op: "remove", path: `${ENTERPRISE}:manager` }).changed).toBe(false);
+    expect(patchUser(bjensen(), { op: "replace", path: `${ENTERPRISE}:department`, value: "" }).changed).toBe(false);
+  });
+
+  it("applies all operations or none", () => {
+    const user = bjensen();
+    expect(problemOf(() => patchUser(user, { op: "replace", path: "title", value: "x" }, { op: "replace", path: "id", value: "y" }))).toBe(
+      "mutability",
+    );
+    expect(user).toEqual(bjensen());
+  });
+});
+
+describe("PATCH refusals", () => {
+  it.each<[string, ScimType, unknown[]]>([
+    ["an unknown attribute", "invalidPath", [{ op: "replace", path: "favouriteColour", value: "x" }]],
+    ["an unknown attribute in a path-less value", "invalidPath", [{ op: "replace", value: { favouriteColour: "x" } }]],
+    ["an unknown sub-attribute", "invalidPath", [{ op: "replace", path: "name.nickname", value: "x" }]],
+    ["a sub-attribute of a simple attribute", "invalidPath", [{ op: "replace", path: "userName.first", value: "x" }]],
+    ["a filter on a single-valued attribute", "invalidPath", [{ op: "replace", path: 'name[givenName eq "x"]', value: {} }]],
+    ["a filter on an unknown sub-attribute", "invalidPath", [{ op: "remove", path: 'emails[kind eq "work"]' }]],
+    ["an unknown sub-attribute after a filter", "invalidPath", [{ op: "replace", path: 'emails[type eq "work"].address', value: "x" }]],
+    [
+      "a filter comparing a boolean with gt, even with no element to try",
+      "invalidPath",
+      [{ op: "remove", path: "phoneNumbers[primary gt 1]" }],
+    ],
+    ["a malformed path", "invalidPath", [{ op: "replace", path: "emails[type eq", value: "x" }]],
+    ["an unknown extension", "invalidPath", [{ op: "replace", path: "urn:example:ext:1.0:User:x", value: "x" }]],
+    ["a path that is not a string", "invalidPath", [{ op: "replace", path: 7, value: "x" }]],
+    ["a remove without a path", "noTarget", [{ op: "remove" }]],
+    [
+      "a replace whose filter selects nothing and describes no element",
+      "noTarget",
+      [{ op: "replace", path: 'emails[value co "nothing"].display', value: "x" }],
+    ],
+    ["a sub-attribute of every element when there are none", "noTarget", [{ op: "replace", path: "phoneNumbers.type", value: "work" }]],
+    ["a readOnly attribute", "mutability", [{ op: "replace", path: "id", value: "x" }]],
+    ["meta", "mutability", [{ op: "replace", path: "meta.lastModified", value: "2020-01-01T00:00:00Z" }]],
+    ["groups (derived from Group membership)", "mutability", [{ op: "add", path: "groups", value: [{ value: "g" }] }]],
+    ["a changed id in a path-less value", "mutability", [{ op: "replace", value: { id: "other" } }]],
+    ["a readOnly sub-attribute", "mutability", [{ op: "replace", path: `${ENTERPRISE}:manager.displayName`, value: "x" }]],
+    ["removing the required userName", "mutability", [{ op: "remove", path: "userName" }]],
+    ["clearing the required userName", "mutability", [{ op: "replace", path: "userName", value: "" }]],
+    ["a boolean that is not one", "invalidValue", [{ op: "replace", path: "active", value: "yes" }]],
+    ["a number for a string", "invalidValue", [{ op: "replace", path: "displayName", value: 42 }]],
+    ["a number for a complex attribute", "invalidValue", [{ op: "replace", path: "name", value: 42 }]],
+    ["an unknown sub-attribute in a value", "invalidValue", [{ op: "add", path: "emails", value: [{ value: "a@b", kind: "work" }] }]],
+    ["a path-less value that is not an object", "invalidValue", [{ op: "replace", value: "x" }]],
+    ["an unknown op", "invalidSyntax", [{ op: "merge", path: "title", value: "x" }]],
+    ["an add without a value", "invalidSyntax", [{ op: "add", path: "title" }]],
+    ["an operation that is not an object", "invalidSyntax", ["replace"]],
+    ["no operations", "invalidSyntax", []],
+  ])("refuses %s as %s", (_what, scimType, operations) => {
+    expect(problemOf(() => patchUser(bjensen(), ...operations))).toBe(scimType);
+  });
+
+  it.each<[string, ScimType, unknown[]]>([
+    [
+      "changing an immutable member value",
+      "mutability",
+      [{ op: "replace", path: 'members[value eq "902c246b-6245-4190-8e05-00816be7344a"].value', value: "x" }],
+    ],
+    ["clearing the required displayName", "mutability", [{ op: "replace", path: "displayName", value: null }]],
+    ["a filter comparing gt with true", "invalidPath", [{ op: "remove", path: "members[value gt true]" }]],
+  ])("refuses, on a group, %s as %s", (_what, scimType, operations) => {
+    expect(problemOf(() => patchGroup(tourGuides(), ...operations))).toBe(scimType);
+  });
+
+  it("gives every problem a status: 409 for uniqueness, 400 otherwise", () => {
+    expect(new ScimProblem("uniqueness", "userName taken").status).toBe(409);
+    expect(new ScimProblem("tooMany", "too many").status).toBe(400);
+  });
+});
