@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Failure } from "./domain/failure.ts";
-import { errorResponse } from "./errors.ts";
+import { errorResponse, scimErrorResponse } from "./errors.ts";
 import { loggable } from "./logger.ts";
 import type { AppEnv } from "./http/env.ts";
 import { accessLog } from "./middleware/access-log.ts";
@@ -22,6 +22,7 @@ import { registerPassthrough } from "./routes/passthrough.ts";
 import { registerProxy } from "./routes/proxy.ts";
 import { registerEvents } from "./routes/events.ts";
 import { registerRecords } from "./routes/records.ts";
+import { registerScim } from "./routes/scim.ts";
 import { registerSyncs } from "./routes/syncs.ts";
 import { registerUnified } from "./routes/unified.ts";
 import { registerWebhooks } from "./routes/webhooks.ts";
@@ -67,6 +68,7 @@ export function createApp(services: Services) {
   registerBatch(app);
   registerProxy(app);
   registerPassthrough(app);
+  registerScim(app);
 
   app.notFound((c) => {
     throw new Failure("not_found", `no route ${c.req.method} ${c.req.path}`);
@@ -74,6 +76,18 @@ export function createApp(services: Services) {
 
   app.onError((error, c) => {
     const requestId = c.get("requestId") ?? "req_unknown";
+    // The SCIM service answers in its own error shape (RFC 7644 §3.12), whatever failed.
+    if (c.req.path.startsWith("/scim/v2/")) {
+      const scim =
+        scimErrorResponse(error) ??
+        scimErrorResponse(new Failure("internal_error", `something went wrong on our side (request ${requestId})`))!;
+      if (!(error instanceof Failure) && scimErrorResponse(error) === undefined)
+        services.platform.logger.error({ request_id: requestId, err: loggable(error) }, "unhandled error");
+      return c.body(JSON.stringify(scim.body), scim.status as 400, {
+        ...scim.headers,
+        "content-type": "application/scim+json; charset=utf-8",
+      });
+    }
     const answer = (failure: Failure) => {
       const { status, body } = errorResponse(failure, requestId);
       return c.json(body, status);

@@ -1,4 +1,6 @@
-import type { ErrorCode, Failure } from "./domain/failure.ts";
+import { ScimProblem } from "@unifold/engine";
+import { Failure, type ErrorCode } from "./domain/failure.ts";
+import { ScimRefusal } from "./domain/scim/index.ts";
 
 /** The one table from the contract's error codes to HTTP statuses. */
 export const errorStatus = {
@@ -38,4 +40,29 @@ export function errorResponse(failure: Failure, requestId: string) {
       },
     },
   };
+}
+
+const SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/**
+ * Anything a SCIM request ends in, as RFC 7644 §3.12 shapes it: `status` a string, a `scimType`
+ * where the RFC names one. Undefined for an error the edge must log (answered as a 500).
+ */
+export function scimErrorResponse(
+  error: unknown,
+): { status: number; body: Record<string, unknown>; headers?: Record<string, string> } | undefined {
+  const body = (status: number, detail: string, scimType?: string) => ({
+    status,
+    body: { schemas: [SCIM_ERROR], ...(scimType && { scimType }), detail, status: String(status) },
+  });
+  if (error instanceof ScimProblem) return body(error.status, error.detail, error.scimType);
+  if (error instanceof ScimRefusal) return body(error.status, error.detail);
+  // A body that is no JSON at all (hono's parser throws a SyntaxError).
+  if (error instanceof SyntaxError) return body(400, "the request body is not valid JSON", "invalidSyntax");
+  if (error instanceof Failure) {
+    const status = errorStatus[error.code];
+    const shown = body(status, error.message, error.code === "invalid_request" ? "invalidValue" : undefined);
+    return { ...shown, headers: error.extra.headers };
+  }
+  return undefined;
 }

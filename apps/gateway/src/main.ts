@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { serve } from "@hono/node-server";
-import { loadIntegrations } from "@unifold/engine";
+import { loadIntegrations, loadPushIntegrations } from "@unifold/engine";
 import { createApp } from "./app.ts";
 import { readConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
@@ -14,7 +14,8 @@ async function main() {
   await ensurePortFree(config.PORT, config.HOST);
   const logger = createLogger(config.LOG_LEVEL);
   const integrations = loadIntegrations(config.UNIFOLD_MAPPINGS_DIR);
-  logger.info({ integrations: [...integrations.keys()] }, "integrations loaded");
+  const pushIntegrations = loadPushIntegrations(config.UNIFOLD_MAPPINGS_DIR);
+  logger.info({ integrations: [...integrations.keys(), ...pushIntegrations.keys()] }, "integrations loaded");
   const { store, ring, vault } = await openRuntime(config, logger);
 
   const services = createServices({
@@ -22,6 +23,7 @@ async function main() {
     ring,
     vault,
     integrations,
+    pushIntegrations,
     logger,
     cacheTtlMs: config.UNIFOLD_CACHE_TTL_MS,
     idempotencyLeaseMs: config.UNIFOLD_IDEMPOTENCY_LEASE_MS,

@@ -10,6 +10,7 @@ import {
   syncStore,
   webhookStore,
   type KeyRing,
+  scimStore,
   type Store,
   type Vault,
 } from "@unifold/db";
@@ -19,6 +20,7 @@ import {
   createUpstreamClient,
   type Integration,
   type NetworkPolicy,
+  type PushIntegration,
   type RateRule,
   type UpstreamClient,
   type UpstreamClientOptions,
@@ -31,6 +33,7 @@ import { changeChannelGauge, createMetrics, type Metrics, upstreamObserver, upst
 import { type Connect, type ConnectSettings, createConnect } from "./domain/connect/index.ts";
 import { type Connections, createConnections } from "./domain/connections/index.ts";
 import { createEvents, type Events } from "./domain/events/index.ts";
+import { createScim, type Scim } from "./domain/scim/index.ts";
 import { createSyncs, type Syncs } from "./domain/syncs/index.ts";
 import { createUnified, type Unified } from "./domain/unified/index.ts";
 import { createWebhooks, type Webhooks } from "./domain/webhooks/index.ts";
@@ -73,6 +76,8 @@ export interface Services {
   webhooks: Webhooks;
   /** Hosted connect page links (README "Let customers connect"). */
   connect: Connect;
+  /** The SCIM 2.0 service directories that push provision into. */
+  scim: Scim;
   /** Stops the jobs, deliveries and listening, and closes the limit store; the database is closed by whoever opened it. */
   close(): Promise<void>;
 }
@@ -82,6 +87,8 @@ export interface ServiceParts {
   ring: KeyRing;
   vault: Vault;
   integrations: ReadonlyMap<string, Integration>;
+  /** Integrations whose directories push (`direction: push`); none when absent. */
+  pushIntegrations?: ReadonlyMap<string, PushIntegration> | undefined;
   logger: Logger;
   /** How long a connection or API key read stays cached on this instance. */
   cacheTtlMs: number;
@@ -144,7 +151,16 @@ export function createServices(parts: ServiceParts): Services {
     onDispatchError: (error) =>
       logger.warn({ err: loggable(error) }, "events were saved but their deliveries not queued; the next tick queues them"),
   });
-  const connections = createConnections({ store: connectionRows, integrations, upstream, cursors, metrics, events });
+  const pushIntegrations = parts.pushIntegrations ?? new Map<string, PushIntegration>();
+  const connections = createConnections({
+    store: connectionRows,
+    integrations,
+    pushed: new Set(pushIntegrations.keys()),
+    upstream,
+    cursors,
+    metrics,
+    events,
+  });
   const unified = createUnified({ connections, upstream, cursors, metrics, logger });
   const syncs = createSyncs({ store: syncStore(store.db), queue, cursors, events, connections, unified, metrics, logger });
   const webhooks = createWebhooks({
@@ -166,6 +182,7 @@ export function createServices(parts: ServiceParts): Services {
     connections,
     events,
   });
+  const scim = createScim({ store: scimStore(store.db), integrations: pushIntegrations, connections, events, logger });
   return {
     platform: { store, logger, metrics, upstream, cursors, queue, changes },
     access: { apiKeys, idempotency: idempotencyStore(store.db, { leaseMs: parts.idempotencyLeaseMs }), limits },
@@ -175,6 +192,7 @@ export function createServices(parts: ServiceParts): Services {
     events,
     webhooks,
     connect,
+    scim,
     async close() {
       await queue.stop();
       await webhooks.close();

@@ -148,6 +148,6 @@ describe("connections: happy paths", () => {
     });
     const jostle = res.body.result.find((i: { slug: string }) => i.slug === "jostle-scim");
     expect(Object.keys(jostle.resources).sort()).toEqual(["me", "users"]);
-    expect(res.body.result.map((i: { slug: string }) => i.slug).sort()).toEqual(["jostle-scim", "jumpcloud", "postman-scim"]);
+    expect(res.body.result.map((i: { slug: string }) => i.slug).sort()).toEqual(["jostle-scim", "jumpcloud", "postman-scim", "scim"]);
   });
 });

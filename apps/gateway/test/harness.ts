@@ -9,7 +9,7 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { createVault, generateKeySpec, openStore, parseKeyRing } from "@unifold/db";
-import { loadIntegrations, type RateRule, type UpstreamClientOptions } from "@unifold/engine";
+import { loadIntegrations, loadPushIntegrations, type RateRule, type UpstreamClientOptions } from "@unifold/engine";
 import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox";
 import postgres from "postgres";
 import { afterAll, beforeAll } from "vitest";
@@ -72,6 +72,7 @@ export async function startGateway(
     ring,
     vault,
     integrations: loadIntegrations(options.mappingsDir ?? mappingsDir),
+    pushIntegrations: loadPushIntegrations(options.mappingsDir ?? mappingsDir),
     logger: createLogger("info", logSink),
     // The same read-cache TTL and lease as a default start, so tests see what production does.
     cacheTtlMs: 5_000,

@@ -18,3 +18,4 @@ export * from "./vault.ts";
 export * from "./syncs.ts";
 export * from "./webhooks.ts";
 export * from "./connect.ts";
+export * from "./scim.ts";

@@ -1,5 +1,18 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  bigserial,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 const xid8 = customType<{ data: string }>({ dataType: () => "xid8" });
 
@@ -275,4 +288,51 @@ export const connectSessions = pgTable(
     state: text("state"),
   },
   (t) => [index("connect_sessions_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Bearer tokens an identity provider pushes to a connection's SCIM service with: only their
+ * SHA-256 is kept. A rotated-out token keeps working until `expires_at`.
+ */
+export const scimTokens = pgTable(
+  "scim_tokens",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    connectionId: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: moment("created_at").notNull().defaultNow(),
+    expiresAt: moment("expires_at"),
+  },
+  (t) => [index("scim_tokens_connection_idx").on(t.connectionId)],
+);
+
+/**
+ * What identity providers pushed, as they sent it (RFC 7643 Users and Groups): the SCIM
+ * service answers from here, and the unified copy (sync_records) is mapped from it. `name_key`
+ * is the lower-cased userName (a User) or displayName (a Group): unique per connection, so two
+ * concurrent creates of one name give one resource and one 409.
+ */
+export const scimResources = pgTable(
+  "scim_resources",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    connectionId: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    type: text("type", { enum: ["User", "Group"] }).notNull(),
+    nameKey: text("name_key").notNull(),
+    externalId: text("external_id"),
+    /** The resource's attributes without id and meta, which come from the columns. */
+    body: jsonb("body").$type<Record<string, unknown>>().notNull(),
+    version: integer("version").notNull().default(1),
+    createdAt: moment("created_at").notNull().defaultNow(),
+    modifiedAt: moment("modified_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("scim_resources_name_idx").on(t.connectionId, t.type, t.nameKey),
+    index("scim_resources_page_idx").on(t.connectionId, t.type, t.createdAt, t.id),
+    index("scim_resources_external_idx").on(t.connectionId, t.type, t.externalId),
+  ],
 );

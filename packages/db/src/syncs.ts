@@ -188,86 +188,7 @@ export function syncStore(db: Database) {
       onChanges: (tx: Database, changes: RecordChange[]) => Promise<void>,
     ): Promise<{ changes: RecordChange[]; unchanged: number }> {
       return db.transaction(async (tx) => {
-        const ids = seen.map((r) => r.remoteId);
-        const existing = ids.length
-          ? await tx
-              .select({
-                remoteId: syncRecords.remoteId,
-                hash: syncRecords.hash,
-                data: syncRecords.data,
-                version: syncRecords.version,
-                deletedAt: syncRecords.deletedAt,
-              })
-              .from(syncRecords)
-              .where(
-                and(
-                  eq(syncRecords.connectionId, key.connectionId),
-                  eq(syncRecords.resource, key.resource),
-                  inArray(syncRecords.remoteId, ids),
-                ),
-              )
-              // Row locks in one order, so two runs of one connection (never planned) could not deadlock.
-              .orderBy(asc(syncRecords.remoteId))
-              .for("update")
-          : [];
-        const known = new Map(existing.map((row) => [row.remoteId, row]));
-        const changes: RecordChange[] = [];
-        const upserts: (typeof syncRecords.$inferInsert)[] = [];
-        let unchanged = 0;
-        const now = new Date();
-        for (const record of seen) {
-          const before = known.get(record.remoteId);
-          const base = {
-            connectionId: key.connectionId,
-            resource: key.resource,
-            remoteId: record.remoteId,
-            seenBy: key.runId,
-            lastSeenAt: now,
-          };
-          if (before && before.hash === record.hash && before.deletedAt === null) {
-            unchanged++;
-            continue;
-          }
-          const version = (before?.version ?? 0) + 1;
-          upserts.push({ ...base, hash: record.hash, data: record.data, version, modifiedAt: now, deletedAt: null });
-          changes.push(
-            before && before.deletedAt === null
-              ? { kind: "updated", remoteId: record.remoteId, version, data: record.data, before: before.data }
-              : { kind: "created", remoteId: record.remoteId, version, data: record.data },
-          );
-        }
-        // The unchanged are only marked seen: no new version, no event.
-        const written = new Set(upserts.map((u) => u.remoteId));
-        const untouched = ids.filter((id) => !written.has(id));
-        if (untouched.length) {
-          await tx
-            .update(syncRecords)
-            .set({ seenBy: key.runId, lastSeenAt: now })
-            .where(
-              and(
-                eq(syncRecords.connectionId, key.connectionId),
-                eq(syncRecords.resource, key.resource),
-                inArray(syncRecords.remoteId, untouched),
-              ),
-            );
-        }
-        if (upserts.length) {
-          await tx
-            .insert(syncRecords)
-            .values(upserts)
-            .onConflictDoUpdate({
-              target: [syncRecords.connectionId, syncRecords.resource, syncRecords.remoteId],
-              set: {
-                hash: sql`excluded.hash`,
-                data: sql`excluded.data`,
-                version: sql`excluded.version`,
-                seenBy: sql`excluded.seen_by`,
-                lastSeenAt: sql`excluded.last_seen_at`,
-                modifiedAt: sql`excluded.modified_at`,
-                deletedAt: sql`null`,
-              },
-            });
-        }
+        const { changes, unchanged } = await applyRecords(tx as unknown as Database, key, seen);
         if (changes.length) await onChanges(tx as unknown as Database, changes);
         return { changes, unchanged };
       });
@@ -347,3 +268,114 @@ export function syncStore(db: Database) {
 }
 
 export type SyncStore = ReturnType<typeof syncStore>;
+
+/**
+ * Writes records into the copy within the caller's transaction: a new or changed one (by hash)
+ * gets the next version and is answered as a change; an unchanged one is only marked seen.
+ * `seenBy` is the run that saw them (a push names its connection).
+ */
+export async function applyRecords(
+  tx: Database,
+  key: { connectionId: string; resource: string; runId: string },
+  seen: SeenRecord[],
+): Promise<{ changes: RecordChange[]; unchanged: number }> {
+  const ids = seen.map((r) => r.remoteId);
+  const existing = ids.length
+    ? await tx
+        .select({
+          remoteId: syncRecords.remoteId,
+          hash: syncRecords.hash,
+          data: syncRecords.data,
+          version: syncRecords.version,
+          deletedAt: syncRecords.deletedAt,
+        })
+        .from(syncRecords)
+        .where(
+          and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), inArray(syncRecords.remoteId, ids)),
+        )
+        // Row locks in one order, so two runs of one connection (never planned) could not deadlock.
+        .orderBy(asc(syncRecords.remoteId))
+        .for("update")
+    : [];
+  const known = new Map(existing.map((row) => [row.remoteId, row]));
+  const changes: RecordChange[] = [];
+  const upserts: (typeof syncRecords.$inferInsert)[] = [];
+  let unchanged = 0;
+  const now = new Date();
+  for (const record of seen) {
+    const before = known.get(record.remoteId);
+    const base = {
+      connectionId: key.connectionId,
+      resource: key.resource,
+      remoteId: record.remoteId,
+      seenBy: key.runId,
+      lastSeenAt: now,
+    };
+    if (before && before.hash === record.hash && before.deletedAt === null) {
+      unchanged++;
+      continue;
+    }
+    const version = (before?.version ?? 0) + 1;
+    upserts.push({ ...base, hash: record.hash, data: record.data, version, modifiedAt: now, deletedAt: null });
+    changes.push(
+      before && before.deletedAt === null
+        ? { kind: "updated", remoteId: record.remoteId, version, data: record.data, before: before.data }
+        : { kind: "created", remoteId: record.remoteId, version, data: record.data },
+    );
+  }
+  // The unchanged are only marked seen: no new version, no event.
+  const written = new Set(upserts.map((u) => u.remoteId));
+  const untouched = ids.filter((id) => !written.has(id));
+  if (untouched.length) {
+    await tx
+      .update(syncRecords)
+      .set({ seenBy: key.runId, lastSeenAt: now })
+      .where(
+        and(
+          eq(syncRecords.connectionId, key.connectionId),
+          eq(syncRecords.resource, key.resource),
+          inArray(syncRecords.remoteId, untouched),
+        ),
+      );
+  }
+  if (upserts.length) {
+    await tx
+      .insert(syncRecords)
+      .values(upserts)
+      .onConflictDoUpdate({
+        target: [syncRecords.connectionId, syncRecords.resource, syncRecords.remoteId],
+        set: {
+          hash: sql`excluded.hash`,
+          data: sql`excluded.data`,
+          version: sql`excluded.version`,
+          seenBy: sql`excluded.seen_by`,
+          lastSeenAt: sql`excluded.last_seen_at`,
+          modifiedAt: sql`excluded.modified_at`,
+          deletedAt: sql`null`,
+        },
+      });
+  }
+  return { changes, unchanged };
+}
+
+/** Marks records of the copy deleted within the caller's transaction; answers their changes. */
+export async function deleteRecords(
+  tx: Database,
+  key: { connectionId: string; resource: string },
+  remoteIds: string[],
+): Promise<RecordChange[]> {
+  if (!remoteIds.length) return [];
+  const rows = await tx
+    .update(syncRecords)
+    .set({ deletedAt: new Date(), modifiedAt: new Date(), version: sql`${syncRecords.version} + 1` })
+    .where(
+      and(
+        eq(syncRecords.connectionId, key.connectionId),
+        eq(syncRecords.resource, key.resource),
+        inArray(syncRecords.remoteId, remoteIds),
+        isNull(syncRecords.deletedAt),
+      ),
+    )
+    .returning({ remoteId: syncRecords.remoteId, data: syncRecords.data, version: syncRecords.version });
+  return rows.map((row) => ({ kind: "deleted", remoteId: row.remoteId, version: row.version, data: row.data }));
+}

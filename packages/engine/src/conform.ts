@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { Integration, UnifiedResource } from "./definition.ts";
+import type { MappedIntegration, UnifiedResource } from "./definition.ts";
 import { resourceModels, Timestamp } from "./model.ts";
 
 /**
@@ -187,10 +187,10 @@ function leafCheck(schema: z.ZodType): Check {
   return (v) => (schema.safeParse(v).success && (typeof v !== "string" || isStorableText(v)) ? v : DROP);
 }
 
-const compiled = new WeakMap<Integration, Map<UnifiedResource, Check>>();
+const compiled = new WeakMap<MappedIntegration, Map<UnifiedResource, Check>>();
 
 /** The model check for one integration's resource, compiled once (the integration's value tables baked in). */
-export function conformerFor(integration: Integration, resource: UnifiedResource): (record: unknown) => Conformed {
+export function conformerFor(integration: MappedIntegration, resource: UnifiedResource): (record: unknown) => Conformed {
   let byResource = compiled.get(integration);
   if (!byResource) compiled.set(integration, (byResource = new Map()));
   let check = byResource.get(resource);

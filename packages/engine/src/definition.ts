@@ -217,6 +217,49 @@ export const integrationDefinition = z
   })
   .strict();
 
+/**
+ * A directory that pushes: identity providers provision into the gateway's own SCIM 2.0 service
+ * instead of being read through their API. What they push is kept as they sent it; `resources`
+ * names, per unified resource, the JSONata that maps one pushed resource to the unified model
+ * (held to it like every mapping). There is no base URL, credential or verify call: the gateway
+ * issues the provider a token.
+ */
+export const pushIntegrationDefinition = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    translations: z
+      .record(z.string().regex(/^[a-z]{2}$/, "a two-letter language code"), z.object({ description: z.string() }).strict())
+      .default({}),
+    direction: z.literal("push"),
+    /** The protocol providers push with; SCIM 2.0 (RFC 7643/7644) is the one served. */
+    protocol: z.literal("scim"),
+    resources: z
+      .object({
+        users: z.object({ mapping: mappingFiles }).strict(),
+        groups: z.object({ mapping: mappingFiles }).strict(),
+        /** One member of a pushed group (`{value, display, type}`) with the group's id as `group_id`. */
+        group_members: z.object({ mapping: mappingFiles }).strict(),
+      })
+      .strict(),
+    values: z
+      .record(z.string().regex(/^[a-z_]+(\.[a-z_]+)*$/, "a unified field path such as phones.type"), z.record(z.string(), z.string()))
+      .default({}),
+  })
+  .strict();
+
+export type PushIntegrationDefinition = z.infer<typeof pushIntegrationDefinition>;
+export type PushResource = keyof PushIntegrationDefinition["resources"];
+
+export interface PushIntegration extends PushIntegrationDefinition {
+  slug: string;
+  dir: string;
+  mappings: ReadonlyMap<string, Mapping>;
+}
+
+/** What mapping a record needs of an integration, pulled or pushed: its compiled files and value tables. */
+export type MappedIntegration = Pick<Integration, "slug" | "mappings" | "values">;
+
 export type IntegrationDefinition = z.infer<typeof integrationDefinition>;
 export type RequestTemplate = z.infer<typeof requestTemplate>;
 

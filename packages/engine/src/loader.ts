@@ -3,7 +3,7 @@ import { join, relative } from "node:path";
 import { compileMapping, type Mapping, MappingSyntaxError } from "@unifold/mapping";
 import { parse as parseYaml } from "yaml";
 import type { ZodError } from "zod";
-import { type Integration, integrationDefinition, writeKinds } from "./definition.ts";
+import { type Integration, integrationDefinition, type PushIntegration, pushIntegrationDefinition, writeKinds } from "./definition.ts";
 import { placeholders } from "./template.ts";
 
 /** A mapping folder that cannot be loaded; the message names the file and what is wrong. */
@@ -19,41 +19,54 @@ export class IntegrationLoadError extends Error {
 
 const SLUG = /^[a-z][a-z0-9-]*$/;
 
-/** Loads every `<dir>/<slug>/integration.yaml`; throws on the first broken file. */
-export function loadIntegrations(dir: string): Map<string, Integration> {
-  const integrations = new Map<string, Integration>();
+/** Every `<dir>/<slug>/` folder, with its integration.yaml read; throws on the first broken file. */
+function definitionFiles(dir: string): { slug: string; folder: string; shown: string; raw: unknown }[] {
+  const found = [];
   for (const slug of readdirSync(dir).sort()) {
     const folder = join(dir, slug);
     if (!statSync(folder).isDirectory()) continue;
     if (!SLUG.test(slug)) throw new IntegrationLoadError(folder, "folder names are lower-case slugs (a-z, 0-9, -)");
-    integrations.set(slug, loadIntegration(folder, slug));
+    found.push({ slug, folder, ...readDefinition(folder) });
+  }
+  return found;
+}
+
+function readDefinition(folder: string): { shown: string; raw: unknown } {
+  const file = join(folder, "integration.yaml");
+  const shown = relative(process.cwd(), file) || file;
+  try {
+    return { shown, raw: parseYaml(readFileSync(file, "utf8"), { prettyErrors: true }) };
+  } catch (error) {
+    throw new IntegrationLoadError(shown, (error as Error).message);
+  }
+}
+
+const pushes = (raw: unknown) => (raw as { direction?: unknown } | null)?.direction === "push";
+
+/** Loads every integration the gateway reads through a vendor's API (`<dir>/<slug>/integration.yaml`). */
+export function loadIntegrations(dir: string): Map<string, Integration> {
+  const integrations = new Map<string, Integration>();
+  for (const { slug, folder, raw } of definitionFiles(dir)) if (!pushes(raw)) integrations.set(slug, loadIntegration(folder, slug));
+  return integrations;
+}
+
+/** Loads every integration whose directory pushes (`direction: push`). */
+export function loadPushIntegrations(dir: string): Map<string, PushIntegration> {
+  const integrations = new Map<string, PushIntegration>();
+  for (const { slug, folder, shown, raw } of definitionFiles(dir)) {
+    if (!pushes(raw)) continue;
+    const parsed = pushIntegrationDefinition.safeParse(raw);
+    if (!parsed.success) throw new IntegrationLoadError(shown, describe(parsed.error));
+    const load = mappingLoader(folder, shown);
+    for (const [resource, { mapping }] of Object.entries(parsed.data.resources))
+      for (const file of mapping) load(file, `resources.${resource}`);
+    integrations.set(slug, { ...parsed.data, slug, dir: folder, mappings: load.mappings });
   }
   return integrations;
 }
 
-export function loadIntegration(folder: string, slug: string): Integration {
-  const file = join(folder, "integration.yaml");
-  const shown = relative(process.cwd(), file) || file;
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, "utf8"), { prettyErrors: true });
-  } catch (error) {
-    throw new IntegrationLoadError(shown, (error as Error).message);
-  }
-  const parsed = integrationDefinition.safeParse(raw);
-  if (!parsed.success) throw new IntegrationLoadError(shown, describe(parsed.error));
-  const definition = parsed.data;
-  // Every auth placeholder must name a declared field, so a typo fails at start, not per call.
-  for (const template of Object.values(definition.auth.headers)) {
-    for (const path of placeholders(template)) {
-      const [scope, name] = path.split(".");
-      const declared = scope === "credentials" ? definition.credentials : scope === "config" ? definition.config : undefined;
-      if (!declared || !name || !Object.hasOwn(declared, name)) {
-        throw new IntegrationLoadError(shown, `auth header template names {{${path}}}, which is not a declared credential or config field`);
-      }
-    }
-  }
-  // Every named JSONata file and pagination style must exist; each file compiles once, here.
+/** Compiles each JSONata file a definition names, once; a missing file or a syntax error names itself. */
+function mappingLoader(folder: string, shown: string) {
   const mappings = new Map<string, Mapping>();
   const load = (name: string, where: string) => {
     if (mappings.has(name)) return;
@@ -70,6 +83,27 @@ export function loadIntegration(folder: string, slug: string): Integration {
       throw error;
     }
   };
+  return Object.assign(load, { mappings });
+}
+
+export function loadIntegration(folder: string, slug: string): Integration {
+  const { shown, raw } = readDefinition(folder);
+  const parsed = integrationDefinition.safeParse(raw);
+  if (!parsed.success) throw new IntegrationLoadError(shown, describe(parsed.error));
+  const definition = parsed.data;
+  // Every auth placeholder must name a declared field, so a typo fails at start, not per call.
+  for (const template of Object.values(definition.auth.headers)) {
+    for (const path of placeholders(template)) {
+      const [scope, name] = path.split(".");
+      const declared = scope === "credentials" ? definition.credentials : scope === "config" ? definition.config : undefined;
+      if (!declared || !name || !Object.hasOwn(declared, name)) {
+        throw new IntegrationLoadError(shown, `auth header template names {{${path}}}, which is not a declared credential or config field`);
+      }
+    }
+  }
+  // Every named JSONata file and pagination style must exist; each file compiles once, here.
+  const load = mappingLoader(folder, shown);
+  const { mappings } = load;
   const pagination = (name: string | undefined, where: string) => {
     if (name !== undefined && !Object.hasOwn(definition.pagination, name))
       throw new IntegrationLoadError(shown, `${where} uses pagination "${name}", which is not declared`);

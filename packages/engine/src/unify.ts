@@ -1,6 +1,6 @@
 import { mapRecord } from "@unifold/mapping";
 import { conformerFor } from "./conform.ts";
-import type { Integration, UnifiedResource } from "./definition.ts";
+import type { MappedIntegration, UnifiedResource } from "./definition.ts";
 import { UpstreamShapeError } from "./calls.ts";
 
 export interface Unified {
@@ -17,7 +17,7 @@ export interface Unified {
  * an UpstreamShapeError naming the integration and resource, never an invented record.
  */
 export async function unifyRecords(
-  integration: Integration,
+  integration: MappedIntegration,
   resource: UnifiedResource,
   op: { response_mapping?: string[] | undefined },
   records: unknown[],

@@ -69,6 +69,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/connections/{id}/scim-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a new SCIM token for a directory that pushes
+         * @description The new token is shown once. Tokens it replaces keep working for `overlap_seconds` (0: they stop at once).
+         */
+        post: operations["createConnectionScimToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/connections/{id}": {
         parameters: {
             query?: never;
@@ -864,7 +884,13 @@ export interface components {
             slug: string;
             name: string;
             description: string | null;
-            default_base_url: string;
+            /**
+             * @description `pull`: read through the vendor's API with the connection's credentials; `push`: an identity provider provisions it over SCIM.
+             * @enum {string}
+             */
+            direction: "pull" | "push";
+            /** @description The vendor's API address; null for a directory that pushes. */
+            default_base_url: string | null;
             credential_fields: {
                 name: string;
                 label: string;
@@ -910,6 +936,15 @@ export interface components {
                 };
             };
         };
+        CreatedConnection: components["schemas"]["Connection"] & {
+            /** @description Only for a directory that pushes (integration `scim`). */
+            scim?: {
+                /** @description Paste into the identity provider as the SCIM base URL (tenant URL). */
+                base_url: string;
+                /** @description The bearer token the identity provider sends; shown once, stored hashed. */
+                token: string;
+            };
+        };
         Connection: {
             /** Format: uuid */
             id: string;
@@ -928,8 +963,8 @@ export interface components {
         CreateConnection: {
             tenant_id: string;
             integration: string;
-            /** @description The integration's credential fields. */
-            credentials: {
+            /** @description The integration's credential fields; none for a directory that pushes (SCIM). */
+            credentials?: {
                 [key: string]: string;
             };
             /** @description `base_url` and the integration's config fields; null removes a value. */
@@ -937,6 +972,10 @@ export interface components {
                 [key: string]: string | null;
             };
             name?: string;
+        };
+        ScimToken: {
+            token: string;
+            previous_valid_until: string;
         };
         PatchConnection: {
             name?: string | null;
@@ -1742,13 +1781,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The connection */
+            /** @description The connection (and, for a directory that pushes, its SCIM base URL and token) */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Connection"];
+                    "application/json": components["schemas"]["CreatedConnection"];
                 };
             };
             /** @description Invalid request */
@@ -1816,6 +1855,92 @@ export interface operations {
             };
             /** @description The upstream did not answer in time */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createConnectionScimToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description How long the tokens it replaces keep working; 0 stops them now.
+                     * @default 0
+                     */
+                    overlap_seconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The new token */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScimToken"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over 1 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

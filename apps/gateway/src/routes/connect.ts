@@ -12,6 +12,7 @@ import type { PageState } from "../domain/connect/index.ts";
 import { isHttpUrl } from "../domain/connections/index.ts";
 import { Failure } from "../domain/failure.ts";
 import { type AppEnv, callerOf } from "../http/env.ts";
+import { publicOrigin } from "../http/origin.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, ErrorSchema, IdParam, json, tenantOfKey } from "../schemas.ts";
 
@@ -145,7 +146,7 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
       responses: { 201: json(ConnectSessionSchema, "The link to send the customer"), ...commonErrors },
     }),
     async (c) => {
-      const made = await c.get("services").connect.createSession(callerOf(c), c.req.valid("json"), pageOrigin(c));
+      const made = await c.get("services").connect.createSession(callerOf(c), c.req.valid("json"), publicOrigin(c));
       const { session } = made;
       return c.json({ id: session.id, token: made.token, url: made.url, expires_at: made.expires_at, tenant_id: session.tenantId }, 201);
     },
@@ -214,7 +215,7 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
   // browsers) Origin must be this gateway, as the request reached it or as UNIFOLD_PUBLIC_URL
   // names it (behind a TLS-terminating proxy the two differ).
   const sameOrigin = csrf({
-    origin: (origin, c) => origin === new URL(c.req.url).origin || origin === new URL(pageOrigin(c as Context<AppEnv>)).origin,
+    origin: (origin, c) => origin === new URL(c.req.url).origin || origin === new URL(publicOrigin(c as Context<AppEnv>)).origin,
   });
   app.use(page, async (c, next) => {
     try {
@@ -269,27 +270,6 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
   });
 }
 
-/**
- * Where customers' browsers reach this gateway, for the links it makes: UNIFOLD_PUBLIC_URL;
- * else, behind a trusted proxy, the address it forwarded; else the address this request
- * arrived on. Never the Host header alone: a client chooses it.
- */
-function pageOrigin(c: Context<AppEnv>): string {
-  const { publicUrl, trustProxy } = c.get("services").connect.settings;
-  if (publicUrl) return publicUrl;
-  if (trustProxy) {
-    const proto = firstOf(c.req.header("x-forwarded-proto"));
-    const host = firstOf(c.req.header("x-forwarded-host")) ?? c.req.header("host");
-    if ((proto === "http" || proto === "https") && host && HOST.test(host)) return `${proto}://${host}`;
-  }
-  const socket = (c.env as HttpBindings | undefined)?.incoming?.socket;
-  if (!socket?.localAddress) return new URL(c.req.url).origin;
-  const address = socket.localAddress.replace(/^::ffff:/, "");
-  return `http://${address.includes(":") ? `[${address}]` : address}:${socket.localPort}`;
-}
-
-const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
-const firstOf = (header: string | undefined) => header?.split(",")[0]?.trim() || undefined;
 const lastOf = (header: string | undefined) => header?.split(",").at(-1)?.trim() || undefined;
 
 /**

@@ -1,7 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { connectionStatuses } from "@unifold/db";
 import { Deleted } from "@unifold/engine";
+import { Failure } from "../domain/failure.ts";
 import { type AppEnv, callerOf } from "../http/env.ts";
+import { publicOrigin } from "../http/origin.ts";
 import { listEnvelope } from "../http/envelope.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, IdParam, json, listOf, pageQuery, upstreamErrors } from "../schemas.ts";
@@ -30,12 +32,36 @@ const CreateBody = z
   .object({
     tenant_id: tenantId,
     integration: z.string().min(1).max(100),
-    credentials: credentialsInput,
+    credentials: credentialsInput
+      .optional()
+      .openapi({ description: "The integration's credential fields; none for a directory that pushes (SCIM)." }),
     config: configInput.optional(),
     name: z.string().min(1).max(200).optional(),
   })
   .strict()
   .openapi("CreateConnection");
+
+const CreatedConnection = ConnectionSchema.extend({
+  scim: z
+    .object({
+      base_url: z.string().openapi({ description: "Paste into the identity provider as the SCIM base URL (tenant URL)." }),
+      token: z.string().openapi({ description: "The bearer token the identity provider sends; shown once, stored hashed." }),
+    })
+    .optional()
+    .openapi({ description: "Only for a directory that pushes (integration `scim`)." }),
+}).openapi("CreatedConnection");
+
+const TokenBody = z
+  .object({
+    overlap_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .default(0)
+      .openapi({ description: "How long the tokens it replaces keep working; 0 stops them now." }),
+  })
+  .strict();
 
 const PatchBody = z
   .object({
@@ -66,12 +92,57 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       summary: "Register a connection",
       middleware: admin,
       request: { query: VerifyQuery, body: { content: { "application/json": { schema: CreateBody } }, required: true } },
-      responses: { 201: json(ConnectionSchema, "The connection"), ...commonErrors, ...upstreamErrors },
+      responses: {
+        201: json(CreatedConnection, "The connection (and, for a directory that pushes, its SCIM base URL and token)"),
+        ...commonErrors,
+        ...upstreamErrors,
+      },
     }),
     async (c) => {
-      const { connections } = c.get("services");
-      const { connection } = await connections.create(callerOf(c), c.req.valid("json"), c.req.valid("query").verify === "true");
+      const { connections, scim } = c.get("services");
+      const body = c.req.valid("json");
+      if (scim.pushes(body.integration)) {
+        for (const field of ["credentials", "config"] as const) {
+          if (body[field] !== undefined)
+            throw new Failure(
+              "invalid_request",
+              `${field}: a directory that pushes takes none; its identity provider gets a SCIM token instead`,
+              {
+                details: [{ path: field, message: "not taken by a directory that pushes" }],
+              },
+            );
+        }
+        const made = await scim.connect(callerOf(c), body, publicOrigin(c));
+        return c.json({ ...connections.present(made.connection), scim: made.scim }, 201);
+      }
+      const { connection } = await connections.create(
+        callerOf(c),
+        { ...body, credentials: body.credentials ?? {} },
+        c.req.valid("query").verify === "true",
+      );
       return c.json(connections.present(connection), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/connections/{id}/scim-token",
+      tags: ["Connections"],
+      summary: "Issue a new SCIM token for a directory that pushes",
+      description: "The new token is shown once. Tokens it replaces keep working for `overlap_seconds` (0: they stop at once).",
+      middleware: admin,
+      request: { params: IdParam, body: { content: { "application/json": { schema: TokenBody } }, required: false } },
+      responses: {
+        201: json(z.object({ token: z.string(), previous_valid_until: z.string() }).openapi("ScimToken"), "The new token"),
+        ...commonErrors,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const overlap = (c.req.valid("json") as z.infer<typeof TokenBody> | undefined)?.overlap_seconds ?? 0;
+      const token = await c.get("services").scim.issueToken(callerOf(c), id, overlap);
+      return c.json({ token, previous_valid_until: new Date(Date.now() + overlap * 1000).toISOString() }, 201);
     },
   );
 

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Integration } from "@unifold/engine";
+import type { Integration, PushIntegration } from "@unifold/engine";
 import { requireScope } from "../middleware/auth.ts";
 import { commonErrors, json } from "../schemas.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -19,7 +19,11 @@ const IntegrationSchema = z
     slug: z.string(),
     name: z.string(),
     description: z.string().nullable(),
-    default_base_url: z.string(),
+    direction: z.enum(["pull", "push"]).openapi({
+      description:
+        "`pull`: read through the vendor's API with the connection's credentials; `push`: an identity provider provisions it over SCIM.",
+    }),
+    default_base_url: z.string().nullable().openapi({ description: "The vendor's API address; null for a directory that pushes." }),
     credential_fields: z.array(FieldSchema),
     config_fields: z.array(FieldSchema),
     resources: z
@@ -39,7 +43,13 @@ export function registerIntegrations(app: OpenAPIHono<AppEnv>) {
       middleware: [requireScope("api")],
       responses: { 200: json(z.object({ result: z.array(IntegrationSchema) }), "Every loaded integration"), ...commonErrors },
     }),
-    (c) => c.json({ result: [...c.get("services").connections.integrations.values()].map(present) }, 200),
+    (c) => {
+      const { connections, scim } = c.get("services");
+      return c.json(
+        { result: [...[...connections.integrations.values()].map(present), ...[...scim.integrations.values()].map(presentPushed)] },
+        200,
+      );
+    },
   );
 }
 
@@ -55,15 +65,30 @@ function fields(declared: Integration["credentials"]) {
   }));
 }
 
-function present(integration: Integration) {
+function present(integration: Integration): z.infer<typeof IntegrationSchema> {
   return {
     slug: integration.slug,
     name: integration.name,
     description: integration.description ?? null,
+    direction: "pull",
     default_base_url: integration.base_url,
     credential_fields: fields(integration.credentials),
     config_fields: fields(integration.config),
     resources: Object.fromEntries(Object.entries(integration.resources).map(([name, operations]) => [name, Object.keys(operations ?? {})])),
     proxy_resources: Object.keys(integration.proxy),
+  };
+}
+
+function presentPushed(integration: PushIntegration): z.infer<typeof IntegrationSchema> {
+  return {
+    slug: integration.slug,
+    name: integration.name,
+    description: integration.description ?? null,
+    direction: "push",
+    default_base_url: null,
+    credential_fields: [],
+    config_fields: [],
+    resources: Object.fromEntries(Object.keys(integration.resources).map((name) => [name, ["list", "get"]])),
+    proxy_resources: [],
   };
 }

@@ -72,6 +72,25 @@ export async function createConnection(
 }
 
 /**
+ * Registers a connection to a directory that pushes (an identity provider provisioning over
+ * SCIM): nothing to verify and no credentials to keep; the SCIM module issues its token.
+ */
+export async function createPushedConnection(
+  deps: Deps<ConnectionsParts>,
+  input: { tenant_id: string; integration: string; name?: string | undefined },
+): Promise<Connection> {
+  return deps.parts.store.create({
+    tenantId: input.tenant_id,
+    integration: input.integration,
+    name: input.name ?? null,
+    config: {},
+    credentials: {},
+    verifiedAt: null,
+    accountRef: null,
+  });
+}
+
+/**
  * Which upstream account credentials open, as a one-way hash: the integration, the base URL and
  * the account the verify call names, or where it names none, the credentials themselves (the
  * same key is the same account; another key may be another account).
@@ -127,6 +146,7 @@ export async function patchConnection(
   verify: boolean,
 ): Promise<Connection> {
   const current = await getConnection(deps, id);
+  if (deps.parts.pushed.has(current.integration)) return patchPushed(deps, current, patch);
   const integration = integrationOf(deps, current);
   const credentials = patch.credentials ? checkCredentials(integration, patch.credentials) : undefined;
   const config = patch.config ? checkConfig(integration, current.config, patch.config, deps.parts.upstream.refusal) : undefined;
@@ -159,6 +179,19 @@ export async function patchConnection(
   return updated;
 }
 
+/** A pushed directory's connection has a name and a status to change; nothing to verify. */
+async function patchPushed(deps: Deps<ConnectionsParts>, current: Connection, patch: ConnectionPatch): Promise<Connection> {
+  for (const field of ["credentials", "config"] as const) {
+    if (patch[field] !== undefined)
+      throw new Failure("invalid_request", `${field}: a directory that pushes has none; issue a new SCIM token instead`, {
+        details: [{ path: field, message: "not taken by a directory that pushes" }],
+      });
+  }
+  const updated = await deps.parts.store.update(current.id, { name: patch.name, status: patch.status });
+  if (!updated) throw notFound(current.id);
+  return updated;
+}
+
 /**
  * Deletes a connection and erases its directory from the gateway: the synced copy and every
  * record event (people's data) go in the same transaction that writes one `connection.deleted`
@@ -186,6 +219,8 @@ export async function removeConnection(deps: Deps<ConnectionsParts>, id: string)
 /** Checks the stored credentials against the vendor: active when accepted, needs_reauth when not. */
 export async function reverifyConnection(deps: Deps<ConnectionsParts>, id: string): Promise<Connection> {
   const current = await getConnection(deps, id);
+  if (deps.parts.pushed.has(current.integration))
+    throw new Failure("invalid_request", `connection ${id}'s directory pushes: there is no vendor to verify it with`);
   const integration = integrationOf(deps, current);
   const credentials = await deps.parts.store.credentials(id);
   const { ok } = await verifyCredentials(deps.parts.upstream, integration, current.config, credentials);

@@ -3,6 +3,7 @@ import type { UpstreamTarget } from "@unifold/engine";
 import { type Caller, withCaller } from "../caller.ts";
 import {
   createConnection,
+  createPushedConnection,
   getConnection,
   listConnections,
   patchConnection,
@@ -24,6 +25,7 @@ export function createConnections(parts: ConnectionsParts) {
   return {
     ...withCaller(parts, {
       create: createConnection,
+      createPushed: createPushedConnection,
       list: listConnections,
       /** The connection, or a not_found failure. */
       get: getConnection,

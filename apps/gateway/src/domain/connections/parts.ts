@@ -7,6 +7,8 @@ import type { Events } from "../events/index.ts";
 export interface ConnectionsParts {
   store: ConnectionStore;
   integrations: ReadonlyMap<string, Integration>;
+  /** Slugs of the integrations whose directories push: their connections are not reached through a vendor API. */
+  pushed: ReadonlySet<string>;
   upstream: UpstreamClient;
   cursors: CursorCodec;
   metrics: Pick<Metrics, "rateLimited" | "limitStoreUnavailable">;

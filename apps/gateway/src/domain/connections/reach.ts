@@ -21,6 +21,12 @@ export async function reachConnection({ parts, caller }: Deps<ConnectionsParts>,
   if (!found || (tenant && found.connection.tenantId !== tenant)) throw new Failure("not_found", `no connection with id ${id}`);
   const { connection, sealed } = found;
   const integration = parts.integrations.get(connection.integration);
+  if (!integration && parts.pushed.has(connection.integration)) {
+    throw new Failure(
+      "invalid_request",
+      `connection ${id}'s directory is pushed by its identity provider over SCIM, which owns it: read what it pushed at /unified/records/{resource}, and change it in the identity provider`,
+    );
+  }
   if (!integration)
     throw new Failure("internal_error", `connection ${id} uses integration "${connection.integration}", which is not loaded`);
   if (connection.status === "disabled") throw new Failure("forbidden", `connection ${id} is disabled`);

@@ -6,6 +6,7 @@ import type { EventsParts } from "./parts.ts";
 
 export type { Emit } from "./emitter.ts";
 export type { EventsParts };
+export { eventsOfChange, recordHash } from "./changes.ts";
 export { presentEvent } from "./present.ts";
 export { eventTypes, type SyncableResource, syncableResources } from "./types.ts";
 

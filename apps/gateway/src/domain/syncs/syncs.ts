@@ -1,12 +1,10 @@
-import { createHash } from "node:crypto";
 import type { Database, NewEvent, RecordChange, Sync, SyncRun } from "@unifold/db";
 import type { UnifiedResource } from "@unifold/engine";
-import stringify from "safe-stable-stringify";
 import { Failure } from "../failure.ts";
 import { loggable } from "../../logger.ts";
 import { keysetPage } from "../cursor.ts";
 import type { Deps } from "../caller.ts";
-import { type Emit, type SyncableResource, syncableResources } from "../events/index.ts";
+import { type Emit, eventsOfChange, recordHash, type SyncableResource } from "../events/index.ts";
 import { supportedOperation, type UnifiedPage } from "../unified/index.ts";
 import type { SyncsParts } from "./parts.ts";
 
@@ -111,47 +109,6 @@ export async function listRuns(deps: Deps<SyncsParts>, id: string, input: { limi
   );
 }
 
-/** The hash a record is compared by: its unified form in canonical JSON (keys sorted). */
-export function recordHash(record: Record<string, unknown>): string {
-  return createHash("sha256").update(stringify(record)!).digest("base64url");
-}
-
-/** Top-level fields whose values differ. */
-function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((key) => stringify(before[key]) !== stringify(after[key])).sort();
-}
-
-/**
- * The events one change makes: a status move between active and inactive is its own event; a
- * membership is added or removed (a member's changed name is the user's update, not the group's).
- */
-function eventsOf(resource: SyncableResource, change: RecordChange): { type: string; data: Record<string, unknown> }[] {
-  const noun = syncableResources[resource];
-  if (resource === "group_members") {
-    return change.kind === "updated"
-      ? []
-      : [{ type: `group_member.${change.kind === "created" ? "added" : "removed"}`, data: change.data }];
-  }
-  if (change.kind !== "updated") return [{ type: `${noun}.${change.kind}`, data: change.data }];
-  const fields = changedFields(change.before, change.data);
-  const moved = resource === "users" ? statusMove(change.before.status, change.data.status) : undefined;
-  const others = fields.filter((field) => !(moved && field === "status"));
-  return [
-    ...(moved ? [{ type: `user.${moved}`, data: change.data }] : []),
-    ...(others.length ? [{ type: `${noun}.updated`, data: { ...change.data }, changed: others }] : []),
-  ].map(({ type, data, changed }: { type: string; data: Record<string, unknown>; changed?: string[] }) => ({
-    type,
-    data: changed ? { ...data, changed_fields: changed } : data,
-  }));
-}
-
-function statusMove(before: unknown, after: unknown): "deactivated" | "reactivated" | undefined {
-  if (before === "active" && after === "inactive") return "deactivated";
-  if (before === "inactive" && after === "active") return "reactivated";
-  return undefined;
-}
-
 /** A sync's events: its tenant, connection and integration on every row. */
 function ofSync(sync: Sync, integration: string, rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]): NewEvent[] {
   return rows.map((row) => ({ ...row, tenantId: sync.tenantId, connectionId: sync.connectionId, integration }));
@@ -223,7 +180,7 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
   const silent = !sync.initialEvents && !(await parts.store.hasSucceeded(sync.id));
   const toEvents = (emit: Emit, resource: SyncableResource) => async (tx: Database, changes: RecordChange[]) => {
     if (silent) return;
-    const rows = changes.flatMap((change) => eventsOf(resource, change).map((e) => ({ ...e, version: change.version })));
+    const rows = changes.flatMap((change) => eventsOfChange(resource, change).map((e) => ({ ...e, version: change.version })));
     await emit(tx, ofSync(sync, integration, rows));
   };
   const announce = (rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]) =>

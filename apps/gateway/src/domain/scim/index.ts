@@ -1,0 +1,89 @@
+import { timingSafeEqual } from "node:crypto";
+import type { Caller } from "../caller.ts";
+import { Failure } from "../failure.ts";
+import { resourceTypesOf, schemasOf, serviceProviderConfig } from "./discovery.ts";
+import { type ListQuery, listResources, project } from "./list.ts";
+import type { ScimParts } from "./parts.ts";
+import { createResource, getResource, patchResource, present, removeResource, replaceResource } from "./resources.ts";
+import { type Endpoint, ScimRefusal, type ScimScope } from "./scope.ts";
+
+export { ScimRefusal, type Endpoint, type ScimScope };
+export type { ListQuery, ScimParts };
+
+/** Directories that push: the SCIM 2.0 service identity providers provision into (docs/scim.md). */
+export type Scim = ReturnType<typeof createScim>;
+
+export function createScim(parts: ScimParts) {
+  return {
+    /** The integrations whose directories push, by slug. */
+    integrations: parts.integrations,
+    /** Whether an integration's directory pushes. */
+    pushes: (slug: string) => parts.integrations.has(slug),
+
+    /**
+     * The request's scope, from the connection id in its URL and its bearer token: a token opens
+     * only its own connection, and only while the connection exists and is not disabled. Every
+     * refusal is the same 401, so a caller learns nothing about other connections.
+     */
+    async authenticate(connectionId: string, token: string | undefined, baseUrl: string): Promise<ScimScope> {
+      const refused = new ScimRefusal(401, "a valid bearer token for this SCIM base URL is required");
+      if (!token) throw refused;
+      const owner = await parts.store.authenticate(token);
+      if (!owner || !sameText(owner, connectionId)) throw refused;
+      const connection = await parts.connections.find(connectionId);
+      const integration = connection && parts.integrations.get(connection.integration);
+      if (!connection || !integration || connection.status === "disabled") throw refused;
+      return { connection, integration, baseUrl };
+    },
+
+    list: (scope: ScimScope, endpoint: Endpoint, query: ListQuery) => listResources(parts, scope, endpoint, query),
+    async get(scope: ScimScope, endpoint: Endpoint, id: string, query: Pick<ListQuery, "attributes" | "excludedAttributes"> = {}) {
+      const row = await getResource(parts, scope, endpoint, id);
+      return { resource: project(present(scope, endpoint, row), query, endpoint), version: row.version };
+    },
+    async create(scope: ScimScope, endpoint: Endpoint, body: unknown) {
+      const row = await createResource(parts, scope, endpoint, body);
+      return { resource: present(scope, endpoint, row), version: row.version };
+    },
+    async replace(scope: ScimScope, endpoint: Endpoint, id: string, body: unknown, ifMatch?: string) {
+      const row = await replaceResource(parts, scope, endpoint, id, body, ifMatch);
+      return { resource: present(scope, endpoint, row), version: row.version };
+    },
+    async patch(scope: ScimScope, endpoint: Endpoint, id: string, body: unknown, ifMatch?: string) {
+      const row = await patchResource(parts, scope, endpoint, id, body, ifMatch);
+      return { resource: present(scope, endpoint, row), version: row.version };
+    },
+    remove: (scope: ScimScope, endpoint: Endpoint, id: string, ifMatch?: string) => removeResource(parts, scope, endpoint, id, ifMatch),
+
+    serviceProviderConfig,
+    resourceTypes: resourceTypesOf,
+    schemas: schemasOf,
+
+    /** A new token for a push connection the caller reaches; older ones keep working `overlapSeconds` more. */
+    async issueToken(caller: Caller, connectionId: string, overlapSeconds: number) {
+      const connection = await parts.connections.find(connectionId);
+      const bound = caller.apiKey.tenantId;
+      if (!connection || (bound && connection.tenantId !== bound)) throw new Failure("not_found", `no connection with id ${connectionId}`);
+      if (!parts.integrations.has(connection.integration))
+        throw new Failure(
+          "invalid_request",
+          `connection ${connectionId} reads ${connection.integration} through its API; only a pushing directory has a SCIM token`,
+        );
+      return parts.store.issueToken(connection.id, overlapSeconds);
+    },
+
+    /** Registers a push connection; its SCIM base URL and first token are answered once. */
+    async connect(caller: Caller, input: { tenant_id: string; integration: string; name?: string | undefined }, publicBase: string) {
+      const connection = await parts.connections.createPushed(caller, input);
+      const token = await parts.store.issueToken(connection.id);
+      return { connection, scim: { base_url: `${publicBase}/scim/v2/${connection.id}`, token } };
+    },
+  };
+}
+
+/** Equal ids compared in constant time (the id is not secret, but the check stays uniform). */
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,356 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, startGateway } from "./harness.ts";
+
+/*
+ * The SCIM 2.0 service identity providers push into, over real HTTP on loopback with a real
+ * Postgres: the requests Okta and Microsoft Entra ID send (../shared/upstreams/*-scim-client.md),
+ * RFC 7644's answers, and what the unified side sees of it (the copy and the event log).
+ */
+
+let gw: Gateway;
+beforeAll(async () => {
+  gw = await startGateway();
+}, 60_000);
+afterAll(() => gw?.close());
+
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+interface Pushed {
+  id: string;
+  baseUrl: string;
+  token: string;
+}
+
+async function pushConnection(tenant = "acme"): Promise<Pushed> {
+  const made = await gw.call("POST", "/connections", { body: { tenant_id: tenant, integration: "scim", name: "Okta" } });
+  expect(made.status).toBe(201);
+  return { id: made.body.id, baseUrl: made.body.scim.base_url, token: made.body.scim.token };
+}
+
+async function scim(to: Pushed, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${to.baseUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${to.token}`,
+      ...(body !== undefined && { "content-type": "application/scim+json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+const filter = (text: string) => `filter=${encodeURIComponent(text)}`;
+
+async function eventsOf(connectionId: string) {
+  const page = await gw.call("GET", `/events?connection_id=${connectionId}&limit=500`);
+  return (page.body.result as { type: string; version: number; data: Record<string, unknown> }[]).map((e) => ({ ...e }));
+}
+
+describe("a directory that pushes over SCIM", () => {
+  it("is listed among the integrations as a directory that pushes", async () => {
+    const listed = await gw.call("GET", "/integrations");
+    expect(listed.body.result.find((i: { slug: string }) => i.slug === "scim")).toMatchObject({
+      direction: "push",
+      default_base_url: null,
+      credential_fields: [],
+      resources: { users: ["list", "get"], groups: ["list", "get"], group_members: ["list", "get"] },
+    });
+    expect(listed.body.result.find((i: { slug: string }) => i.slug === "jumpcloud").direction).toBe("pull");
+  });
+
+  it("answers the SCIM base URL and a token once, and keeps only the token's hash", async () => {
+    const made = await gw.call("POST", "/connections", { body: { tenant_id: "acme", integration: "scim" } });
+    expect(made.status).toBe(201);
+    expect(made.body.scim.base_url).toBe(`${gw.url}/scim/v2/${made.body.id}`);
+    expect(made.body.scim.token).toMatch(/^scim_[A-Za-z0-9_-]{40,}$/);
+    const again = await gw.call("GET", `/connections/${made.body.id}`);
+    expect(again.text).not.toContain(made.body.scim.token);
+    const rows = await gw.services.platform.store.db.execute(`select token_hash from scim_tokens where connection_id = '${made.body.id}'`);
+    expect(JSON.stringify(rows)).not.toContain(made.body.scim.token);
+  });
+
+  it("runs Okta's assign, import, update, deactivate and reactivate, and announces each change once", async () => {
+    const okta = await pushConnection();
+    const lookup = await scim(okta, "GET", `/Users?${filter('userName eq "jane.doe@acme.example.com"')}&startIndex=1&count=100`);
+    expect(lookup.status).toBe(200);
+    expect(lookup.headers.get("content-type")).toMatch(/^application\/scim\+json/);
+    expect(lookup.body).toEqual({
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+      totalResults: 0,
+      startIndex: 1,
+      itemsPerPage: 0,
+      Resources: [],
+    });
+
+    const created = await scim(okta, "POST", "/Users", {
+      schemas: [USER],
+      userName: "jane.doe@acme.example.com",
+      name: { givenName: "Jane", familyName: "Doe" },
+      emails: [{ primary: true, value: "jane.doe@acme.example.com", type: "work" }],
+      displayName: "Jane Doe",
+      locale: "en-US",
+      externalId: "00u1abcd",
+      groups: [],
+      password: "Sup3r-secret!",
+      active: true,
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect(created.headers.get("location")).toBe(`${okta.baseUrl}/Users/${id}`);
+    expect(created.body).toMatchObject({
+      userName: "jane.doe@acme.example.com",
+      active: true,
+      meta: { resourceType: "User", version: 'W/"1"' },
+    });
+    expect(created.body.password).toBeUndefined();
+    expect(created.headers.get("etag")).toBe('W/"1"');
+
+    // Okta may change the case of a login: the lookup and the uniqueness ignore case.
+    const found = await scim(okta, "GET", `/Users?${filter('userName eq "JANE.DOE@acme.example.com"')}`);
+    expect(found.body.totalResults).toBe(1);
+    const clash = await scim(okta, "POST", "/Users", { schemas: [USER], userName: "Jane.Doe@ACME.example.com" });
+    expect(clash.status).toBe(409);
+    expect(clash.body).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], scimType: "uniqueness", status: "409" });
+
+    // Catalogue apps: GET, then PUT of the whole resource (left-out attributes are cleared).
+    const current = await scim(okta, "GET", `/Users/${id}`);
+    const put = await scim(okta, "PUT", `/Users/${id}`, { ...current.body, title: "Engineer", locale: undefined });
+    expect(put.status).toBe(200);
+    expect(put.body.title).toBe("Engineer");
+    expect(put.body.locale).toBeUndefined();
+    expect(put.body.meta.version).toBe('W/"2"');
+
+    const off = { schemas: [PATCH_OP], Operations: [{ op: "replace", value: { active: false } }] };
+    expect((await scim(okta, "PATCH", `/Users/${id}`, off)).body.active).toBe(false);
+    // The same deactivation again changes nothing and announces nothing.
+    expect((await scim(okta, "PATCH", `/Users/${id}`, off)).body.meta.version).toBe('W/"3"');
+    // A deactivated user stays readable, in SCIM and in the copy.
+    expect((await scim(okta, "GET", `/Users/${id}`)).body.active).toBe(false);
+    const on = { schemas: [PATCH_OP], Operations: [{ op: "replace", value: { active: true } }] };
+    expect((await scim(okta, "PATCH", `/Users/${id}`, on)).body.active).toBe(true);
+
+    const types = (await eventsOf(okta.id)).map((e) => `${e.type}@${e.version}`);
+    expect(types).toEqual(["user.created@1", "user.updated@2", "user.deactivated@3", "user.reactivated@4"]);
+    const updated = (await eventsOf(okta.id)).find((e) => e.type === "user.updated")!;
+    expect(updated.data.changed_fields).toEqual(["title", "updated_at"]);
+
+    const copy = await gw.call("GET", `/unified/records/users?connection_id=${okta.id}`);
+    expect(copy.body.result).toHaveLength(1);
+    expect(copy.body.result[0].data).toMatchObject({
+      id,
+      username: "jane.doe@acme.example.com",
+      first_name: "Jane",
+      status: "active",
+      title: "Engineer",
+    });
+  });
+
+  it("runs Entra's create, capitalised Replace ops, string booleans, manager and clearing", async () => {
+    const entra = await pushConnection();
+    const manager = await scim(entra, "POST", "/Users", { schemas: [USER], userName: "boss@contoso.example", active: true });
+    const created = await scim(entra, "POST", "/Users", {
+      schemas: [USER, ENTERPRISE],
+      externalId: "8f3c9d2e",
+      userName: "Test_User_1@contoso.example",
+      active: true,
+      emails: [{ primary: true, type: "work", value: "Test_User_1@contoso.example" }],
+      meta: { resourceType: "User" },
+      name: { formatted: "Test User", familyName: "User", givenName: "Test" },
+      roles: [],
+      [ENTERPRISE]: { department: "Research", employeeNumber: "E-1" },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    // The matching attribute answers 200 and a ListResponse, never a 404.
+    for (const text of [
+      'userName eq "test_user_1@contoso.example"',
+      'externalId eq "8f3c9d2e"',
+      'emails[type eq "work"].value eq "Test_User_1@contoso.example"',
+    ]) {
+      const found = await scim(entra, "GET", `/Users?${filter(text)}`);
+      expect(found.status, text).toBe(200);
+      expect(
+        found.body.Resources.map((r: { id: string }) => r.id),
+        text,
+      ).toEqual([id]);
+    }
+    const patch = (Operations: unknown[]) => scim(entra, "PATCH", `/Users/${id}`, { schemas: [PATCH_OP], Operations });
+    let now = await patch([
+      { op: "Replace", path: 'emails[type eq "work"].value', value: "renamed@contoso.example" },
+      { op: "Replace", path: "name.familyName", value: "Renamed" },
+      { op: "Add", path: `${ENTERPRISE}:manager`, value: manager.body.id },
+    ]);
+    expect(now.status).toBe(200);
+    expect(now.body.emails).toEqual([{ primary: true, type: "work", value: "renamed@contoso.example" }]);
+    expect(now.body[ENTERPRISE].manager).toEqual({ value: manager.body.id });
+    now = await patch([{ op: "Replace", path: "active", value: "False" }]);
+    expect(now.body.active).toBe(false);
+    now = await patch([
+      { op: "Replace", path: `${ENTERPRISE}:department`, value: "" },
+      { op: "Replace", path: "name.familyName", value: null },
+    ]);
+    expect(now.body[ENTERPRISE].department).toBeUndefined();
+    expect(now.body.name.familyName).toBeUndefined();
+
+    const copy = await gw.call("GET", `/unified/records/users?connection_id=${entra.id}`);
+    const unified = copy.body.result.find((r: { id: string }) => r.id === id).data;
+    expect(unified).toMatchObject({
+      status: "inactive",
+      manager_id: manager.body.id,
+      department: null,
+      last_name: null,
+      employee_number: "E-1",
+    });
+    const types = (await eventsOf(entra.id)).map((e) => e.type);
+    expect(types).toEqual(["user.created", "user.created", "user.updated", "user.deactivated", "user.updated"]);
+
+    expect((await scim(entra, "DELETE", `/Users/${id}`)).status).toBe(204);
+    expect((await scim(entra, "GET", `/Users/${id}`)).status).toBe(404);
+    expect((await eventsOf(entra.id)).at(-1)?.type).toBe("user.deleted");
+  });
+
+  it("keeps groups and their members, Okta's and Entra's ways, with a membership event each", async () => {
+    const idp = await pushConnection();
+    const users = [];
+    for (const name of ["ann", "bob", "cy"])
+      users.push((await scim(idp, "POST", "/Users", { schemas: [USER], userName: `${name}@acme.example.com` })).body);
+    const group = await scim(idp, "POST", "/Groups", { schemas: [GROUP], displayName: "Engineering", members: [] });
+    expect(group.status).toBe(201);
+    const gid = group.body.id as string;
+    const patch = (Operations: unknown[]) => scim(idp, "PATCH", `/Groups/${gid}`, { schemas: [PATCH_OP], Operations });
+    // Okta: one add op with several members; then a removal by filter; then a rename with {id, displayName}.
+    await patch([{ op: "add", path: "members", value: users.map((u) => ({ value: u.id, display: u.userName })) }]);
+    await patch([{ op: "remove", path: `members[value eq "${users[0].id}"]` }]);
+    const renamed = await patch([{ op: "replace", value: { id: gid, displayName: "Engineers" } }]);
+    expect(renamed.body.displayName).toBe("Engineers");
+    // Entra: members removed by a value array.
+    await patch([{ op: "Remove", path: "members", value: [{ value: users[1].id }] }]);
+    const now = await scim(idp, "GET", `/Groups/${gid}`);
+    expect(now.body.members.map((m: { value: string }) => m.value)).toEqual([users[2].id]);
+    const lean = await scim(idp, "GET", `/Groups?excludedAttributes=members&${filter('displayName eq "engineers"')}`);
+    expect(lean.body.Resources).toHaveLength(1);
+    expect(lean.body.Resources[0].members).toBeUndefined();
+    // Group names are unique per directory, ignoring case.
+    expect((await scim(idp, "POST", "/Groups", { schemas: [GROUP], displayName: "ENGINEERS" })).body.scimType).toBe("uniqueness");
+
+    const events = (await eventsOf(idp.id)).filter((e) => e.type.startsWith("group"));
+    expect(events.map((e) => e.type)).toEqual([
+      "group.created",
+      "group.updated",
+      "group_member.added",
+      "group_member.added",
+      "group_member.added",
+      "group.updated",
+      "group_member.removed",
+      "group.updated",
+      "group.updated",
+      "group_member.removed",
+    ]);
+    const members = await gw.call("GET", `/unified/records/group_members?connection_id=${idp.id}`);
+    const live = members.body.result.filter((r: { deleted_at: string | null }) => r.deleted_at === null);
+    expect(live.map((r: { data: unknown }) => r.data)).toEqual([{ group_id: gid, user_id: users[2].id, name: "cy@acme.example.com" }]);
+
+    expect((await scim(idp, "DELETE", `/Groups/${gid}`)).status).toBe(204);
+    const after = (await eventsOf(idp.id)).slice(-2).map((e) => e.type);
+    expect(after.sort()).toEqual(["group.deleted", "group_member.removed"]);
+  });
+
+  it("pages with startIndex and count in a stable order, and echoes startIndex", async () => {
+    const idp = await pushConnection();
+    for (let i = 0; i < 12; i++) await scim(idp, "POST", "/Users", { schemas: [USER], userName: `page${i}@acme.example.com` });
+    const seen: string[] = [];
+    for (let page = 0; page < 3; page++) {
+      const answer = await scim(idp, "GET", `/Users?startIndex=${page * 5 + 1}&count=5`);
+      expect(answer.body).toMatchObject({ totalResults: 12, startIndex: page * 5 + 1, itemsPerPage: page < 2 ? 5 : 2 });
+      seen.push(...answer.body.Resources.map((r: { userName: string }) => r.userName));
+    }
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => `page${i}@acme.example.com`));
+    const counted = await scim(idp, "GET", "/Users?count=0");
+    expect(counted.body).toMatchObject({ totalResults: 12, itemsPerPage: 0, Resources: [] });
+  });
+
+  it("serves its discovery documents, the Group schema included", async () => {
+    const idp = await pushConnection();
+    const config = await scim(idp, "GET", "/ServiceProviderConfig");
+    expect(config.body).toMatchObject({
+      patch: { supported: true },
+      filter: { supported: true },
+      bulk: { supported: false },
+      etag: { supported: true },
+    });
+    const schemas = await scim(idp, "GET", "/Schemas");
+    expect(schemas.body.Resources.map((s: { id: string }) => s.id)).toEqual([USER, ENTERPRISE, GROUP]);
+    const types = await scim(idp, "GET", "/ResourceTypes");
+    expect(types.body.Resources.map((t: { endpoint: string }) => t.endpoint)).toEqual(["/Users", "/Groups"]);
+    expect((await scim(idp, "GET", `/Schemas/${GROUP}`)).body.attributes.map((a: { name: string }) => a.name)).toContain("members");
+  });
+});
+
+describe("the SCIM service refuses", () => {
+  it("a missing, wrong or other connection's token with a SCIM 401, and a rotated-out one after its overlap", async () => {
+    const a = await pushConnection();
+    const b = await pushConnection("globex");
+    for (const token of ["", "scim_nope", b.token]) {
+      const answer = await scim({ ...a, token }, "GET", "/Users");
+      expect(answer.status, token).toBe(401);
+      expect(answer.body).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "401" });
+    }
+    const rotated = await gw.call("POST", `/connections/${a.id}/scim-token`, { body: { overlap_seconds: 0 } });
+    expect(rotated.status).toBe(201);
+    expect((await scim(a, "GET", "/Users")).status).toBe(401);
+    expect((await scim({ ...a, token: rotated.body.token }, "GET", "/Users")).status).toBe(200);
+    const overlapping = await gw.call("POST", `/connections/${a.id}/scim-token`, { body: { overlap_seconds: 600 } });
+    expect((await scim({ ...a, token: rotated.body.token }, "GET", "/Users")).status).toBe(200);
+    expect((await scim({ ...a, token: overlapping.body.token }, "GET", "/Users")).status).toBe(200);
+    await gw.call("PATCH", `/connections/${a.id}?verify=false`, { body: { status: "disabled" } });
+    expect((await scim({ ...a, token: overlapping.body.token }, "GET", "/Users")).status).toBe(401);
+  });
+
+  it("bad filters, bodies and values with a 400 and its scimType, and writes nothing", async () => {
+    const idp = await pushConnection();
+    const cases: [string, string, unknown, string][] = [
+      ["GET", `/Users?${filter("userName eq")}`, undefined, "invalidFilter"],
+      ["GET", `/Users?${filter('nickName xx "a"')}`, undefined, "invalidFilter"],
+      ["GET", `/Users?${filter('shoeSize eq "44"')}`, undefined, "invalidFilter"],
+      ["POST", "/Users", "{not json", "invalidSyntax"],
+      ["POST", "/Users", { schemas: [USER] }, "invalidValue"],
+      ["POST", "/Users", { schemas: [USER], userName: "x@acme.example.com", shoeSize: 44 }, "invalidSyntax"],
+      ["POST", "/Users", { schemas: [USER], userName: "y@acme.example.com", active: "maybe" }, "invalidValue"],
+    ];
+    for (const [method, path, body, scimType] of cases) {
+      const answer = await scim(idp, method, path, body);
+      expect(answer.status, `${method} ${path}`).toBe(400);
+      expect(answer.body, `${method} ${path}`).toMatchObject({ scimType, status: "400" });
+    }
+    expect((await scim(idp, "GET", "/Users")).body.totalResults).toBe(0);
+    expect(await eventsOf(idp.id)).toEqual([]);
+  });
+
+  it("unified reads and writes of a pushed directory with a clear 400: its identity provider owns it", async () => {
+    const idp = await pushConnection();
+    const read = await gw.call("GET", `/unified/user-directory/users?connection_id=${idp.id}`);
+    expect(read.status).toBe(400);
+    expect(read.body.error.message).toMatch(/pushed by its identity provider over SCIM/);
+    const write = await gw.call("POST", `/unified/user-directory/users?connection_id=${idp.id}`, {
+      body: { username: "x@acme.example.com" },
+    });
+    expect(write.status).toBe(400);
+  });
+
+  it("two concurrent creates of one userName with exactly one user and one 409", async () => {
+    const idp = await pushConnection();
+    const body = { schemas: [USER], userName: "race@acme.example.com" };
+    const answers = await Promise.all([
+      scim(idp, "POST", "/Users", body),
+      scim(idp, "POST", "/Users", { ...body, userName: "RACE@acme.example.com" }),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+    expect((await scim(idp, "GET", "/Users")).body.totalResults).toBe(1);
+    expect((await eventsOf(idp.id)).map((e) => e.type)).toEqual(["user.created"]);
+  });
+});

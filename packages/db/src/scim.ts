@@ -1,0 +1,192 @@
+import { createHash, randomBytes } from "node:crypto";
+import { and, asc, count, eq, gt, isNull, or, type SQL, sql } from "drizzle-orm";
+import { scimResources, scimTokens, syncRecords } from "./schema.ts";
+import type { Database } from "./store.ts";
+import { applyRecords, deleteRecords, type RecordChange, type SeenRecord } from "./syncs.ts";
+
+export type ScimType = "User" | "Group";
+export type ScimRow = typeof scimResources.$inferSelect;
+
+/** Another resource of the connection already has this userName (a User) or displayName (a Group). */
+export class ScimNameTaken extends Error {}
+
+/** The equality a list can be narrowed by in the database; anything else is filtered after reading. */
+export interface ScimWhere {
+  nameKey?: string | undefined;
+  externalId?: string | undefined;
+  id?: string | undefined;
+}
+
+const hashOf = (token: string) => createHash("sha256").update(token).digest("hex");
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The SCIM service's writes, inside one transaction with the copy they change. */
+export interface ScimTransaction {
+  /** The resource, locked until the transaction ends. */
+  lock(connectionId: string, type: ScimType, id: string): Promise<ScimRow | undefined>;
+  insert(row: {
+    connectionId: string;
+    type: ScimType;
+    nameKey: string;
+    externalId: string | null;
+    body: Record<string, unknown>;
+  }): Promise<ScimRow>;
+  update(id: string, change: { nameKey: string; externalId: string | null; body: Record<string, unknown> }): Promise<ScimRow>;
+  remove(id: string): Promise<void>;
+  /** Writes the unified forms into the copy; answers what changed. */
+  applyCopy(connectionId: string, resource: string, records: SeenRecord[]): Promise<RecordChange[]>;
+  deleteCopy(connectionId: string, resource: string, remoteIds: string[]): Promise<RecordChange[]>;
+  /** Ids of the copy's live records starting with `prefix` (a group's memberships) that `kept` does not hold. */
+  copyIdsUnder(connectionId: string, resource: string, prefix: string, kept: ReadonlySet<string>): Promise<string[]>;
+  /** The transaction itself, for the events written with the change. */
+  db: Database;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === "23505") return true;
+  }
+  return false;
+}
+
+export function scimStore(db: Database) {
+  return {
+    /**
+     * A new token for the connection, answered once (only its hash is kept). Tokens it replaces
+     * keep working for `overlapSeconds` (0: they stop now).
+     */
+    async issueToken(connectionId: string, overlapSeconds = 0): Promise<string> {
+      const token = `scim_${randomBytes(32).toString("base64url")}`;
+      const until = new Date(Date.now() + overlapSeconds * 1000);
+      await db.transaction(async (tx) => {
+        await tx
+          .update(scimTokens)
+          .set({ expiresAt: until })
+          .where(and(eq(scimTokens.connectionId, connectionId), or(isNull(scimTokens.expiresAt), gt(scimTokens.expiresAt, until))));
+        await tx.insert(scimTokens).values({ connectionId, tokenHash: hashOf(token) });
+      });
+      return token;
+    },
+
+    /** The connection a token pushes to, while the token is valid. */
+    async authenticate(token: string): Promise<string | undefined> {
+      // Looked up by its hash: the comparison is an index probe on a digest, never on the secret.
+      const [row] = await db
+        .select({ connectionId: scimTokens.connectionId, expiresAt: scimTokens.expiresAt })
+        .from(scimTokens)
+        .where(eq(scimTokens.tokenHash, hashOf(token)));
+      if (!row || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return undefined;
+      return row.connectionId;
+    },
+
+    async get(connectionId: string, type: ScimType, id: string): Promise<ScimRow | undefined> {
+      if (!UUID.test(id)) return undefined;
+      const [row] = await db
+        .select()
+        .from(scimResources)
+        .where(and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), eq(scimResources.id, id)));
+      return row;
+    },
+
+    /**
+     * A page of a connection's resources in creation order (stable across pages), narrowed by
+     * `where`; `total` counts every match. Without `limit`, every match (for filters applied after reading).
+     */
+    async list(
+      connectionId: string,
+      type: ScimType,
+      options: { where?: ScimWhere | undefined; offset: number; limit?: number | undefined },
+    ): Promise<{ rows: ScimRow[]; total: number }> {
+      const where = options.where ?? {};
+      if (where.id !== undefined && !UUID.test(where.id)) return { rows: [], total: 0 };
+      const conditions: (SQL | undefined)[] = [
+        eq(scimResources.connectionId, connectionId),
+        eq(scimResources.type, type),
+        where.nameKey === undefined ? undefined : eq(scimResources.nameKey, where.nameKey),
+        where.externalId === undefined ? undefined : eq(scimResources.externalId, where.externalId),
+        where.id === undefined ? undefined : eq(scimResources.id, where.id),
+      ];
+      const [counted] = await db
+        .select({ total: count() })
+        .from(scimResources)
+        .where(and(...conditions));
+      let query = db
+        .select()
+        .from(scimResources)
+        .where(and(...conditions))
+        .orderBy(asc(scimResources.createdAt), asc(scimResources.id))
+        .offset(options.offset)
+        .$dynamic();
+      if (options.limit !== undefined) query = query.limit(options.limit);
+      return { rows: await query, total: counted?.total ?? 0 };
+    },
+
+    /** Runs SCIM writes and the copy's changes in one transaction. */
+    async transaction<T>(work: (tx: ScimTransaction) => Promise<T>): Promise<T> {
+      return db.transaction(async (raw) => {
+        const tx = raw as unknown as Database;
+        return work({
+          db: tx,
+          async lock(connectionId, type, id) {
+            if (!UUID.test(id)) return undefined;
+            const [row] = await tx
+              .select()
+              .from(scimResources)
+              .where(and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), eq(scimResources.id, id)))
+              .for("update");
+            return row;
+          },
+          async insert(row) {
+            try {
+              // A savepoint: the failed insert must not end the caller's transaction.
+              const [made] = await tx.transaction((sp) => sp.insert(scimResources).values(row).returning());
+              return made!;
+            } catch (error) {
+              if (isUniqueViolation(error)) throw new ScimNameTaken();
+              throw error;
+            }
+          },
+          async update(id, change) {
+            try {
+              const [row] = await tx.transaction((sp) =>
+                sp
+                  .update(scimResources)
+                  .set({ ...change, version: sql`${scimResources.version} + 1`, modifiedAt: new Date() })
+                  .where(eq(scimResources.id, id))
+                  .returning(),
+              );
+              return row!;
+            } catch (error) {
+              if (isUniqueViolation(error)) throw new ScimNameTaken();
+              throw error;
+            }
+          },
+          async remove(id) {
+            await tx.delete(scimResources).where(eq(scimResources.id, id));
+          },
+          async applyCopy(connectionId, resource, records) {
+            return (await applyRecords(tx, { connectionId, resource, runId: connectionId }, records)).changes;
+          },
+          deleteCopy: (connectionId, resource, remoteIds) => deleteRecords(tx, { connectionId, resource }, remoteIds),
+          async copyIdsUnder(connectionId, resource, prefix, kept) {
+            const rows = await tx
+              .select({ remoteId: syncRecords.remoteId })
+              .from(syncRecords)
+              .where(
+                and(
+                  eq(syncRecords.connectionId, connectionId),
+                  eq(syncRecords.resource, resource),
+                  isNull(syncRecords.deletedAt),
+                  // starts_with, not LIKE: an id may hold % or _.
+                  sql`starts_with(${syncRecords.remoteId}, ${prefix})`,
+                ),
+              );
+            return rows.map((row) => row.remoteId).filter((id) => !kept.has(id));
+          },
+        });
+      });
+    },
+  };
+}
+
+export type ScimStore = ReturnType<typeof scimStore>;
