@@ -1,0 +1,3 @@
+export * from "./client.ts";
+export * from "./entra.ts";
+export * from "./okta.ts";
