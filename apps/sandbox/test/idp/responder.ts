@@ -39,6 +39,7 @@ export interface Responder {
   /** The most requests in flight at once so far. */
   maxInFlight: number;
   addUser(fields: Record<string, unknown>): Resource;
+  addGroup(fields: Record<string, unknown>): Resource;
   close(): Promise<void>;
 }
 
@@ -58,6 +59,11 @@ export async function startResponder(): Promise<Responder> {
       const user = { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], id: `u${nextId++}`, active: true, ...fields };
       responder.users.set(user.id, user);
       return user;
+    },
+    addGroup(fields) {
+      const group = { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], id: `g${nextId++}`, members: [], ...fields };
+      responder.groups.set(group.id, group);
+      return group;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
