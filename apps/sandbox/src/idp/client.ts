@@ -30,6 +30,8 @@ export interface ScimResponse {
   status: number;
   headers: Headers;
   body: any;
+  /** This answer's own transcript entry (with concurrent requests, not necessarily the transcript's last). */
+  exchange: Exchange;
 }
 
 export type IdpErrorCode =
@@ -97,17 +99,20 @@ export function scimClient(options: ScimClientOptions): ScimClient {
       try {
         response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       } catch (error) {
-        transcript.push({ method, path, status: 0, requestBody: body, latencyMs: elapsed(started), attempt });
+        transcript.push({ method, path, status: 0, requestBody: structuredClone(body), latencyMs: elapsed(started), attempt });
         throw error;
       }
       const text = await response.text();
       const exchange: Exchange = { method, path, status: response.status, latencyMs: elapsed(started), attempt };
-      if (body !== undefined) exchange.requestBody = body;
+      // A copy, so that a caller reusing its object cannot rewrite history.
+      if (body !== undefined) exchange.requestBody = structuredClone(body);
       const parsed = parse(text);
-      if (parsed !== undefined) exchange.responseBody = parsed;
+      // A service that echoes the request (a debug endpoint, a careless error) must not leak the token into the transcript.
+      const kept = text.includes(options.token) ? parse(text.split(options.token).join("[redacted]")) : parsed;
+      if (kept !== undefined) exchange.responseBody = kept;
       transcript.push(exchange);
       const retryable = response.status === 429 || response.status >= 500;
-      if (!retryable || attempt > retries) return { status: response.status, headers: response.headers, body: parsed };
+      if (!retryable || attempt > retries) return { status: response.status, headers: response.headers, body: parsed, exchange };
       // Okta and Entra both retry throttling and server errors with back-off; Retry-After (RFC 9110 §10.2.3) wins when given.
       const asked = retryAfterMs(response.headers.get("retry-after"));
       await sleep(Math.min(maxWaitMs, asked ?? backoffMs * 2 ** (attempt - 1)));
@@ -148,14 +153,14 @@ export function query(params: Record<string, string | number | undefined>): stri
 export const eqFilter = (attribute: string, value: string) => `${attribute} eq ${JSON.stringify(value)}`;
 
 /** Throws unless the answer has one of the accepted statuses. */
-export function expectStatus(client: ScimClient, response: ScimResponse, ...accepted: number[]): ScimResponse {
+export function expectStatus(response: ScimResponse, ...accepted: number[]): ScimResponse {
   if (accepted.includes(response.status)) return response;
-  const last = client.transcript.at(-1);
+  const { method, path } = response.exchange;
   const detail = typeof response.body?.detail === "string" ? `: ${response.body.detail}` : "";
   throw new IdpError(
     "unexpected_status",
-    `${last?.method ?? "request"} ${last?.path ?? ""} answered ${response.status}, expected ${accepted.join(" or ")}${detail}`,
-    last,
+    `${method} ${path} answered ${response.status}, expected ${accepted.join(" or ")}${detail}`,
+    response.exchange,
   );
 }
 
@@ -164,27 +169,33 @@ export interface ListPage {
   startIndex: number;
   itemsPerPage: number;
   Resources: any[];
+  exchange: Exchange;
 }
 
 type ListCount = "totalResults" | "startIndex" | "itemsPerPage";
 
 /** A 200 ListResponse whose named counts are integers (Okta rejects strings and missing counts when it pages). */
 export function expectList(
-  client: ScimClient,
   response: ScimResponse,
   counts: readonly ListCount[] = ["totalResults", "startIndex", "itemsPerPage"],
 ): ListPage {
-  expectStatus(client, response, 200);
+  expectStatus(response, 200);
   const body = response.body;
-  const last = client.transcript.at(-1);
+  const last = response.exchange;
   for (const key of counts) {
     if (!Number.isInteger(body?.[key])) {
-      throw new IdpError("invalid_list", `${last?.path ?? ""}: ${key} is ${JSON.stringify(body?.[key])}, not an integer`, last);
+      throw new IdpError("invalid_list", `${last.path}: ${key} is ${JSON.stringify(body?.[key])}, not an integer`, last);
     }
   }
   const resources = body.Resources ?? [];
-  if (!Array.isArray(resources)) throw new IdpError("invalid_list", `${last?.path ?? ""}: Resources is not an array`, last);
-  return { totalResults: body.totalResults, startIndex: body.startIndex, itemsPerPage: body.itemsPerPage, Resources: resources };
+  if (!Array.isArray(resources)) throw new IdpError("invalid_list", `${last.path}: Resources is not an array`, last);
+  return {
+    totalResults: body.totalResults,
+    startIndex: body.startIndex,
+    itemsPerPage: body.itemsPerPage,
+    Resources: resources,
+    exchange: last,
+  };
 }
 
 /** Runs `work` over `items` with at most `limit` in flight, answering in the items' order. */

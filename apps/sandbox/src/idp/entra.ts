@@ -31,10 +31,7 @@ export type MatchingAttribute = "userName" | "externalId" | typeof WORK_EMAIL_PA
 
 export interface EntraOptions extends Omit<ScimClientOptions, "userAgent"> {
   userAgent?: string;
-  /**
-   * The tenant-URL flag `?aadOptscim062020`: Entra's RFC-compliant PATCH behaviour. Entra reads it from the URL
-   * the admin pastes and changes what it sends; the flag itself is not sent back on requests.
-   */
+  /** Entra's RFC-compliant PATCH behaviour, also turned on by `?aadOptscim062020` on the base URL (the Tenant URL). */
   flag?: "aadOptscim062020";
   /** The attribute provisionUser matches on (default userName). */
   matchingAttribute?: MatchingAttribute;
@@ -61,8 +58,13 @@ export interface EntraUser {
 export type EntraChanges = Record<string, unknown>;
 
 export function entraClient(options: EntraOptions) {
-  const scim = scimClient({ ...options, userAgent: options.userAgent ?? ENTRA_USER_AGENT });
-  const flagged = options.flag === "aadOptscim062020";
+  const tenantUrl = new URL(options.baseUrl);
+  // Admins turn the flag on by appending ?aadOptscim062020 to the Tenant URL. Microsoft does not say whether it travels on
+  // each request; the simulator leaves it off, so a service must not rely on seeing it (nor choke on it).
+  const flagInUrl = [...tenantUrl.searchParams.keys()].some((key) => key.toLowerCase() === "aadoptscim062020");
+  tenantUrl.search = "";
+  const scim = scimClient({ ...options, baseUrl: tenantUrl.href, userAgent: options.userAgent ?? ENTRA_USER_AGENT });
+  const flagged = options.flag === "aadOptscim062020" || flagInUrl;
   const matchingAttribute = options.matchingAttribute ?? "userName";
   const concurrency = options.concurrency ?? 4;
   // The default job capitalises op names ("Replace", "Add", "Remove"); with the flag Entra sends RFC 7644's lower case.
@@ -73,9 +75,9 @@ export function entraClient(options: EntraOptions) {
 
   /** Entra needs 200 and a ListResponse for a filter that matches nothing: a 404 fails the provisioning cycle. */
   async function findOne(path: string, what: string): Promise<ScimResource | undefined> {
-    const list = expectList(scim, await scim.request("GET", path), ["totalResults"]);
+    const list = expectList(await scim.request("GET", path), ["totalResults"]);
     if (list.totalResults > 1 || list.Resources.length > 1) {
-      throw new IdpError("invalid_resource", `${what} matched ${list.totalResults}, expected at most one`, scim.transcript.at(-1));
+      throw new IdpError("invalid_resource", `${what} matched ${list.totalResults}, expected at most one`, list.exchange);
     }
     return list.Resources[0];
   }
@@ -101,12 +103,12 @@ export function entraClient(options: EntraOptions) {
       ...(user.displayName !== undefined && { displayName: user.displayName }),
       ...(Object.keys(enterprise).length > 0 && { [SCIM.enterprise]: enterprise }),
     });
-    return withId(expectStatus(scim, response, 201).body);
+    return withId(expectStatus(response, 201).body);
   }
 
   async function patch(path: string, operations: object[]): Promise<ScimResource | undefined> {
     const response = await scim.request("PATCH", path, { schemas: [SCIM.patch], Operations: operations });
-    return expectStatus(scim, response, 200, 204).status === 200 ? response.body : undefined;
+    return expectStatus(response, 200, 204).status === 200 ? response.body : undefined;
   }
 
   function replaceOperations(changes: EntraChanges): object[] {
@@ -141,7 +143,7 @@ export function entraClient(options: EntraOptions) {
     patch(userPath(id), [flagged ? { op: "replace", path: "active", value: false } : { op: "Replace", path: "active", value: "False" }]);
 
   async function deleteUser(id: string): Promise<void> {
-    expectStatus(scim, await scim.request("DELETE", userPath(id)), 204);
+    expectStatus(await scim.request("DELETE", userPath(id)), 204);
   }
 
   async function createGroup(displayName: string, externalId: string = randomUUID()): Promise<ScimResource> {
@@ -152,7 +154,7 @@ export function entraClient(options: EntraOptions) {
       displayName,
       meta: { resourceType: "Group" },
     });
-    return withId(expectStatus(scim, response, 201).body);
+    return withId(expectStatus(response, 201).body);
   }
 
   const findGroup = (displayName: string) =>
@@ -162,7 +164,7 @@ export function entraClient(options: EntraOptions) {
     );
 
   async function deleteGroup(id: string): Promise<void> {
-    expectStatus(scim, await scim.request("DELETE", groupPath(id)), 204);
+    expectStatus(await scim.request("DELETE", groupPath(id)), 204);
   }
 
   /** Test Connection: filters for a user and a group that cannot exist, expecting 200 and nothing found. */
@@ -172,9 +174,8 @@ export function entraClient(options: EntraOptions) {
       `/Groups${query({ excludedAttributes: "members", filter: eqFilter("displayName", randomUUID()) })}`,
     ];
     for (const path of checks) {
-      const list = expectList(scim, await scim.request("GET", path), ["totalResults"]);
-      if (list.totalResults !== 0)
-        throw new IdpError("not_empty", `${path} found ${list.totalResults}, expected 0`, scim.transcript.at(-1));
+      const list = expectList(await scim.request("GET", path), ["totalResults"]);
+      if (list.totalResults !== 0) throw new IdpError("not_empty", `${path} found ${list.totalResults}, expected 0`, list.exchange);
     }
   }
 
@@ -184,8 +185,8 @@ export function entraClient(options: EntraOptions) {
     const all: ScimResource[] = [];
     for (let page = 0; page < pages; page++) {
       const startIndex = page * pageSize + 1;
-      const list = expectList(scim, await scim.request("GET", `/Users${query({ startIndex, count: pageSize })}`));
-      const last = scim.transcript.at(-1);
+      const list = expectList(await scim.request("GET", `/Users${query({ startIndex, count: pageSize })}`));
+      const last = list.exchange;
       if (list.startIndex !== startIndex) {
         throw new IdpError("start_index_not_echoed", `asked startIndex ${startIndex}, answered ${list.startIndex}`, last);
       }

@@ -50,9 +50,9 @@ export function oktaClient(options: OktaOptions) {
     const response = await scim.request("GET", `/Users${query({ filter: eqFilter("userName", userName), startIndex: 1, count: 100 })}`);
     // Okta tolerates a 404 SCIM error for "no such user" (an empty ListResponse is the norm).
     if (response.status === 404) return undefined;
-    const list = expectList(scim, response, ["totalResults"]);
+    const list = expectList(response, ["totalResults"]);
     if (list.totalResults > 1 || list.Resources.length > 1) {
-      throw new IdpError("invalid_resource", `userName eq "${userName}" matched ${list.totalResults} users`, scim.transcript.at(-1));
+      throw new IdpError("invalid_resource", `userName eq "${userName}" matched ${list.totalResults} users`, list.exchange);
     }
     return list.Resources[0];
   }
@@ -78,7 +78,7 @@ export function oktaClient(options: OktaOptions) {
       const raced = await findByUserName(profile.userName);
       if (raced) return { user: raced, created: false };
     }
-    expectStatus(scim, response, 201);
+    expectStatus(response, 201);
     return { user: withId(response.body), created: true };
   }
 
@@ -89,8 +89,8 @@ export function oktaClient(options: OktaOptions) {
     const seen = new Set<string>();
     const all: ScimResource[] = [];
     for (let startIndex = 1; ;) {
-      const list = expectList(scim, await scim.request("GET", `/${resource}${query({ startIndex, count: pageSize })}`));
-      const last = scim.transcript.at(-1);
+      const list = expectList(await scim.request("GET", `/${resource}${query({ startIndex, count: pageSize })}`));
+      const last = list.exchange;
       for (const item of list.Resources) {
         const id = withId(item).id;
         if (seen.has(id)) throw new IdpError("repeated_id", `${resource}: id ${id} came again at startIndex ${startIndex}`, last);
@@ -112,11 +112,11 @@ export function oktaClient(options: OktaOptions) {
 
   /** Okta catalogue apps: read the whole user, then PUT it back whole with the changes (a null change leaves it out). */
   async function updateUser(id: string, changes: Record<string, unknown>): Promise<ScimResource> {
-    const current = expectStatus(scim, await scim.request("GET", `/Users/${encodeURIComponent(id)}`), 200).body;
+    const current = expectStatus(await scim.request("GET", `/Users/${encodeURIComponent(id)}`), 200).body;
     const next: Record<string, unknown> = { ...current, ...changes };
     for (const [key, value] of Object.entries(changes)) if (value === null || value === undefined) delete next[key];
     const response = await scim.request("PUT", `/Users/${encodeURIComponent(id)}`, next);
-    return withId(expectStatus(scim, response, 200).body);
+    return withId(expectStatus(response, 200).body);
   }
 
   /** Okta never DELETEs a user: unassigning deactivates with a no-path, lower-case replace. */
@@ -125,12 +125,12 @@ export function oktaClient(options: OktaOptions) {
       schemas: [SCIM.patch],
       Operations: [{ op: "replace", value: { active } }],
     });
-    return expectStatus(scim, response, 200, 204).status === 200 ? response.body : undefined;
+    return expectStatus(response, 200, 204).status === 200 ? response.body : undefined;
   }
 
   async function patchGroup(id: string, operations: object[]): Promise<ScimResource | undefined> {
     const response = await scim.request("PATCH", `/Groups/${encodeURIComponent(id)}`, { schemas: [SCIM.patch], Operations: operations });
-    return expectStatus(scim, response, 200, 204).status === 200 ? response.body : undefined;
+    return expectStatus(response, 200, 204).status === 200 ? response.body : undefined;
   }
 
   const memberValues = (members: readonly OktaMember[]) => members.map((m) => ({ value: m.id, display: m.userName }));
@@ -138,7 +138,7 @@ export function oktaClient(options: OktaOptions) {
   /** Group push: create the group empty, then add its members in a PATCH. */
   async function pushGroup(displayName: string, members: readonly OktaMember[] = []): Promise<ScimResource> {
     const response = await scim.request("POST", "/Groups", { schemas: [SCIM.group], displayName, members: [] });
-    const group = withId(expectStatus(scim, response, 201).body);
+    const group = withId(expectStatus(response, 201).body);
     if (members.length > 0) await patchGroup(group.id, [{ op: "add", path: "members", value: memberValues(members) }]);
     return group;
   }
@@ -161,7 +161,7 @@ export function oktaClient(options: OktaOptions) {
 
   /** Unlinking a push group deletes it. */
   async function deleteGroup(id: string): Promise<void> {
-    expectStatus(scim, await scim.request("DELETE", `/Groups/${encodeURIComponent(id)}`), 204);
+    expectStatus(await scim.request("DELETE", `/Groups/${encodeURIComponent(id)}`), 204);
   }
 
   return {

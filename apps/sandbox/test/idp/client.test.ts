@@ -11,6 +11,7 @@ describe("the SCIM client under both providers", () => {
   afterEach(() => {
     responder.requests.length = 0;
     responder.intercept = undefined;
+    responder.delayMs = 0;
     responder.users.clear();
   });
 
@@ -66,6 +67,30 @@ describe("the SCIM client under both providers", () => {
     expect(refused.status).toBe(401);
     expect(JSON.stringify(client.transcript)).not.toContain(TOKEN);
     expect(JSON.stringify(stranger.transcript)).not.toContain("tok_wrong_1234");
+  });
+
+  it("redacts the token from a response that echoes it", async () => {
+    responder.intercept = (r) => ({ status: 400, body: { detail: `refused header ${r.headers.authorization}` } });
+    const { client } = recordingClient();
+    await client.request("GET", "/Users");
+    expect(client.transcript[0]?.responseBody).toEqual({ detail: "refused header Bearer [redacted]" });
+  });
+
+  it("records a copy of the request body, not the caller's object", async () => {
+    const { client } = recordingClient();
+    const body = { userName: "a@example.com" };
+    await client.request("POST", "/Users", body);
+    body.userName = "changed@example.com";
+    expect(client.transcript[0]?.requestBody).toEqual({ userName: "a@example.com" });
+  });
+
+  it("names the right request in an error when several run at once", async () => {
+    responder.delayMs = 10;
+    responder.intercept = (r) => (r.path === "/Groups/slow" ? { status: 500, body: { detail: "boom" } } : { status: 204 });
+    const okta = oktaClient({ baseUrl: responder.baseUrl, token: TOKEN, retries: 0 });
+    const results = await Promise.allSettled([okta.deleteGroup("slow"), okta.deleteGroup("fast")]);
+    expect(results[0]).toMatchObject({ status: "rejected", reason: { message: "DELETE /Groups/slow answered 500, expected 204: boom" } });
+    expect(results[1]).toMatchObject({ status: "fulfilled" });
   });
 
   it("waits as long as Retry-After asks before retrying a 429", async () => {

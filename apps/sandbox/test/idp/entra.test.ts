@@ -196,6 +196,13 @@ describe("the Entra client sends Entra's documented requests", () => {
       expect(stored.active).toBe(false);
     });
 
+    it("turns the flag on from ?aadOptscim062020 on the tenant URL and leaves it off the requests", async () => {
+      const stored = responder.addUser({ userName: "ada@contoso.com" });
+      await entraClient({ baseUrl: `${responder.baseUrl}?aadOptscim062020`, token: TOKEN }).disableUser(stored.id);
+      expect(sent()).toEqual([`PATCH /Users/${stored.id}`]);
+      expect(operations()).toEqual([[{ op: "replace", path: "active", value: false }]]);
+    });
+
     it("deletes a user and expects 204", async () => {
       const stored = responder.addUser({ userName: "ada@contoso.com" });
       await entra().deleteUser(stored.id);

@@ -98,7 +98,10 @@ describe("the Okta client sends Okta's documented requests", () => {
 
   it("fails clearly when a 409 is not followed by a user the lookup finds", async () => {
     responder.intercept = (r) => (r.method === "POST" ? { status: 409, body: { detail: "exists" } } : undefined);
-    await expect(okta().assignUser(jane)).rejects.toMatchObject({ code: "unexpected_status" });
+    await expect(okta().assignUser(jane)).rejects.toMatchObject({
+      code: "unexpected_status",
+      message: "POST /Users answered 409, expected 201: exists",
+    });
   });
 
   it("assigns users with as many requests in flight as its concurrency", async () => {
