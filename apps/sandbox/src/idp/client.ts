@@ -21,6 +21,8 @@ export interface Exchange {
   requestBody?: unknown;
   /** The answer parsed when it is JSON, else its text; absent when empty. */
   responseBody?: unknown;
+  /** The answer's Content-Type (Entra expects application/scim+json). */
+  responseContentType?: string;
   latencyMs: number;
   /** 1 for the first attempt, 2 for the first retry, and so on. */
   attempt: number;
@@ -110,6 +112,8 @@ export function scimClient(options: ScimClientOptions): ScimClient {
       // A service that echoes the request (a debug endpoint, a careless error) must not leak the token into the transcript.
       const kept = text.includes(options.token) ? parse(text.split(options.token).join("[redacted]")) : parsed;
       if (kept !== undefined) exchange.responseBody = kept;
+      const contentType = response.headers.get("content-type");
+      if (contentType !== null) exchange.responseContentType = contentType;
       transcript.push(exchange);
       const retryable = response.status === 429 || response.status >= 500;
       if (!retryable || attempt > retries) return { status: response.status, headers: response.headers, body: parsed, exchange };

@@ -57,6 +57,7 @@ describe("the SCIM client under both providers", () => {
     expect(get).toMatchObject({ method: "GET", path: "/Users?filter=userName%20eq%20%22a%40example.com%22", status: 200 });
     expect(get?.requestBody).toBeUndefined();
     expect(get?.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(get?.responseContentType).toBe("application/scim+json");
   });
 
   it("never writes the token into the transcript, even when the service refuses it", async () => {
