@@ -161,8 +161,10 @@ export function createServices(parts: ServiceParts): Services {
     metrics,
     events,
   });
-  const unified = createUnified({ connections, upstream, cursors, metrics, logger });
-  const syncs = createSyncs({ store: syncStore(store.db), queue, cursors, events, connections, unified, metrics, logger });
+  const copy = syncStore(store.db);
+  const scim = createScim({ store: scimStore(store.db), copy, cursors, integrations: pushIntegrations, connections, events, logger });
+  const unified = createUnified({ connections, pushed: scim, upstream, cursors, metrics, logger });
+  const syncs = createSyncs({ store: copy, queue, cursors, events, connections, unified, metrics, logger });
   const webhooks = createWebhooks({
     store: webhookRows,
     cursors,
@@ -182,7 +184,6 @@ export function createServices(parts: ServiceParts): Services {
     connections,
     events,
   });
-  const scim = createScim({ store: scimStore(store.db), integrations: pushIntegrations, connections, events, logger });
   return {
     platform: { store, logger, metrics, upstream, cursors, queue, changes },
     access: { apiKeys, idempotency: idempotencyStore(store.db, { leaseMs: parts.idempotencyLeaseMs }), limits },

@@ -291,6 +291,66 @@ describe("a directory that pushes over SCIM", () => {
   });
 });
 
+describe("a pushed directory through the unified API", () => {
+  it("lists users, groups and members from what was pushed, with filters, cursors and remote_data", async () => {
+    const idp = await pushConnection();
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const made = await scim(idp, "POST", "/Users", {
+        schemas: [USER],
+        userName: `u${i}@acme.example.com`,
+        emails: [{ value: `U${i}@Mail.example.com`, type: "work", primary: true }],
+        active: i !== 3,
+      });
+      ids.push(made.body.id);
+    }
+    const group = await scim(idp, "POST", "/Groups", {
+      schemas: [GROUP],
+      displayName: "Team",
+      members: ids.slice(0, 3).map((value) => ({ value })),
+    });
+    const base = `/unified/user-directory`;
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await gw.call(
+        "GET",
+        `${base}/users?connection_id=${idp.id}&limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
+      expect(page.status).toBe(200);
+      seen.push(...page.body.result.map((u: { id: string }) => u.id));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual([...ids].sort());
+    const inactive = await gw.call("GET", `${base}/users?connection_id=${idp.id}&status=inactive`);
+    expect(inactive.body.result.map((u: { id: string }) => u.id)).toEqual([ids[3]]);
+    const byEmail = await gw.call("GET", `${base}/users?connection_id=${idp.id}&email=u5@mail.example.com`);
+    expect(byEmail.body.result.map((u: { username: string }) => u.username)).toEqual(["u5@acme.example.com"]);
+    const byName = await gw.call("GET", `${base}/users?connection_id=${idp.id}&username=U6@ACME.example.com`);
+    expect(byName.body.result).toHaveLength(1);
+    expect(byName.body.result[0].remote_data).toMatchObject({
+      id: ids[6],
+      userName: "u6@acme.example.com",
+      meta: { resourceType: "User" },
+    });
+    const one = await gw.call("GET", `${base}/users/${ids[0]}?connection_id=${idp.id}&remote_data=false`);
+    expect(one.body).toMatchObject({ id: ids[0], username: "u0@acme.example.com", status: "active" });
+    expect(one.body.remote_data).toBeUndefined();
+    const groups = await gw.call("GET", `${base}/groups?connection_id=${idp.id}`);
+    expect(groups.body.result).toMatchObject([{ id: group.body.id, name: "Team", member_count: 3 }]);
+    const members = await gw.call("GET", `${base}/groups/${group.body.id}/members?connection_id=${idp.id}`);
+    expect(members.body.result.map((m: { user_id: string }) => m.user_id).sort()).toEqual(ids.slice(0, 3).sort());
+    expect(members.body.result[0].remote_data).toHaveProperty("value");
+    const unsupported = await gw.call("GET", `${base}/users?connection_id=${idp.id}&updated_after=2026-01-01T00:00:00Z`);
+    expect(unsupported.status).toBe(400);
+    expect(unsupported.body.error.code).toBe("filter_not_supported");
+    expect((await gw.call("GET", `${base}/me?connection_id=${idp.id}`)).status).toBe(404);
+    // Another tenant's key sees nothing of it.
+    const other = await gw.call("POST", "/api-keys", { body: { name: "globex", scope: "api", tenant_id: "globex" } });
+    expect((await gw.call("GET", `${base}/users?connection_id=${idp.id}`, { key: other.body.secret })).status).toBe(404);
+  });
+});
+
 describe("the SCIM service refuses", () => {
   it("a missing, wrong or other connection's token with a SCIM 401, and a rotated-out one after its overlap", async () => {
     const a = await pushConnection();
@@ -331,15 +391,15 @@ describe("the SCIM service refuses", () => {
     expect(await eventsOf(idp.id)).toEqual([]);
   });
 
-  it("unified reads and writes of a pushed directory with a clear 400: its identity provider owns it", async () => {
+  it("unified writes to a pushed directory with a clear 400: its identity provider owns it", async () => {
     const idp = await pushConnection();
-    const read = await gw.call("GET", `/unified/user-directory/users?connection_id=${idp.id}`);
-    expect(read.status).toBe(400);
-    expect(read.body.error.message).toMatch(/pushed by its identity provider over SCIM/);
     const write = await gw.call("POST", `/unified/user-directory/users?connection_id=${idp.id}`, {
       body: { username: "x@acme.example.com" },
     });
     expect(write.status).toBe(400);
+    expect(write.body.error.message).toMatch(/pushed by its identity provider over SCIM/);
+    const proxy = await gw.call("GET", `/proxy/Users?connection_id=${idp.id}`);
+    expect(proxy.status).toBe(400);
   });
 
   it("two concurrent creates of one userName with exactly one user and one 409", async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, count, eq, gt, isNull, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
 import { scimResources, scimTokens, syncRecords } from "./schema.ts";
 import type { Database } from "./store.ts";
 import { applyRecords, deleteRecords, type RecordChange, type SeenRecord } from "./syncs.ts";
@@ -86,6 +86,16 @@ export function scimStore(db: Database) {
         .from(scimResources)
         .where(and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), eq(scimResources.id, id)));
       return row;
+    },
+
+    /** The connection's resources of one type with these ids (those that exist). */
+    async byIds(connectionId: string, type: ScimType, ids: string[]): Promise<ScimRow[]> {
+      const valid = ids.filter((id) => UUID.test(id));
+      if (!valid.length) return [];
+      return db
+        .select()
+        .from(scimResources)
+        .where(and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), inArray(scimResources.id, valid)));
     },
 
     /**

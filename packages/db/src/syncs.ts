@@ -232,6 +232,45 @@ export function syncStore(db: Database) {
       });
     },
 
+    /**
+     * The copy's live records of one resource in id order, for a directory read from it (one that
+     * pushes): narrowed by `prefix` (a group's memberships), the unified `status`, a `username`
+     * (ignoring case) or an `email` any of the record's emails equals (ignoring case).
+     */
+    async live(filter: {
+      connectionId: string;
+      resource: string;
+      prefix?: string | undefined;
+      status?: string | undefined;
+      username?: string | undefined;
+      email?: string | undefined;
+      ids?: string[] | undefined;
+      after?: string | undefined;
+      limit: number;
+    }): Promise<{ rows: { remoteId: string; data: Record<string, unknown> }[]; more: boolean }> {
+      const rows = await db
+        .select({ remoteId: syncRecords.remoteId, data: syncRecords.data })
+        .from(syncRecords)
+        .where(
+          and(
+            eq(syncRecords.connectionId, filter.connectionId),
+            eq(syncRecords.resource, filter.resource),
+            isNull(syncRecords.deletedAt),
+            filter.prefix === undefined ? undefined : sql`starts_with(${syncRecords.remoteId}, ${filter.prefix})`,
+            filter.ids === undefined ? undefined : inArray(syncRecords.remoteId, filter.ids),
+            filter.status === undefined ? undefined : sql`${syncRecords.data}->>'status' = ${filter.status}`,
+            filter.username === undefined ? undefined : sql`lower(${syncRecords.data}->>'username') = lower(${filter.username})`,
+            filter.email === undefined
+              ? undefined
+              : sql`exists (select 1 from jsonb_array_elements(case when jsonb_typeof(${syncRecords.data}->'emails') = 'array' then ${syncRecords.data}->'emails' else '[]'::jsonb end) e where lower(e->>'email') = lower(${filter.email}))`,
+            filter.after === undefined ? undefined : gt(syncRecords.remoteId, filter.after),
+          ),
+        )
+        .orderBy(asc(syncRecords.remoteId))
+        .limit(filter.limit + 1);
+      return { rows: rows.slice(0, filter.limit), more: rows.length > filter.limit };
+    },
+
     /** The synced copy, oldest change first: records and tombstones, paged by (modifiedAt, remoteId). */
     async records(filter: {
       connectionId: string;

@@ -12,11 +12,12 @@ import {
   reverifyConnection,
 } from "./connections.ts";
 import type { ConnectionsParts } from "./parts.ts";
-import { type Reachable, reachConnection, withUpstream } from "./reach.ts";
+import { PushedConnection, type Reachable, reachConnection, withUpstream } from "./reach.ts";
 
 export { checkConfig, isHttpUrl, matchesPattern } from "./connections.ts";
 export type { ConnectionFilter, ConnectionPatch, NewConnection } from "./connections.ts";
 export type { ConnectionsParts, Reachable };
+export { PushedConnection };
 
 /** Connections: registered, verified, and reached with their credentials open for just one call. */
 export type Connections = ReturnType<typeof createConnections>;

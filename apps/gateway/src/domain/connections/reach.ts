@@ -4,6 +4,9 @@ import { Failure, failureOf } from "../failure.ts";
 import type { Deps } from "../caller.ts";
 import type { ConnectionsParts } from "./parts.ts";
 
+/** The connection's directory is pushed over SCIM: no vendor API to reach (a unified read is answered from its copy instead). */
+export class PushedConnection extends Failure {}
+
 /** A connection the caller may use, its integration, and its still-encrypted credentials. */
 export interface Reachable {
   connection: Connection;
@@ -22,7 +25,7 @@ export async function reachConnection({ parts, caller }: Deps<ConnectionsParts>,
   const { connection, sealed } = found;
   const integration = parts.integrations.get(connection.integration);
   if (!integration && parts.pushed.has(connection.integration)) {
-    throw new Failure(
+    throw new PushedConnection(
       "invalid_request",
       `connection ${id}'s directory is pushed by its identity provider over SCIM, which owns it: read what it pushed at /unified/records/{resource}, and change it in the identity provider`,
     );

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Caller } from "../caller.ts";
 import { Failure } from "../failure.ts";
+import { type CopyListInput, getCopy, listCopy } from "./copy.ts";
 import { resourceTypesOf, schemasOf, serviceProviderConfig } from "./discovery.ts";
 import { type ListQuery, listResources, project } from "./list.ts";
 import type { ScimParts } from "./parts.ts";
@@ -54,6 +55,11 @@ export function createScim(parts: ScimParts) {
       return { resource: present(scope, endpoint, row), version: row.version };
     },
     remove: (scope: ScimScope, endpoint: Endpoint, id: string, ifMatch?: string) => removeResource(parts, scope, endpoint, id, ifMatch),
+
+    /** A pushed directory's unified list, answered from its copy. */
+    readList: (caller: Caller, input: CopyListInput) => listCopy(parts, caller, input),
+    /** One unified record of a pushed directory, from its copy. */
+    readOne: (caller: Caller, input: Parameters<typeof getCopy>[2]) => getCopy(parts, caller, input),
 
     serviceProviderConfig,
     resourceTypes: resourceTypesOf,

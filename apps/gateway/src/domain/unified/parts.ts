@@ -3,12 +3,15 @@ import type { Logger } from "pino";
 import type { Metrics } from "../../metrics.ts";
 import type { Deps } from "../caller.ts";
 import type { Connections, Reachable } from "../connections/index.ts";
+import type { Scim } from "../scim/index.ts";
 
 export type { Reachable };
 
 /** What the unified module (reads, writes, batches, proxy and passthrough) is built from. */
 export interface UnifiedParts {
   connections: Pick<Connections, "reach" | "withUpstream">;
+  /** Reads of directories that push, answered from their copy. */
+  pushed: Pick<Scim, "readList" | "readOne">;
   upstream: UpstreamClient;
   cursors: CursorCodec;
   metrics: Pick<Metrics, "mappingSeconds" | "offModelValues">;

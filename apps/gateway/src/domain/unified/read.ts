@@ -9,6 +9,7 @@ import {
   type UnifiedResource,
   upstreamListOf,
 } from "@unifold/engine";
+import { PushedConnection } from "../connections/index.ts";
 import { Failure, failureOf } from "../failure.ts";
 import { openCursor, sealCursor } from "../cursor.ts";
 import type { Deps } from "../caller.ts";
@@ -38,7 +39,11 @@ export interface UnifiedPage {
 /** One page of a unified list, read through the connection's integration and held to the model. */
 export async function listUnified(deps: Deps<UnifiedParts>, input: ListInput): Promise<UnifiedPage> {
   const { parts, caller } = deps;
-  const reachable = await reachConnection(deps, input.connectionId);
+  const reachable = await reachConnection(deps, input.connectionId).catch((error: unknown) => {
+    if (error instanceof PushedConnection) return undefined;
+    throw error;
+  });
+  if (!reachable) return parts.pushed.readList(caller, input);
   const { connection, integration } = reachable;
   const op = supportedOperation(integration, input.resource, "list");
   const filters = Object.fromEntries(Object.entries(input.filters).filter(([, value]) => value !== undefined)) as Record<string, string>;
@@ -78,7 +83,11 @@ export interface GetInput {
 /** One unified record, or 404 where the integration's mapping drops it. */
 export async function getUnified(deps: Deps<UnifiedParts>, input: GetInput) {
   const { parts, caller } = deps;
-  const reachable = await reachConnection(deps, input.connectionId);
+  const reachable = await reachConnection(deps, input.connectionId).catch((error: unknown) => {
+    if (error instanceof PushedConnection) return undefined;
+    throw error;
+  });
+  if (!reachable) return parts.pushed.readOne(caller, input);
   const { integration } = reachable;
   const op = supportedOperation(integration, input.resource, "get");
   const { object, last } = await withUpstream(deps, reachable, async (target) => {
