@@ -48,7 +48,9 @@ const filter = (text: string) => `filter=${encodeURIComponent(text)}`;
 
 async function eventsOf(connectionId: string) {
   const page = await gw.call("GET", `/events?connection_id=${connectionId}&limit=500`);
-  return (page.body.result as { type: string; version: number; data: Record<string, unknown> }[]).map((e) => ({ ...e }));
+  // The provider's first call announces the connection live; the records' own events follow.
+  const events = page.body.result as { type: string; version: number; data: Record<string, unknown> }[];
+  return events.filter((e) => e.type !== "connection.activated");
 }
 
 describe("a directory that pushes over SCIM", () => {
@@ -134,6 +136,9 @@ describe("a directory that pushes over SCIM", () => {
     const on = { schemas: [PATCH_OP], Operations: [{ op: "replace", value: { active: true } }] };
     expect((await scim(okta, "PATCH", `/Users/${id}`, on)).body.active).toBe(true);
 
+    const everything = await gw.call("GET", `/events?connection_id=${okta.id}&limit=500`);
+    expect(everything.body.result[0]).toMatchObject({ type: "connection.activated", data: { connection_id: okta.id } });
+    expect(everything.body.result.filter((e: { type: string }) => e.type === "connection.activated")).toHaveLength(1);
     const types = (await eventsOf(okta.id)).map((e) => `${e.type}@${e.version}`);
     expect(types).toEqual(["user.created@1", "user.updated@2", "user.deactivated@3", "user.reactivated@4"]);
     const updated = (await eventsOf(okta.id)).find((e) => e.type === "user.updated")!;

@@ -29,7 +29,9 @@ async function copyOf(connectionId: string, resource: string) {
 
 async function eventsOf(connectionId: string) {
   const page = await gw.call("GET", `/events?connection_id=${connectionId}&limit=500`);
-  return page.body.result as { type: string; version: number; data: Record<string, any> }[];
+  return (page.body.result as { type: string; version: number; data: Record<string, any> }[]).filter(
+    (e) => e.type !== "connection.activated",
+  );
 }
 
 /** Each record's events carry versions 1, 2, 3… in order: nothing announced twice, nothing skipped. */

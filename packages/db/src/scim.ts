@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, asc, count, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
-import { scimResources, scimTokens, syncRecords } from "./schema.ts";
+import { connections, scimResources, scimTokens, syncRecords } from "./schema.ts";
 import type { Database } from "./store.ts";
 import { applyRecords, deleteRecords, type RecordChange, type SeenRecord } from "./syncs.ts";
 
@@ -77,6 +77,23 @@ export function scimStore(db: Database) {
         .where(eq(scimTokens.tokenHash, hashOf(token)));
       if (!row || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return undefined;
       return row.connectionId;
+    },
+
+    /**
+     * Marks a push connection reached by its provider for the first time (its last_verified_at),
+     * running `onFirst` in the same transaction; later calls change nothing.
+     */
+    async activate(connectionId: string, onFirst: (tx: Database) => Promise<void>): Promise<boolean> {
+      return db.transaction(async (raw) => {
+        const tx = raw as unknown as Database;
+        const [first] = await tx
+          .update(connections)
+          .set({ lastVerifiedAt: new Date() })
+          .where(and(eq(connections.id, connectionId), isNull(connections.lastVerifiedAt)))
+          .returning({ id: connections.id });
+        if (first) await onFirst(tx);
+        return first !== undefined;
+      });
     },
 
     async get(connectionId: string, type: ScimType, id: string): Promise<ScimRow | undefined> {

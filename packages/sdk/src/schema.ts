@@ -1173,7 +1173,7 @@ export interface components {
         CreateWebhookEndpoint: {
             /** Format: uri */
             url: string;
-            events: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "connection.deleted" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
+            events: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.activated" | "connection.reconnected" | "connection.deleted" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
             description?: string;
             /** @description Required with an admin key; a tenant-bound key uses its own. */
             tenant_id?: string;
@@ -1181,7 +1181,7 @@ export interface components {
         PatchWebhookEndpoint: {
             /** Format: uri */
             url?: string;
-            events?: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.reconnected" | "connection.deleted" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
+            events?: ("*" | "user.created" | "user.updated" | "user.deleted" | "group.created" | "group.updated" | "group.deleted" | "organization.created" | "organization.updated" | "organization.deleted" | "role.created" | "role.updated" | "role.deleted" | "employee.created" | "employee.updated" | "employee.deleted" | "group_member.added" | "group_member.removed" | "user.deactivated" | "user.reactivated" | "sync.completed" | "sync.failed" | "connection.needs_reauth" | "connection.created" | "connection.activated" | "connection.reconnected" | "connection.deleted" | "webhook_endpoint.disabled" | "webhook_endpoint.test")[];
             description?: string | null;
             enabled?: boolean;
         };

@@ -26,6 +26,7 @@ export const eventTypes = [
   "sync.failed",
   "connection.needs_reauth",
   "connection.created",
+  "connection.activated",
   "connection.reconnected",
   "connection.deleted",
   "webhook_endpoint.disabled",

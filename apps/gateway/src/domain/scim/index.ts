@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import type { Connection } from "@unifold/db";
 import type { Caller } from "../caller.ts";
 import { Failure } from "../failure.ts";
 import { type CopyListInput, getCopy, listCopy } from "./copy.ts";
@@ -15,6 +16,23 @@ export type { ListQuery, ScimParts };
 export type Scim = ReturnType<typeof createScim>;
 
 export function createScim(parts: ScimParts) {
+  /** The provider's first authenticated call: the connection is live, announced once (the connect page waits for it). */
+  const activate = (connection: Connection) =>
+    parts.events.publish((emit) =>
+      parts.store.activate(connection.id, async (tx) => {
+        await emit(tx, [
+          {
+            tenantId: connection.tenantId,
+            connectionId: connection.id,
+            integration: connection.integration,
+            type: "connection.activated",
+            version: null,
+            data: { connection_id: connection.id },
+          },
+        ]);
+      }),
+    );
+
   return {
     /** The integrations whose directories push, by slug. */
     integrations: parts.integrations,
@@ -34,6 +52,7 @@ export function createScim(parts: ScimParts) {
       const connection = await parts.connections.find(connectionId);
       const integration = connection && parts.integrations.get(connection.integration);
       if (!connection || !integration || connection.status === "disabled") throw refused;
+      if (connection.lastVerifiedAt === null) await activate(connection);
       return { connection, integration, baseUrl };
     },
 
