@@ -103,6 +103,8 @@ const schema = z.object({
     .transform((v) => v === "true"),
   // Requests per minute one client address may make to the connect page; 0 turns the limit off.
   UNIFOLD_CONNECT_RATE_LIMIT: z.coerce.number().int().nonnegative().default(60),
+  /** Requests per minute an identity provider may make to one push connection's SCIM service (0: no limit). */
+  UNIFOLD_SCIM_RATE_LIMIT: z.coerce.number().int().nonnegative().default(30_000),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
 

@@ -56,7 +56,7 @@ export function scimErrorResponse(
     body: { schemas: [SCIM_ERROR], ...(scimType && { scimType }), detail, status: String(status) },
   });
   if (error instanceof ScimProblem) return body(error.status, error.detail, error.scimType);
-  if (error instanceof ScimRefusal) return body(error.status, error.detail);
+  if (error instanceof ScimRefusal) return { ...body(error.status, error.detail), headers: error.headers };
   // A body that is no JSON at all (hono's parser throws a SyntaxError).
   if (error instanceof SyntaxError) return body(400, "the request body is not valid JSON", "invalidSyntax");
   if (error instanceof Failure) {

@@ -29,6 +29,8 @@ export interface Limits {
   apiKeys?: KeyLimiter | undefined;
   /** Requests to the hosted connect page per client address (it takes no API key). */
   connectClients?: KeyLimiter | undefined;
+  /** Requests an identity provider makes to one push connection's SCIM service. */
+  scimConnections?: KeyLimiter | undefined;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export interface LimitOptions {
   shared: boolean;
   apiKeyRule?: RateRule | undefined;
   connectClientRule?: RateRule | undefined;
+  scimRule?: RateRule | undefined;
   logger: Logger;
   /** How long a taken concurrency slot counts when its release is never heard (an instance died). */
   slotLeaseSeconds?: number;
@@ -52,7 +55,7 @@ function limitStoreFor(options: Pick<LimitOptions, "store" | "redisUrl" | "share
 
 export function createLimits(options: LimitOptions): Limits {
   const kind = limitStoreFor(options);
-  if (kind === "memory") return inProcessLimits(options.apiKeyRule, options.connectClientRule);
+  if (kind === "memory") return inProcessLimits(options.apiKeyRule, options.connectClientRule, options.scimRule);
 
   let redis: Redis | undefined;
   if (kind === "redis") {
@@ -151,6 +154,7 @@ export function createLimits(options: LimitOptions): Limits {
     pacing,
     apiKeys: keyed("key", options.apiKeyRule),
     connectClients: keyed("connect", options.connectClientRule),
+    scimConnections: keyed("scim", options.scimRule),
     async close() {
       redis?.disconnect();
     },
@@ -158,7 +162,11 @@ export function createLimits(options: LimitOptions): Limits {
 }
 
 /** One instance: token buckets in memory, as before any sharing (no round-trip per call). */
-function inProcessLimits(apiKeyRule: RateRule | undefined, connectClientRule: RateRule | undefined): Limits {
+function inProcessLimits(
+  apiKeyRule: RateRule | undefined,
+  connectClientRule: RateRule | undefined,
+  scimRule: RateRule | undefined,
+): Limits {
   const buckets = tokenBuckets();
   const keyed = (prefix: string, rule: RateRule | undefined): KeyLimiter | undefined =>
     rule && { rule, take: async (key) => buckets.take(`${prefix}:${key}`, rule) };
@@ -166,6 +174,7 @@ function inProcessLimits(apiKeyRule: RateRule | undefined, connectClientRule: Ra
     store: "memory",
     apiKeys: keyed("key", apiKeyRule),
     connectClients: keyed("connect", connectClientRule),
+    scimConnections: keyed("scim", scimRule),
     close: async () => {},
   };
 }

@@ -39,6 +39,7 @@ async function main() {
     },
     apiKeyLimit: config.UNIFOLD_API_KEY_RATE_LIMIT ? { requests: config.UNIFOLD_API_KEY_RATE_LIMIT, per_seconds: 60 } : undefined,
     connectClientLimit: config.UNIFOLD_CONNECT_RATE_LIMIT ? { requests: config.UNIFOLD_CONNECT_RATE_LIMIT, per_seconds: 60 } : undefined,
+    scimLimit: config.UNIFOLD_SCIM_RATE_LIMIT ? { requests: config.UNIFOLD_SCIM_RATE_LIMIT, per_seconds: 60 } : undefined,
     redisUrl: config.REDIS_URL,
     sharedLimits: config.UNIFOLD_SHARED_LIMITS,
     queue: {

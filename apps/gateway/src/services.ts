@@ -98,6 +98,8 @@ export interface ServiceParts {
   apiKeyLimit?: RateRule | undefined;
   /** Requests to the connect page per client address. */
   connectClientLimit?: RateRule | undefined;
+  /** Requests to one push connection's SCIM service (its identity provider's). */
+  scimLimit?: RateRule | undefined;
   /** Where limits are kept when there may be several instances (see limits.ts). */
   redisUrl?: string | undefined;
   sharedLimits?: boolean;
@@ -118,6 +120,7 @@ export function createServices(parts: ServiceParts): Services {
     shared: parts.sharedLimits ?? true,
     apiKeyRule: parts.apiKeyLimit,
     connectClientRule: parts.connectClientLimit,
+    scimRule: parts.scimLimit,
     logger,
   });
   const upstream = createUpstreamClient({ ...parts.upstream, sharedPacing: limits.pacing, observe: upstreamObserver(metrics) });

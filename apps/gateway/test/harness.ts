@@ -42,6 +42,7 @@ export async function startGateway(
     upstream?: UpstreamClientOptions;
     apiKeyLimit?: RateRule;
     connectClientLimit?: RateRule;
+    scimLimit?: RateRule;
     keySpec?: string;
     idempotencyLeaseMs?: number;
     /** Limits in Redis (a URL), in this Postgres (the default, as a start on a server does), or in memory (false). */
@@ -92,6 +93,7 @@ export async function startGateway(
     },
     apiKeyLimit: options.apiKeyLimit,
     connectClientLimit: options.connectClientLimit,
+    scimLimit: options.scimLimit,
     sharedLimits: options.sharedLimits ?? true,
     redisUrl: options.redisUrl,
     queue: { retryDelaySeconds: 1, retryLimit: 5, ...options.queue },

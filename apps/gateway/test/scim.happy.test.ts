@@ -265,6 +265,51 @@ describe("a directory that pushes over SCIM", () => {
     expect(after.sort()).toEqual(["group.deleted", "group_member.removed"]);
   });
 
+  it("takes a deleted user out of its groups, announcing each membership's end", async () => {
+    const idp = await pushConnection();
+    const ann = (await scim(idp, "POST", "/Users", { schemas: [USER], userName: "ann@acme.example.com" })).body;
+    const bob = (await scim(idp, "POST", "/Users", { schemas: [USER], userName: "bob@acme.example.com" })).body;
+    const groups = [];
+    for (const displayName of ["One", "Two"])
+      groups.push(
+        (await scim(idp, "POST", "/Groups", { schemas: [GROUP], displayName, members: [{ value: ann.id }, { value: bob.id }] })).body,
+      );
+    expect((await scim(idp, "DELETE", `/Users/${ann.id}`)).status).toBe(204);
+    for (const group of groups) {
+      const now = await scim(idp, "GET", `/Groups/${group.id}`);
+      expect(now.body.members).toEqual([{ value: bob.id }]);
+    }
+    const tail = (await eventsOf(idp.id)).slice(-5);
+    expect(tail.map((e) => e.type).sort()).toEqual([
+      "group.updated",
+      "group.updated",
+      "group_member.removed",
+      "group_member.removed",
+      "user.deleted",
+    ]);
+    const members = await gw.call("GET", `/unified/records/group_members?connection_id=${idp.id}`);
+    const live = members.body.result.filter((r: { deleted_at: string | null }) => r.deleted_at === null);
+    expect(live.map((r: { data: { user_id: string } }) => r.data.user_id)).toEqual([bob.id, bob.id]);
+  });
+
+  it("announces nothing for a PUT of what is stored, nor for a change the unified model does not hold", async () => {
+    const idp = await pushConnection();
+    const made = await scim(idp, "POST", "/Users", {
+      schemas: [USER],
+      userName: "same@acme.example.com",
+      name: { givenName: "Same", familyName: "Person" },
+    });
+    const current = (await scim(idp, "GET", `/Users/${made.body.id}`)).body;
+    const put = await scim(idp, "PUT", `/Users/${made.body.id}`, current);
+    expect(put.body.meta.version).toBe('W/"1"');
+    const locale = await scim(idp, "PATCH", `/Users/${made.body.id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: "add", path: "locale", value: "de-DE" }],
+    });
+    expect(locale.body.meta.version).toBe('W/"2"');
+    expect((await eventsOf(idp.id)).map((e) => e.type)).toEqual(["user.created"]);
+  });
+
   it("pages with startIndex and count in a stable order, and echoes startIndex", async () => {
     const idp = await pushConnection();
     for (let i = 0; i < 12; i++) await scim(idp, "POST", "/Users", { schemas: [USER], userName: `page${i}@acme.example.com` });
@@ -357,6 +402,26 @@ describe("a pushed directory through the unified API", () => {
 });
 
 describe("the SCIM service refuses", () => {
+  it("requests past a push connection's budget with a SCIM 429 and Retry-After, leaving other connections alone", async () => {
+    const limited = await startGateway({ scimLimit: { requests: 3, per_seconds: 60 } });
+    try {
+      const make = async () => {
+        const made = await limited.call("POST", "/connections", { body: { tenant_id: "acme", integration: "scim" } });
+        return { id: made.body.id, baseUrl: made.body.scim.base_url, token: made.body.scim.token } as Pushed;
+      };
+      const [a, b] = [await make(), await make()];
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await scim(a, "GET", "/Users")).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const refused = await scim(a, "GET", "/Users");
+      expect(refused.body).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "429" });
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect((await scim(b, "GET", "/Users")).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("a missing, wrong or other connection's token with a SCIM 401, and a rotated-out one after its overlap", async () => {
     const a = await pushConnection();
     const b = await pushConnection("globex");

@@ -15,6 +15,8 @@ export interface ScimWhere {
   nameKey?: string | undefined;
   externalId?: string | undefined;
   id?: string | undefined;
+  /** Any of the resource's emails has this value (ignoring case). */
+  email?: string | undefined;
 }
 
 const hashOf = (token: string) => createHash("sha256").update(token).digest("hex");
@@ -33,6 +35,8 @@ export interface ScimTransaction {
   }): Promise<ScimRow>;
   update(id: string, change: { nameKey: string; externalId: string | null; body: Record<string, unknown> }): Promise<ScimRow>;
   remove(id: string): Promise<void>;
+  /** The connection's groups that list this user among their members, locked until the transaction ends. */
+  groupsWithMember(connectionId: string, userId: string): Promise<ScimRow[]>;
   /** Writes the unified forms into the copy; answers what changed. */
   applyCopy(connectionId: string, resource: string, records: SeenRecord[]): Promise<RecordChange[]>;
   deleteCopy(connectionId: string, resource: string, remoteIds: string[]): Promise<RecordChange[]>;
@@ -132,6 +136,9 @@ export function scimStore(db: Database) {
         where.nameKey === undefined ? undefined : eq(scimResources.nameKey, where.nameKey),
         where.externalId === undefined ? undefined : eq(scimResources.externalId, where.externalId),
         where.id === undefined ? undefined : eq(scimResources.id, where.id),
+        where.email === undefined
+          ? undefined
+          : sql`exists (select 1 from jsonb_array_elements(case when jsonb_typeof(${scimResources.body}->'emails') = 'array' then ${scimResources.body}->'emails' else '[]'::jsonb end) e where lower(e->>'value') = lower(${where.email}))`,
       ];
       const [counted] = await db
         .select({ total: count() })
@@ -187,6 +194,20 @@ export function scimStore(db: Database) {
               if (isUniqueViolation(error)) throw new ScimNameTaken();
               throw error;
             }
+          },
+          async groupsWithMember(connectionId, userId) {
+            return tx
+              .select()
+              .from(scimResources)
+              .where(
+                and(
+                  eq(scimResources.connectionId, connectionId),
+                  eq(scimResources.type, "Group"),
+                  sql`${scimResources.body}->'members' @> ${JSON.stringify([{ value: userId }])}::jsonb`,
+                ),
+              )
+              .orderBy(asc(scimResources.id))
+              .for("update");
           },
           async remove(id) {
             await tx.delete(scimResources).where(eq(scimResources.id, id));

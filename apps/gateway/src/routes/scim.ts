@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import type { Endpoint, ScimScope } from "../domain/scim/index.ts";
+import { type Endpoint, ScimRefusal, type ScimScope } from "../domain/scim/index.ts";
 import type { AppEnv } from "../http/env.ts";
 import { publicOrigin } from "../http/origin.ts";
 
@@ -20,7 +20,19 @@ async function scopeOf(c: Context<AppEnv>): Promise<ScimScope> {
   const id = c.req.param("connection") ?? "";
   const header = c.req.header("authorization") ?? "";
   const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-  return c.get("services").scim.authenticate(id, token, `${publicOrigin(c)}/scim/v2/${id}`);
+  const services = c.get("services");
+  const scope = await services.scim.authenticate(id, token, `${publicOrigin(c)}/scim/v2/${id}`);
+  // Each push connection's provider has its own budget (UNIFOLD_SCIM_RATE_LIMIT); Okta and Entra retry a 429 after Retry-After.
+  const limit = services.access.limits.scimConnections;
+  const taken = limit && (await limit.take(scope.connection.id));
+  if (limit && taken && !taken.allowed) {
+    services.platform.metrics.rateLimited.inc({ cause: "scim" });
+    const retryAfter = String(Math.max(1, Math.ceil(taken.waitMs / 1000)));
+    throw new ScimRefusal(429, `this SCIM service takes ${limit.rule.requests} requests per ${limit.rule.per_seconds} s`, {
+      "retry-after": retryAfter,
+    });
+  }
+  return scope;
 }
 
 /** Resource endpoints are matched case-insensitively: clients differ in how they write /Users. */

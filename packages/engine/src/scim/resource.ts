@@ -44,6 +44,8 @@ export function coerceValue(value: unknown, attribute: AttributeDefinition): unk
       return typeof value === "string" && !Number.isNaN(instantOf(value)) ? value : refuse("an xsd:dateTime such as 2024-05-13T04:42:34Z");
     case "complex": {
       const subAttributes = attribute.subAttributes ?? [];
+      // Microsoft's tutorial adds the manager as a one-element list: for a single-valued attribute, that element.
+      if (!attribute.multiValued && Array.isArray(value) && value.length === 1) return coerceValue(value[0], attribute);
       // Entra sets the enterprise manager as a bare id string: that is the manager's `value`.
       if (typeof value === "string" && findAttribute(subAttributes, "value")) return { value };
       if (!isRecord(value)) return refuse("an object of sub-attributes");
@@ -124,9 +126,16 @@ export function normaliseResource(body: unknown, resourceType: ScimResourceType)
   if (!isRecord(body)) throw new ScimProblem("invalidSyntax", `a ${resourceType.name} must be a JSON object`);
   const core: Record<string, unknown> = {};
   const extensions: Record<string, Record<string, unknown>> = {};
+  const custom: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) {
     if (key.toLowerCase() === "schemas") continue;
     const extension = resourceType.extensions.find((schema) => schema.id.toLowerCase() === key.toLowerCase());
+    if (!extension && /^urn:/i.test(key) && isRecord(value)) {
+      // A schema extension this service does not know (Entra's custom extension, an app's own
+      // namespace): kept as sent, so a provider's extra attributes never block a user.
+      custom[key] = value;
+      continue;
+    }
     if (extension) {
       if (value === null) continue;
       if (!isRecord(value)) throw new ScimProblem("invalidSyntax", `'${key}' must be an object of that extension's attributes`);
@@ -142,7 +151,7 @@ export function normaliseResource(body: unknown, resourceType: ScimResourceType)
   for (const attribute of resourceType.schema.attributes)
     if (attribute.required && !(attribute.name in core))
       throw new ScimProblem("invalidValue", `a ${resourceType.name} needs '${attribute.name}'`);
-  return { schemas: [resourceType.schema.id, ...Object.keys(extensions)], ...core, ...extensions };
+  return { schemas: [resourceType.schema.id, ...Object.keys(extensions), ...Object.keys(custom)], ...core, ...extensions, ...custom };
 }
 
 /** Keeps `schemas` in step with the extension objects a resource carries (RFC 7643 §3). */

@@ -158,6 +158,25 @@ describe("normalising a POST or PUT body", () => {
     });
   });
 
+  it("keeps an extension it does not know as sent, listed in schemas, so a provider's custom attributes never block a user", () => {
+    const custom = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+    const normalised = normaliseResource(
+      { schemas: [USER_SCHEMA_ID, custom], userName: "j", [custom]: { costCenter: "42", Badge: { id: 7 } } },
+      USER_RESOURCE_TYPE,
+    );
+    expect(normalised).toEqual({ schemas: [USER_SCHEMA_ID, custom], userName: "j", [custom]: { costCenter: "42", Badge: { id: 7 } } });
+    // An unknown attribute of the core schema is still refused: it is a typo or a wrong schema.
+    expect(problemOf(() => normaliseResource({ userName: "j", costCenter: "42" }, USER_RESOURCE_TYPE))).toBe("invalidSyntax");
+  });
+
+  it("takes the manager as Microsoft's tutorial writes it, a one-element list, and refuses two", () => {
+    const one = normaliseResource({ userName: "j", [ENTERPRISE]: { manager: [{ value: "m-1" }] } }, USER_RESOURCE_TYPE);
+    expect(one[ENTERPRISE]).toEqual({ manager: { value: "m-1" } });
+    const two = () =>
+      normaliseResource({ userName: "j", [ENTERPRISE]: { manager: [{ value: "m-1" }, { value: "m-2" }] } }, USER_RESOURCE_TYPE);
+    expect(problemOf(two)).toBe("invalidValue");
+  });
+
   it("takes a group with no members (Okta and Entra create groups empty)", () => {
     expect(normaliseResource({ schemas: [GROUP_SCHEMA_ID], displayName: "Sales", members: [] }, GROUP_RESOURCE_TYPE)).toEqual({
       schemas: [GROUP_SCHEMA_ID],

@@ -32,8 +32,10 @@ export function eventsOfChange(resource: SyncableResource, change: RecordChange)
   if (change.kind !== "updated") return [{ type: `${noun}.${change.kind}`, data: change.data }];
   const fields = changedFields(change.before, change.data);
   const moved = resource === "users" ? statusMove(change.before.status, change.data.status) : undefined;
-  // A move's own timestamp belongs to the move: only another field makes it an update too.
-  const others = fields.filter((field) => !(moved && (field === "status" || field === "updated_at")));
+  // A move's own timestamp belongs to the move, and a timestamp alone is no news: only another
+  // field makes an update (a vendor attribute the model lacks moves nothing but updated_at).
+  const others = fields.filter((field) => field !== "status" || !moved);
+  if (others.every((field) => field === "updated_at")) others.length = 0;
   return [
     ...(moved ? [{ type: `user.${moved}`, data: change.data }] : []),
     ...(others.length ? [{ type: `${noun}.updated`, data: { ...change.data }, changed: others }] : []),

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { type RecordChange, ScimNameTaken, type ScimRow, type ScimTransaction } from "@unifold/db";
 import {
   applyPatch,
@@ -103,12 +104,20 @@ export async function patchResource(parts: ScimParts, scope: ScimScope, endpoint
   }))!;
 }
 
+/** DELETE: a deleted user also leaves every group it was a member of (RFC 7643 §4.1.2 derives membership from the group). */
 export async function removeResource(parts: ScimParts, scope: ScimScope, endpoint: Endpoint, id: string, ifMatch?: string) {
   await write(parts, scope, endpoint, async (tx) => {
     const before = await lock(tx, scope, endpoint, id);
     checkVersion(before, ifMatch);
+    const left: ScimRow[] = [];
+    if (endpoint === "Users") {
+      for (const group of await tx.groupsWithMember(scope.connection.id, id)) {
+        const members = (group.body.members as { value?: unknown }[]).filter((member) => member.value !== id);
+        left.push(await tx.update(group.id, { nameKey: group.nameKey, externalId: group.externalId, body: { ...group.body, members } }));
+      }
+    }
     await tx.remove(id);
-    return { row: undefined, before };
+    return { row: undefined, before, also: left };
   });
 }
 
@@ -118,7 +127,8 @@ async function lock(tx: ScimTransaction, scope: ScimScope, endpoint: Endpoint, i
   return row;
 }
 
-const sameBody = (a: Record<string, unknown>, b: Record<string, unknown>) => JSON.stringify(a) === JSON.stringify(b);
+// By value: the stored body comes back from jsonb with its keys in another order than the client sent.
+const sameBody = (a: Record<string, unknown>, b: Record<string, unknown>) => isDeepStrictEqual(a, b);
 
 /**
  * One write: the SCIM resource, the unified copy mapped from it, and the events of what changed
@@ -129,13 +139,15 @@ async function write(
   parts: ScimParts,
   scope: ScimScope,
   endpoint: Endpoint,
-  work: (tx: ScimTransaction) => Promise<{ row: ScimRow | undefined; before: ScimRow | undefined }>,
+  work: (tx: ScimTransaction) => Promise<{ row: ScimRow | undefined; before: ScimRow | undefined; also?: ScimRow[] }>,
 ): Promise<ScimRow | undefined> {
   try {
     return await parts.events.publish((emit) =>
       parts.store.transaction(async (tx) => {
-        const { row, before } = await work(tx);
+        const { row, before, also = [] } = await work(tx);
         if (row !== before) await recordCopy(scope, tx, emit, row ?? before!, row === undefined);
+        // Other resources the write changed (the groups a deleted user leaves).
+        for (const changed of also) await recordCopy(scope, tx, emit, changed, false);
         return row;
       }),
     );

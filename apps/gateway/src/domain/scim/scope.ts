@@ -17,6 +17,7 @@ export class ScimRefusal extends Error {
   constructor(
     readonly status: 401 | 404 | 412 | 429,
     readonly detail: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail);
   }
