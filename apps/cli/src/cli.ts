@@ -120,6 +120,17 @@ const deliveryColumns: Column<Delivery>[] = [
   { heading: "MS", cell: (d) => d.latency_ms },
   { heading: "AT", cell: (d) => d.created_at },
 ];
+type ScimRequest = components["schemas"]["ScimRequest"];
+const scimRequestColumns: Column<ScimRequest>[] = [
+  { heading: "AT", cell: (r) => r.at },
+  { heading: "METHOD", cell: (r) => r.method },
+  { heading: "PATH", cell: (r) => r.path },
+  { heading: "STATUS", cell: (r) => r.status },
+  { heading: "SCIM TYPE", cell: (r) => r.scim_type },
+  { heading: "RESOURCE", cell: (r) => r.resource_id },
+  { heading: "MS", cell: (r) => r.latency_ms },
+  { heading: "DETAIL", cell: (r) => r.detail },
+];
 const byId = (id: string | undefined) => ({ params: { path: { id: id as string } } });
 
 const commands: Record<string, Command> = {
@@ -175,8 +186,8 @@ const commands: Record<string, Command> = {
     async run(client, options, _args, io) {
       const tenant = required(options, "tenant");
       const integration = required(options, "integration");
+      // A directory that pushes (integration scim) takes none: the gateway answers its SCIM base URL and token instead.
       const credentials = await assignments(options.credential, "--credential", io);
-      if (Object.keys(credentials).length === 0) throw new UsageError("give the credentials with --credential NAME=VALUE (e.g. api_key=-)");
       const config = await assignments(options.config, "--config", io);
       const connection = await must(
         client.POST("/connections", {
@@ -184,13 +195,58 @@ const commands: Record<string, Command> = {
           body: {
             tenant_id: tenant,
             integration,
-            credentials,
+            ...(Object.keys(credentials).length > 0 && { credentials }),
             ...(Object.keys(config).length > 0 && { config }),
             ...(typeof options.name === "string" && { name: options.name }),
           },
         }),
       );
-      return { json: connection, text: record(connection, connectionFields) };
+      if (!connection.scim) return { json: connection, text: record(connection, connectionFields) };
+      return {
+        json: connection,
+        text:
+          record(connection, connectionFields) + `scim base URL  ${connection.scim.base_url}\nscim token     ${connection.scim.token}\n`,
+        notice: "The SCIM token is shown this once: paste it and the base URL into the identity provider.",
+      };
+    },
+  },
+
+  "connections scim-token": {
+    usage: "connections scim-token <id> [--overlap SECONDS]",
+    summary: "a new SCIM token for a directory that pushes; older ones keep working during the overlap (default 0)",
+    args: ["id"],
+    options: { overlap: { type: "string" } },
+    async run(client, options, [id]) {
+      const answer = await must(
+        client.POST("/connections/{id}/scim-token", {
+          ...byId(id),
+          body: options.overlap === undefined ? {} : { overlap_seconds: Number(options.overlap) },
+        }),
+      );
+      return {
+        json: answer,
+        text: `token ${answer.token}
+the tokens it replaces stop at ${answer.previous_valid_until}
+`,
+        notice: "The token is shown this once: paste it into the identity provider.",
+      };
+    },
+  },
+
+  "connections scim-log": {
+    usage: "connections scim-log <id> [--limit N]",
+    summary: "the SCIM requests a pushing directory's identity provider made, newest first",
+    args: ["id"],
+    options: { limit: { type: "string" } },
+    async run(client, options, [id]) {
+      const page = await must(
+        client.GET("/connections/{id}/scim-requests", {
+          ...byId(id),
+          params: { path: { id: id as string }, query: { limit: Number(options.limit ?? 50) } },
+        }),
+      );
+      const rows = page.result;
+      return { json: rows, text: table(rows, scimRequestColumns) };
     },
   },
 

@@ -154,6 +154,33 @@ describe("unifold encryption-keys", () => {
   });
 });
 
+describe("unifold and a directory that pushes", () => {
+  it("registers a SCIM connection (base URL and token shown once), rotates its token and shows its request log", async () => {
+    const created = await cli(["connections", "create", "--tenant", "acme", "--integration", "scim", "--name", "Okta"]);
+    expect(created.code).toBe(0);
+    const baseUrl = /scim base URL\s+(\S+)/.exec(created.out)?.[1];
+    const token = /scim token\s+(\S+)/.exec(created.out)?.[1];
+    expect(baseUrl).toMatch(/\/scim\/v2\/[0-9a-f-]{36}$/);
+    const id = baseUrl!.split("/").at(-1)!;
+    expect(created.err).toContain("shown this once");
+    expect((await fetch(`${baseUrl}/Users`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+
+    const rotated = await cli(["connections", "scim-token", id, "--json"]);
+    const fresh = JSON.parse(rotated.out).token as string;
+    expect((await fetch(`${baseUrl}/Users`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    expect((await fetch(`${baseUrl}/Groups`, { headers: { authorization: `Bearer ${fresh}` } })).status).toBe(200);
+
+    const log = await cli(["connections", "scim-log", id]);
+    const [heading, ...rows] = log.out.trimEnd().split("\n");
+    expect(heading?.split(/\s{2,}/)).toEqual(["AT", "METHOD", "PATH", "STATUS", "SCIM TYPE", "RESOURCE", "MS", "DETAIL"]);
+    expect(rows.map((row) => row.split(/\s{2,}/).slice(1, 4))).toEqual([
+      ["GET", "/Groups", "200"],
+      ["GET", "/Users", "401"],
+      ["GET", "/Users", "200"],
+    ]);
+  });
+});
+
 describe("unifold errors and exit codes", () => {
   it("prints the gateway's error and exits 1", async () => {
     const missing = await cli(["connections", "get", "00000000-0000-4000-8000-000000000000"]);

@@ -105,6 +105,8 @@ const schema = z.object({
   UNIFOLD_CONNECT_RATE_LIMIT: z.coerce.number().int().nonnegative().default(60),
   /** Requests per minute an identity provider may make to one push connection's SCIM service (0: no limit). */
   UNIFOLD_SCIM_RATE_LIMIT: z.coerce.number().int().nonnegative().default(30_000),
+  /** Days the SCIM request log keeps an entry. */
+  UNIFOLD_SCIM_LOG_RETENTION_DAYS: z.coerce.number().int().positive().default(14),
   UNIFOLD_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
 

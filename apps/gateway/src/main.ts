@@ -90,7 +90,11 @@ async function main() {
   // requests do not wait for pg-boss (its start-up queries share the embedded database's one
   // connection). A request that queues a job starts the queue itself (jobs/queue.ts).
   const workers = setTimeout(() => {
-    startWorkers(services, { eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS, deliveryConcurrency: 100 }).then(
+    startWorkers(services, {
+      eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS,
+      deliveryConcurrency: 100,
+      scimLogRetentionDays: config.UNIFOLD_SCIM_LOG_RETENTION_DAYS,
+    }).then(
       () => logger.info("job queue workers started"),
       (error: Error) => {
         logger.error({ err: error.message }, "the job queue could not start");

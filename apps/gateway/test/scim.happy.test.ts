@@ -324,6 +324,48 @@ describe("a directory that pushes over SCIM", () => {
     expect(counted.body).toMatchObject({ totalResults: 12, itemsPerPage: 0, Resources: [] });
   });
 
+  it("logs every request for the admin to debug with: status, scimType, the resource, no query, body or token", async () => {
+    const idp = await pushConnection();
+    const made = await scim(idp, "POST", "/Users", { schemas: [USER], userName: "logged@acme.example.com" });
+    await scim(idp, "POST", "/Users", { schemas: [USER], userName: "LOGGED@acme.example.com" });
+    await scim(idp, "GET", `/Users?${filter('userName eq "logged@acme.example.com"')}`);
+    await scim(idp, "PATCH", `/Users/${made.body.id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: "replace", path: "active", value: "maybe" }],
+    });
+    await scim({ ...idp, token: "scim_wrong" }, "GET", "/Groups");
+    const log = await gw.call("GET", `/connections/${idp.id}/scim-requests?limit=10`);
+    expect(log.status).toBe(200);
+    const rows = log.body.result.map(({ at: _at, latency_ms: _ms, ...row }: Record<string, unknown>) => row);
+    expect(rows).toEqual([
+      { method: "GET", path: "/Groups", status: 401, scim_type: null, detail: expect.stringMatching(/bearer token/), resource_id: null },
+      {
+        method: "PATCH",
+        path: `/Users/${made.body.id}`,
+        status: 400,
+        scim_type: "invalidValue",
+        detail: expect.any(String),
+        resource_id: made.body.id,
+      },
+      { method: "GET", path: "/Users", status: 200, scim_type: null, detail: null, resource_id: null },
+      {
+        method: "POST",
+        path: "/Users",
+        status: 409,
+        scim_type: "uniqueness",
+        detail: expect.stringMatching(/userName/),
+        resource_id: null,
+      },
+      { method: "POST", path: "/Users", status: 201, scim_type: null, detail: null, resource_id: made.body.id },
+    ]);
+    expect(log.text).not.toContain(idp.token);
+    expect(log.text).not.toContain("logged@acme");
+    const next = await gw.call("GET", `/connections/${idp.id}/scim-requests?limit=2`);
+    expect(next.body.result).toHaveLength(2);
+    const rest = await gw.call("GET", `/connections/${idp.id}/scim-requests?limit=10&cursor=${encodeURIComponent(next.body.next_cursor)}`);
+    expect(rest.body.result.map((r: { status: number }) => r.status)).toEqual([200, 409, 201]);
+  });
+
   it("serves its discovery documents, the Group schema included", async () => {
     const idp = await pushConnection();
     const config = await scim(idp, "GET", "/ServiceProviderConfig");

@@ -336,3 +336,29 @@ export const scimResources = pgTable(
     index("scim_resources_external_idx").on(t.connectionId, t.type, t.externalId),
   ],
 );
+
+/**
+ * Each request an identity provider made to a push connection's SCIM service: what an admin
+ * debugs a failed provisioning with. No bodies and no tokens; kept for a configurable time.
+ */
+export const scimRequests = pgTable(
+  "scim_requests",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    connectionId: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    at: moment("at").notNull().defaultNow(),
+    method: text("method").notNull(),
+    /** The path under the connection's base URL, without the query (a filter names people). */
+    path: text("path").notNull(),
+    status: integer("status").notNull(),
+    scimType: text("scim_type"),
+    /** The service's own words for a refusal (never the request's body). */
+    detail: text("detail"),
+    /** The resource the request read or wrote, where it names or made one. */
+    resourceId: text("resource_id"),
+    latencyMs: integer("latency_ms").notNull(),
+  },
+  (t) => [index("scim_requests_connection_idx").on(t.connectionId, t.id), index("scim_requests_at_idx").on(t.at)],
+);

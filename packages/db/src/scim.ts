@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, count, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
-import { connections, scimResources, scimTokens, syncRecords } from "./schema.ts";
+import { and, asc, count, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { connections, scimRequests, scimResources, scimTokens, syncRecords } from "./schema.ts";
 import type { Database } from "./store.ts";
 import { applyRecords, deleteRecords, type RecordChange, type SeenRecord } from "./syncs.ts";
 
 export type ScimType = "User" | "Group";
 export type ScimRow = typeof scimResources.$inferSelect;
+export type ScimRequest = typeof scimRequests.$inferSelect;
+export type NewScimRequest = Omit<typeof scimRequests.$inferInsert, "id" | "at">;
 
 /** Another resource of the connection already has this userName (a User) or displayName (a Group). */
 export class ScimNameTaken extends Error {}
@@ -46,12 +48,14 @@ export interface ScimTransaction {
   db: Database;
 }
 
-function isUniqueViolation(error: unknown): boolean {
+/** Whether a driver error (or what it wraps) carries this SQLSTATE. */
+function hasCode(error: unknown, code: string): boolean {
   for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === "23505") return true;
+    if ((e as { code?: unknown }).code === code) return true;
   }
   return false;
 }
+const isUniqueViolation = (error: unknown) => hasCode(error, "23505");
 
 export function scimStore(db: Database) {
   return {
@@ -153,6 +157,37 @@ export function scimStore(db: Database) {
         .$dynamic();
       if (options.limit !== undefined) query = query.limit(options.limit);
       return { rows: await query, total: counted?.total ?? 0 };
+    },
+
+    /** Records one request of the log; a connection deleted meanwhile (or never there) records nothing. */
+    async logRequest(entry: NewScimRequest): Promise<void> {
+      if (!UUID.test(entry.connectionId)) return;
+      try {
+        await db.insert(scimRequests).values(entry);
+      } catch (error) {
+        // No such connection (a made-up id in the URL): nothing to log it under.
+        if (!hasCode(error, "23503")) throw error;
+      }
+    },
+
+    /** A connection's request log, newest first, after the `before` id of the previous page. */
+    async requests(
+      connectionId: string,
+      page: { before?: number | undefined; limit: number },
+    ): Promise<{ rows: ScimRequest[]; more: boolean }> {
+      const rows = await db
+        .select()
+        .from(scimRequests)
+        .where(and(eq(scimRequests.connectionId, connectionId), page.before === undefined ? undefined : lt(scimRequests.id, page.before)))
+        .orderBy(desc(scimRequests.id))
+        .limit(page.limit + 1);
+      return { rows: rows.slice(0, page.limit), more: rows.length > page.limit };
+    },
+
+    /** Drops log entries older than `before` (the retention job). */
+    async pruneRequests(before: Date): Promise<number> {
+      const gone = await db.delete(scimRequests).where(lt(scimRequests.at, before)).returning({ id: scimRequests.id });
+      return gone.length;
     },
 
     /** Runs SCIM writes and the copy's changes in one transaction. */

@@ -69,6 +69,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/connections/{id}/scim-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A pushed directory's SCIM request log, newest first
+         * @description Every request its identity provider made: time, method, path (no query), status, scimType and the service's own words for a refusal, the resource it touched, and its latency. No bodies and no tokens; kept UNIFOLD_SCIM_LOG_RETENTION_DAYS days.
+         */
+        get: operations["listConnectionScimRequests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/connections/{id}/scim-token": {
         parameters: {
             query?: never;
@@ -973,6 +993,18 @@ export interface components {
             };
             name?: string;
         };
+        ScimRequest: {
+            at: string;
+            method: string;
+            /** @description Under the connection's SCIM base URL, without the query. */
+            path: string;
+            status: number;
+            scim_type: string | null;
+            /** @description The service's own words for a refusal. */
+            detail: string | null;
+            resource_id: string | null;
+            latency_ms: number;
+        };
         ScimToken: {
             token: string;
             previous_valid_until: string;
@@ -1855,6 +1887,91 @@ export interface operations {
             };
             /** @description The upstream did not answer in time */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listConnectionScimRequests: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–200. */
+                limit?: number;
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the log */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        result: components["schemas"]["ScimRequest"][];
+                        next_cursor: string | null;
+                        result_count: number;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body over 1 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

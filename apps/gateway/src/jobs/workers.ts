@@ -6,6 +6,8 @@ export interface WorkerOptions {
   eventRetentionDays: number;
   /** Deliveries this instance sends at once (one batch fetched from the queue). */
   deliveryConcurrency: number;
+  /** SCIM request log entries older than this are dropped. */
+  scimLogRetentionDays: number;
 }
 
 /**
@@ -26,6 +28,7 @@ export async function startWorkers(services: Services, options: WorkerOptions): 
       await services.events.prune(new Date(Date.now() - options.eventRetentionDays * 86_400_000));
       // An expired connect link still explains itself for a day, then goes.
       await services.connect.prune(new Date(Date.now() - 86_400_000));
+      await services.scim.pruneLog(new Date(Date.now() - options.scimLogRetentionDays * 86_400_000));
     },
   };
   await queue.work("syncRun", handlers.syncRun);

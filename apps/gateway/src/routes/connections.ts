@@ -51,6 +51,19 @@ const CreatedConnection = ConnectionSchema.extend({
     .openapi({ description: "Only for a directory that pushes (integration `scim`)." }),
 }).openapi("CreatedConnection");
 
+const ScimRequestSchema = z
+  .object({
+    at: z.string(),
+    method: z.string(),
+    path: z.string().openapi({ description: "Under the connection's SCIM base URL, without the query." }),
+    status: z.number().int(),
+    scim_type: z.string().nullable(),
+    detail: z.string().nullable().openapi({ description: "The service's own words for a refusal." }),
+    resource_id: z.string().nullable(),
+    latency_ms: z.number().int(),
+  })
+  .openapi("ScimRequest");
+
 const TokenBody = z
   .object({
     overlap_seconds: z
@@ -121,6 +134,34 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
         c.req.valid("query").verify === "true",
       );
       return c.json(connections.present(connection), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/connections/{id}/scim-requests",
+      tags: ["Connections"],
+      summary: "A pushed directory's SCIM request log, newest first",
+      description:
+        "Every request its identity provider made: time, method, path (no query), status, scimType and the service's own words for a refusal, the resource it touched, and its latency. No bodies and no tokens; kept UNIFOLD_SCIM_LOG_RETENTION_DAYS days.",
+      middleware: admin,
+      request: { params: IdParam, query: z.object(pageQuery) },
+      responses: { 200: json(listOf(ScimRequestSchema), "A page of the log"), ...commonErrors },
+    }),
+    async (c) => {
+      const page = await c.get("services").scim.requests(callerOf(c), c.req.valid("param").id, c.req.valid("query"));
+      const rows = page.rows.map((row) => ({
+        at: row.at.toISOString(),
+        method: row.method,
+        path: row.path,
+        status: row.status,
+        scim_type: row.scimType,
+        detail: row.detail,
+        resource_id: row.resourceId,
+        latency_ms: row.latencyMs,
+      }));
+      return c.json(listEnvelope(rows, page.next_cursor), 200);
     },
   );
 

@@ -2,6 +2,8 @@ import type { Context, Hono } from "hono";
 import { type Endpoint, ScimRefusal, type ScimScope } from "../domain/scim/index.ts";
 import type { AppEnv } from "../http/env.ts";
 import { publicOrigin } from "../http/origin.ts";
+import { scimErrorResponse } from "../errors.ts";
+import { loggable } from "../logger.ts";
 
 /*
  * The SCIM 2.0 service (RFC 7644) under /scim/v2/{connection id}: what identity providers such as
@@ -42,8 +44,40 @@ function endpointOf(c: Context<AppEnv>): Endpoint | undefined {
 
 const versioned = (version: number) => ({ etag: `W/"${version}"` });
 
+/** What a finished request is logged as: its status, and for a refusal its scimType and the service's own words. */
+function outcomeOf(error: Error | undefined): { scimType: string | null; detail: string | null } {
+  if (!error) return { scimType: null, detail: null };
+  const answer = scimErrorResponse(error);
+  const body = answer?.body as { scimType?: string; detail?: string } | undefined;
+  return { scimType: body?.scimType ?? null, detail: (body?.detail ?? "internal error").slice(0, 500) };
+}
+
 export function registerScim(app: Hono<AppEnv>) {
   const base = "/scim/v2/:connection";
+
+  // The request log (GET /connections/{id}/scim-requests): every request to a connection that exists, once answered.
+  app.use(`${base}/*`, async (c, next) => {
+    const started = performance.now();
+    await next();
+    const [, , , connectionId = "", endpoint = "", id] = c.req.path.split("/");
+    const location = c.res.headers.get("location");
+    const { scimType, detail } = outcomeOf(c.error);
+    await c
+      .get("services")
+      .scim.log({
+        connectionId,
+        method: c.req.method,
+        path: `/${c.req.path.split("/").slice(4).join("/")}`,
+        status: c.res.status,
+        scimType,
+        detail,
+        resourceId: id ?? (location ? location.split("/").at(-1) : null) ?? null,
+        latencyMs: Math.round(performance.now() - started),
+      })
+      .catch((error: unknown) =>
+        c.get("services").platform.logger.warn({ err: loggable(error), endpoint }, "a SCIM request was not logged"),
+      );
+  });
 
   app.get(`${base}/ServiceProviderConfig`, async (c) =>
     answer(c, c.get("services").scim.serviceProviderConfig((await scopeOf(c)).baseUrl)),

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import type { Connection } from "@unifold/db";
+import type { Connection, NewScimRequest } from "@unifold/db";
+import { openCursor } from "../cursor.ts";
 import type { Caller } from "../caller.ts";
 import { Failure } from "../failure.ts";
 import { type CopyListInput, getCopy, listCopy } from "./copy.ts";
@@ -79,6 +80,24 @@ export function createScim(parts: ScimParts) {
     readList: (caller: Caller, input: CopyListInput) => listCopy(parts, caller, input),
     /** One unified record of a pushed directory, from its copy. */
     readOne: (caller: Caller, input: Parameters<typeof getCopy>[2]) => getCopy(parts, caller, input),
+
+    /** Records one request of a connection's log (no body, no token). */
+    log: (entry: NewScimRequest) => parts.store.logRequest(entry),
+    /** A push connection's request log as the caller may read it, newest first. */
+    async requests(caller: Caller, connectionId: string, page: { limit: number; cursor?: string | undefined }) {
+      const connection = await parts.connections.find(connectionId);
+      const bound = caller.apiKey.tenantId;
+      if (!connection || (bound && connection.tenantId !== bound)) throw new Failure("not_found", `no connection with id ${connectionId}`);
+      const binding = `scim-requests:${connectionId}`;
+      const opened = (await openCursor(parts.cursors, binding, page.cursor)) as { b?: unknown } | undefined;
+      if (page.cursor !== undefined && typeof opened?.b !== "number")
+        throw new Failure("invalid_cursor", "the cursor does not belong to this log");
+      const found = await parts.store.requests(connectionId, { before: opened?.b as number | undefined, limit: page.limit });
+      const last = found.rows.at(-1);
+      return { rows: found.rows, next_cursor: found.more && last ? await parts.cursors.seal(binding, { b: last.id }) : null };
+    },
+    /** Drops log entries older than `before` (the tick job). */
+    pruneLog: (before: Date) => parts.store.pruneRequests(before),
 
     serviceProviderConfig,
     resourceTypes: resourceTypesOf,
