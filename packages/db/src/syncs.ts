@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull, lte, ne, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, ne, type SQL, sql } from "drizzle-orm";
 import { equalsIfGiven, isUuid, type Keyset, keysetAfter, listPage, type Page, toPage } from "./paging.ts";
 import { connections, type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
 import type { Database } from "./store.ts";
@@ -209,24 +209,10 @@ export function syncStore(db: Database) {
       onChanges: (tx: Database, changes: RecordChange[]) => Promise<void>,
     ): Promise<RecordChange[]> {
       return db.transaction(async (tx) => {
-        const rows = await tx
-          .update(syncRecords)
-          .set({ deletedAt: new Date(), modifiedAt: new Date(), version: sql`${syncRecords.version} + 1` })
-          .where(
-            and(
-              eq(syncRecords.connectionId, key.connectionId),
-              eq(syncRecords.resource, key.resource),
-              ne(syncRecords.seenBy, key.runId),
-              isNull(syncRecords.deletedAt),
-            ),
-          )
-          .returning({ remoteId: syncRecords.remoteId, data: syncRecords.data, version: syncRecords.version });
-        const changes: RecordChange[] = rows.map((row) => ({
-          kind: "deleted",
-          remoteId: row.remoteId,
-          version: row.version,
-          data: row.data,
-        }));
+        const changes = await markDeleted(
+          tx as unknown as Database,
+          and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), ne(syncRecords.seenBy, key.runId))!,
+        );
         if (changes.length) await onChanges(tx as unknown as Database, changes);
         return changes;
       });
@@ -404,17 +390,18 @@ export async function deleteRecords(
   remoteIds: string[],
 ): Promise<RecordChange[]> {
   if (!remoteIds.length) return [];
+  return markDeleted(
+    tx,
+    and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), inArray(syncRecords.remoteId, remoteIds))!,
+  );
+}
+
+/** The live records `where` selects become tombstones, each with its next version. */
+async function markDeleted(tx: Database, where: SQL): Promise<RecordChange[]> {
   const rows = await tx
     .update(syncRecords)
     .set({ deletedAt: new Date(), modifiedAt: new Date(), version: sql`${syncRecords.version} + 1` })
-    .where(
-      and(
-        eq(syncRecords.connectionId, key.connectionId),
-        eq(syncRecords.resource, key.resource),
-        inArray(syncRecords.remoteId, remoteIds),
-        isNull(syncRecords.deletedAt),
-      ),
-    )
+    .where(and(where, isNull(syncRecords.deletedAt)))
     .returning({ remoteId: syncRecords.remoteId, data: syncRecords.data, version: syncRecords.version });
   return rows.map((row) => ({ kind: "deleted", remoteId: row.remoteId, version: row.version, data: row.data }));
 }

@@ -155,14 +155,25 @@ export const proxyResource = z
   })
   .strict();
 
+/** The description in other languages, for the connect page (see a field's `translations`). */
+const descriptionTranslations = z
+  .record(z.string().regex(/^[a-z]{2}$/, "a two-letter language code"), z.object({ description: z.string() }).strict())
+  .default({});
+
+/**
+ * The vendor's values for a unified field, translated to the model's (`phones.type`:
+ * `{workofficephone: work}`), keyed by the field's path in the unified object. A value not
+ * listed is checked against the model as it is, and answered as null when off-model.
+ */
+const valueTables = z
+  .record(z.string().regex(/^[a-z_]+(\.[a-z_]+)*$/, "a unified field path such as phones.type"), z.record(z.string(), z.string()))
+  .default({});
+
 export const integrationDefinition = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
-    /** The description in other languages, for the connect page (see a field's `translations`). */
-    translations: z
-      .record(z.string().regex(/^[a-z]{2}$/, "a two-letter language code"), z.object({ description: z.string() }).strict())
-      .default({}),
+    translations: descriptionTranslations,
     base_url: z.url({ protocol: /^https?$/ }),
     credentials: z.record(fieldName, field).refine((f) => Object.keys(f).length > 0, "at least one credential field"),
     config: z.record(fieldName, field).default({}),
@@ -188,14 +199,7 @@ export const integrationDefinition = z
     /** Content type of write bodies (SCIM vendors want application/scim+json). */
     write_content_type: z.string().default("application/json"),
     batch: batchDefinition.optional(),
-    /**
-     * The vendor's values for a unified field, translated to the model's (`phones.type`:
-     * `{workofficephone: work}`), keyed by the field's path in the unified object. A value not
-     * listed is checked against the model as it is, and answered as null when off-model.
-     */
-    values: z
-      .record(z.string().regex(/^[a-z_]+(\.[a-z_]+)*$/, "a unified field path such as phones.type"), z.record(z.string(), z.string()))
-      .default({}),
+    values: valueTables,
     /**
      * The simulator in apps/sandbox that stands in for this vendor: the demo and the tests connect
      * to it. It changes nothing in the gateway.
@@ -228,9 +232,7 @@ export const pushIntegrationDefinition = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
-    translations: z
-      .record(z.string().regex(/^[a-z]{2}$/, "a two-letter language code"), z.object({ description: z.string() }).strict())
-      .default({}),
+    translations: descriptionTranslations,
     direction: z.literal("push"),
     /** The protocol providers push with; SCIM 2.0 (RFC 7643/7644) is the one served. */
     protocol: z.literal("scim"),
@@ -242,9 +244,7 @@ export const pushIntegrationDefinition = z
         group_members: z.object({ mapping: mappingFiles }).strict(),
       })
       .strict(),
-    values: z
-      .record(z.string().regex(/^[a-z_]+(\.[a-z_]+)*$/, "a unified field path such as phones.type"), z.record(z.string(), z.string()))
-      .default({}),
+    values: valueTables,
   })
   .strict();
 

@@ -16,6 +16,7 @@ import {
   type FilterNode,
   type ScimType,
 } from "../../src/index.ts";
+import { problemOf } from "./problem-of.ts";
 
 const users = [
   {
@@ -57,16 +58,6 @@ const users = [
 ];
 
 const matching = (filter: string) => users.filter((user) => matchesFilter(parseFilter(filter), user, USER_RESOURCE_TYPE)).map((u) => u.id);
-
-function problemOf(run: () => unknown): ScimType | "no problem" {
-  try {
-    run();
-    return "no problem";
-  } catch (error) {
-    if (error instanceof ScimProblem) return error.scimType;
-    throw error;
-  }
-}
 
 describe("SCIM filters (RFC 7644 §3.4.2.2)", () => {
   // Every example filter of the section, with the sample users it selects.

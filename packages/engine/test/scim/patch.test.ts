@@ -12,6 +12,7 @@ import {
   type ScimResource,
   type ScimType,
 } from "../../src/index.ts";
+import { problemOf } from "./problem-of.ts";
 
 const bjensen = (): ScimResource => ({
   schemas: [USER_SCHEMA_ID],
@@ -51,16 +52,6 @@ const tourGuides = (): ScimResource => ({
 const patchUser = (resource: ScimResource, ...operations: unknown[]) => applyPatch(resource, operations, USER_RESOURCE_TYPE);
 const patchGroup = (resource: ScimResource, ...operations: unknown[]) => applyPatch(resource, operations, GROUP_RESOURCE_TYPE);
 const memberIds = (group: ScimResource) => ((group.members as { value: string }[] | undefined) ?? []).map((m) => m.value);
-
-function problemOf(run: () => unknown): ScimType | "no problem" {
-  try {
-    run();
-    return "no problem";
-  } catch (error) {
-    if (error instanceof ScimProblem) return error.scimType;
-    throw error;
-  }
-}
 
 describe("SCIM PATCH, RFC 7644 §3.5.2.1 add", () => {
   it("adds a member to a group", () => {

@@ -8,7 +8,6 @@ import {
   USER_RESOURCE_TYPE,
   USER_SCHEMA,
   USER_SCHEMA_ID,
-  ScimProblem,
   describeSchema,
   lookupAttribute,
   normaliseResource,
@@ -16,16 +15,7 @@ import {
   type AttributeDefinition,
   type ScimType,
 } from "../../src/index.ts";
-
-function problemOf(run: () => unknown): ScimType | "no problem" {
-  try {
-    run();
-    return "no problem";
-  } catch (error) {
-    if (error instanceof ScimProblem) return error.scimType;
-    throw error;
-  }
-}
+import { problemOf } from "./problem-of.ts";
 
 describe("SCIM schemas (RFC 7643 §7)", () => {
   it("serves each schema as a /Schemas resource with every attribute characteristic", () => {
