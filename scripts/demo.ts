@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Webhook } from "standardwebhooks";
+import { oktaClient } from "../apps/sandbox/src/idp/index.ts";
 import { startSandbox, type Vendor } from "../apps/sandbox/src/server.ts";
 import { loadIntegrations } from "../packages/engine/src/index.ts";
 
@@ -152,6 +153,26 @@ await new Promise<void>((resolve, reject) => receiver.once("error", reject).list
 const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
 webhooks.verifier = new Webhook((await admin("/webhook-endpoints", { tenant_id: "acme", url: receiverUrl, events: ["*"] })).secret);
 
+// A directory that pushes: a simulated Okta provisions acme's people into the SCIM service of a
+// `scim` connection, and the receiver above prints each signed event it makes.
+const pushed = (await admin("/connections", { tenant_id: "acme", integration: "scim", name: "Acme Okta" })) as unknown as {
+  id: string;
+  scim: { base_url: string; token: string };
+};
+const okta = oktaClient({ baseUrl: pushed.scim.base_url, token: pushed.scim.token });
+const people = ["ada", "grace", "linus"].map((name) => ({
+  userName: `${name}@acme.example.com`,
+  givenName: name[0]!.toUpperCase() + name.slice(1),
+  familyName: "Okta",
+  email: `${name}@acme.example.com`,
+}));
+const assigned = await okta.assignUsers(people);
+await okta.pushGroup(
+  "Engineering",
+  assigned.map(({ user }) => ({ id: user.id, userName: String(user.userName) })),
+);
+await okta.deactivateUser(assigned[2]!.user.id);
+
 // The end of the event log so far (the first run's copy): the events line printed below starts
 // there, so it shows the change made next, not the oldest events.
 let eventsCursor = "";
@@ -182,7 +203,7 @@ Reference: ${gatewayUrl}/docs        Admin key: ${adminKey}
 Gateway log: ${logPath}
 
 API key (tenant acme): ${apiKey}
-Connections: jostle-scim ${ids["jostle-scim"]}, postman-scim ${ids["postman-scim"]}, jumpcloud ${ids.jumpcloud}
+Connections: jostle-scim ${ids["jostle-scim"]}, postman-scim ${ids["postman-scim"]}, jumpcloud ${ids.jumpcloud}, scim ${pushed.id} (pushed)
 
 For the admin CLI and the README's examples, in any terminal (the admin key; CONN is acme's JumpCloud):
 export UNIFOLD_URL=${gatewayUrl} UNIFOLD_API_KEY=${adminKey} KEY=${adminKey} CONN=${ids.jumpcloud} JUMPCLOUD_KEY=${sandboxKey} JUMPCLOUD_BASE_URL=${sandbox.baseUrl("jumpcloud")}
@@ -201,6 +222,13 @@ Keep your copy in sync: change the sandbox's directory, run the sync, and watch 
 curl -s -X POST "${sandbox.url}/_sandbox/changes" -H 'content-type: application/json' -d '{"vendor":"jumpcloud","tenant":"acme","add":1,"update":1,"deactivate":1,"delete":1}'
 curl -s -X POST "${gatewayUrl}/syncs/${sync.id}/run" ${auth}
 curl -s "${gatewayUrl}/events?after=${encodeURIComponent(eventsCursor)}&limit=10" ${auth}
+
+A directory that pushes: a simulated Okta provisioned three people and a group into acme's SCIM connection
+(the webhooks above); point any SCIM client at it the same way. Its base URL and token (shown once):
+${pushed.scim.base_url}
+${pushed.scim.token}
+curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${pushed.id}&limit=3&remote_data=false" ${auth}
+curl -s "${gatewayUrl}/connections/${pushed.id}/scim-requests?limit=5" -H "authorization: Bearer ${adminKey}"
 
 Let customers connect: open this single-use link in a browser, choose JumpCloud and paste globex's sandbox key.
 ${connectLink.url}

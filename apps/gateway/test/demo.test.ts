@@ -25,7 +25,8 @@ describe("npm run demo", () => {
       for (const answer of answers) expect(answer.status, answer.line).toBeLessThan(300);
 
       const users = answers.filter((answer) => answer.line.includes("/unified/user-directory/users?") && !answer.line.includes("-X POST"));
-      expect(users).toHaveLength(3);
+      // One line per pulled integration, and one for acme's directory that a simulated Okta pushed.
+      expect(users).toHaveLength(4);
       for (const { body } of users) {
         expect(body.result).toHaveLength(3);
         expect(body.result[0]).toMatchObject({ id: expect.any(String), username: expect.any(String), status: expect.any(String) });
@@ -65,7 +66,10 @@ describe("npm run demo", () => {
       // The CLI lines it prints work too.
       const exportLine = lines.find((line) => line.startsWith("export UNIFOLD_URL="));
       const { stdout: listed } = await promisify(execFile)("bash", ["-c", `${exportLine} && npx unifold connections list`], { cwd: root });
-      expect(listed.match(/ acme /g)).toHaveLength(3);
+      expect(listed.match(/ acme /g)).toHaveLength(4);
+      // The pushed directory's events reached the webhook receiver, signed.
+      expect(printed()).toMatch(/webhook: user\.created ada@acme\.example\.com .*signature verified/);
+      expect(printed()).toMatch(/webhook: user\.deactivated linus@acme\.example\.com/);
     } finally {
       expect(await demo.stop()).toBe(0);
     }
