@@ -206,14 +206,11 @@ export function scimStore(db: Database) {
             return row;
           },
           async insert(row) {
-            try {
-              // A savepoint: the failed insert must not end the caller's transaction.
-              const [made] = await tx.transaction((sp) => sp.insert(scimResources).values(row).returning());
-              return made!;
-            } catch (error) {
-              if (isUniqueViolation(error)) throw new ScimNameTaken();
-              throw error;
-            }
+            // A name another resource holds inserts nothing (no savepoint needed): a concurrent
+            // create of the same name waits for the other's commit, then finds it taken.
+            const [made] = await tx.insert(scimResources).values(row).onConflictDoNothing().returning();
+            if (!made) throw new ScimNameTaken();
+            return made;
           },
           async update(id, change) {
             try {

@@ -77,7 +77,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A pushed directory's SCIM request log, newest first
+         * List the SCIM requests a pushed directory's identity provider made, newest first
          * @description Every request its identity provider made: time, method, path (no query), status, scimType and the service's own words for a refusal, the resource it touched, and its latency. No bodies and no tokens; kept UNIFOLD_SCIM_LOG_RETENTION_DAYS days.
          */
         get: operations["listConnectionScimRequests"];
