@@ -95,6 +95,55 @@ function matching(elements: unknown[], target: Target): unknown[] {
   }
 }
 
+/**
+ * A path into a schema extension this service does not know (Entra's
+ * `urn:…:CustomExtensionName:2.0:User:costCenter`, or the whole extension object): kept as sent,
+ * as a POST keeps it, so a provider's custom attributes never block an update. Answers whether
+ * the path was one; known schemas and filtered paths are left to the schema-checked path.
+ */
+function patchUnknownExtension(doc: ScimResource, op: string, path: string, value: unknown, resourceType: ScimResourceType): boolean {
+  if (!/^urn:/i.test(path) || path.includes("[")) return false;
+  const known = [resourceType.schema, ...resourceType.extensions].some((schema) => path.toLowerCase().startsWith(schema.id.toLowerCase()));
+  if (known) return false;
+  const clearing = op === "remove" || value === null || value === "";
+  const urnKey = Object.keys(doc).find((key) => /^urn:/i.test(key) && path.toLowerCase().startsWith(`${key.toLowerCase()}:`));
+  if (isRecord(value) && !urnKey) {
+    // The whole extension object (`{"urn:…:User": {…}}`): merged on add and replace.
+    const existing = Object.keys(doc).find((key) => key.toLowerCase() === path.toLowerCase());
+    if (clearing) {
+      if (existing) delete doc[existing];
+    } else doc[existing ?? path] = { ...((existing && isRecord(doc[existing]) ? doc[existing] : {}) as object), ...value };
+  } else {
+    const colon = path.lastIndexOf(":");
+    if (colon <= 4) return false;
+    const urn = urnKey ?? path.slice(0, colon);
+    const [name, sub] = path.slice(urn.length + 1).split(".", 2) as [string, string | undefined];
+    const container = isRecord(doc[urn]) ? { ...(doc[urn] as Record<string, unknown>) } : {};
+    if (sub === undefined) {
+      if (clearing) delete container[name];
+      else container[name] = value;
+    } else {
+      const inner = isRecord(container[name]) ? { ...(container[name] as Record<string, unknown>) } : {};
+      if (clearing) delete inner[sub];
+      else inner[sub] = value;
+      if (Object.keys(inner).length) container[name] = inner;
+      else delete container[name];
+    }
+    if (Object.keys(container).length) doc[urn] = container;
+    else delete doc[urn];
+  }
+  const listed = Array.isArray(doc.schemas)
+    ? (doc.schemas as unknown[]).filter((id): id is string => typeof id === "string")
+    : [resourceType.schema.id];
+  const present = Object.keys(doc).filter((key) => /^urn:/i.test(key) && isRecord(doc[key]));
+  const kept = listed.filter(
+    (id) => !/^urn:/i.test(id) || [resourceType.schema, ...resourceType.extensions].some((s) => s.id === id) || present.includes(id),
+  );
+  for (const urn of present) if (!kept.includes(urn)) kept.push(urn);
+  doc.schemas = kept;
+  return true;
+}
+
 /** `type eq "work" and primary eq true` → {type: "work", primary: true}; undefined when the filter says more than that. */
 function elementFromFilter(node: FilterNode, attribute: AttributeDefinition): Record<string, unknown> | undefined {
   if (node.kind === "and") {
@@ -281,6 +330,7 @@ export function applyPatch(
       for (const [key, inner] of Object.entries(value)) {
         // Clients echo `schemas` in the value; it is not an attribute to patch.
         if (key.toLowerCase() === "schemas") continue;
+        if (patchUnknownExtension(doc, op, key, inner, resourceType)) continue;
         const target = resolveTarget(parsePath(key), key, resourceType);
         touchedExtension ||= target.schema !== resourceType.schema;
         if (target.attribute?.mutability === "readOnly" && !target.sub && !target.filter) {
@@ -290,6 +340,7 @@ export function applyPatch(
         applyOperation(doc, op, target, inner, resourceType);
       }
     } else {
+      if (patchUnknownExtension(doc, op, path, value, resourceType)) continue;
       const target = resolveTarget(parsePath(path), path, resourceType);
       touchedExtension ||= target.schema !== resourceType.schema;
       applyOperation(doc, op, target, value, resourceType);
