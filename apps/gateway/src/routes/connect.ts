@@ -123,7 +123,10 @@ const ConnectSessionStatusSchema = z
   .object({
     id: z.string().uuid(),
     tenant_id: z.string(),
-    status: z.enum(["open", "checking", "connected", "expired", "too_many_attempts"]),
+    status: z.enum(["open", "checking", "waiting", "connected", "expired", "too_many_attempts"]).openapi({
+      description:
+        "`waiting`: a directory that pushes (SCIM) was connected and its identity provider has not called yet; `connected` once it has.",
+    }),
     state: z.string().nullable(),
     connection_id: z.string().uuid().nullable().openapi({ description: "Set once `connected`." }),
     outcome: z.enum(["created", "existing", "reconnected"]).nullable(),
@@ -258,7 +261,7 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
   app.post(page, async (c) => {
     const body = await c.req.parseBody();
     const form = Object.fromEntries(Object.entries(body).flatMap(([name, value]) => (typeof value === "string" ? [[name, value]] : [])));
-    const state = await c.get("services").connect.submit(c.get("connectSession"), form);
+    const state = await c.get("services").connect.submit(c.get("connectSession"), form, publicOrigin(c));
     const result = resultOf(state);
     const redirectUrl = "session" in state ? state.session.redirectUrl : null;
     // Redirect mode (the default, and the one that works on mobile and without popups): straight back to the SaaS.

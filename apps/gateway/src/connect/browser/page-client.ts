@@ -15,8 +15,41 @@ interface ResultData {
 
 const embedded = window.opener ? "popup" : window.parent !== window ? "iframe" : "redirect";
 for (const input of document.querySelectorAll<HTMLInputElement>('input[name="mode"]')) input.value = embedded;
-const focus = document.getElementById("errors") || (document.querySelector("form") ? null : document.getElementById("title"));
+// A page that waits (for an identity provider's first request) reloads itself; reloaded, it leaves focus alone.
+const reload = document.querySelector<HTMLElement>("[data-reload-after]");
+const navigation = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
+const reloaded = reload !== null && navigation?.type === "reload";
+const focus = document.getElementById("errors") || (document.querySelector("form") || reloaded ? null : document.getElementById("title"));
 if (focus) focus.focus();
+if (reload) setTimeout(() => location.reload(), Number(reload.dataset.reloadAfter) || 5000);
+
+// A form that makes something once (a push connection and its token) is sent once: a double click
+// would show the second answer, which holds no token.
+for (const form of document.querySelectorAll<HTMLFormElement>("form[data-once]")) {
+  form.addEventListener("submit", (event) => {
+    if (form.dataset.sent) event.preventDefault();
+    else form.dataset.sent = "1";
+  });
+}
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) for (const form of document.querySelectorAll<HTMLFormElement>("form[data-once]")) delete form.dataset.sent;
+});
+
+// Copy buttons (hidden without this script): the value into the clipboard, said in the status line.
+for (const button of document.querySelectorAll<HTMLButtonElement>("button[data-copy]")) {
+  const field = document.getElementById(button.dataset.copy ?? "");
+  if (!(field instanceof HTMLInputElement)) continue;
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    const status = document.getElementById("copied");
+    const said = () => {
+      if (status) status.textContent = button.dataset.copied ?? "";
+    };
+    // Selected as well, so that where the clipboard is not allowed (a page not served over https) a copy key still works.
+    field.select();
+    if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(said, () => undefined);
+  });
+}
 const data = document.getElementById("unifold-result");
 const target: Window | null = window.opener || (window.parent !== window ? window.parent : null);
 if (data && target) {
