@@ -110,10 +110,7 @@ export function scimStore(db: Database) {
      * when there is no such connection.
      */
     async activatedAt(connectionId: string): Promise<Date | null | undefined> {
-      const [row] = await db
-        .select({ at: connections.lastVerifiedAt })
-        .from(connections)
-        .where(eq(connections.id, connectionId));
+      const [row] = await db.select({ at: connections.lastVerifiedAt }).from(connections).where(eq(connections.id, connectionId));
       return row ? row.at : undefined;
     },
 

@@ -32,7 +32,8 @@ export async function createConnectSession(deps: Deps<ConnectParts>, input: Conn
   const tenantId = tenantOf(deps.caller, input.tenant_id);
   let integrations = input.integrations ?? [];
   integrations.forEach((slug, i) => {
-    if (!parts.connections.integrations.has(slug) && !parts.scim.integrations.has(slug)) invalidIntegration(parts, `integrations.${i}`, slug);
+    if (!parts.connections.integrations.has(slug) && !parts.scim.integrations.has(slug))
+      invalidIntegration(parts, `integrations.${i}`, slug);
   });
   let reconnect: Connection | undefined;
   if (input.connection_id) {
@@ -98,13 +99,13 @@ export async function connectSessionStatus(deps: Deps<ConnectParts>, id: string)
       ? "waiting"
       : session.usedAt && session.resultConnectionId
         ? "connected"
-      : closed?.kind === "checking"
-        ? "checking"
-        : closed?.kind === "too_many"
-          ? "too_many_attempts"
-          : closed?.kind === "expired"
-            ? "expired"
-            : "open";
+        : closed?.kind === "checking"
+          ? "checking"
+          : closed?.kind === "too_many"
+            ? "too_many_attempts"
+            : closed?.kind === "expired"
+              ? "expired"
+              : "open";
   return {
     id: session.id,
     tenant_id: session.tenantId,
