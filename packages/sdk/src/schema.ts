@@ -1087,8 +1087,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             tenant_id: string;
-            /** @enum {string} */
-            status: "open" | "checking" | "connected" | "expired" | "too_many_attempts";
+            /**
+             * @description `waiting`: a directory that pushes (SCIM) was connected and its identity provider has not called yet; `connected` once it has.
+             * @enum {string}
+             */
+            status: "open" | "checking" | "waiting" | "connected" | "expired" | "too_many_attempts";
             state: string | null;
             /**
              * Format: uuid

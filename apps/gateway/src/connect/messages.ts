@@ -50,6 +50,7 @@ const en = {
   baseUrl: "SCIM base URL",
   token: "Token",
   copy: (label: string) => `Copy ${label}`,
+  copyButton: "Copy",
   copied: (label: string) => `${label} copied.`,
   oktaSteps: [
     "In the Okta Admin Console, Applications › Applications › Create App Integration: choose SWA (or SAML 2.0) and finish the wizard.",
@@ -129,6 +130,7 @@ const de: Messages = {
   baseUrl: "SCIM-Basis-URL",
   token: "Token",
   copy: (label) => `${label} kopieren`,
+  copyButton: "Kopieren",
   copied: (label) => `${label} kopiert.`,
   oktaSteps: [
     "In der Okta Admin Console unter Applications › Applications › Create App Integration SWA (oder SAML 2.0) wählen und den Assistenten abschließen.",
@@ -206,6 +208,7 @@ const fr: Messages = {
   baseUrl: "URL de base SCIM",
   token: "Jeton",
   copy: (label) => `Copier : ${label}`,
+  copyButton: "Copier",
   copied: (label) => `${label} copié.`,
   oktaSteps: [
     "Dans l’Okta Admin Console, Applications › Applications › Create App Integration : choisissez SWA (ou SAML 2.0) et terminez l’assistant.",

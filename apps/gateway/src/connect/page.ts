@@ -193,7 +193,9 @@ function pushCreated(state: Extract<PageState, { kind: "push_created" }>, t: Mes
       <label for="${id}">${label}</label>
       <div class="copyable">
         <input id="${id}" type="text" readonly value="${text}" autocomplete="off" spellcheck="false" />
-        <button type="button" class="secondary" data-copy="${id}" data-copied="${t.copied(label)}" hidden>${t.copy(label)}</button>
+        <button type="button" class="secondary" data-copy="${id}" data-copied="${t.copied(label)}" aria-label="${t.copy(label)}" hidden>
+          ${t.copyButton}
+        </button>
       </div>
     </div>`;
   const steps = (name: string, list: readonly string[]) =>
