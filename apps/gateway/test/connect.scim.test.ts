@@ -78,7 +78,7 @@ describe("the connect page offers a directory that pushes (SCIM)", () => {
     // The identity provider's first authenticated call: the token works on <base_url>/Users.
     const users = await fetch(`${baseUrl}/Users`, { headers: { authorization: `Bearer ${token}` } });
     expect(users.status).toBe(200);
-    expect((await users.json()).totalResults).toBe(0);
+    expect(((await users.json()) as { totalResults: number }).totalResults).toBe(0);
 
     const after = await fetch(s.url);
     expect(after.status).toBe(200);
