@@ -296,14 +296,10 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
       expect(await page.textContent("h1")).toBe("Waiting for the first request");
       expect(await page.content()).not.toContain(token);
       await checkState(page, "scim-waiting");
-      // The identity provider's first call; the waiting page, reloading itself, then says connected.
+      // The identity provider's first call: the waiting page, looking again by itself, goes back to redirect_url.
       const users = await fetch(`${baseUrl}/Users`, { headers: { authorization: `Bearer ${token}` } });
       expect(users.status).toBe(200);
-      // (A selector, not waitForFunction: the page's CSP allows no eval.)
-      await page.waitForSelector('h1:text-is("Connected")', { timeout: 20_000 });
-      expect(await page.textContent("[role=status]")).toContain("the connection is live");
-      await checkState(page, "scim-connected");
-      await Promise.all([page.waitForURL(`${saas.origin}/back?**`), page.click("a.button")]);
+      await page.waitForURL(`${saas.origin}/back?**`, { timeout: 20_000 });
       const back = new URL(page.url()).searchParams;
       expect(back.get("outcome")).toBe("created");
       expect(back.get("state")).toBe("scim-browser");
@@ -312,17 +308,28 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
       await context.close();
 
       const french = await fresh({ colorScheme: "dark" });
-      await french.page.goto((await link({ integrations: ["scim"], config: {}, locale: "fr" })).url);
+      // Without a redirect_url: the page itself says connected.
+      await french.page.goto((await link({ integrations: ["scim"], config: {}, locale: "fr", redirect_url: undefined })).url);
       expect(await french.page.textContent("h1")).toBe("Connecter SCIM");
       await checkState(french.page, "scim-intro-dark-fr");
       await Promise.all([french.page.waitForNavigation(), french.page.click("button.primary")]);
       expect(await french.page.textContent("h1")).toBe("Configurer le provisionnement dans votre fournisseur d’identité");
       expect(await french.page.getAttribute('button[data-copy="scim-token"]', "aria-label")).toBe("Copier : Jeton");
       expect((await french.page.textContent('button[data-copy="scim-token"]'))?.trim()).toBe("Copier");
+      const frenchBase = await french.page.inputValue("#scim-base-url");
+      const frenchToken = await french.page.inputValue("#scim-token");
       await checkState(french.page, "scim-created-dark-fr");
       await Promise.all([french.page.waitForNavigation(), french.page.click("a.button")]);
       expect(await french.page.textContent("h1")).toBe("En attente de la première requête");
       await checkState(french.page, "scim-waiting-dark-fr");
+      expect(await french.page.content()).not.toContain(frenchToken);
+      const pushed = await fetch(`${frenchBase}/Users`, { headers: { authorization: `Bearer ${frenchToken}` } });
+      expect(pushed.status).toBe(200);
+      // (A selector, not waitForFunction: the page's CSP allows no eval.)
+      await french.page.waitForSelector('h1:text-is("Connecté")', { timeout: 20_000 });
+      expect(await french.page.textContent("[role=status]")).toContain("la connexion est active");
+      expect(await french.page.locator("a.button").count()).toBe(0);
+      await checkState(french.page, "scim-connected-dark-fr");
       expect(french.errors).toEqual([]);
       await french.context.close();
     },

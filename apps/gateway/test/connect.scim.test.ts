@@ -72,6 +72,8 @@ describe("the connect page offers a directory that pushes (SCIM)", () => {
     expect(waiting).toContain("data-reload-after");
     expect(waiting).not.toContain(token);
     expect(waiting).not.toContain("scim-token");
+    // Still waiting, a redirect-mode page stays (it has nothing to hand back yet).
+    expect((await fetch(`${s.url}?mode=redirect&polled`, { redirect: "manual" })).status).toBe(200);
     const before = await gw.call("GET", `/connect/sessions/${s.id}`);
     expect(before.body).toMatchObject({ status: "waiting", connection_id: connectionId, outcome: "created" });
 
@@ -94,6 +96,12 @@ describe("the connect page offers a directory that pushes (SCIM)", () => {
     expect(result.get("outcome")).toBe("created");
     expect(result.get("state")).toBe("st-1");
     expect(result.get("session_id")).toBe(s.id);
+    // The waiting page, polling in redirect mode, now goes straight back with that result.
+    const back = await fetch(`${s.url}?mode=redirect&polled`, { redirect: "manual" });
+    expect(back.status).toBe(303);
+    expect(back.headers.get("location")).toBe(link);
+    // In a popup it stays, to hand the result to its opener.
+    expect((await fetch(`${s.url}?mode=popup&polled`, { redirect: "manual" })).status).toBe(200);
     const status = await gw.call("GET", `/connect/sessions/${s.id}`);
     expect(status.body).toMatchObject({ status: "connected", connection_id: connectionId, outcome: "created", state: "st-1" });
 

@@ -176,10 +176,11 @@ function body(state: PageState, t: Messages, locale: string): Html {
     case "push_created":
       return pushCreated(state, t);
     case "waiting":
-      // The client script reloads the page; "Check again" does the same without it.
+      // The client script looks again every few seconds (telling how the page was opened, so that
+      // a redirect-mode page goes straight back once connected); "Check again" does it without script.
       return html`<h1 id="title" tabindex="-1">${title}</h1>
         <p role="status" data-reload-after="5000">${t.waiting}</p>
-        <p><a href="?">${t.checkAgain}</a></p>`;
+        <p><a href="?" data-keep-mode>${t.checkAgain}</a></p>`;
   }
 }
 
@@ -209,7 +210,7 @@ function pushCreated(state: Extract<PageState, { kind: "push_created" }>, t: Mes
     <p class="copied" id="copied" role="status"></p>
     ${steps("Okta", t.oktaSteps)} ${steps("Microsoft Entra ID", t.entraSteps)}
     <p class="help">${t.otherProviders}</p>
-    <p><a class="button" href="?">${t.pushSetUp}</a></p>`;
+    <p><a class="button" href="?" data-keep-mode>${t.pushSetUp}</a></p>`;
 }
 
 function continueLink(state: Extract<PageState, { session: unknown }>, t: Messages): Html | string {

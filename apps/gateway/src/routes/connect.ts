@@ -178,9 +178,21 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
     tags: ["Connect"],
     summary: "The hosted connect page (HTML, for the customer's browser; no API key)",
     security: [],
-    request: { params: TokenParam, query: z.object({ integration: z.string().optional() }) },
+    request: {
+      params: TokenParam,
+      query: z.object({
+        integration: z.string().optional(),
+        mode: z
+          .enum(["redirect", "popup", "iframe"])
+          .optional()
+          .openapi({
+            description: "How the page was opened (set by its script): a connected page in redirect mode goes back to `redirect_url`.",
+          }),
+      }),
+    },
     responses: {
       200: htmlPage("The choice of integration, or its form"),
+      303: { description: "Back to `redirect_url` with the result: a directory that pushes, connected, in redirect mode" },
       404: htmlPage("No such link"),
       410: htmlPage("The link expired, was used, or saw too many attempts"),
     },
@@ -255,7 +267,15 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
     const integration = c.req.query("integration");
     // `checked`: the "Checking your details" page looking again; it is shown that check's result.
     const afterCheck = c.req.query("checked") !== undefined;
-    return show(c, await c.get("services").connect.openPage(c.get("connectSession"), integration, afterCheck));
+    const state = await c.get("services").connect.openPage(c.get("connectSession"), integration, afterCheck);
+    // A directory that pushes, connected while its page waited (the page's script says it was
+    // opened in redirect mode): straight back to the SaaS, as a form's success is.
+    const result = state.kind === "done" ? resultOf(state) : undefined;
+    if (result && state.kind === "done" && state.session.redirectUrl && c.req.query("mode") === "redirect") {
+      c.header("cache-control", "no-store");
+      return c.redirect(resultUrl(state.session.redirectUrl, result), 303);
+    }
+    return show(c, state);
   });
 
   app.post(page, async (c) => {

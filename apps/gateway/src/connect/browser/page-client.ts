@@ -15,13 +15,22 @@ interface ResultData {
 
 const embedded = window.opener ? "popup" : window.parent !== window ? "iframe" : "redirect";
 for (const input of document.querySelectorAll<HTMLInputElement>('input[name="mode"]')) input.value = embedded;
-// A page that waits (for an identity provider's first request) reloads itself; reloaded, it leaves focus alone.
+// Links to the page's next state say how it was opened: a redirect-mode page that turns out
+// connected goes straight back to redirect_url, a popup or a frame stays to hand the result over.
+const withMode = (href: string, polled: boolean) => {
+  const url = new URL(href);
+  url.searchParams.set("mode", embedded);
+  if (polled) url.searchParams.set("polled", "");
+  return url.toString();
+};
+for (const link of document.querySelectorAll<HTMLAnchorElement>("a[data-keep-mode]")) link.href = withMode(link.href, false);
+// A page that waits (for an identity provider's first request) looks again by itself; when it
+// does, it leaves focus alone (a screen reader would read the heading out every few seconds).
 const reload = document.querySelector<HTMLElement>("[data-reload-after]");
-const navigation = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
-const reloaded = reload !== null && navigation?.type === "reload";
-const focus = document.getElementById("errors") || (document.querySelector("form") || reloaded ? null : document.getElementById("title"));
+const polled = reload !== null && new URL(location.href).searchParams.has("polled");
+const focus = document.getElementById("errors") || (document.querySelector("form") || polled ? null : document.getElementById("title"));
 if (focus) focus.focus();
-if (reload) setTimeout(() => location.reload(), Number(reload.dataset.reloadAfter) || 5000);
+if (reload) setTimeout(() => location.replace(withMode(location.href, true)), Number(reload.dataset.reloadAfter) || 5000);
 
 // A form that makes something once (a push connection and its token) is sent once: a double click
 // would show the second answer, which holds no token.
