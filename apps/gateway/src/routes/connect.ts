@@ -182,12 +182,9 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
       params: TokenParam,
       query: z.object({
         integration: z.string().optional(),
-        mode: z
-          .enum(["redirect", "popup", "iframe"])
-          .optional()
-          .openapi({
-            description: "How the page was opened (set by its script): a connected page in redirect mode goes back to `redirect_url`.",
-          }),
+        mode: z.enum(["redirect", "popup", "iframe"]).optional().openapi({
+          description: "How the page was opened (set by its script): a connected page in redirect mode goes back to `redirect_url`.",
+        }),
       }),
     },
     responses: {
