@@ -42,7 +42,7 @@ const en = {
   unknown: "Check that you copied the whole link, or ask the application for a new one.",
   secured: "Secured by Unifold",
   pushIntro: (name: string) =>
-    `Your identity provider (Okta, Microsoft Entra ID, OneLogin, JumpCloud, …) sends users and groups to this application over ${name}. Create the connection to get the base URL and the token to enter in your identity provider.`,
+    `Your identity provider sends users and groups to this application over ${name}. Create the connection to get the base URL and the token to enter in your identity provider.`,
   pushCreate: "Create the connection",
   pushCreatedTitle: "Set up provisioning in your identity provider",
   pushCreated:
@@ -52,21 +52,6 @@ const en = {
   copy: (label: string) => `Copy ${label}`,
   copyButton: "Copy",
   copied: (label: string) => `${label} copied.`,
-  oktaSteps: [
-    "In the Okta Admin Console, Applications › Applications › Create App Integration: choose SWA (or SAML 2.0) and finish the wizard.",
-    "On the app's General tab, App Settings › Edit: set Provisioning to SCIM and save.",
-    "Provisioning › Settings › Integration › Edit: paste the base URL into “SCIM connector base URL”, choose userName as “Unique identifier field for users”, and tick Push New Users, Push Profile Updates and Push Groups.",
-    "Authentication Mode: HTTP Header; paste the token as the Authorization bearer token. Test Connector Configuration, then save.",
-    "To App › Edit: enable Create Users, Update User Attributes and Deactivate Users, and save.",
-    "Assignments: assign the people or groups to provision. Push Groups: choose the groups to send.",
-  ],
-  entraSteps: [
-    "In the Microsoft Entra admin center, Enterprise applications › New application › Create your own application: choose “Integrate any other application you don't find in the gallery (Non-gallery)”.",
-    "In the application, open Provisioning (New configuration, or Get started with Provisioning Mode Automatic).",
-    "Paste the base URL into “Tenant URL” and the token into “Secret Token”. Test Connection, then save.",
-    "Attribute mapping: keep userName (userPrincipalName) as the matching attribute; externalId or the work email work too. Remove mappings to custom extension attributes.",
-    "Users and groups: assign the users and groups to provision, then Start provisioning. Provision on demand sends one user at once.",
-  ],
   otherProviders:
     "Another provider: enter the base URL as its SCIM base URL, the token as a bearer token (Authorization: Bearer), and userName as the unique identifier.",
   pushSetUp: "I have set it up",
@@ -122,7 +107,7 @@ const de: Messages = {
   unknown: "Prüfen Sie, ob Sie den ganzen Link kopiert haben, oder bitten Sie die Anwendung um einen neuen.",
   secured: "Gesichert durch Unifold",
   pushIntro: (name) =>
-    `Ihr Identitätsanbieter (Okta, Microsoft Entra ID, OneLogin, JumpCloud, …) überträgt Benutzer und Gruppen per ${name} an diese Anwendung. Legen Sie die Verbindung an, um die Basis-URL und das Token für Ihren Identitätsanbieter zu erhalten.`,
+    `Ihr Identitätsanbieter überträgt Benutzer und Gruppen per ${name} an diese Anwendung. Legen Sie die Verbindung an, um die Basis-URL und das Token für Ihren Identitätsanbieter zu erhalten.`,
   pushCreate: "Verbindung anlegen",
   pushCreatedTitle: "Bereitstellung im Identitätsanbieter einrichten",
   pushCreated:
@@ -132,21 +117,6 @@ const de: Messages = {
   copy: (label) => `${label} kopieren`,
   copyButton: "Kopieren",
   copied: (label) => `${label} kopiert.`,
-  oktaSteps: [
-    "In der Okta Admin Console unter Applications › Applications › Create App Integration SWA (oder SAML 2.0) wählen und den Assistenten abschließen.",
-    "Auf dem Tab General der App unter App Settings › Edit Provisioning auf SCIM setzen und speichern.",
-    "Unter Provisioning › Settings › Integration › Edit die Basis-URL in „SCIM connector base URL“ einfügen, userName als „Unique identifier field for users“ wählen und Push New Users, Push Profile Updates und Push Groups ankreuzen.",
-    "Authentication Mode: HTTP Header; das Token als Authorization-Bearer-Token einfügen. Test Connector Configuration, dann speichern.",
-    "Unter To App › Edit Create Users, Update User Attributes und Deactivate Users aktivieren und speichern.",
-    "Assignments: die bereitzustellenden Personen oder Gruppen zuweisen. Push Groups: die zu übertragenden Gruppen wählen.",
-  ],
-  entraSteps: [
-    "Im Microsoft Entra Admin Center unter Enterprise applications › New application › Create your own application „Integrate any other application you don't find in the gallery (Non-gallery)“ wählen.",
-    "In der Anwendung Provisioning öffnen (New configuration oder Get started mit Provisioning Mode Automatic).",
-    "Die Basis-URL in „Tenant URL“ und das Token in „Secret Token“ einfügen. Test Connection, dann speichern.",
-    "Attribute mapping: userName (userPrincipalName) als übereinstimmendes Attribut (matching attribute) belassen; externalId oder die geschäftliche E-Mail gehen auch. Zuordnungen zu eigenen Erweiterungsattributen entfernen.",
-    "Users and groups: die bereitzustellenden Benutzer und Gruppen zuweisen, dann Start provisioning. Provision on demand überträgt einen Benutzer sofort.",
-  ],
   otherProviders:
     "Ein anderer Anbieter: die Basis-URL als SCIM-Basis-URL, das Token als Bearer-Token (Authorization: Bearer) und userName als eindeutigen Bezeichner eintragen.",
   pushSetUp: "Ich habe es eingerichtet",
@@ -200,7 +170,7 @@ const fr: Messages = {
   unknown: "Vérifiez que vous avez copié le lien en entier, ou demandez-en un nouveau à l’application.",
   secured: "Sécurisé par Unifold",
   pushIntro: (name) =>
-    `Votre fournisseur d’identité (Okta, Microsoft Entra ID, OneLogin, JumpCloud, …) envoie utilisateurs et groupes à cette application en ${name}. Créez la connexion pour obtenir l’URL de base et le jeton à saisir dans votre fournisseur d’identité.`,
+    `Votre fournisseur d’identité envoie utilisateurs et groupes à cette application en ${name}. Créez la connexion pour obtenir l’URL de base et le jeton à saisir dans votre fournisseur d’identité.`,
   pushCreate: "Créer la connexion",
   pushCreatedTitle: "Configurer le provisionnement dans votre fournisseur d’identité",
   pushCreated:
@@ -210,21 +180,6 @@ const fr: Messages = {
   copy: (label) => `Copier : ${label}`,
   copyButton: "Copier",
   copied: (label) => `${label} copié.`,
-  oktaSteps: [
-    "Dans l’Okta Admin Console, Applications › Applications › Create App Integration : choisissez SWA (ou SAML 2.0) et terminez l’assistant.",
-    "Dans l’onglet General de l’application, App Settings › Edit : réglez Provisioning sur SCIM et enregistrez.",
-    "Provisioning › Settings › Integration › Edit : collez l’URL de base dans « SCIM connector base URL », choisissez userName comme « Unique identifier field for users » et cochez Push New Users, Push Profile Updates et Push Groups.",
-    "Authentication Mode : HTTP Header ; collez le jeton comme jeton bearer Authorization. Test Connector Configuration, puis enregistrez.",
-    "To App › Edit : activez Create Users, Update User Attributes et Deactivate Users, puis enregistrez.",
-    "Assignments : affectez les personnes ou groupes à provisionner. Push Groups : choisissez les groupes à envoyer.",
-  ],
-  entraSteps: [
-    "Dans le centre d’administration Microsoft Entra, Enterprise applications › New application › Create your own application : choisissez « Integrate any other application you don't find in the gallery (Non-gallery) ».",
-    "Dans l’application, ouvrez Provisioning (New configuration, ou Get started avec Provisioning Mode Automatic).",
-    "Collez l’URL de base dans « Tenant URL » et le jeton dans « Secret Token ». Test Connection, puis enregistrez.",
-    "Attribute mapping : gardez userName (userPrincipalName) comme attribut de correspondance (matching attribute) ; externalId ou l’e-mail professionnel conviennent aussi. Supprimez les correspondances vers des attributs d’extension personnalisés.",
-    "Users and groups : affectez les utilisateurs et groupes à provisionner, puis Start provisioning. Provision on demand envoie un utilisateur tout de suite.",
-  ],
   otherProviders:
     "Un autre fournisseur : saisissez l’URL de base comme URL de base SCIM, le jeton comme jeton bearer (Authorization: Bearer) et userName comme identifiant unique.",
   pushSetUp: "C’est configuré",

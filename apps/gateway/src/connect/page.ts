@@ -174,7 +174,7 @@ function body(state: PageState, t: Messages, locale: string): Html {
         </form>
         ${state.canChoose ? html`<p><a href="?">${t.back}</a></p>` : ""}`;
     case "push_created":
-      return pushCreated(state, t);
+      return pushCreated(state, t, locale);
     case "waiting":
       // The client script looks again every few seconds (telling how the page was opened, so that
       // a redirect-mode page goes straight back once connected); "Check again" does it without script.
@@ -188,7 +188,7 @@ function body(state: PageState, t: Messages, locale: string): Html {
  * The push connection just made: its base URL and token, each with a copy button (the client
  * script shows them), and the set-up steps. The only page that ever holds the token.
  */
-function pushCreated(state: Extract<PageState, { kind: "push_created" }>, t: Messages): Html {
+function pushCreated(state: Extract<PageState, { kind: "push_created" }>, t: Messages, locale: string): Html {
   const value = (id: string, label: string, text: string) =>
     html`<div class="field">
       <label for="${id}">${label}</label>
@@ -199,16 +199,19 @@ function pushCreated(state: Extract<PageState, { kind: "push_created" }>, t: Mes
         </button>
       </div>
     </div>`;
-  const steps = (name: string, list: readonly string[]) =>
-    html`<h2>${name}</h2>
-      <ol class="steps">
-        ${list.map((step) => html`<li>${step}</li>`)}
-      </ol>`;
+  // Each identity provider's steps, in the page's language where the integration gives them.
+  const steps = (state.integration.setup ?? []).map(
+    (setup) =>
+      html`<h2>${setup.provider}</h2>
+        <ol class="steps">
+          ${(setup.translations[locale]?.steps ?? setup.steps).map((step) => html`<li>${step}</li>`)}
+        </ol>`,
+  );
   return html`<h1 id="title" tabindex="-1">${t.pushCreatedTitle}</h1>
     <p>${t.pushCreated}</p>
     ${value("scim-base-url", t.baseUrl, state.scim.base_url)} ${value("scim-token", t.token, state.scim.token)}
     <p class="copied" id="copied" role="status"></p>
-    ${steps("Okta", t.oktaSteps)} ${steps("Microsoft Entra ID", t.entraSteps)}
+    ${steps}
     <p class="help">${t.otherProviders}</p>
     <p><a class="button" href="?" data-keep-mode>${t.pushSetUp}</a></p>`;
 }

@@ -160,6 +160,14 @@ export interface Choice {
   description?: string | undefined;
   translations: Record<string, { description?: string | undefined }>;
   push: boolean;
+  /** A directory that pushes: set-up steps per identity provider (its integration.yaml's `setup`). */
+  setup?: SetupSteps[] | undefined;
+}
+
+export interface SetupSteps {
+  provider: string;
+  steps: string[];
+  translations: Record<string, { steps: string[] }>;
 }
 
 /** What the identity provider is given: shown once, in the answer to the post that made it. */
@@ -425,7 +433,7 @@ function offeredChoices(parts: ConnectParts, session: ConnectSession): Choice[] 
     const read = pulled.get(slug);
     if (read) return [{ ...choiceOf(read), push: false }];
     const push = pushed.get(slug);
-    return push ? [{ ...choiceOf(push), push: true }] : [];
+    return push ? [{ ...choiceOf(push), setup: push.setup, push: true }] : [];
   });
 }
 

@@ -3,7 +3,7 @@ import { withCaller } from "../caller.ts";
 import { connectSessionStatus, createConnectSession, openConnectPage, submitConnectForm } from "./connect.ts";
 import type { ConnectParts } from "./parts.ts";
 
-export type { Choice, ConnectSessionInput, FormError, Outcome, PageField, PageState, ScimAccess } from "./connect.ts";
+export type { Choice, ConnectSessionInput, FormError, Outcome, PageField, PageState, ScimAccess, SetupSteps } from "./connect.ts";
 export type { ConnectParts, ConnectSettings } from "./parts.ts";
 
 /** The hosted connect page: links a SaaS opens for its customer, and the page that checks and saves their connection. */
