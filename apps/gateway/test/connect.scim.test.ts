@@ -154,12 +154,16 @@ describe("the connect page offers a directory that pushes (SCIM)", () => {
     }
   });
 
-  it("a double submit makes one connection; the second answer shows no token", async () => {
+  it("a double submit makes one connection; the second answer shows no token; a cross-site post makes none", async () => {
     const s = await session({ tenant_id: "initech", integrations: ["scim"], locale: "de" });
     // One integration: its page opens at once, in the session's language.
     const intro = await (await fetch(s.url)).text();
     expect(intro).toContain("SCIM verbinden");
     expect(intro).toContain("Verbindung anlegen");
+    // Posted from another site: refused, nothing made.
+    const forged = await submit(s.url, { integration: "scim" }, { origin: "http://evil.example", "sec-fetch-site": "cross-site" });
+    expect(forged.status).toBe(403);
+    expect(await scimConnections("initech")).toBe(0);
     const answers = await Promise.all([submit(s.url, { integration: "scim" }), submit(s.url, { integration: "scim" })]);
     const pages = await Promise.all(answers.map((a) => a.text()));
     expect(answers.map((a) => a.status)).toEqual([200, 200]);
