@@ -186,6 +186,7 @@ export function createServices(parts: ServiceParts): Services {
     settings: { ttlSeconds: 30 * 60, maxAttempts: 5, trustProxy: false, ...parts.connect },
     connections,
     events,
+    scim,
   });
   return {
     platform: { store, logger, metrics, upstream, cursors, queue, changes },

@@ -86,10 +86,13 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
     return res.body as { url: string; token: string };
   }
 
-  async function fresh(options: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number } } = {}) {
+  async function fresh(
+    options: { colorScheme?: "light" | "dark"; viewport?: { width: number; height: number }; permissions?: string[] } = {},
+  ) {
     const context: BrowserContext = await browser.newContext({
       viewport: options.viewport ?? mobile,
       colorScheme: options.colorScheme ?? "light",
+      ...(options.permissions && { permissions: options.permissions }),
     });
     const page = await context.newPage();
     const errors: string[] = [];
@@ -264,6 +267,73 @@ describe.skipIf(!chromiumPath)("the hosted connect page in Chromium", () => {
     await checkState(page, "cancelled");
     await context.close();
   });
+
+  it(
+    "SCIM: create the connection, copy its base URL and token, wait for the provider's first request, then connected; in French too",
+    { timeout: 90_000 },
+    async () => {
+      const { context, page, errors } = await fresh({ permissions: ["clipboard-read", "clipboard-write"] });
+      await page.goto((await link({ state: "scim-browser" })).url);
+      await Promise.all([page.waitForURL("**?integration=scim"), page.click('a[href="?integration=scim"]')]);
+      expect(await page.textContent("h1")).toBe("Connect SCIM");
+      await checkState(page, "scim-intro");
+      await Promise.all([page.waitForNavigation(), page.click("button.primary")]);
+      expect(await page.textContent("h1")).toBe("Set up provisioning in your identity provider");
+      const baseUrl = await page.inputValue("#scim-base-url");
+      const token = await page.inputValue("#scim-token");
+      expect(baseUrl).toMatch(/\/scim\/v2\/[0-9a-f-]{36}$/);
+      expect(token).toMatch(/^scim_/);
+      // The copy buttons (shown by the page's script) put each value into the clipboard and say so.
+      await page.click('button[data-copy="scim-token"]');
+      await page.waitForSelector('#copied:text-is("Token copied.")');
+      expect(await page.evaluate("navigator.clipboard.readText()")).toBe(token);
+      await page.click('button[data-copy="scim-base-url"]');
+      await page.waitForSelector('#copied:text-is("SCIM base URL copied.")');
+      expect(await page.evaluate("navigator.clipboard.readText()")).toBe(baseUrl);
+      await checkState(page, "scim-created");
+
+      await Promise.all([page.waitForNavigation(), page.click("a.button")]);
+      expect(await page.textContent("h1")).toBe("Waiting for the first request");
+      expect(await page.content()).not.toContain(token);
+      await checkState(page, "scim-waiting");
+      // The identity provider's first call: the waiting page, looking again by itself, goes back to redirect_url.
+      const users = await fetch(`${baseUrl}/Users`, { headers: { authorization: `Bearer ${token}` } });
+      expect(users.status).toBe(200);
+      await page.waitForURL(`${saas.origin}/back?**`, { timeout: 20_000 });
+      const back = new URL(page.url()).searchParams;
+      expect(back.get("outcome")).toBe("created");
+      expect(back.get("state")).toBe("scim-browser");
+      expect(baseUrl.endsWith(back.get("connection_id") as string)).toBe(true);
+      expect(errors).toEqual([]);
+      await context.close();
+
+      const french = await fresh({ colorScheme: "dark" });
+      // Without a redirect_url: the page itself says connected.
+      await french.page.goto((await link({ integrations: ["scim"], config: {}, locale: "fr", redirect_url: undefined })).url);
+      expect(await french.page.textContent("h1")).toBe("Connecter SCIM");
+      await checkState(french.page, "scim-intro-dark-fr");
+      await Promise.all([french.page.waitForNavigation(), french.page.click("button.primary")]);
+      expect(await french.page.textContent("h1")).toBe("Configurer le provisionnement dans votre fournisseur d’identité");
+      expect(await french.page.getAttribute('button[data-copy="scim-token"]', "aria-label")).toBe("Copier : Jeton");
+      expect((await french.page.textContent('button[data-copy="scim-token"]'))?.trim()).toBe("Copier");
+      const frenchBase = await french.page.inputValue("#scim-base-url");
+      const frenchToken = await french.page.inputValue("#scim-token");
+      await checkState(french.page, "scim-created-dark-fr");
+      await Promise.all([french.page.waitForNavigation(), french.page.click("a.button")]);
+      expect(await french.page.textContent("h1")).toBe("En attente de la première requête");
+      await checkState(french.page, "scim-waiting-dark-fr");
+      expect(await french.page.content()).not.toContain(frenchToken);
+      const pushed = await fetch(`${frenchBase}/Users`, { headers: { authorization: `Bearer ${frenchToken}` } });
+      expect(pushed.status).toBe(200);
+      // (A selector, not waitForFunction: the page's CSP allows no eval.)
+      await french.page.waitForSelector('h1:text-is("Connecté")', { timeout: 20_000 });
+      expect(await french.page.textContent("[role=status]")).toContain("la connexion est active");
+      expect(await french.page.locator("a.button").count()).toBe(0);
+      await checkState(french.page, "scim-connected-dark-fr");
+      expect(french.errors).toEqual([]);
+      await french.context.close();
+    },
+  );
 
   it(
     "a reconnect keeps the id and changes the stored ciphertext; linking the same account again answers the existing connection",

@@ -104,6 +104,16 @@ export function scimStore(db: Database) {
       });
     },
 
+    /**
+     * When the connection's provider first called (its last_verified_at), read from the table
+     * rather than a cached connection: the connect page waits for it. Null until then; undefined
+     * when there is no such connection.
+     */
+    async activatedAt(connectionId: string): Promise<Date | null | undefined> {
+      const [row] = await db.select({ at: connections.lastVerifiedAt }).from(connections).where(eq(connections.id, connectionId));
+      return row ? row.at : undefined;
+    },
+
     async get(connectionId: string, type: ScimType, id: string): Promise<ScimRow | undefined> {
       if (!UUID.test(id)) return undefined;
       const [row] = await db

@@ -245,6 +245,26 @@ export const pushIntegrationDefinition = z
       })
       .strict(),
     values: valueTables,
+    /**
+     * Short set-up steps per identity provider, shown by the connect page beside the new
+     * connection's base URL and token; `translations: {de: {steps}}` per provider.
+     */
+    setup: z
+      .array(
+        z
+          .object({
+            provider: z.string().min(1),
+            steps: z.array(z.string().min(1)).min(1),
+            translations: z
+              .record(
+                z.string().regex(/^[a-z]{2}$/, "a two-letter language code"),
+                z.object({ steps: z.array(z.string().min(1)).min(1) }).strict(),
+              )
+              .default({}),
+          })
+          .strict(),
+      )
+      .default([]),
   })
   .strict();
 

@@ -1087,8 +1087,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             tenant_id: string;
-            /** @enum {string} */
-            status: "open" | "checking" | "connected" | "expired" | "too_many_attempts";
+            /**
+             * @description `waiting`: a directory that pushes (SCIM) was connected and its identity provider has not called yet; `connected` once it has.
+             * @enum {string}
+             */
+            status: "open" | "checking" | "waiting" | "connected" | "expired" | "too_many_attempts";
             state: string | null;
             /**
              * Format: uuid
@@ -2572,6 +2575,8 @@ export interface operations {
         parameters: {
             query?: {
                 integration?: string;
+                /** @description How the page was opened (set by its script): a connected page in redirect mode goes back to `redirect_url`. */
+                mode?: "redirect" | "popup" | "iframe";
             };
             header?: never;
             path: {
@@ -2590,6 +2595,13 @@ export interface operations {
                 content: {
                     "text/html": string;
                 };
+            };
+            /** @description Back to `redirect_url` with the result: a directory that pushes, connected, in redirect mode */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description No such link */
             404: {

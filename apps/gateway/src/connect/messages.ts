@@ -41,6 +41,25 @@ const en = {
   unknownTitle: "This link is not valid",
   unknown: "Check that you copied the whole link, or ask the application for a new one.",
   secured: "Secured by Unifold",
+  pushIntro: (name: string) =>
+    `Your identity provider sends users and groups to this application over ${name}. Create the connection to get the base URL and the token to enter in your identity provider.`,
+  pushCreate: "Create the connection",
+  pushCreatedTitle: "Set up provisioning in your identity provider",
+  pushCreated:
+    "The connection is made. Copy the base URL and the token into your identity provider. The token is shown only on this page, only now: copy it before you leave.",
+  baseUrl: "SCIM base URL",
+  token: "Token",
+  copy: (label: string) => `Copy ${label}`,
+  copyButton: "Copy",
+  copied: (label: string) => `${label} copied.`,
+  otherProviders:
+    "Another provider: enter the base URL as its SCIM base URL, the token as a bearer token (Authorization: Bearer), and userName as the unique identifier.",
+  pushSetUp: "I have set it up",
+  waitingTitle: "Waiting for the first request",
+  waiting:
+    "The connection is made. It waits for the first request from your identity provider; this page updates by itself when it arrives.",
+  checkAgain: "Check again",
+  pushDone: "Your identity provider has made its first request: the connection is live. You can close this window.",
 };
 
 export type Messages = typeof en;
@@ -87,6 +106,25 @@ const de: Messages = {
   unknownTitle: "Dieser Link ist ungültig",
   unknown: "Prüfen Sie, ob Sie den ganzen Link kopiert haben, oder bitten Sie die Anwendung um einen neuen.",
   secured: "Gesichert durch Unifold",
+  pushIntro: (name) =>
+    `Ihr Identitätsanbieter überträgt Benutzer und Gruppen per ${name} an diese Anwendung. Legen Sie die Verbindung an, um die Basis-URL und das Token für Ihren Identitätsanbieter zu erhalten.`,
+  pushCreate: "Verbindung anlegen",
+  pushCreatedTitle: "Bereitstellung im Identitätsanbieter einrichten",
+  pushCreated:
+    "Die Verbindung ist angelegt. Kopieren Sie die Basis-URL und das Token in Ihren Identitätsanbieter. Das Token wird nur auf dieser Seite und nur jetzt angezeigt: Kopieren Sie es, bevor Sie sie verlassen.",
+  baseUrl: "SCIM-Basis-URL",
+  token: "Token",
+  copy: (label) => `${label} kopieren`,
+  copyButton: "Kopieren",
+  copied: (label) => `${label} kopiert.`,
+  otherProviders:
+    "Ein anderer Anbieter: die Basis-URL als SCIM-Basis-URL, das Token als Bearer-Token (Authorization: Bearer) und userName als eindeutigen Bezeichner eintragen.",
+  pushSetUp: "Ich habe es eingerichtet",
+  waitingTitle: "Warten auf die erste Anfrage",
+  waiting:
+    "Die Verbindung ist angelegt. Sie wartet auf die erste Anfrage Ihres Identitätsanbieters; diese Seite aktualisiert sich von selbst, sobald sie eintrifft.",
+  checkAgain: "Erneut prüfen",
+  pushDone: "Ihr Identitätsanbieter hat seine erste Anfrage gestellt: Die Verbindung ist aktiv. Sie können dieses Fenster schließen.",
 };
 
 const fr: Messages = {
@@ -131,6 +169,25 @@ const fr: Messages = {
   unknownTitle: "Ce lien n’est pas valide",
   unknown: "Vérifiez que vous avez copié le lien en entier, ou demandez-en un nouveau à l’application.",
   secured: "Sécurisé par Unifold",
+  pushIntro: (name) =>
+    `Votre fournisseur d’identité envoie utilisateurs et groupes à cette application en ${name}. Créez la connexion pour obtenir l’URL de base et le jeton à saisir dans votre fournisseur d’identité.`,
+  pushCreate: "Créer la connexion",
+  pushCreatedTitle: "Configurer le provisionnement dans votre fournisseur d’identité",
+  pushCreated:
+    "La connexion est créée. Copiez l’URL de base et le jeton dans votre fournisseur d’identité. Le jeton n’est affiché que sur cette page, et seulement maintenant : copiez-le avant de la quitter.",
+  baseUrl: "URL de base SCIM",
+  token: "Jeton",
+  copy: (label) => `Copier : ${label}`,
+  copyButton: "Copier",
+  copied: (label) => `${label} copié.`,
+  otherProviders:
+    "Un autre fournisseur : saisissez l’URL de base comme URL de base SCIM, le jeton comme jeton bearer (Authorization: Bearer) et userName comme identifiant unique.",
+  pushSetUp: "C’est configuré",
+  waitingTitle: "En attente de la première requête",
+  waiting:
+    "La connexion est créée. Elle attend la première requête de votre fournisseur d’identité ; cette page se met à jour d’elle-même à son arrivée.",
+  checkAgain: "Vérifier à nouveau",
+  pushDone: "Votre fournisseur d’identité a fait sa première requête : la connexion est active. Vous pouvez fermer cette fenêtre.",
 };
 
 export const locales = ["en", "de", "fr"] as const;

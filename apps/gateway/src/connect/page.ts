@@ -1,7 +1,6 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import type { Integration } from "@unifold/engine";
-import type { FormError, PageField, PageState } from "../domain/connect/index.ts";
+import type { Choice, FormError, PageField, PageState } from "../domain/connect/index.ts";
 import { connectAssets } from "./assets.ts";
 import type { Messages } from "./messages.ts";
 
@@ -102,6 +101,12 @@ function titleOf(state: PageState, t: Messages): string {
       return t.cancelledTitle;
     case "checking":
       return t.checkingTitle;
+    case "push":
+      return t.connectTo(state.integration.name);
+    case "push_created":
+      return t.pushCreatedTitle;
+    case "waiting":
+      return t.waitingTitle;
     case "form":
       if (state.attemptsLeft === 0) return t.tooManyTitle;
       return (state.reconnect ? t.reconnectTo : t.connectTo)(state.integration.name);
@@ -129,7 +134,13 @@ function body(state: PageState, t: Messages, locale: string): Html {
         <p role="status">${t.checking}</p>`;
     case "done": {
       const name = state.integration.name;
-      const text = state.outcome === "existing" ? t.existing(name) : state.outcome === "reconnected" ? t.reconnected(name) : t.done(name);
+      const text = state.integration.push
+        ? t.pushDone
+        : state.outcome === "existing"
+          ? t.existing(name)
+          : state.outcome === "reconnected"
+            ? t.reconnected(name)
+            : t.done(name);
       return html`<h1 id="title" tabindex="-1">${title}</h1>
         <p role="status">${text}</p>
         ${continueLink(state, t)}`;
@@ -150,7 +161,59 @@ function body(state: PageState, t: Messages, locale: string): Html {
         </ul>`;
     case "form":
       return form(state, t, locale);
+    case "push":
+      return html`<h1 id="title" tabindex="-1">${title}</h1>
+        <p class="help">${t.pushIntro(state.integration.name)}</p>
+        <form method="post" data-once>
+          <input type="hidden" name="integration" value="${state.integration.slug}" />
+          <input type="hidden" name="mode" value="redirect" />
+          <div class="actions">
+            <button type="submit" class="primary">${t.pushCreate}</button>
+            <button type="submit" class="secondary" name="action" value="cancel">${t.cancel}</button>
+          </div>
+        </form>
+        ${state.canChoose ? html`<p><a href="?">${t.back}</a></p>` : ""}`;
+    case "push_created":
+      return pushCreated(state, t, locale);
+    case "waiting":
+      // The client script looks again every few seconds (telling how the page was opened, so that
+      // a redirect-mode page goes straight back once connected); "Check again" does it without script.
+      return html`<h1 id="title" tabindex="-1">${title}</h1>
+        <p role="status" data-reload-after="5000">${t.waiting}</p>
+        <p><a href="?" data-keep-mode>${t.checkAgain}</a></p>`;
   }
+}
+
+/**
+ * The push connection just made: its base URL and token, each with a copy button (the client
+ * script shows them), and the set-up steps. The only page that ever holds the token.
+ */
+function pushCreated(state: Extract<PageState, { kind: "push_created" }>, t: Messages, locale: string): Html {
+  const value = (id: string, label: string, text: string) =>
+    html`<div class="field">
+      <label for="${id}">${label}</label>
+      <div class="copyable">
+        <input id="${id}" type="text" readonly value="${text}" autocomplete="off" spellcheck="false" />
+        <button type="button" class="secondary" data-copy="${id}" data-copied="${t.copied(label)}" aria-label="${t.copy(label)}" hidden>
+          ${t.copyButton}
+        </button>
+      </div>
+    </div>`;
+  // Each identity provider's steps, in the page's language where the integration gives them.
+  const steps = (state.integration.setup ?? []).map(
+    (setup) =>
+      html`<h2>${setup.provider}</h2>
+        <ol class="steps">
+          ${(setup.translations[locale]?.steps ?? setup.steps).map((step) => html`<li>${step}</li>`)}
+        </ol>`,
+  );
+  return html`<h1 id="title" tabindex="-1">${t.pushCreatedTitle}</h1>
+    <p>${t.pushCreated}</p>
+    ${value("scim-base-url", t.baseUrl, state.scim.base_url)} ${value("scim-token", t.token, state.scim.token)}
+    <p class="copied" id="copied" role="status"></p>
+    ${steps}
+    <p class="help">${t.otherProviders}</p>
+    <p><a class="button" href="?" data-keep-mode>${t.pushSetUp}</a></p>`;
 }
 
 function continueLink(state: Extract<PageState, { session: unknown }>, t: Messages): Html | string {
@@ -229,7 +292,7 @@ function localized(field: PageField, locale: string): PageField {
 }
 
 /** An integration's description in the page's language, where it gives one. */
-const describe = (integration: Integration, locale: string) => integration.translations[locale]?.description ?? integration.description;
+const describe = (integration: Choice, locale: string) => integration.translations[locale]?.description ?? integration.description;
 
 const idOf = (path: string) => `f-${path.replace(/\./g, "-")}`;
 

@@ -123,7 +123,10 @@ const ConnectSessionStatusSchema = z
   .object({
     id: z.string().uuid(),
     tenant_id: z.string(),
-    status: z.enum(["open", "checking", "connected", "expired", "too_many_attempts"]),
+    status: z.enum(["open", "checking", "waiting", "connected", "expired", "too_many_attempts"]).openapi({
+      description:
+        "`waiting`: a directory that pushes (SCIM) was connected and its identity provider has not called yet; `connected` once it has.",
+    }),
     state: z.string().nullable(),
     connection_id: z.string().uuid().nullable().openapi({ description: "Set once `connected`." }),
     outcome: z.enum(["created", "existing", "reconnected"]).nullable(),
@@ -175,9 +178,18 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
     tags: ["Connect"],
     summary: "The hosted connect page (HTML, for the customer's browser; no API key)",
     security: [],
-    request: { params: TokenParam, query: z.object({ integration: z.string().optional() }) },
+    request: {
+      params: TokenParam,
+      query: z.object({
+        integration: z.string().optional(),
+        mode: z.enum(["redirect", "popup", "iframe"]).optional().openapi({
+          description: "How the page was opened (set by its script): a connected page in redirect mode goes back to `redirect_url`.",
+        }),
+      }),
+    },
     responses: {
       200: htmlPage("The choice of integration, or its form"),
+      303: { description: "Back to `redirect_url` with the result: a directory that pushes, connected, in redirect mode" },
       404: htmlPage("No such link"),
       410: htmlPage("The link expired, was used, or saw too many attempts"),
     },
@@ -252,13 +264,21 @@ export function registerConnect(app: OpenAPIHono<AppEnv>) {
     const integration = c.req.query("integration");
     // `checked`: the "Checking your details" page looking again; it is shown that check's result.
     const afterCheck = c.req.query("checked") !== undefined;
-    return show(c, await c.get("services").connect.openPage(c.get("connectSession"), integration, afterCheck));
+    const state = await c.get("services").connect.openPage(c.get("connectSession"), integration, afterCheck);
+    // A directory that pushes, connected while its page waited (the page's script says it was
+    // opened in redirect mode): straight back to the SaaS, as a form's success is.
+    const result = state.kind === "done" ? resultOf(state) : undefined;
+    if (result && state.kind === "done" && state.session.redirectUrl && c.req.query("mode") === "redirect") {
+      c.header("cache-control", "no-store");
+      return c.redirect(resultUrl(state.session.redirectUrl, result), 303);
+    }
+    return show(c, state);
   });
 
   app.post(page, async (c) => {
     const body = await c.req.parseBody();
     const form = Object.fromEntries(Object.entries(body).flatMap(([name, value]) => (typeof value === "string" ? [[name, value]] : [])));
-    const state = await c.get("services").connect.submit(c.get("connectSession"), form);
+    const state = await c.get("services").connect.submit(c.get("connectSession"), form, publicOrigin(c));
     const result = resultOf(state);
     const redirectUrl = "session" in state ? state.session.redirectUrl : null;
     // Redirect mode (the default, and the one that works on mobile and without popups): straight back to the SaaS.

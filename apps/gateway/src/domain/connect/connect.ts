@@ -32,19 +32,26 @@ export async function createConnectSession(deps: Deps<ConnectParts>, input: Conn
   const tenantId = tenantOf(deps.caller, input.tenant_id);
   let integrations = input.integrations ?? [];
   integrations.forEach((slug, i) => {
-    if (!parts.connections.integrations.has(slug)) invalidIntegration(parts, `integrations.${i}`, slug);
+    if (!parts.connections.integrations.has(slug) && !parts.scim.integrations.has(slug))
+      invalidIntegration(parts, `integrations.${i}`, slug);
   });
   let reconnect: Connection | undefined;
   if (input.connection_id) {
     reconnect = await parts.connections.find(input.connection_id);
     if (!reconnect || reconnect.tenantId !== tenantId)
       throw invalid("connection_id", `no connection ${input.connection_id} for tenant ${tenantId}`);
+    if (parts.scim.integrations.has(reconnect.integration))
+      throw invalid(
+        "connection_id",
+        `connection ${reconnect.id}'s directory pushes over SCIM: it has no credentials to enter again; give its identity provider a new token with POST /connections/{id}/scim-token`,
+      );
     if (integrations.length && !integrations.includes(reconnect.integration))
       throw invalid("integrations", `the connection to reconnect uses ${reconnect.integration}`);
     integrations = [reconnect.integration];
   }
   for (const [slug, preset] of Object.entries(input.config ?? {})) {
     const integration = parts.connections.integrations.get(slug);
+    if (parts.scim.integrations.has(slug)) throw invalid(`config.${slug}`, `${slug} is a directory that pushes: it takes no config`);
     if (!integration) invalidIntegration(parts, `config.${slug}`, slug);
     else if (integrations.length && !integrations.includes(slug))
       throw invalid(`config.${slug}`, `${slug} is not among the session's integrations`);
@@ -86,16 +93,19 @@ export async function connectSessionStatus(deps: Deps<ConnectParts>, id: string)
   const bound = deps.caller.apiKey.tenantId;
   if (!session || (bound && session.tenantId !== bound)) throw new Failure("not_found", `no connect session ${id}`);
   const closed = closedState(deps.parts, session);
+  const pushed = await pushedState(deps.parts, session);
   const status =
-    session.usedAt && session.resultConnectionId
-      ? "connected"
-      : closed?.kind === "checking"
-        ? "checking"
-        : closed?.kind === "too_many"
-          ? "too_many_attempts"
-          : closed?.kind === "expired"
-            ? "expired"
-            : "open";
+    pushed?.kind === "waiting"
+      ? "waiting"
+      : session.usedAt && session.resultConnectionId
+        ? "connected"
+        : closed?.kind === "checking"
+          ? "checking"
+          : closed?.kind === "too_many"
+            ? "too_many_attempts"
+            : closed?.kind === "expired"
+              ? "expired"
+              : "open";
   return {
     id: session.id,
     tenant_id: session.tenantId,
@@ -109,7 +119,8 @@ export async function connectSessionStatus(deps: Deps<ConnectParts>, id: string)
 }
 
 function invalidIntegration(parts: ConnectParts, path: string, slug: string): never {
-  throw invalid(path, `unknown integration "${slug}" (one of ${[...parts.connections.integrations.keys()].join(", ")})`);
+  const known = [...parts.connections.integrations.keys(), ...parts.scim.integrations.keys()];
+  throw invalid(path, `unknown integration "${slug}" (one of ${known.join(", ")})`);
 }
 
 /** A field the page asks for: a credential (always masked) or a config value. */
@@ -142,13 +153,42 @@ export type FormError =
 
 export type Outcome = "created" | "existing" | "reconnected";
 
+/** An integration the page offers: one whose API is read (a form for its credentials), or a directory that pushes (SCIM). */
+export interface Choice {
+  slug: string;
+  name: string;
+  description?: string | undefined;
+  translations: Record<string, { description?: string | undefined }>;
+  push: boolean;
+  /** A directory that pushes: set-up steps per identity provider (its integration.yaml's `setup`). */
+  setup?: SetupSteps[] | undefined;
+}
+
+export interface SetupSteps {
+  provider: string;
+  steps: string[];
+  translations: Record<string, { steps: string[] }>;
+}
+
+/** What the identity provider is given: shown once, in the answer to the post that made it. */
+export interface ScimAccess {
+  base_url: string;
+  token: string;
+}
+
 /** Everything the page can show; the route renders it. */
 export type PageState =
   | { kind: "unknown" }
   | { kind: "expired" | "used" | "too_many"; session: ConnectSession }
   /** Another submission of this link is being checked with the vendor; the page looks again shortly. */
   | { kind: "checking"; session: ConnectSession }
-  | { kind: "choose"; session: ConnectSession; integrations: Integration[] }
+  | { kind: "choose"; session: ConnectSession; integrations: Choice[] }
+  /** A directory that pushes, chosen: what will happen, and the button that makes its connection. */
+  | { kind: "push"; session: ConnectSession; integration: Choice; canChoose: boolean }
+  /** The push connection was just made: its base URL and token (this once) and the set-up steps. */
+  | { kind: "push_created"; session: ConnectSession; integration: Choice; connectionId: string; scim: ScimAccess }
+  /** The push connection exists; its identity provider has not called yet. The page looks again shortly. */
+  | { kind: "waiting"; session: ConnectSession; integration: Choice; connectionId: string }
   | {
       kind: "form";
       session: ConnectSession;
@@ -161,7 +201,13 @@ export type PageState =
       errors: FormError[];
       attemptsLeft: number;
     }
-  | { kind: "done"; session: ConnectSession; integration: Integration; connectionId: string; outcome: Outcome }
+  | {
+      kind: "done";
+      session: ConnectSession;
+      integration: Pick<Choice, "slug" | "name"> & { push?: boolean };
+      connectionId: string;
+      outcome: Outcome;
+    }
   | { kind: "cancelled"; session: ConnectSession };
 
 /** The page a link's session opens: the choice of integration, a form, or why the link no longer works. */
@@ -171,6 +217,9 @@ export async function openConnectPage(
   chosen?: string,
   afterCheck = false,
 ): Promise<PageState> {
+  // A push connection made on this link: waiting for its identity provider's first call, or connected.
+  const pushed = session && (await pushedState(parts, session));
+  if (pushed) return pushed;
   // The checking page looking again: the check it waited for ended, so it is told how.
   if (afterCheck && session?.usedAt) {
     const made = session.resultConnectionId ? await parts.connections.find(session.resultConnectionId) : undefined;
@@ -179,8 +228,10 @@ export async function openConnectPage(
   const closed = closedState(parts, session);
   if (closed) return closed;
   const open = session as ConnectSession;
-  const offered = offeredIntegrations(parts, open);
-  const integration = offered.length === 1 ? offered[0] : offered.find((i) => i.slug === chosen);
+  const offered = offeredChoices(parts, open);
+  const choice = offered.length === 1 ? offered[0] : offered.find((i) => i.slug === chosen);
+  const integration = choice && parts.connections.integrations.get(choice.slug);
+  if (choice?.push) return { kind: "push", session: open, integration: choice, canChoose: offered.length > 1 };
   if (!integration) return { kind: "choose", session: open, integrations: offered };
   return formState(parts, open, integration, offered.length > 1, [], {});
 }
@@ -190,15 +241,19 @@ export async function submitConnectForm(
   parts: ConnectParts,
   session: ConnectSession | undefined,
   form: Record<string, string>,
+  publicBase: string,
 ): Promise<PageState> {
-  // The same form posted again just after it succeeded (a double click): told that success.
-  if (session?.usedAt) return settledState(parts, session, form.integration);
+  // The same form posted again just after it succeeded (a double click): told that success (a
+  // push connection's token is not shown again).
+  if (session?.usedAt) return (await pushedState(parts, session)) ?? settledState(parts, session, form.integration);
   const closed = closedState(parts, session, true);
   if (closed) return closed;
   const open = session as ConnectSession;
   if (form.action === "cancel") return { kind: "cancelled", session: open };
-  const offered = offeredIntegrations(parts, open);
-  const integration = offered.find((i) => i.slug === form.integration);
+  const offered = offeredChoices(parts, open);
+  const choice = offered.find((i) => i.slug === form.integration);
+  if (choice?.push) return createPushed(parts, open, choice, publicBase);
+  const integration = choice && parts.connections.integrations.get(choice.slug);
   if (!integration) return { kind: "choose", session: open, integrations: offered };
   const canChoose = offered.length > 1;
 
@@ -220,6 +275,46 @@ export async function submitConnectForm(
   await parts.sessions.finish(open.id, result.connection.id, result.outcome);
   if (result.outcome !== "existing") await announce(parts, result.connection, result.outcome);
   return { kind: "done", session: started.session, integration, connectionId: result.connection.id, outcome: result.outcome };
+}
+
+/**
+ * Makes a directory that pushes its connection and SCIM token, once per link: the submission
+ * takes the link like a form's check does, so a double click makes one connection. The token is
+ * in this answer only; the link keeps the connection's id, and later shows it waiting or connected.
+ */
+async function createPushed(parts: ConnectParts, open: ConnectSession, choice: Choice, publicBase: string): Promise<PageState> {
+  const started = await startSubmission(parts, open);
+  if (started.kind !== "started") {
+    const settled = started.session && (await pushedState(parts, started.session));
+    return settled ?? closedState(parts, started.session) ?? { kind: "unknown" };
+  }
+  let made: Awaited<ReturnType<ConnectParts["scim"]["connect"]>>;
+  try {
+    made = await parts.scim.connect(sessionCaller(started.session), { tenant_id: open.tenantId, integration: choice.slug }, publicBase);
+  } catch (error) {
+    await parts.sessions.release(open.id, false, started.session.checkingSince!);
+    throw error;
+  }
+  await parts.sessions.finish(open.id, made.connection.id, "created");
+  await announce(parts, made.connection, "created");
+  return { kind: "push_created", session: started.session, integration: choice, connectionId: made.connection.id, scim: made.scim };
+}
+
+/**
+ * A link that made a push connection: "waiting" until the identity provider's first
+ * authenticated call (`connection.activated`), then "done". Undefined for any other link.
+ */
+async function pushedState(parts: ConnectParts, session: ConnectSession): Promise<PageState | undefined> {
+  if (!session.usedAt || !session.resultConnectionId || session.resultOutcome !== "created") return undefined;
+  const connection = await parts.connections.find(session.resultConnectionId);
+  const integration = connection && parts.scim.integrations.get(connection.integration);
+  if (!connection || !integration) return undefined;
+  const choice = { ...choiceOf(integration), push: true };
+  // The cached connection may predate the first call: the table says.
+  const activated = connection.lastVerifiedAt !== null || (await parts.scim.activated(connection.id));
+  return activated
+    ? { kind: "done", session, integration: choice, connectionId: connection.id, outcome: "created" }
+    : { kind: "waiting", session, integration: choice, connectionId: connection.id };
 }
 
 /** How long a check may hold a link before another submission may take it over (a process that died mid-check). */
@@ -325,6 +420,29 @@ function closedState(parts: ConnectParts, session: ConnectSession | undefined, s
   if (session.attempts >= parts.settings.maxAttempts) return { kind: "too_many", session };
   return undefined;
 }
+
+/**
+ * What the page offers, in the session's order: its integrations, or every loaded one, directories
+ * that push included. A reconnect offers only its connection's integration (never one that pushes).
+ */
+function offeredChoices(parts: ConnectParts, session: ConnectSession): Choice[] {
+  const pulled = parts.connections.integrations;
+  const pushed: ReadonlyMap<string, Omit<Choice, "push">> = session.connectionId ? new Map() : parts.scim.integrations;
+  const slugs = session.integrations.length ? session.integrations : [...pulled.keys(), ...pushed.keys()];
+  return slugs.flatMap((slug): Choice[] => {
+    const read = pulled.get(slug);
+    if (read) return [{ ...choiceOf(read), push: false }];
+    const push = pushed.get(slug);
+    return push ? [{ ...choiceOf(push), setup: push.setup, push: true }] : [];
+  });
+}
+
+const choiceOf = (integration: Pick<Choice, "slug" | "name" | "description" | "translations">) => ({
+  slug: integration.slug,
+  name: integration.name,
+  description: integration.description,
+  translations: integration.translations,
+});
 
 function offeredIntegrations(parts: ConnectParts, session: ConnectSession): Integration[] {
   const slugs = session.integrations.length ? session.integrations : [...parts.connections.integrations.keys()];

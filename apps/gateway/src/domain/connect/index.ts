@@ -3,7 +3,7 @@ import { withCaller } from "../caller.ts";
 import { connectSessionStatus, createConnectSession, openConnectPage, submitConnectForm } from "./connect.ts";
 import type { ConnectParts } from "./parts.ts";
 
-export type { ConnectSessionInput, FormError, Outcome, PageField, PageState } from "./connect.ts";
+export type { Choice, ConnectSessionInput, FormError, Outcome, PageField, PageState, ScimAccess, SetupSteps } from "./connect.ts";
 export type { ConnectParts, ConnectSettings } from "./parts.ts";
 
 /** The hosted connect page: links a SaaS opens for its customer, and the page that checks and saves their connection. */
@@ -19,7 +19,9 @@ export function createConnect(parts: ConnectParts) {
     /** The page a link opens; the customer holds the link, not an API key. */
     openPage: (session: ConnectSession | undefined, chosen?: string, afterCheck = false) =>
       openConnectPage(parts, session, chosen, afterCheck),
-    submit: (session: ConnectSession | undefined, form: Record<string, string>) => submitConnectForm(parts, session, form),
+    /** A form posted from the page; `publicBase` is where identity providers reach this gateway (a push connection's SCIM base URL). */
+    submit: (session: ConnectSession | undefined, form: Record<string, string>, publicBase: string) =>
+      submitConnectForm(parts, session, form, publicBase),
     /** Drops sessions that ended before `before` (the tick job). */
     prune: (before: Date) => parts.sessions.prune(before),
   };

@@ -1,6 +1,7 @@
 import type { ConnectSessionStore } from "@unifold/db";
 import type { Connections } from "../connections/index.ts";
 import type { Events } from "../events/index.ts";
+import type { Scim } from "../scim/index.ts";
 
 /** The hosted connect page's limits (README "Let customers connect"). */
 export interface ConnectSettings {
@@ -17,10 +18,14 @@ export interface ConnectSettings {
   trustProxy: boolean;
 }
 
-/** What the connect module is built from: its sessions, and the connections it creates through. */
+/**
+ * What the connect module is built from: its sessions, the connections it creates through, and
+ * the SCIM service for directories that push (their connection and token, and the provider's first call).
+ */
 export interface ConnectParts {
   sessions: ConnectSessionStore;
   settings: ConnectSettings;
   connections: Pick<Connections, "integrations" | "refusal" | "find" | "create" | "patch" | "present">;
   events: Pick<Events, "emit">;
+  scim: Pick<Scim, "integrations" | "connect" | "activated">;
 }

@@ -116,6 +116,9 @@ export function createScim(parts: ScimParts) {
       return parts.store.issueToken(connection.id, overlapSeconds);
     },
 
+    /** Whether the connection's identity provider has made its first authenticated call (`connection.activated`). */
+    activated: async (connectionId: string) => ((await parts.store.activatedAt(connectionId)) ?? null) !== null,
+
     /** Registers a push connection; its SCIM base URL and first token are answered once. */
     async connect(caller: Caller, input: { tenant_id: string; integration: string; name?: string | undefined }, publicBase: string) {
       const connection = await parts.connections.createPushed(caller, input);
