@@ -8,12 +8,7 @@ describe("the SCIM client under both providers", () => {
     responder = await startResponder();
   });
   afterAll(() => responder.close());
-  afterEach(() => {
-    responder.requests.length = 0;
-    responder.intercept = undefined;
-    responder.delayMs = 0;
-    responder.users.clear();
-  });
+  afterEach(() => responder.reset());
 
   /** A client whose waits are recorded instead of slept. */
   function recordingClient(options: { retries?: number; maxWaitMs?: number; backoffMs?: number } = {}) {

@@ -22,14 +22,7 @@ describe("the Entra client sends Entra's documented requests", () => {
     responder = await startResponder();
   });
   afterAll(() => responder.close());
-  afterEach(() => {
-    responder.requests.length = 0;
-    responder.intercept = undefined;
-    responder.delayMs = 0;
-    responder.maxInFlight = 0;
-    responder.users.clear();
-    responder.groups.clear();
-  });
+  afterEach(() => responder.reset());
 
   const entra = (options: Partial<EntraOptions> = {}) =>
     entraClient({ baseUrl: responder.baseUrl, token: TOKEN, sleep: async () => {}, ...options });

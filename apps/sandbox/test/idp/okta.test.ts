@@ -22,14 +22,7 @@ describe("the Okta client sends Okta's documented requests", () => {
     responder = await startResponder();
   });
   afterAll(() => responder.close());
-  afterEach(() => {
-    responder.requests.length = 0;
-    responder.intercept = undefined;
-    responder.delayMs = 0;
-    responder.maxInFlight = 0;
-    responder.users.clear();
-    responder.groups.clear();
-  });
+  afterEach(() => responder.reset());
 
   const okta = (options: { pageSize?: number; concurrency?: number } = {}) =>
     oktaClient({ baseUrl: responder.baseUrl, token: TOKEN, sleep: async () => {}, ...options });

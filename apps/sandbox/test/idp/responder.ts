@@ -40,6 +40,8 @@ export interface Responder {
   maxInFlight: number;
   addUser(fields: Record<string, unknown>): Resource;
   addGroup(fields: Record<string, unknown>): Resource;
+  /** Forgets what the last test did: its requests, scripted faults, delay and stored resources. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,14 @@ export async function startResponder(): Promise<Responder> {
       const group = { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], id: `g${nextId++}`, members: [], ...fields };
       responder.groups.set(group.id, group);
       return group;
+    },
+    reset() {
+      responder.requests.length = 0;
+      responder.intercept = undefined;
+      responder.delayMs = 0;
+      responder.maxInFlight = 0;
+      responder.users.clear();
+      responder.groups.clear();
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
