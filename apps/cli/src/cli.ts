@@ -241,7 +241,6 @@ the tokens it replaces stop at ${answer.previous_valid_until}
     async run(client, options, [id]) {
       const page = await must(
         client.GET("/connections/{id}/scim-requests", {
-          ...byId(id),
           params: { path: { id: id as string }, query: { limit: Number(options.limit ?? 50) } },
         }),
       );

@@ -78,11 +78,9 @@ export function createApp(services: Services) {
     const requestId = c.get("requestId") ?? "req_unknown";
     // The SCIM service answers in its own error shape (RFC 7644 §3.12), whatever failed.
     if (c.req.path.startsWith("/scim/v2/")) {
-      const scim =
-        scimErrorResponse(error) ??
-        scimErrorResponse(new Failure("internal_error", `something went wrong on our side (request ${requestId})`))!;
-      if (!(error instanceof Failure) && scimErrorResponse(error) === undefined)
-        services.platform.logger.error({ request_id: requestId, err: loggable(error) }, "unhandled error");
+      const known = scimErrorResponse(error);
+      if (!known) services.platform.logger.error({ request_id: requestId, err: loggable(error) }, "unhandled error");
+      const scim = known ?? scimErrorResponse(new Failure("internal_error", `something went wrong on our side (request ${requestId})`))!;
       return c.body(JSON.stringify(scim.body), scim.status as 400, {
         ...scim.headers,
         "content-type": "application/scim+json; charset=utf-8",

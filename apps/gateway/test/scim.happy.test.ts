@@ -3,7 +3,7 @@ import { type Gateway, startGateway } from "./harness.ts";
 
 /*
  * The SCIM 2.0 service identity providers push into, over real HTTP on loopback with a real
- * Postgres: the requests Okta and Microsoft Entra ID send (../shared/upstreams/*-scim-client.md),
+ * Postgres: the requests Okta and Microsoft Entra ID send (their providers' documents, summarised in docs/scim.md),
  * RFC 7644's answers, and what the unified side sees of it (the copy and the event log).
  */
 

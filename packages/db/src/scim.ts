@@ -21,6 +21,9 @@ export interface ScimWhere {
   email?: string | undefined;
 }
 
+/** One resource of a connection, by type and id. */
+const oneResource = (connectionId: string, type: ScimType, id: string) =>
+  and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), eq(scimResources.id, id));
 const hashOf = (token: string) => createHash("sha256").update(token).digest("hex");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -119,7 +122,7 @@ export function scimStore(db: Database) {
       const [row] = await db
         .select()
         .from(scimResources)
-        .where(and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), eq(scimResources.id, id)));
+        .where(oneResource(connectionId, type, id));
       return row;
     },
 
@@ -211,7 +214,7 @@ export function scimStore(db: Database) {
             const [row] = await tx
               .select()
               .from(scimResources)
-              .where(and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), eq(scimResources.id, id)))
+              .where(oneResource(connectionId, type, id))
               .for("update");
             return row;
           },

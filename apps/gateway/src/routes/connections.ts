@@ -1,7 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { connectionStatuses } from "@unifold/db";
 import { Deleted } from "@unifold/engine";
-import { Failure } from "../domain/failure.ts";
 import { type AppEnv, callerOf } from "../http/env.ts";
 import { publicOrigin } from "../http/origin.ts";
 import { listEnvelope } from "../http/envelope.ts";
@@ -115,16 +114,6 @@ export function registerConnections(app: OpenAPIHono<AppEnv>) {
       const { connections, scim } = c.get("services");
       const body = c.req.valid("json");
       if (scim.pushes(body.integration)) {
-        for (const field of ["credentials", "config"] as const) {
-          if (body[field] !== undefined)
-            throw new Failure(
-              "invalid_request",
-              `${field}: a directory that pushes takes none; its identity provider gets a SCIM token instead`,
-              {
-                details: [{ path: field, message: "not taken by a directory that pushes" }],
-              },
-            );
-        }
         const made = await scim.connect(callerOf(c), body, publicOrigin(c));
         return c.json({ ...connections.present(made.connection), scim: made.scim }, 201);
       }

@@ -59,7 +59,8 @@ export function registerScim(app: Hono<AppEnv>) {
   app.use(`${base}/*`, async (c, next) => {
     const started = performance.now();
     await next();
-    const [, , , connectionId = "", endpoint = "", id] = c.req.path.split("/");
+    const segments = c.req.path.split("/");
+    const [, , , connectionId = "", endpoint = "", id] = segments;
     const location = c.res.headers.get("location");
     const { scimType, detail } = outcomeOf(c.error);
     await c
@@ -67,7 +68,7 @@ export function registerScim(app: Hono<AppEnv>) {
       .scim.log({
         connectionId,
         method: c.req.method,
-        path: `/${c.req.path.split("/").slice(4).join("/")}`,
+        path: `/${segments.slice(4).join("/")}`,
         status: c.res.status,
         scimType,
         detail,

@@ -77,8 +77,9 @@ export async function createConnection(
  */
 export async function createPushedConnection(
   deps: Deps<ConnectionsParts>,
-  input: { tenant_id: string; integration: string; name?: string | undefined },
+  input: Pick<ConnectionPatch, "credentials" | "config"> & { tenant_id: string; integration: string; name?: string | undefined },
 ): Promise<Connection> {
+  refuseSecretsOfPushed(input);
   return deps.parts.store.create({
     tenantId: input.tenant_id,
     integration: input.integration,
@@ -179,14 +180,23 @@ export async function patchConnection(
   return updated;
 }
 
+/** A directory that pushes has no credentials or config: its identity provider holds a SCIM token instead. */
+function refuseSecretsOfPushed(input: Pick<ConnectionPatch, "credentials" | "config">) {
+  for (const field of ["credentials", "config"] as const) {
+    if (input[field] !== undefined)
+      throw new Failure(
+        "invalid_request",
+        `${field}: a directory that pushes takes none; its identity provider gets a SCIM token instead`,
+        {
+          details: [{ path: field, message: "not taken by a directory that pushes" }],
+        },
+      );
+  }
+}
+
 /** A pushed directory's connection has a name and a status to change; nothing to verify. */
 async function patchPushed(deps: Deps<ConnectionsParts>, current: Connection, patch: ConnectionPatch): Promise<Connection> {
-  for (const field of ["credentials", "config"] as const) {
-    if (patch[field] !== undefined)
-      throw new Failure("invalid_request", `${field}: a directory that pushes has none; issue a new SCIM token instead`, {
-        details: [{ path: field, message: "not taken by a directory that pushes" }],
-      });
-  }
+  refuseSecretsOfPushed(patch);
   const updated = await deps.parts.store.update(current.id, { name: patch.name, status: patch.status });
   if (!updated) throw notFound(current.id);
   return updated;

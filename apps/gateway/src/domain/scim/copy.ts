@@ -1,11 +1,10 @@
-import type { ScimRow } from "@unifold/db";
 import { z } from "zod";
 import type { Caller } from "../caller.ts";
 import { openCursor } from "../cursor.ts";
 import { Failure } from "../failure.ts";
 import type { ScimParts } from "./parts.ts";
 import { present } from "./resources.ts";
-import type { ScimScope } from "./scope.ts";
+import { endpointOf, type ScimScope, visibleConnection } from "./scope.ts";
 
 /*
  * A pushed directory read through the unified API: answered from the copy its provider's pushes
@@ -26,11 +25,9 @@ const FILTERS: Record<string, readonly string[]> = { users: ["status", "username
 const position = z.object({ a: z.string() });
 
 async function scopeFor(parts: ScimParts, caller: Caller, id: string): Promise<ScimScope> {
-  const connection = await parts.connections.find(id);
-  const bound = caller.apiKey.tenantId;
-  const integration = connection && parts.integrations.get(connection.integration);
-  if (!connection || !integration || (bound && connection.tenantId !== bound))
-    throw new Failure("not_found", `no connection with id ${id}`);
+  const connection = await visibleConnection(parts, caller, id);
+  const integration = parts.integrations.get(connection.integration);
+  if (!integration) throw new Failure("not_found", `no connection with id ${id}`);
   if (connection.status === "disabled") throw new Failure("forbidden", `connection ${id} is disabled`);
   // Resource URLs relative to the gateway: the caller may reach it at another address than the provider does.
   return { connection, integration, baseUrl: `/scim/v2/${connection.id}` };
@@ -58,10 +55,10 @@ function checkResource(scope: ScimScope, resource: string, filters: Partial<Reco
 /** What was pushed, as `remote_data` carries it: the SCIM resource (a membership: its element of the group's members). */
 async function remoteOf(parts: ScimParts, scope: ScimScope, resource: string, ids: string[]): Promise<Map<string, unknown>> {
   const remote = new Map<string, unknown>();
-  const type: ScimRow["type"] = resource === "users" ? "User" : "Group";
+  const type = resource === "users" ? "User" : "Group";
   const groupIds = resource === "group_members" ? [...new Set(ids.map((id) => id.split("/")[0]!))] : ids;
   for (const row of await parts.store.byIds(scope.connection.id, type, groupIds)) {
-    if (resource !== "group_members") remote.set(row.id, present(scope, resource === "users" ? "Users" : "Groups", row));
+    if (resource !== "group_members") remote.set(row.id, present(scope, endpointOf(row.type), row));
     else
       for (const member of Array.isArray(row.body.members) ? (row.body.members as { value?: unknown }[]) : [])
         remote.set(`${row.id}/${String(member.value)}`, member);

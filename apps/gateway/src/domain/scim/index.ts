@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import type { Connection, NewScimRequest } from "@unifold/db";
 import { openCursor } from "../cursor.ts";
 import type { Caller } from "../caller.ts";
@@ -8,7 +7,7 @@ import { resourceTypesOf, schemasOf, serviceProviderConfig } from "./discovery.t
 import { type ListQuery, listResources, project } from "./list.ts";
 import type { ScimParts } from "./parts.ts";
 import { createResource, getResource, patchResource, present, removeResource, replaceResource } from "./resources.ts";
-import { type Endpoint, ScimRefusal, type ScimScope } from "./scope.ts";
+import { type Endpoint, ScimRefusal, type ScimScope, visibleConnection } from "./scope.ts";
 
 export { ScimRefusal, type Endpoint, type ScimScope };
 export type { ListQuery, ScimParts };
@@ -49,7 +48,8 @@ export function createScim(parts: ScimParts) {
       const refused = new ScimRefusal(401, "a valid bearer token for this SCIM base URL is required");
       if (!token) throw refused;
       const owner = await parts.store.authenticate(token);
-      if (!owner || !sameText(owner, connectionId)) throw refused;
+      // The token is found by its digest (scim_tokens.token_hash), never compared as text; it opens only its own connection.
+      if (owner !== connectionId) throw refused;
       const connection = await parts.connections.find(connectionId);
       const integration = connection && parts.integrations.get(connection.integration);
       if (!connection || !integration || connection.status === "disabled") throw refused;
@@ -85,9 +85,7 @@ export function createScim(parts: ScimParts) {
     log: (entry: NewScimRequest) => parts.store.logRequest(entry),
     /** A push connection's request log as the caller may read it, newest first. */
     async requests(caller: Caller, connectionId: string, page: { limit: number; cursor?: string | undefined }) {
-      const connection = await parts.connections.find(connectionId);
-      const bound = caller.apiKey.tenantId;
-      if (!connection || (bound && connection.tenantId !== bound)) throw new Failure("not_found", `no connection with id ${connectionId}`);
+      await visibleConnection(parts, caller, connectionId);
       const binding = `scim-requests:${connectionId}`;
       const opened = (await openCursor(parts.cursors, binding, page.cursor)) as { b?: unknown } | undefined;
       if (page.cursor !== undefined && typeof opened?.b !== "number")
@@ -105,9 +103,7 @@ export function createScim(parts: ScimParts) {
 
     /** A new token for a push connection the caller reaches; older ones keep working `overlapSeconds` more. */
     async issueToken(caller: Caller, connectionId: string, overlapSeconds: number) {
-      const connection = await parts.connections.find(connectionId);
-      const bound = caller.apiKey.tenantId;
-      if (!connection || (bound && connection.tenantId !== bound)) throw new Failure("not_found", `no connection with id ${connectionId}`);
+      const connection = await visibleConnection(parts, caller, connectionId);
       if (!parts.integrations.has(connection.integration))
         throw new Failure(
           "invalid_request",
@@ -119,18 +115,11 @@ export function createScim(parts: ScimParts) {
     /** Whether the connection's identity provider has made its first authenticated call (`connection.activated`). */
     activated: async (connectionId: string) => ((await parts.store.activatedAt(connectionId)) ?? null) !== null,
 
-    /** Registers a push connection; its SCIM base URL and first token are answered once. */
-    async connect(caller: Caller, input: { tenant_id: string; integration: string; name?: string | undefined }, publicBase: string) {
+    /** Registers a push connection (credentials or config given are refused); its base URL and first token are answered once. */
+    async connect(caller: Caller, input: Parameters<ScimParts["connections"]["createPushed"]>[1], publicBase: string) {
       const connection = await parts.connections.createPushed(caller, input);
       const token = await parts.store.issueToken(connection.id);
       return { connection, scim: { base_url: `${publicBase}/scim/v2/${connection.id}`, token } };
     },
   };
-}
-
-/** Equal ids compared in constant time (the id is not secret, but the check stays uniform). */
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

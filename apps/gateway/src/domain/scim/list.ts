@@ -1,8 +1,8 @@
-import type { ScimRow, ScimWhere } from "@unifold/db";
+import type { ScimWhere } from "@unifold/db";
 import { matchesResolvedFilter, parseFilter, type ResolvedFilter, resolveFilter, ScimProblem } from "@unifold/engine";
 import type { ScimParts } from "./parts.ts";
 import { present } from "./resources.ts";
-import { type Endpoint, resourceTypes, type ScimScope } from "./scope.ts";
+import { type Endpoint, resourceTypes, type ScimScope, typeOf } from "./scope.ts";
 
 export const LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /** The most resources one page holds (ServiceProviderConfig filter.maxResults). */
@@ -57,7 +57,7 @@ function emailIn(filter: ResolvedFilter): ScimWhere | undefined {
 /** A query (RFC 7644 §3.4.2): always a ListResponse, in creation order, which stays stable across pages. */
 export async function listResources(parts: ScimParts, scope: ScimScope, endpoint: Endpoint, query: ListQuery) {
   const { startIndex, count } = paging(query);
-  const type = resourceTypes[endpoint].name as ScimRow["type"];
+  const type = typeOf(endpoint);
   const connectionId = scope.connection.id;
   let rows: Record<string, unknown>[];
   let total: number;

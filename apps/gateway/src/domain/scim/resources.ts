@@ -12,7 +12,7 @@ import {
 import type { Emit } from "../events/index.ts";
 import { eventsOfChange, recordHash } from "../events/index.ts";
 import type { ScimParts } from "./parts.ts";
-import { type Endpoint, nameKeyOf, notFound, resourceTypes, ScimRefusal, type ScimScope } from "./scope.ts";
+import { type Endpoint, endpointOf, nameKeyOf, notFound, resourceTypes, ScimRefusal, type ScimScope, typeOf } from "./scope.ts";
 
 const etagOf = (row: Pick<ScimRow, "version">) => `W/"${row.version}"`;
 
@@ -60,7 +60,7 @@ export async function createResource(parts: ScimParts, scope: ScimScope, endpoin
   const row = await write(parts, scope, endpoint, async (tx) => {
     const made = await tx.insert({
       connectionId: scope.connection.id,
-      type: resourceTypes[endpoint].name as ScimRow["type"],
+      type: typeOf(endpoint),
       nameKey,
       externalId: externalIdOf(resource),
       body: resource,
@@ -71,7 +71,7 @@ export async function createResource(parts: ScimParts, scope: ScimScope, endpoin
 }
 
 export async function getResource(parts: ScimParts, scope: ScimScope, endpoint: Endpoint, id: string): Promise<ScimRow> {
-  const row = await parts.store.get(scope.connection.id, resourceTypes[endpoint].name as ScimRow["type"], id);
+  const row = await parts.store.get(scope.connection.id, typeOf(endpoint), id);
   if (!row) throw notFound(endpoint, id);
   return row;
 }
@@ -122,7 +122,7 @@ export async function removeResource(parts: ScimParts, scope: ScimScope, endpoin
 }
 
 async function lock(tx: ScimTransaction, scope: ScimScope, endpoint: Endpoint, id: string): Promise<ScimRow> {
-  const row = await tx.lock(scope.connection.id, resourceTypes[endpoint].name as ScimRow["type"], id);
+  const row = await tx.lock(scope.connection.id, typeOf(endpoint), id);
   if (!row) throw notFound(endpoint, id);
   return row;
 }
@@ -168,7 +168,7 @@ async function unifiedOf(scope: ScimScope, row: ScimRow) {
   const { integration } = scope;
   const map = async (resource: UnifiedResource, mapping: string[], records: unknown[]) =>
     (await unifyRecords(integration, resource, { response_mapping: mapping }, records)).objects;
-  const shown = present(scope, row.type === "User" ? "Users" : "Groups", row);
+  const shown = present(scope, endpointOf(row.type), row);
   if (row.type === "User") {
     const [user] = await map("users", integration.resources.users.mapping, [shown]);
     return { own: user, members: [] as Record<string, unknown>[] };

@@ -1,4 +1,7 @@
-import type { Connection } from "@unifold/db";
+import type { Connection, ScimRow } from "@unifold/db";
+import type { Caller } from "../caller.ts";
+import { Failure } from "../failure.ts";
+import type { ScimParts } from "./parts.ts";
 import { GROUP_RESOURCE_TYPE, type PushIntegration, ScimProblem, type ScimResourceType, USER_RESOURCE_TYPE } from "@unifold/engine";
 
 /** One request's reach: the connection its token opens, that connection's push integration, and the base URL it was called at. */
@@ -11,6 +14,17 @@ export interface ScimScope {
 
 export type Endpoint = "Users" | "Groups";
 export const resourceTypes: Record<Endpoint, ScimResourceType> = { Users: USER_RESOURCE_TYPE, Groups: GROUP_RESOURCE_TYPE };
+/** The stored type of an endpoint's resources, and back. */
+export const typeOf = (endpoint: Endpoint): ScimRow["type"] => (endpoint === "Users" ? "User" : "Group");
+export const endpointOf = (type: ScimRow["type"]): Endpoint => (type === "User" ? "Users" : "Groups");
+
+/** A connection the caller's API key may see (another tenant's answers as an unknown one). */
+export async function visibleConnection(parts: Pick<ScimParts, "connections">, caller: Caller, id: string): Promise<Connection> {
+  const connection = await parts.connections.find(id);
+  const bound = caller.apiKey.tenantId;
+  if (!connection || (bound && connection.tenantId !== bound)) throw new Failure("not_found", `no connection with id ${id}`);
+  return connection;
+}
 
 /** A request the service refuses without a scimType of RFC 7644's list: 401, 404, 412. */
 export class ScimRefusal extends Error {

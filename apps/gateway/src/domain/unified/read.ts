@@ -16,6 +16,14 @@ import type { Deps } from "../caller.ts";
 import { checkFilters, supportedOperation, unifyAll, unifyEach } from "./operations.ts";
 import { reachConnection, type UnifiedParts, withUpstream } from "./parts.ts";
 
+/** The connection a read names, or undefined for a pushed one: that is read from its copy instead. */
+function reachUnlessPushed(deps: Deps<UnifiedParts>, id: string) {
+  return reachConnection(deps, id).catch((error: unknown) => {
+    if (error instanceof PushedConnection) return undefined;
+    throw error;
+  });
+}
+
 export interface ListInput {
   connectionId: string;
   resource: UnifiedResource;
@@ -39,10 +47,7 @@ export interface UnifiedPage {
 /** One page of a unified list, read through the connection's integration and held to the model. */
 export async function listUnified(deps: Deps<UnifiedParts>, input: ListInput): Promise<UnifiedPage> {
   const { parts, caller } = deps;
-  const reachable = await reachConnection(deps, input.connectionId).catch((error: unknown) => {
-    if (error instanceof PushedConnection) return undefined;
-    throw error;
-  });
+  const reachable = await reachUnlessPushed(deps, input.connectionId);
   if (!reachable) return parts.pushed.readList(caller, input);
   const { connection, integration } = reachable;
   const op = supportedOperation(integration, input.resource, "list");
@@ -83,10 +88,7 @@ export interface GetInput {
 /** One unified record, or 404 where the integration's mapping drops it. */
 export async function getUnified(deps: Deps<UnifiedParts>, input: GetInput) {
   const { parts, caller } = deps;
-  const reachable = await reachConnection(deps, input.connectionId).catch((error: unknown) => {
-    if (error instanceof PushedConnection) return undefined;
-    throw error;
-  });
+  const reachable = await reachUnlessPushed(deps, input.connectionId);
   if (!reachable) return parts.pushed.readOne(caller, input);
   const { integration } = reachable;
   const op = supportedOperation(integration, input.resource, "get");
