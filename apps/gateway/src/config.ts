@@ -24,6 +24,11 @@ const schema = z.object({
   // How long after listening the job queue's workers start (syncs, webhook deliveries).
   UNIFOLD_WORKERS_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   DATABASE_URL: z.string().url().optional(),
+  // Prepared statements on the Postgres server; "false" behind a pooler in transaction mode that cannot keep them.
+  UNIFOLD_DATABASE_PREPARE: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   UNIFOLD_DATA_DIR: z.string().default("./.unifold").transform(fromInvocation),
   // The embedded database's buffer cache: small, since the OS caches its files as well.
   UNIFOLD_PGLITE_SHARED_BUFFERS: z

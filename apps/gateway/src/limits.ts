@@ -135,18 +135,7 @@ export function createLimits(options: LimitOptions): Limits {
     if (!rule) return undefined;
     const window = Math.max(1, Math.ceil(rule.per_seconds));
     const counted = limiter(prefix, rule.requests, rule.per_seconds, new RateLimiterMemory({ points: rule.requests, duration: window }));
-    return {
-      rule,
-      async take(key) {
-        return counted.consume(key).then(
-          () => ({ allowed: true, waitMs: 0 }),
-          (answer: unknown) => {
-            if (answer instanceof RateLimiterRes) return { allowed: false, waitMs: Math.max(1, answer.msBeforeNext) };
-            throw answer;
-          },
-        );
-      },
-    };
+    return leased(rule, counted);
   };
 
   return {
@@ -177,4 +166,64 @@ function inProcessLimits(
     scimConnections: keyed("scim", scimRule),
     close: async () => {},
   };
+}
+
+/** The requests an instance takes from a shared limit at once: 1 % of the rule (at least 1, at most 100). */
+export const leaseSize = (rule: RateRule) => Math.min(100, Math.max(1, Math.floor(rule.requests / 100)));
+
+/**
+ * A shared per-key limit taken from the store in leases rather than one request at a time: an
+ * instance takes `leaseSize(rule)` points at once and spends them locally until the store's window
+ * ends, when whatever is left is dropped (the store has started a new window). So a request costs
+ * a store round trip only once per lease. N instances together never exceed the rule: every point
+ * spent was counted in the store first; at most `leaseSize - 1` points per instance and window go
+ * unused. When fewer points than a lease are left, the instance takes what is left and gives the
+ * rest back.
+ */
+export function leased(rule: RateRule, store: Pick<RateLimiterStoreAbstract, "consume" | "reward">): KeyLimiter {
+  const size = leaseSize(rule);
+  const leases = new Map<string, { left: number; until: number }>();
+  const asking = new Map<string, Promise<{ allowed: boolean; waitMs: number }>>();
+
+  // Leases of windows gone are dropped as they are met; the map is swept when it grows.
+  const sweep = (now: number) => {
+    if (leases.size < 10_000) return;
+    for (const [key, lease] of leases) if (lease.until <= now) leases.delete(key);
+  };
+
+  const lease = async (key: string): Promise<{ allowed: boolean; waitMs: number }> => {
+    const asked = Date.now();
+    try {
+      const taken = await store.consume(key, size);
+      leases.set(key, { left: size - 1, until: asked + taken.msBeforeNext });
+      return { allowed: true, waitMs: 0 };
+    } catch (answer: unknown) {
+      if (!(answer instanceof RateLimiterRes)) throw answer;
+      // The store counted the whole lease; what was free before it is `size - over`.
+      const over = answer.consumedPoints - rule.requests;
+      const free = Math.max(0, size - over);
+      await store.reward(key, size - free);
+      if (free === 0) return { allowed: false, waitMs: Math.max(1, answer.msBeforeNext) };
+      leases.set(key, { left: free - 1, until: asked + answer.msBeforeNext });
+      return { allowed: true, waitMs: 0 };
+    }
+  };
+
+  const take = async (key: string): Promise<{ allowed: boolean; waitMs: number }> => {
+    const now = Date.now();
+    const held = leases.get(key);
+    if (held && held.until > now && held.left > 0) {
+      held.left--;
+      return { allowed: true, waitMs: 0 };
+    }
+    // One lease asked for at a time per key: requests meanwhile wait for it, then spend from it
+    // (or are refused with it).
+    const pending = asking.get(key);
+    if (pending) return pending.then((answer) => (answer.allowed ? take(key) : answer));
+    sweep(now);
+    const next = lease(key).finally(() => asking.delete(key));
+    asking.set(key, next);
+    return next;
+  };
+  return { rule, take };
 }

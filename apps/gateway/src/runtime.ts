@@ -19,6 +19,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   const dataDir = config.UNIFOLD_DATA_DIR;
   const store = await openStore({
     databaseUrl: config.DATABASE_URL,
+    prepare: config.UNIFOLD_DATABASE_PREPARE,
     dataDir,
     pgliteSeedDir,
     pgliteSharedBuffers: config.UNIFOLD_PGLITE_SHARED_BUFFERS,

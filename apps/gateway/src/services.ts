@@ -127,15 +127,18 @@ export function createServices(parts: ServiceParts): Services {
   upstreamSlotsGauge(metrics, upstream.inFlight);
   const connectionRows = connectionStore(store.db, parts.vault, { cacheTtlMs: parts.cacheTtlMs });
   const apiKeys = apiKeyStore(store.db, { cacheTtlMs: parts.cacheTtlMs });
+  const scimRows = scimStore(store.db, { cacheTtlMs: parts.cacheTtlMs });
   // Another instance's revocation, deletion or patch reaches this one's caches at once.
   const changes = store.listenForChanges?.({
     onChange: (change) => {
       connectionRows.forget(change);
       apiKeys.forget(change);
+      scimRows.forget(change);
     },
     onGap: () => {
       connectionRows.forget();
       apiKeys.forget();
+      scimRows.forget();
     },
   });
   if (changes) changeChannelGauge(metrics, () => changes.healthy);
@@ -165,7 +168,7 @@ export function createServices(parts: ServiceParts): Services {
     events,
   });
   const copy = syncStore(store.db);
-  const scim = createScim({ store: scimStore(store.db), copy, cursors, integrations: pushIntegrations, connections, events, logger });
+  const scim = createScim({ store: scimRows, copy, cursors, integrations: pushIntegrations, connections, events, logger });
   const unified = createUnified({ connections, pushed: scim, upstream, cursors, metrics, logger });
   const syncs = createSyncs({ store: copy, queue, cursors, events, connections, unified, metrics, logger });
   const webhooks = createWebhooks({
@@ -200,6 +203,7 @@ export function createServices(parts: ServiceParts): Services {
     scim,
     async close() {
       await queue.stop();
+      await scim.close();
       await webhooks.close();
       await changes?.close();
       await limits.close();

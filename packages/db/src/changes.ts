@@ -7,19 +7,20 @@ interface Executes {
 
 /**
  * The Postgres channel on which a write tells every instance to drop what it cached: a
- * connection by id, every connection (a key rotation re-sealed them), or every API key (a
- * revocation; keys are cached by the hash of their secret, which the revoker does not know).
+ * connection by id, every connection (a key rotation re-sealed them), every API key (a
+ * revocation; keys are cached by the hash of their secret, which the revoker does not know), or
+ * every SCIM token (a new one ends the others' time; cached by hash as well).
  */
 export const changeChannel = "unifold_changes";
 
-export type Change = { kind: "connection"; id: string } | { kind: "connections" } | { kind: "api_keys" };
+export type Change = { kind: "connection"; id: string } | { kind: "connections" } | { kind: "api_keys" } | { kind: "scim_tokens" };
 
 export function encodeChange(change: Change): string {
   return change.kind === "connection" ? `connection:${change.id}` : change.kind;
 }
 
 export function decodeChange(payload: string): Change | undefined {
-  if (payload === "connections" || payload === "api_keys") return { kind: payload };
+  if (payload === "connections" || payload === "api_keys" || payload === "scim_tokens") return { kind: payload };
   if (payload.startsWith("connection:")) return { kind: "connection", id: payload.slice("connection:".length) };
   return undefined;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, asc, eq, gt, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
-import { events } from "./schema.ts";
+import { events, webhookEndpoints } from "./schema.ts";
 import type { Database } from "./store.ts";
 
 export interface EventRow {
@@ -17,16 +17,36 @@ export interface EventRow {
 
 export type NewEvent = Omit<EventRow, "seq" | "createdAt" | "id"> & { id?: string };
 
+/** An appended event, and whether its deliveries are still to be queued (its tenant has an enabled endpoint). */
+export type AppendedEvent = EventRow & { pending: boolean };
+
+/**
+ * An event whose tenant has no enabled webhook endpoint has nothing to deliver: it is written
+ * dispatched already, so no dispatch runs for it and the outbox's index never holds it. The
+ * check is part of the INSERT (no round trip of its own) and sees every endpoint committed before
+ * it; an endpoint created later receives later events. A test event names its endpoint itself.
+ */
+const dispatchedUnlessSubscribed = (row: NewEvent) =>
+  row.type === "webhook_endpoint.test"
+    ? null
+    : sql`case when exists (select 1 from ${webhookEndpoints} where ${webhookEndpoints.tenantId} = ${row.tenantId} and ${webhookEndpoints.enabled}) then null else now() end`;
+
 /** The event log: appended by syncs (in the transaction that records the change), paged by `seq`. */
 export function eventStore(db: Database) {
   return {
-    async append(tx: Database, rows: NewEvent[]): Promise<EventRow[]> {
+    async append(tx: Database, rows: NewEvent[]): Promise<AppendedEvent[]> {
       if (rows.length === 0) return [];
       const made = await tx
         .insert(events)
-        .values(rows.map((row) => ({ ...row, id: row.id ?? `evt_${randomUUID().replaceAll("-", "")}` })))
+        .values(
+          rows.map((row) => ({
+            ...row,
+            id: row.id ?? `evt_${randomUUID().replaceAll("-", "")}`,
+            dispatchedAt: dispatchedUnlessSubscribed(row),
+          })),
+        )
         .returning();
-      return made as EventRow[];
+      return made.map(({ dispatchedAt, ...row }) => ({ ...(row as EventRow), pending: dispatchedAt === null }));
     },
 
     /**

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, asc, count, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { ttlCache } from "./cache.ts";
+import { type Change, publishChange } from "./changes.ts";
 import { connections, scimRequests, scimResources, scimTokens, syncRecords } from "./schema.ts";
 import type { Database } from "./store.ts";
 import { applyRecords, deleteRecords, type RecordChange, type SeenRecord } from "./syncs.ts";
@@ -7,7 +9,7 @@ import { applyRecords, deleteRecords, type RecordChange, type SeenRecord } from 
 export type ScimType = "User" | "Group";
 export type ScimRow = typeof scimResources.$inferSelect;
 export type ScimRequest = typeof scimRequests.$inferSelect;
-export type NewScimRequest = Omit<typeof scimRequests.$inferInsert, "id" | "at">;
+export type NewScimRequest = Omit<typeof scimRequests.$inferInsert, "id">;
 
 /** Another resource of the connection already has this userName (a User) or displayName (a Group). */
 export class ScimNameTaken extends Error {}
@@ -31,19 +33,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export interface ScimTransaction {
   /** The resource, locked until the transaction ends. */
   lock(connectionId: string, type: ScimType, id: string): Promise<ScimRow | undefined>;
-  insert(row: {
-    connectionId: string;
-    type: ScimType;
-    nameKey: string;
-    externalId: string | null;
-    body: Record<string, unknown>;
-  }): Promise<ScimRow>;
+  /** Inserts a resource made by the caller (id and times included); a name another resource holds throws ScimNameTaken. */
+  insert(row: ScimRow): Promise<void>;
   update(id: string, change: { nameKey: string; externalId: string | null; body: Record<string, unknown> }): Promise<ScimRow>;
   remove(id: string): Promise<void>;
   /** The connection's groups that list this user among their members, locked until the transaction ends. */
   groupsWithMember(connectionId: string, userId: string): Promise<ScimRow[]>;
-  /** Writes the unified forms into the copy; answers what changed. */
-  applyCopy(connectionId: string, resource: string, records: SeenRecord[]): Promise<RecordChange[]>;
+  /** Writes the unified forms into the copy; answers what changed. `fresh`: ids just made, not in the copy yet. */
+  applyCopy(connectionId: string, resource: string, records: SeenRecord[], fresh?: boolean): Promise<RecordChange[]>;
   deleteCopy(connectionId: string, resource: string, remoteIds: string[]): Promise<RecordChange[]>;
   /** Ids of the copy's live records starting with `prefix` (a group's memberships) that `kept` does not hold. */
   copyIdsUnder(connectionId: string, resource: string, prefix: string, kept: ReadonlySet<string>): Promise<string[]>;
@@ -60,7 +57,9 @@ function hasCode(error: unknown, code: string): boolean {
 }
 const isUniqueViolation = (error: unknown) => hasCode(error, "23505");
 
-export function scimStore(db: Database) {
+export function scimStore(db: Database, options: { cacheTtlMs?: number } = {}) {
+  // Tokens by the hash of their secret: every SCIM request authenticates, and a push is hundreds a second.
+  const tokens = ttlCache<{ connectionId: string; expiresAt: Date | null } | undefined>(options.cacheTtlMs ?? 0);
   return {
     /**
      * A new token for the connection, answered once (only its hash is kept). Tokens it replaces
@@ -76,16 +75,28 @@ export function scimStore(db: Database) {
           .where(and(eq(scimTokens.connectionId, connectionId), or(isNull(scimTokens.expiresAt), gt(scimTokens.expiresAt, until))));
         await tx.insert(scimTokens).values({ connectionId, tokenHash: hashOf(token) });
       });
+      // After the write: the tokens it shortened stop at their new time on every instance.
+      tokens.clear();
+      await publishChange(db, { kind: "scim_tokens" });
       return token;
+    },
+
+    /** Drops what another instance changed (announced on the change channel), or everything. */
+    forget(change?: Change) {
+      if (change === undefined || change.kind === "scim_tokens") tokens.clear();
     },
 
     /** The connection a token pushes to, while the token is valid. */
     async authenticate(token: string): Promise<string | undefined> {
       // Looked up by its hash: the comparison is an index probe on a digest, never on the secret.
-      const [row] = await db
-        .select({ connectionId: scimTokens.connectionId, expiresAt: scimTokens.expiresAt })
-        .from(scimTokens)
-        .where(eq(scimTokens.tokenHash, hashOf(token)));
+      const hash = hashOf(token);
+      const row = await tokens.get(hash, async () => {
+        const [found] = await db
+          .select({ connectionId: scimTokens.connectionId, expiresAt: scimTokens.expiresAt })
+          .from(scimTokens)
+          .where(eq(scimTokens.tokenHash, hash));
+        return found;
+      });
       if (!row || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return undefined;
       return row.connectionId;
     },
@@ -172,14 +183,26 @@ export function scimStore(db: Database) {
       return { rows: await query, total: counted?.total ?? 0 };
     },
 
-    /** Records one request of the log; a connection deleted meanwhile (or never there) records nothing. */
-    async logRequest(entry: NewScimRequest): Promise<void> {
-      if (!UUID.test(entry.connectionId)) return;
+    /**
+     * Records requests of the log, in one statement. An entry whose connection is gone (deleted
+     * meanwhile, or a made-up id in the URL) is left out: there is nothing to log it under.
+     */
+    async logRequests(entries: NewScimRequest[]): Promise<void> {
+      const valid = entries.filter((entry) => UUID.test(entry.connectionId));
+      if (!valid.length) return;
       try {
-        await db.insert(scimRequests).values(entry);
+        await db.insert(scimRequests).values(valid);
       } catch (error) {
-        // No such connection (a made-up id in the URL): nothing to log it under.
         if (!hasCode(error, "23503")) throw error;
+        // Rare: some connection has gone. Each entry on its own, those of live connections kept.
+        for (const entry of valid) {
+          await db
+            .insert(scimRequests)
+            .values(entry)
+            .catch((one: unknown) => {
+              if (!hasCode(one, "23503")) throw one;
+            });
+        }
       }
     },
 
@@ -221,9 +244,8 @@ export function scimStore(db: Database) {
           async insert(row) {
             // A name another resource holds inserts nothing (no savepoint needed): a concurrent
             // create of the same name waits for the other's commit, then finds it taken.
-            const [made] = await tx.insert(scimResources).values(row).onConflictDoNothing().returning();
-            if (!made) throw new ScimNameTaken();
-            return made;
+            const made = await tx.insert(scimResources).values(row).onConflictDoNothing().returning({ id: scimResources.id });
+            if (!made.length) throw new ScimNameTaken();
           },
           async update(id, change) {
             try {
@@ -257,8 +279,8 @@ export function scimStore(db: Database) {
           async remove(id) {
             await tx.delete(scimResources).where(eq(scimResources.id, id));
           },
-          async applyCopy(connectionId, resource, records) {
-            return (await applyRecords(tx, { connectionId, resource, runId: connectionId }, records)).changes;
+          async applyCopy(connectionId, resource, records, fresh) {
+            return (await applyRecords(tx, { connectionId, resource, runId: connectionId }, records, fresh)).changes;
           },
           deleteCopy: (connectionId, resource, remoteIds) => deleteRecords(tx, { connectionId, resource }, remoteIds),
           async copyIdsUnder(connectionId, resource, prefix, kept) {

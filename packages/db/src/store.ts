@@ -44,6 +44,8 @@ export interface StoreOptions {
   dataDir?: string | undefined;
   /** Connections in the postgres.js pool. */
   poolSize?: number;
+  /** Prepared statements on a Postgres server (default true; see `preparing`). */
+  prepare?: boolean;
   /**
    * A PGlite data directory made beforehand (initdb and migrations done), copied into an empty
    * `dataDir` on first start: a copy takes ~0.1 s where PGlite's own initdb takes ~6 s and
@@ -58,7 +60,7 @@ export const migrationsFolder = fileURLToPath(new URL("../../../drizzle", import
 
 /** Opens the store and applies pending migrations (idempotent on both drivers). */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10);
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10, options.prepare ?? true);
   if (!options.dataDir) throw new Error("openStore needs either databaseUrl or dataDir");
   return openPglite(options.dataDir, options.pgliteSeedDir, options.pgliteSharedBuffers ?? "4MB");
 }
@@ -71,10 +73,40 @@ export async function openStore(options: StoreOptions): Promise<Store> {
  */
 const clientOptions = { onnotice: () => {}, fetch_types: false } as const;
 
-async function openPostgres(url: string, poolSize: number): Promise<Store> {
+/**
+ * The client drizzle is given, with every statement prepared. drizzle runs its query builders
+ * unnamed (`prepare: false`), and postgres.js sends an unnamed statement that has parameters as
+ * two round trips (Parse/Describe for the parameter types, then Bind/Execute), which Postgres
+ * parses and plans each time. Prepared, a statement is described once per connection and then
+ * takes one round trip. postgres.js keeps them per connection (by text) and re-prepares one a
+ * migration invalidated. A pooler in transaction mode (PgBouncer < 1.21) cannot keep them:
+ * UNIFOLD_DATABASE_PREPARE=false turns this off.
+ */
+export function preparing(client: postgres.Sql): postgres.Sql {
+  const wrap = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(on, key, receiver) {
+        const value = Reflect.get(on, key, receiver) as unknown;
+        if (typeof value !== "function") return value;
+        if (key === "unsafe")
+          return (query: string, params?: unknown[], options?: object) =>
+            (value as postgres.Sql["unsafe"]).call(on, query, params as never, { ...options, prepare: true });
+        // A transaction's and a savepoint's own client prepare too.
+        if (key === "begin" || key === "savepoint")
+          return (...args: unknown[]) => {
+            const work = args.pop() as (sql: object) => unknown;
+            return (value as (...a: unknown[]) => unknown).call(on, ...args, (inner: object) => work(wrap(inner)));
+          };
+        return value;
+      },
+    });
+  return wrap(client);
+}
+
+async function openPostgres(url: string, poolSize: number, prepare: boolean): Promise<Store> {
   await migrateWithLock(url);
   const client = postgres(url, { max: poolSize, ...clientOptions });
-  const db = drizzlePostgres(client, { schema }) as unknown as Database;
+  const db = drizzlePostgres(prepare ? preparing(client) : client, { schema }) as unknown as Database;
   return {
     db,
     kind: "postgres",

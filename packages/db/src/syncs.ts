@@ -303,25 +303,28 @@ export async function applyRecords(
   tx: Database,
   key: { connectionId: string; resource: string; runId: string },
   seen: SeenRecord[],
+  /** The records cannot be in the copy yet (their ids were just made): nothing to read first. */
+  fresh = false,
 ): Promise<{ changes: RecordChange[]; unchanged: number }> {
   const ids = seen.map((r) => r.remoteId);
-  const existing = ids.length
-    ? await tx
-        .select({
-          remoteId: syncRecords.remoteId,
-          hash: syncRecords.hash,
-          data: syncRecords.data,
-          version: syncRecords.version,
-          deletedAt: syncRecords.deletedAt,
-        })
-        .from(syncRecords)
-        .where(
-          and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), inArray(syncRecords.remoteId, ids)),
-        )
-        // Row locks in one order, so two runs of one connection (never planned) could not deadlock.
-        .orderBy(asc(syncRecords.remoteId))
-        .for("update")
-    : [];
+  const existing =
+    ids.length && !fresh
+      ? await tx
+          .select({
+            remoteId: syncRecords.remoteId,
+            hash: syncRecords.hash,
+            data: syncRecords.data,
+            version: syncRecords.version,
+            deletedAt: syncRecords.deletedAt,
+          })
+          .from(syncRecords)
+          .where(
+            and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), inArray(syncRecords.remoteId, ids)),
+          )
+          // Row locks in one order, so two runs of one connection (never planned) could not deadlock.
+          .orderBy(asc(syncRecords.remoteId))
+          .for("update")
+      : [];
   const known = new Map(existing.map((row) => [row.remoteId, row]));
   const changes: RecordChange[] = [];
   const upserts: (typeof syncRecords.$inferInsert)[] = [];

@@ -13,6 +13,9 @@ describe("the event log", () => {
     database = await createTestDatabase();
     store = await openStore({ databaseUrl: database.url });
     sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    // Both tenants have an enabled endpoint: their events are written pending, to be dispatched.
+    for (const tenant of ["acme", "globex"])
+      await sql`insert into webhook_endpoints (tenant_id, url, events, secret, secret_kid) values (${tenant}, 'https://example.com/hook', '["*"]', 'sealed', 'k1')`;
     // 600 events for two tenants, interleaved, written by concurrent transactions.
     await Promise.all(
       Array.from({ length: 12 }, (_, batch) =>
@@ -92,5 +95,28 @@ describe("the event log", () => {
     expect(handed).toHaveLength(500);
     expect(new Set(handed).size).toBe(500);
     expect(await events().dispatch(async () => {}, { lock: true })).toBe(0);
+  });
+
+  it("writes an event that no enabled endpoint of its tenant can take as dispatched already; a test event stays pending", async () => {
+    await sql`update webhook_endpoints set enabled = false where tenant_id = 'globex'`;
+    const appended = await store.db.transaction((tx) =>
+      events().append(tx as never, [
+        { tenantId: "initech", connectionId: null, integration: null, type: "user.created", version: 1, data: {} },
+        { tenantId: "globex", connectionId: null, integration: null, type: "user.created", version: 1, data: {} },
+        { tenantId: "acme", connectionId: null, integration: null, type: "user.created", version: 1, data: {} },
+        { tenantId: "globex", connectionId: null, integration: null, type: "webhook_endpoint.test", version: null, data: {} },
+      ]),
+    );
+    expect(appended.map((e) => [e.tenantId, e.type, e.pending])).toEqual([
+      ["initech", "user.created", false],
+      ["globex", "user.created", false],
+      ["acme", "user.created", true],
+      ["globex", "webhook_endpoint.test", true],
+    ]);
+    const handed: string[] = [];
+    await events().dispatch(async (rows) => void handed.push(...rows.map((r) => `${r.tenantId} ${r.type}`)), { lock: true });
+    expect(handed).toEqual(["acme user.created", "globex webhook_endpoint.test"]);
+    // Still in the log, which every reader pages whatever the deliveries.
+    expect((await events().list({ tenantId: "initech", limit: 10 })).rows).toHaveLength(1);
   });
 });

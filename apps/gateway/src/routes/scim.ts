@@ -3,7 +3,6 @@ import { type Endpoint, ScimRefusal, type ScimScope } from "../domain/scim/index
 import type { AppEnv } from "../http/env.ts";
 import { publicOrigin } from "../http/origin.ts";
 import { scimErrorResponse } from "../errors.ts";
-import { loggable } from "../logger.ts";
 
 /*
  * The SCIM 2.0 service (RFC 7644) under /scim/v2/{connection id}: what identity providers such as
@@ -60,24 +59,19 @@ export function registerScim(app: Hono<AppEnv>) {
     const started = performance.now();
     await next();
     const segments = c.req.path.split("/");
-    const [, , , connectionId = "", endpoint = "", id] = segments;
+    const [, , , connectionId = "", , id] = segments;
     const location = c.res.headers.get("location");
     const { scimType, detail } = outcomeOf(c.error);
-    await c
-      .get("services")
-      .scim.log({
-        connectionId,
-        method: c.req.method,
-        path: `/${segments.slice(4).join("/")}`,
-        status: c.res.status,
-        scimType,
-        detail,
-        resourceId: id ?? (location ? location.split("/").at(-1) : null) ?? null,
-        latencyMs: Math.round(performance.now() - started),
-      })
-      .catch((error: unknown) =>
-        c.get("services").platform.logger.warn({ err: loggable(error), endpoint }, "a SCIM request was not logged"),
-      );
+    c.get("services").scim.log({
+      connectionId,
+      method: c.req.method,
+      path: `/${segments.slice(4).join("/")}`,
+      status: c.res.status,
+      scimType,
+      detail,
+      resourceId: id ?? (location ? location.split("/").at(-1) : null) ?? null,
+      latencyMs: Math.round(performance.now() - started),
+    });
   });
 
   app.get(`${base}/ServiceProviderConfig`, async (c) =>

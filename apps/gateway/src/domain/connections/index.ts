@@ -47,6 +47,11 @@ export function createConnections(parts: ConnectionsParts) {
     present: (connection: Connection) => present(parts.integrations, connection),
     /** The connection or undefined, for features that decide what a missing one means. */
     find: (id: string) => parts.store.get(id),
+    /**
+     * The same through the read cache that every upstream call uses: for a lookup made on every
+     * request. A change made on any instance (a disable, a delete) drops it at once.
+     */
+    findCached: async (id: string) => (await parts.store.getSealed(id))?.connection,
     /** The connection's credentials, decrypted. */
     credentials: (id: string) => parts.store.credentials(id),
     /** Which encryption key seals how many connections. */

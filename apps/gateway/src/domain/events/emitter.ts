@@ -34,23 +34,37 @@ export interface EmitterParts {
 
 export function createEventEmitter(parts: EmitterParts): EventEmitter {
   const { db, store, metrics } = parts;
-  // One dispatch at a time in this process; other instances are kept apart by row locks.
-  let dispatching: Promise<number> = Promise.resolve(0);
+  // One dispatch at a time in this process; other instances are kept apart by row locks. A
+  // caller whose events are committed joins a dispatch that has not begun yet (it will read
+  // them), so concurrent writers share one dispatch instead of queueing one each.
+  let last: Promise<number> = Promise.resolve(0);
+  let notBegun: Promise<number> | undefined;
   const dispatch = () => {
-    dispatching = dispatching.catch(() => 0).then(() => dispatchNow(parts));
-    return dispatching;
+    if (notBegun) return notBegun;
+    const next = last
+      .catch(() => 0)
+      .then(() => {
+        notBegun = undefined;
+        return dispatchNow(parts);
+      });
+    notBegun = next;
+    last = next;
+    return next;
   };
   const publish = async <T>(work: (emit: Emit) => Promise<T>): Promise<T> => {
+    let pending = 0;
     let made = 0;
     const result = await work(async (tx, rows) => {
       const appended = await store.append(tx, rows);
+      pending += appended.filter((event) => event.pending).length;
       made += appended.length;
-      metrics.eventsMade.inc(appended.length);
       return appended;
     });
+    // Counted once the work has returned: events of a transaction that rolled back were never made.
+    metrics.eventsMade.inc(made);
     // Committed already: a dispatch that fails now is retried by the tick, and the caller's
-    // work (a sync page's counts, say) still stands.
-    if (made) await dispatch().catch((error: unknown) => parts.onDispatchError?.(error));
+    // work (a sync page's counts, say) still stands. Events no endpoint takes were written dispatched.
+    if (pending) await dispatch().catch((error: unknown) => parts.onDispatchError?.(error));
     return result;
   };
   return {

@@ -7,6 +7,7 @@ import { resourceTypesOf, schemasOf, serviceProviderConfig } from "./discovery.t
 import { type ListQuery, listResources, project } from "./list.ts";
 import type { ScimParts } from "./parts.ts";
 import { createResource, getResource, patchResource, present, removeResource, replaceResource } from "./resources.ts";
+import { requestLog } from "./request-log.ts";
 import { type Endpoint, ScimRefusal, type ScimScope, visibleConnection } from "./scope.ts";
 
 export { ScimRefusal, type Endpoint, type ScimScope };
@@ -16,6 +17,8 @@ export type { ListQuery, ScimParts };
 export type Scim = ReturnType<typeof createScim>;
 
 export function createScim(parts: ScimParts) {
+  const log = requestLog(parts);
+  const activated = new Set<string>();
   /** The provider's first authenticated call: the connection is live, announced once (the connect page waits for it). */
   const activate = (connection: Connection) =>
     parts.events.publish((emit) =>
@@ -45,15 +48,20 @@ export function createScim(parts: ScimParts) {
      * refusal is the same 401, so a caller learns nothing about other connections.
      */
     async authenticate(connectionId: string, token: string | undefined, baseUrl: string): Promise<ScimScope> {
-      const refused = new ScimRefusal(401, "a valid bearer token for this SCIM base URL is required");
-      if (!token) throw refused;
+      // Made only when refusing: an Error's stack is costly, and every request of a push passes here.
+      const refused = () => new ScimRefusal(401, "a valid bearer token for this SCIM base URL is required");
+      if (!token) throw refused();
       const owner = await parts.store.authenticate(token);
       // The token is found by its digest (scim_tokens.token_hash), never compared as text; it opens only its own connection.
-      if (owner !== connectionId) throw refused;
-      const connection = await parts.connections.find(connectionId);
+      if (owner !== connectionId) throw refused();
+      const connection = await parts.connections.findCached(connectionId);
       const integration = connection && parts.integrations.get(connection.integration);
-      if (!connection || !integration || connection.status === "disabled") throw refused;
-      if (connection.lastVerifiedAt === null) await activate(connection);
+      if (!connection || !integration || connection.status === "disabled") throw refused();
+      // The cached connection may not show its activation yet: this instance remembers it.
+      if (connection.lastVerifiedAt === null && !activated.has(connection.id)) {
+        await activate(connection);
+        activated.add(connection.id);
+      }
       return { connection, integration, baseUrl };
     },
 
@@ -81,11 +89,14 @@ export function createScim(parts: ScimParts) {
     /** One unified record of a pushed directory, from its copy. */
     readOne: (caller: Caller, input: Parameters<typeof getCopy>[2]) => getCopy(parts, caller, input),
 
-    /** Records one request of a connection's log (no body, no token). */
-    log: (entry: NewScimRequest) => parts.store.logRequest(entry),
+    /** Records one request of a connection's log (no body, no token), written with others shortly after. */
+    log: (entry: Omit<NewScimRequest, "at">) => log.add(entry),
+    /** Writes the log entries still waiting (on shutdown). */
+    close: () => log.flush(),
     /** A push connection's request log as the caller may read it, newest first. */
     async requests(caller: Caller, connectionId: string, page: { limit: number; cursor?: string | undefined }) {
       await visibleConnection(parts, caller, connectionId);
+      await log.flush();
       const binding = `scim-requests:${connectionId}`;
       const opened = (await openCursor(parts.cursors, binding, page.cursor)) as { b?: unknown } | undefined;
       if (page.cursor !== undefined && typeof opened?.b !== "number")

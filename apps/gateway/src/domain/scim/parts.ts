@@ -12,7 +12,7 @@ export interface ScimParts {
   cursors: CursorCodec;
   /** Integrations whose directories push (`direction: push` in mappings/). */
   integrations: ReadonlyMap<string, PushIntegration>;
-  connections: Pick<Connections, "find" | "createPushed">;
+  connections: Pick<Connections, "find" | "findCached" | "createPushed">;
   events: Pick<Events, "publish" | "emit">;
   logger: Logger;
 }

@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { type RecordChange, ScimNameTaken, type ScimRow, type ScimTransaction } from "@unifold/db";
+import { type RecordChange, ScimNameTaken, type ScimRow, type ScimTransaction, type SeenRecord } from "@unifold/db";
 import {
   applyPatch,
   normaliseResource,
@@ -54,20 +55,27 @@ function checkVersion(row: ScimRow, ifMatch: string | undefined) {
   if (!wanted.includes(`"${row.version}"`)) throw new ScimRefusal(412, `the resource is at version ${etagOf(row)}`);
 }
 
+/**
+ * POST: the resource is made here, id and times included, so that it, its copy and its events go
+ * to the database together (one round trip inside the transaction). A name another resource
+ * holds makes the insert fail, and the whole transaction with it.
+ */
 export async function createResource(parts: ScimParts, scope: ScimScope, endpoint: Endpoint, body: unknown) {
   const resource = storable(endpoint, body);
-  const nameKey = nameKeyOf(endpoint, resource);
-  const row = await write(parts, scope, endpoint, async (tx) => {
-    const made = await tx.insert({
-      connectionId: scope.connection.id,
-      type: typeOf(endpoint),
-      nameKey,
-      externalId: externalIdOf(resource),
-      body: resource,
-    });
-    return { row: made, before: undefined };
-  });
-  return row!;
+  const now = new Date();
+  const row: ScimRow = {
+    id: randomUUID(),
+    connectionId: scope.connection.id,
+    type: typeOf(endpoint),
+    nameKey: nameKeyOf(endpoint, resource),
+    externalId: externalIdOf(resource),
+    body: resource,
+    version: 1,
+    createdAt: now,
+    modifiedAt: now,
+  };
+  await write(parts, scope, endpoint, async (tx) => ({ row, before: undefined, writing: tx.insert(row) }));
+  return row;
 }
 
 export async function getResource(parts: ScimParts, scope: ScimScope, endpoint: Endpoint, id: string): Promise<ScimRow> {
@@ -76,10 +84,17 @@ export async function getResource(parts: ScimParts, scope: ScimScope, endpoint: 
   return row;
 }
 
-/** PUT: the whole resource is replaced; attributes left out are cleared (RFC 7644 §3.5.1). */
+/**
+ * PUT: the whole resource is replaced; attributes left out are cleared (RFC 7644 §3.5.1). A PUT
+ * of what is stored already (a provider's re-push) is answered from one read, with no
+ * transaction: it is as if it came just before any write racing it.
+ */
 export async function replaceResource(parts: ScimParts, scope: ScimScope, endpoint: Endpoint, id: string, body: unknown, ifMatch?: string) {
   const resource = storable(endpoint, body);
   const nameKey = nameKeyOf(endpoint, resource);
+  const current = await getResource(parts, scope, endpoint, id);
+  checkVersion(current, ifMatch);
+  if (sameBody(current.body, resource)) return current;
   return (await write(parts, scope, endpoint, async (tx) => {
     const before = await lock(tx, scope, endpoint, id);
     checkVersion(before, ifMatch);
@@ -88,14 +103,21 @@ export async function replaceResource(parts: ScimParts, scope: ScimScope, endpoi
   }))!;
 }
 
-/** PATCH (RFC 7644 §3.5.2): all operations or none; one that changes nothing writes nothing and announces nothing. */
+/**
+ * PATCH (RFC 7644 §3.5.2): all operations or none; one that changes nothing writes nothing and
+ * announces nothing, and is answered from one read with no transaction (like an unchanged PUT).
+ */
 export async function patchResource(parts: ScimParts, scope: ScimScope, endpoint: Endpoint, id: string, body: unknown, ifMatch?: string) {
   const operations = readPatchRequest(body);
+  // The id takes part so that a path-less value echoing it (Okta's group rename) is no change.
+  const patch = (row: ScimRow) => applyPatch({ ...row.body, id: row.id }, operations, resourceTypes[endpoint]);
+  const current = await getResource(parts, scope, endpoint, id);
+  checkVersion(current, ifMatch);
+  if (!patch(current).changed) return current;
   return (await write(parts, scope, endpoint, async (tx) => {
     const before = await lock(tx, scope, endpoint, id);
     checkVersion(before, ifMatch);
-    // The id takes part so that a path-less value echoing it (Okta's group rename) is no change.
-    const patched = applyPatch({ ...before.body, id: before.id }, operations, resourceTypes[endpoint]);
+    const patched = patch(before);
     if (!patched.changed) return { row: before, before };
     const { id: _id, ...resource } = patched.resource;
     delete resource.password;
@@ -139,15 +161,22 @@ async function write(
   parts: ScimParts,
   scope: ScimScope,
   endpoint: Endpoint,
-  work: (tx: ScimTransaction) => Promise<{ row: ScimRow | undefined; before: ScimRow | undefined; also?: ScimRow[] }>,
+  work: (tx: ScimTransaction) => Promise<{
+    row: ScimRow | undefined;
+    before: ScimRow | undefined;
+    also?: ScimRow[];
+    /** The resource's own write, still under way: sent together with its copy and events. */
+    writing?: Promise<unknown>;
+  }>,
 ): Promise<ScimRow | undefined> {
   try {
     return await parts.events.publish((emit) =>
       parts.store.transaction(async (tx) => {
-        const { row, before, also = [] } = await work(tx);
-        if (row !== before) await recordCopy(scope, tx, emit, row ?? before!, row === undefined);
+        const { row, before, also = [], writing } = await work(tx);
+        const how = row === undefined ? "deleted" : before ? "changed" : "created";
+        await Promise.all([writing, row !== before && recordCopy(scope, tx, emit, row ?? before!, how)]);
         // Other resources the write changed (the groups a deleted user leaves).
-        for (const changed of also) await recordCopy(scope, tx, emit, changed, false);
+        for (const changed of also) await recordCopy(scope, tx, emit, changed, "changed");
         return row;
       }),
     );
@@ -181,31 +210,40 @@ async function unifiedOf(scope: ScimScope, row: ScimRow) {
   return { own: group, members };
 }
 
-/** Writes the copy of one resource (or its deletion) and emits the events its changes make. */
-async function recordCopy(scope: ScimScope, tx: ScimTransaction, emit: Emit, row: ScimRow, deleted: boolean) {
+/**
+ * Writes the copy of one resource (or its deletion) and emits the events its changes make. A
+ * resource just created has nothing in the copy yet: nothing is read or compared, every record is
+ * created at version 1, and the copy and its events are sent together with the resource itself.
+ */
+async function recordCopy(scope: ScimScope, tx: ScimTransaction, emit: Emit, row: ScimRow, how: "created" | "changed" | "deleted") {
   const connectionId = scope.connection.id;
   const resource = row.type === "User" ? "users" : "groups";
+  const memberKey = (m: Record<string, unknown>) => `${row.id}/${m.user_id as string}`;
+  const { own, members } = how === "deleted" ? { own: undefined, members: [] } : await unifiedOf(scope, row);
+  const copies: { resource: "users" | "groups" | "group_members"; records: SeenRecord[] }[] = [];
+  if (own) copies.push({ resource, records: [{ remoteId: row.id, hash: recordHash(own), data: own }] });
+  if (row.type === "Group")
+    copies.push({ resource: "group_members", records: members.map((m) => ({ remoteId: memberKey(m), hash: recordHash(m), data: m })) });
   const changes: { resource: "users" | "groups" | "group_members"; change: RecordChange }[] = [];
   const note = (of: "users" | "groups" | "group_members", list: RecordChange[]) =>
     changes.push(...list.map((change) => ({ resource: of, change })));
-  const memberKey = (m: Record<string, unknown>) => `${row.id}/${m.user_id as string}`;
-  const { own, members } = deleted ? { own: undefined, members: [] } : await unifiedOf(scope, row);
-  if (own) note(resource, await tx.applyCopy(connectionId, resource, [{ remoteId: row.id, hash: recordHash(own), data: own }]));
-  else note(resource, await tx.deleteCopy(connectionId, resource, [row.id]));
-  if (row.type === "Group") {
-    const kept = new Set(members.map(memberKey));
-    note(
-      "group_members",
-      await tx.applyCopy(
-        connectionId,
-        "group_members",
-        members.map((m) => ({ remoteId: memberKey(m), hash: recordHash(m), data: m })),
-      ),
-    );
-    note(
-      "group_members",
-      await tx.deleteCopy(connectionId, "group_members", await tx.copyIdsUnder(connectionId, "group_members", `${row.id}/`, kept)),
-    );
+  const writes: Promise<unknown>[] = [];
+  if (how === "created") {
+    for (const copy of copies) {
+      note(
+        copy.resource,
+        copy.records.map((r) => ({ kind: "created", remoteId: r.remoteId, version: 1, data: r.data })),
+      );
+      writes.push(tx.applyCopy(connectionId, copy.resource, copy.records, true));
+    }
+  } else {
+    for (const copy of copies) note(copy.resource, await tx.applyCopy(connectionId, copy.resource, copy.records));
+    if (!own) note(resource, await tx.deleteCopy(connectionId, resource, [row.id]));
+    if (row.type === "Group") {
+      const kept = new Set(members.map(memberKey));
+      const gone = await tx.copyIdsUnder(connectionId, "group_members", `${row.id}/`, kept);
+      note("group_members", await tx.deleteCopy(connectionId, "group_members", gone));
+    }
   }
   const rows = changes.flatMap(({ resource: of, change }) =>
     eventsOfChange(of, change).map((event) => ({
@@ -216,5 +254,6 @@ async function recordCopy(scope: ScimScope, tx: ScimTransaction, emit: Emit, row
       integration: scope.connection.integration,
     })),
   );
-  if (rows.length) await emit(tx.db, rows);
+  if (rows.length) writes.push(emit(tx.db, rows));
+  await Promise.all(writes);
 }
