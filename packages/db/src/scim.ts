@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { and, asc, count, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { ttlCache } from "./cache.ts";
 import { type Change, publishChange } from "./changes.ts";
-import { connections, scimRequests, scimResources, scimTokens, syncRecords } from "./schema.ts";
+import { connections, scimRequests, scimResources, scimTokens } from "./schema.ts";
 import type { Database } from "./store.ts";
 import { applyRecords, deleteRecords, type RecordChange, type SeenRecord } from "./syncs.ts";
 
@@ -42,8 +42,6 @@ export interface ScimTransaction {
   /** Writes the unified forms into the copy; answers what changed. `fresh`: ids just made, not in the copy yet. */
   applyCopy(connectionId: string, resource: string, records: SeenRecord[], fresh?: boolean): Promise<RecordChange[]>;
   deleteCopy(connectionId: string, resource: string, remoteIds: string[]): Promise<RecordChange[]>;
-  /** Ids of the copy's live records starting with `prefix` (a group's memberships) that `kept` does not hold. */
-  copyIdsUnder(connectionId: string, resource: string, prefix: string, kept: ReadonlySet<string>): Promise<string[]>;
   /** The transaction itself, for the events written with the change. */
   db: Database;
 }
@@ -283,21 +281,6 @@ export function scimStore(db: Database, options: { cacheTtlMs?: number } = {}) {
             return (await applyRecords(tx, { connectionId, resource, runId: connectionId }, records, fresh)).changes;
           },
           deleteCopy: (connectionId, resource, remoteIds) => deleteRecords(tx, { connectionId, resource }, remoteIds),
-          async copyIdsUnder(connectionId, resource, prefix, kept) {
-            const rows = await tx
-              .select({ remoteId: syncRecords.remoteId })
-              .from(syncRecords)
-              .where(
-                and(
-                  eq(syncRecords.connectionId, connectionId),
-                  eq(syncRecords.resource, resource),
-                  isNull(syncRecords.deletedAt),
-                  // starts_with, not LIKE: an id may hold % or _.
-                  sql`starts_with(${syncRecords.remoteId}, ${prefix})`,
-                ),
-              );
-            return rows.map((row) => row.remoteId).filter((id) => !kept.has(id));
-          },
         });
       });
     },

@@ -131,11 +131,12 @@ export async function removeResource(parts: ScimParts, scope: ScimScope, endpoin
   await write(parts, scope, endpoint, async (tx) => {
     const before = await lock(tx, scope, endpoint, id);
     checkVersion(before, ifMatch);
-    const left: ScimRow[] = [];
+    const left: { row: ScimRow; before: ScimRow }[] = [];
     if (endpoint === "Users") {
       for (const group of await tx.groupsWithMember(scope.connection.id, id)) {
         const members = (group.body.members as { value?: unknown }[]).filter((member) => member.value !== id);
-        left.push(await tx.update(group.id, { nameKey: group.nameKey, externalId: group.externalId, body: { ...group.body, members } }));
+        const row = await tx.update(group.id, { nameKey: group.nameKey, externalId: group.externalId, body: { ...group.body, members } });
+        left.push({ row, before: group });
       }
     }
     await tx.remove(id);
@@ -164,7 +165,7 @@ async function write(
   work: (tx: ScimTransaction) => Promise<{
     row: ScimRow | undefined;
     before: ScimRow | undefined;
-    also?: ScimRow[];
+    also?: { row: ScimRow; before: ScimRow }[];
     /** The resource's own write, still under way: sent together with its copy and events. */
     writing?: Promise<unknown>;
   }>,
@@ -174,9 +175,9 @@ async function write(
       parts.store.transaction(async (tx) => {
         const { row, before, also = [], writing } = await work(tx);
         const how = row === undefined ? "deleted" : before ? "changed" : "created";
-        await Promise.all([writing, row !== before && recordCopy(scope, tx, emit, row ?? before!, how)]);
+        await Promise.all([writing, row !== before && recordCopy(scope, tx, emit, row ?? before!, how, before)]);
         // Other resources the write changed (the groups a deleted user leaves).
-        for (const changed of also) await recordCopy(scope, tx, emit, changed, "changed");
+        for (const changed of also) await recordCopy(scope, tx, emit, changed.row, "changed", changed.before);
         return row;
       }),
     );
@@ -215,7 +216,14 @@ async function unifiedOf(scope: ScimScope, row: ScimRow) {
  * resource just created has nothing in the copy yet: nothing is read or compared, every record is
  * created at version 1, and the copy and its events are sent together with the resource itself.
  */
-async function recordCopy(scope: ScimScope, tx: ScimTransaction, emit: Emit, row: ScimRow, how: "created" | "changed" | "deleted") {
+async function recordCopy(
+  scope: ScimScope,
+  tx: ScimTransaction,
+  emit: Emit,
+  row: ScimRow,
+  how: "created" | "changed" | "deleted",
+  before?: ScimRow,
+) {
   const connectionId = scope.connection.id;
   const resource = row.type === "User" ? "users" : "groups";
   const memberKey = (m: Record<string, unknown>) => `${row.id}/${m.user_id as string}`;
@@ -241,7 +249,11 @@ async function recordCopy(scope: ScimScope, tx: ScimTransaction, emit: Emit, row
     if (!own) note(resource, await tx.deleteCopy(connectionId, resource, [row.id]));
     if (row.type === "Group") {
       const kept = new Set(members.map(memberKey));
-      const gone = await tx.copyIdsUnder(connectionId, "group_members", `${row.id}/`, kept);
+      // The memberships the copy holds are those the group listed before this write (the copy is
+      // written from the group in the same transaction as every change to it): read from the
+      // row, not by scanning the connection's copy for the group's keys.
+      const listed = before ? (await unifiedOf(scope, before)).members.map(memberKey) : [];
+      const gone = listed.filter((key) => !kept.has(key));
       note("group_members", await tx.deleteCopy(connectionId, "group_members", gone));
     }
   }
