@@ -151,6 +151,28 @@ export async function startGateway(
 
 export type Gateway = Awaited<ReturnType<typeof startGateway>>;
 
+/**
+ * A connection's events as `GET /events` lists them, once it lists every one written. The log
+ * shows an event only when every transaction older than it has ended, and transaction ids are
+ * the whole server's: a long transaction of another test file's database holds new events back
+ * for a moment. Polls (up to 10 s) until the listing holds as many as the table.
+ */
+export async function listedEvents(gw: Gateway, connectionId: string) {
+  const sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {}, fetch_types: false });
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from events where connection_id = ${connectionId}`;
+      const page = await gw.call("GET", `/events?connection_id=${connectionId}&limit=500`);
+      const events = page.body.result as { type: string; version: number; data: Record<string, any> }[];
+      if (events.length >= (row?.n ?? 0) || Date.now() > deadline) return events;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    await sql.end();
+  }
+}
+
 export { freePort };
 
 /** A tiny loopback HTTP server standing in for an upstream; records what it was sent. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "./harness.ts";
+import { type Gateway, listedEvents, startGateway } from "./harness.ts";
 
 /*
  * The SCIM 2.0 service identity providers push into, over real HTTP on loopback with a real
@@ -47,10 +47,9 @@ async function scim(to: Pushed, method: string, path: string, body?: unknown, he
 const filter = (text: string) => `filter=${encodeURIComponent(text)}`;
 
 async function eventsOf(connectionId: string) {
-  const page = await gw.call("GET", `/events?connection_id=${connectionId}&limit=500`);
+  const listed = await listedEvents(gw, connectionId);
   // The provider's first call announces the connection live; the records' own events follow.
-  const events = page.body.result as { type: string; version: number; data: Record<string, unknown> }[];
-  return events.filter((e) => e.type !== "connection.activated");
+  return listed.filter((e) => e.type !== "connection.activated");
 }
 
 describe("a directory that pushes over SCIM", () => {

@@ -1,6 +1,6 @@
 import { entraClient, oktaClient } from "@unifold/sandbox/idp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "./harness.ts";
+import { type Gateway, listedEvents, startGateway } from "./harness.ts";
 
 /*
  * The identity providers' own request sequences (apps/sandbox/src/idp, from Okta's and
@@ -28,10 +28,8 @@ async function copyOf(connectionId: string, resource: string) {
 }
 
 async function eventsOf(connectionId: string) {
-  const page = await gw.call("GET", `/events?connection_id=${connectionId}&limit=500`);
-  return (page.body.result as { type: string; version: number; data: Record<string, any> }[]).filter(
-    (e) => e.type !== "connection.activated",
-  );
+  const listed = await listedEvents(gw, connectionId);
+  return listed.filter((e) => e.type !== "connection.activated");
 }
 
 /** Each record's events carry versions 1, 2, 3… in order: nothing announced twice, nothing skipped. */
