@@ -23,9 +23,14 @@ export interface ScimWhere {
   email?: string | undefined;
 }
 
-/** One resource of a connection, by type and id. */
-const oneResource = (connectionId: string, type: ScimType, id: string) =>
-  and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), eq(scimResources.id, id));
+/**
+ * Whether a row read by id alone is the connection's, of that type. Rows are read by id only, so
+ * that the primary key is the one index the planner can use: with the connection and type in the
+ * WHERE as well, a table not analyzed since it grew (a new directory's first push) had it walk
+ * the connection's rows by another index (15-20 ms per lookup at 10,000 users).
+ */
+const ofConnection = (connectionId: string, type: ScimType) => (row: ScimRow | undefined) =>
+  row !== undefined && row.connectionId === connectionId && row.type === type;
 const hashOf = (token: string) => createHash("sha256").update(token).digest("hex");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -128,21 +133,16 @@ export function scimStore(db: Database, options: { cacheTtlMs?: number } = {}) {
 
     async get(connectionId: string, type: ScimType, id: string): Promise<ScimRow | undefined> {
       if (!UUID.test(id)) return undefined;
-      const [row] = await db
-        .select()
-        .from(scimResources)
-        .where(oneResource(connectionId, type, id));
-      return row;
+      const [row] = await db.select().from(scimResources).where(eq(scimResources.id, id));
+      return ofConnection(connectionId, type)(row) ? row : undefined;
     },
 
     /** The connection's resources of one type with these ids (those that exist). */
     async byIds(connectionId: string, type: ScimType, ids: string[]): Promise<ScimRow[]> {
       const valid = ids.filter((id) => UUID.test(id));
       if (!valid.length) return [];
-      return db
-        .select()
-        .from(scimResources)
-        .where(and(eq(scimResources.connectionId, connectionId), eq(scimResources.type, type), inArray(scimResources.id, valid)));
+      const rows = await db.select().from(scimResources).where(inArray(scimResources.id, valid));
+      return rows.filter(ofConnection(connectionId, type));
     },
 
     /**
@@ -232,12 +232,9 @@ export function scimStore(db: Database, options: { cacheTtlMs?: number } = {}) {
           db: tx,
           async lock(connectionId, type, id) {
             if (!UUID.test(id)) return undefined;
-            const [row] = await tx
-              .select()
-              .from(scimResources)
-              .where(oneResource(connectionId, type, id))
-              .for("update");
-            return row;
+            // Another connection's row is locked too, until this transaction ends, and then not used.
+            const [row] = await tx.select().from(scimResources).where(eq(scimResources.id, id)).for("update");
+            return ofConnection(connectionId, type)(row) ? row : undefined;
           },
           async insert(row) {
             // A name another resource holds inserts nothing (no savepoint needed): a concurrent

@@ -105,7 +105,15 @@ export function preparing(client: postgres.Sql): postgres.Sql {
 
 async function openPostgres(url: string, poolSize: number, prepare: boolean): Promise<Store> {
   await migrateWithLock(url);
-  const client = postgres(url, { max: poolSize, ...clientOptions });
+  const client = postgres(url, {
+    max: poolSize,
+    ...clientOptions,
+    // A prepared statement is still planned for its values each time, as an unnamed one was: a
+    // generic plan made while a table was empty (a new connection's first group write) put
+    // `remote_id = ANY(…)` in a filter, and each group write then read every membership of the
+    // connection (96 ms at 30,000; bench/README.md, "SCIM push"). Only the round trip is saved.
+    ...(prepare && { connection: { plan_cache_mode: "force_custom_plan" } }),
+  });
   const db = drizzlePostgres(prepare ? preparing(client) : client, { schema }) as unknown as Database;
   return {
     db,

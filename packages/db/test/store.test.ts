@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql as sql_ } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
@@ -32,6 +33,15 @@ describe("store on a Postgres server", () => {
     await sql.end();
     await store.close();
     await database.drop();
+  });
+
+  it("prepares statements but plans each for its values, so a plan made on an empty table is never reused on a full one", async () => {
+    const setting = (await store.db.execute(sql_`select current_setting('plan_cache_mode') as mode`)) as unknown as { mode: string }[];
+    expect(setting[0]?.mode).toBe("force_custom_plan");
+    const unprepared = await openStore({ databaseUrl: database.url, prepare: false });
+    const theirs = (await unprepared.db.execute(sql_`select current_setting('plan_cache_mode') as mode`)) as unknown as { mode: string }[];
+    expect(theirs[0]?.mode).toBe("auto");
+    await unprepared.close();
   });
 
   it("stores no plaintext secret in any column", async () => {
