@@ -175,7 +175,10 @@ async function write(
       parts.store.transaction(async (tx) => {
         const { row, before, also = [], writing } = await work(tx);
         const how = row === undefined ? "deleted" : before ? "changed" : "created";
-        await Promise.all([writing, row !== before && recordCopy(scope, tx, emit, row ?? before!, how, before)]);
+        // Both settle before the transaction ends: a copy written after a failed insert (a name
+        // taken) would otherwise reach the database after the rollback, outside the transaction.
+        const settled = await Promise.allSettled([writing, row !== before && recordCopy(scope, tx, emit, row ?? before!, how, before)]);
+        for (const outcome of settled) if (outcome.status === "rejected") throw outcome.reason;
         // Other resources the write changed (the groups a deleted user leaves).
         for (const changed of also) await recordCopy(scope, tx, emit, changed.row, "changed", changed.before);
         return row;
