@@ -513,6 +513,28 @@ describe("the SCIM service refuses", () => {
     expect(proxy.status).toBe(400);
   });
 
+  it("a PATCH or PUT onto a name another resource holds with a 409 uniqueness, and nothing of it kept", async () => {
+    const idp = await pushConnection();
+    const ann = await scim(idp, "POST", "/Users", { schemas: [USER], userName: "ann@acme.example.com" });
+    const bob = await scim(idp, "POST", "/Users", { schemas: [USER], userName: "bob@acme.example.com", title: "Engineer" });
+    const rename = await scim(idp, "PATCH", `/Users/${bob.body.id}`, {
+      schemas: [PATCH_OP],
+      Operations: [
+        { op: "replace", path: "title", value: "Manager" },
+        { op: "replace", path: "userName", value: "ANN@acme.example.com" },
+      ],
+    });
+    expect(rename.status).toBe(409);
+    expect(rename.body.scimType).toBe("uniqueness");
+    const put = await scim(idp, "PUT", `/Users/${bob.body.id}`, { schemas: [USER], userName: "Ann@Acme.example.com", title: "Manager" });
+    expect(put.status).toBe(409);
+    // Bob is as he was, and only the two creations were announced.
+    const after = await scim(idp, "GET", `/Users/${bob.body.id}`);
+    expect(after.body).toMatchObject({ userName: "bob@acme.example.com", title: "Engineer", meta: { version: 'W/"1"' } });
+    expect((await scim(idp, "GET", `/Users/${ann.body.id}`)).body.meta.version).toBe('W/"1"');
+    expect((await eventsOf(idp.id)).map((e) => e.type)).toEqual(["user.created", "user.created"]);
+  });
+
   it("two concurrent creates of one userName with exactly one user and one 409", async () => {
     const idp = await pushConnection();
     const body = { schemas: [USER], userName: "race@acme.example.com" };

@@ -58,7 +58,14 @@ function hasCode(error: unknown, code: string): boolean {
   }
   return false;
 }
-const isUniqueViolation = (error: unknown) => hasCode(error, "23505");
+/** A write gave a resource a name another resource of its connection holds (the unique name index). */
+function isNameTaken(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    const { code, constraint_name } = e as { code?: unknown; constraint_name?: unknown };
+    if (code === "23505" && constraint_name === "scim_resources_name_idx") return true;
+  }
+  return false;
+}
 
 export function scimStore(db: Database, options: { cacheTtlMs?: number } = {}) {
   // Tokens by the hash of their secret: every SCIM request authenticates, and a push is hundreds a second.
@@ -226,62 +233,65 @@ export function scimStore(db: Database, options: { cacheTtlMs?: number } = {}) {
 
     /** Runs SCIM writes and the copy's changes in one transaction. */
     async transaction<T>(work: (tx: ScimTransaction) => Promise<T>): Promise<T> {
-      return db.transaction(async (raw) => {
-        const tx = raw as unknown as Database;
-        return work({
-          db: tx,
-          async lock(connectionId, type, id) {
-            if (!UUID.test(id)) return undefined;
-            // Another connection's row is locked too, until this transaction ends, and then not used.
-            const [row] = await tx.select().from(scimResources).where(eq(scimResources.id, id)).for("update");
-            return ofConnection(connectionId, type)(row) ? row : undefined;
-          },
-          async insert(row) {
-            // A name another resource holds inserts nothing (no savepoint needed): a concurrent
-            // create of the same name waits for the other's commit, then finds it taken.
-            const made = await tx.insert(scimResources).values(row).onConflictDoNothing().returning({ id: scimResources.id });
-            if (!made.length) throw new ScimNameTaken();
-          },
-          async update(id, change) {
-            try {
-              const [row] = await tx.transaction((sp) =>
-                sp
-                  .update(scimResources)
-                  .set({ ...change, version: sql`${scimResources.version} + 1`, modifiedAt: new Date() })
-                  .where(eq(scimResources.id, id))
-                  .returning(),
-              );
-              return row!;
-            } catch (error) {
-              if (isUniqueViolation(error)) throw new ScimNameTaken();
-              throw error;
-            }
-          },
-          async groupsWithMember(connectionId, userId) {
-            return tx
-              .select()
-              .from(scimResources)
-              .where(
-                and(
-                  eq(scimResources.connectionId, connectionId),
-                  eq(scimResources.type, "Group"),
-                  sql`${scimResources.body}->'members' @> ${JSON.stringify([{ value: userId }])}::jsonb`,
-                ),
-              )
-              .orderBy(asc(scimResources.id))
-              .for("update");
-          },
-          async remove(id) {
-            await tx.delete(scimResources).where(eq(scimResources.id, id));
-          },
-          async applyCopy(connectionId, resource, records, fresh) {
-            return (await applyRecords(tx, { connectionId, resource, runId: connectionId }, records, fresh)).changes;
-          },
-          deleteCopy: (connectionId, resource, remoteIds) => deleteRecords(tx, { connectionId, resource }, remoteIds),
-        });
+      return transactionOf(work).catch((error: unknown) => {
+        if (isNameTaken(error)) throw new ScimNameTaken();
+        throw error;
       });
     },
   };
+
+  /** Runs SCIM writes and the copy's changes in one transaction. */
+  function transactionOf<T>(work: (tx: ScimTransaction) => Promise<T>): Promise<T> {
+    return db.transaction(async (raw) => {
+      const tx = raw as unknown as Database;
+      return work({
+        db: tx,
+        async lock(connectionId, type, id) {
+          if (!UUID.test(id)) return undefined;
+          // Another connection's row is locked too, until this transaction ends, and then not used.
+          const [row] = await tx.select().from(scimResources).where(eq(scimResources.id, id)).for("update");
+          return ofConnection(connectionId, type)(row) ? row : undefined;
+        },
+        async insert(row) {
+          // A name another resource holds inserts nothing (no savepoint needed): a concurrent
+          // create of the same name waits for the other's commit, then finds it taken.
+          const made = await tx.insert(scimResources).values(row).onConflictDoNothing().returning({ id: scimResources.id });
+          if (!made.length) throw new ScimNameTaken();
+        },
+        async update(id, change) {
+          // No savepoint: a name another resource holds fails the statement, and with it the
+          // whole transaction, which is refused as a whole (below) — nothing in it is kept.
+          const [row] = await tx
+            .update(scimResources)
+            .set({ ...change, version: sql`${scimResources.version} + 1`, modifiedAt: new Date() })
+            .where(eq(scimResources.id, id))
+            .returning();
+          return row!;
+        },
+        async groupsWithMember(connectionId, userId) {
+          return tx
+            .select()
+            .from(scimResources)
+            .where(
+              and(
+                eq(scimResources.connectionId, connectionId),
+                eq(scimResources.type, "Group"),
+                sql`${scimResources.body}->'members' @> ${JSON.stringify([{ value: userId }])}::jsonb`,
+              ),
+            )
+            .orderBy(asc(scimResources.id))
+            .for("update");
+        },
+        async remove(id) {
+          await tx.delete(scimResources).where(eq(scimResources.id, id));
+        },
+        async applyCopy(connectionId, resource, records, fresh) {
+          return (await applyRecords(tx, { connectionId, resource, runId: connectionId }, records, fresh)).changes;
+        },
+        deleteCopy: (connectionId, resource, remoteIds) => deleteRecords(tx, { connectionId, resource }, remoteIds),
+      });
+    });
+  }
 }
 
 export type ScimStore = ReturnType<typeof scimStore>;
