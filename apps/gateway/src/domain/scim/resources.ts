@@ -248,17 +248,21 @@ async function recordCopy(
       writes.push(tx.applyCopy(connectionId, copy.resource, copy.records, true));
     }
   } else {
-    for (const copy of copies) note(copy.resource, await tx.applyCopy(connectionId, copy.resource, copy.records));
-    if (!own) note(resource, await tx.deleteCopy(connectionId, resource, [row.id]));
-    if (row.type === "Group") {
-      const kept = new Set(members.map(memberKey));
-      // The memberships the copy holds are those the group listed before this write (the copy is
-      // written from the group in the same transaction as every change to it): read from the
-      // row, not by scanning the connection's copy for the group's keys.
-      const listed = before ? (await unifiedOf(scope, before)).members.map(memberKey) : [];
-      const gone = listed.filter((key) => !kept.has(key));
-      note("group_members", await tx.deleteCopy(connectionId, "group_members", gone));
-    }
+    // The memberships the copy holds are those the group listed before this write (the copy is
+    // written from the group in the same transaction as every change to it): read from the row,
+    // not by scanning the connection's copy for the group's keys.
+    const kept = new Set(members.map(memberKey));
+    const listed = row.type === "Group" && before ? (await unifiedOf(scope, before)).members.map(memberKey) : [];
+    const gone = listed.filter((key) => !kept.has(key));
+    // Independent writes, sent together; what each answers is noted in a fixed order.
+    const done = await Promise.all([
+      ...copies.map((copy) => tx.applyCopy(connectionId, copy.resource, copy.records)),
+      own ? [] : tx.deleteCopy(connectionId, resource, [row.id]),
+      gone.length ? tx.deleteCopy(connectionId, "group_members", gone) : [],
+    ]);
+    copies.forEach((copy, i) => note(copy.resource, done[i]!));
+    note(resource, done[copies.length]!);
+    note("group_members", done[copies.length + 1]!);
   }
   const rows = changes.flatMap(({ resource: of, change }) =>
     eventsOfChange(of, change).map((event) => ({
