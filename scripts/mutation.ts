@@ -6,6 +6,12 @@ import type { PartialStrykerOptions } from "@stryker-mutator/api/core";
 import { Stryker } from "@stryker-mutator/core";
 
 const BREAK = 85;
+/** Stryker's test workers: MUTATION_CONCURRENCY, else 2 (one per core on the 2-core CI machine). */
+const concurrency = Number(process.env.MUTATION_CONCURRENCY ?? 2);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`MUTATION_CONCURRENCY must be a whole number of workers, 1 or more (got ${process.env.MUTATION_CONCURRENCY})`);
+  process.exit(2);
+}
 
 /** Each module and the tests that exercise it; `database` when they need the test database. */
 const modules: { file: string; tests: string[]; database?: boolean }[] = [
@@ -31,7 +37,7 @@ for (const module of chosen) {
     coverageAnalysis: "perTest",
     reporters: ["clear-text", "progress"],
     thresholds: { high: 90, low: BREAK, break: null },
-    concurrency: 2,
+    concurrency,
     timeoutMS: 10_000,
     ignorePatterns: ["apps/gateway/dist", "**/node_modules", ".stryker-tmp", "packages/sdk/dist"],
     cleanTempDir: "always",
