@@ -15,7 +15,11 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
 
 /** Each module and the tests that exercise it; `database` when they need the test database. */
 const modules: { file: string; tests: string[]; database?: boolean }[] = [
-  { file: "packages/engine/src/rate-gate.ts", tests: ["packages/engine/test/rate-gate.test.ts"] },
+  {
+    file: "packages/engine/src/rate-gate.ts",
+    tests: ["packages/engine/test/rate-gate.test.ts", "apps/gateway/test/shared-pacing.test.ts"],
+    database: true,
+  },
   { file: "packages/engine/src/cursor.ts", tests: ["packages/engine/test/cursor.test.ts"] },
   { file: "packages/engine/src/json-scan.ts", tests: ["packages/engine/test/json-scan.test.ts"] },
   { file: "packages/engine/src/network-policy.ts", tests: ["packages/engine/test/network-policy.test.ts"] },
