@@ -2,6 +2,10 @@
 // exercise it, so a run stays short; fails when any module scores under 85 %. An equivalent
 // mutant is marked in place (`// Stryker disable next-line <mutator>: reason`), never by
 // lowering the threshold. Figures: README, "How we know the tests work".
+// `npm run mutation -- --changed <ref>`: only the modules whose source file or listed tests
+// differ from <ref> (`git diff --name-only <ref>`); what CI runs against the previous main.
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import type { PartialStrykerOptions } from "@stryker-mutator/api/core";
 import { Stryker } from "@stryker-mutator/core";
 
@@ -27,8 +31,32 @@ const modules: { file: string; tests: string[]; database?: boolean }[] = [
   { file: "packages/db/src/idempotency.ts", tests: ["packages/db/test/idempotency.test.ts"], database: true },
 ];
 
-const only = process.argv.slice(2);
-const chosen = only.length ? modules.filter((m) => only.some((name) => m.file.includes(name))) : modules;
+const args = process.argv.slice(2);
+const changedAt = args.indexOf("--changed");
+let ref: string | undefined;
+if (changedAt >= 0) {
+  ref = args[changedAt + 1];
+  if (!ref || ref.startsWith("-")) {
+    console.error("usage: npm run mutation -- --changed <git ref> [module…]");
+    process.exit(2);
+  }
+  args.splice(changedAt, 2);
+}
+const only = args;
+let chosen = only.length ? modules.filter((m) => only.some((name) => m.file.includes(name))) : modules;
+if (ref !== undefined) {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  // Against the working tree, so a change not yet committed counts too.
+  const differ = new Set(
+    execFileSync("git", ["diff", "--name-only", ref, "--"], { cwd: root, encoding: "utf8" }).split("\n").filter(Boolean),
+  );
+  chosen = chosen.filter((m) => [m.file, ...m.tests].some((file) => differ.has(file)));
+  if (!chosen.length) {
+    console.log(`mutation: none of the listed modules or their tests differ from ${ref}; nothing to mutate`);
+    process.exit(0);
+  }
+  console.log(`mutation: differ from ${ref}: ${chosen.map((m) => m.file).join(", ")}`);
+}
 
 const scores: { file: string; score: number; killed: number; survived: number; total: number }[] = [];
 for (const module of chosen) {
