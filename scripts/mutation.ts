@@ -29,6 +29,14 @@ const modules: { file: string; tests: string[]; database?: boolean }[] = [
   { file: "packages/engine/src/network-policy.ts", tests: ["packages/engine/test/network-policy.test.ts"] },
   { file: "packages/mapping/src/compile.ts", tests: ["packages/mapping/test/compile.test.ts"] },
   { file: "packages/db/src/idempotency.ts", tests: ["packages/db/test/idempotency.test.ts"], database: true },
+  {
+    file: "packages/engine/src/scim/filter.ts",
+    tests: ["packages/engine/test/scim/filter.test.ts", "packages/engine/test/scim/patch.test.ts"],
+  },
+  {
+    file: "packages/engine/src/scim/patch.ts",
+    tests: ["packages/engine/test/scim/patch.test.ts", "packages/engine/test/scim/patch.property.test.ts"],
+  },
 ];
 
 const args = process.argv.slice(2);
