@@ -2,23 +2,69 @@
 // exercise it, so a run stays short; fails when any module scores under 85 %. An equivalent
 // mutant is marked in place (`// Stryker disable next-line <mutator>: reason`), never by
 // lowering the threshold. Figures: README, "How we know the tests work".
+// `npm run mutation -- --changed <ref>`: only the modules whose source file or listed tests
+// differ from <ref> (`git diff --name-only <ref>`); what CI runs against the previous main.
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import type { PartialStrykerOptions } from "@stryker-mutator/api/core";
 import { Stryker } from "@stryker-mutator/core";
 
 const BREAK = 85;
+/** Stryker's test workers: MUTATION_CONCURRENCY, else 2 (one per core on the 2-core CI machine). */
+const concurrency = Number(process.env.MUTATION_CONCURRENCY ?? 2);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`MUTATION_CONCURRENCY must be a whole number of workers, 1 or more (got ${process.env.MUTATION_CONCURRENCY})`);
+  process.exit(2);
+}
 
 /** Each module and the tests that exercise it; `database` when they need the test database. */
 const modules: { file: string; tests: string[]; database?: boolean }[] = [
-  { file: "packages/engine/src/rate-gate.ts", tests: ["packages/engine/test/rate-gate.test.ts"] },
+  {
+    file: "packages/engine/src/rate-gate.ts",
+    tests: ["packages/engine/test/rate-gate.test.ts", "apps/gateway/test/shared-pacing.test.ts"],
+    database: true,
+  },
   { file: "packages/engine/src/cursor.ts", tests: ["packages/engine/test/cursor.test.ts"] },
   { file: "packages/engine/src/json-scan.ts", tests: ["packages/engine/test/json-scan.test.ts"] },
   { file: "packages/engine/src/network-policy.ts", tests: ["packages/engine/test/network-policy.test.ts"] },
   { file: "packages/mapping/src/compile.ts", tests: ["packages/mapping/test/compile.test.ts"] },
   { file: "packages/db/src/idempotency.ts", tests: ["packages/db/test/idempotency.test.ts"], database: true },
+  {
+    file: "packages/engine/src/scim/filter.ts",
+    tests: ["packages/engine/test/scim/filter.test.ts", "packages/engine/test/scim/patch.test.ts"],
+  },
+  {
+    file: "packages/engine/src/scim/patch.ts",
+    tests: ["packages/engine/test/scim/patch.test.ts", "packages/engine/test/scim/patch.property.test.ts"],
+  },
 ];
 
-const only = process.argv.slice(2);
-const chosen = only.length ? modules.filter((m) => only.some((name) => m.file.includes(name))) : modules;
+const args = process.argv.slice(2);
+const changedAt = args.indexOf("--changed");
+let ref: string | undefined;
+if (changedAt >= 0) {
+  ref = args[changedAt + 1];
+  if (!ref || ref.startsWith("-")) {
+    console.error("usage: npm run mutation -- --changed <git ref> [module…]");
+    process.exit(2);
+  }
+  args.splice(changedAt, 2);
+}
+const only = args;
+let chosen = only.length ? modules.filter((m) => only.some((name) => m.file.includes(name))) : modules;
+if (ref !== undefined) {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  // Against the working tree, so a change not yet committed counts too.
+  const differ = new Set(
+    execFileSync("git", ["diff", "--name-only", ref, "--"], { cwd: root, encoding: "utf8" }).split("\n").filter(Boolean),
+  );
+  chosen = chosen.filter((m) => [m.file, ...m.tests].some((file) => differ.has(file)));
+  if (!chosen.length) {
+    console.log(`mutation: none of the listed modules or their tests differ from ${ref}; nothing to mutate`);
+    process.exit(0);
+  }
+  console.log(`mutation: differ from ${ref}: ${chosen.map((m) => m.file).join(", ")}`);
+}
 
 const scores: { file: string; score: number; killed: number; survived: number; total: number }[] = [];
 for (const module of chosen) {
@@ -31,7 +77,7 @@ for (const module of chosen) {
     coverageAnalysis: "perTest",
     reporters: ["clear-text", "progress"],
     thresholds: { high: 90, low: BREAK, break: null },
-    concurrency: 2,
+    concurrency,
     timeoutMS: 10_000,
     ignorePatterns: ["apps/gateway/dist", "**/node_modules", ".stryker-tmp", "packages/sdk/dist"],
     cleanTempDir: "always",

@@ -45,6 +45,14 @@ async function findServer(): Promise<Server> {
 export default async function setup(project: TestProject) {
   // Tests that start the gateway as a process run the built one, as `npm start` does.
   ensureBuilt();
+  return provideDatabase(project);
+}
+
+/**
+ * The test server only, without building the gateway: for runs whose tests start no gateway
+ * process (`npm run mutation`, whose copy of the sources would need a build per test worker).
+ */
+export async function provideDatabase(project: TestProject) {
   let server: Server;
   try {
     server = await findServer();

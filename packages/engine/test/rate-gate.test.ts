@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { createRateGate, RateLimitedLocally, tokenBuckets } from "../src/rate-gate.ts";
 
@@ -26,7 +27,9 @@ describe("rate gate", () => {
   it("refuses a call that would wait past maxWaitMs for a slot", async () => {
     const gate = createRateGate({ maxConcurrency: 1, maxWaitMs: 30 });
     const slow = gate.run("k", undefined, () => sleep(200));
-    await expect(gate.run("k", undefined, async () => "late")).rejects.toBeInstanceOf(RateLimitedLocally);
+    const late = await gate.run("k", undefined, async () => "late").catch((error: unknown) => error);
+    expect(late).toBeInstanceOf(RateLimitedLocally);
+    expect(late).toMatchObject({ retryAfterSeconds: 1, message: "more than 1 calls are already in flight on this connection" });
     await slow;
     expect(await gate.run("k", undefined, async () => "free again")).toBe("free again");
   });
@@ -189,5 +192,45 @@ describe("rate gate", () => {
     expect(buckets.take("k", rule)).toEqual({ allowed: false, remaining: 0, waitMs: 500 });
     now += 250; // a quarter of a second: half a token
     expect(buckets.take("k", rule)).toEqual({ allowed: false, remaining: 0, waitMs: 250 });
+  });
+
+  it("waits for a token that comes exactly at the bound rather than refusing the call", async () => {
+    let now = 0;
+    const gate = createRateGate({ maxConcurrency: 1, maxWaitMs: 50, now: () => now });
+    const rule = { requests: 1, per_seconds: 0.05 }; // a token every 50 ms
+    expect(await gate.run("k", rule, async () => "first")).toBe("first");
+    // The next token is 50 ms away: as far as the caller may wait, not past it.
+    const second = gate.run("k", rule, async () => "second");
+    await sleep(10);
+    now = 50;
+    expect(await second).toBe("second");
+  });
+
+  it("keeps time by the system clock when given no clock", () => {
+    const buckets = tokenBuckets();
+    const rule = { requests: 1, per_seconds: 3_600 };
+    expect(buckets.take("k", rule)).toEqual({ allowed: true, remaining: 0, waitMs: 0 });
+    const refused = buckets.take("k", rule);
+    expect(refused.allowed).toBe(false);
+    // About an hour until the next token.
+    expect(refused.waitMs).toBeGreaterThan(3_500_000);
+  });
+
+  it("leaves nothing on a caller's signal once its calls are done, however many waited for a slot", async () => {
+    // One long-lived signal (a sync job's) across many calls: a listener left behind per call would
+    // pile up on it (Node warns past ten) and keep every finished call in memory.
+    const gate = createRateGate({ maxConcurrency: 1, maxWaitMs: 5_000 });
+    const job = new AbortController();
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => gate.run("k", undefined, () => sleep(2).then(() => i), job.signal)),
+    );
+    expect(results).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(getEventListeners(job.signal, "abort")).toHaveLength(0);
+    // The same when a waiter's time runs out.
+    const short = createRateGate({ maxConcurrency: 1, maxWaitMs: 20 });
+    const holding = short.run("k", undefined, () => sleep(100), job.signal);
+    await expect(short.run("k", undefined, async () => "late", job.signal)).rejects.toBeInstanceOf(RateLimitedLocally);
+    await holding;
+    expect(getEventListeners(job.signal, "abort")).toHaveLength(0);
   });
 });

@@ -517,3 +517,307 @@ describe("PATCH refusals", () => {
     expect(new ScimProblem("tooMany", "too many").status).toBe(400);
   });
 });
+
+const detailOf = (run: () => unknown): string => {
+  try {
+    run();
+    return "no problem";
+  } catch (error) {
+    if (error instanceof ScimProblem) return `${error.scimType}: ${error.detail}`;
+    throw error;
+  }
+};
+const CUSTOM = "urn:example:custom:2.0:User";
+
+describe("what a client is told about a PATCH it cannot apply", () => {
+  const body = (...operations: unknown[]) => ({ schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: operations });
+
+  it.each<[string, unknown, string]>([
+    ["a body that is no object", [], "invalidSyntax: a PATCH body must be a PatchOp JSON object"],
+    [
+      "no PatchOp schema",
+      { schemas: ["urn:other"], Operations: [] },
+      "invalidSyntax: a PATCH body's schemas must list urn:ietf:params:scim:api:messages:2.0:PatchOp",
+    ],
+    [
+      "a schema that is no string",
+      { schemas: [42], Operations: [] },
+      "invalidSyntax: a PATCH body's schemas must list urn:ietf:params:scim:api:messages:2.0:PatchOp",
+    ],
+    ["no operations", body(), "invalidSyntax: a PATCH needs a non-empty 'Operations' array"],
+    [
+      "an operation that is no object",
+      body({ op: "add", path: "title", value: "x" }, "add"),
+      "invalidSyntax: operation 2 is not an object",
+    ],
+    [
+      "an unknown op",
+      body({ op: "add", path: "title", value: "x" }, { op: "move" }),
+      `invalidSyntax: operation 2: 'op' must be add, remove or replace, not "move"`,
+    ],
+    [
+      "a path that is no string",
+      body({ op: "add", path: "title", value: "x" }, { op: "add", path: 1, value: "x" }),
+      "invalidPath: operation 2: 'path' must be a string",
+    ],
+    [
+      "no value",
+      body({ op: "add", path: "title", value: "x" }, { op: "replace", path: "title" }),
+      "invalidSyntax: operation 2: 'replace' needs a 'value'",
+    ],
+  ])("%s", (_, request, detail) => {
+    expect(detailOf(() => readPatchRequest(request))).toBe(detail);
+  });
+
+  it("reads the PatchOp schema in any case, among others, and a null path as none", () => {
+    expect(
+      readPatchRequest({ schemas: ["urn:other", PATCH_OP_SCHEMA_ID.toUpperCase()], Operations: [{ op: "Remove", path: "title" }] }),
+    ).toStrictEqual([{ op: "remove", path: "title" }]);
+    expect(readPatchRequest(body({ op: "replace", path: null, value: { title: "x" } }))).toStrictEqual([
+      { op: "replace", value: { title: "x" } },
+    ]);
+    expect(patchUser(bjensen(), { op: "replace", path: null, value: { title: "Boss" } }).resource.title).toBe("Boss");
+  });
+
+  it.each<[string, unknown[], string]>([
+    ["an unknown attribute", [{ op: "replace", path: "bogus", value: "x" }], "invalidPath: 'bogus' names no attribute of User"],
+    [
+      "an unknown sub-attribute",
+      [{ op: "replace", path: "name.bogus", value: "x" }],
+      "invalidPath: 'name' has no sub-attribute 'bogus' (in 'name.bogus')",
+    ],
+    [
+      "a value filter on a single value",
+      [{ op: "replace", path: 'name[givenName eq "x"]', value: "x" }],
+      "invalidPath: a value filter [ ] applies to a multi-valued complex attribute, not 'name'",
+    ],
+    [
+      "a bad comparison in a filter",
+      [{ op: "remove", path: "emails[primary gt true]" }],
+      "invalidPath: 'gt' cannot compare with true at position 19 of 'emails[primary gt true]'",
+    ],
+    ["a readOnly attribute", [{ op: "replace", path: "id", value: "x" }], "mutability: 'id' is readOnly"],
+    [
+      "a required attribute emptied",
+      [{ op: "remove", path: "userName" }],
+      "mutability: 'userName' is required: it cannot be removed or emptied",
+    ],
+    [
+      "a filter with .sub that describes nothing to create",
+      [{ op: "replace", path: 'emails[type eq "a" or type eq "b"].value', value: "x" }],
+      `noTarget: 'emails[type eq "a" or type eq "b"].value' matches no element, and its filter does not describe one to create`,
+    ],
+    [
+      "a null in the filter",
+      [{ op: "replace", path: "emails[type eq null].value", value: "x" }],
+      `noTarget: 'emails[type eq null].value' matches no element, and its filter does not describe one to create`,
+    ],
+    [
+      "a replace through a filter that selects nothing",
+      [{ op: "replace", path: 'emails[type eq "other"]', value: { value: "x" } }],
+      `noTarget: 'emails[type eq "other"]' matches no element`,
+    ],
+    [
+      "a sub-attribute of every element when there are none",
+      [{ op: "replace", path: "phoneNumbers.type", value: "work" }],
+      "noTarget: 'phoneNumbers.type' has no element to set",
+    ],
+    ["a remove without a path", [{ op: "remove" }], "noTarget: a remove operation needs a path"],
+    [
+      "a path-less value that is no object",
+      [{ op: "replace", value: "x" }],
+      "invalidValue: a path-less 'replace' takes an object of attributes",
+    ],
+    [
+      "a whole extension set to a non-object",
+      [{ op: "replace", path: ENTERPRISE, value: "x" }],
+      `invalidValue: '${ENTERPRISE}' takes an object of that extension's attributes`,
+    ],
+    [
+      "a sub-attribute after a whole extension",
+      [{ op: "replace", path: `${ENTERPRISE}.employeeNumber`, value: "1" }],
+      `invalidPath: '${ENTERPRISE}.employeeNumber' names no attribute of User`,
+    ],
+    [
+      "a filter on a whole extension",
+      [{ op: "replace", path: `${ENTERPRISE}[value eq "x"]`, value: "1" }],
+      `invalidPath: '${ENTERPRISE}[value eq "x"]' names no attribute of User`,
+    ],
+    [
+      "a URN with nothing after it",
+      [{ op: "replace", path: "urn:x", value: "1" }],
+      "invalidPath: 'urn:x' is not an attribute path: only a schema URN may precede ':'",
+    ],
+    [
+      "a URN with an empty part",
+      [{ op: "replace", path: "urn::x", value: "1" }],
+      "invalidPath: 'urn::x' is not an attribute path: only a schema URN may precede ':'",
+    ],
+    [
+      "a key that only contains a URN",
+      [{ op: "replace", value: { "xurn:a:b:c": 1 } }],
+      "invalidPath: 'xurn:a:b:c' is not an attribute path: only a schema URN may precede ':'",
+    ],
+  ])("%s", (_, operations, detail) => {
+    expect(detailOf(() => patchUser(bjensen(), ...operations))).toBe(detail);
+  });
+});
+
+describe("PATCH, more of what clients send", () => {
+  const emails = (user: ScimResource) => user.emails as Record<string, unknown>[];
+
+  it("adds through a value filter that selects nothing by creating the element the filter describes; replace does not", () => {
+    const added = patchUser(bjensen(), {
+      op: "add",
+      path: 'emails[type eq "other" and primary eq false]',
+      value: { value: "o@example.com" },
+    }).resource;
+    expect(emails(added)[2]).toEqual({ type: "other", primary: false, value: "o@example.com" });
+    const created = patchUser(bjensen(), {
+      op: "replace",
+      path: 'emails[type eq "other" and primary eq true].value',
+      value: "o@example.com",
+    }).resource;
+    expect(emails(created).map((e) => [e.value, e.primary])).toEqual([
+      ["bjensen@example.com", false],
+      ["babs@jensen.org", undefined],
+      ["o@example.com", true],
+    ]);
+  });
+
+  it("merges into the elements a filter selects on add, and replaces them whole on replace", () => {
+    const merged = patchUser(bjensen(), { op: "add", path: 'emails[type eq "home"]', value: { display: "Home" } }).resource;
+    expect(emails(merged)[1]).toEqual({ value: "babs@jensen.org", type: "home", display: "Home" });
+    const replaced = patchUser(bjensen(), {
+      op: "replace",
+      path: 'emails[type eq "home"]',
+      value: { value: "new@jensen.org", primary: true },
+    }).resource;
+    expect(emails(replaced)).toEqual([
+      { value: "bjensen@example.com", type: "work", primary: false },
+      { value: "new@jensen.org", primary: true },
+    ]);
+  });
+
+  it("removes or clears one sub-attribute of the selected elements and keeps the elements", () => {
+    const user = patchUser(bjensen(), { op: "remove", path: 'emails[type eq "work"].primary' }).resource;
+    expect(emails(user)).toEqual([
+      { value: "bjensen@example.com", type: "work" },
+      { value: "babs@jensen.org", type: "home" },
+    ]);
+    const cleared = patchUser(bjensen(), { op: "replace", path: 'emails[type eq "home"].type', value: "" }).resource;
+    expect(emails(cleared)[1]).toEqual({ value: "babs@jensen.org" });
+  });
+
+  it("sets, clears and removes a sub-attribute of every element when there is no filter", () => {
+    expect(emails(patchUser(bjensen(), { op: "replace", path: "emails.display", value: "B" }).resource).map((e) => e.display)).toEqual([
+      "B",
+      "B",
+    ]);
+    expect(emails(patchUser(bjensen(), { op: "remove", path: "emails.type" }).resource).map((e) => e.type)).toEqual([undefined, undefined]);
+    const user = { ...bjensen(), emails: [{ value: "a@example.com", type: "work" }, { value: "b@example.com" }] };
+    // An element left with nothing is dropped.
+    expect(patchUser(user, { op: "remove", path: "emails.value" }).resource.emails).toEqual([{ type: "work" }]);
+    // With no elements: a remove or a clear changes nothing, a set has nothing to set.
+    const { emails: _, ...none } = bjensen();
+    expect(patchUser(none, { op: "remove", path: "emails.type" }).changed).toBe(false);
+    expect(patchUser(none, { op: "replace", path: "emails.type", value: "" }).changed).toBe(false);
+  });
+
+  it("makes an email added as primary the only primary one, merging one it already has", () => {
+    const user = patchUser(bjensen(), { op: "add", path: "emails", value: [{ value: "babs@jensen.org", primary: true }] }).resource;
+    expect(emails(user)).toEqual([
+      { value: "bjensen@example.com", type: "work", primary: false },
+      { value: "babs@jensen.org", type: "home", primary: true },
+    ]);
+    const first = patchUser(bjensen(), { op: "add", path: "emails", value: [{ value: "bjensen@example.com", display: "Work" }] }).resource;
+    expect(emails(first)).toEqual([
+      { value: "bjensen@example.com", type: "work", primary: true, display: "Work" },
+      { value: "babs@jensen.org", type: "home" },
+    ]);
+    // Stored as a single object rather than a list (resources are kept as sent): still added to.
+    const single = { ...bjensen(), emails: { value: "a@example.com" } };
+    expect(patchUser(single, { op: "add", path: "emails", value: [{ value: "b@example.com" }] }).resource.emails).toEqual([
+      { value: "a@example.com" },
+      { value: "b@example.com" },
+    ]);
+  });
+
+  it("removes a whole multi-valued attribute when the remove's value is null", () => {
+    expect(patchGroup(tourGuides(), { op: "remove", path: "members", value: null }).resource.members).toBeUndefined();
+  });
+
+  it("treats a blank path as none, and skips schemas in a path-less value in any case", () => {
+    expect(patchUser(bjensen(), { op: "replace", path: " ", value: { title: "Boss" } }).resource.title).toBe("Boss");
+    expect(patchUser(bjensen(), { op: "replace", path: "", value: { title: "Boss" } }).resource.title).toBe("Boss");
+    const echoed = patchUser(bjensen(), {
+      op: "replace",
+      value: { Schemas: [USER_SCHEMA_ID], schemas: [USER_SCHEMA_ID], title: "Boss" },
+    }).resource;
+    expect(echoed.title).toBe("Boss");
+    expect(echoed.schemas).toEqual([USER_SCHEMA_ID]);
+  });
+
+  it("removes the enterprise extension whole, and leaves schemas alone when only core attributes change", () => {
+    const user = { ...bjensen(), schemas: [USER_SCHEMA_ID, ENTERPRISE], [ENTERPRISE]: { employeeNumber: "1" } };
+    const removed = patchUser(user, { op: "remove", path: ENTERPRISE }).resource;
+    expect(removed[ENTERPRISE]).toBeUndefined();
+    expect(removed.schemas).toEqual([USER_SCHEMA_ID]);
+    expect(patchUser(user, { op: "remove", path: ENTERPRISE, value: { employeeNumber: "1" } }).resource[ENTERPRISE]).toBeUndefined();
+    // schemas as the client left them (here listing an extension with no attributes) are kept on a core change.
+    const listed = { ...bjensen(), schemas: [USER_SCHEMA_ID, ENTERPRISE] };
+    expect(patchUser(listed, { op: "replace", path: "title", value: "Boss" }).resource.schemas).toEqual([USER_SCHEMA_ID, ENTERPRISE]);
+    expect(patchUser(listed, { op: "replace", value: { title: "Boss" } }).resource.schemas).toEqual([USER_SCHEMA_ID, ENTERPRISE]);
+  });
+});
+
+describe("an unknown extension, in more detail", () => {
+  it("writes into the extension the resource already has, however the path spells its URN", () => {
+    const user = { ...bjensen(), schemas: [USER_SCHEMA_ID, CUSTOM], [CUSTOM]: { costCenter: "1" } };
+    const patched = patchUser(user, { op: "replace", path: `${CUSTOM.toUpperCase()}:region`, value: "EU" }).resource;
+    expect(patched[CUSTOM]).toEqual({ costCenter: "1", region: "EU" });
+    expect(Object.keys(patched).filter((key) => key.toLowerCase() === CUSTOM.toLowerCase())).toEqual([CUSTOM]);
+    expect(patched.schemas).toEqual([USER_SCHEMA_ID, CUSTOM]);
+    expect(patchUser(user, { op: "replace", path: `${CUSTOM}:costCenter`, value: null }).resource[CUSTOM]).toBeUndefined();
+  });
+
+  it("sets, keeps and clears one sub-attribute of its complex attribute", () => {
+    const user = { ...bjensen(), schemas: [USER_SCHEMA_ID, CUSTOM], [CUSTOM]: { sponsor: { value: "a", display: "A" } } };
+    expect(patchUser(user, { op: "replace", path: `${CUSTOM}:sponsor.value`, value: "b" }).resource[CUSTOM]).toEqual({
+      sponsor: { value: "b", display: "A" },
+    });
+    expect(patchUser(user, { op: "remove", path: `${CUSTOM}:sponsor.value` }).resource[CUSTOM]).toEqual({ sponsor: { display: "A" } });
+    const gone = patchUser(
+      { ...user, [CUSTOM]: { sponsor: { value: "a" }, costCenter: "1" } },
+      { op: "remove", path: `${CUSTOM}:sponsor.value` },
+    );
+    expect(gone.resource[CUSTOM]).toEqual({ costCenter: "1" });
+  });
+
+  it("adds the whole extension object under its own URN, and removes it whole", () => {
+    const added = patchUser(bjensen(), { op: "add", value: { [CUSTOM]: { costCenter: "1" } } }).resource;
+    expect(added[CUSTOM]).toEqual({ costCenter: "1" });
+    expect(added.schemas).toEqual([USER_SCHEMA_ID, CUSTOM]);
+    const removed = patchUser(added, { op: "remove", path: CUSTOM, value: { costCenter: "1" } }).resource;
+    expect(removed[CUSTOM]).toBeUndefined();
+    expect(removed.schemas).toEqual([USER_SCHEMA_ID]);
+  });
+
+  it("keeps schemas in step: listed once, dropping a URN with nothing left, keeping the known ones", () => {
+    const user = {
+      ...bjensen(),
+      schemas: [USER_SCHEMA_ID, ENTERPRISE, "urn:example:gone:2.0:User", CUSTOM],
+      [CUSTOM]: { costCenter: "1" },
+    };
+    expect(patchUser(user, { op: "replace", path: `${CUSTOM}:costCenter`, value: "2" }).resource.schemas).toEqual([
+      USER_SCHEMA_ID,
+      ENTERPRISE,
+      CUSTOM,
+    ]);
+    const unlisted = { ...bjensen(), schemas: undefined };
+    expect(patchUser(unlisted, { op: "replace", path: `${CUSTOM}:costCenter`, value: "2" }).resource.schemas).toEqual([
+      USER_SCHEMA_ID,
+      CUSTOM,
+    ]);
+  });
+});
