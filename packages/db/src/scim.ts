@@ -51,21 +51,16 @@ export interface ScimTransaction {
   db: Database;
 }
 
-/** Whether a driver error (or what it wraps) carries this SQLSTATE. */
-function hasCode(error: unknown, code: string): boolean {
+/** Whether a driver error (or what it wraps) carries this SQLSTATE, and this constraint when one is named. */
+function hasCode(error: unknown, code: string, constraint?: string): boolean {
   for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === code) return true;
+    const failed = e as { code?: unknown; constraint_name?: unknown };
+    if (failed.code === code && (constraint === undefined || failed.constraint_name === constraint)) return true;
   }
   return false;
 }
 /** A write gave a resource a name another resource of its connection holds (the unique name index). */
-function isNameTaken(error: unknown): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    const { code, constraint_name } = e as { code?: unknown; constraint_name?: unknown };
-    if (code === "23505" && constraint_name === "scim_resources_name_idx") return true;
-  }
-  return false;
-}
+const isNameTaken = (error: unknown) => hasCode(error, "23505", "scim_resources_name_idx");
 
 export function scimStore(db: Database, options: { cacheTtlMs?: number } = {}) {
   // Tokens by the hash of their secret: every SCIM request authenticates, and a push is hundreds a second.
