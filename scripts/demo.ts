@@ -108,7 +108,8 @@ for (const [slug, vendor] of Object.entries(vendors)) {
       tenant_id: "acme",
       integration: slug,
       name: `Acme ${slug}`,
-      credentials: { api_key: sandbox.key(vendor, "acme") },
+      // The integration's one credential field (`api_key`, `api_token`) holds the sandbox's key.
+      credentials: { [Object.keys(integrations.get(slug)!.credentials)[0]!]: sandbox.key(vendor, "acme") },
       config: { base_url: sandbox.baseUrl(vendor) },
     })
   ).id;
@@ -203,15 +204,17 @@ Reference: ${gatewayUrl}/docs        Admin key: ${adminKey}
 Gateway log: ${logPath}
 
 API key (tenant acme): ${apiKey}
-Connections: jostle-scim ${ids["jostle-scim"]}, postman-scim ${ids["postman-scim"]}, jumpcloud ${ids.jumpcloud}, scim ${pushed.id} (pushed)
+Connections: ${Object.entries(ids)
+  .map(([slug, id]) => `${slug} ${id}`)
+  .join(", ")}, scim ${pushed.id} (pushed)
 
 For the admin CLI and the README's examples, in any terminal (the admin key; CONN is acme's JumpCloud):
 export UNIFOLD_URL=${gatewayUrl} UNIFOLD_API_KEY=${adminKey} KEY=${adminKey} CONN=${ids.jumpcloud} JUMPCLOUD_KEY=${sandboxKey} JUMPCLOUD_BASE_URL=${sandbox.baseUrl("jumpcloud")}
 npx unifold connections list
 
-curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["jostle-scim"]}&limit=3&remote_data=false" ${auth}
-curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${ids["postman-scim"]}&limit=3&remote_data=false" ${auth}
-curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${ids.jumpcloud}&limit=3&remote_data=false" ${auth}
+${Object.values(ids)
+  .map((id) => `curl -s "${gatewayUrl}/unified/user-directory/users?connection_id=${id}&limit=3&remote_data=false" ${auth}`)
+  .join("\n")}
 curl -s "${gatewayUrl}/unified/hris/employees?connection_id=${ids.jumpcloud}&limit=2&remote_data=false" ${auth}
 curl -s "${gatewayUrl}/unified/user-directory/groups?connection_id=${ids["postman-scim"]}&limit=3" ${auth}
 curl -s "${gatewayUrl}/proxy/systemusers?connection_id=${ids.jumpcloud}&limit=2" ${auth}

@@ -251,7 +251,7 @@ describe("connect sessions", () => {
   });
 
   it.each([
-    [{ tenant_id: "acme", integrations: ["okta"] }, "integrations.0"],
+    [{ tenant_id: "acme", integrations: ["zendesk"] }, "integrations.0"],
     [{ tenant_id: "acme", redirect_url: "javascript:alert(1)" }, "redirect_url"],
     [{ tenant_id: "acme", redirect_url: "ftp://example.com/" }, "redirect_url"],
     [{ tenant_id: "acme", allowed_origins: ["chrome-extension://abc"] }, "allowed_origins.0"],

@@ -35,7 +35,7 @@ describe("connections: bad input", () => {
   it("rejects a credentials value of the wrong type", () =>
     expectInvalid({ ...valid(), credentials: { api_key: 42 } }, "credentials.api_key"));
   it("rejects an unknown integration, listing the known ones", async () => {
-    const res = await expectInvalid({ ...valid(), integration: "okta" }, "integration");
+    const res = await expectInvalid({ ...valid(), integration: "zendesk" }, "integration");
     expect(res.body.error.details[0].message).toContain("jostle-scim");
   });
   it("rejects a missing required credential", () => expectInvalid({ ...valid(), credentials: {} }, "credentials.api_key"));

@@ -148,6 +148,19 @@ describe("connections: happy paths", () => {
     });
     const jostle = res.body.result.find((i: { slug: string }) => i.slug === "jostle-scim");
     expect(Object.keys(jostle.resources).sort()).toEqual(["me", "users"]);
-    expect(res.body.result.map((i: { slug: string }) => i.slug).sort()).toEqual(["jostle-scim", "jumpcloud", "postman-scim", "scim"]);
+    expect(res.body.result.map((i: { slug: string }) => i.slug).sort()).toEqual([
+      "jostle-scim",
+      "jumpcloud",
+      "okta",
+      "postman-scim",
+      "scim",
+    ]);
+    // Okta's address is the connection's own: a required config field, with no usable default.
+    const okta = res.body.result.find((i: { slug: string }) => i.slug === "okta");
+    expect(okta).toMatchObject({
+      credential_fields: [{ name: "api_token", required: true }],
+      config_fields: [{ name: "base_url", required: true, placeholder: "https://acme.okta.com" }],
+      resources: { users: ["list", "get", "create", "update", "delete"], groups: ["list", "get", "create", "update", "delete"] },
+    });
   });
 });

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { root, startDemo } from "./demo-process.ts";
+import { vendors } from "./harness.ts";
 
 // The README's first minute: `npm run demo`, then paste what it prints.
 describe("npm run demo", () => {
@@ -26,7 +27,7 @@ describe("npm run demo", () => {
 
       const users = answers.filter((answer) => answer.line.includes("/unified/user-directory/users?") && !answer.line.includes("-X POST"));
       // One line per pulled integration, and one for acme's directory that a simulated Okta pushed.
-      expect(users).toHaveLength(4);
+      expect(users).toHaveLength(Object.keys(vendors).length + 1);
       for (const { body } of users) {
         expect(body.result).toHaveLength(3);
         expect(body.result[0]).toMatchObject({ id: expect.any(String), username: expect.any(String), status: expect.any(String) });
@@ -66,7 +67,7 @@ describe("npm run demo", () => {
       // The CLI lines it prints work too.
       const exportLine = lines.find((line) => line.startsWith("export UNIFOLD_URL="));
       const { stdout: listed } = await promisify(execFile)("bash", ["-c", `${exportLine} && npx unifold connections list`], { cwd: root });
-      expect(listed.match(/ acme /g)).toHaveLength(4);
+      expect(listed.match(/ acme /g)).toHaveLength(Object.keys(vendors).length + 1);
       // The pushed directory's events reached the webhook receiver, signed.
       expect(printed()).toMatch(/webhook: user\.created ada@acme\.example\.com .*signature verified/);
       expect(printed()).toMatch(/webhook: user\.deactivated linus@acme\.example\.com/);

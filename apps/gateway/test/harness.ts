@@ -217,9 +217,17 @@ export function keyCheckingUpstream(goodKey = "good-key") {
 
 /** The shipped integrations and the sandbox vendor behind each. */
 /** Every integration in mappings/ that names a sandbox simulator (`sandbox:`), by slug. */
+const shipped = loadIntegrations(mappingsDir);
 export const vendors: Record<string, Vendor> = Object.fromEntries(
-  [...loadIntegrations(mappingsDir).values()].filter((i) => i.sandbox).map((i) => [i.slug, i.sandbox as Vendor]),
+  [...shipped.values()].filter((i) => i.sandbox).map((i) => [i.slug, i.sandbox as Vendor]),
 );
+
+/** A sandbox key as an integration's credentials: its one credential field (`api_key`, `api_token`) holds it. */
+export function credentialsFor(slug: string, key: string): Record<string, string> {
+  const fields = Object.keys(shipped.get(slug)?.credentials ?? { api_key: null });
+  if (fields.length !== 1) throw new Error(`${slug} takes ${fields.length} credential fields; give them one by one`);
+  return { [fields[0]!]: key };
+}
 export type Slug = string;
 
 /**
@@ -238,7 +246,7 @@ export async function connectSandbox<S extends string>(
       body: {
         tenant_id: tenant,
         integration: slug,
-        credentials: { api_key: sandbox.key(vendor, tenant) },
+        credentials: credentialsFor(slug, sandbox.key(vendor, tenant)),
         config: { base_url: sandbox.baseUrl(vendor) },
       },
     });

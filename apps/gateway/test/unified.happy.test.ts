@@ -313,9 +313,16 @@ describe("unified reads over the sandbox", () => {
       const page = await get("/unified/user-directory/users", slug, "&limit=200");
       expect(page.status).toBe(200);
       // The same records straight from the vendor, through the passthrough.
-      const upstreamPath = slug === "jumpcloud" ? "systemusers?limit=100&sort=_id" : "Users?startIndex=1&count=100";
+      const upstreamPath =
+        {
+          jumpcloud: "systemusers?limit=100&sort=_id",
+          okta: `api/v1/users?limit=100&filter=${encodeURIComponent('lastUpdated gt "1970-01-01T00:00:00.000Z"')}`,
+        }[slug] ?? "Users?startIndex=1&count=100";
       const upstream = await fx.gw.call("GET", `/passthrough/${upstreamPath}&connection_id=${fx.conn[slug]}`, { key: fx.apiKey });
-      const records = (upstream.body.results ?? upstream.body.Resources) as { id?: string; _id?: string }[];
+      const records = (Array.isArray(upstream.body) ? upstream.body : (upstream.body.results ?? upstream.body.Resources)) as {
+        id?: string;
+        _id?: string;
+      }[];
       expect(page.body.result.slice(0, records.length).map((user: any) => user.remote_data)).toEqual(records);
       expect(page.text.split('"remote_data":').length - 1).toBe(page.body.result_count);
     }

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { JOSTLE_EXTENSION, type JostleTenant } from "./jostle/index.ts";
 import type { JumpCloudTenant } from "./jumpcloud/index.ts";
+import type { OktaTenant } from "./okta/index.ts";
 import type { PostmanTenant } from "./postman/index.ts";
 
 /** A batch of directory changes, as people join, change, leave and are suspended over time. */
@@ -140,6 +141,45 @@ export function changeJostle(state: JostleTenant, spec: ChangeSpec): Applied {
       [JOSTLE_EXTENSION]: { ...(template[JOSTLE_EXTENSION] as Record<string, unknown> | undefined), userState: "Active" },
       meta: { ...template.meta, created: now },
     });
+  });
+  return {
+    added: added.map((u) => u.id),
+    updated: chosen.updated.map((u) => u.id),
+    deactivated: chosen.deactivated.map((u) => u.id),
+    deleted: chosen.deleted.map((u) => u.id),
+  };
+}
+
+export function changeOkta(state: OktaTenant, spec: ChangeSpec): Applied {
+  // Deactivated users are not in an unfiltered list: only the listed ones change.
+  const listed = state.users.all().filter((u) => u.status !== "DEPROVISIONED");
+  const chosen = pick(listed, spec, (u) => u.status === "ACTIVE");
+  const now = new Date().toISOString();
+  for (const user of chosen.deleted) state.removeUser(user.id);
+  for (const user of chosen.updated)
+    state.put({
+      ...user,
+      profile: { ...user.profile, title: `${String(user.profile.title ?? "Staff")}${spec.suffix ?? " II"}` },
+      lastUpdated: now,
+    });
+  for (const user of chosen.deactivated) state.put({ ...user, status: "SUSPENDED", statusChanged: now, lastUpdated: now });
+  const template = listed[0]!;
+  const added = Array.from({ length: spec.add ?? 0 }, () => {
+    const tag = randomBytes(4).toString("hex");
+    const id = `00u${randomBytes(9).toString("base64url").slice(0, 17)}`;
+    const user = state.put({
+      ...template,
+      id,
+      status: "ACTIVE",
+      created: now,
+      activated: now,
+      statusChanged: now,
+      lastUpdated: now,
+      profile: { ...template.profile, login: `joiner.${tag}@example.com`, email: `joiner.${tag}@example.com` },
+      _links: { self: { href: `/api/v1/users/${id}` } },
+    });
+    state.members.get(state.everyoneId)?.add(id);
+    return user;
   });
   return {
     added: added.map((u) => u.id),

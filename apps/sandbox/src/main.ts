@@ -1,6 +1,6 @@
 import { startSandbox } from "./server.ts";
 
-// `npm run sandbox`: the three simulators on one port, with their base URLs and keys.
+// `npm run sandbox`: the simulators on one port, with their base URLs and keys.
 const port = Number(process.env.SANDBOX_PORT ?? 4010);
 const users = Number(process.env.SANDBOX_USERS ?? 60);
 const sandbox = await startSandbox({

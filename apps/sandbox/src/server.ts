@@ -2,10 +2,11 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type HttpBindings, serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { type Applied, type ChangeSpec, changeJostle, changeJumpCloud, changePostman } from "./changes.ts";
+import { type Applied, type ChangeSpec, changeJostle, changeJumpCloud, changeOkta, changePostman } from "./changes.ts";
 import type { FaultSpec, Vendor } from "./faults.ts";
 import { jostleRoutes } from "./jostle/index.ts";
 import { jumpcloudRoutes } from "./jumpcloud/index.ts";
+import { oktaRoutes } from "./okta/index.ts";
 import { postmanRoutes } from "./postman/index.ts";
 import { type SandboxOptions, World } from "./world.ts";
 
@@ -14,13 +15,18 @@ export type { FaultSpec, Vendor } from "./faults.ts";
 export type { SandboxOptions, TenantSpec } from "./world.ts";
 
 /** Where each simulator is mounted, mirroring the vendors' own base paths. */
-export const BASE_PATHS = { jostle: "/jostle/scim2", postman: "/postman/scim/v2", jumpcloud: "/jumpcloud/api" } as const;
+export const BASE_PATHS = { jostle: "/jostle/scim2", postman: "/postman/scim/v2", jumpcloud: "/jumpcloud/api", okta: "/okta" } as const;
 
 export function createSandbox(options: SandboxOptions = {}) {
   const world = new World(options);
   // The one list of simulators: each is mounted at its vendor's base path.
-  const simulators = { jostle: jostleRoutes(world), postman: postmanRoutes(world), jumpcloud: jumpcloudRoutes(world) };
-  const { jostle, postman, jumpcloud } = simulators;
+  const simulators = {
+    jostle: jostleRoutes(world),
+    postman: postmanRoutes(world),
+    jumpcloud: jumpcloudRoutes(world),
+    okta: oktaRoutes(world),
+  };
+  const { jostle, postman, jumpcloud, okta } = simulators;
   const vendors = Object.keys(simulators) as Vendor[];
 
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -77,11 +83,12 @@ export function createSandbox(options: SandboxOptions = {}) {
   function changeUsers(vendor: Vendor, tenant: string, spec: ChangeSpec): Applied {
     if (vendor === "jumpcloud") return changeJumpCloud(jumpcloud.tenant(tenant), spec);
     if (vendor === "postman") return changePostman(postman.tenant(tenant), spec);
+    if (vendor === "okta") return changeOkta(okta.tenant(tenant), spec);
     return changeJostle(jostle.tenant(tenant), spec);
   }
   const keysOf = (vendor: Vendor) => Object.fromEntries(world.tenants.map((t) => [t.name, world.keyFor(vendor, t.name)]));
 
-  return { app, world, jostle, postman, jumpcloud, info, changeUsers };
+  return { app, world, jostle, postman, jumpcloud, okta, info, changeUsers };
 }
 
 export type Sandbox = ReturnType<typeof createSandbox>;

@@ -40,7 +40,7 @@ export function perTenant<T>(make: (tenant: string) => T): (tenant: string) => T
 
 export type SandboxEnv = { Bindings: HttpBindings; Variables: { tenant: string } };
 
-/** State shared by the three simulators: tenants, keys, seeded directories, faults, limits, a request log. */
+/** State shared by the simulators: tenants, keys, seeded directories, faults, limits, a request log. */
 export class World {
   readonly seed: string;
   readonly tenants: TenantSpec[];
@@ -76,6 +76,8 @@ export class World {
   keyFor(vendor: Vendor | "jumpcloud-msp", tenant: string): string {
     const hex = stableHex(this.seed, `key:${vendor}:${tenant}`, 40);
     if (vendor === "postman") return `PMAK-${hex.slice(0, 24)}-${hex.slice(24, 40)}`;
+    // Okta API tokens: 42 characters starting 00.
+    if (vendor === "okta") return `00${hex}`;
     return hex;
   }
 
@@ -99,6 +101,8 @@ export class World {
       errorBody: (status: number, message: string) => unknown;
       rateLimitHeaders?: (limit: number, remaining: number, resetSeconds: number) => Record<string, string>;
       rateLimitBody?: (resetSeconds: number) => unknown;
+      /** Whether a 429 carries Retry-After (Okta's does not: its X-Rate-Limit-Reset says when). */
+      retryAfter?: boolean;
     },
   ): MiddlewareHandler<SandboxEnv> {
     return async (c, next) => {
@@ -121,7 +125,8 @@ export class World {
         if (!state.allowed) {
           record.status = 429;
           const body = options.rateLimitBody?.(state.resetSeconds) ?? options.errorBody(429, "Too many requests");
-          return c.json(body, 429, { "retry-after": String(state.resetSeconds), ...headers });
+          const retryAfter: Record<string, string> = options.retryAfter === false ? {} : { "retry-after": String(state.resetSeconds) };
+          return c.json(body, 429, { ...retryAfter, ...headers });
         }
       }
 

@@ -20,9 +20,11 @@ export async function vendorCall(
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
   if (key !== null) {
     if (vendor === "jumpcloud") headers["x-api-key"] ??= key;
+    else if (vendor === "okta") headers.authorization ??= `SSWS ${key}`;
     else headers.authorization ??= `Bearer ${key}`;
   }
-  if (options.body !== undefined) headers["content-type"] ??= vendor === "jumpcloud" ? "application/json" : "application/scim+json";
+  if (options.body !== undefined)
+    headers["content-type"] ??= vendor === "jumpcloud" || vendor === "okta" ? "application/json" : "application/scim+json";
   const response = await fetch(`${sandbox.baseUrl(vendor)}${path}`, {
     method,
     headers,

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Ajv, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { parse as parseYaml } from "yaml";
+import { fromOpenApi30 } from "../../../test-support/openapi.ts";
 
 const specs = new URL("../../../docs/vendor-specs/", import.meta.url);
 const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, "~0").replace(/\//g, "~1")).join("/");
@@ -15,6 +16,8 @@ export function vendorSpecs() {
   // Postman: OpenAPI 3.1 (JSON Schema 2020-12).
   const openapi = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
   openapi.addSchema(parseYaml(readFileSync(new URL("postman/postman-scim-openapi-extracted.yml", specs), "utf8")), "pm");
+  // Okta: OpenAPI 3.0.3, trimmed to the paths used; its `nullable` becomes JSON Schema's null type.
+  swagger.addSchema(fromOpenApi30(parseYaml(readFileSync(new URL("okta/okta-management-trimmed.yaml", specs), "utf8")) as object), "okta");
   const cache = new Map<string, ValidateFunction>();
 
   function validator(ajv: Ajv | Ajv2020, ref: string): ValidateFunction {
@@ -33,6 +36,16 @@ export function vendorSpecs() {
     /** Errors of a JumpCloud body against `path`/`method`/`status` of the v1 or v2 spec ([] when valid). */
     jumpcloud(version: 1 | 2, path: string, method: string, status: number, body: unknown): string[] {
       return check(validator(swagger, `jc${version}#/${pointer("paths", path, method, "responses", String(status), "schema")}`), body);
+    },
+    okta(path: string, method: string, status: number, body: unknown): string[] {
+      return check(
+        validator(swagger, `okta#/${pointer("paths", path, method, "responses", String(status), "content", "application/json", "schema")}`),
+        body,
+      );
+    },
+    /** Errors of a body against Okta's Error schema, which every Okta error answer uses. */
+    oktaError(body: unknown): string[] {
+      return check(validator(swagger, "okta#/components/schemas/Error"), body);
     },
     postman(path: string, method: string, status: number, body: unknown): string[] {
       return check(

@@ -213,9 +213,19 @@ export const integrationDefinition = z
       .optional(),
     /** The vendor's published rate per API key; each connection is paced within it. */
     rate_limit: z.object({ requests: z.number().int().positive(), per_seconds: z.number().positive() }).strict().optional(),
-    /** Upstream headers carrying rate-limit state, passed on as ratelimit-*. */
+    /**
+     * Upstream headers carrying rate-limit state, passed on as ratelimit-* (the reset in seconds
+     * from now, whatever the vendor sends). `reset_format: epoch_seconds` when the vendor's reset
+     * header is the Unix time the window ends (an X-Rate-Limit-Reset, say); a 429 with no
+     * Retry-After is then waited out until that time, as it would be with Retry-After.
+     */
     rate_limit_headers: z
-      .object({ limit: z.string().optional(), remaining: z.string().optional(), reset: z.string().optional() })
+      .object({
+        limit: z.string().optional(),
+        remaining: z.string().optional(),
+        reset: z.string().optional(),
+        reset_format: z.enum(["delta_seconds", "epoch_seconds"]).default("delta_seconds"),
+      })
       .strict()
       .optional(),
   })

@@ -63,19 +63,47 @@ export function upstreamResponse(status: number, headers: Record<string, string>
   };
 }
 
-/** The upstream could not be reached, or did not answer in time. */
 /** The upstream's rate-limit state as `ratelimit-*` headers, where the integration says where it is. */
-export function rateLimitHeaders(integration: Integration, response: UpstreamResponse): Record<string, string> {
+export function rateLimitHeaders(integration: Integration, response: UpstreamResponse, now = Date.now()): Record<string, string> {
   const names = integration.rate_limit_headers;
   const out: Record<string, string> = {};
   if (!names) return out;
-  for (const key of ["limit", "remaining", "reset"] as const) {
+  for (const key of ["limit", "remaining"] as const) {
     const header = names[key];
     const value = header ? response.headers[header.toLowerCase()] : undefined;
     if (value !== undefined) out[`ratelimit-${key}`] = value;
   }
+  const reset = resetSeconds(integration, response, now);
+  if (reset !== undefined) out["ratelimit-reset"] = String(reset);
   return out;
 }
+
+/**
+ * Seconds until the vendor's rate-limit window ends, by its reset header: as sent when the
+ * vendor counts down, worked out from the clock when it names the Unix time (never negative).
+ * Undefined when the vendor sent none, or nothing that reads as a whole number.
+ */
+function resetSeconds(integration: Integration, response: UpstreamResponse, now: number): number | undefined {
+  const names = integration.rate_limit_headers;
+  const raw = names?.reset ? response.headers[names.reset.toLowerCase()]?.trim() : undefined;
+  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
+  return names?.reset_format === "epoch_seconds" ? Math.max(0, Number(raw) - Math.floor(now / 1000)) : Number(raw);
+}
+
+/**
+ * How long the upstream asked to be left alone, in seconds, as a `Retry-After` value: its own
+ * `Retry-After`, else, on a 429, the end of its rate-limit window from the reset header (some
+ * vendors send only that). Undefined when it said neither.
+ */
+export function retryAfterOf(integration: Integration, response: UpstreamResponse, now = Date.now()): string | undefined {
+  const given = response.headers["retry-after"];
+  if (given !== undefined) return given;
+  if (response.status !== 429) return undefined;
+  const reset = resetSeconds(integration, response, now);
+  return reset === undefined ? undefined : String(reset);
+}
+
+/** The upstream could not be reached, or did not answer in time. */
 
 export class UpstreamFailure extends Error {
   constructor(
@@ -203,7 +231,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         });
         observe(response.status);
         if (!idempotent || attempt >= retries || !RETRYABLE.has(response.status)) return response;
-        const after = retryAfterMs(response.headers["retry-after"]);
+        const after = retryAfterMs(retryAfterOf(target.integration, response));
         if (after !== undefined && after > retryAfterCapMs) return response;
         wait = after;
       } catch (error) {

@@ -17,6 +17,12 @@ const writePlan = z
             /** `{{id}}` (the id in the unified URL) and `{{user_id}}` are filled in, URL-encoded, by the engine. */
             path: z.string().startsWith("/"),
             body: z.unknown().optional(),
+            /**
+             * Refusals that mean the work is already done (a second DELETE that finds the
+             * record gone): the plan goes on as if the call had succeeded. Not sent through a
+             * bulk endpoint, whose steps cannot be told apart this way.
+             */
+            done_on: z.array(z.number().int().min(400).max(499)).optional(),
           })
           .strict(),
       )
@@ -77,11 +83,12 @@ export async function runPlan(
       ...(call.body !== undefined && { json: call.body, headers: { "content-type": target.integration.write_content_type } }),
       signal,
     });
-    if (response.status < 200 || response.status >= 300) {
+    const done = call.done_on?.includes(response.status) ?? false;
+    if (!done && (response.status < 200 || response.status >= 300)) {
       const error = await statusError(target.integration, response);
       throw applied.length ? new UpstreamStatusError(response, error.upstreamMessage, applied) : error;
     }
-    responses.push(response);
+    if (!done) responses.push(response);
     applied.push(`${call.method} ${path}`);
   }
   return responses;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { generate } from "json-schema-faker";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { fromOpenApi30 } from "../../../test-support/openapi.ts";
 import { loadIntegrations, resourceModels, type UnifiedResource, unifyRecords, UpstreamShapeError } from "../src/index.ts";
 
 /**
@@ -16,10 +17,12 @@ const jumpcloudV1 = JSON.parse(docs("jumpcloud/JumpCloud.SDK.V1.json")) as { def
 const jumpcloudV2 = JSON.parse(docs("jumpcloud/JumpCloud.SDK.V2.json")) as { definitions: object };
 const postman = parseYaml(docs("postman/postman-scim-openapi-extracted.yml")) as { components: object };
 const scimUser = JSON.parse(docs("scim/rfc7643-user.schema.json")) as object;
+const okta = fromOpenApi30(parseYaml(docs("okta/okta-management-trimmed.yaml")) as { components: object });
 
 const v1 = (name: string) => ({ $ref: `#/definitions/${name}`, definitions: jumpcloudV1.definitions });
 const v2 = (name: string) => ({ $ref: `#/definitions/${name}`, definitions: jumpcloudV2.definitions });
 const pm = (name: string) => ({ $ref: `#/components/schemas/${name}`, components: postman.components });
+const ok = (name: string) => ({ $ref: `#/components/schemas/${name}`, components: okta.components });
 
 /** Each integration's resources, and the vendor schema of the record its mapping reads. */
 const sources: Record<string, Partial<Record<UnifiedResource, object>>> = {
@@ -45,6 +48,8 @@ const sources: Record<string, Partial<Record<UnifiedResource, object>>> = {
   },
   "postman-scim": { users: pm("scimUserResource"), groups: pm("scimGroupResource"), group_members: pm("ScimGroupResourceMembersItems") },
   "jostle-scim": { users: scimUser, me: scimUser },
+  // Group members are listed as whole users.
+  okta: { users: ok("User"), groups: ok("Group"), group_members: ok("User") },
 };
 
 const ROUNDS = 60;

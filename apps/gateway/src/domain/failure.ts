@@ -5,6 +5,7 @@ import {
   PacingUnavailable,
   RateLimitedLocally,
   rateLimitHeaders,
+  retryAfterOf,
   UpstreamFailure,
   UpstreamShapeError,
   UpstreamStatusError,
@@ -128,11 +129,23 @@ export function redacted<T>(value: T, secrets: readonly string[]): T {
 }
 
 /**
+ * Whether an upstream status says the connection's credentials are wrong: a 401, or a status the
+ * integration lists under `verify.refused` (most send 403 for a wrong key too; some only for an
+ * account that may not do one thing).
+ */
+export function rejectsCredentials(integration: Integration, status: number): boolean {
+  return status === 401 || integration.verify.refused.includes(status);
+}
+
+/**
  * The one table from an upstream's HTTP status to the contract's error code, for reads, writes,
  * batch results and verify alike.
  */
-export function codeForUpstreamStatus(status: number): ErrorCode {
-  if (status === 401 || status === 403) return "upstream_unauthorized";
+export function codeForUpstreamStatus(integration: Integration, status: number): ErrorCode {
+  if (rejectsCredentials(integration, status)) return "upstream_unauthorized";
+  // Credentials the vendor accepts but whose account may not do this (a 403 the vendor does not
+  // send for a wrong key): the caller's to see, and no reason to stop using the connection.
+  if (status === 403) return "forbidden";
   if (status === 404) return "not_found";
   if (status === 409) return "conflict";
   if (status === 429) return "rate_limited";
@@ -148,6 +161,7 @@ function saidBy(error: UpstreamStatusError, secrets: readonly string[]): string 
 
 const phrasing: Partial<Record<ErrorCode, string>> = {
   upstream_unauthorized: "rejected the connection's credentials",
+  forbidden: "does not let the connection's account do this",
   not_found: "has no such record",
   conflict: "reported a conflict",
   rate_limited: "is rate limiting this connection",
@@ -164,10 +178,10 @@ export function failureOf(integration: Integration, error: unknown, secrets: rea
   const vendor = integration.name;
   if (error instanceof UpstreamStatusError) {
     const { status } = error.response;
-    const code = codeForUpstreamStatus(status);
+    const code = codeForUpstreamStatus(integration, status);
     const upstream = { status, body: upstreamBody(error.response.body, error.response.text, secrets) };
     const said = code === "rate_limited" ? "" : saidBy(error, secrets);
-    const retryAfter = error.response.headers["retry-after"];
+    const retryAfter = retryAfterOf(integration, error.response);
     return new Failure(code, `${vendor} ${phrasing[code]} (upstream status ${status})${said}`, {
       upstream,
       ...(code === "rate_limited" && {

@@ -5,9 +5,9 @@ import { publicOrigin } from "../http/origin.ts";
 import { scimErrorResponse } from "../errors.ts";
 
 /*
- * The SCIM 2.0 service (RFC 7644) under /scim/v2/{connection id}: what identity providers such as
- * Okta and Microsoft Entra ID call to push a directory. Authenticated by the connection's own
- * bearer token, not an API key; every answer is application/scim+json, errors included (app.ts).
+ * The SCIM 2.0 service (RFC 7644) under /scim/v2/{connection id}: what identity providers call to
+ * push a directory (docs/scim.md names them). Authenticated by the connection's own bearer token,
+ * not an API key; every answer is application/scim+json, errors included (app.ts).
  */
 
 const SCIM_TYPE = "application/scim+json; charset=utf-8";
@@ -23,7 +23,7 @@ async function scopeOf(c: Context<AppEnv>): Promise<ScimScope> {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
   const services = c.get("services");
   const scope = await services.scim.authenticate(id, token, `${publicOrigin(c)}/scim/v2/${id}`);
-  // Each push connection's provider has its own budget (UNIFOLD_SCIM_RATE_LIMIT); Okta and Entra retry a 429 after Retry-After.
+  // Each push connection's provider has its own budget (UNIFOLD_SCIM_RATE_LIMIT); the providers retry a 429 after Retry-After.
   const limit = services.access.limits.scimConnections;
   const taken = limit && (await limit.take(scope.connection.id));
   if (limit && taken && !taken.allowed) {

@@ -1,9 +1,9 @@
 /*
- * Our own parser rather than scimmy (1.3.5), tried against what Okta and Entra send: its Filter
- * compiles to a lossy object form (DNF arrays, `not` folded into leaves) that is not a tree we can
- * translate to SQL; it has no schema, so `USERNAME eq "Jane"` and userName's caseExact=false both
- * fail to match; it accepts `userName eq` with no value and refuses JSON escapes (`"a\"b"`). Its
- * PatchOp refuses a path spelled `USERNAME`, answers noTarget for Entra's
+ * Our own parser rather than scimmy (1.3.5), tried against what the providers in docs/scim.md send:
+ * its Filter compiles to a lossy object form (DNF arrays, `not` folded into leaves) that is not a
+ * tree we can translate to SQL; it has no schema, so `USERNAME eq "Jane"` and userName's
+ * caseExact=false both fail to match; it accepts `userName eq` with no value and refuses JSON
+ * escapes (`"a\"b"`). Its PatchOp refuses a path spelled `USERNAME`, answers noTarget for Entra's
  * `emails[type eq "work"].value` on a user with no work email, stores `""` instead of clearing,
  * duplicates a member added twice, refuses Entra's "False", and applies to its own class instances
  * through an async API and a global schema registry. Thin normalisation in front of it would have

@@ -312,7 +312,7 @@ const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : i
  * Beyond the RFC, for the clients that exist: op names in any case (Entra "Replace"); a
  * path-less value whose keys are paths (Entra `{"name.givenName": …}`) or extension URNs;
  * "True"/"False" for boolean attributes; "" and null both clear; readOnly attributes in a
- * path-less value are ignored when unchanged (Okta renames a group with `{id, displayName}`);
+ * path-less value are ignored when unchanged (a group renamed with `{id, displayName}`);
  * members removed by a value array (Entra); a value filter with `.sub` creates the element
  * it does not find.
  */

@@ -226,7 +226,7 @@ export const GROUP_SCHEMA: SchemaDefinition = {
           referenceTypes: ["User", "Group"],
           mutability: "immutable",
         }),
-        text("display", "A human-readable name for the member (Okta sends the userName).", { mutability: "immutable" }),
+        text("display", "A human-readable name for the member (some providers send the userName).", { mutability: "immutable" }),
         text("type", "The type of member: 'User' or 'Group'.", { canonicalValues: ["User", "Group"], mutability: "immutable" }),
       ],
     }),

@@ -1,6 +1,6 @@
 import { type Connection, VaultError } from "@unifold/db";
 import { type Integration, PacingUnavailable, RateLimitedLocally, UpstreamStatusError, type UpstreamTarget } from "@unifold/engine";
-import { Failure, failureOf } from "../failure.ts";
+import { Failure, failureOf, rejectsCredentials } from "../failure.ts";
 import type { Deps } from "../caller.ts";
 import type { ConnectionsParts } from "./parts.ts";
 
@@ -70,7 +70,8 @@ export async function withUpstream<T>(
   } catch (error) {
     const status = error instanceof UpstreamStatusError ? error.response.status : undefined;
     note(status);
-    if (status === 401 || status === 403) await parts.store.update(connection.id, { status: "needs_reauth" });
+    if (status !== undefined && rejectsCredentials(integration, status))
+      await parts.store.update(connection.id, { status: "needs_reauth" });
     if (status === 429) parts.metrics.rateLimited.inc({ cause: "upstream" });
     if (error instanceof RateLimitedLocally) parts.metrics.rateLimited.inc({ cause: "connection" });
     if (error instanceof PacingUnavailable) parts.metrics.limitStoreUnavailable.inc();

@@ -41,7 +41,7 @@ export function present(scope: ScimScope, endpoint: Endpoint, row: ScimRow): Rec
 /** What a client sent, as stored: canonical names, no id or meta (the row has them), and never a password. */
 function storable(endpoint: Endpoint, body: unknown): Record<string, unknown> {
   const resource = normaliseResource(body, resourceTypes[endpoint]);
-  // Unifold provisions no logins: a password Okta sends along is dropped, never kept.
+  // Unifold provisions no logins: a password an identity provider sends along is dropped, never kept.
   delete resource.password;
   return resource;
 }
@@ -109,7 +109,7 @@ export async function replaceResource(parts: ScimParts, scope: ScimScope, endpoi
  */
 export async function patchResource(parts: ScimParts, scope: ScimScope, endpoint: Endpoint, id: string, body: unknown, ifMatch?: string) {
   const operations = readPatchRequest(body);
-  // The id takes part so that a path-less value echoing it (Okta's group rename) is no change.
+  // The id takes part so that a path-less value echoing it (one provider's group rename, docs/scim.md) is no change.
   const patch = (row: ScimRow) => applyPatch({ ...row.body, id: row.id }, operations, resourceTypes[endpoint]);
   const current = await getResource(parts, scope, endpoint, id);
   checkVersion(current, ifMatch);

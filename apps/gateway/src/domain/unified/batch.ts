@@ -92,7 +92,7 @@ async function viaBulk(deps: Deps<UnifiedParts>, reachable: Reachable, operation
     const said = redacted(typeof detail === "string" ? `: ${detail}` : "", secrets);
     const applied = outcome.applied.length ? ` (already done before this failed: ${outcome.applied.join(", ")})` : "";
     const failure = new Failure(
-      codeForUpstreamStatus(outcome.status),
+      codeForUpstreamStatus(integration, outcome.status),
       `${integration.name} refused the operation (upstream status ${outcome.status})${said}${applied}`,
       { upstream: { status: outcome.status, body: upstreamBody(outcome.error, JSON.stringify(outcome.error ?? null), secrets) } },
     );
