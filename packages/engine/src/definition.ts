@@ -1,5 +1,6 @@
 import type { Mapping } from "@unifold/mapping";
 import { z } from "zod";
+import { tokenGrant } from "./access-tokens.ts";
 import { paginationStyle } from "./pagination/styles.ts";
 
 /**
@@ -177,8 +178,12 @@ export const integrationDefinition = z
     base_url: z.url({ protocol: /^https?$/ }),
     credentials: z.record(fieldName, field).refine((f) => Object.keys(f).length > 0, "at least one credential field"),
     config: z.record(fieldName, field).default({}),
-    /** Headers sent on every upstream call; values are templates over `credentials` and `config`. */
-    auth: z.object({ headers: z.record(z.string(), z.string()) }).strict(),
+    /**
+     * Headers sent on every upstream call; values are templates over `credentials` and `config`,
+     * and `{{token}}`, the access token `token` gets from the vendor's token endpoint (OAuth 2.0
+     * client credentials, `private_key_jwt`, or the JWT-bearer grant; access-tokens.ts).
+     */
+    auth: z.object({ headers: z.record(z.string(), z.string()), token: tokenGrant.optional() }).strict(),
     /** Static headers sent on every call (e.g. Accept). */
     headers: z.record(z.string(), z.string()).default({}),
     /**

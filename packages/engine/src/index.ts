@@ -3,6 +3,7 @@ export * from "./definition.ts";
 export * from "./loader.ts";
 export * from "./template.ts";
 export * from "./upstream.ts";
+export * from "./access-tokens.ts";
 export * from "./verify.ts";
 export * from "./calls.ts";
 export * from "./reads.ts";

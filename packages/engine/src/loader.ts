@@ -91,13 +91,17 @@ export function loadIntegration(folder: string, slug: string): Integration {
   const parsed = integrationDefinition.safeParse(raw);
   if (!parsed.success) throw new IntegrationLoadError(shown, describe(parsed.error));
   const definition = parsed.data;
-  // Every auth placeholder must name a declared field, so a typo fails at start, not per call.
-  for (const template of Object.values(definition.auth.headers)) {
+  // Every auth placeholder must name a declared field, so a typo fails at start, not per call;
+  // `{{token}}` is the access token, only where the integration gets one.
+  const { token, headers } = definition.auth;
+  const grantTemplates = token ? Object.entries(token).filter(([key]) => !["grant", "client_auth"].includes(key)) : [];
+  for (const template of [...Object.values(headers), ...grantTemplates.map(([, value]) => value as string)]) {
     for (const path of placeholders(template)) {
+      if (path === "token" && token && Object.values(headers).includes(template)) continue;
       const [scope, name] = path.split(".");
       const declared = scope === "credentials" ? definition.credentials : scope === "config" ? definition.config : undefined;
       if (!declared || !name || !Object.hasOwn(declared, name)) {
-        throw new IntegrationLoadError(shown, `auth header template names {{${path}}}, which is not a declared credential or config field`);
+        throw new IntegrationLoadError(shown, `auth template names {{${path}}}, which is not a declared credential or config field`);
       }
     }
   }

@@ -1,4 +1,5 @@
 import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
+import { createTokenCache, readTokenAnswer, type RenderedGrant, renderGrant, TokenRefused, tokenRequest } from "./access-tokens.ts";
 import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
 import { createRateGate, PacingUnavailable, RateLimitedLocally, type SharedPacing } from "./rate-gate.ts";
@@ -173,9 +174,9 @@ export function joinUrl(baseUrl: string, path: string, query?: Record<string, Qu
   return url;
 }
 
-/** The headers every call carries: the integration's static headers and its rendered auth. */
-export function authHeaders(target: UpstreamTarget): Record<string, string> {
-  const context = { credentials: target.credentials, config: target.config };
+/** The headers every call carries: the integration's static headers and its rendered auth (with the access token, where it gets one). */
+export function authHeaders(target: UpstreamTarget, token?: string): Record<string, string> {
+  const context = { credentials: target.credentials, config: target.config, token };
   const headers = lowerCased(target.integration.headers);
   for (const [name, template] of Object.entries(target.integration.auth.headers)) {
     const value = render(template, context);
@@ -206,6 +207,46 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     shared: options.sharedPacing,
   });
   const enforceRateLimits = options.enforceRateLimits ?? true;
+  const tokens = createTokenCache(fetchToken);
+
+  /**
+   * One token request to the grant's endpoint, under the same network policy, timeout and body
+   * bound as any call; the answer is masked of the credentials before anything reads it.
+   */
+  async function fetchToken(rendered: RenderedGrant): Promise<{ token: string; expiresInMs: number }> {
+    let url: URL;
+    try {
+      url = new URL(rendered.url);
+    } catch {
+      throw new UpstreamFailure("network", "the token endpoint's address is not a URL", "EUNIFOLD_BLOCKED");
+    }
+    const refused = /^https?:$/.test(url.protocol) ? hostRefusal(network, url.hostname) : "not an http(s) URL";
+    if (refused) throw new UpstreamFailure("network", `${url.origin} may not be called: ${refused}`, "EUNIFOLD_BLOCKED");
+    const { form, headers } = await tokenRequest(rendered);
+    const secrets = Object.values(rendered.values).filter((v): v is string => typeof v === "string");
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const response = await agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: "POST",
+        headers,
+        body: form.toString(),
+        signal: controller.signal,
+      });
+      const bytes = masked(await boundedBody(response, 1024 * 1024, url), Object.fromEntries(secrets.map((s, i) => [i, s])));
+      const contentType = response.headers["content-type"];
+      const answer = upstreamResponse(response.statusCode, typeof contentType === "string" ? { "content-type": contentType } : {}, bytes);
+      return readTokenAnswer(answer);
+    } catch (error) {
+      if (error instanceof TokenRefused) throw error;
+      if (controller.signal.aborted) throw new UpstreamFailure("timeout", `${url.origin} did not issue a token within ${timeoutMs} ms`);
+      throw asFailure(error, url);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   /**
    * One upstream call. GET and HEAD are retried on connection errors, 502/503/504 and 429, with
@@ -248,12 +289,29 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     return gate.run(key, rule, () => send(target, req), req.signal);
   }
 
+  /**
+   * One call with the connection's auth. Where the integration gets access tokens, a 401 answered
+   * to a token held from before gets one fresh token and one more try: the vendor ended it early
+   * (revoked, rotated keys); a second 401 is the answer.
+   */
   async function send(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const grant = target.integration.auth.token;
+    if (!grant) return sendWith(target, req, undefined);
+    const rendered = renderGrant(grant, target);
+    const token = await tokens.get(rendered);
+    const response = await sendWith(target, req, token);
+    if (response.status !== 401) return response;
+    tokens.forget(rendered, token);
+    const fresh = await tokens.get(rendered);
+    return fresh === token ? response : sendWith(target, req, fresh);
+  }
+
+  async function sendWith(target: UpstreamTarget, req: UpstreamRequest, token: string | undefined): Promise<UpstreamResponse> {
     const url = joinUrl(baseUrlOf(target), req.path, req.query);
     // Address literals never reach the DNS guard, so names and literals are checked here too.
     const refused = hostRefusal(network, url.hostname);
     if (refused) throw new UpstreamFailure("network", `${url.origin} may not be called: ${refused}`, "EUNIFOLD_BLOCKED");
-    const headers: Record<string, string> = { ...lowerCased(req.headers ?? {}), ...authHeaders(target) };
+    const headers: Record<string, string> = { ...lowerCased(req.headers ?? {}), ...authHeaders(target, token) };
     let body: string | Uint8Array | undefined;
     if (req.json !== undefined) {
       body = JSON.stringify(req.json);
@@ -283,7 +341,11 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
         body,
         signal: controller.signal,
       });
-      const bytes = masked(await boundedBody(response, maxBodyBytes, url), target.credentials);
+      // A vendor echoing the access token hands it on no more than a credential.
+      const bytes = masked(
+        await boundedBody(response, maxBodyBytes, url),
+        token ? { ...target.credentials, "": token } : target.credentials,
+      );
       const responseHeaders: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {
         if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(", ") : value;

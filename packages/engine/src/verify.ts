@@ -1,3 +1,4 @@
+import { TokenRefused } from "./access-tokens.ts";
 import { UpstreamShapeError } from "./calls.ts";
 import { render } from "./template.ts";
 import type { UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstream.ts";
@@ -15,7 +16,14 @@ export async function verifyConnection(
   const { verify } = target.integration;
   const context = { credentials: target.credentials, config: target.config };
   const query = Object.fromEntries(Object.entries(verify.query).map(([k, v]) => [k, render(v, context)]));
-  const response = await client.request(target, { method: verify.method, path: verify.path, query });
+  let response: UpstreamResponse;
+  try {
+    response = await client.request(target, { method: verify.method, path: verify.path, query });
+  } catch (error) {
+    // A token endpoint that refuses the credentials is a verdict on them, as a 401 would be.
+    if (error instanceof TokenRefused && error.response) return { ok: false, refused: true, response: error.response };
+    throw error;
+  }
   if (response.status < 200 || response.status >= 300) return { ok: false, refused: verify.refused.includes(response.status), response };
   const body = response.body;
   if (body === null || typeof body !== "object") {

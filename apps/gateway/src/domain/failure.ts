@@ -6,6 +6,7 @@ import {
   RateLimitedLocally,
   rateLimitHeaders,
   retryAfterOf,
+  TokenRefused,
   UpstreamFailure,
   UpstreamShapeError,
   UpstreamStatusError,
@@ -188,6 +189,17 @@ export function failureOf(integration: Integration, error: unknown, secrets: rea
         headers: { ...(retryAfter && { "retry-after": retryAfter }), ...rateLimitHeaders(integration, error.response) },
       }),
     });
+  }
+  if (error instanceof TokenRefused) {
+    // No token request could be made of these values (a key that is no PEM): the caller's to fix.
+    if (!error.status) return new Failure("invalid_request", `${vendor}: ${redacted(error.message, secrets)}`);
+    const said = error.said ? `: ${upstreamWords(redacted(error.said, secrets))}` : "";
+    const body = error.response ? upstreamBody(error.response.body, error.response.text, secrets) : undefined;
+    return new Failure(
+      "upstream_unauthorized",
+      `${vendor}'s token endpoint ${phrasing.upstream_unauthorized} (upstream status ${error.status})${said}`,
+      { upstream: { status: error.status, body } },
+    );
   }
   if (error instanceof RateLimitedLocally) {
     return new Failure("rate_limited", `${vendor}: ${error.message}; retry in ${error.retryAfterSeconds} s`, {

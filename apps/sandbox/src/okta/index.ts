@@ -1,5 +1,6 @@
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { type Context, Hono } from "hono";
+import { jwtVerify } from "jose";
 import { Collection, jsonArray } from "../collection.ts";
 import { stableHex } from "../directory.ts";
 import { perTenant, type SandboxEnv, type World } from "../world.ts";
@@ -201,14 +202,90 @@ export class OktaTenant {
   }
 }
 
+/**
+ * Okta's OAuth 2.0 for service apps: each tenant has one API service app (client id `0oa…`)
+ * that authenticates with a JWT signed by its private key (`private_key_jwt`) at the org's
+ * token endpoint, and is granted the `okta.*` scopes it asks for. Its tokens are sent as
+ * `Authorization: Bearer …` and expire after `TOKEN_SECONDS`.
+ */
+const TOKEN_SECONDS = 3600;
+export interface ServiceApp {
+  clientId: string;
+  /** PKCS #8 PEM: what the customer pastes into the connection. */
+  privateKey: string;
+  publicKey: ReturnType<typeof generateKeyPairSync>["publicKey"];
+}
+
 export function oktaRoutes(world: World) {
   const tenantState = perTenant((name) => new OktaTenant(world, name));
   const app = new Hono<SandboxEnv>();
+  const apps = perTenant((tenant): ServiceApp => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    return {
+      clientId: stableId("0oa", world.seed, `okta:${tenant}:service-app`),
+      privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      publicKey,
+    };
+  });
+  const tokens = new Map<string, { tenant: string; expiresAt: number }>();
+  /** Tokens issued from now on last this long (tests shorten it to see a renewal). */
+  let tokenSeconds = TOKEN_SECONDS;
+
+  // The token endpoint authenticates by the client assertion, not by the API's token; it is in the request log too.
+  app.use("/oauth2/v1/token", async (c, next) => {
+    const record = { vendor: "okta" as const, tenant: null, method: c.req.method, path: c.req.path, status: 0 };
+    world.requests.push(record);
+    await next();
+    record.status = c.res.status;
+  });
+  app.post("/oauth2/v1/token", async (c) => {
+    const form = new URLSearchParams(await c.req.text());
+    const oauthError = (status: 400 | 401, error: string, description: string) => c.json({ error, error_description: description }, status);
+    if (form.get("grant_type") !== "client_credentials")
+      return oauthError(400, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server.");
+    if (form.get("client_assertion_type") !== "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" || !form.get("client_assertion")) {
+      return oauthError(401, "invalid_client", "Client authentication failed. Either the client or the client credentials are invalid.");
+    }
+    const assertion = form.get("client_assertion")!;
+    const claimed = (() => {
+      try {
+        return JSON.parse(Buffer.from(assertion.split(".")[1] ?? "", "base64url").toString("utf8")) as { iss?: string };
+      } catch {
+        return {};
+      }
+    })();
+    const tenant = world.tenants.find((t) => apps(t.name).clientId === claimed.iss)?.name;
+    if (!tenant) return oauthError(401, "invalid_client", "The client_assertion is invalid: no client with that id.");
+    try {
+      await jwtVerify(assertion, apps(tenant).publicKey, {
+        audience: new URL(c.req.url).href,
+        issuer: apps(tenant).clientId,
+        subject: apps(tenant).clientId,
+      });
+    } catch (error) {
+      return oauthError(401, "invalid_client", `The client_assertion signature or claims are invalid: ${(error as Error).message}`);
+    }
+    const scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
+    if (!scopes.length || scopes.some((s) => !s.startsWith("okta.")))
+      return oauthError(400, "invalid_scope", "One or more scopes are not configured for the authorization server resource.");
+    const accessToken = `eyOkta${randomBytes(24).toString("base64url")}`;
+    tokens.set(accessToken, { tenant, expiresAt: Date.now() + tokenSeconds * 1000 });
+    return c.json({ token_type: "Bearer", expires_in: tokenSeconds, access_token: accessToken, scope: scopes.join(" ") });
+  });
+
   app.use(
     "*",
     world.gate("okta", {
       authenticate: (c) => {
         const header = c.req.header("authorization") ?? "";
+        const bearer = /^Bearer (\S+)$/.exec(header)?.[1];
+        if (bearer) {
+          // An access token of the service app, until it expires.
+          const held = tokens.get(bearer);
+          return held && held.expiresAt > Date.now()
+            ? { tenant: held.tenant, key: apps(held.tenant).clientId }
+            : c.json(oktaError(401, "Invalid token provided"), 401);
+        }
         const token = /^SSWS (\S+)$/.exec(header)?.[1] ?? "";
         const tenant = token ? world.tenantForKey("okta", token) : undefined;
         return tenant ? { tenant, key: token } : c.json(oktaError(401, "Invalid token provided"), 401);
@@ -483,5 +560,20 @@ export function oktaRoutes(world: World) {
   app.get("/api/v1/org", (c) => c.json(tenantState(c.var.tenant).org));
 
   app.notFound((c) => fail(c, 404, `Not found: Resource not found: ${c.req.path} (Path)`));
-  return { app, tenant: tenantState };
+  return {
+    app,
+    tenant: tenantState,
+    /** The tenant's API service app, for OAuth 2.0 connections. */
+    serviceApp: apps,
+    /** Ends every access token issued so far, as a revocation or key rotation at Okta would. */
+    revokeTokens: () => tokens.clear(),
+    /** Gives the tenant's service app a new key pair, as an administrator replacing its key would: the old private key no longer signs for it. */
+    rotateKey: (tenant: string) => {
+      const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      Object.assign(apps(tenant), { privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString(), publicKey });
+    },
+    setTokenSeconds: (seconds: number) => {
+      tokenSeconds = seconds;
+    },
+  };
 }

@@ -281,7 +281,10 @@ export function checkConfig(
   const details: ErrorDetail[] = [];
   const merged: Record<string, unknown> = { ...current };
   for (const [name, value] of Object.entries(patch)) {
-    if (name !== "base_url" && !Object.hasOwn(integration.config, name)) {
+    // The base URL, and for an integration that gets access tokens the token endpoint, may be
+    // given for any connection; other names must be declared.
+    const builtIn = name === "base_url" || (name === "token_url" && integration.auth.token !== undefined);
+    if (!builtIn && !Object.hasOwn(integration.config, name)) {
       details.push({ path: `${path}.${name}`, message: `${integration.name} takes no config "${name}"` });
       continue;
     }
@@ -295,6 +298,11 @@ export function checkConfig(
     // The network policy (SSRF guard) applies to the default base URL as much as to a configured one.
     const refused = refusal(typeof baseUrl === "string" ? baseUrl : integration.base_url);
     if (refused) details.push({ path: `${path}.base_url`, message: `refused: ${refused}` });
+  }
+  const tokenUrl = merged.token_url;
+  if (typeof tokenUrl === "string") {
+    const refused = isHttpUrl(tokenUrl) ? refusal(tokenUrl) : "must be an absolute http(s) URL without credentials";
+    if (refused) details.push({ path: `${path}.token_url`, message: isHttpUrl(tokenUrl) ? `refused: ${refused}` : refused });
   }
   for (const [name, field] of Object.entries(integration.config)) {
     if (!options.partial && field.required && !merged[name])

@@ -1,5 +1,12 @@
 import { type Connection, VaultError } from "@unifold/db";
-import { type Integration, PacingUnavailable, RateLimitedLocally, UpstreamStatusError, type UpstreamTarget } from "@unifold/engine";
+import {
+  type Integration,
+  PacingUnavailable,
+  RateLimitedLocally,
+  TokenRefused,
+  UpstreamStatusError,
+  type UpstreamTarget,
+} from "@unifold/engine";
 import { Failure, failureOf, rejectsCredentials } from "../failure.ts";
 import type { Deps } from "../caller.ts";
 import type { ConnectionsParts } from "./parts.ts";
@@ -70,8 +77,8 @@ export async function withUpstream<T>(
   } catch (error) {
     const status = error instanceof UpstreamStatusError ? error.response.status : undefined;
     note(status);
-    if (status !== undefined && rejectsCredentials(integration, status))
-      await parts.store.update(connection.id, { status: "needs_reauth" });
+    const rejected = (status !== undefined && rejectsCredentials(integration, status)) || error instanceof TokenRefused;
+    if (rejected) await parts.store.update(connection.id, { status: "needs_reauth" });
     if (status === 429) parts.metrics.rateLimited.inc({ cause: "upstream" });
     if (error instanceof RateLimitedLocally) parts.metrics.rateLimited.inc({ cause: "connection" });
     if (error instanceof PacingUnavailable) parts.metrics.limitStoreUnavailable.inc();
