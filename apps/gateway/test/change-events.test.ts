@@ -81,6 +81,10 @@ describe("the events one change of the copy makes", () => {
     expect(eventsOfChange("users", updated(user, suspended))).toEqual([
       { type: "user.updated", data: { ...suspended, changed_fields: ["status"] } },
     ]);
+    // From inactive to another status than active is no reactivation.
+    expect(eventsOfChange("users", updated({ ...user, status: "inactive" }, suspended))).toEqual([
+      { type: "user.updated", data: { ...suspended, changed_fields: ["status"] } },
+    ]);
     const back = { ...user, status: "active" };
     expect(eventsOfChange("users", updated(suspended, back))).toEqual([
       { type: "user.updated", data: { ...back, changed_fields: ["status"] } },
