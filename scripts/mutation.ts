@@ -17,6 +17,12 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
   process.exit(2);
 }
 
+/**
+ * A sync run's tests against the sandbox's vendors and the test database, after the module's own.
+ * Not syncs.instances.test.ts: its gateways are child processes, where no mutant is switched on.
+ */
+const syncTests = (own: string[]) => [...own, "apps/gateway/test/syncs.test.ts", "apps/gateway/test/syncs.hostile.test.ts"];
+
 /** Each module and the tests that exercise it; `database` when they need the test database. */
 const modules: { file: string; tests: string[]; database?: boolean }[] = [
   {
@@ -37,6 +43,22 @@ const modules: { file: string; tests: string[]; database?: boolean }[] = [
     file: "packages/engine/src/scim/patch.ts",
     tests: ["packages/engine/test/scim/patch.test.ts", "packages/engine/test/scim/patch.property.test.ts"],
   },
+  // A sync run's change detection, split out of the store and the run so it can be mutated on its
+  // own: which change a seen record makes to the copy (record-changes), and its hash and events.
+  {
+    file: "packages/db/src/record-changes.ts",
+    tests: syncTests(["packages/db/test/record-changes.test.ts", "packages/db/test/syncs.test.ts"]),
+    database: true,
+  },
+  { file: "apps/gateway/src/domain/events/changes.ts", tests: syncTests(["apps/gateway/test/change-events.test.ts"]), database: true },
+  // When a connect link may be used (single use, attempts, expiry, the origins that may frame it and
+  // where its form may go), split out of the page's flow; and the statements that take it once.
+  {
+    file: "apps/gateway/src/domain/connect/rules.ts",
+    tests: ["apps/gateway/test/connect.rules.test.ts", "apps/gateway/test/connect.test.ts", "apps/gateway/test/connect.hostile.test.ts"],
+    database: true,
+  },
+  { file: "packages/db/src/connect.ts", tests: ["packages/db/test/connect.test.ts"], database: true },
 ];
 
 const args = process.argv.slice(2);

@@ -222,8 +222,14 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     expect(first.status).toBe("succeeded");
     const memberships = first.counts.added as number;
     expect(memberships).toBeGreaterThan(0);
-    const latest = await fx.gw.call("GET", "/events?type=sync.completed&limit=200", { key: apiKey });
-    const since = latest.body.poll_cursor as string;
+    // The log shows a transaction's events once no older transaction on the server is open (a
+    // busy server holds them back a moment): the cursor is taken once this run's own is shown.
+    let since = "";
+    await until(async () => {
+      const latest = await fx.gw.call("GET", "/events?type=sync.completed&limit=200", { key: apiKey });
+      since = latest.body.poll_cursor as string;
+      return latest.body.result.some((e: any) => e.data.run_id === first.id);
+    });
 
     // One member leaves a group and another user joins it, through the gateway's own writes.
     const group = (await fx.gw.call("GET", `/unified/user-directory/groups?connection_id=${jumpcloud}&limit=1`, { key: apiKey })).body
@@ -248,9 +254,10 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
     const second = await finishedRuns(sync.body.id, 2);
     expect(second).toMatchObject({ status: "succeeded", counts: { added: 1, deleted: 1, updated: 0, unchanged: memberships - 1 } });
-    const events = await fx.gw.call("GET", `/events?after=${since}&type=group_member.added,group_member.removed&limit=200`, {
-      key: apiKey,
-    });
+    const memberEvents = () =>
+      fx.gw.call("GET", `/events?after=${since}&type=group_member.added,group_member.removed&limit=200`, { key: apiKey });
+    await until(async () => (await memberEvents()).body.result.length >= 2);
+    const events = await memberEvents();
     expect(events.body.result.map((e: any) => [e.type, e.data.group_id, e.data.user_id])).toEqual(
       expect.arrayContaining([
         ["group_member.added", group.id, joining],
@@ -273,7 +280,9 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     const first = await finishedRuns(sync.body.id, 1);
     expect(first.status).toBe("succeeded");
     expect(first.counts.added).toBeGreaterThan(1_000);
-    const quiet = await fx.gw.call("GET", `/events?after=${since}&connection_id=${own}&limit=200`, { key: apiKey });
+    const quietEvents = () => fx.gw.call("GET", `/events?after=${since}&connection_id=${own}&limit=200`, { key: apiKey });
+    await until(async () => (await quietEvents()).body.result.some((e: any) => e.type === "sync.completed"));
+    const quiet = await quietEvents();
     expect(quiet.body.result.map((e: any) => e.type)).toEqual(["sync.completed"]);
     const copy = await fx.gw.call("GET", `/unified/records/users?connection_id=${own}&limit=5`, { key: apiKey });
     expect(copy.body.result).toHaveLength(5);
@@ -281,7 +290,9 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     const applied = fx.sandbox.changeUsers("postman", "acme", { add: 1 });
     await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
     expect(await finishedRuns(sync.body.id, 2)).toMatchObject({ status: "succeeded", counts: { added: 1 } });
-    const loud = await fx.gw.call("GET", `/events?after=${since}&connection_id=${own}&type=user.created&limit=200`, { key: apiKey });
+    const loudEvents = () => fx.gw.call("GET", `/events?after=${since}&connection_id=${own}&type=user.created&limit=200`, { key: apiKey });
+    await until(async () => (await loudEvents()).body.result.length >= applied.added.length);
+    const loud = await loudEvents();
     expect(loud.body.result.map((e: any) => e.data.id)).toEqual(applied.added);
   });
 });

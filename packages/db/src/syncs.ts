@@ -1,7 +1,10 @@
 import { and, asc, eq, gt, inArray, isNull, lte, ne, type SQL, sql } from "drizzle-orm";
 import { equalsIfGiven, isUuid, type Keyset, keysetAfter, listPage, type Page, toPage } from "./paging.ts";
+import { type RecordChange, recordChange, type SeenRecord } from "./record-changes.ts";
 import { connections, type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
 import type { Database } from "./store.ts";
+
+export type { RecordChange, SeenRecord } from "./record-changes.ts";
 
 export interface Sync {
   id: string;
@@ -24,19 +27,6 @@ export interface SyncRun {
   counts: Record<string, number>;
   error: string | null;
 }
-
-/** One record as a run saw it: its id upstream, the hash of its unified form, and that form. */
-export interface SeenRecord {
-  remoteId: string;
-  hash: string;
-  data: Record<string, unknown>;
-}
-
-/** What a page of a run changed in the synced copy. */
-export type RecordChange =
-  | { kind: "created"; remoteId: string; version: number; data: Record<string, unknown> }
-  | { kind: "updated"; remoteId: string; version: number; data: Record<string, unknown>; before: Record<string, unknown> }
-  | { kind: "deleted"; remoteId: string; version: number; data: Record<string, unknown> };
 
 export interface StoredRecord {
   remoteId: string;
@@ -331,25 +321,24 @@ export async function applyRecords(
   let unchanged = 0;
   const now = new Date();
   for (const record of seen) {
-    const before = known.get(record.remoteId);
-    const base = {
+    const change = recordChange(known.get(record.remoteId), record);
+    if (!change) {
+      unchanged++;
+      continue;
+    }
+    upserts.push({
       connectionId: key.connectionId,
       resource: key.resource,
       remoteId: record.remoteId,
       seenBy: key.runId,
       lastSeenAt: now,
-    };
-    if (before && before.hash === record.hash && before.deletedAt === null) {
-      unchanged++;
-      continue;
-    }
-    const version = (before?.version ?? 0) + 1;
-    upserts.push({ ...base, hash: record.hash, data: record.data, version, modifiedAt: now, deletedAt: null });
-    changes.push(
-      before && before.deletedAt === null
-        ? { kind: "updated", remoteId: record.remoteId, version, data: record.data, before: before.data }
-        : { kind: "created", remoteId: record.remoteId, version, data: record.data },
-    );
+      hash: record.hash,
+      data: record.data,
+      version: change.version,
+      modifiedAt: now,
+      deletedAt: null,
+    });
+    changes.push(change);
   }
   // The unchanged are only marked seen: no new version, no event.
   const written = new Set(upserts.map((u) => u.remoteId));

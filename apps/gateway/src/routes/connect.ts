@@ -8,7 +8,7 @@ import { languageDetector } from "hono/language";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { type Locale, locales, messages } from "../connect/messages.ts";
 import { renderConnectPage, resultOf, resultUrl } from "../connect/page.ts";
-import type { PageState } from "../domain/connect/index.ts";
+import { type PageState, pagePolicy } from "../domain/connect/index.ts";
 import { isHttpUrl } from "../domain/connections/index.ts";
 import { Failure } from "../domain/failure.ts";
 import { type AppEnv, callerOf } from "../http/env.ts";
@@ -334,10 +334,7 @@ declare module "hono" {
 const loadSession: MiddlewareHandler<AppEnv> = async (c, next) => {
   const session = await c.get("services").connect.byToken(c.req.param("token") ?? "");
   c.set("connectSession", session);
-  c.set("connectPolicy", {
-    frameAncestors: session?.allowedOrigins.length ? session.allowedOrigins.join(" ") : "'none'",
-    formTarget: session?.redirectUrl ? new URL(session.redirectUrl).origin : "",
-  });
+  c.set("connectPolicy", pagePolicy(session));
   await next();
 };
 

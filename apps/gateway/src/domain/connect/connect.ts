@@ -5,6 +5,18 @@ import { Failure, serverSide } from "../failure.ts";
 import { type Caller, type Deps, tenantOf } from "../caller.ts";
 import { checkConfig, matchesPattern } from "../connections/index.ts";
 import type { ConnectParts } from "./parts.ts";
+import {
+  AFTER_CHECK_MS,
+  attemptsLeft,
+  CHECK_LEASE_SECONDS,
+  closedReason,
+  exactOrigins,
+  isOutcome,
+  type Outcome,
+  recentSuccess,
+  SAME_FORM_MS,
+  sessionStatus,
+} from "./rules.ts";
 
 /** What `POST /connect/sessions` takes (already shaped by the route's schema). */
 export interface ConnectSessionInput {
@@ -73,7 +85,7 @@ export async function createConnectSession(deps: Deps<ConnectParts>, input: Conn
     config: input.config ?? {},
     connectionId: reconnect?.id ?? null,
     redirectUrl: input.redirect_url ?? null,
-    allowedOrigins: (input.allowed_origins ?? []).map((origin) => new URL(origin).origin),
+    allowedOrigins: exactOrigins(input.allowed_origins ?? []),
     locale: input.locale ?? null,
     theme: Object.fromEntries(Object.entries(input.theme ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string>,
     allowDuplicates: input.allow_duplicates ?? false,
@@ -92,20 +104,9 @@ export async function connectSessionStatus(deps: Deps<ConnectParts>, id: string)
   const session = await deps.parts.sessions.get(id);
   const bound = deps.caller.apiKey.tenantId;
   if (!session || (bound && session.tenantId !== bound)) throw new Failure("not_found", `no connect session ${id}`);
-  const closed = closedState(deps.parts, session);
+  const closed = closedReason(session, deps.parts.settings.maxAttempts, Date.now());
   const pushed = await pushedState(deps.parts, session);
-  const status =
-    pushed?.kind === "waiting"
-      ? "waiting"
-      : session.usedAt && session.resultConnectionId
-        ? "connected"
-        : closed?.kind === "checking"
-          ? "checking"
-          : closed?.kind === "too_many"
-            ? "too_many_attempts"
-            : closed?.kind === "expired"
-              ? "expired"
-              : "open";
+  const status = sessionStatus(session, closed, pushed?.kind === "waiting");
   return {
     id: session.id,
     tenant_id: session.tenantId,
@@ -151,7 +152,7 @@ export type FormError =
   /** The vendor could not be reached, failed, or answered something that is not its API. */
   | { kind: "failed"; reason: string };
 
-export type Outcome = "created" | "existing" | "reconnected";
+export type { Outcome };
 
 /** An integration the page offers: one whose API is read (a form for its credentials), or a directory that pushes (SCIM). */
 export interface Choice {
@@ -317,14 +318,8 @@ async function pushedState(parts: ConnectParts, session: ConnectSession): Promis
     : { kind: "waiting", session, integration: choice, connectionId: connection.id };
 }
 
-/** How long a check may hold a link before another submission may take it over (a process that died mid-check). */
-const CHECK_LEASE_SECONDS = 120;
 /** How long a second submit (a double click) waits for the first one's outcome before saying the check is still running. */
 const WAIT_FOR_CHECK_MS = 25_000;
-/** A submit this soon after the link's success is the same form again (a double click): it is told that success. */
-const SAME_FORM_MS = 10_000;
-/** How long after a check ended the checking page, looking again, is still told its result. */
-const AFTER_CHECK_MS = 5 * 60_000;
 
 /**
  * Takes the link for this submission. When another submission holds it (a double click, a second
@@ -354,11 +349,10 @@ function settledState(
   slug: string | undefined,
   within = SAME_FORM_MS,
 ): PageState {
-  const integration = session && offeredIntegrations(parts, session).find((i) => i.slug === slug);
-  const { usedAt, resultConnectionId, resultOutcome } = session ?? {};
-  if (session && integration && usedAt && resultConnectionId && isOutcome(resultOutcome)) {
-    if (Date.now() - usedAt.getTime() <= within)
-      return { kind: "done", session, integration, connectionId: resultConnectionId, outcome: resultOutcome };
+  if (session) {
+    const integration = offeredIntegrations(parts, session).find((i) => i.slug === slug);
+    const success = recentSuccess(session, Date.now(), within);
+    if (integration && success) return { kind: "done", session, integration, ...success };
   }
   return closedState(parts, session) ?? { kind: "unknown" };
 }
@@ -368,9 +362,6 @@ const sessionCaller = (session: ConnectSession): Caller => ({
   apiKey: { id: session.createdBy ?? `connect:${session.id}`, tenantId: session.tenantId },
   signal: new AbortController().signal,
 });
-
-const isOutcome = (value: string | null | undefined): value is Outcome =>
-  value === "created" || value === "existing" || value === "reconnected";
 
 /** The same create and patch the admin API runs, with the session's preset config on top. */
 async function link(
@@ -412,13 +403,9 @@ async function announce(parts: ConnectParts, connection: Connection, outcome: "c
  * which waits for it instead) another submission being checked.
  */
 function closedState(parts: ConnectParts, session: ConnectSession | undefined, submitting = false): PageState | undefined {
-  if (!session) return { kind: "unknown" };
-  const checking = session.checkingSince && Date.now() - session.checkingSince.getTime() < CHECK_LEASE_SECONDS * 1000;
-  if (checking && !session.usedAt && !submitting) return { kind: "checking", session };
-  if (session.usedAt) return { kind: "used", session };
-  if (session.expiresAt.getTime() <= Date.now()) return { kind: "expired", session };
-  if (session.attempts >= parts.settings.maxAttempts) return { kind: "too_many", session };
-  return undefined;
+  const closed = closedReason(session, parts.settings.maxAttempts, Date.now(), submitting);
+  if (!closed) return undefined;
+  return session && closed !== "unknown" ? { kind: closed, session } : { kind: "unknown" };
 }
 
 /**
@@ -474,7 +461,7 @@ async function formState(
     preset: Object.keys(preset),
     reconnect: session.connectionId !== null,
     errors,
-    attemptsLeft: Math.max(0, parts.settings.maxAttempts - session.attempts),
+    attemptsLeft: attemptsLeft(session, parts.settings.maxAttempts),
   };
 }
 

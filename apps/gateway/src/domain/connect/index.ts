@@ -5,6 +5,7 @@ import type { ConnectParts } from "./parts.ts";
 
 export type { Choice, ConnectSessionInput, FormError, Outcome, PageField, PageState, ScimAccess, SetupSteps } from "./connect.ts";
 export type { ConnectParts, ConnectSettings } from "./parts.ts";
+export { pagePolicy } from "./rules.ts";
 
 /** The hosted connect page: links a SaaS opens for its customer, and the page that checks and saves their connection. */
 export type Connect = ReturnType<typeof createConnect>;
