@@ -101,6 +101,11 @@ const admin = async (path: string, body: unknown) => {
 // Every integration in mappings/ whose vendor has a simulator in the sandbox (`sandbox:` in its integration.yaml).
 const integrations = loadIntegrations(fileURLToPath(new URL("../mappings", import.meta.url)));
 const vendors = Object.fromEntries([...integrations.values()].filter((i) => i.sandbox).map((i) => [i.slug, i.sandbox as Vendor]));
+/** A connection to the sandbox's simulator: its key in the integration's one credential field, or a service account's credentials. */
+function connectionTo(slug: string, vendor: Vendor) {
+  const { key, credentials, config } = sandbox.connectionFor(vendor, "acme");
+  return { credentials: credentials ?? { [Object.keys(integrations.get(slug)!.credentials)[0]!]: key! }, config };
+}
 const ids: Record<string, string> = {};
 for (const [slug, vendor] of Object.entries(vendors)) {
   ids[slug] = (
@@ -108,9 +113,7 @@ for (const [slug, vendor] of Object.entries(vendors)) {
       tenant_id: "acme",
       integration: slug,
       name: `Acme ${slug}`,
-      // The integration's one credential field (`api_key`, `api_token`) holds the sandbox's key.
-      credentials: { [Object.keys(integrations.get(slug)!.credentials)[0]!]: sandbox.key(vendor, "acme") },
-      config: { base_url: sandbox.baseUrl(vendor) },
+      ...connectionTo(slug, vendor as Vendor),
     })
   ).id;
 }
@@ -191,8 +194,14 @@ for (;;) {
 const connectLink = (await admin("/connect/sessions", {
   tenant_id: "globex",
   integrations: Object.keys(vendors),
-  // The sandbox stands in for each vendor: its addresses are preset, so the page asks only for the key.
-  config: Object.fromEntries(Object.entries(vendors).map(([slug, vendor]) => [slug, { base_url: sandbox.baseUrl(vendor) }])),
+  // The sandbox stands in for each vendor: its addresses (and a token endpoint's) are preset, so
+  // the page asks only for the key (Google: the service account's address and key).
+  config: Object.fromEntries(
+    Object.entries(vendors).map(([slug, vendor]) => {
+      const { base_url, token_url } = sandbox.connectionFor(vendor as Vendor, "globex").config;
+      return [slug, token_url ? { base_url, token_url } : { base_url }];
+    }),
+  ),
   ttl_seconds: 86_400,
 })) as unknown as { url: string };
 

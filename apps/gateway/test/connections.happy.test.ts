@@ -149,6 +149,7 @@ describe("connections: happy paths", () => {
     const jostle = res.body.result.find((i: { slug: string }) => i.slug === "jostle-scim");
     expect(Object.keys(jostle.resources).sort()).toEqual(["me", "users"]);
     expect(res.body.result.map((i: { slug: string }) => i.slug).sort()).toEqual([
+      "google-workspace",
       "jostle-scim",
       "jumpcloud",
       "okta",

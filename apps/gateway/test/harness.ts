@@ -222,6 +222,12 @@ export const vendors: Record<string, Vendor> = Object.fromEntries(
   [...shipped.values()].filter((i) => i.sandbox).map((i) => [i.slug, i.sandbox as Vendor]),
 );
 
+/** The credentials and config of a connection of `slug` to the sandbox's simulator of `vendor`, as a tenant. */
+export function connectionTo(sandbox: RunningSandbox, slug: string, vendor: Vendor, tenant: string) {
+  const { key, credentials, config } = sandbox.connectionFor(vendor, tenant);
+  return { credentials: credentials ?? credentialsFor(slug, key!), config };
+}
+
 /** A sandbox key as an integration's credentials: its one credential field (`api_key`, `api_token`) holds it. */
 export function credentialsFor(slug: string, key: string): Record<string, string> {
   const fields = Object.keys(shipped.get(slug)?.credentials ?? { api_key: null });
@@ -246,8 +252,7 @@ export async function connectSandbox<S extends string>(
       body: {
         tenant_id: tenant,
         integration: slug,
-        credentials: credentialsFor(slug, sandbox.key(vendor, tenant)),
-        config: { base_url: sandbox.baseUrl(vendor) },
+        ...connectionTo(sandbox, slug, vendor, tenant),
       },
     });
     if (res.status !== 201) throw new Error(`connecting ${slug}: ${res.status} ${JSON.stringify(res.body)}`);

@@ -15,7 +15,7 @@ import { type RunningSandbox, startSandbox, type Vendor } from "@unifold/sandbox
 import fc from "fast-check";
 import jsonata from "jsonata";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { credentialsFor, mappingsDir } from "./harness.ts";
+import { connectionTo, mappingsDir } from "./harness.ts";
 
 /**
  * Record mappings run as compiled functions (packages/mapping/src/compile.ts). This proves they
@@ -57,8 +57,7 @@ describe("compiled mappings answer exactly as the JSONata interpreter", () => {
         for (const tenant of ["acme", "globex"]) {
           const target = {
             integration,
-            config: { base_url: sandbox.baseUrl(vendor) },
-            credentials: credentialsFor(integration.slug, sandbox.key(vendor, tenant)),
+            ...connectionTo(sandbox, integration.slug, vendor, tenant),
           };
           const readAll = async (op: OperationDefinition, params: Record<string, string>) => {
             const records: unknown[] = [];

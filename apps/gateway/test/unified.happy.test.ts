@@ -317,9 +317,12 @@ describe("unified reads over the sandbox", () => {
         {
           jumpcloud: "systemusers?limit=100&sort=_id",
           okta: `api/v1/users?limit=100&filter=${encodeURIComponent('lastUpdated gt "1970-01-01T00:00:00.000Z"')}`,
+          "google-workspace": "admin/directory/v1/users?customer=my_customer&orderBy=email&maxResults=100",
         }[slug] ?? "Users?startIndex=1&count=100";
       const upstream = await fx.gw.call("GET", `/passthrough/${upstreamPath}&connection_id=${fx.conn[slug]}`, { key: fx.apiKey });
-      const records = (Array.isArray(upstream.body) ? upstream.body : (upstream.body.results ?? upstream.body.Resources)) as {
+      const records = (
+        Array.isArray(upstream.body) ? upstream.body : (upstream.body.results ?? upstream.body.Resources ?? upstream.body.users)
+      ) as {
         id?: string;
         _id?: string;
       }[];

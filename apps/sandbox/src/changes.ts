@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { JOSTLE_EXTENSION, type JostleTenant } from "./jostle/index.ts";
+import type { GoogleTenant } from "./google/index.ts";
 import type { JumpCloudTenant } from "./jumpcloud/index.ts";
 import type { OktaTenant } from "./okta/index.ts";
 import type { PostmanTenant } from "./postman/index.ts";
@@ -180,6 +181,42 @@ export function changeOkta(state: OktaTenant, spec: ChangeSpec): Applied {
     });
     state.members.get(state.everyoneId)?.add(id);
     return user;
+  });
+  return {
+    added: added.map((u) => u.id),
+    updated: chosen.updated.map((u) => u.id),
+    deactivated: chosen.deactivated.map((u) => u.id),
+    deleted: chosen.deleted.map((u) => u.id),
+  };
+}
+
+export function changeGoogle(state: GoogleTenant, spec: ChangeSpec): Applied {
+  const chosen = pick(state.users.all(), spec, (u) => !u.suspended);
+  for (const user of chosen.deleted) {
+    state.users.delete(user.id);
+    for (const [groupId, members] of state.members) if (members.delete(user.id)) state.setMembers(groupId, members);
+  }
+  for (const user of chosen.updated) {
+    const [work, ...rest] = user.organizations ?? [{}];
+    state.users.put({ ...user, organizations: [{ ...work, title: `${String(work?.title ?? "Staff")}${spec.suffix ?? " II"}` }, ...rest] });
+  }
+  for (const user of chosen.deactivated) state.users.put({ ...user, suspended: true, suspensionReason: "ADMIN" });
+  const template = state.users.all()[0]!;
+  const added = Array.from({ length: spec.add ?? 0 }, () => {
+    const tag = randomBytes(4).toString("hex");
+    const email = `joiner.${tag}@${state.domain}`;
+    return state.users.put({
+      ...template,
+      id: `1${BigInt(`0x${randomBytes(8).toString("hex")}`)
+        .toString()
+        .padStart(20, "0")
+        .slice(0, 20)}`,
+      primaryEmail: email,
+      emails: [{ address: email, primary: true }],
+      isAdmin: false,
+      suspended: false,
+      creationTime: new Date().toISOString(),
+    });
   });
   return {
     added: added.map((u) => u.id),

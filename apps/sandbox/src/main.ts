@@ -19,7 +19,12 @@ const info = sandbox.info(sandbox.url);
 process.stdout.write(`Unifold sandbox on ${sandbox.url} (control API: ${sandbox.url}/_sandbox)\n\n`);
 for (const [vendor, v] of Object.entries(info.vendors)) {
   process.stdout.write(`${vendor.padEnd(10)} ${v.base_url}\n`);
-  for (const [tenant, key] of Object.entries(v.keys)) process.stdout.write(`           ${tenant.padEnd(8)} ${key}\n`);
+  if ("keys" in v) for (const [tenant, key] of Object.entries(v.keys)) process.stdout.write(`           ${tenant.padEnd(8)} ${key}\n`);
+  if ("service_accounts" in v)
+    for (const [tenant, account] of Object.entries(v.service_accounts))
+      process.stdout.write(
+        `           ${tenant.padEnd(8)} service account ${account.client_email} acting for ${account.subject} (token URL ${v.token_url}; key: GET /_sandbox)\n`,
+      );
 }
 process.stdout.write(
   `\njumpcloud MSP key ${info.vendors.jumpcloud.msp.key} (send x-org-id: ${JSON.stringify(info.vendors.jumpcloud.msp.org_ids)})\n`,

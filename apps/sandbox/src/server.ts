@@ -2,10 +2,11 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type HttpBindings, serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { type Applied, type ChangeSpec, changeJostle, changeJumpCloud, changeOkta, changePostman } from "./changes.ts";
+import { type Applied, type ChangeSpec, changeJostle, changeGoogle, changeJumpCloud, changeOkta, changePostman } from "./changes.ts";
 import type { FaultSpec, Vendor } from "./faults.ts";
 import { jostleRoutes } from "./jostle/index.ts";
 import { jumpcloudRoutes } from "./jumpcloud/index.ts";
+import { googleRoutes } from "./google/index.ts";
 import { oktaRoutes } from "./okta/index.ts";
 import { postmanRoutes } from "./postman/index.ts";
 import { type SandboxOptions, World } from "./world.ts";
@@ -15,7 +16,13 @@ export type { FaultSpec, Vendor } from "./faults.ts";
 export type { SandboxOptions, TenantSpec } from "./world.ts";
 
 /** Where each simulator is mounted, mirroring the vendors' own base paths. */
-export const BASE_PATHS = { jostle: "/jostle/scim2", postman: "/postman/scim/v2", jumpcloud: "/jumpcloud/api", okta: "/okta" } as const;
+export const BASE_PATHS = {
+  jostle: "/jostle/scim2",
+  postman: "/postman/scim/v2",
+  jumpcloud: "/jumpcloud/api",
+  okta: "/okta",
+  google: "/google",
+} as const;
 
 export function createSandbox(options: SandboxOptions = {}) {
   const world = new World(options);
@@ -25,8 +32,9 @@ export function createSandbox(options: SandboxOptions = {}) {
     postman: postmanRoutes(world),
     jumpcloud: jumpcloudRoutes(world),
     okta: oktaRoutes(world),
+    google: googleRoutes(world),
   };
-  const { jostle, postman, jumpcloud, okta } = simulators;
+  const { jostle, postman, jumpcloud, okta, google } = simulators;
   const vendors = Object.keys(simulators) as Vendor[];
 
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -66,6 +74,17 @@ export function createSandbox(options: SandboxOptions = {}) {
       seed: world.seed,
       vendors: {
         ...Object.fromEntries(vendors.map((vendor) => [vendor, { base_url: `${origin}${BASE_PATHS[vendor]}`, keys: keysOf(vendor) }])),
+        // Google Workspace has no API keys: a service account signs for a delegated administrator.
+        google: {
+          base_url: `${origin}${BASE_PATHS.google}`,
+          token_url: `${origin}${BASE_PATHS.google}/token`,
+          service_accounts: Object.fromEntries(
+            world.tenants.map((t) => {
+              const account = google.serviceAccount(t.name);
+              return [t.name, { client_email: account.clientEmail, subject: account.subject, private_key: account.privateKey }];
+            }),
+          ),
+        },
         // JumpCloud's multi-tenant (MSP) administrators hold one key for many organizations.
         jumpcloud: {
           base_url: `${origin}${BASE_PATHS.jumpcloud}`,
@@ -84,11 +103,12 @@ export function createSandbox(options: SandboxOptions = {}) {
     if (vendor === "jumpcloud") return changeJumpCloud(jumpcloud.tenant(tenant), spec);
     if (vendor === "postman") return changePostman(postman.tenant(tenant), spec);
     if (vendor === "okta") return changeOkta(okta.tenant(tenant), spec);
+    if (vendor === "google") return changeGoogle(google.tenant(tenant), spec);
     return changeJostle(jostle.tenant(tenant), spec);
   }
   const keysOf = (vendor: Vendor) => Object.fromEntries(world.tenants.map((t) => [t.name, world.keyFor(vendor, t.name)]));
 
-  return { app, world, jostle, postman, jumpcloud, okta, info, changeUsers };
+  return { app, world, jostle, postman, jumpcloud, okta, google, info, changeUsers };
 }
 
 export type Sandbox = ReturnType<typeof createSandbox>;
@@ -110,6 +130,24 @@ export async function startSandbox(options: SandboxOptions & { port?: number; ho
     url,
     baseUrl: (vendor: Vendor) => `${url}${BASE_PATHS[vendor]}`,
     key: (vendor: Vendor, tenant: string) => sandbox.world.keyFor(vendor, tenant),
+    /**
+     * What a connection to this simulator takes: the tenant's API key (`key`, for the
+     * integration's one credential field) or, for Google's service account, the credentials
+     * by their names in its JSON key file; and the config (base URL, token endpoint, the
+     * administrator a Google service account acts for).
+     */
+    connectionFor: (
+      vendor: Vendor,
+      tenant: string,
+    ): { key?: string; credentials?: Record<string, string>; config: Record<string, string> } => {
+      const base_url = `${url}${BASE_PATHS[vendor]}`;
+      if (vendor !== "google") return { key: sandbox.world.keyFor(vendor, tenant), config: { base_url } };
+      const account = sandbox.google.serviceAccount(tenant);
+      return {
+        credentials: { client_email: account.clientEmail, private_key: account.privateKey },
+        config: { base_url, token_url: `${base_url}/token`, admin_email: account.subject },
+      };
+    },
     fault: (spec: FaultSpec) => sandbox.world.faults.add(spec),
     close: () =>
       new Promise<void>((resolve) => {

@@ -122,5 +122,8 @@ describe("sandbox responses validate against the vendors' own specs", () => {
   it("rejects a shape that breaks the spec (the validator itself can fail)", () => {
     expect(specs.jumpcloud(1, "/systemusers", "get", 200, { totalCount: "many", results: {} })).not.toEqual([]);
     expect(specs.postman("/scim/v2/Users", "get", 200, { totalResults: "x", Resources: 3 })).not.toEqual([]);
+    expect(specs.okta("/api/v1/users", "get", 200, [{ id: 7, status: "ASLEEP" }])).not.toEqual([]);
+    expect(specs.google("Users", { users: [{ id: 7, suspended: "no" }], nextPageToken: 1 })).not.toEqual([]);
+    expect(specs.googleError({ error: { code: "500" } })).not.toEqual([]);
   });
 });

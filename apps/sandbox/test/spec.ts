@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Ajv, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { parse as parseYaml } from "yaml";
-import { fromOpenApi30 } from "../../../test-support/openapi.ts";
+import { fromGoogleDiscovery, fromOpenApi30 } from "../../../test-support/api-documents.ts";
 
 const specs = new URL("../../../docs/vendor-specs/", import.meta.url);
 const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, "~0").replace(/\//g, "~1")).join("/");
@@ -18,6 +18,36 @@ export function vendorSpecs() {
   openapi.addSchema(parseYaml(readFileSync(new URL("postman/postman-scim-openapi-extracted.yml", specs), "utf8")), "pm");
   // Okta: OpenAPI 3.0.3, trimmed to the paths used; its `nullable` becomes JSON Schema's null type.
   swagger.addSchema(fromOpenApi30(parseYaml(readFileSync(new URL("okta/okta-management-trimmed.yaml", specs), "utf8")) as object), "okta");
+  // Google: the Directory API's discovery document, its schemas as JSON Schema definitions.
+  const discovery = JSON.parse(readFileSync(new URL("google/admin-directory-v1-trimmed.json", specs), "utf8")) as {
+    schemas: Record<string, unknown>;
+  };
+  swagger.addSchema({ definitions: fromGoogleDiscovery(discovery) }, "google");
+  // Google's error body, which the discovery document does not describe: its documented JSON error format.
+  swagger.addSchema(
+    {
+      type: "object",
+      required: ["error"],
+      properties: {
+        error: {
+          type: "object",
+          required: ["code", "message"],
+          properties: {
+            code: { type: "integer" },
+            message: { type: "string" },
+            errors: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: { message: { type: "string" }, domain: { type: "string" }, reason: { type: "string" } },
+              },
+            },
+          },
+        },
+      },
+    },
+    "google-error",
+  );
   const cache = new Map<string, ValidateFunction>();
 
   function validator(ajv: Ajv | Ajv2020, ref: string): ValidateFunction {
@@ -46,6 +76,13 @@ export function vendorSpecs() {
     /** Errors of a body against Okta's Error schema, which every Okta error answer uses. */
     oktaError(body: unknown): string[] {
       return check(validator(swagger, "okta#/components/schemas/Error"), body);
+    },
+    /** Errors of a body against one of the Directory API's schemas (`User`, `Users`, `Groups`, …). */
+    google(schema: string, body: unknown): string[] {
+      return check(validator(swagger, `google#/definitions/${schema}`), body);
+    },
+    googleError(body: unknown): string[] {
+      return check(validator(swagger, "google-error"), body);
     },
     postman(path: string, method: string, status: number, body: unknown): string[] {
       return check(

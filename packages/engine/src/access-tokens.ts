@@ -142,7 +142,8 @@ export async function tokenRequest(
     form.set("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
     form.set("assertion", await sign(claims, need("private_key"), v.key_id, now));
   }
-  // The JWT-bearer grant carries its scope in the assertion (as Google reads it); the others ask in the form.
+  // The JWT-bearer grant carries its scope in the assertion (RFC 7523 leaves where to the vendor,
+  // and some read only that); the others ask in the form.
   if (rendered.grant !== "jwt_bearer" && v.scope) form.set("scope", v.scope);
   return { form, headers };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { generate } from "json-schema-faker";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { fromOpenApi30 } from "../../../test-support/openapi.ts";
+import { fromGoogleDiscovery, fromOpenApi30 } from "../../../test-support/api-documents.ts";
 import { loadIntegrations, resourceModels, type UnifiedResource, unifyRecords, UpstreamShapeError } from "../src/index.ts";
 
 /**
@@ -23,6 +23,10 @@ const v1 = (name: string) => ({ $ref: `#/definitions/${name}`, definitions: jump
 const v2 = (name: string) => ({ $ref: `#/definitions/${name}`, definitions: jumpcloudV2.definitions });
 const pm = (name: string) => ({ $ref: `#/components/schemas/${name}`, components: postman.components });
 const ok = (name: string) => ({ $ref: `#/components/schemas/${name}`, components: okta.components });
+const googleSchemas = fromGoogleDiscovery(
+  JSON.parse(docs("google/admin-directory-v1-trimmed.json")) as { schemas: Record<string, unknown> },
+);
+const gw = (name: string) => ({ $ref: `#/definitions/${name}`, definitions: googleSchemas });
 
 /** Each integration's resources, and the vendor schema of the record its mapping reads. */
 const sources: Record<string, Partial<Record<UnifiedResource, object>>> = {
@@ -50,6 +54,19 @@ const sources: Record<string, Partial<Record<UnifiedResource, object>>> = {
   "jostle-scim": { users: scimUser, me: scimUser },
   // Group members are listed as whole users.
   okta: { users: ok("User"), groups: ok("Group"), group_members: ok("User") },
+  "google-workspace": {
+    users: gw("User"),
+    groups: gw("Group"),
+    // A Member whose `type` is one its description names (the schema types it as any string, which would never name a user).
+    group_members: {
+      allOf: [
+        { $ref: "#/definitions/Member" },
+        { required: ["id", "type"], properties: { type: { enum: ["USER", "GROUP", "CUSTOMER", "EXTERNAL"] } } },
+      ],
+      definitions: googleSchemas,
+    },
+    organizations: gw("OrgUnit"),
+  },
 };
 
 const ROUNDS = 60;
