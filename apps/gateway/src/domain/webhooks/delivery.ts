@@ -146,7 +146,7 @@ const networkErrors: Record<string, string> = {
  * A failed attempt as a tenant may read it in its deliveries: what went wrong, never an address.
  * A name that resolves inside the network is "destination not allowed", whatever it resolved to.
  */
-function deliveryError(failure: unknown): string {
+export function deliveryError(failure: unknown): string {
   const codes: unknown[] = [];
   for (let e: unknown = failure; e && typeof e === "object" && codes.length < 5; e = (e as { cause?: unknown }).cause) {
     if (e instanceof DestinationRefused) return "destination not allowed";
