@@ -88,7 +88,9 @@ describe("where the limits live", () => {
   });
 
   it("in Postgres when shared without Redis, and in Redis when REDIS_URL is set", async () => {
-    expect(limitsOf({}).store).toBe("postgres");
+    const inPostgres = createLimits({ store, shared: true, logger: silent });
+    expect(inPostgres.store).toBe("postgres");
+    await expect(inPostgres.close()).resolves.toBeUndefined();
     const inRedis = limitsOf({ redisUrl: `redis://127.0.0.1:${await freePort()}` });
     expect(inRedis.store).toBe("redis");
     expect(inRedis.pacing).toBeDefined();
@@ -286,7 +288,14 @@ describe("a shared store that stops answering", () => {
     await relay.down();
     for (let tries = 0; lines.filter((l) => l.msg === unreachable).length < 2 && tries < 100; tries++) await sleep(50);
     expect(lines.filter((l) => l.msg === unreachable)).toHaveLength(2);
+    await relay.up();
+    for (let tries = 0; lines.filter((l) => l.msg === "redis (shared limits) answers again").length < 2 && tries < 100; tries++)
+      await sleep(50);
+    expect(await limits.pacing!.takeCall(key, rule)).toEqual({ allowed: true, waitMs: 0 });
+    // Closed, the limits let go of Redis: no call is paced through them any more.
     await limits.close();
+    await expect(limits.pacing!.takeCall(key, rule)).rejects.toThrow();
+    await relay.down();
   });
 
   it("keeps limiting API keys in each instance, rather than refusing them all or none, while Redis is away", async () => {
@@ -332,7 +341,8 @@ describe("leases of a shared per-key limit", () => {
   });
 
   it("a store that fails is the caller's error, not an allowed or refused request", async () => {
-    const broken = { consume: () => Promise.reject(new Error("store gone")), reward: () => Promise.reject(new Error("store gone")) };
+    const memory = new RateLimiterMemory({ points: 5, duration: 60 });
+    const broken = { consume: () => Promise.reject(new Error("store gone")), reward: () => memory.reward("k", 0) };
     await expect(leased({ requests: 5, per_seconds: 60 }, broken).take("k")).rejects.toThrow("store gone");
   });
 });
