@@ -1,10 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { lookup } from "node:dns/promises";
+import { hostname } from "node:os";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createVault, openStore, parseKeyRing, webhookStore } from "@unifold/db";
+import { isNonPublicAddress } from "@unifold/engine";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../test-support/free-port.ts";
-import { DeliveryFailed, deliveryError } from "../src/domain/webhooks/delivery.ts";
+import { createWebhookDelivery, DeliveryFailed, deliveryError } from "../src/domain/webhooks/delivery.ts";
 import { type Gateway, startGateway } from "./harness.ts";
 import { verify } from "./webhook-receiver.ts";
 
@@ -253,6 +257,37 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
     expect(refused).toBeInstanceOf(DeliveryFailed);
     expect(received.length).toBe(before);
     expect((await deliveries(hook.id))[0]).toMatchObject({ outcome: "failed", response_status: null, error: "destination not allowed" });
+  });
+
+  it("checks where a name resolves when it connects: one resolving inside is refused under a strict policy", async (context) => {
+    // This machine's own name resolves to a loopback address on most systems (/etc/hosts).
+    const name = hostname();
+    const addresses = await lookup(name, { all: true }).catch(() => []);
+    if (!addresses.length || !addresses.every((a) => isNonPublicAddress(a.address))) {
+      context.skip(`${name} does not resolve to loopback or private addresses only here`);
+    }
+    // The same parts as the gateway's, under a policy that allows no private address.
+    const store = await openStore({ databaseUrl: gw.databaseUrl, poolSize: 1 });
+    const strict = createWebhookDelivery({
+      webhooks: webhookStore(store.db, createVault(parseKeyRing(gw.keySpec))),
+      events: gw.services.events,
+      metrics: gw.services.platform.metrics,
+      network: { allowPrivate: false },
+      disableAfterMs: 3_600_000,
+    });
+    try {
+      const hook = await endpoint();
+      const eventId = await event(hook.id);
+      await sql`update webhook_endpoints set url = ${`http://${name}:${new URL(receiverUrl).port}/hooks`} where id = ${hook.id}`;
+      const before = received.length;
+      expect(await failureOf(strict.deliver({ endpointId: hook.id, eventId, attempt: 1 }))).toBeInstanceOf(DeliveryFailed);
+      expect(received.length).toBe(before);
+      const [attempt] = await deliveries(hook.id);
+      expect(attempt).toMatchObject({ outcome: "failed", response_status: null, error: "destination not allowed" });
+    } finally {
+      await strict.close();
+      await store.close();
+    }
   });
 
   it("signs with both secrets during a rotation's overlap, and with the new one alone once it ends, from the next delivery on", async () => {
