@@ -80,9 +80,9 @@ async function page(
   style: unknown,
   limit: number,
   position?: Position,
-  options: { read?: Read; path?: string; query?: ListRequest["query"] } = {},
+  options: { read?: Read; path?: string; query?: ListRequest["query"]; basePath?: string } = {},
 ) {
-  const { target, pagination } = targetOf(style);
+  const { target, pagination } = targetOf(style, options.basePath);
   const req: ListRequest = {
     path: options.path ?? "/people",
     query: options.query ?? {},
@@ -368,6 +368,32 @@ describe("page numbers", () => {
     expect(seen.map((u) => u.searchParams.get("page"))).toEqual(["2"]);
   });
 
+  it("a cursor into a page that has since lost records gives what follows it (nothing here), never an empty part", async () => {
+    // People 5 to 8 are deleted between the caller's two pages: page 2 now holds 9 to 12.
+    let people = PEOPLE;
+    handler = (url, _req, res) => {
+      const number = Number(url.searchParams.get("page"));
+      json(res, { items: people.slice((number - 1) * 4, number * 4) });
+    };
+    const declared = style({ max: 4 });
+    const first = await page(declared, 6);
+    expect(first.next).toMatchObject({ k: 2, i: 2 });
+    people = [...PEOPLE.slice(0, 4), ...PEOPLE.slice(8, 10)];
+    const { target, pagination } = targetOf(declared);
+    const raw = await readRawList(client, target, {
+      path: "/people",
+      query: {},
+      pagination,
+      records: undefined,
+      limit: 5,
+      position: first.next,
+    });
+    // Page 2 (now p09, p10) is past the cursor's record: nothing from it, nothing empty in between.
+    expect(raw.count).toBe(0);
+    expect(raw.parts).toEqual([]);
+    expect(raw.next).toBeUndefined();
+  });
+
   it("refuses an upstream that ignores the page number, and names the page", async () => {
     handler = pageUpstream({ max: 4, ignorePage: true });
     await expect(page(style({ max: 4 }), 10)).rejects.toThrow(/page 2 .*its own next page/);
@@ -436,6 +462,11 @@ describe("body tokens", () => {
   it("refuses an upstream that answers the same token again", async () => {
     handler = tokenUpstream({ max: 5, same: true });
     await expect(page(style, 20)).rejects.toThrow(UpstreamShapeError);
+    // New records each time, but always the same token: it would be asked for forever.
+    handler = (_url, _req, res) => json(res, { data: PEOPLE.slice(seen.length * 2, seen.length * 2 + 2), meta: { next: "abc" } });
+    await expect(page(style, 20)).rejects.toThrow(
+      "the upstream answered page abc with records it had already answered for an earlier one: it does not page by its own next page",
+    );
   });
 
   it("ends where the token's path does not lead to a value", async () => {
@@ -496,6 +527,20 @@ describe("link headers", () => {
     for (const away of ["http://127.0.0.2:1/api/people?from=5", `${origin}/apiary/people?from=5`, `${origin}/people?from=5`]) {
       handler = linkUpstream({ max: 5, link: () => away });
       await expect(page(style, 10), away).rejects.toThrow(/leaves the connection's base URL/);
+    }
+  });
+
+  it("follows links under a base URL written with a trailing slash", async () => {
+    for (const link of [links.absolute, links["origin-relative"]]) {
+      handler = linkUpstream({ max: 5, link });
+      const pages: string[][] = [];
+      let position: Position | undefined;
+      do {
+        const got = await page(style, 7, position, { basePath: "/api/" });
+        pages.push(ids(got.records));
+        position = got.next;
+      } while (position && pages.length < 10);
+      expect(pages.flat()).toEqual(ids(PEOPLE));
     }
   });
 
@@ -591,6 +636,50 @@ describe("where the records and the total are", () => {
     expect(bytes.bytes.map(String)).toEqual(['{"id":"p01"}', '{"id":"p02"}']);
   });
 
+  it("raw reads walk several upstream pages of every style, and still refuse one answered twice", async () => {
+    const cases: [unknown, Handler, Handler][] = [
+      [
+        { ...style, max: 4 },
+        offsetUpstream({ max: 4, records: "data", total: "body" }),
+        offsetUpstream({ max: 4, records: "data", ignoreOffset: true }),
+      ],
+      [
+        { type: "body_token", token: "meta.next", token_param: "after", size_param: "limit", max: 4, records: "data" },
+        tokenUpstream({ max: 4 }),
+        (_url, _req, res) => json(res, { data: PEOPLE.slice(0, 4), meta: { next: `t${seen.length}` } }),
+      ],
+      [
+        { type: "link_header", size_param: "per_page", max: 4 },
+        linkUpstream({ max: 4, link: (from, size) => `${origin}/api/people?from=${from}&per_page=${size}` }),
+        linkUpstream({ max: 4, link: () => `${origin}/api/people?from=0&per_page=4&again=${seen.length}` }),
+      ],
+    ];
+    for (const [declared, honest, repeating] of cases) {
+      const { target, pagination } = targetOf(declared);
+      const req = { path: "/people", query: {}, pagination, records: undefined, limit: 10 };
+      for (const read of [readRawList, readListWithBytes]) {
+        handler = honest;
+        const got = await read(client, target, req);
+        const records = "records" in got ? got.records : JSON.parse(`[${got.parts.map(String).join(",")}]`);
+        expect(ids(records), JSON.stringify(declared)).toEqual(ids(PEOPLE.slice(0, 10)));
+        handler = repeating;
+        await expect(read(client, target, req), JSON.stringify(declared)).rejects.toThrow(/already answered/);
+      }
+    }
+  });
+
+  it("refuses a body that is not an object or list where records are expected, and a record the scan let through that does not parse", async () => {
+    for (const body of ['"a string"', "5", "true"]) {
+      handler = (_url, _req, res) => json(res, body);
+      await expect(page(style, 5), body).rejects.toThrow('the upstream answer has no record list at "data"');
+    }
+    // A raw tab inside a string: the scan checks structure, JSON.parse what is inside strings.
+    handler = (_url, _req, res) => json(res, '{"total": 1, "data": [{"id": "p\t01"}]}');
+    await expect(page(style, 5, undefined, { read: readListWithBytes })).rejects.toThrow(
+      /^the upstream answered with a body that is not valid JSON$/,
+    );
+  });
+
   it("refuses a JSON body that is not UTF-8 rather than passing the bad bytes on", async () => {
     handler = (_url, _req, res) =>
       void res
@@ -613,6 +702,10 @@ describe("declaring a style in integration.yaml", () => {
       max: 100,
       query: {},
     });
+  });
+
+  it("an offset style may count from 1", () => {
+    expect(paginationStyle.parse({ offset_param: "from", limit_param: "n", max: 10, base: 1 })).toMatchObject({ type: "offset", base: 1 });
   });
 
   it("scim is offsets from 1 under SCIM's names", () => {
@@ -638,6 +731,9 @@ describe("declaring a style in integration.yaml", () => {
     const token = (path: string) => paginationStyle.safeParse({ type: "body_token", token: path, token_param: "t", max: 10 }).success;
     expect(["next", "meta.next_cursor", "$page.@next-1"].map(token)).toEqual([true, true, true]);
     expect(["", "meta.", ".next", "meta..next", "meta next", "next/page", "a.b c"].map(token)).toEqual(Array(7).fill(false));
+    // The integration's author is told what is expected.
+    const refused = paginationStyle.safeParse({ type: "body_token", token: "meta/next", token_param: "t", max: 10 });
+    expect(refused.error?.issues.map((issue) => issue.message)).toEqual(["a dotted path such as meta.next_cursor"]);
   });
 
   it("refuses what would make a walk go wrong: no positive whole maximum, an unknown field, an unknown type, a base other than 0 or 1", () => {
