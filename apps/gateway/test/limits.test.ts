@@ -269,6 +269,13 @@ async function relayToRedis(port: number) {
 }
 
 describe("a shared store that stops answering", () => {
+  redisIt("logs nothing when Redis answers from the start", async () => {
+    const { logger, lines } = capturedLogger();
+    const limits = await answering({ redisUrl, logger });
+    expect(await limits.pacing!.takeCall(`conn-${randomUUID()}`, { requests: 10, per_seconds: 60 })).toEqual({ allowed: true, waitMs: 0 });
+    expect(lines).toEqual([]);
+  });
+
   redisIt("logs once that Redis is unreachable, once that it answers again, and once more if it goes again", async () => {
     const { logger, lines } = capturedLogger();
     const relay = await relayToRedis(await freePort());
@@ -301,7 +308,10 @@ describe("a shared store that stops answering", () => {
   it("keeps limiting API keys in each instance, rather than refusing them all or none, while Redis is away", async () => {
     const limits = limitsOf({ redisUrl: `redis://127.0.0.1:${await freePort()}`, apiKeyRule: { requests: 3, per_seconds: 60 } });
     const who = `caller-${randomUUID()}`;
-    expect((await takeAll(limits.apiKeys!, who, 4)).map((a) => a.allowed)).toEqual([true, true, true, false]);
+    const answers = await takeAll(limits.apiKeys!, who, 4);
+    expect(answers.map((a) => a.allowed)).toEqual([true, true, true, false]);
+    // Refused until the rule's window ends, as with the store answering.
+    expect(answers[3]!.waitMs).toBeGreaterThan(30_000);
   });
 });
 
