@@ -21,6 +21,7 @@ import { verify } from "./webhook-receiver.ts";
 const DISABLE_AFTER_HOURS = 2;
 
 interface Received {
+  method: string | undefined;
   headers: IncomingMessage["headers"];
   body: string;
 }
@@ -41,7 +42,7 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
       let body = "";
       req.on("data", (chunk) => (body += chunk));
       req.on("end", () => {
-        received.push({ headers: req.headers, body });
+        received.push({ method: req.method, headers: req.headers, body });
         setTimeout(() => (answer === "hang up" ? req.socket.destroy() : res.writeHead(answer).end("ok")), delayMs);
       });
     });
@@ -105,7 +106,8 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
     delayMs = 0;
     const got = received.slice(before);
     expect(got).toHaveLength(1);
-    const { headers, body } = got[0]!;
+    const { method, headers, body } = got[0]!;
+    expect(method).toBe("POST");
     expect(JSON.parse(body)).toMatchObject({ id: eventId, type: "webhook_endpoint.test", data: { endpoint_id: hook.id } });
     expect(headers).toMatchObject({ "content-type": "application/json", "user-agent": "unifold-webhooks", "webhook-id": eventId });
     const stamp = Number(headers["webhook-timestamp"]);
