@@ -23,6 +23,13 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
  */
 const syncTests = (own: string[]) => [...own, "apps/gateway/test/syncs.test.ts", "apps/gateway/test/syncs.hostile.test.ts"];
 
+/**
+ * The list walk (walk.ts), its views of an answer's records (views.ts) and the styles' schema
+ * (styles.ts), against an upstream on loopback with no gateway; the gateway's walk of the same
+ * styles (apps/gateway/test/pagination-styles.test.ts) would cost a gateway start per mutant.
+ */
+const PAGINATION_TESTS = ["packages/engine/test/pagination.test.ts", "packages/engine/test/reads.test.ts"];
+
 /** Each module and the tests that exercise it; `database` when they need the test database. */
 const modules: { file: string; tests: string[]; database?: boolean }[] = [
   {
@@ -59,6 +66,22 @@ const modules: { file: string; tests: string[]; database?: boolean }[] = [
     database: true,
   },
   { file: "packages/db/src/connect.ts", tests: ["packages/db/test/connect.test.ts"], database: true },
+  { file: "packages/engine/src/pagination/walk.ts", tests: PAGINATION_TESTS },
+  { file: "packages/engine/src/pagination/views.ts", tests: PAGINATION_TESTS },
+  { file: "packages/engine/src/pagination/styles.ts", tests: PAGINATION_TESTS },
+  {
+    file: "apps/gateway/src/limits.ts",
+    tests: ["apps/gateway/test/limits.test.ts", "apps/gateway/test/limits.lease.test.ts", "apps/gateway/test/shared-pacing.test.ts"],
+    database: true,
+  },
+  {
+    file: "apps/gateway/src/domain/webhooks/delivery.ts",
+    tests: ["apps/gateway/test/webhooks.delivery.test.ts"],
+    database: true,
+  },
+  // The signing-secret rules (a rotation's overlap, which secrets sign when), split from their
+  // storage in packages/db/src/webhooks.ts so they can be mutated without a database.
+  { file: "packages/db/src/webhook-secrets.ts", tests: ["packages/db/test/webhook-secrets.test.ts"] },
 ];
 
 const args = process.argv.slice(2);

@@ -1,9 +1,10 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { and, asc, eq, isNotNull, isNull } from "drizzle-orm";
 import { equalsIfGiven, isUuid, type Keyset, keysetAfter, listPage, type Page, toPage } from "./paging.ts";
 import { webhookDeliveries, webhookEndpoints } from "./schema.ts";
 import type { Database } from "./store.ts";
 import type { Vault } from "./vault.ts";
+import { newSecret, rotateSecrets, type Secrets, signingSecretsAt } from "./webhook-secrets.ts";
 
 export interface WebhookEndpoint {
   id: string;
@@ -38,16 +39,6 @@ const visible = {
   createdAt: webhookEndpoints.createdAt,
   updatedAt: webhookEndpoints.updatedAt,
 };
-
-/** Standard Webhooks secrets: `whsec_` and 24 random bytes in base64. */
-const newSecret = () => `whsec_${randomBytes(24).toString("base64")}`;
-
-/** What the sealed secret column holds; `previous` signs too until `previousUntil` (a rotation's overlap). */
-interface Secrets {
-  secret: string;
-  previous?: string;
-  previousUntil?: string;
-}
 
 export interface Delivery {
   id: string;
@@ -128,26 +119,23 @@ export function webhookStore(db: Database, vault: Vault) {
       const [row] = await db.select({ secret: webhookEndpoints.secret }).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
       if (!row) return undefined;
       const old = (await vault.open(id, row.secret)) as unknown as Secrets;
-      const secret = newSecret();
-      const previousUntil = new Date(Date.now() + overlapSeconds * 1000);
+      const { secrets, previousUntil } = rotateSecrets(old, overlapSeconds, Date.now());
       await db
         .update(webhookEndpoints)
         .set({
-          secret: await seal(id, { secret, previous: old.secret, previousUntil: previousUntil.toISOString() }),
+          secret: await seal(id, secrets),
           secretKid: vault.currentKid,
           updatedAt: new Date(),
         })
         .where(eq(webhookEndpoints.id, id));
-      return { secret, previousUntil };
+      return { secret: secrets.secret, previousUntil };
     },
 
     /** The secrets that sign a delivery now: the current one, and the previous one during an overlap. */
     async signingSecrets(id: string): Promise<string[]> {
       const [row] = await db.select({ secret: webhookEndpoints.secret }).from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
       if (!row) return [];
-      const secrets = (await vault.open(id, row.secret)) as unknown as Secrets;
-      const overlapping = secrets.previous && secrets.previousUntil && Date.parse(secrets.previousUntil) > Date.now();
-      return overlapping ? [secrets.secret, secrets.previous!] : [secrets.secret];
+      return signingSecretsAt((await vault.open(id, row.secret)) as unknown as Secrets, Date.now());
     },
 
     /** Enabled endpoints of a tenant that take an event type. */

@@ -87,6 +87,9 @@ export async function patchEndpoint(deps: Deps<EndpointParts>, id: string, patch
 export async function removeEndpoint(deps: Deps<EndpointParts>, id: string): Promise<void> {
   await findEndpoint(deps, id);
   await deps.parts.store.remove(id);
+  // A delivery queued before the removal sends nothing, rather than sending from this instance's
+  // cache and then failing to record the attempt of an endpoint that is gone.
+  deps.parts.delivery.forget(id);
 }
 
 /** A new secret, shown once; the old one also signs until `previousUntil` (now, for an overlap of 0). */

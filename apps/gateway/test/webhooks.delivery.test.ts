@@ -1,0 +1,371 @@
+import { randomUUID } from "node:crypto";
+import { lookup } from "node:dns/promises";
+import { hostname } from "node:os";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createVault, openStore, parseKeyRing, webhookStore } from "@unifold/db";
+import { isNonPublicAddress } from "@unifold/engine";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../../test-support/free-port.ts";
+import { createWebhookDelivery, DeliveryFailed, deliveryError } from "../src/domain/webhooks/delivery.ts";
+import { type Gateway, startGateway } from "./harness.ts";
+import { verify } from "./webhook-receiver.ts";
+
+/*
+ * One delivery attempt of one event to one endpoint, as the deliver job makes it (the job queue
+ * only calls it again after a DeliveryFailed): the gateway's own services on a real database, a
+ * receiver on loopback. What a tenant sees: what was sent and how it was signed, what each
+ * attempt recorded, when the endpoint is disabled and why, and that a failed attempt is retried.
+ */
+const DISABLE_AFTER_HOURS = 2;
+
+interface Received {
+  method: string | undefined;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+describe("webhook delivery attempts", { timeout: 60_000 }, () => {
+  let gw: Gateway;
+  let server: Server;
+  let receiverUrl: string;
+  let sql: postgres.Sql;
+  /** What the receiver answers: a status, or a connection closed without an answer. */
+  let answer: number | "hang up" = 200;
+  /** Milliseconds the receiver takes before it answers. */
+  let delayMs = 0;
+  const received: Received[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        received.push({ method: req.method, headers: req.headers, body });
+        setTimeout(() => (answer === "hang up" ? req.socket.destroy() : res.writeHead(answer).end("ok")), delayMs);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    receiverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+    // Receivers on loopback, by address only: a name is outside the policy.
+    gw = await startGateway({
+      webhookDisableAfterMs: DISABLE_AFTER_HOURS * 3_600_000,
+      webhookNetwork: { allowPrivate: true, allowedHosts: ["127.0.0.1"] },
+    });
+    sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {}, fetch_types: false });
+  }, 60_000);
+  afterAll(async () => {
+    await sql?.end();
+    await gw?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  /** A new tenant's endpoint (and a second one of the same tenant, told when the first is disabled). */
+  async function endpoint(url = receiverUrl) {
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+    const made = await gw.call("POST", "/webhook-endpoints", { body: { url, events: ["*"], tenant_id: tenant } });
+    expect(made.status, made.text).toBe(201);
+    return { id: made.body.id as string, secret: made.body.secret as string, tenant };
+  }
+  /** A test event for the endpoint; its delivery is left to the test to make. */
+  async function event(endpointId: string) {
+    const sent = await gw.call("POST", `/webhook-endpoints/${endpointId}/test`);
+    expect(sent.status).toBe(202);
+    return sent.body.id as string;
+  }
+  const deliver = (endpointId: string, eventId: string, attempt = 1) => gw.services.webhooks.deliver({ endpointId, eventId, attempt });
+  const deliveries = async (endpointId: string) =>
+    (await gw.call("GET", `/webhook-endpoints/${endpointId}/deliveries?limit=100`)).body.result;
+  const shown = async (endpointId: string) => (await gw.call("GET", `/webhook-endpoints/${endpointId}`)).body;
+  const disabledEvents = async (tenant: string) =>
+    (
+      await sql<
+        { data: Record<string, unknown> }[]
+      >`select data from events where tenant_id = ${tenant} and type = 'webhook_endpoint.disabled'`
+    ).map((r) => r.data);
+  /** The delivery attempt's failure, or undefined when it did not throw. */
+  const failureOf = (attempt: Promise<void>) =>
+    attempt.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  const metric = async (line: RegExp) => Number((await gw.call("GET", "/metrics")).text.match(line)?.[1] ?? 0);
+
+  it("sends the event signed with the endpoint's secret, and records a delivered attempt", async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    answer = 200;
+    delayMs = 150;
+    const delivered = await metric(/^unifold_webhook_deliveries_total\{outcome="delivered"\} (\d+)/m);
+    const observed = await metric(/^unifold_webhook_delivery_duration_seconds_sum (\S+)/m);
+    const before = received.length;
+    const started = Date.now();
+    await deliver(hook.id, eventId, 1);
+    const tookMs = Date.now() - started;
+    delayMs = 0;
+    const got = received.slice(before);
+    expect(got).toHaveLength(1);
+    const { method, headers, body } = got[0]!;
+    expect(method).toBe("POST");
+    expect(JSON.parse(body)).toMatchObject({ id: eventId, type: "webhook_endpoint.test", data: { endpoint_id: hook.id } });
+    expect(headers).toMatchObject({ "content-type": "application/json", "user-agent": "unifold-webhooks", "webhook-id": eventId });
+    const stamp = Number(headers["webhook-timestamp"]);
+    expect(Number.isInteger(stamp)).toBe(true);
+    expect(stamp).toBeGreaterThanOrEqual(Math.floor(started / 1000));
+    expect(stamp).toBeLessThanOrEqual(Math.ceil((started + tookMs) / 1000));
+    expect(verify(hook.secret, headers, body)).toBe(true);
+    expect(String(headers["webhook-signature"]).split(" ")).toHaveLength(1);
+    const [attempt] = await deliveries(hook.id);
+    expect(attempt).toMatchObject({ event_id: eventId, attempt: 1, outcome: "delivered", response_status: 200, error: null });
+    // The receiver took 150 ms to answer; the attempt took no longer than the whole call.
+    expect(attempt.latency_ms).toBeGreaterThanOrEqual(140);
+    expect(attempt.latency_ms).toBeLessThanOrEqual(tookMs);
+    expect((await shown(hook.id)).failing_since).toBeNull();
+    expect(await metric(/^unifold_webhook_deliveries_total\{outcome="delivered"\} (\d+)/m)).toBe(delivered + 1);
+    const seconds = (await metric(/^unifold_webhook_delivery_duration_seconds_sum (\S+)/m)) - observed;
+    expect(seconds).toBeGreaterThanOrEqual(0.14);
+    expect(seconds).toBeLessThanOrEqual(tookMs / 1000);
+  });
+
+  it("a receiver answering other than 2xx is a failed attempt, thrown to be retried, and starts the failing streak", async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    for (const status of [500, 404, 301, 503]) {
+      answer = status;
+      const failed = await failureOf(deliver(hook.id, eventId, 3));
+      expect(failed).toBeInstanceOf(DeliveryFailed);
+      expect((failed as Error).message).toBe(`delivery to ${receiverUrl} failed: status ${status}`);
+    }
+    answer = 200;
+    const attempts = await deliveries(hook.id);
+    expect(attempts.map((a: { outcome: string; response_status: number }) => [a.outcome, a.response_status])).toEqual([
+      ["failed", 500],
+      ["failed", 404],
+      ["failed", 301],
+      ["failed", 503],
+    ]);
+    expect(attempts.every((a: { attempt: number; error: null }) => a.attempt === 3 && a.error === null)).toBe(true);
+    const failing = (await shown(hook.id)).failing_since;
+    expect(failing).not.toBeNull();
+    // Failing for less than the limit: still enabled, still retried.
+    expect((await shown(hook.id)).enabled).toBe(true);
+    // The next success ends the streak.
+    await deliver(hook.id, eventId, 4);
+    expect(await shown(hook.id)).toMatchObject({ enabled: true, failing_since: null });
+  });
+
+  it("any 2xx is delivered; 299 too, 300 not", async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    for (const status of [201, 204, 299]) {
+      answer = status;
+      await deliver(hook.id, eventId);
+    }
+    answer = 300;
+    expect(await failureOf(deliver(hook.id, eventId))).toBeInstanceOf(DeliveryFailed);
+    answer = 200;
+    expect((await deliveries(hook.id)).map((a: { outcome: string }) => a.outcome)).toEqual([
+      "delivered",
+      "delivered",
+      "delivered",
+      "failed",
+    ]);
+  });
+
+  it("410 Gone disables the endpoint at once, without a retry, and tells the tenant's other endpoints", async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    const disabled = await metric(/^unifold_webhook_endpoints_disabled_total (\d+)/m);
+    answer = 410;
+    expect(await failureOf(deliver(hook.id, eventId))).toBeUndefined();
+    answer = 200;
+    expect((await deliveries(hook.id)).map((a: { outcome: string; response_status: number }) => [a.outcome, a.response_status])).toEqual([
+      ["gone", 410],
+    ]);
+    expect(await shown(hook.id)).toMatchObject({ enabled: false, disabled_reason: "the endpoint answered 410 Gone" });
+    expect(await disabledEvents(hook.tenant)).toEqual([
+      { endpoint_id: hook.id, url: receiverUrl, reason: "the endpoint answered 410 Gone" },
+    ]);
+    expect(await metric(/^unifold_webhook_endpoints_disabled_total (\d+)/m)).toBe(disabled + 1);
+    // Disabled: a delivery still queued sends nothing and records nothing (the endpoint is read
+    // again at most a second after it changed).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const before = received.length;
+    await deliver(hook.id, eventId, 2);
+    expect(received.length).toBe(before);
+    expect(await deliveries(hook.id)).toHaveLength(1);
+  });
+
+  it("two 410s at once disable the endpoint once, with one event", async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    answer = 410;
+    const disabled = await metric(/^unifold_webhook_endpoints_disabled_total (\d+)/m);
+    await Promise.all([deliver(hook.id, eventId), deliver(hook.id, eventId)]);
+    answer = 200;
+    expect(await disabledEvents(hook.tenant)).toHaveLength(1);
+    expect(await metric(/^unifold_webhook_endpoints_disabled_total (\d+)/m)).toBe(disabled + 1);
+  });
+
+  it(`an endpoint failing for more than ${DISABLE_AFTER_HOURS} h is disabled at its next failure; before that it is retried`, async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    answer = 503;
+    expect(await failureOf(deliver(hook.id, eventId))).toBeInstanceOf(DeliveryFailed);
+    // Failing since just under the limit: retried.
+    const since = async (ms: number) =>
+      sql`update webhook_endpoints set failing_since = ${new Date(Date.now() - ms)} where id = ${hook.id}`;
+    await since(DISABLE_AFTER_HOURS * 3_600_000 - 60_000);
+    expect(await failureOf(deliver(hook.id, eventId))).toBeInstanceOf(DeliveryFailed);
+    expect((await shown(hook.id)).enabled).toBe(true);
+    await since(DISABLE_AFTER_HOURS * 3_600_000 + 60_000);
+    expect(await failureOf(deliver(hook.id, eventId))).toBeUndefined();
+    answer = 200;
+    const reason = `every delivery failed for more than ${DISABLE_AFTER_HOURS} h`;
+    expect(await shown(hook.id)).toMatchObject({ enabled: false, disabled_reason: reason });
+    expect(await disabledEvents(hook.tenant)).toEqual([{ endpoint_id: hook.id, url: receiverUrl, reason }]);
+    expect((await deliveries(hook.id)).map((a: { outcome: string }) => a.outcome)).toEqual(["failed", "failed", "failed"]);
+  });
+
+  it("a receiver that cannot be reached is a failed attempt saying why, never where", async () => {
+    const port = await freePort();
+    const hook = await endpoint(`http://127.0.0.1:${port}/hooks`);
+    const eventId = await event(hook.id);
+    const refused = await failureOf(deliver(hook.id, eventId));
+    expect(refused).toBeInstanceOf(DeliveryFailed);
+    expect((refused as Error).message).toBe(`delivery to http://127.0.0.1:${port}/hooks failed: the connection was refused`);
+    const hangsUp = await endpoint();
+    const other = await event(hangsUp.id);
+    answer = "hang up";
+    const closed = await failureOf(deliver(hangsUp.id, other));
+    answer = 200;
+    expect(closed).toBeInstanceOf(DeliveryFailed);
+    const [first] = await deliveries(hook.id);
+    const [second] = await deliveries(hangsUp.id);
+    expect(first).toMatchObject({ outcome: "failed", response_status: null, error: "the connection was refused" });
+    expect(second).toMatchObject({ outcome: "failed", response_status: null });
+    expect(["the connection was reset", "the connection failed"]).toContain(second.error);
+  });
+
+  it("sends nothing to a receiver the policy no longer allows, and says only that it is not allowed", async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    // Registered when allowed; the policy (or the row) changed since.
+    const port = new URL(receiverUrl).port;
+    await sql`update webhook_endpoints set url = ${`http://localhost:${port}/hooks`} where id = ${hook.id}`;
+    const before = received.length;
+    const refused = await failureOf(deliver(hook.id, eventId));
+    expect(refused).toBeInstanceOf(DeliveryFailed);
+    expect(received.length).toBe(before);
+    expect((await deliveries(hook.id))[0]).toMatchObject({ outcome: "failed", response_status: null, error: "destination not allowed" });
+  });
+
+  it("checks where a name resolves when it connects: one resolving inside is refused under a strict policy", async (context) => {
+    // This machine's own name resolves to a loopback address on most systems (/etc/hosts).
+    const name = hostname();
+    const addresses = await lookup(name, { all: true }).catch(() => []);
+    if (!addresses.length || !addresses.every((a) => isNonPublicAddress(a.address))) {
+      context.skip(`${name} does not resolve to loopback or private addresses only here`);
+    }
+    // The same parts as the gateway's, under a policy that allows no private address.
+    const store = await openStore({ databaseUrl: gw.databaseUrl, poolSize: 1 });
+    const strict = createWebhookDelivery({
+      webhooks: webhookStore(store.db, createVault(parseKeyRing(gw.keySpec))),
+      events: gw.services.events,
+      metrics: gw.services.platform.metrics,
+      network: { allowPrivate: false },
+      disableAfterMs: 3_600_000,
+    });
+    try {
+      const hook = await endpoint();
+      const eventId = await event(hook.id);
+      await sql`update webhook_endpoints set url = ${`http://${name}:${new URL(receiverUrl).port}/hooks`} where id = ${hook.id}`;
+      const before = received.length;
+      expect(await failureOf(strict.deliver({ endpointId: hook.id, eventId, attempt: 1 }))).toBeInstanceOf(DeliveryFailed);
+      expect(received.length).toBe(before);
+      const [attempt] = await deliveries(hook.id);
+      expect(attempt).toMatchObject({ outcome: "failed", response_status: null, error: "destination not allowed" });
+    } finally {
+      await strict.close();
+      await store.close();
+    }
+  });
+
+  it("signs with both secrets during a rotation's overlap, and with the new one alone once it ends, from the next delivery on", async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    // A first delivery, so this instance holds the endpoint and its secret.
+    await deliver(hook.id, eventId);
+    const overlapping = await gw.call("POST", `/webhook-endpoints/${hook.id}/rotate-secret`, { body: { overlap_seconds: 600 } });
+    expect(overlapping.status).toBe(200);
+    const before = received.length;
+    await deliver(hook.id, eventId);
+    const during = received[before]!;
+    expect(String(during.headers["webhook-signature"]).split(" ")).toHaveLength(2);
+    expect(verify(overlapping.body.secret, during.headers, during.body)).toBe(true);
+    expect(verify(hook.secret, during.headers, during.body)).toBe(true);
+    const ended = await gw.call("POST", `/webhook-endpoints/${hook.id}/rotate-secret`, { body: { overlap_seconds: 0 } });
+    await deliver(hook.id, eventId);
+    const after = received[before + 1]!;
+    expect(String(after.headers["webhook-signature"]).split(" ")).toHaveLength(1);
+    expect(verify(ended.body.secret, after.headers, after.body)).toBe(true);
+    expect(verify(overlapping.body.secret, after.headers, after.body)).toBe(false);
+    expect(verify(hook.secret, after.headers, after.body)).toBe(false);
+  });
+
+  it("sends nothing for an endpoint or event that no longer exists, even just after the endpoint was removed", async () => {
+    const hook = await endpoint();
+    const eventId = await event(hook.id);
+    const before = received.length;
+    await deliver(hook.id, randomUUID());
+    expect((await gw.call("DELETE", `/webhook-endpoints/${hook.id}`)).status).toBe(200);
+    await deliver(hook.id, eventId);
+    await deliver(randomUUID(), eventId);
+    expect(received.length).toBe(before);
+  });
+});
+
+describe("what a failed attempt says to the tenant", () => {
+  /** An error with `code`, wrapped `depth` times as undici and fetch wrap theirs. */
+  const failure = (code: unknown, depth = 0): Error => {
+    let error: Error = Object.assign(new Error("inner"), { code });
+    for (let i = 0; i < depth; i++) error = new Error("outer", { cause: error });
+    return error;
+  };
+
+  it("names each network failure it knows, wherever it is in the chain of causes (up to five deep)", () => {
+    const known: Record<string, string> = {
+      ECONNREFUSED: "the connection was refused",
+      ECONNRESET: "the connection was reset",
+      ENOTFOUND: "the host name was not found",
+      EAI_AGAIN: "the host name could not be resolved",
+      ETIMEDOUT: "the connection timed out",
+      EHOSTUNREACH: "the host is unreachable",
+      ENETUNREACH: "the network is unreachable",
+      UND_ERR_CONNECT_TIMEOUT: "the connection timed out",
+      UND_ERR_HEADERS_TIMEOUT: "no answer in time",
+      UND_ERR_BODY_TIMEOUT: "the answer's body did not arrive in time",
+      UND_ERR_SOCKET: "the connection failed",
+    };
+    for (const [code, said] of Object.entries(known)) {
+      expect(deliveryError(failure(code)), code).toBe(said);
+      expect(deliveryError(failure(code, 4)), code).toBe(said);
+      expect(deliveryError(failure(code, 5)), code).toBe("the request failed");
+    }
+  });
+
+  it("says 'destination not allowed' for a name the lookup refused, whatever else the chain holds", () => {
+    expect(deliveryError(failure("EUNIFOLD_BLOCKED"))).toBe("destination not allowed");
+    expect(deliveryError(Object.assign(new Error("outer", { cause: failure("EUNIFOLD_BLOCKED", 2) }), { code: "ECONNREFUSED" }))).toBe(
+      "destination not allowed",
+    );
+    expect(deliveryError(failure("EUNIFOLD_BLOCKED", 5))).toBe("the request failed");
+  });
+
+  it("says only that the request failed for anything else, never the error's own words", () => {
+    for (const other of [failure("EWHATEVER"), failure(42), new Error("connect to 10.0.0.7:443"), "a string", null, undefined]) {
+      expect(deliveryError(other)).toBe("the request failed");
+    }
+  });
+});
