@@ -286,7 +286,13 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
   function once(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
     const key = target.connectionId ?? `check|${target.integration.slug}|${baseUrlOf(target)}`;
     const rule = enforceRateLimits ? target.integration.rate_limit : undefined;
-    return gate.run(key, rule, () => send(target, req), req.signal);
+    // An integration without access tokens goes straight to the call: no extra step per request.
+    return gate.run(
+      key,
+      rule,
+      () => (target.integration.auth.token ? sendWithToken(target, req) : sendWith(target, req, undefined)),
+      req.signal,
+    );
   }
 
   /**
@@ -294,10 +300,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
    * to a token held from before gets one fresh token and one more try: the vendor ended it early
    * (revoked, rotated keys); a second 401 is the answer.
    */
-  async function send(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
-    const grant = target.integration.auth.token;
-    if (!grant) return sendWith(target, req, undefined);
-    const rendered = renderGrant(grant, target);
+  async function sendWithToken(target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const rendered = renderGrant(target.integration.auth.token!, target);
     const token = await tokens.get(rendered);
     const response = await sendWith(target, req, token);
     if (response.status !== 401) return response;
