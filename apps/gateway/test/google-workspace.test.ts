@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { useGatewayWithSandbox } from "./harness.ts";
+import { useGatewayWithSandbox, walkAll } from "./harness.ts";
 
 /*
  * Google Workspace, added by files alone (mappings/google-workspace/): a service account's
@@ -11,20 +11,7 @@ describe("Google Workspace by files: a delegated service account, token pages, o
   const google = () => fx.sandbox.google.tenant("acme");
   const call = (method: string, path: string, body?: unknown) =>
     fx.gw.call(method, `${path}${path.includes("?") ? "&" : "?"}connection_id=${fx.conn["google-workspace"]}`, { key: fx.apiKey, body });
-  const walk = async (path: string, limit = 200) => {
-    const out: any[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await call(
-        "GET",
-        `${path}${path.includes("?") ? "&" : "?"}limit=${limit}${cursor ? `&cursor=${cursor}` : ""}&remote_data=false`,
-      );
-      expect(page.status, JSON.stringify(page.body)).toBe(200);
-      out.push(...page.body.result);
-      cursor = page.body.next_cursor;
-    } while (cursor);
-    return out;
-  };
+  const walk = (path: string, limit?: number) => walkAll(fx.gw, fx.apiKey, fx.conn["google-workspace"], path, limit);
 
   it("walks every user once, in Google's email order, with suspended users inactive", async () => {
     const users = await walk("/unified/user-directory/users");

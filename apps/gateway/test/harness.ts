@@ -391,3 +391,23 @@ export function submitConnectForm(url: string, fields: Record<string, string>, h
     body: new URLSearchParams({ mode: "redirect", ...fields }),
   });
 }
+
+/**
+ * Every record of a unified list, following its cursors to the end (`limit` a page), for the
+ * connection given; remote_data left out. Fails the test on any answer but 200.
+ */
+export async function walkAll(gw: Gateway, apiKey: string, connectionId: string, path: string, limit = 200): Promise<any[]> {
+  const out: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await gw.call(
+      "GET",
+      `${path}${path.includes("?") ? "&" : "?"}limit=${limit}&remote_data=false&connection_id=${connectionId}${cursor ? `&cursor=${cursor}` : ""}`,
+      { key: apiKey },
+    );
+    if (page.status !== 200) throw new Error(`${path}: ${page.status} ${JSON.stringify(page.body)}`);
+    out.push(...page.body.result);
+    cursor = page.body.next_cursor;
+  } while (cursor);
+  return out;
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { useGatewayWithSandbox } from "./harness.ts";
+import { useGatewayWithSandbox, walkAll } from "./harness.ts";
 import { receiver, until } from "./webhook-receiver.ts";
 
 /*
@@ -16,17 +16,7 @@ describe("Okta by files: reads, writes, syncs and its rate-limit headers", { tim
   const okta = () => fx.sandbox.okta.tenant("acme");
   const call = (method: string, path: string, body?: unknown) =>
     fx.gw.call(method, `${path}${path.includes("?") ? "&" : "?"}connection_id=${fx.conn.okta}`, { key: fx.apiKey, body });
-  const walk = async (path: string) => {
-    const out: any[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await call("GET", `${path}?limit=180${cursor ? `&cursor=${cursor}` : ""}&remote_data=false`);
-      expect(page.status, JSON.stringify(page.body)).toBe(200);
-      out.push(...page.body.result);
-      cursor = page.body.next_cursor;
-    } while (cursor);
-    return out;
-  };
+  const walk = (path: string, limit?: number) => walkAll(fx.gw, fx.apiKey, fx.conn.okta, path, limit);
 
   it("lists every user, deactivated ones included, with Okta's statuses in the model's terms", async () => {
     const users = await walk("/unified/user-directory/users");

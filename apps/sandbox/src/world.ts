@@ -91,6 +91,19 @@ export class World {
   }
 
   /**
+   * Logs a vendor's requests that its gate does not see (a token endpoint, which authenticates
+   * by what the request carries, not by the API's key).
+   */
+  logged(vendor: Vendor): MiddlewareHandler<SandboxEnv> {
+    return async (c, next) => {
+      const record: RequestRecord = { vendor, tenant: null, method: c.req.method, path: c.req.path, status: 0 };
+      this.requests.push(record);
+      await next();
+      record.status = c.res.status;
+    };
+  }
+
+  /**
    * The middleware in front of a vendor's routes: log, authenticate (the vendor's rule), rate
    * limit per key, then draw faults for the tenant.
    */

@@ -217,12 +217,7 @@ export function googleRoutes(world: World) {
   const app = new Hono<SandboxEnv>();
 
   // Google's token endpoint (oauth2.googleapis.com/token): the JWT-bearer grant of a service account.
-  app.use("/token", async (c, next) => {
-    const record = { vendor: "google" as const, tenant: null, method: c.req.method, path: c.req.path, status: 0 };
-    world.requests.push(record);
-    await next();
-    record.status = c.res.status;
-  });
+  app.use("/token", world.logged("google"));
   app.post("/token", async (c) => {
     const form = new URLSearchParams(await c.req.text());
     const refuse = (status: 400 | 401, error: string, description: string) => c.json({ error, error_description: description }, status);

@@ -232,12 +232,7 @@ export function oktaRoutes(world: World) {
   let tokenSeconds = TOKEN_SECONDS;
 
   // The token endpoint authenticates by the client assertion, not by the API's token; it is in the request log too.
-  app.use("/oauth2/v1/token", async (c, next) => {
-    const record = { vendor: "okta" as const, tenant: null, method: c.req.method, path: c.req.path, status: 0 };
-    world.requests.push(record);
-    await next();
-    record.status = c.res.status;
-  });
+  app.use("/oauth2/v1/token", world.logged("okta"));
   app.post("/oauth2/v1/token", async (c) => {
     const form = new URLSearchParams(await c.req.text());
     const oauthError = (status: 400 | 401, error: string, description: string) => c.json({ error, error_description: description }, status);
