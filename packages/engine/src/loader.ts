@@ -92,19 +92,20 @@ export function loadIntegration(folder: string, slug: string): Integration {
   if (!parsed.success) throw new IntegrationLoadError(shown, describe(parsed.error));
   const definition = parsed.data;
   // Every auth placeholder must name a declared field, so a typo fails at start, not per call;
-  // `{{token}}` is the access token, only where the integration gets one.
+  // the headers may also name `{{token}}`, the access token, where the integration gets one.
   const { token, headers } = definition.auth;
-  const grantTemplates = token ? Object.entries(token).filter(([key]) => !["grant", "client_auth"].includes(key)) : [];
-  for (const template of [...Object.values(headers), ...grantTemplates.map(([, value]) => value as string)]) {
+  const checkTemplate = (template: string, tokenAllowed: boolean) => {
     for (const path of placeholders(template)) {
-      if (path === "token" && token && Object.values(headers).includes(template)) continue;
+      if (path === "token" && tokenAllowed) continue;
       const [scope, name] = path.split(".");
       const declared = scope === "credentials" ? definition.credentials : scope === "config" ? definition.config : undefined;
       if (!declared || !name || !Object.hasOwn(declared, name)) {
         throw new IntegrationLoadError(shown, `auth template names {{${path}}}, which is not a declared credential or config field`);
       }
     }
-  }
+  };
+  for (const template of Object.values(headers)) checkTemplate(template, token !== undefined);
+  for (const [key, value] of Object.entries(token ?? {})) if (key !== "grant" && key !== "client_auth") checkTemplate(value, false);
   // Every named JSONata file and pagination style must exist; each file compiles once, here.
   const load = mappingLoader(folder, shown);
   const { mappings } = load;

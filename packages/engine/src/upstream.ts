@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
-import { createTokenCache, readTokenAnswer, type RenderedGrant, renderGrant, TokenRefused, tokenRequest } from "./access-tokens.ts";
+import { createTokenCache, readTokenAnswer, type RenderedGrant, renderGrant, tokenRequest } from "./access-tokens.ts";
 import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
 import { createRateGate, PacingUnavailable, RateLimitedLocally, type SharedPacing } from "./rate-gate.ts";
@@ -210,8 +210,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
   const tokens = createTokenCache(fetchToken);
 
   /**
-   * One token request to the grant's endpoint, under the same network policy, timeout and body
-   * bound as any call; the answer is masked of the credentials before anything reads it.
+   * One token request to the grant's endpoint, as bounded and guarded as any call (exchange);
+   * the answer is masked of the grant's values before anything reads it.
    */
   async function fetchToken(rendered: RenderedGrant): Promise<{ token: string; expiresInMs: number }> {
     let url: URL;
@@ -220,32 +220,11 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     } catch {
       throw new UpstreamFailure("network", "the token endpoint's address is not a URL", "EUNIFOLD_BLOCKED");
     }
-    const refused = /^https?:$/.test(url.protocol) ? hostRefusal(network, url.hostname) : "not an http(s) URL";
-    if (refused) throw new UpstreamFailure("network", `${url.origin} may not be called: ${refused}`, "EUNIFOLD_BLOCKED");
+    if (!/^https?:$/.test(url.protocol))
+      throw new UpstreamFailure("network", `${url.origin} may not be called: not an http(s) URL`, "EUNIFOLD_BLOCKED");
     const { form, headers } = await tokenRequest(rendered);
-    const secrets = Object.values(rendered.values).filter((v): v is string => typeof v === "string");
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    try {
-      const response = await agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: "POST",
-        headers,
-        body: form.toString(),
-        signal: controller.signal,
-      });
-      const bytes = masked(await boundedBody(response, 1024 * 1024, url), Object.fromEntries(secrets.map((s, i) => [i, s])));
-      const contentType = response.headers["content-type"];
-      const answer = upstreamResponse(response.statusCode, typeof contentType === "string" ? { "content-type": contentType } : {}, bytes);
-      return readTokenAnswer(answer);
-    } catch (error) {
-      if (error instanceof TokenRefused) throw error;
-      if (controller.signal.aborted) throw new UpstreamFailure("timeout", `${url.origin} did not issue a token within ${timeoutMs} ms`);
-      throw asFailure(error, url);
-    } finally {
-      clearTimeout(timer);
-    }
+    const secrets = Object.fromEntries(Object.values(rendered.values).flatMap((v, i) => (typeof v === "string" ? [[i, v]] : [])));
+    return readTokenAnswer(await exchange(url, "POST", headers, form.toString(), secrets, 1024 * 1024));
   }
 
   /**
@@ -312,9 +291,6 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
 
   async function sendWith(target: UpstreamTarget, req: UpstreamRequest, token: string | undefined): Promise<UpstreamResponse> {
     const url = joinUrl(baseUrlOf(target), req.path, req.query);
-    // Address literals never reach the DNS guard, so names and literals are checked here too.
-    const refused = hostRefusal(network, url.hostname);
-    if (refused) throw new UpstreamFailure("network", `${url.origin} may not be called: ${refused}`, "EUNIFOLD_BLOCKED");
     const headers: Record<string, string> = { ...lowerCased(req.headers ?? {}), ...authHeaders(target, token) };
     let body: string | Uint8Array | undefined;
     if (req.json !== undefined) {
@@ -324,6 +300,27 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
       body = req.raw.body;
       if (req.raw.contentType) headers["content-type"] = req.raw.contentType;
     }
+    // A vendor echoing the access token hands it on no more than a credential.
+    const secrets = token ? { ...target.credentials, "": token } : target.credentials;
+    return exchange(url, req.method, headers, body, secrets, maxBodyBytes, req.signal);
+  }
+
+  /**
+   * One request and its whole answer, for API calls and token requests alike: under the network
+   * policy, bounded in time and size, aborted with the caller, and masked of `secrets`.
+   */
+  async function exchange(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | Uint8Array | undefined,
+    secrets: Record<string, string>,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<UpstreamResponse> {
+    // Address literals never reach the DNS guard, so names and literals are checked here too.
+    const refused = hostRefusal(network, url.hostname);
+    if (refused) throw new UpstreamFailure("network", `${url.origin} may not be called: ${refused}`, "EUNIFOLD_BLOCKED");
     // The whole call is bounded; the caller's signal (their disconnect) aborts it too. One
     // controller and a timer cleared when the call ends: AbortSignal.timeout would keep its timer
     // for the full timeout after every call, and with AbortSignal.any costs ~4x as much per call.
@@ -333,23 +330,19 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
-    const callerGone = () => controller.abort(req.signal?.reason);
-    if (req.signal?.aborted) callerGone();
-    else req.signal?.addEventListener("abort", callerGone, { once: true });
+    const callerGone = () => controller.abort(signal?.reason);
+    if (signal?.aborted) callerGone();
+    else signal?.addEventListener("abort", callerGone, { once: true });
     try {
       const response = await agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
-        method: req.method as "GET",
+        method: method as "GET",
         headers,
         body,
         signal: controller.signal,
       });
-      // A vendor echoing the access token hands it on no more than a credential.
-      const bytes = masked(
-        await boundedBody(response, maxBodyBytes, url),
-        token ? { ...target.credentials, "": token } : target.credentials,
-      );
+      const bytes = masked(await boundedBody(response, maxBytes, url), secrets);
       const responseHeaders: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {
         if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(", ") : value;
@@ -360,7 +353,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
       throw asFailure(error, url);
     } finally {
       clearTimeout(timer);
-      req.signal?.removeEventListener("abort", callerGone);
+      signal?.removeEventListener("abort", callerGone);
     }
   }
 

@@ -291,18 +291,16 @@ export function checkConfig(
     if (value === null) delete merged[name];
     else merged[name] = value;
   }
-  const baseUrl = merged.base_url;
-  if (typeof baseUrl === "string" && !isHttpUrl(baseUrl)) {
-    details.push({ path: `${path}.base_url`, message: "must be an absolute http(s) URL without credentials" });
-  } else {
-    // The network policy (SSRF guard) applies to the default base URL as much as to a configured one.
-    const refused = refusal(typeof baseUrl === "string" ? baseUrl : integration.base_url);
-    if (refused) details.push({ path: `${path}.base_url`, message: `refused: ${refused}` });
-  }
-  const tokenUrl = merged.token_url;
-  if (typeof tokenUrl === "string") {
-    const refused = isHttpUrl(tokenUrl) ? refusal(tokenUrl) : "must be an absolute http(s) URL without credentials";
-    if (refused) details.push({ path: `${path}.token_url`, message: isHttpUrl(tokenUrl) ? `refused: ${refused}` : refused });
+  // The network policy (SSRF guard) applies to the default base URL as much as to a configured one.
+  const urlProblem = (url: string) => {
+    if (!isHttpUrl(url)) return "must be an absolute http(s) URL without credentials";
+    const refused = refusal(url);
+    return refused ? `refused: ${refused}` : undefined;
+  };
+  const urls = { base_url: typeof merged.base_url === "string" ? merged.base_url : integration.base_url, token_url: merged.token_url };
+  for (const [name, url] of Object.entries(urls)) {
+    const problem = typeof url === "string" ? urlProblem(url) : undefined;
+    if (problem) details.push({ path: `${path}.${name}`, message: problem });
   }
   for (const [name, field] of Object.entries(integration.config)) {
     if (!options.partial && field.required && !merged[name])
