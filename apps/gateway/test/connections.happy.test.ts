@@ -152,6 +152,7 @@ describe("connections: happy paths", () => {
       "google-workspace",
       "jostle-scim",
       "jumpcloud",
+      "microsoft-entra-id",
       "okta",
       "postman-scim",
       "scim",

@@ -48,7 +48,7 @@ describe("lying upstreams: every walk ends, every answer is valid JSON or a clea
     for (const lie of lies) {
       const name = `${lie.kind}${lie.total !== undefined ? ` (${lie.total})` : ""}`;
       it(`${slug}, ${name}: the unified and proxy walks end with valid JSON and no record twice`, async () => {
-        const proxy = { jumpcloud: "systemusers", okta: "users", google: "users" }[vendor as string] ?? "Users";
+        const proxy = { jumpcloud: "systemusers", okta: "users", google: "users", entra: "users" }[vendor as string] ?? "Users";
         for (const path of [
           `/unified/user-directory/users?connection_id=${fx.conn[slug]}&limit=7`,
           `/proxy/${proxy}?connection_id=${fx.conn[slug]}&limit=7`,

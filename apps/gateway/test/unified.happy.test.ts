@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { connectSandbox, type Slug, useGatewayWithSandbox, vendors } from "./harness.ts";
+import { loadIntegrations } from "@unifold/engine";
+import { connectSandbox, mappingsDir, type Slug, useGatewayWithSandbox, vendors } from "./harness.ts";
+
+const shipped = loadIntegrations(mappingsDir);
 
 /** The unified model's user with nothing known: every field present, null or []. */
 const noUser = {
@@ -318,10 +321,14 @@ describe("unified reads over the sandbox", () => {
           jumpcloud: "systemusers?limit=100&sort=_id",
           okta: `api/v1/users?limit=100&filter=${encodeURIComponent('lastUpdated gt "1970-01-01T00:00:00.000Z"')}`,
           "google-workspace": "admin/directory/v1/users?customer=my_customer&orderBy=email&maxResults=100",
+          // The list's own $select and $expand: Graph answers other properties otherwise.
+          "microsoft-entra-id": `v1.0/users?$top=100&${new URLSearchParams(shipped.get("microsoft-entra-id")!.resources.users!.list!.query)}`,
         }[slug] ?? "Users?startIndex=1&count=100";
       const upstream = await fx.gw.call("GET", `/passthrough/${upstreamPath}&connection_id=${fx.conn[slug]}`, { key: fx.apiKey });
       const records = (
-        Array.isArray(upstream.body) ? upstream.body : (upstream.body.results ?? upstream.body.Resources ?? upstream.body.users)
+        Array.isArray(upstream.body)
+          ? upstream.body
+          : (upstream.body.results ?? upstream.body.Resources ?? upstream.body.users ?? upstream.body.value)
       ) as {
         id?: string;
         _id?: string;

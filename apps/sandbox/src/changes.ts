@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { JOSTLE_EXTENSION, type JostleTenant } from "./jostle/index.ts";
+import type { EntraTenant } from "./entra/index.ts";
 import type { GoogleTenant } from "./google/index.ts";
 import type { JumpCloudTenant } from "./jumpcloud/index.ts";
 import type { OktaTenant } from "./okta/index.ts";
@@ -216,6 +217,34 @@ export function changeGoogle(state: GoogleTenant, spec: ChangeSpec): Applied {
       isAdmin: false,
       suspended: false,
       creationTime: new Date().toISOString(),
+    });
+  });
+  return {
+    added: added.map((u) => u.id),
+    updated: chosen.updated.map((u) => u.id),
+    deactivated: chosen.deactivated.map((u) => u.id),
+    deleted: chosen.deleted.map((u) => u.id),
+  };
+}
+
+export function changeEntra(state: EntraTenant, spec: ChangeSpec): Applied {
+  const chosen = pick(state.users.all(), spec, (u) => u.accountEnabled);
+  for (const user of chosen.deleted) state.deleteUser(user.id);
+  for (const user of chosen.updated) state.putUser({ ...user, jobTitle: `${user.jobTitle ?? "Staff"}${spec.suffix ?? " II"}` });
+  for (const user of chosen.deactivated) state.putUser({ ...user, accountEnabled: false });
+  const template = state.users.all()[0]!;
+  const added = Array.from({ length: spec.add ?? 0 }, () => {
+    const tag = randomBytes(4).toString("hex");
+    const email = `joiner.${tag}@${state.domain}`;
+    return state.putUser({
+      ...template,
+      id: randomUUID(),
+      displayName: `Joiner ${tag}`,
+      mail: email,
+      mailNickname: `joiner.${tag}`,
+      userPrincipalName: email,
+      accountEnabled: true,
+      createdDateTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     });
   });
   return {

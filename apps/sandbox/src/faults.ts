@@ -2,7 +2,7 @@ import type { HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { randomSource } from "./directory.ts";
 
-export type Vendor = "jostle" | "postman" | "jumpcloud" | "okta" | "google";
+export type Vendor = "jostle" | "postman" | "jumpcloud" | "okta" | "google" | "entra";
 
 /**
  * What a fault does to a matching request:

@@ -2,10 +2,20 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type HttpBindings, serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { type Applied, type ChangeSpec, changeJostle, changeGoogle, changeJumpCloud, changeOkta, changePostman } from "./changes.ts";
+import {
+  type Applied,
+  type ChangeSpec,
+  changeEntra,
+  changeJostle,
+  changeGoogle,
+  changeJumpCloud,
+  changeOkta,
+  changePostman,
+} from "./changes.ts";
 import type { FaultSpec, Vendor } from "./faults.ts";
 import { jostleRoutes } from "./jostle/index.ts";
 import { jumpcloudRoutes } from "./jumpcloud/index.ts";
+import { entraRoutes } from "./entra/index.ts";
 import { googleRoutes } from "./google/index.ts";
 import { oktaRoutes } from "./okta/index.ts";
 import { postmanRoutes } from "./postman/index.ts";
@@ -22,6 +32,8 @@ export const BASE_PATHS = {
   jumpcloud: "/jumpcloud/api",
   okta: "/okta",
   google: "/google",
+  // Graph's host and Entra's token endpoint side by side: API paths start /v1.0, tokens /{tenant}/oauth2/v2.0/token.
+  entra: "/entra",
 } as const;
 
 export function createSandbox(options: SandboxOptions = {}) {
@@ -33,8 +45,9 @@ export function createSandbox(options: SandboxOptions = {}) {
     jumpcloud: jumpcloudRoutes(world),
     okta: oktaRoutes(world),
     google: googleRoutes(world),
+    entra: entraRoutes(world),
   };
-  const { jostle, postman, jumpcloud, okta, google } = simulators;
+  const { jostle, postman, jumpcloud, okta, google, entra } = simulators;
   const vendors = Object.keys(simulators) as Vendor[];
 
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -85,6 +98,24 @@ export function createSandbox(options: SandboxOptions = {}) {
             }),
           ),
         },
+        // Entra ID has no API keys: an app registration's client id and secret, per directory (tenant) id.
+        entra: {
+          base_url: `${origin}${BASE_PATHS.entra}`,
+          apps: Object.fromEntries(
+            world.tenants.map((t) => {
+              const app = entra.appOf(t.name);
+              return [
+                t.name,
+                {
+                  tenant_id: app.tenantId,
+                  client_id: app.clientId,
+                  client_secret: app.clientSecret,
+                  token_url: `${origin}${BASE_PATHS.entra}/${app.tenantId}/oauth2/v2.0/token`,
+                },
+              ];
+            }),
+          ),
+        },
         // JumpCloud's multi-tenant (MSP) administrators hold one key for many organizations.
         jumpcloud: {
           base_url: `${origin}${BASE_PATHS.jumpcloud}`,
@@ -104,11 +135,12 @@ export function createSandbox(options: SandboxOptions = {}) {
     if (vendor === "postman") return changePostman(postman.tenant(tenant), spec);
     if (vendor === "okta") return changeOkta(okta.tenant(tenant), spec);
     if (vendor === "google") return changeGoogle(google.tenant(tenant), spec);
+    if (vendor === "entra") return changeEntra(entra.tenant(tenant), spec);
     return changeJostle(jostle.tenant(tenant), spec);
   }
   const keysOf = (vendor: Vendor) => Object.fromEntries(world.tenants.map((t) => [t.name, world.keyFor(vendor, t.name)]));
 
-  return { app, world, jostle, postman, jumpcloud, okta, google, info, changeUsers };
+  return { app, world, jostle, postman, jumpcloud, okta, google, entra, info, changeUsers };
 }
 
 export type Sandbox = ReturnType<typeof createSandbox>;
@@ -141,6 +173,13 @@ export async function startSandbox(options: SandboxOptions & { port?: number; ho
       tenant: string,
     ): { key?: string; credentials?: Record<string, string>; config: Record<string, string> } => {
       const base_url = `${url}${BASE_PATHS[vendor]}`;
+      if (vendor === "entra") {
+        const app = sandbox.entra.appOf(tenant);
+        return {
+          credentials: { client_id: app.clientId, client_secret: app.clientSecret },
+          config: { base_url, tenant_id: app.tenantId, token_url: `${base_url}/${app.tenantId}/oauth2/v2.0/token` },
+        };
+      }
       if (vendor !== "google") return { key: sandbox.world.keyFor(vendor, tenant), config: { base_url } };
       const account = sandbox.google.serviceAccount(tenant);
       return {

@@ -48,6 +48,23 @@ export function vendorSpecs() {
     },
     "google-error",
   );
+  // Microsoft Graph: OpenAPI 3.0.4 from msgraph-sdk-powershell, trimmed to the directory paths used.
+  // Its generator marks open types with `additionalProperties: {type: object}`, meaning "more
+  // properties may follow", while Graph's own answers carry string annotations (`@odata.context`):
+  // read as JSON Schema it would refuse them, so it is read as what it means, open.
+  const open = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(open);
+    if (!node || typeof node !== "object") return node;
+    const entries = Object.entries(node).filter(
+      ([key, value]) => !(key === "additionalProperties" && JSON.stringify(value) === '{"type":"object"}'),
+    );
+    return Object.fromEntries(entries.map(([key, value]) => [key, open(value)]));
+  };
+  const graph = open(fromOpenApi30(parseYaml(readFileSync(new URL("microsoft-graph/graph-directory-trimmed.yaml", specs), "utf8")))) as {
+    paths: Record<string, Record<string, { responses: Record<string, { $ref?: string; content?: unknown }> }>>;
+    components: { responses: Record<string, { content?: unknown }> };
+  };
+  swagger.addSchema(graph, "graph");
   const cache = new Map<string, ValidateFunction>();
 
   function validator(ajv: Ajv | Ajv2020, ref: string): ValidateFunction {
@@ -83,6 +100,19 @@ export function vendorSpecs() {
     },
     googleError(body: unknown): string[] {
       return check(validator(swagger, "google-error"), body);
+    },
+    /**
+     * Errors of a Graph body against the 2XX answer of `path`/`method`, or against `default` (the
+     * error body) for a failure. Graph's answers are often shared responses (`$ref` to
+     * components/responses), followed here to their schema.
+     */
+    graph(path: string, method: string, status: number, body: unknown): string[] {
+      const key = status < 300 ? "2XX" : "default";
+      const response = graph.paths[path]?.[method]?.responses[key];
+      if (!response) throw new Error(`no ${key} answer for ${method} ${path} in the Graph document`);
+      const shared = response.$ref?.replace("#/components/responses/", "");
+      const where = shared ? pointer("components", "responses", shared) : pointer("paths", path, method, "responses", key);
+      return check(validator(swagger, `graph#/${where}/${pointer("content", "application/json", "schema")}`), body);
     },
     postman(path: string, method: string, status: number, body: unknown): string[] {
       return check(

@@ -21,7 +21,7 @@ function copyOfMappings(): string {
 describe("integration loader", () => {
   it("loads the shipped integrations", () => {
     const loaded = loadIntegrations(mappings);
-    expect([...loaded.keys()]).toEqual(["google-workspace", "jostle-scim", "jumpcloud", "okta", "postman-scim"]);
+    expect([...loaded.keys()]).toEqual(["google-workspace", "jostle-scim", "jumpcloud", "microsoft-entra-id", "okta", "postman-scim"]);
     expect(loaded.get("jumpcloud")?.config.org_id?.required).toBe(false);
   });
 

@@ -556,6 +556,71 @@ describe("link headers", () => {
   });
 });
 
+/** The next page's URL in the body, under a property whose name holds a dot, beside `value`. */
+function bodyLinkUpstream(o: { max: number; link: (from: number, size: number) => string; end?: null | "" | "absent" }): Handler {
+  return (url, _req, res) => {
+    if (!url.pathname.startsWith("/api/people")) return void res.writeHead(404).end();
+    const from = Number(url.searchParams.get("from") ?? 0);
+    const size = Number(url.searchParams.get("$top") ?? o.max);
+    if (size > o.max) return refuse(res, "too large");
+    const value = PEOPLE.slice(from, from + size);
+    const more = from + value.length < PEOPLE.length;
+    const end = o.end === "absent" ? {} : { "@odata.nextLink": o.end ?? null };
+    json(res, {
+      "@odata.context": `${origin}/api/$metadata#people`,
+      value,
+      ...(more ? { "@odata.nextLink": o.link(from + value.length, size) } : end),
+    });
+  };
+}
+
+describe("body links", () => {
+  const style = { type: "body_link", link: ["@odata.nextLink"], size_param: "$top", max: 5, records: "value" };
+  const absolute = (from: number, size: number) => `${origin}/api/people?from=${from}&$top=${size}`;
+
+  for (const end of [null, "", "absent"] as const) {
+    for (const limit of [1, 5, 7, 30]) {
+      it(`follows every link once at limit ${limit}, the last link ${JSON.stringify(end)}`, async () => {
+        handler = bodyLinkUpstream({ max: 5, link: absolute, end });
+        expectExactWalk(await walkAll(style, limit), limit);
+      });
+    }
+  }
+
+  it("reads a link at a dotted path, and follows one relative to the page it came from", async () => {
+    handler = (url, _req, res) => {
+      const from = Number(url.searchParams.get("from") ?? 0);
+      const data = PEOPLE.slice(from, from + 5);
+      const next = from + 5 < PEOPLE.length ? { next: { href: `people?from=${from + 5}` } } : {};
+      json(res, { data, _links: { self: { href: url.pathname }, ...next } });
+    };
+    expectExactWalk(await walkAll({ type: "body_link", link: "_links.next.href", max: 5, records: "data" }, 7), 7);
+    expect(seen.slice(1).map((u) => u.pathname)).toEqual(Array(seen.length - 1).fill("/api/people"));
+  });
+
+  it("sends the size and fixed query on the first request only; the links carry theirs", async () => {
+    handler = bodyLinkUpstream({ max: 5, link: absolute });
+    await page({ ...style, query: { $select: "id" } }, 12, undefined, { query: { $filter: "x" } });
+    expect(seen.map((u) => decodeURIComponent(u.search))).toEqual(["?$select=id&$filter=x&$top=5", "?from=5&$top=5", "?from=10&$top=5"]);
+  });
+
+  it("refuses a next link leaving the connection's base URL, and one the upstream answers again", async () => {
+    for (const away of ["http://127.0.0.2:1/api/people?from=5", `${origin}/apiary/people?from=5`]) {
+      handler = bodyLinkUpstream({ max: 5, link: () => away });
+      await expect(page(style, 10), away).rejects.toThrow(/leaves the connection's base URL/);
+    }
+    handler = bodyLinkUpstream({ max: 5, link: () => `${origin}/api/people?from=0` });
+    await expect(page(style, 20)).rejects.toThrow(UpstreamShapeError);
+  });
+
+  it("ends where the link's path leads to something other than a link", async () => {
+    for (const link of [{ href: "x" }, 5, ["x"]]) {
+      handler = (_url, _req, res) => json(res, { value: PEOPLE.slice(0, 3), "@odata.nextLink": link });
+      expect(await page(style, 10)).toMatchObject({ next: undefined });
+    }
+  });
+});
+
 describe("where the records and the total are", () => {
   const style = { offset_param: "skip", limit_param: "take", max: 10, records: "data", total: "total" };
   const reads = { parsed: readList, "with bytes": readListWithBytes } as const;
@@ -736,6 +801,12 @@ describe("declaring a style in integration.yaml", () => {
     expect(refused.error?.issues.map((issue) => issue.message)).toEqual(["a dotted path such as meta.next_cursor"]);
   });
 
+  it("a body link is a dotted path or the property names, for a name that holds a dot", () => {
+    const link = (path: unknown) => paginationStyle.safeParse({ type: "body_link", link: path, max: 10 }).success;
+    expect(["next", "_links.next.href", ["@odata.nextLink"], ["a", "b.c"]].map(link)).toEqual([true, true, true, true]);
+    expect(["", "meta..next", [], [""], ["a", 1], 5].map(link)).toEqual(Array(6).fill(false));
+  });
+
   it("refuses what would make a walk go wrong: no positive whole maximum, an unknown field, an unknown type, a base other than 0 or 1", () => {
     const bad = [
       { offset_param: "skip", limit_param: "limit", max: 0 },
@@ -749,6 +820,8 @@ describe("declaring a style in integration.yaml", () => {
       { type: "link_header", max: 10, page_param: "page" },
       { type: "cursor", max: 10 },
       { type: "link_header", max: 10, query: { sort: 1 } },
+      { type: "body_link", max: 10 },
+      { type: "body_link", link: "next", token_param: "t", max: 10 },
       null,
       "offset",
     ];

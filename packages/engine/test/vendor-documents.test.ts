@@ -26,6 +26,10 @@ const ok = (name: string) => ({ $ref: `#/components/schemas/${name}`, components
 const googleSchemas = fromGoogleDiscovery(
   JSON.parse(docs("google/admin-directory-v1-trimmed.json")) as { schemas: Record<string, unknown> },
 );
+// Microsoft Graph's open types (`additionalProperties: {type: object}`) would make the faker invent
+// objects for any property name: records are generated from the declared properties only.
+const graph = fromOpenApi30(parseYaml(docs("microsoft-graph/graph-directory-trimmed.yaml")) as { components: object });
+const ms = (name: string) => ({ $ref: `#/components/schemas/microsoft.graph.${name}`, components: graph.components });
 const gw = (name: string) => ({ $ref: `#/definitions/${name}`, definitions: googleSchemas });
 
 /** Each integration's resources, and the vendor schema of the record its mapping reads. */
@@ -67,6 +71,8 @@ const sources: Record<string, Partial<Record<UnifiedResource, object>>> = {
     },
     organizations: gw("OrgUnit"),
   },
+  // Group members are listed through the user cast: whole users.
+  "microsoft-entra-id": { users: ms("user"), groups: ms("group"), group_members: ms("user"), organizations: ms("organization") },
 };
 
 const ROUNDS = 60;

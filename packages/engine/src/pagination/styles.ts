@@ -59,12 +59,18 @@ const page = z
   })
   .strict();
 
+/** Where a value sits in an answer: a dotted path, or the property names when one holds a dot (`["@odata.nextLink"]`). */
+const bodyPath = z.union([
+  z.string().regex(/^[\w$@-]+(\.[\w$@-]+)*$/, "a dotted path such as meta.next_cursor"),
+  z.array(z.string().min(1)).min(1),
+]);
+
 /** A next-page token read from the body (by a dotted path) and sent back as a query parameter. */
 const bodyToken = z
   .object({
     type: z.literal("body_token"),
-    /** Dotted path to the token in the answer, e.g. `nextPageToken` or `meta.next_cursor`; absent or empty at the end. */
-    token: z.string().regex(/^[\w$@-]+(\.[\w$@-]+)*$/, "a dotted path such as meta.next_cursor"),
+    /** Where the token sits in the answer, e.g. `nextPageToken` or `meta.next_cursor`; absent or empty at the end. */
+    token: bodyPath,
     token_param: z.string(),
     size_param: z.string().optional(),
     ...common,
@@ -81,15 +87,31 @@ const linkHeader = z
   })
   .strict();
 
+/**
+ * The next page's URL in the body (`@odata.nextLink`, `_links.next.href`): followed as given,
+ * exactly as a Link header's, and only while it stays under the connection's base URL.
+ */
+const bodyLink = z
+  .object({
+    type: z.literal("body_link"),
+    /** Where the link sits in the answer; absent, null or empty on the last page. */
+    link: bodyPath,
+    /** Sent on the first request only: later pages' links carry their own. */
+    size_param: z.string().optional(),
+    ...common,
+  })
+  .strict();
+
 /** A declared style without `type` is an offset style, as every style was before types existed. */
 export const paginationStyle = z.preprocess(
   (value) => (value && typeof value === "object" && !("type" in value) ? { ...value, type: "offset" } : value),
-  z.union([offset, scim, page, bodyToken, linkHeader]),
+  z.union([offset, scim, page, bodyToken, linkHeader, bodyLink]),
 );
 
 export type OffsetPagination = z.infer<typeof offset>;
 export type PagePagination = z.infer<typeof page>;
 export type BodyTokenPagination = z.infer<typeof bodyToken>;
 export type LinkHeaderPagination = z.infer<typeof linkHeader>;
+export type BodyLinkPagination = z.infer<typeof bodyLink>;
 export type PaginationStyle = z.infer<typeof paginationStyle>;
-export const paginationTypes = ["offset", "scim", "page", "body_token", "link_header"] as const;
+export const paginationTypes = ["offset", "scim", "page", "body_token", "link_header", "body_link"] as const;

@@ -9,7 +9,14 @@ import {
   type UpstreamResponse,
   type UpstreamTarget,
 } from "../upstream.ts";
-import type { BodyTokenPagination, LinkHeaderPagination, OffsetPagination, PagePagination, PaginationStyle } from "./styles.ts";
+import type {
+  BodyLinkPagination,
+  BodyTokenPagination,
+  LinkHeaderPagination,
+  OffsetPagination,
+  PagePagination,
+  PaginationStyle,
+} from "./styles.ts";
 import type { View } from "./views.ts";
 
 /**
@@ -178,7 +185,19 @@ interface Pages {
   records: string | undefined;
 }
 
-function pagesOf(style: PagePagination | BodyTokenPagination | LinkHeaderPagination, target: UpstreamTarget, req: ListRequest): Pages {
+/** The value at a dotted path (or at the listed property names) of an answer's body. */
+function atPath(body: unknown, path: string | string[]): unknown {
+  let value = body;
+  for (const step of typeof path === "string" ? path.split(".") : path)
+    value = value && typeof value === "object" ? (value as Record<string, unknown>)[step] : undefined;
+  return value;
+}
+
+function pagesOf(
+  style: PagePagination | BodyTokenPagination | LinkHeaderPagination | BodyLinkPagination,
+  target: UpstreamTarget,
+  req: ListRequest,
+): Pages {
   const sized = (size: number): Record<string, string> => (style.size_param ? { [style.size_param]: String(size) } : {});
   if (style.type === "page") {
     // Page boundaries must not move between calls, so every page is asked at the same size.
@@ -198,15 +217,13 @@ function pagesOf(style: PagePagination | BodyTokenPagination | LinkHeaderPaginat
     };
   }
   if (style.type === "body_token") {
-    const path = style.token.split(".");
     return {
       request: (key, size) => ({
         path: req.path,
         query: { ...style.query, ...req.query, ...(key !== undefined && { [style.token_param]: String(key) }), ...sized(size) },
       }),
       after: (response) => {
-        let value: unknown = response.body;
-        for (const step of path) value = value && typeof value === "object" ? (value as Record<string, unknown>)[step] : undefined;
+        const value = atPath(response.body, style.token);
         if (typeof value === "number" && Number.isFinite(value)) return String(value);
         return typeof value === "string" && value !== "" ? value : undefined;
       },
@@ -227,9 +244,7 @@ function pagesOf(style: PagePagination | BodyTokenPagination | LinkHeaderPaginat
       return { path: url.pathname, query };
     },
     after: (response, key) => {
-      const header = response.headers.link;
-      if (!header) return undefined;
-      const next = LinkHeader.parse(header).rel("next")[0]?.uri;
+      const next = nextLink(response, style);
       if (!next) return undefined;
       const { path, query } =
         key === undefined ? { path: req.path, query: { ...style.query, ...req.query } } : { path: String(key), query: {} };
@@ -242,6 +257,16 @@ function pagesOf(style: PagePagination | BodyTokenPagination | LinkHeaderPaginat
     totals: undefined,
     records: style.records,
   };
+}
+
+/** The next page's link, from a Link header or from the body; undefined on the last page. */
+function nextLink(response: UpstreamResponse, style: LinkHeaderPagination | BodyLinkPagination): string | undefined {
+  if (style.type === "body_link") {
+    const link = atPath(response.body, style.link);
+    return typeof link === "string" && link !== "" ? link : undefined;
+  }
+  const header = response.headers.link;
+  return header ? LinkHeader.parse(header).rel("next")[0]?.uri : undefined;
 }
 
 /**

@@ -3,9 +3,9 @@
  * its Filter compiles to a lossy object form (DNF arrays, `not` folded into leaves) that is not a
  * tree we can translate to SQL; it has no schema, so `USERNAME eq "Jane"` and userName's
  * caseExact=false both fail to match; it accepts `userName eq` with no value and refuses JSON
- * escapes (`"a\"b"`). Its PatchOp refuses a path spelled `USERNAME`, answers noTarget for Entra's
+ * escapes (`"a\"b"`). Its PatchOp refuses a path spelled `USERNAME`, answers noTarget for an identity provider's
  * `emails[type eq "work"].value` on a user with no work email, stores `""` instead of clearing,
- * duplicates a member added twice, refuses Entra's "False", and applies to its own class instances
+ * duplicates a member added twice, refuses a provider's "False", and applies to its own class instances
  * through an async API and a global schema registry. Thin normalisation in front of it would have
  * meant parsing every path ourselves anyway, which is most of this file.
  */
@@ -161,7 +161,7 @@ function createParser(text: string, problem: ScimType) {
       next++;
       const inner = or(depth + 1, true);
       expect("]", "']'");
-      // `emails[type eq "work"].value eq "x"` (Entra's matching attribute) reads as `emails[type eq "work" and value eq "x"]`.
+      // `emails[type eq "work"].value eq "x"` (an identity provider's matching attribute) reads as `emails[type eq "work" and value eq "x"]`.
       const sub = peek();
       if (sub?.kind === "sub") {
         next++;

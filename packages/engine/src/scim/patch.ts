@@ -23,7 +23,7 @@ export interface PatchOperation {
   value?: unknown;
 }
 
-/** The operations of a PatchOp request body (RFC 7644 §3.5.2), op names lower-cased (Entra sends "Replace"). */
+/** The operations of a PatchOp request body (RFC 7644 §3.5.2), op names lower-cased (clients send "Replace"). */
 export function readPatchRequest(body: unknown): PatchOperation[] {
   if (!isRecord(body)) throw new ScimProblem("invalidSyntax", "a PATCH body must be a PatchOp JSON object");
   const schemas = readCaseInsensitive(body, "schemas");
@@ -96,7 +96,7 @@ function matching(elements: unknown[], target: Target): unknown[] {
 }
 
 /**
- * A path into a schema extension this service does not know (Entra's
+ * A path into a schema extension this service does not know (an identity provider's
  * `urn:…:CustomExtensionName:2.0:User:costCenter`, or the whole extension object): kept as sent,
  * as a POST keeps it, so a provider's custom attributes never block an update. Answers whether
  * the path was one; known schemas and filtered paths are left to the schema-checked path.
@@ -212,14 +212,14 @@ function applyOperation(doc: ScimResource, op: PatchOperation["op"], target: Tar
     if (op === "remove" || clears(value)) {
       if (!sub) return store(elements.filter((element) => !selected.includes(element)));
       for (const element of selected) if (isRecord(element)) setSub(element, sub, null);
-      // An element whose value was cleared (Entra's `Replace emails[type eq "work"].value ""`) is gone.
+      // An element whose value was cleared (an identity provider's `Replace emails[type eq "work"].value ""`) is gone.
       return store(elements.filter((element) => !(selected.includes(element) && sub.name === "value") && !isUnassigned(element)));
     }
     if (sub) {
       const next = coerceValue(value, sub);
       if (selected.length === 0) {
-        // RFC 7644 §3.5.2.3 says noTarget, but Entra sends `Replace emails[type eq "work"].value` for a user
-        // with no work email yet, and Microsoft's SCIMReferenceCode creates the element: so do we.
+        // RFC 7644 §3.5.2.3 says noTarget, but identity providers send `Replace emails[type eq "work"].value` for a user
+        // with no work email yet, and the reference SCIM server of one of them creates the element: so do we.
         const created = elementFromFilter(target.filter, attribute);
         if (!created)
           throw new ScimProblem("noTarget", `'${target.text}' matches no element, and its filter does not describe one to create`);
@@ -271,7 +271,7 @@ function applyOperation(doc: ScimResource, op: PatchOperation["op"], target: Tar
   }
 
   if (op === "remove" && attribute.multiValued && value !== undefined && value !== null) {
-    // Entra's default job removes members as {"path":"members","value":[{"value":"u1"}]}: remove those, not the list.
+    // One identity provider's default job removes members as {"path":"members","value":[{"value":"u1"}]}: remove those, not the list.
     const gone = coerceValues(value, attribute);
     return store(asArray(current).filter((element) => !gone.some((item) => sameElement(element, item, attribute))));
   }
@@ -309,11 +309,11 @@ const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : i
  * the first refused operation throws a ScimProblem and nothing is applied. `changed` is false
  * when the result equals the input, so a no-change PATCH announces nothing.
  *
- * Beyond the RFC, for the clients that exist: op names in any case (Entra "Replace"); a
- * path-less value whose keys are paths (Entra `{"name.givenName": …}`) or extension URNs;
+ * Beyond the RFC, for the clients that exist: op names in any case ("Replace"); a
+ * path-less value whose keys are paths (`{"name.givenName": …}`) or extension URNs;
  * "True"/"False" for boolean attributes; "" and null both clear; readOnly attributes in a
  * path-less value are ignored when unchanged (a group renamed with `{id, displayName}`);
- * members removed by a value array (Entra); a value filter with `.sub` creates the element
+ * members removed by a value array; a value filter with `.sub` creates the element
  * it does not find.
  */
 export function applyPatch(

@@ -33,7 +33,7 @@ export function coerceValue(value: unknown, attribute: AttributeDefinition): unk
   switch (attribute.type) {
     case "boolean":
       if (typeof value === "boolean") return value;
-      // Entra's default job sends "True"/"False" as strings; only a boolean attribute turns them into booleans.
+      // One identity provider's default job sends "True"/"False" as strings; only a boolean attribute turns them into booleans.
       if (typeof value === "string" && /^(true|false)$/i.test(value)) return value.toLowerCase() === "true";
       return refuse("a boolean");
     case "integer":
@@ -44,9 +44,9 @@ export function coerceValue(value: unknown, attribute: AttributeDefinition): unk
       return typeof value === "string" && !Number.isNaN(instantOf(value)) ? value : refuse("an xsd:dateTime such as 2024-05-13T04:42:34Z");
     case "complex": {
       const subAttributes = attribute.subAttributes ?? [];
-      // Microsoft's tutorial adds the manager as a one-element list: for a single-valued attribute, that element.
+      // One identity provider's tutorial adds the manager as a one-element list: for a single-valued attribute, that element.
       if (!attribute.multiValued && Array.isArray(value) && value.length === 1) return coerceValue(value[0], attribute);
-      // Entra sets the enterprise manager as a bare id string: that is the manager's `value`.
+      // One identity provider sets the enterprise manager as a bare id string: that is the manager's `value`.
       if (typeof value === "string" && findAttribute(subAttributes, "value")) return { value };
       if (!isRecord(value)) return refuse("an object of sub-attributes");
       const element: Record<string, unknown> = {};
@@ -131,7 +131,7 @@ export function normaliseResource(body: unknown, resourceType: ScimResourceType)
     if (key.toLowerCase() === "schemas") continue;
     const extension = resourceType.extensions.find((schema) => schema.id.toLowerCase() === key.toLowerCase());
     if (!extension && /^urn:/i.test(key) && isRecord(value)) {
-      // A schema extension this service does not know (Entra's custom extension, an app's own
+      // A schema extension this service does not know (an identity provider's custom extension, an app's own
       // namespace): kept as sent, so a provider's extra attributes never block a user.
       custom[key] = value;
       continue;

@@ -272,7 +272,7 @@ export function lookupAttribute(
   resourceType: ScimResourceType,
   written: string,
 ): { schema: SchemaDefinition; attribute: AttributeDefinition; subAttribute?: AttributeDefinition } | undefined {
-  // Entra lists attributes flattened like `emails[type eq "work"].value`: the filter does not change the definition.
+  // Identity providers list attributes flattened like `emails[type eq "work"].value`: the filter does not change the definition.
   const path = written.replace(/\[[^\]]*\]/, "");
   const colon = path.lastIndexOf(":");
   const urn = colon >= 0 ? path.slice(0, colon) : undefined;

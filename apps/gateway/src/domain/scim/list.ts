@@ -35,7 +35,7 @@ function paging(query: ListQuery) {
  */
 function narrowing(filter: ResolvedFilter, endpoint: Endpoint): ScimWhere | undefined {
   if (filter.kind === "and") return narrowing(filter.left, endpoint) ?? narrowing(filter.right, endpoint);
-  // Entra's matching on `emails[type eq "work"].value eq "…"` (or `emails.value eq "…"`): any email with that value.
+  // An identity provider's matching on `emails[type eq "work"].value eq "…"` (or `emails.value eq "…"`): any email with that value.
   if (filter.kind === "valuePath" && filter.path.attribute.name === "emails") return emailIn(filter.filter);
   if (filter.kind === "compare" && filter.path.attribute.name === "emails" && filter.path.sub?.name === "value") return emailIn(filter);
   if (filter.kind !== "compare" || filter.op !== "eq" || typeof filter.value !== "string" || filter.path.sub || filter.path.extension)

@@ -39,7 +39,7 @@ export class ScimRefusal extends Error {
 
 export const notFound = (endpoint: Endpoint, id: string) => new ScimRefusal(404, `no ${resourceTypes[endpoint].name} with id ${id}`);
 
-/** The unique name of a resource, lower-cased: a User's userName, a Group's displayName (RFC 7643 §4.1.1, Entra's rule for groups). */
+/** The unique name of a resource, lower-cased: a User's userName, a Group's displayName (RFC 7643 §4.1.1, and identity providers' rule for groups). */
 export function nameKeyOf(endpoint: Endpoint, resource: Record<string, unknown>): string {
   const name = endpoint === "Users" ? resource.userName : resource.displayName;
   if (typeof name !== "string" || name.trim() === "")
