@@ -162,7 +162,11 @@ describe("connections: happy paths", () => {
     expect(okta).toMatchObject({
       credential_fields: [{ name: "api_token", required: true }],
       config_fields: [{ name: "base_url", required: true, placeholder: "https://acme.okta.com" }],
-      resources: { users: ["list", "get", "create", "update", "delete"], groups: ["list", "get", "create", "update", "delete"] },
+      // `delta`: a sync reads only what changed since its last run.
+      resources: {
+        users: ["list", "get", "create", "update", "delete", "delta"],
+        groups: ["list", "get", "create", "update", "delete", "delta"],
+      },
     });
   });
 });

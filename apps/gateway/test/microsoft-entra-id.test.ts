@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useGatewayWithSandbox, walkAll } from "./harness.ts";
+import { idsOf, receiver, until } from "./webhook-receiver.ts";
 
 /*
  * Microsoft Entra ID, added by files alone (mappings/microsoft-entra-id/): an app's client
@@ -7,7 +8,7 @@ import { useGatewayWithSandbox, walkAll } from "./harness.ts";
  * the manager expanded, writes answered 204 and read back, members added by reference.
  */
 describe("Microsoft Entra ID by files: client credentials, next links in the body, references", { timeout: 120_000 }, () => {
-  const fx = useGatewayWithSandbox({ tenants: { acme: 640 }, connect: { "microsoft-entra-id": "entra" } });
+  const fx = useGatewayWithSandbox({ tenants: { acme: 640 }, gateway: { jobs: true }, connect: { "microsoft-entra-id": "entra" } });
   const entra = () => fx.sandbox.entra.tenant("acme");
   const call = (method: string, path: string, body?: unknown) =>
     fx.gw.call(method, `${path}${path.includes("?") ? "&" : "?"}connection_id=${fx.conn["microsoft-entra-id"]}`, { key: fx.apiKey, body });
@@ -107,5 +108,92 @@ describe("Microsoft Entra ID by files: client credentials, next links in the bod
     expect(JSON.stringify(wrongSecret.body)).not.toContain("not-the-secret");
     const unknownApp = await connect({ ...credentials!, client_id: "00000000-0000-0000-0000-000000000000" });
     expect(unknownApp.status).toBe(400);
+  });
+
+  describe("syncs by delta query", () => {
+    let hooks: Awaited<ReturnType<typeof receiver>>;
+    beforeAll(async () => {
+      hooks = await receiver();
+    });
+    afterAll(() => hooks?.close());
+
+    it("a run after the first reads only the delta, announcing exactly what changed, the deleted included", async () => {
+      const endpoint = await fx.gw.call("POST", "/webhook-endpoints", {
+        key: fx.apiKey,
+        body: {
+          url: hooks.url,
+          tenant_id: "acme",
+          events: ["user.created", "user.updated", "user.deactivated", "user.deleted", "group.created", "group.updated", "group.deleted"],
+        },
+      });
+      expect(endpoint.status, JSON.stringify(endpoint.body)).toBe(201);
+      const sync = await fx.gw.call("POST", "/syncs", {
+        key: fx.apiKey,
+        body: { connection_id: fx.conn["microsoft-entra-id"], resources: ["users", "groups"], interval: 3_600 },
+      });
+      expect(sync.status, JSON.stringify(sync.body)).toBe(201);
+      expect(sync.body.full_interval).toBe(86_400);
+      const runs = async () => (await fx.gw.call("GET", `/syncs/${sync.body.id}/runs`, { key: fx.apiKey })).body.result as any[];
+      const finished = async (count: number) => {
+        await until(async () => (await runs()).filter((r) => r.status !== "running").length >= count);
+        return (await runs())[count - 1];
+      };
+      const everyone = entra().users.all().length + entra().groups.all().length;
+      // The first run is a delta round without a link: every record, and the link of the next round.
+      expect(await finished(1)).toMatchObject({ status: "succeeded", counts: { added: everyone, full_walks: 2, delta_reads: 0 } });
+      await until(() => hooks.unique().size >= everyone);
+
+      const managerOf = new Map(
+        entra()
+          .users.all()
+          .map((u) => [u.id, u.managerId]),
+      );
+      const applied = fx.sandbox.changeUsers("entra", "acme", { add: 2, update: 2, deactivate: 2, delete: 2 });
+      // The deleted users' reports lost their manager: changed too, as Graph's delta shows them (a
+      // deactivated one is both deactivated and updated).
+      const reports = [...managerOf]
+        .filter(([id, manager]) => applied.deleted.includes(manager!) && !applied.deleted.includes(id))
+        .map(([id]) => id);
+      const orphaned = reports.filter((id) => !applied.updated.includes(id));
+      const changedAlone = orphaned.filter((id) => !applied.deactivated.includes(id));
+      const before = hooks.unique().size;
+      fx.sandbox.world.requests.length = 0;
+      await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: fx.apiKey });
+      // Two users left groups as they were deleted: those groups are in the groups' delta, unchanged in the model.
+      expect(await finished(2)).toMatchObject({
+        status: "succeeded",
+        counts: { added: 2, updated: 4 + changedAlone.length, deleted: 2, delta_reads: 2, full_walks: 0 },
+      });
+      // One page of each delta, and nothing else.
+      const asked = fx.sandbox.world.requests.filter((r) => r.vendor === "entra").map((r) => r.path);
+      expect(asked.sort()).toEqual(["/entra/v1.0/groups/delta", "/entra/v1.0/users/delta"]);
+      await until(() => hooks.unique().size >= before + 8 + orphaned.length);
+      const fresh = [...hooks.unique().values()].slice(before);
+      expect(idsOf(fresh, "user.created")).toEqual([...applied.added].sort());
+      expect(idsOf(fresh, "user.updated")).toEqual([...applied.updated, ...orphaned].sort());
+      expect(idsOf(fresh, "user.deactivated")).toEqual([...applied.deactivated].sort());
+      expect(idsOf(fresh, "user.deleted")).toEqual([...applied.deleted].sort());
+      expect(fresh).toHaveLength(8 + orphaned.length);
+
+      // A delta link the vendor no longer honours (410 Gone): that resource is walked in full instead.
+      fx.sandbox.fault({ vendor: "entra", kind: "status", status: 410, path: "/users/delta", count: 1 });
+      // Someone who manages no one: the full walk finds exactly one change.
+      const gone = entra()
+        .users.all()
+        .find(
+          (u) =>
+            !entra()
+              .users.all()
+              .some((r) => r.managerId === u.id),
+        )!;
+      entra().deleteUser(gone.id);
+      await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: fx.apiKey });
+      expect(await finished(3)).toMatchObject({
+        status: "succeeded",
+        counts: { added: 0, updated: 0, deleted: 1, full_walks: 1, delta_reads: 1 },
+      });
+      await until(() => hooks.unique().size >= before + 9 + orphaned.length);
+      expect([...hooks.unique().values()].at(-1)!.event).toMatchObject({ type: "user.deleted", data: { id: gone.id } });
+    });
   });
 });

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useGatewayWithSandbox, walkAll } from "./harness.ts";
-import { receiver, until } from "./webhook-receiver.ts";
+import { idsOf, receiver, until } from "./webhook-receiver.ts";
 
 /*
  * Okta, added by files alone (mappings/okta/): what its API does differently from the other
  * directories, end to end through the gateway and the simulator.
  */
 describe("Okta by files: reads, writes, syncs and its rate-limit headers", { timeout: 120_000 }, () => {
-  const fx = useGatewayWithSandbox({ tenants: { acme: 450 }, gateway: { jobs: true }, connect: { okta: "okta" } });
+  const fx = useGatewayWithSandbox({ tenants: { acme: 450 }, gateway: { jobs: true }, connect: { okta: "okta" }, sql: true });
   let hooks: Awaited<ReturnType<typeof receiver>>;
   beforeAll(async () => {
     hooks = await receiver();
@@ -175,7 +175,7 @@ describe("Okta by files: reads, writes, syncs and its rate-limit headers", { tim
     }
   });
 
-  it("a sync announces joiners, changes, suspensions and leavers as for any directory", async () => {
+  it("a sync reads only the users changed since its last run, and a full walk finds those deleted outright", async () => {
     const endpoint = await fx.gw.call("POST", "/webhook-endpoints", {
       key: fx.apiKey,
       body: { url: hooks.url, tenant_id: "acme", events: ["user.created", "user.updated", "user.deactivated", "user.deleted"] },
@@ -193,19 +193,30 @@ describe("Okta by files: reads, writes, syncs and its rate-limit headers", { tim
 
     const applied = fx.sandbox.changeUsers("okta", "acme", { add: 2, update: 2, deactivate: 2, delete: 2 });
     const before = hooks.unique().size;
+    fx.sandbox.world.requests.length = 0;
     await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: fx.apiKey });
     await until(async () => (await runs()).filter((r) => r.status !== "running").length === 2);
+    // Only what changed since the first run's start (less a margin), by Okta's own filter.
+    expect((await runs())[1]).toMatchObject({
+      status: "succeeded",
+      counts: { added: 2, updated: 4, deleted: 0, unchanged: 0, delta_reads: 1 },
+    });
+    const asked = fx.sandbox.world.requests.filter((r) => r.vendor === "okta" && r.path === "/okta/api/v1/users");
+    expect(asked).toHaveLength(1);
+    await until(() => hooks.unique().size >= before + 6);
+    const delta = [...hooks.unique().values()].slice(before);
+    expect(idsOf(delta, "user.created")).toEqual([...applied.added].sort());
+    expect(idsOf(delta, "user.updated")).toEqual([...applied.updated].sort());
+    expect(idsOf(delta, "user.deactivated")).toEqual([...applied.deactivated].sort());
+    // A user deleted outright is not in a changed-since list: the next full walk announces it.
+    expect(delta).toHaveLength(6);
+    await fx.sql`update syncs set delta = jsonb_set(delta, '{users,fullAt}', '"2000-01-01T00:00:00.000Z"') where id = ${sync.body.id}`;
+    await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: fx.apiKey });
+    await until(async () => (await runs()).filter((r) => r.status !== "running").length === 3);
+    expect((await runs())[2]).toMatchObject({ status: "succeeded", counts: { added: 0, updated: 0, deleted: 2, full_walks: 1 } });
     await until(() => hooks.unique().size >= before + 8);
-    const fresh = [...hooks.unique().values()].slice(before);
-    const byType = (type: string) =>
-      fresh
-        .filter((r) => r.event.type === type)
-        .map((r) => r.event.data.id as string)
-        .sort();
-    expect(byType("user.created")).toEqual([...applied.added].sort());
-    expect(byType("user.updated")).toEqual([...applied.updated].sort());
-    expect(byType("user.deactivated")).toEqual([...applied.deactivated].sort());
-    expect(byType("user.deleted")).toEqual([...applied.deleted].sort());
-    expect(fresh).toHaveLength(8);
+    const full = [...hooks.unique().values()].slice(before + 6);
+    expect(idsOf(full, "user.deleted")).toEqual([...applied.deleted].sort());
+    expect(full).toHaveLength(2);
   });
 });

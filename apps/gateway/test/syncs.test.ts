@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectSandbox, startGateway, useGatewayWithSandbox } from "./harness.ts";
-import { receiver, until, verify } from "./webhook-receiver.ts";
+import { idsOf, receiver, until, verify } from "./webhook-receiver.ts";
 
 describe("syncs and change webhooks", { timeout: 300_000 }, () => {
   const fx = useGatewayWithSandbox({ tenants: { acme: 2_000 }, gateway: { jobs: true }, connect: false });
@@ -54,17 +54,12 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     await until(() => hooks.unique().size >= before + 21);
     await sleep(300); // nothing more should come
     const fresh = [...hooks.unique().values()].slice(before);
-    const byType = (type: string) =>
-      fresh
-        .filter((r) => r.event.type === type)
-        .map((r) => r.event.data.id as string)
-        .sort();
     expect(fresh).toHaveLength(21);
-    expect(byType("user.created")).toEqual([...applied.added].sort());
-    expect(byType("user.updated")).toEqual([...applied.updated].sort());
-    expect(byType("user.deactivated")).toEqual([...applied.deactivated].sort());
-    expect(byType("user.deleted")).toEqual([...applied.deleted].sort());
-    expect(byType("sync.completed")).toHaveLength(1);
+    expect(idsOf(fresh, "user.created")).toEqual([...applied.added].sort());
+    expect(idsOf(fresh, "user.updated")).toEqual([...applied.updated].sort());
+    expect(idsOf(fresh, "user.deactivated")).toEqual([...applied.deactivated].sort());
+    expect(idsOf(fresh, "user.deleted")).toEqual([...applied.deleted].sort());
+    expect(idsOf(fresh, "sync.completed")).toHaveLength(1);
     for (const r of fresh.filter((f) => f.event.type === "user.updated")) expect(r.event.data.changed_fields).toEqual(["title"]);
     for (const r of fresh.filter((f) => f.event.type === "user.deactivated")) expect(r.event.data.status).toBe("inactive");
     // A version past the first: a receiver can drop anything older than what it holds.

@@ -20,7 +20,7 @@ export function verify(secret: string, headers: Record<string, string | string[]
     });
 }
 
-interface Received {
+export interface Received {
   headers: Record<string, string | string[] | undefined>;
   body: string;
   event: { id: string; type: string; version: number | null; data: Record<string, any> };
@@ -56,3 +56,11 @@ export const until = async (check: () => Promise<boolean> | boolean, ms = 60_000
     await sleep(50);
   }
 };
+
+/** The record ids of the events of one type among those received, sorted. */
+export function idsOf(received: Received[], type: string): string[] {
+  return received
+    .filter((r) => r.event.type === type)
+    .map((r) => r.event.data.id as string)
+    .sort();
+}

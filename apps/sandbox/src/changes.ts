@@ -228,7 +228,7 @@ export function changeGoogle(state: GoogleTenant, spec: ChangeSpec): Applied {
 }
 
 export function changeEntra(state: EntraTenant, spec: ChangeSpec): Applied {
-  const chosen = pick(state.users.all(), spec, (u) => u.accountEnabled);
+  const chosen = pick(state.users.all(), spec, (u) => u.accountEnabled && u.externalUserState === null);
   for (const user of chosen.deleted) state.deleteUser(user.id);
   for (const user of chosen.updated) state.putUser({ ...user, jobTitle: `${user.jobTitle ?? "Staff"}${spec.suffix ?? " II"}` });
   for (const user of chosen.deactivated) state.putUser({ ...user, accountEnabled: false });

@@ -136,6 +136,17 @@ export const syncStatuses = ["active", "paused"] as const;
 export type SyncStatus = (typeof syncStatuses)[number];
 
 /** A connection's resources copied on a schedule, with what changed sent as events. */
+/**
+ * Where a sync reads one resource's changes from next: the link a delta round ended with, or the
+ * time the last complete run started (for a list filtered by `updated_after`); and when the last
+ * full walk completed.
+ */
+export interface SyncDelta {
+  link?: string;
+  since?: string;
+  fullAt?: string;
+}
+
 export const syncs = pgTable(
   "syncs",
   {
@@ -148,6 +159,10 @@ export const syncs = pgTable(
     intervalSeconds: integer("interval_seconds").notNull(),
     /** False: the first complete run records the copy without announcing every record. */
     initialEvents: boolean("initial_events").notNull().default(true),
+    /** Where the integration reads only changes: a full walk (which finds deletions) at most this long apart. */
+    fullIntervalSeconds: integer("full_interval_seconds").notNull().default(86_400),
+    /** Per resource, where its changes are read from next (see SyncDelta). */
+    delta: jsonb("delta").$type<Record<string, SyncDelta>>().notNull().default({}),
     status: text("status", { enum: syncStatuses }).notNull().default("active"),
     nextRunAt: moment("next_run_at").notNull().defaultNow(),
     createdAt: moment("created_at").notNull().defaultNow(),

@@ -1,10 +1,11 @@
 import { and, asc, eq, gt, inArray, isNull, lte, ne, type SQL, sql } from "drizzle-orm";
 import { equalsIfGiven, isUuid, type Keyset, keysetAfter, listPage, type Page, toPage } from "./paging.ts";
 import { type RecordChange, recordChange, type SeenRecord } from "./record-changes.ts";
-import { connections, type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
+import { connections, type SyncDelta, type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
 import type { Database } from "./store.ts";
 
 export type { RecordChange, SeenRecord } from "./record-changes.ts";
+export type { SyncDelta } from "./schema.ts";
 
 export interface Sync {
   id: string;
@@ -13,6 +14,8 @@ export interface Sync {
   resources: string[];
   intervalSeconds: number;
   initialEvents: boolean;
+  fullIntervalSeconds: number;
+  delta: Record<string, SyncDelta>;
   status: SyncStatus;
   nextRunAt: Date;
   createdAt: Date;
@@ -52,6 +55,7 @@ export function syncStore(db: Database) {
       resources: string[];
       intervalSeconds: number;
       initialEvents: boolean;
+      fullIntervalSeconds?: number | undefined;
     }): Promise<{ sync: Sync } | { taken: { resource: string; syncId: string } }> {
       return db.transaction(async (tx) => {
         await tx.select({ id: connections.id }).from(connections).where(eq(connections.id, input.connectionId)).for("no key update");
@@ -191,6 +195,27 @@ export function syncStore(db: Database) {
      */
     async analyze(): Promise<void> {
       await db.execute(sql`analyze sync_records`);
+    },
+
+    /** Where the sync reads one resource's changes from next. */
+    async setDelta(id: string, resource: string, delta: SyncDelta): Promise<void> {
+      await db
+        .update(syncs)
+        .set({ delta: sql`${syncs.delta} || ${JSON.stringify({ [resource]: delta })}::jsonb` })
+        .where(eq(syncs.id, id));
+    },
+
+    /** Records the upstream reported deleted (a delta round's): marked deleted, with their events. */
+    async deleteSeen(
+      key: { connectionId: string; resource: string },
+      remoteIds: string[],
+      onChanges: (tx: Database, changes: RecordChange[]) => Promise<void>,
+    ): Promise<RecordChange[]> {
+      return db.transaction(async (tx) => {
+        const changes = await deleteRecords(tx as unknown as Database, key, remoteIds);
+        if (changes.length) await onChanges(tx as unknown as Database, changes);
+        return changes;
+      });
     },
 
     /** After a complete walk: what the run did not see is gone upstream. Marked deleted, with its event. */

@@ -125,6 +125,36 @@ export const writeOperation = z
   })
   .strict();
 
+/** Where a value sits in an answer: a dotted path, or the property names when one holds a dot (`["@odata.deltaLink"]`). */
+const answerPath = z.union([
+  z.string().regex(/^[\w$@-]+(\.[\w$@-]+)*$/, "a dotted path such as meta.next_cursor"),
+  z.array(z.string().min(1)).min(1),
+]);
+
+/**
+ * How a sync reads only what changed since its last run, where the vendor offers a way:
+ * - `since_filter`: the list, filtered by `updated_after` from when the last complete run
+ *   started (less a margin for clocks that disagree). Deletions do not show: a periodic full
+ *   walk finds them.
+ * - a delta query: a list whose last page carries a link (`delta_link`) that later answers only
+ *   the records changed since, the deleted among them marked (`removed`). Without a link it
+ *   answers every record, so a full walk is a first delta round too.
+ */
+export const deltaDefinition = z.union([
+  z.object({ since_filter: z.literal("updated_after") }).strict(),
+  operationDefinition
+    .omit({ filters: true, query_mapping: true, unpaged_when_filtered: true })
+    .extend({
+      /** Where the last page holds the link of the next round. */
+      delta_link: answerPath,
+      /** A record holding this property is one deleted upstream. */
+      removed: answerPath,
+    })
+    .strict(),
+]);
+export type DeltaDefinition = z.infer<typeof deltaDefinition>;
+export type DeltaQuery = Exclude<DeltaDefinition, { since_filter: string }>;
+
 export const writeKinds = ["create", "update", "delete"] as const;
 export type WriteKind = (typeof writeKinds)[number];
 
@@ -135,6 +165,7 @@ const resourceOperations = z
     create: writeOperation.optional(),
     update: writeOperation.optional(),
     delete: writeOperation.optional(),
+    delta: deltaDefinition.optional(),
   })
   .strict();
 

@@ -130,6 +130,14 @@ export function loadIntegration(folder: string, slug: string): Integration {
       for (const file of op.response_mapping ?? []) load(file, where);
       if (op.refetch && !operations?.get) throw new IntegrationLoadError(shown, `${where} sets refetch but ${resource} has no get`);
     }
+    const delta = operations?.delta;
+    const where = `resources.${resource}.delta`;
+    if (delta && "since_filter" in delta && !operations?.list?.filters.includes(delta.since_filter))
+      throw new IntegrationLoadError(shown, `${where} reads changes by ${delta.since_filter}, which ${resource}.list cannot filter by`);
+    if (delta && "path" in delta) {
+      for (const file of delta.response_mapping) load(file, where);
+      pagination(delta.pagination, where);
+    }
   }
   for (const [name, proxy] of Object.entries(definition.proxy)) pagination(proxy.pagination, `proxy.${name}`);
   const expression = (source: string | undefined, where: string) => {

@@ -1,8 +1,8 @@
 import { bodyOf, call, renderPath, UpstreamShapeError } from "./calls.ts";
-import type { Integration, OperationDefinition, UnifiedResource } from "./definition.ts";
-import { type ListRequest, type Position, walk } from "./pagination/walk.ts";
+import type { DeltaQuery, Integration, OperationDefinition, UnifiedResource } from "./definition.ts";
+import { atPath, linkUnderBase, type ListRequest, type Position, walk } from "./pagination/walk.ts";
 import { parsedView, rawView, recordView } from "./pagination/views.ts";
-import type { UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstream.ts";
+import { baseUrlOf, type UpstreamClient, type UpstreamResponse, type UpstreamTarget } from "./upstream.ts";
 
 export interface Page {
   records: unknown[];
@@ -45,6 +45,37 @@ export async function readRawList(
   req: ListRequest,
 ): Promise<{ parts: Buffer[]; count: number; next: Position | undefined; last: UpstreamResponse }> {
   return walk(client, target, req, rawView);
+}
+
+/**
+ * One gateway page of a delta round: the records changed since `from` (a link an earlier round
+ * ended with; absent, every record), which of them are deletions, and at the round's end the
+ * link of the next one, as a path under the connection's base URL.
+ */
+export async function readDelta(
+  client: UpstreamClient,
+  target: UpstreamTarget,
+  delta: DeltaQuery,
+  req: Omit<ListRequest, "pagination" | "records" | "path" | "query"> & { from?: string | undefined },
+): Promise<Page & { removed: boolean[]; deltaLink?: string | undefined }> {
+  const pagination = delta.pagination ? target.integration.pagination[delta.pagination] : undefined;
+  if (pagination?.type !== "body_link" && pagination?.type !== "link_header")
+    throw new Error(`${target.integration.slug}: a delta query pages by links, so a round can start from one`);
+  // A round resumed from a link starts at that link, as a page of the walk would.
+  const position = req.position ?? (req.from === undefined ? undefined : { k: req.from, i: 0 });
+  const { parts, next, last } = await walk(
+    client,
+    target,
+    { ...req, path: delta.path, query: delta.query, pagination, records: undefined, position },
+    parsedView,
+  );
+  const records = parts.flat();
+  const removed = records.map((record) => atPath(record, delta.removed) !== undefined);
+  if (next) return { records, removed, next, last };
+  const link = atPath(last.body, delta.delta_link);
+  if (typeof link !== "string" || link === "")
+    throw new UpstreamShapeError("the upstream ended a delta round without the link of the next one");
+  return { records, removed, next, last, deltaLink: linkUnderBase(target, link, baseUrlOf(target)) };
 }
 
 export async function readOne(

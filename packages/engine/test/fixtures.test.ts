@@ -13,7 +13,7 @@ interface Fixture {
   description: string;
   resource: UnifiedResource;
   /** The operations whose response mapping the record goes through; `push` for a pushed resource. */
-  operations: ("list" | "get" | "create" | "update" | "push")[];
+  operations: ("list" | "get" | "create" | "update" | "delta" | "push")[];
   vendor: unknown;
   unified: Record<string, unknown> | null;
 }
@@ -38,7 +38,7 @@ for (const [slug, integration] of integrations) {
       const covered = new Set(fixtures.flatMap((f) => f.operations.map((op) => `${f.resource}.${op}`)));
       const mapped = Object.entries(integration.resources).flatMap(([resource, ops]) =>
         Object.entries(ops ?? {})
-          .filter(([, op]) => op?.response_mapping)
+          .filter(([, op]) => op && "response_mapping" in op && op.response_mapping)
           .map(([kind]) => `${resource}.${kind}`),
       );
       expect(mapped.length).toBeGreaterThan(0);
@@ -53,8 +53,9 @@ for (const [slug, integration] of integrations) {
         for (const kind of fixture.operations) {
           expect(kind, "a pulled integration's fixture names its operations").not.toBe("push");
           const op = integration.resources[fixture.resource]?.[kind as Exclude<typeof kind, "push">];
-          expect(op?.response_mapping, `${fixture.resource}.${kind} has a response mapping`).toBeDefined();
-          const { objects } = await unifyRecords(integration, fixture.resource, op!, [fixture.vendor]);
+          const mapped = op && "response_mapping" in op ? op : undefined;
+          expect(mapped?.response_mapping, `${fixture.resource}.${kind} has a response mapping`).toBeDefined();
+          const { objects } = await unifyRecords(integration, fixture.resource, mapped!, [fixture.vendor]);
           expect(objects[0] ?? null, `${fixture.resource}.${kind}`).toEqual(fixture.unified);
         }
       });

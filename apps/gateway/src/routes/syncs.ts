@@ -17,6 +17,9 @@ const SyncSchema = z
     resources: z.array(z.string()),
     interval: z.number().int().openapi({ description: "Seconds between runs." }),
     initial_events: z.boolean().openapi({ description: "Whether the first complete run announces every record." }),
+    full_interval: z.number().int().openapi({
+      description: "Where the integration reads only changes (`delta`): seconds between full walks, which alone find every deletion.",
+    }),
     status: z.enum(["active", "paused"]),
     next_run_at: z.string(),
     created_at: z.string(),
@@ -30,7 +33,9 @@ const RunSchema = z
     status: z.enum(["running", "succeeded", "failed"]),
     started_at: z.string(),
     ended_at: z.string().nullable(),
-    counts: z.record(z.string(), z.number()).openapi({ description: "added, updated, deleted, unchanged" }),
+    counts: z.record(z.string(), z.number()).openapi({
+      description: "added, updated, deleted, unchanged; full_walks and delta_reads: how each resource was read",
+    }),
     error: z.string().nullable(),
   })
   .openapi("SyncRun");
@@ -50,6 +55,16 @@ const CreateBody = z
       description:
         "false: until a run completes, records are copied without events (read them from /unified/records); only changes after that are announced.",
     }),
+    full_interval: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .default(86_400)
+      .openapi({
+        description:
+          "Where the integration reads only what changed (its `delta`), seconds between full walks: a run reads every record again once this long has passed since the last full walk, which finds deletions a delta cannot show. 0: every run walks everything. 86400 by default.",
+      }),
   })
   .strict()
   .openapi("CreateSync");

@@ -222,6 +222,8 @@ export class EntraTenant {
   deleteUser(id: string): void {
     this.users.delete(id);
     this.changes.push({ seq: ++this.seq, kind: "user", id });
+    // Their reports lose their manager: a change a delta round shows.
+    for (const report of this.users.all()) if (report.managerId === id) this.putUser({ ...report, managerId: null });
     for (const [groupId, members] of this.members) if (members.has(id)) this.setMember(groupId, id, false);
   }
 

@@ -186,7 +186,7 @@ interface Pages {
 }
 
 /** The value at a dotted path (or at the listed property names) of an answer's body. */
-function atPath(body: unknown, path: string | string[]): unknown {
+export function atPath(body: unknown, path: string | string[]): unknown {
   let value = body;
   for (const step of typeof path === "string" ? path.split(".") : path)
     value = value && typeof value === "object" ? (value as Record<string, unknown>)[step] : undefined;
@@ -248,15 +248,25 @@ function pagesOf(
       if (!next) return undefined;
       const { path, query } =
         key === undefined ? { path: req.path, query: { ...style.query, ...req.query } } : { path: String(key), query: {} };
-      const url = new URL(next, key === undefined ? joinUrl(base.toString(), path, query) : `${base.origin}${basePath}${path}`);
-      // A next link is sent the connection's credentials: it must stay under the connection's base URL.
-      if (!isUnderBaseUrl(base, url)) throw new UpstreamShapeError("the upstream's next link leaves the connection's base URL");
-      return `${url.pathname.slice(basePath.length) || "/"}${url.search}`;
+      const from = key === undefined ? joinUrl(base.toString(), path, query) : `${base.origin}${basePath}${path}`;
+      return linkUnderBase(target, next, String(from));
     },
     size: (wanted) => Math.min(style.max, wanted),
     totals: undefined,
     records: style.records,
   };
+}
+
+/**
+ * A link the upstream gave (resolved against `from`, the URL it came with) as the path and query
+ * to ask under the connection's base URL. It is sent the connection's credentials: a link that
+ * leaves the base URL is refused.
+ */
+export function linkUnderBase(target: UpstreamTarget, link: string, from: string): string {
+  const base = new URL(baseUrlOf(target));
+  const url = new URL(link, from);
+  if (!isUnderBaseUrl(base, url)) throw new UpstreamShapeError("the upstream's next link leaves the connection's base URL");
+  return `${url.pathname.slice(base.pathname.replace(/\/+$/, "").length) || "/"}${url.search}`;
 }
 
 /** The next page's link, from a Link header or from the body; undefined on the last page. */

@@ -14,7 +14,7 @@ export interface SyncsParts {
   cursors: CursorCodec;
   events: Pick<Events, "publish" | "emit">;
   connections: Pick<Connections, "reach" | "find" | "integrations">;
-  unified: Pick<Unified, "list">;
+  unified: Pick<Unified, "list" | "changes">;
   metrics: Pick<Metrics, "recordsSeen" | "syncRuns">;
   logger: Logger;
 }

@@ -1,11 +1,11 @@
 import type { Database, NewEvent, RecordChange, Sync, SyncRun } from "@unifold/db";
-import type { UnifiedResource } from "@unifold/engine";
+import type { DeltaDefinition, UnifiedResource } from "@unifold/engine";
 import { Failure } from "../failure.ts";
 import { loggable } from "../../logger.ts";
 import { keysetPage } from "../cursor.ts";
 import type { Deps } from "../caller.ts";
 import { type Emit, eventsOfChange, recordHash, type SyncableResource } from "../events/index.ts";
-import { supportedOperation, type UnifiedPage } from "../unified/index.ts";
+import { type ChangesPage, supportedOperation, type UnifiedPage } from "../unified/index.ts";
 import type { SyncsParts } from "./parts.ts";
 
 export function presentSync(sync: Sync) {
@@ -16,6 +16,7 @@ export function presentSync(sync: Sync) {
     resources: sync.resources,
     interval: sync.intervalSeconds,
     initial_events: sync.initialEvents,
+    full_interval: sync.fullIntervalSeconds,
     status: sync.status,
     next_run_at: sync.nextRunAt.toISOString(),
     created_at: sync.createdAt.toISOString(),
@@ -37,7 +38,13 @@ export function presentRun(run: SyncRun) {
 /** Registers a sync of a connection the caller reaches; its first run starts at once. */
 export async function createSync(
   deps: Deps<SyncsParts>,
-  input: { connection_id: string; resources: SyncableResource[]; interval: number; initial_events?: boolean | undefined },
+  input: {
+    connection_id: string;
+    resources: SyncableResource[];
+    interval: number;
+    initial_events?: boolean | undefined;
+    full_interval?: number | undefined;
+  },
 ): Promise<Sync> {
   const { connection, integration } = await deps.parts.connections.reach(deps.caller, input.connection_id);
   input.resources.forEach((resource, i) => {
@@ -58,6 +65,7 @@ export async function createSync(
     resources: [...new Set(input.resources)],
     intervalSeconds: input.interval,
     initialEvents: input.initial_events ?? true,
+    fullIntervalSeconds: input.full_interval,
   });
   if ("taken" in made) {
     const { resource, syncId } = made.taken;
@@ -123,7 +131,12 @@ type Seen = { remoteId: string; hash: string; data: Record<string, unknown> }[];
  * A resource's records, page by page, as a run records them. The next page is asked for while
  * the caller writes this one, so the vendor and the database work at the same time.
  */
-async function* walk(deps: Deps<SyncsParts>, connectionId: string, resource: SyncableResource): AsyncGenerator<Seen> {
+async function* walk(
+  deps: Deps<SyncsParts>,
+  connectionId: string,
+  resource: SyncableResource,
+  filters: Record<string, string> = {},
+): AsyncGenerator<Seen> {
   if (resource === "group_members") {
     // Every group's members, keyed by group and user: a membership has no id of its own.
     for await (const groups of pages(deps, connectionId, "groups")) {
@@ -138,9 +151,53 @@ async function* walk(deps: Deps<SyncsParts>, connectionId: string, resource: Syn
     }
     return;
   }
-  for await (const records of pages(deps, connectionId, resource)) {
-    yield records.filter((o) => typeof o.id === "string").map((data) => ({ remoteId: data.id as string, hash: recordHash(data), data }));
+  for await (const records of pages(deps, connectionId, resource, undefined, filters)) yield seenOf(records);
+}
+
+const seenOf = (records: Record<string, unknown>[]): Seen =>
+  records.filter((o) => typeof o.id === "string").map((data) => ({ remoteId: data.id as string, hash: recordHash(data), data }));
+
+/**
+ * One delta round of a resource, page by page (the next asked for while this one is written):
+ * the records changed since `from` (every record without it) and the ids deleted upstream. The
+ * round's last page names where the next round starts: handed to `end`.
+ */
+async function* deltaRound(
+  deps: Deps<SyncsParts>,
+  connectionId: string,
+  resource: SyncableResource,
+  from: string | undefined,
+  end: { link?: string | undefined },
+): AsyncGenerator<{ seen: Seen; removed: string[] }> {
+  const fetch = (cursor: string | undefined) =>
+    deps.parts.unified.changes(deps.caller, { connectionId, resource, from, limit: PAGE, cursor });
+  let next: Promise<ChangesPage> | undefined = fetch(undefined);
+  while (next) {
+    const page: ChangesPage = await next;
+    next = page.next_cursor ? fetch(page.next_cursor) : undefined;
+    next?.catch(() => {});
+    end.link = page.delta_link;
+    yield { seen: seenOf(page.objects.filter((o): o is Record<string, unknown> => o !== undefined)), removed: page.removed };
   }
+}
+
+/** How far back an incremental list looks before the last run's start, for clocks that disagree. */
+const SINCE_MARGIN_MS = 5 * 60_000;
+
+/**
+ * How a run reads one resource: a full walk (which alone finds what a delta cannot show, such as
+ * deletions a changed-since filter hides), or only what changed since the last run, where the
+ * integration declares how (`delta` in integration.yaml) and a full walk is not yet due.
+ */
+type ReadPlan =
+  { kind: "walk"; filters: Record<string, string>; full: boolean } | { kind: "round"; from: string | undefined; full: boolean };
+
+function planRead(sync: Sync, delta: DeltaDefinition | undefined, resource: string, now: number): ReadPlan {
+  const state = sync.delta[resource] ?? {};
+  const fullDue = !state.fullAt || now - Date.parse(state.fullAt) >= sync.fullIntervalSeconds * 1000;
+  if (delta && "path" in delta) return { kind: "round", from: fullDue ? undefined : state.link, full: fullDue || !state.link };
+  if (delta && !fullDue && state.since) return { kind: "walk", filters: { [delta.since_filter]: state.since }, full: false };
+  return { kind: "walk", filters: {}, full: true };
 }
 
 /** The unified objects of a list, one page at a time, with the next page already on its way. */
@@ -149,9 +206,10 @@ async function* pages(
   connectionId: string,
   resource: UnifiedResource,
   parentId?: string,
+  filters: Record<string, string> = {},
 ): AsyncGenerator<Record<string, unknown>[]> {
   const fetch = (cursor: string | undefined) =>
-    deps.parts.unified.list(deps.caller, { connectionId, resource, parentId, filters: {}, limit: PAGE, cursor });
+    deps.parts.unified.list(deps.caller, { connectionId, resource, parentId, filters, limit: PAGE, cursor });
   let next: Promise<UnifiedPage> | undefined = fetch(undefined);
   while (next) {
     const page: UnifiedPage = await next;
@@ -172,7 +230,7 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
   if (!sync || sync.status === "paused") return undefined;
   await parts.store.abandonRuns(syncId);
   const run = await parts.store.startRun(syncId);
-  const counts: Record<string, number> = { added: 0, updated: 0, deleted: 0, unchanged: 0 };
+  const counts: Record<string, number> = { added: 0, updated: 0, deleted: 0, unchanged: 0, full_walks: 0, delta_reads: 0 };
   const deps: Deps<SyncsParts> = { parts, caller: { apiKey: { id: `sync:${sync.id}`, tenantId: sync.tenantId }, signal } };
   const connection = await parts.connections.find(sync.connectionId);
   const integration = connection?.integration ?? "";
@@ -183,31 +241,70 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
     const rows = changes.flatMap((change) => eventsOfChange(resource, change).map((e) => ({ ...e, version: change.version })));
     await emit(tx, ofSync(sync, integration, rows));
   };
+  /** After a complete walk: what it did not see is gone upstream. */
+  const sweep = (resource: SyncableResource) =>
+    parts.events.publish((emit) =>
+      parts.store.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(emit, resource)),
+    );
   const announce = (rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]) =>
     parts.events.emit(ofSync(sync, integration, rows));
   // Statistics are refreshed every so many new records (see syncs.analyze).
   let writtenSinceAnalyze = 0;
+  const definition = parts.connections.integrations.get(integration);
+  const record = async (resource: SyncableResource, seen: Seen) => {
+    // Committed with its events, whose deliveries are queued at once: receivers hear of
+    // changes while the walk goes on.
+    const applied = await parts.events.publish((emit) =>
+      parts.store.applyPage({ connectionId: sync.connectionId, resource, runId: run.id }, seen, toEvents(emit, resource)),
+    );
+    for (const change of applied.changes) counts[change.kind === "created" ? "added" : "updated"]! += 1;
+    counts.unchanged! += applied.unchanged;
+    parts.metrics.recordsSeen.inc(seen.length);
+    writtenSinceAnalyze += applied.changes.length;
+    if (writtenSinceAnalyze >= ANALYZE_EVERY) {
+      await parts.store.analyze();
+      writtenSinceAnalyze = 0;
+    }
+  };
+  const key = (resource: string) => ({ connectionId: sync.connectionId, resource, runId: run.id });
   try {
     for (const resource of sync.resources as SyncableResource[]) {
-      for await (const seen of walk(deps, sync.connectionId, resource)) {
-        // Committed with its events, whose deliveries are queued at once: receivers hear of
-        // changes while the walk goes on.
-        const applied = await parts.events.publish((emit) =>
-          parts.store.applyPage({ connectionId: sync.connectionId, resource, runId: run.id }, seen, toEvents(emit, resource)),
-        );
-        for (const change of applied.changes) counts[change.kind === "created" ? "added" : "updated"]! += 1;
-        counts.unchanged! += applied.unchanged;
-        parts.metrics.recordsSeen.inc(seen.length);
-        writtenSinceAnalyze += applied.changes.length;
-        if (writtenSinceAnalyze >= ANALYZE_EVERY) {
-          await parts.store.analyze();
-          writtenSinceAnalyze = 0;
+      const started = Date.now();
+      const delta = definition?.resources[resource]?.delta;
+      let plan = planRead(sync, delta, resource, started);
+      const state = sync.delta[resource] ?? {};
+      if (plan.kind === "round") {
+        const end: { link?: string | undefined } = {};
+        const round = async (from: string | undefined) => {
+          for await (const { seen, removed } of deltaRound(deps, sync.connectionId, resource, from, end)) {
+            await record(resource, seen);
+            if (!removed.length) continue;
+            const gone = await parts.events.publish((emit) => parts.store.deleteSeen(key(resource), removed, toEvents(emit, resource)));
+            counts.deleted! += gone.length;
+          }
+        };
+        try {
+          await round(plan.from);
+        } catch (error) {
+          // A link the vendor no longer honours (410 Gone, as a delta token expires): a full round instead.
+          if (plan.from === undefined || !(error instanceof Failure) || error.extra.upstream?.status !== 410) throw error;
+          plan = { kind: "round", from: undefined, full: true };
+          await round(undefined);
+        }
+        if (plan.full) counts.deleted! += (await sweep(resource)).length;
+        await parts.store.setDelta(sync.id, resource, {
+          link: end.link,
+          fullAt: plan.full ? new Date(started).toISOString() : state.fullAt,
+        });
+      } else {
+        for await (const seen of walk(deps, sync.connectionId, resource, plan.filters)) await record(resource, seen);
+        if (plan.full) counts.deleted! += (await sweep(resource)).length;
+        if (delta && "since_filter" in delta) {
+          const since = new Date(started - SINCE_MARGIN_MS).toISOString();
+          await parts.store.setDelta(sync.id, resource, { since, fullAt: plan.full ? new Date(started).toISOString() : state.fullAt });
         }
       }
-      const deleted = await parts.events.publish((emit) =>
-        parts.store.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(emit, resource)),
-      );
-      counts.deleted! += deleted.length;
+      counts[plan.full ? "full_walks" : "delta_reads"]! += 1;
     }
     // The event first: a run shown as succeeded has announced it.
     await announce([{ type: "sync.completed", version: null, data: { sync_id: sync.id, run_id: run.id, counts } }]);

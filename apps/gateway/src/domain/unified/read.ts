@@ -2,6 +2,7 @@ import {
   FilterNotSupported,
   type Position,
   rateLimitHeaders,
+  readDelta,
   readListWithBytes,
   readOne,
   renderPath,
@@ -74,6 +75,61 @@ export async function listUnified(deps: Deps<UnifiedParts>, input: ListInput): P
     bytes: page.bytes,
     next_cursor: await sealCursor(parts.cursors, binding, page.next as Position | undefined),
     rateLimit: rateLimitHeaders(integration, page.last),
+  };
+}
+
+export interface ChangesInput {
+  connectionId: string;
+  resource: UnifiedResource;
+  /** The link an earlier round ended with; absent, the round answers every record. */
+  from?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface ChangesPage {
+  /** The unified objects of the records changed (undefined where a mapping dropped one). */
+  objects: (Record<string, unknown> | undefined)[];
+  /** The ids of the records deleted upstream. */
+  removed: string[];
+  next_cursor: string | null;
+  /** On a round's last page: where the next round starts. */
+  delta_link?: string | undefined;
+}
+
+/**
+ * One page of a delta round (the integration's `delta` query for the resource): what changed
+ * since `from`, for a sync. A deleted record is named by the id its mapping gives it.
+ */
+export async function readChanges(deps: Deps<UnifiedParts>, input: ChangesInput): Promise<ChangesPage> {
+  const { parts, caller } = deps;
+  const reachable = await reachConnection(deps, input.connectionId);
+  const { connection, integration } = reachable;
+  const delta = integration.resources[input.resource]?.delta;
+  if (!delta || !("path" in delta)) throw new Failure("invalid_request", `${integration.name} offers no delta query for ${input.resource}`);
+  const binding = `${connection.id}|${input.resource}|delta|${input.from ?? ""}`;
+  const position = await openCursor(parts.cursors, binding, input.cursor);
+  const page = await withUpstream(deps, reachable, async (target) => {
+    const result = await readDelta(parts.upstream, target, delta, {
+      from: input.from,
+      position,
+      limit: input.limit,
+      signal: caller.signal,
+    });
+    const objects = await unifyEach(parts, integration, input.resource, delta, result.records);
+    return { ...result, objects };
+  });
+  const objects: (Record<string, unknown> | undefined)[] = [];
+  const removed: string[] = [];
+  page.objects.forEach((object, i) => {
+    if (!page.removed[i]) objects.push(object);
+    else if (typeof object?.id === "string") removed.push(object.id);
+  });
+  return {
+    objects,
+    removed,
+    next_cursor: await sealCursor(parts.cursors, binding, page.next as Position | undefined),
+    delta_link: page.deltaLink,
   };
 }
 
