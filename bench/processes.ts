@@ -22,6 +22,8 @@ export interface SandboxProcess {
   url: string;
   /** API keys by tenant, then vendor. */
   keys: Record<string, Record<Vendor, string>>;
+  /** By tenant, then vendor: what a connection to Okta, Entra ID and Google takes (`sandbox.connectionFor`). */
+  connections: Record<string, Record<string, { key?: string; credentials?: Record<string, string>; config: Record<string, string> }>>;
   pid: number;
   stop(): void;
 }
@@ -32,7 +34,7 @@ export async function startSandboxProcess(tenants: Record<string, number>): Prom
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);
-  const ready = JSON.parse(await firstLine(child.stdout!)) as { url: string; keys: SandboxProcess["keys"] };
+  const ready = JSON.parse(await firstLine(child.stdout!)) as Pick<SandboxProcess, "url" | "keys" | "connections">;
   return { ...ready, pid: child.pid!, stop: () => child.kill("SIGTERM") };
 }
 
@@ -106,6 +108,24 @@ export async function connect(gateway: GatewayProcess, sandbox: SandboxProcess, 
     integration: slugs[vendor],
     credentials: { api_key: sandbox.keys[tenant]![vendor] },
     config: { base_url: `${sandbox.url}${basePaths[vendor]}` },
+  });
+  return (created as { id: string }).id;
+}
+
+/** Registers a connection of integration `slug` to the sandbox's simulator `vendor` (Okta, Entra ID, Google) for a tenant. */
+export async function connectTo(
+  gateway: GatewayProcess,
+  sandbox: SandboxProcess,
+  tenant: string,
+  slug: string,
+  vendor: string,
+): Promise<string> {
+  const { key, credentials, config } = sandbox.connections[tenant]![vendor]!;
+  const created = await adminPost(gateway, "/connections", {
+    tenant_id: tenant,
+    integration: slug,
+    credentials: credentials ?? { api_token: key },
+    config,
   });
   return (created as { id: string }).id;
 }

@@ -15,6 +15,13 @@ for (const name of Object.keys(tenants)) {
   sandbox.jumpcloud.tenant(name);
 }
 globalThis.gc?.();
+// What a connection to each simulator takes, for the vendors signed in otherwise than by one key.
+const connections = Object.fromEntries(
+  Object.keys(tenants).map((name) => [
+    name,
+    Object.fromEntries((["okta", "entra", "google"] as const).map((vendor) => [vendor, sandbox.connectionFor(vendor, name)])),
+  ]),
+);
 const keys = Object.fromEntries(
   Object.keys(tenants).map((name) => [
     name,
@@ -25,6 +32,7 @@ process.stdout.write(
   `${JSON.stringify({
     url: sandbox.url,
     keys,
+    connections,
     rss_mb: Math.round(process.memoryUsage().rss / 1048576),
     heap_mb: Math.round(process.memoryUsage().heapUsed / 1048576),
   })}\n`,

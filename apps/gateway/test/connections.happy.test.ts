@@ -166,6 +166,7 @@ describe("connections: happy paths", () => {
       resources: {
         users: ["list", "get", "create", "update", "delete", "delta"],
         groups: ["list", "get", "create", "update", "delete", "delta"],
+        organizations: ["list"],
       },
     });
   });

@@ -50,6 +50,12 @@ describe("Okta by files: reads, writes, syncs and its rate-limit headers", { tim
     expect(byEmail.body.result.map((u: { id: string }) => u.id)).toEqual([someone.id]);
   });
 
+  it("lists the org the token opens as the one organization", async () => {
+    const organizations = await walk("/unified/user-directory/organizations");
+    expect(organizations).toHaveLength(1);
+    expect(organizations[0]).toMatchObject({ id: okta().org.id, name: okta().org.companyName });
+  });
+
   it("lists groups (Everyone included) and walks a group's members", async () => {
     const groups = await walk("/unified/user-directory/groups");
     expect(groups.map((g) => g.name)).toEqual(

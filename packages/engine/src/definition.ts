@@ -75,7 +75,7 @@ export const operationDefinition = z
     query: z.record(z.string(), z.string()).default({}),
     /** A style from `pagination`; absent means the upstream answers everything at once. */
     pagination: z.string().optional(),
-    /** Where the records sit in an unpaged answer (e.g. a group's `members`). */
+    /** Where the records sit in an unpaged answer (e.g. a group's `members`); `$`: the answer is the one record. */
     records: z.string().optional(),
     /** Unified filters this operation can push upstream; any other is refused with filter_not_supported. */
     filters: z.array(z.enum(unifiedFilters)).default([]),

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +30,29 @@ describe("integration loader", () => {
     writeFileSync(join(dir, "jumpcloud", "integration.yaml"), "name: JumpCloud\nbase_url: ftp://x\n");
     expect(() => loadIntegrations(dir)).toThrow(IntegrationLoadError);
     expect(() => loadIntegrations(dir)).toThrow(/jumpcloud\/integration\.yaml: .*base_url/);
+  });
+
+  it("refuses a delta its list cannot serve: a changed-since filter the list lacks, a delta query's unknown style or file", () => {
+    const dir = copyOfMappings();
+    const file = join(dir, "okta", "integration.yaml");
+    const okta = readFileSync(file, "utf8");
+    writeFileSync(file, okta.replace("filters: [email, username, status, updated_after]", "filters: [email, username, status]"));
+    expect(() => loadIntegrations(dir)).toThrow(
+      /resources\.users\.delta reads changes by updated_after, which users\.list cannot filter by/,
+    );
+    writeFileSync(file, okta);
+    const entra = join(dir, "microsoft-entra-id", "integration.yaml");
+    const graph = readFileSync(entra, "utf8");
+    writeFileSync(entra, graph.replace("      pagination: delta\n", "      pagination: deltas\n"));
+    expect(() => loadIntegrations(dir)).toThrow(/resources\.users\.delta uses pagination "deltas", which is not declared/);
+    writeFileSync(
+      entra,
+      graph.replace(
+        'removed: ["@removed"]\n      response_mapping: users.jsonata',
+        'removed: ["@removed"]\n      response_mapping: nobody.jsonata',
+      ),
+    );
+    expect(() => loadIntegrations(dir)).toThrow(/nobody\.jsonata/);
   });
 
   it("names the file and line of a YAML syntax error", () => {

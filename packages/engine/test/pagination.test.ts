@@ -307,6 +307,23 @@ describe("an unpaged list, paged by the gateway", () => {
     expect(ids((await read(5, { o: 21 })).records)).toEqual(["p22", "p23"]);
     await expect(read(5, { o: -2 })).rejects.toBeInstanceOf(InvalidPosition);
   });
+
+  it("`$` takes the answer itself as the one record, in every read, and refuses an answer that is no object", async () => {
+    const org = { id: "o1", name: "Acme", tags: ["a"] };
+    handler = (_url, _req, res) => json(res, org);
+    const { target } = targetOf({ offset_param: "o", limit_param: "l", max: 5 });
+    const req = { path: "/org", query: {}, pagination: undefined, records: "$", limit: 5 };
+    expect(await readList(client, target, req)).toMatchObject({ records: [org], next: undefined });
+    const withBytes = await readListWithBytes(client, target, req);
+    expect(withBytes.records).toEqual([org]);
+    expect(withBytes.bytes.map((b) => JSON.parse(b.toString()))).toEqual([org]);
+    const raw = await readRawList(client, target, req);
+    expect(JSON.parse(`[${Buffer.concat(raw.parts).toString()}]`)).toEqual([org]);
+    for (const body of [[org], "text", null]) {
+      handler = (_url, _req, res) => json(res, JSON.stringify(body));
+      await expect(readList(client, target, req), JSON.stringify(body)).rejects.toThrow("the upstream answer is not a JSON object");
+    }
+  });
 });
 
 /** `?page=N&per_page=S`, numbered from `first`, with the total in the body when asked. */

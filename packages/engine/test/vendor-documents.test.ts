@@ -57,7 +57,7 @@ const sources: Record<string, Partial<Record<UnifiedResource, object>>> = {
   "postman-scim": { users: pm("scimUserResource"), groups: pm("scimGroupResource"), group_members: pm("ScimGroupResourceMembersItems") },
   "jostle-scim": { users: scimUser, me: scimUser },
   // Group members are listed as whole users.
-  okta: { users: ok("User"), groups: ok("Group"), group_members: ok("User") },
+  okta: { users: ok("User"), groups: ok("Group"), group_members: ok("User"), organizations: ok("OrgSetting") },
   "google-workspace": {
     users: gw("User"),
     groups: gw("Group"),

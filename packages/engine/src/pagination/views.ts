@@ -21,7 +21,14 @@ export interface Records<Part> {
 }
 export type View<Part> = (response: UpstreamResponse, records: string | undefined, totals: TotalAt | undefined) => Records<Part>;
 
+/** `records: "$"`: the answer is itself the one record (an account's own settings, say). */
+const WHOLE = "$";
+
 function recordsAt(body: unknown, property: string | undefined): unknown[] {
+  if (property === WHOLE) {
+    if (!body || typeof body !== "object" || Array.isArray(body)) throw new UpstreamShapeError("the upstream answer is not a JSON object");
+    return [body];
+  }
   const value = property === undefined ? body : (body as Record<string, unknown> | null)?.[property];
   if (value === undefined && property !== undefined && body && typeof body === "object") return [];
   if (!Array.isArray(value)) throw new UpstreamShapeError(`the upstream answer has no record list${property ? ` at "${property}"` : ""}`);
@@ -60,7 +67,8 @@ function fingerprint(record: string | Uint8Array): string {
  * does not accept the body (not JSON by its content type, or not such a document).
  */
 function scanned(response: UpstreamResponse, property: string | undefined, totals: TotalAt | undefined) {
-  const json = /json/i.test(response.headers["content-type"] ?? "");
+  // The whole answer as one record is parsed: the scan finds lists only.
+  const json = property !== WHOLE && /json/i.test(response.headers["content-type"] ?? "");
   const found = json ? scanList(response.bytes, property, totals?.total_header ? undefined : totals?.total) : undefined;
   if (!found) return undefined;
   // Spliced bytes must be UTF-8, or the answer would not be; parsing instead would swap the bad bytes for U+FFFD silently.
