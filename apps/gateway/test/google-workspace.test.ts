@@ -82,6 +82,26 @@ describe("Google Workspace by files: a delegated service account, token pages, o
     expect(create.body.error.code).toBe("method_not_allowed");
   });
 
+  it("answers Google's passed quota (403 userRateLimitExceeded) as rate_limited, retried first, and keeps the connection usable", async () => {
+    fx.sandbox.world.setRateLimit("google", 3);
+    try {
+      fx.sandbox.world.requests.length = 0;
+      let answer = await call("GET", "/unified/user-directory/groups?limit=1");
+      for (let i = 0; i < 5 && answer.status === 200; i++) answer = await call("GET", "/unified/user-directory/groups?limit=1");
+      expect(answer.status, JSON.stringify(answer.body)).toBe(429);
+      expect(answer.body.error).toMatchObject({ code: "rate_limited" });
+      expect(answer.body.error.message).toMatch(/^Google Workspace is rate limiting this connection \(upstream status 403\)/);
+      // A throttled read is retried before it is answered: more than one upstream 403 per refused call.
+      const refused = fx.sandbox.world.requests.filter((r) => r.vendor === "google" && r.status === 403);
+      expect(refused.length).toBeGreaterThan(1);
+      // A quota says nothing about the credentials: the connection stays usable.
+      const connection = await fx.gw.call("GET", `/connections/${fx.conn["google-workspace"]}`);
+      expect(connection.body.status).toBe("active");
+    } finally {
+      fx.sandbox.world.setRateLimit("google", null);
+    }
+  });
+
   it("refuses a service account that may not act for the administrator given, and one the token endpoint does not know", async () => {
     const account = fx.sandbox.google.serviceAccount("acme");
     const connect = (credentials: Record<string, string>, admin_email: string) =>

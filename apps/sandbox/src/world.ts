@@ -116,6 +116,8 @@ export class World {
       rateLimitBody?: (resetSeconds: number) => unknown;
       /** Whether a 429 carries Retry-After (Okta's does not: its X-Rate-Limit-Reset says when). */
       retryAfter?: boolean;
+      /** The status a passed limit is answered with: 429 unless the vendor says otherwise (Google's quota: 403). */
+      rateLimitStatus?: number;
     },
   ): MiddlewareHandler<SandboxEnv> {
     return async (c, next) => {
@@ -136,10 +138,11 @@ export class World {
         const headers = options.rateLimitHeaders?.(state.limit, state.remaining, state.resetSeconds) ?? {};
         for (const [name, value] of Object.entries(headers)) c.header(name, value);
         if (!state.allowed) {
-          record.status = 429;
-          const body = options.rateLimitBody?.(state.resetSeconds) ?? options.errorBody(429, "Too many requests");
+          const status = (options.rateLimitStatus ?? 429) as 429;
+          record.status = status;
+          const body = options.rateLimitBody?.(state.resetSeconds) ?? options.errorBody(status, "Too many requests");
           const retryAfter: Record<string, string> = options.retryAfter === false ? {} : { "retry-after": String(state.resetSeconds) };
-          return c.json(body, 429, { ...retryAfter, ...headers });
+          return c.json(body, status, { ...retryAfter, ...headers });
         }
       }
 

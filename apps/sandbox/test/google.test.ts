@@ -129,4 +129,17 @@ describe("the Google Workspace simulator follows the Directory API's discovery d
     expect((await api(`/admin/directory/v1/users/${user.id}`, { method: "DELETE" })).status).toBe(204);
     expect((await api(`/admin/directory/v1/users/${user.id}`)).status).toBe(404);
   });
+
+  it("answers a passed quota 403 userRateLimitExceeded, without Retry-After, in Google's error body", async () => {
+    sandbox.world.setRateLimit("google", 1);
+    try {
+      let reply = await api("/admin/directory/v1/groups?customer=my_customer");
+      for (let i = 0; i < 2 && reply.status === 200; i++) reply = await api("/admin/directory/v1/groups?customer=my_customer");
+      expect(reply.status).toBe(403);
+      expect(reply.body.error.errors[0].reason).toBe("userRateLimitExceeded");
+      expect(specs.googleError(reply.body)).toEqual([]);
+    } finally {
+      sandbox.world.setRateLimit("google", null);
+    }
+  });
 });

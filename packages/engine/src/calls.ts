@@ -1,6 +1,6 @@
 import type { Integration } from "./definition.ts";
 import { render } from "./template.ts";
-import type { QueryValue, UpstreamClient, UpstreamResponse, UpstreamTarget } from "./upstream.ts";
+import { isThrottled, type QueryValue, type UpstreamClient, type UpstreamResponse, type UpstreamTarget } from "./upstream.ts";
 
 /** The upstream answered, but not with success. Carries what the caller needs to report it. */
 export class UpstreamStatusError extends Error {
@@ -9,6 +9,8 @@ export class UpstreamStatusError extends Error {
     readonly upstreamMessage: string | undefined,
     /** Earlier calls of the same write that had already taken effect. */
     readonly applied: string[] = [],
+    /** The upstream asked to slow down (a 429, or what `errors.throttled` recognises). */
+    readonly throttled = response.status === 429,
   ) {
     super(`upstream status ${response.status}${upstreamMessage ? `: ${upstreamMessage}` : ""}`);
     this.name = "UpstreamStatusError";
@@ -50,7 +52,7 @@ export async function statusError(integration: Integration, response: UpstreamRe
     const value = await integration.errorMessage.evaluate(response.body).catch(() => undefined);
     if (typeof value === "string") message = value;
   }
-  return new UpstreamStatusError(response, message);
+  return new UpstreamStatusError(response, message, [], await isThrottled(integration, response));
 }
 
 /** The parsed body; a body that did not parse is the upstream's fault, not an empty answer. */

@@ -244,7 +244,14 @@ export const integrationDefinition = z
     /** The vendor's own resources, served 1-to-1 under /proxy/{name}. */
     proxy: z.record(z.string().regex(/^[A-Za-z][\w-]*$/), proxyResource).default({}),
     errors: z
-      .object({ message: z.string().describe("JSONata over the upstream error body giving its message") })
+      .object({
+        message: z.string().describe("JSONata over the upstream error body giving its message"),
+        /**
+         * JSONata over an error body, true when the answer means "slow down" although its status
+         * is not 429 (a quota answered 403): it is then retried and reported as a 429 would be.
+         */
+        throttled: z.string().optional(),
+      })
       .strict()
       .optional(),
     /** The vendor's published rate per API key; each connection is paced within it. */
@@ -340,6 +347,8 @@ export interface Integration extends IntegrationDefinition {
   /** Every JSONata file the definition names, compiled once at load. */
   mappings: ReadonlyMap<string, Mapping>;
   errorMessage?: Mapping | undefined;
+  /** The compiled `errors.throttled`, when the integration names one. */
+  throttledBy?: Mapping | undefined;
   /** The compiled `verify.account`, when the integration names one. */
   accountOf?: Mapping | undefined;
 }

@@ -149,8 +149,9 @@ export function loadIntegration(folder: string, slug: string): Integration {
     }
   };
   const errorMessage = expression(definition.errors?.message, "errors.message");
+  const throttledBy = expression(definition.errors?.throttled, "errors.throttled");
   const accountOf = expression(definition.verify.account, "verify.account");
-  return { ...definition, slug, dir: folder, mappings, errorMessage, accountOf };
+  return { ...definition, slug, dir: folder, mappings, errorMessage, throttledBy, accountOf };
 }
 
 function describe(error: ZodError): string {

@@ -145,6 +145,16 @@ export interface UpstreamClientOptions {
 /** Statuses worth another attempt of an idempotent call. */
 const RETRYABLE = new Set([429, 502, 503, 504]);
 
+/**
+ * Whether an answer means "slow down": a 429, or a refusal the integration's `errors.throttled`
+ * recognises by its body (a quota some vendors answer 403).
+ */
+export async function isThrottled(integration: Integration, response: UpstreamResponse): Promise<boolean> {
+  if (response.status === 429) return true;
+  if (!integration.throttledBy || response.status < 400 || response.status >= 500 || response.body === undefined) return false;
+  return Boolean(await integration.throttledBy.evaluate(response.body).catch(() => false));
+}
+
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
 export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
@@ -250,7 +260,8 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
           throw error;
         });
         observe(response.status);
-        if (!idempotent || attempt >= retries || !RETRYABLE.has(response.status)) return response;
+        if (!idempotent || attempt >= retries) return response;
+        if (!RETRYABLE.has(response.status) && !(await isThrottled(target.integration, response))) return response;
         const after = retryAfterMs(retryAfterOf(target.integration, response));
         if (after !== undefined && after > retryAfterCapMs) return response;
         wait = after;

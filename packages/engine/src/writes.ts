@@ -86,7 +86,7 @@ export async function runPlan(
     const done = call.done_on?.includes(response.status) ?? false;
     if (!done && (response.status < 200 || response.status >= 300)) {
       const error = await statusError(target.integration, response);
-      throw applied.length ? new UpstreamStatusError(response, error.upstreamMessage, applied) : error;
+      throw applied.length ? new UpstreamStatusError(response, error.upstreamMessage, applied, error.throttled) : error;
     }
     if (!done) responses.push(response);
     applied.push(`${call.method} ${path}`);

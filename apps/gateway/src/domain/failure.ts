@@ -179,7 +179,8 @@ export function failureOf(integration: Integration, error: unknown, secrets: rea
   const vendor = integration.name;
   if (error instanceof UpstreamStatusError) {
     const { status } = error.response;
-    const code = codeForUpstreamStatus(integration, status);
+    // A quota some vendors answer otherwise than 429 is a rate limit all the same.
+    const code = error.throttled ? "rate_limited" : codeForUpstreamStatus(integration, status);
     const upstream = { status, body: upstreamBody(error.response.body, error.response.text, secrets) };
     const said = code === "rate_limited" ? "" : saidBy(error, secrets);
     const retryAfter = retryAfterOf(integration, error.response);

@@ -271,6 +271,11 @@ export function googleRoutes(world: World) {
         return { tenant: held.tenant, key: accounts(held.tenant).clientEmail };
       },
       errorBody: (status, message) => googleError(status, message, status === 429 ? "rateLimitExceeded" : "backendError"),
+      // The Directory API answers a passed per-user quota 403 userRateLimitExceeded, with no Retry-After.
+      rateLimitStatus: 403,
+      retryAfter: false,
+      rateLimitBody: () =>
+        googleError(403, "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user'.", "userRateLimitExceeded"),
     }),
   );
 

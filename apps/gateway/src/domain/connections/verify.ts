@@ -1,4 +1,4 @@
-import { type Integration, statusError, type UpstreamClient, UpstreamStatusError, verifyConnection } from "@unifold/engine";
+import { type Integration, isThrottled, statusError, type UpstreamClient, UpstreamStatusError, verifyConnection } from "@unifold/engine";
 import { Failure, failureOf, redacted, upstreamBody, upstreamWords } from "../failure.ts";
 
 /**
@@ -19,7 +19,8 @@ export async function verifyCredentials(
     const result = await verifyConnection(upstream, { integration, config, credentials });
     const { status } = result.response;
     if (result.ok || result.refused) return result;
-    if (status === 429 || status >= 500) throw new UpstreamStatusError(result.response, undefined);
+    const throttled = await isThrottled(integration, result.response);
+    if (throttled || status >= 500) throw new UpstreamStatusError(result.response, undefined, [], throttled);
     throw new Failure(
       "upstream_error",
       `${integration.name} answered the credential check with upstream status ${status}, which neither accepts nor refuses credentials; is the base URL right?`,
