@@ -1,4 +1,5 @@
 import {
+  accessTokenStore,
   type ApiKeyStore,
   apiKeyStore,
   connectionStore,
@@ -123,7 +124,14 @@ export function createServices(parts: ServiceParts): Services {
     scimRule: parts.scimLimit,
     logger,
   });
-  const upstream = createUpstreamClient({ ...parts.upstream, sharedPacing: limits.pacing, observe: upstreamObserver(metrics) });
+  // Where limits are shared, access tokens are too: one token request serves every instance.
+  const sharedTokens = (parts.sharedLimits ?? true) ? accessTokenStore(store.db, parts.vault) : undefined;
+  const upstream = createUpstreamClient({
+    ...parts.upstream,
+    sharedPacing: limits.pacing,
+    sharedTokens,
+    observe: upstreamObserver(metrics),
+  });
   upstreamSlotsGauge(metrics, upstream.inFlight);
   const connectionRows = connectionStore(store.db, parts.vault, { cacheTtlMs: parts.cacheTtlMs });
   const apiKeys = apiKeyStore(store.db, { cacheTtlMs: parts.cacheTtlMs });

@@ -54,11 +54,13 @@ export async function startGateway(
     webhookDisableAfterMs?: number;
     webhookNetwork?: Parameters<typeof createServices>[0]["webhookNetwork"];
     connect?: Parameters<typeof createServices>[0]["connect"];
+    /** Another instance of that gateway: its database and key ring, as instances behind one load balancer share them. */
+    instanceOf?: { databaseUrl: string; keySpec: string };
   } = {},
 ) {
-  const database = await createTestDatabase();
+  const database = options.instanceOf ? { url: options.instanceOf.databaseUrl, drop: async () => {} } : await createTestDatabase();
   const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
-  const keySpec = options.keySpec ?? generateKeySpec("test");
+  const keySpec = options.keySpec ?? options.instanceOf?.keySpec ?? generateKeySpec("test");
   const ring = parseKeyRing(keySpec);
   const vault = createVault(ring);
   let logText = "";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { useGatewayWithSandbox, walkAll } from "./harness.ts";
+import { startGateway, useGatewayWithSandbox, walkAll } from "./harness.ts";
 import { idsOf, receiver, until } from "./webhook-receiver.ts";
 
 /*
@@ -108,6 +108,29 @@ describe("Microsoft Entra ID by files: client credentials, next links in the bod
     expect(JSON.stringify(wrongSecret.body)).not.toContain("not-the-secret");
     const unknownApp = await connect({ ...credentials!, client_id: "00000000-0000-0000-0000-000000000000" });
     expect(unknownApp.status).toBe(400);
+  });
+
+  it("shares its access token between instances: one token request serves both, and a revoked one is renewed once", async () => {
+    const other = await startGateway({ instanceOf: fx.gw });
+    try {
+      const tokenRequests = () => fx.sandbox.world.requests.filter((r) => r.vendor === "entra" && r.path.endsWith("/oauth2/v2.0/token"));
+      const read = (gw: typeof fx.gw) =>
+        gw.call("GET", `/unified/user-directory/users?limit=1&connection_id=${fx.conn["microsoft-entra-id"]}`, { key: fx.apiKey });
+      fx.sandbox.world.requests.length = 0;
+      // The first instance holds a token from the tests before: the second reads with it.
+      expect((await read(fx.gw)).status).toBe(200);
+      expect((await read(other)).status).toBe(200);
+      expect(tokenRequests()).toHaveLength(0);
+      // Entra ends every token early: the instance told first gets a new one, the other finds it.
+      fx.sandbox.entra.revokeTokens();
+      expect((await read(other)).status).toBe(200);
+      expect((await read(fx.gw)).status).toBe(200);
+      expect(tokenRequests()).toHaveLength(1);
+      // Sealed at rest: the stored row holds no token in plain text.
+      expect(JSON.stringify(await other.services.platform.store.db.execute("select * from access_tokens"))).not.toMatch(/eyJ0eXAi/);
+    } finally {
+      await other.close();
+    }
   });
 
   describe("syncs by delta query", () => {

@@ -1,3 +1,4 @@
+export * from "./access-tokens.ts";
 export * from "./api-keys.ts";
 export { type Change, type ChangeListener, publishChange } from "./changes.ts";
 export * from "./connections.ts";

@@ -108,6 +108,17 @@ export const rateLimits = pgTable("rate_limits", {
   expire: moment("expire"),
 });
 
+/**
+ * Upstream access tokens every instance can use (an OAuth token of a connection's credentials),
+ * keyed by a digest of the grant: one token request serves all instances. The token is sealed
+ * like credentials; a row past `renew_at` is no longer handed out.
+ */
+export const accessTokens = pgTable("access_tokens", {
+  key: text("key").primaryKey(),
+  sealed: text("sealed").notNull(),
+  renewAt: moment("renew_at").notNull(),
+});
+
 /** Where a tenant wants change events sent. The signing secret is sealed like credentials. */
 export const webhookEndpoints = pgTable(
   "webhook_endpoints",

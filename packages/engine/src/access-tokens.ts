@@ -190,11 +190,27 @@ interface Held {
 }
 
 /**
+ * Tokens kept where every instance of the gateway finds them, so N instances ask the vendor for
+ * one token, not N. Keyed by a digest of the grant as rendered; the store keeps tokens sealed.
+ * Its failures only cost a token request: a shared token is a saving, never a dependency.
+ */
+export interface SharedTokens {
+  get(key: string): Promise<{ token: string; renewAt: number } | undefined>;
+  put(key: string, token: string, renewAt: number): Promise<void>;
+  /** Forgets `token` under `key`, unless another token has replaced it already. */
+  drop(key: string, token: string): Promise<void>;
+}
+
+/**
  * Tokens per grant as rendered (the same credentials and endpoint share one), got once however
  * many calls ask at the same time, and renewed before they expire. Bounded: the oldest is
  * forgotten past `max` grants.
  */
-export function createTokenCache(fetchToken: (rendered: RenderedGrant) => Promise<{ token: string; expiresInMs: number }>, max = 10_000) {
+export function createTokenCache(
+  fetchToken: (rendered: RenderedGrant) => Promise<{ token: string; expiresInMs: number }>,
+  max = 10_000,
+  shared?: SharedTokens,
+) {
   const held = new Map<string, Held>();
   const pending = new Map<string, Promise<string>>();
   const keyOf = (rendered: RenderedGrant) => createHash("sha256").update(JSON.stringify(rendered)).digest("base64url");
@@ -205,26 +221,36 @@ export function createTokenCache(fetchToken: (rendered: RenderedGrant) => Promis
     if (current && now < current.renewAt) return Promise.resolve(current.token);
     let asked = pending.get(key);
     if (!asked) {
-      asked = fetchToken(rendered)
-        .then(({ token, expiresInMs }) => {
-          const at = Date.now();
-          held.delete(key);
-          held.set(key, { token, renewAt: at + Math.max(expiresInMs / 2, expiresInMs - 60_000) });
-          if (held.size > max) held.delete(held.keys().next().value!);
-          return token;
-        })
-        .finally(() => pending.delete(key));
+      asked = obtain(rendered, key).finally(() => pending.delete(key));
       pending.set(key, asked);
     }
     return asked;
   }
 
+  const hold = (key: string, entry: Held) => {
+    held.delete(key);
+    held.set(key, entry);
+    if (held.size > max) held.delete(held.keys().next().value!);
+    return entry.token;
+  };
+
+  /** Another instance's token while it is fresh, else a new one from the vendor, shared. */
+  async function obtain(rendered: RenderedGrant, key: string): Promise<string> {
+    const theirs = await shared?.get(key).catch(() => undefined);
+    if (theirs && Date.now() < theirs.renewAt) return hold(key, theirs);
+    const { token, expiresInMs } = await fetchToken(rendered);
+    const entry = { token, renewAt: Date.now() + Math.max(expiresInMs / 2, expiresInMs - 60_000) };
+    await shared?.put(key, token, entry.renewAt).catch(() => {});
+    return hold(key, entry);
+  }
+
   return {
     get,
     /** Forgets the token the vendor just refused (a 401), unless a newer one replaced it already. */
-    forget(rendered: RenderedGrant, token: string): void {
+    async forget(rendered: RenderedGrant, token: string): Promise<void> {
       const key = keyOf(rendered);
       if (held.get(key)?.token === token) held.delete(key);
+      await shared?.drop(key, token).catch(() => {});
     },
     size: () => held.size,
   };

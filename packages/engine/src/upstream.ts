@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
-import { createTokenCache, readTokenAnswer, type RenderedGrant, renderGrant, tokenRequest } from "./access-tokens.ts";
+import { createTokenCache, readTokenAnswer, type RenderedGrant, renderGrant, type SharedTokens, tokenRequest } from "./access-tokens.ts";
 import type { Integration } from "./definition.ts";
 import { guardedLookup, hostRefusal, type NetworkPolicy } from "./network-policy.ts";
 import { createRateGate, PacingUnavailable, RateLimitedLocally, type SharedPacing } from "./rate-gate.ts";
@@ -138,6 +138,8 @@ export interface UpstreamClientOptions {
   enforceRateLimits?: boolean;
   /** Counters shared with the other instances; without them, pacing is this process's alone. */
   sharedPacing?: SharedPacing | undefined;
+  /** Access tokens every instance finds (see access-tokens.ts); without it, each instance gets its own. */
+  sharedTokens?: SharedTokens | undefined;
   /** Told about every attempt (for metrics): integration, upstream status or "error", seconds, whether it was a retry. */
   observe?: (attempt: { integration: string; status: number | "error"; seconds: number; retry: boolean }) => void;
 }
@@ -217,7 +219,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     shared: options.sharedPacing,
   });
   const enforceRateLimits = options.enforceRateLimits ?? true;
-  const tokens = createTokenCache(fetchToken);
+  const tokens = createTokenCache(fetchToken, undefined, options.sharedTokens);
 
   /**
    * One token request to the grant's endpoint, as bounded and guarded as any call (exchange);
@@ -295,7 +297,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     const token = await tokens.get(rendered);
     const response = await sendWith(target, req, token);
     if (response.status !== 401) return response;
-    tokens.forget(rendered, token);
+    await tokens.forget(rendered, token);
     const fresh = await tokens.get(rendered);
     return fresh === token ? response : sendWith(target, req, fresh);
   }
