@@ -199,10 +199,13 @@ describe("the Entra ID simulator follows Microsoft Graph's document and its quir
     const [first] = groups.value;
     expect(first["members@delta"].map((m: { id: string }) => m.id)).toEqual([...state.members.get(first.id)!]);
 
+    const managerOf = new Map(state.users.all().map((u) => [u.id, u.managerId]));
     const applied = sandbox.changeUsers("entra", "globex", { add: 1, update: 1, deactivate: 1, delete: 1 });
+    // A deleted manager's reports lose their manager: changed as well.
+    const reports = [...managerOf].filter(([, manager]) => manager === applied.deleted[0]).map(([id]) => id);
     const changed = await round(users.deltaLink);
     expect(changed.value.map((u) => u.id).sort()).toEqual(
-      [...applied.added, ...applied.updated, ...applied.deactivated, ...applied.deleted].sort(),
+      [...new Set([...applied.added, ...applied.updated, ...applied.deactivated, ...applied.deleted, ...reports])].sort(),
     );
     expect(changed.value.find((u) => u.id === applied.deleted[0])).toEqual({
       "@odata.type": "#microsoft.graph.user",

@@ -432,10 +432,11 @@ export function entraRoutes(world: World) {
     return { o: 0, select: c.req.query("$select"), expand: c.req.query("$expand"), top, filter: c.req.query("$filter") };
   }
 
-  /** One page of a list, with the next page's full URL in `@odata.nextLink`. */
-  function listPage(c: Context, path: string, context: string, rows: unknown[], at: Position) {
+  /** One page of a list, with the next page's full URL in `@odata.nextLink`; only the page's rows are shaped. */
+  function listPage<T>(c: Context, path: string, context: string, rows: T[], at: Position, shape: (row: T) => unknown) {
     const size = at.top ?? PAGE.fallback;
-    const body: Record<string, unknown> = { "@odata.context": `${origin(c)}/$metadata#${context}`, value: rows.slice(at.o, at.o + size) };
+    const value = rows.slice(at.o, at.o + size).map(shape);
+    const body: Record<string, unknown> = { "@odata.context": `${origin(c)}/$metadata#${context}`, value };
     if (at.o + size < rows.length) body["@odata.nextLink"] = `${origin(c)}${path}?$skiptoken=${encode({ ...at, o: at.o + size })}`;
     return c.json(body);
   }
@@ -483,11 +484,8 @@ export function entraRoutes(world: World) {
     if (select instanceof Response) return select;
     const test = userFilter(c, at.filter);
     if (test instanceof Response) return test;
-    const rows = state.users
-      .all()
-      .filter(test)
-      .map((u) => userJson(state, u, select, at.expand));
-    return listPage(c, "/users", select ? `users(${select.join(",")})` : "users", rows, at);
+    const rows = state.users.all().filter(test);
+    return listPage(c, "/users", select ? `users(${select.join(",")})` : "users", rows, at, (u) => userJson(state, u, select, at.expand));
   });
 
   api.get("/v1.0/users/delta", (c) => delta(c, "user"));
@@ -636,13 +634,7 @@ export function entraRoutes(world: World) {
         return fail(c, 400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for resource 'Group'.");
       groups = groups.filter((g) => g.displayName === name.replace(/''/g, "'"));
     }
-    return listPage(
-      c,
-      "/groups",
-      "groups",
-      groups.map((g) => groupJson(g, select)),
-      at,
-    );
+    return listPage(c, "/groups", "groups", groups, at, (g) => groupJson(g, select));
   });
   api.get("/v1.0/groups/:id", (c) => {
     const group = tenantState(c.var.tenant).groups.get(c.req.param("id"));
@@ -700,11 +692,11 @@ export function entraRoutes(world: World) {
     const select = selected(c, at.select, USER_PROPERTIES, "user");
     if (select instanceof Response) return select;
     // Members are directory objects: each says its type.
-    const rows = [...members].flatMap((id) => {
-      const user = state.users.get(id);
-      return user ? [{ "@odata.type": "#microsoft.graph.user", ...userJson(state, user, select, undefined) }] : [];
-    });
-    return listPage(c, c.req.path.slice(c.req.path.indexOf("/v1.0/") + 5), "directoryObjects", rows, at);
+    const rows = [...members].flatMap((id) => state.users.get(id) ?? []);
+    return listPage(c, c.req.path.slice(c.req.path.indexOf("/v1.0/") + 5), "directoryObjects", rows, at, (user) => ({
+      "@odata.type": "#microsoft.graph.user",
+      ...userJson(state, user, select, undefined),
+    }));
   }
   api.post("/v1.0/groups/:id/members/$ref", async (c) => {
     const state = tenantState(c.var.tenant);
