@@ -306,7 +306,13 @@ export function oktaRoutes(world: World) {
    * id of the last record of the page before), and a Link header with `self` and, when more
    * remain, `next`, each carrying the other query parameters as they were sent.
    */
-  function page<T extends { id: string }>(c: Context<SandboxEnv>, rows: T[], max: number, fallback: number) {
+  function page<T extends { id: string }>(
+    c: Context<SandboxEnv>,
+    rows: T[],
+    max: number,
+    fallback: number,
+    keep: (row: T) => boolean = () => true,
+  ) {
     const state = tenantState(c.var.tenant);
     const url = new URL(c.req.url);
     const asked = url.searchParams.get("limit");
@@ -318,13 +324,24 @@ export function oktaRoutes(world: World) {
     if (after !== null) {
       const from = state.ordinal(after);
       if (from === undefined) return fail(c, 400, "Api validation failed: after", ["after: the cursor is not valid"]);
-      start = rows.findIndex((r) => (state.ordinal(r.id) ?? 0) > from);
-      if (start < 0) start = rows.length;
+      // Rows are in ordinal order: the first past the cursor, by halving.
+      let [low, high] = [0, rows.length];
+      while (low < high) {
+        const mid = (low + high) >>> 1;
+        if ((state.ordinal(rows[mid]!.id) ?? 0) > from) high = mid;
+        else low = mid + 1;
+      }
+      start = low;
     }
-    const slice = rows.slice(start, start + size);
+    // Only as far as the page and one more row that `keep` takes: a 100,000-user list is not filtered whole per page.
+    const slice: T[] = [];
+    let i = start;
+    for (; i < rows.length && slice.length < size; i++) if (keep(rows[i]!)) slice.push(rows[i]!);
+    let more = false;
+    for (; i < rows.length && !more; i++) more = keep(rows[i]!);
     const self = new URL(url);
     const links = [`<${self.href}>; rel="self"`];
-    if (start + size < rows.length && slice.length) {
+    if (more && slice.length) {
       const next = new URL(url);
       next.searchParams.set("after", slice.at(-1)!.id);
       next.searchParams.set("limit", String(size));
@@ -353,10 +370,10 @@ export function oktaRoutes(world: World) {
     if (where instanceof Response) return where;
     const q = c.req.query("q")?.toLowerCase();
     let users = state.users.all();
-    if (where) users = users.filter((u) => where(u as unknown as Record<string, unknown>));
     // Without a filter or search, deactivated users are left out.
-    else users = users.filter((u) => u.status !== "DEPROVISIONED");
+    const keep = where ? (u: OktaUser) => where(u as unknown as Record<string, unknown>) : (u: OktaUser) => u.status !== "DEPROVISIONED";
     if (q) {
+      users = users.filter(keep);
       users = users.filter((u) =>
         ["firstName", "lastName", "email"].some((f) =>
           String(u.profile[f] ?? "")
@@ -368,7 +385,7 @@ export function oktaRoutes(world: World) {
       const limit = Math.min(Number(c.req.query("limit") ?? 10) || 10, USERS_MAX);
       return c.body(jsonArray(users.slice(0, limit)), 200, { "content-type": "application/json" });
     }
-    return page(c, users, USERS_MAX, USERS_MAX);
+    return page(c, users, USERS_MAX, USERS_MAX, keep);
   });
 
   app.get("/api/v1/users/:id", (c) => {
