@@ -189,7 +189,11 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
   let writtenSinceAnalyze = 0;
   try {
     for (const resource of sync.resources as SyncableResource[]) {
+      // Every id the walk saw, kept here rather than marked on each row: a run that changes
+      // nothing writes nothing, and the sweep deletes what is not in it (100,000 ids: a few MB).
+      const seenIds = new Set<string>();
       for await (const seen of walk(deps, sync.connectionId, resource)) {
+        for (const record of seen) seenIds.add(record.remoteId);
         // Committed with its events, whose deliveries are queued at once: receivers hear of
         // changes while the walk goes on.
         const applied = await parts.events.publish((emit) =>
@@ -205,7 +209,7 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
         }
       }
       const deleted = await parts.events.publish((emit) =>
-        parts.store.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(emit, resource)),
+        parts.store.sweepDeleted({ connectionId: sync.connectionId, resource }, seenIds, toEvents(emit, resource)),
       );
       counts.deleted! += deleted.length;
     }
