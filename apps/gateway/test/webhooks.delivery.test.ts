@@ -35,6 +35,11 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
   let answer: number | "hang up" = 200;
   /** Milliseconds the receiver takes before it answers. */
   let delayMs = 0;
+  /** A status for one event's deliveries (by webhook-id), over `answer`. */
+  const answerFor = new Map<string, number>();
+  /** Deliveries the receiver holds unanswered right now, and the most it held at once. */
+  let inFlight = 0;
+  let mostInFlight = 0;
   const received: Received[] = [];
 
   beforeAll(async () => {
@@ -43,7 +48,13 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
       req.on("data", (chunk) => (body += chunk));
       req.on("end", () => {
         received.push({ method: req.method, headers: req.headers, body });
-        setTimeout(() => (answer === "hang up" ? req.socket.destroy() : res.writeHead(answer).end("ok")), delayMs);
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        const status = answerFor.get(String(req.headers["webhook-id"])) ?? answer;
+        setTimeout(() => {
+          inFlight--;
+          if (status === "hang up") req.socket.destroy();
+          else res.writeHead(status).end("ok");
+        }, delayMs);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -323,6 +334,107 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
     await deliver(hook.id, eventId);
     await deliver(randomUUID(), eventId);
     expect(received.length).toBe(before);
+  });
+
+  describe("a batch of the deliver job", () => {
+    /** Events of the endpoint's tenant, appended in this order (each one's seq after the last's). */
+    async function events(tenant: string, list: { type: string; data: Record<string, unknown> }[]) {
+      const made = await gw.services.events.emit(
+        list.map(({ type, data }, at) => ({ tenantId: tenant, connectionId: null, integration: null, type, version: at + 1, data })),
+      );
+      return made.map((e) => e.id);
+    }
+    const sentIds = (from: number) => received.slice(from).map((r) => String(r.headers["webhook-id"]));
+
+    it("sends each record's events one after the other in event order, whatever the batch's order, and other records side by side", async () => {
+      const hook = await endpoint();
+      const ids = await events(hook.tenant, [
+        { type: "user.created", data: { id: "a" } },
+        { type: "user.created", data: { id: "b" } },
+        { type: "user.updated", data: { id: "a" } },
+        { type: "group_member.added", data: { group_id: "g", user_id: "a" } },
+        { type: "user.deleted", data: { id: "b" } },
+        { type: "group_member.removed", data: { group_id: "g", user_id: "a" } },
+        { type: "user.deleted", data: { id: "a" } },
+      ]);
+      const [a1, b1, a2, m1, b2, m2, a3] = ids;
+      answer = 200;
+      delayMs = 50;
+      mostInFlight = 0;
+      const before = received.length;
+      const outcome = await gw.services.webhooks.deliverAll(
+        [...ids].reverse().map((eventId) => ({ endpointId: hook.id, eventId, attempt: 1 })),
+      );
+      delayMs = 0;
+      expect(outcome).toEqual(ids.map(() => undefined));
+      const sent = sentIds(before);
+      expect(sent.filter((id) => [a1, a2, a3].includes(id))).toEqual([a1, a2, a3]);
+      expect(sent.filter((id) => [b1, b2].includes(id))).toEqual([b1, b2]);
+      expect(sent.filter((id) => [m1, m2].includes(id))).toEqual([m1, m2]);
+      // Three records, so three at once at most (and more than one: records do not wait for each other).
+      expect(mostInFlight).toBe(3);
+      expect(await deliveries(hook.id)).toHaveLength(7);
+    });
+
+    it("sends an event about no one record after every earlier event of the batch", async () => {
+      const hook = await endpoint();
+      const ids = await events(hook.tenant, [
+        { type: "user.created", data: { id: "a" } },
+        { type: "user.created", data: { id: "b" } },
+        { type: "sync.completed", data: { sync_id: "s" } },
+        { type: "user.updated", data: { id: "c" } },
+      ]);
+      answer = 200;
+      delayMs = 20;
+      const before = received.length;
+      await gw.services.webhooks.deliverAll([...ids].reverse().map((eventId) => ({ endpointId: hook.id, eventId, attempt: 1 })));
+      delayMs = 0;
+      const sent = sentIds(before);
+      expect(sent.indexOf(ids[2]!)).toBeGreaterThan(sent.indexOf(ids[0]!));
+      expect(sent.indexOf(ids[2]!)).toBeGreaterThan(sent.indexOf(ids[1]!));
+      expect(sent).toHaveLength(4);
+    });
+
+    it("answers each job's own outcome, records every attempt, and an endpoint that answered one is not failing", async () => {
+      const hook = await endpoint();
+      const ids = await events(hook.tenant, [
+        { type: "user.created", data: { id: "a" } },
+        { type: "user.created", data: { id: "b" } },
+        { type: "user.created", data: { id: "c" } },
+      ]);
+      answerFor.set(ids[1]!, 503);
+      answer = 200;
+      const outcome = await gw.services.webhooks.deliverAll([
+        ...ids.map((eventId) => ({ endpointId: hook.id, eventId, attempt: 2 })),
+        { endpointId: hook.id, eventId: randomUUID(), attempt: 1 },
+      ]);
+      answerFor.clear();
+      expect(outcome.map((o) => o && [o.constructor, o.message])).toEqual([
+        undefined,
+        [DeliveryFailed, `delivery to ${receiverUrl} failed: status 503`],
+        undefined,
+        undefined,
+      ]);
+      const attempts = await deliveries(hook.id);
+      expect(
+        attempts
+          .map((a: { event_id: string; outcome: string; attempt: number }) => [a.event_id, a.outcome, a.attempt])
+          .sort((x: string[], y: string[]) => ids.indexOf(x[0]!) - ids.indexOf(y[0]!)),
+      ).toEqual([
+        [ids[0], "delivered", 2],
+        [ids[1], "failed", 2],
+        [ids[2], "delivered", 2],
+      ]);
+      expect((await shown(hook.id)).failing_since).toBeNull();
+      // Every attempt failed: failing since then, and kept so by the next such batch.
+      answer = 500;
+      await gw.services.webhooks.deliverAll(ids.slice(0, 2).map((eventId) => ({ endpointId: hook.id, eventId, attempt: 3 })));
+      const since = (await shown(hook.id)).failing_since;
+      expect(since).not.toBeNull();
+      await gw.services.webhooks.deliverAll([{ endpointId: hook.id, eventId: ids[2]!, attempt: 3 }]);
+      answer = 200;
+      expect((await shown(hook.id)).failing_since).toBe(since);
+    });
   });
 });
 

@@ -91,6 +91,12 @@ export function eventStore(db: Database) {
       return row as EventRow | undefined;
     },
 
+    /** The events of these ids that still exist (in no particular order). */
+    async getMany(ids: string[]): Promise<EventRow[]> {
+      if (!ids.length) return [];
+      return (await db.select().from(events).where(inArray(events.id, ids))) as EventRow[];
+    },
+
     async list(filter: {
       tenantId?: string | undefined;
       afterSeq?: number | undefined;

@@ -17,10 +17,14 @@ export interface WorkerOptions {
 export async function startWorkers(services: Services, options: WorkerOptions): Promise<void> {
   const { queue } = services.platform;
   await queue.start();
-  // One handler per job declared in jobs/queue.ts (the type requires each, and no other).
-  const handlers: { [K in JobKind]: (job: Work<PayloadOf<K>>) => Promise<void> } = {
+  // One handler per job declared in jobs/queue.ts (the type requires each, and no other); the
+  // deliver job's takes a batch.
+  const handlers: { [K in Exclude<JobKind, "deliver">]: (job: Work<PayloadOf<K>>) => Promise<void> } & {
+    deliver: (batch: Work<PayloadOf<"deliver">>[]) => Promise<unknown[]>;
+  } = {
     syncRun: async (job) => void (await services.syncs.run(job.data.syncId, job.signal)),
-    deliver: (job) => services.webhooks.deliver({ ...job.data, attempt: job.attempt }),
+    // Sent side by side but in order per record (domain/webhooks/delivery.ts).
+    deliver: (batch) => services.webhooks.deliverAll(batch.map((job) => ({ ...job.data, attempt: job.attempt }))),
     tick: async () => {
       for (const sync of await services.syncs.claimDue()) await queue.runSync(sync.id);
       // Events a crash left undispatched (see domain/events/emitter.ts).
@@ -32,7 +36,7 @@ export async function startWorkers(services: Services, options: WorkerOptions): 
     },
   };
   await queue.work("syncRun", handlers.syncRun);
-  await queue.work("deliver", handlers.deliver, options.deliveryConcurrency);
+  await queue.workBatches("deliver", handlers.deliver, options.deliveryConcurrency);
   await queue.work("tick", handlers.tick);
   await queue.boss.schedule(jobs.tick.name, "* * * * *");
 }

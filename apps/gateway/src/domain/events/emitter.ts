@@ -83,7 +83,7 @@ function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<nu
   return store.dispatch(
     async (rows) => {
       const subscribers = new Map<string, Promise<string[]>>();
-      const jobs: { eventId: string; endpointId: string }[] = [];
+      const jobs: { eventId: string; endpointId: string; seq: number }[] = [];
       for (const event of rows) {
         const key = `${event.tenantId}\u0000${event.type}`;
         if (!subscribers.has(key)) {
@@ -95,7 +95,7 @@ function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<nu
         let endpoints = await subscribers.get(key)!;
         if (event.type === "webhook_endpoint.test") endpoints = [String(event.data.endpoint_id)];
         if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.data.endpoint_id);
-        for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId });
+        for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId, seq: event.seq });
       }
       await queue.deliver(jobs);
     },
