@@ -93,8 +93,8 @@ function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<nu
           );
         }
         let endpoints = await subscribers.get(key)!;
-        if (event.type === "webhook_endpoint.test") endpoints = [String(event.data.endpoint_id)];
-        if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.data.endpoint_id);
+        if (event.type === "webhook_endpoint.test") endpoints = [String(event.endpointId)];
+        if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.endpointId);
         for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId, seq: event.seq });
       }
       await queue.deliver(jobs);
