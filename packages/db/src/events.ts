@@ -65,9 +65,13 @@ export function eventStore(db: Database) {
      * receivers de-duplicate by id). With `lock` (a Postgres server), the batch's rows stay locked
      * meanwhile, so concurrent dispatchers on other instances take other events (skip locked).
      * Without it (the embedded database, one process, whose single connection a transaction
-     * would hold while `queue` needs it), the caller keeps to one dispatch at a time.
+     * would hold while `queue` needs it), the caller keeps to one dispatch at a time. `room`,
+     * asked before each batch, stops the dispatch early (the rest stays pending for the next).
      */
-    async dispatch(queue: (rows: PendingEvent[]) => Promise<void>, options: { lock: boolean; batchSize?: number }): Promise<number> {
+    async dispatch(
+      queue: (rows: PendingEvent[]) => Promise<void>,
+      options: { lock: boolean; batchSize?: number; room?: () => Promise<boolean> },
+    ): Promise<number> {
       const batchSize = options.batchSize ?? 500;
       const pending = (tx: Database) => {
         // What a dispatch needs to address deliveries, not the objects.
@@ -102,6 +106,7 @@ export function eventStore(db: Database) {
       };
       let total = 0;
       for (;;) {
+        if (options.room && !(await options.room())) return total;
         const done = options.lock ? await db.transaction((tx) => batch(tx as unknown as Database)) : await batch(db);
         total += done;
         if (done < batchSize) return total;

@@ -136,6 +136,11 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
       await this.start(); // the workers start a moment after the gateway listens; a request may come first
       return boss.send(jobs.syncRun.name, { syncId } satisfies PayloadOf<"syncRun">, { singletonKey: syncId });
     },
+    /** Deliveries queued and not yet taken, retries waiting their turn aside. */
+    async deliveriesWaiting(): Promise<number> {
+      await this.start();
+      return boss.getQueueSize(jobs.deliver.name, { before: "retry" });
+    },
     /** Queues deliveries; those given an event's `seq` are handed out in that order. */
     async deliver(deliveries: (DeliveryJob & { seq?: number })[]): Promise<void> {
       if (!deliveries.length) return;

@@ -1,4 +1,5 @@
 import { jobs, type JobKind, type PayloadOf, type Work } from "./queue.ts";
+import { loggable } from "../logger.ts";
 import type { Services } from "../services.ts";
 
 export interface WorkerOptions {
@@ -27,8 +28,15 @@ export async function startWorkers(services: Services, options: WorkerOptions): 
     deliver: (batch: Work<PayloadOf<"deliver">>[]) => Promise<unknown[]>;
   } = {
     syncRun: async (job) => void (await services.syncs.run(job.data.syncId, job.signal)),
-    // Sent side by side but in order per record (domain/webhooks/delivery.ts).
-    deliver: (batch) => services.webhooks.deliverAll(batch.map((job) => ({ ...job.data, attempt: job.attempt }))),
+    // Sent side by side but in order per record (domain/webhooks/delivery.ts); then the next
+    // events of the outbox take the room this batch made in the queue (domain/events/emitter.ts).
+    deliver: async (batch) => {
+      const failures = await services.webhooks.deliverAll(batch.map((job) => ({ ...job.data, attempt: job.attempt })));
+      await services.events.dispatch().catch((error: unknown) => {
+        services.platform.logger.warn({ err: loggable(error) }, "deliveries not queued after a batch; the next batch or tick queues them");
+      });
+      return failures;
+    },
     tick: async () => {
       for (const sync of await services.syncs.claimDue()) await queue.runSync(sync.id);
       // Events a crash left undispatched (see domain/events/emitter.ts).

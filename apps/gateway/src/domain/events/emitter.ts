@@ -24,7 +24,7 @@ export interface EmitterParts {
   db: Database;
   store: EventStore;
   webhooks: Pick<WebhookStore, "subscribers">;
-  queue: Pick<JobQueue, "deliver">;
+  queue: Pick<JobQueue, "deliver" | "deliveriesWaiting">;
   metrics: Pick<Metrics, "eventsMade">;
   /** A Postgres server: concurrent dispatchers on other instances are kept apart by row locks. */
   lock: boolean;
@@ -75,8 +75,15 @@ export function createEventEmitter(parts: EmitterParts): EventEmitter {
 }
 
 /**
- * Queues the deliveries of every event not yet dispatched: each to the tenant's enabled
- * endpoints that take its type. A test event goes to its own endpoint only; a
+ * Deliveries queued ahead of the workers at most; the rest of the events wait in the outbox,
+ * and each delivery batch dispatches more (jobs/workers.ts). pg-boss sorts every queued job to
+ * hand out a batch: 100,000 queued at once (an announced first sync) made each fetch slow.
+ */
+const QUEUED_AHEAD = 5_000;
+
+/**
+ * Queues the deliveries of events not yet dispatched, oldest first, while fewer than
+ * QUEUED_AHEAD wait in the queue: each to the tenant's enabled endpoints that take its type. A test event goes to its own endpoint only; a
  * `webhook_endpoint.disabled` to every endpoint but the disabled one.
  */
 function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<number> {
@@ -99,6 +106,6 @@ function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<nu
       }
       await queue.deliver(jobs);
     },
-    { lock },
+    { lock, room: async () => (await queue.deliveriesWaiting()) < QUEUED_AHEAD },
   );
 }
