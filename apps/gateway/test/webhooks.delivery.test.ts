@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { createVault, openStore, parseKeyRing, webhookStore } from "@unifold/db";
 import { isNonPublicAddress } from "@unifold/engine";
 import postgres from "postgres";
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../test-support/free-port.ts";
 import { createWebhookDelivery, DeliveryFailed, deliveryError } from "../src/domain/webhooks/delivery.ts";
@@ -131,6 +132,8 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
     expect(stamp).toBeGreaterThanOrEqual(Math.floor(started / 1000));
     expect(stamp).toBeLessThanOrEqual(Math.ceil((started + tookMs) / 1000));
     expect(verify(hook.secret, headers, body)).toBe(true);
+    // And as a receiver checks it with the Standard Webhooks library (README's example).
+    expect(new Webhook(hook.secret).verify(body, headers as Record<string, string>)).toMatchObject({ id: eventId });
     expect(String(headers["webhook-signature"]).split(" ")).toHaveLength(1);
     const [attempt] = await deliveries(hook.id);
     expect(attempt).toMatchObject({ event_id: eventId, attempt: 1, outcome: "delivered", response_status: 200, error: null });

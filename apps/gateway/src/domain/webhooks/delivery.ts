@@ -202,7 +202,7 @@ function signingKey(secret: string): Buffer {
 /**
  * A Standard Webhooks `v1` signature: HMAC-SHA256 of `id.timestamp.body`, in base64. Node's own
  * HMAC, not the standardwebhooks package's JavaScript SHA-256, which takes five times as long per
- * event; receivers verify it with that package (the tests do).
+ * event; a receiver verifies it with that package (webhooks.delivery.test.ts does).
  */
 function sign(key: Buffer, id: string, timestamp: string, body: string): string {
   return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64")}`;
