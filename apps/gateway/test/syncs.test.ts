@@ -4,7 +4,7 @@ import { connectSandbox, startGateway, useGatewayWithSandbox } from "./harness.t
 import { idsOf, receiver, until, verify } from "./webhook-receiver.ts";
 
 describe("syncs and change webhooks", { timeout: 300_000 }, () => {
-  const fx = useGatewayWithSandbox({ tenants: { acme: 2_000 }, gateway: { jobs: true }, connect: false });
+  const fx = useGatewayWithSandbox({ tenants: { acme: 2_000 }, gateway: { jobs: true }, connect: false, sql: true });
   let hooks: Awaited<ReturnType<typeof receiver>>;
   let jumpcloud: string;
   let postman: string;
@@ -289,5 +289,53 @@ describe("syncs and change webhooks", { timeout: 300_000 }, () => {
     await until(async () => (await loudEvents()).body.result.length >= applied.added.length);
     const loud = await loudEvents();
     expect(loud.body.result.map((e: any) => e.data.id)).toEqual(applied.added);
+  });
+
+  it("a run that changes nothing writes no row of the copy; last_seen_at moves on with each succeeded run", async () => {
+    const own = (await connectSandbox(fx.gw, fx.sandbox, "acme", { "postman-scim": "postman" })).conn["postman-scim"];
+    const sync = await fx.gw.call("POST", "/syncs", {
+      key: apiKey,
+      body: { connection_id: own, resources: ["users"], interval: 3_600, initial_events: false },
+    });
+    const first = await finishedRuns(sync.body.id, 1);
+    expect(first.status).toBe("succeeded");
+    // A row's xmin is the transaction that last wrote it, its ctid where it lies: a row written
+    // again (even to the same values) changes both.
+    const rows = async () =>
+      (
+        await fx.sql!<{ remote_id: string; xmin: string; ctid: string }[]>`
+          select remote_id, xmin::text, ctid::text from sync_records where connection_id = ${own} order by remote_id`
+      ).map((r) => `${r.remote_id} ${r.xmin} ${r.ctid}`);
+    const records = async () => {
+      const all: any[] = [];
+      for (let cursor: string | null = null; ;) {
+        const page = await fx.gw.call("GET", `/unified/records/users?connection_id=${own}&limit=500${cursor ? `&cursor=${cursor}` : ""}`, {
+          key: apiKey,
+        });
+        all.push(...page.body.result);
+        cursor = page.body.next_cursor;
+        if (!cursor) return all;
+      }
+    };
+    const written = await rows();
+    expect(written.length).toBe(first.counts.added);
+    // Written by the first run: each when its page was.
+    for (const r of await records()) expect(r.last_seen_at >= first.started_at && r.last_seen_at <= first.ended_at).toBe(true);
+
+    await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
+    const second = await finishedRuns(sync.body.id, 2);
+    expect(second).toMatchObject({ status: "succeeded", counts: { added: 0, updated: 0, deleted: 0, unchanged: written.length } });
+    expect(await rows()).toEqual(written);
+    // Not written, yet seen: the run that saw them all is when they were last seen.
+    expect(new Set((await records()).map((r) => r.last_seen_at))).toEqual(new Set([second.started_at]));
+
+    // One leaves: its tombstone was last seen by the run before the one that missed it.
+    const applied = fx.sandbox.changeUsers("postman", "acme", { delete: 1 });
+    await fx.gw.call("POST", `/syncs/${sync.body.id}/run`, { key: apiKey });
+    const third = await finishedRuns(sync.body.id, 3);
+    expect(third).toMatchObject({ status: "succeeded", counts: { deleted: 1, unchanged: written.length - 1 } });
+    const after = await records();
+    expect(after.filter((r) => r.deleted_at).map((r) => [r.id, r.last_seen_at])).toEqual([[applied.deleted[0], second.started_at]]);
+    expect(new Set(after.filter((r) => !r.deleted_at).map((r) => r.last_seen_at))).toEqual(new Set([third.started_at]));
   });
 });

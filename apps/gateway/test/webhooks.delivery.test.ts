@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { createVault, openStore, parseKeyRing, webhookStore } from "@unifold/db";
 import { isNonPublicAddress } from "@unifold/engine";
 import postgres from "postgres";
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../test-support/free-port.ts";
 import { createWebhookDelivery, DeliveryFailed, deliveryError } from "../src/domain/webhooks/delivery.ts";
@@ -24,6 +25,8 @@ interface Received {
   method: string | undefined;
   headers: IncomingMessage["headers"];
   body: string;
+  /** The deliveries (by webhook-id) answered before this one arrived. */
+  answeredBefore: Set<string>;
 }
 
 describe("webhook delivery attempts", { timeout: 60_000 }, () => {
@@ -35,15 +38,29 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
   let answer: number | "hang up" = 200;
   /** Milliseconds the receiver takes before it answers. */
   let delayMs = 0;
+  /** A status for one event's deliveries (by webhook-id), over `answer`. */
+  const answerFor = new Map<string, number>();
+  /** Deliveries the receiver holds unanswered right now, and the most it held at once. */
+  let inFlight = 0;
+  let mostInFlight = 0;
   const received: Received[] = [];
+  const answered: string[] = [];
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = "";
       req.on("data", (chunk) => (body += chunk));
       req.on("end", () => {
-        received.push({ method: req.method, headers: req.headers, body });
-        setTimeout(() => (answer === "hang up" ? req.socket.destroy() : res.writeHead(answer).end("ok")), delayMs);
+        const id = String(req.headers["webhook-id"]);
+        received.push({ method: req.method, headers: req.headers, body, answeredBefore: new Set(answered) });
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        const status = answerFor.get(id) ?? answer;
+        setTimeout(() => {
+          inFlight--;
+          answered.push(id);
+          if (status === "hang up") req.socket.destroy();
+          else res.writeHead(status).end("ok");
+        }, delayMs);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -115,6 +132,8 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
     expect(stamp).toBeGreaterThanOrEqual(Math.floor(started / 1000));
     expect(stamp).toBeLessThanOrEqual(Math.ceil((started + tookMs) / 1000));
     expect(verify(hook.secret, headers, body)).toBe(true);
+    // And as a receiver checks it with the Standard Webhooks library (README's example).
+    expect(new Webhook(hook.secret).verify(body, headers as Record<string, string>)).toMatchObject({ id: eventId });
     expect(String(headers["webhook-signature"]).split(" ")).toHaveLength(1);
     const [attempt] = await deliveries(hook.id);
     expect(attempt).toMatchObject({ event_id: eventId, attempt: 1, outcome: "delivered", response_status: 200, error: null });
@@ -323,6 +342,115 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
     await deliver(hook.id, eventId);
     await deliver(randomUUID(), eventId);
     expect(received.length).toBe(before);
+  });
+
+  describe("a batch of the deliver job", () => {
+    /** Events of the endpoint's tenant, appended in this order (each one's seq after the last's). */
+    async function events(tenant: string, list: { type: string; data: Record<string, unknown> }[]) {
+      const made = await gw.services.events.emit(
+        list.map(({ type, data }, at) => ({ tenantId: tenant, connectionId: null, integration: null, type, version: at + 1, data })),
+      );
+      return made.map((e) => e.id);
+    }
+
+    /** Whether `later` arrived after `earlier` was answered. */
+    const answeredBefore = (earlier: string, later: string) =>
+      received.find((r) => r.headers["webhook-id"] === later)!.answeredBefore.has(earlier);
+
+    it("sends each record's events one after the other in event order, whatever the batch's order, and other records side by side", async () => {
+      const hook = await endpoint();
+      const ids = await events(hook.tenant, [
+        { type: "user.created", data: { id: "a" } },
+        { type: "user.created", data: { id: "b" } },
+        { type: "user.updated", data: { id: "a" } },
+        { type: "group_member.added", data: { group_id: "g", user_id: "a" } },
+        { type: "group_member.added", data: { group_id: "g", user_id: "b" } },
+        { type: "user.deleted", data: { id: "b" } },
+        { type: "group_member.removed", data: { group_id: "g", user_id: "a" } },
+        { type: "user.deleted", data: { id: "a" } },
+      ]);
+      const [a1, b1, a2, ga1, , b2, ga2, a3] = ids as [string, string, string, string, string, string, string, string];
+      answer = 200;
+      delayMs = 50;
+      mostInFlight = 0;
+      const outcome = await gw.services.webhooks.deliverAll(
+        [...ids].reverse().map((eventId) => ({ endpointId: hook.id, eventId, attempt: 1 })),
+      );
+      delayMs = 0;
+      expect(outcome).toEqual(ids.map(() => undefined));
+      for (const [earlier, later] of [
+        [a1, a2],
+        [a2, a3],
+        [b1, b2],
+        [ga1, ga2],
+      ] as const) {
+        expect(answeredBefore(earlier, later)).toBe(true);
+      }
+      // Four records, so four at once at most (and more than one: records do not wait for each other).
+      expect(mostInFlight).toBe(4);
+      expect(await deliveries(hook.id)).toHaveLength(8);
+    });
+
+    it("sends an event about no one record after every earlier event of the batch has been answered", async () => {
+      const hook = await endpoint();
+      const ids = await events(hook.tenant, [
+        { type: "user.created", data: { id: "a" } },
+        { type: "user.created", data: { id: "b" } },
+        { type: "sync.completed", data: { sync_id: "s" } },
+        { type: "user.updated", data: { id: "c" } },
+      ]);
+      answer = 200;
+      delayMs = 20;
+      const before = received.length;
+      await gw.services.webhooks.deliverAll([...ids].reverse().map((eventId) => ({ endpointId: hook.id, eventId, attempt: 1 })));
+      delayMs = 0;
+      expect(received.length - before).toBe(4);
+      expect(answeredBefore(ids[0]!, ids[2]!)).toBe(true);
+      expect(answeredBefore(ids[1]!, ids[2]!)).toBe(true);
+      // A later record's event does not wait for it.
+      expect(answeredBefore(ids[2]!, ids[3]!)).toBe(false);
+    });
+
+    it("answers each job's own outcome, records every attempt, and an endpoint that answered one is not failing", async () => {
+      const hook = await endpoint();
+      const ids = await events(hook.tenant, [
+        { type: "user.created", data: { id: "a" } },
+        { type: "user.created", data: { id: "b" } },
+        { type: "user.created", data: { id: "c" } },
+      ]);
+      answerFor.set(ids[1]!, 503);
+      answer = 200;
+      const outcome = await gw.services.webhooks.deliverAll([
+        ...ids.map((eventId) => ({ endpointId: hook.id, eventId, attempt: 2 })),
+        { endpointId: hook.id, eventId: randomUUID(), attempt: 1 },
+      ]);
+      answerFor.clear();
+      expect(outcome.map((o) => o && [o.constructor, o.message])).toEqual([
+        undefined,
+        [DeliveryFailed, `delivery to ${receiverUrl} failed: status 503`],
+        undefined,
+        undefined,
+      ]);
+      const attempts = await deliveries(hook.id);
+      expect(
+        attempts
+          .map((a: { event_id: string; outcome: string; attempt: number }) => [a.event_id, a.outcome, a.attempt])
+          .sort((x: string[], y: string[]) => ids.indexOf(x[0]!) - ids.indexOf(y[0]!)),
+      ).toEqual([
+        [ids[0], "delivered", 2],
+        [ids[1], "failed", 2],
+        [ids[2], "delivered", 2],
+      ]);
+      expect((await shown(hook.id)).failing_since).toBeNull();
+      // Every attempt failed: failing since then, and kept so by the next such batch.
+      answer = 500;
+      await gw.services.webhooks.deliverAll(ids.slice(0, 2).map((eventId) => ({ endpointId: hook.id, eventId, attempt: 3 })));
+      const since = (await shown(hook.id)).failing_since;
+      expect(since).not.toBeNull();
+      await gw.services.webhooks.deliverAll([{ endpointId: hook.id, eventId: ids[2]!, attempt: 3 }]);
+      answer = 200;
+      expect((await shown(hook.id)).failing_since).toBe(since);
+    });
   });
 });
 

@@ -17,6 +17,15 @@ export interface EventRow {
 
 export type NewEvent = Omit<EventRow, "seq" | "createdAt" | "id"> & { id?: string };
 
+/** An event whose deliveries are to be queued, as a dispatch sees it: `endpointId` is its data's `endpoint_id`, if any. */
+export interface PendingEvent {
+  seq: number;
+  id: string;
+  tenantId: string;
+  type: string;
+  endpointId: string | null;
+}
+
 /** An appended event, and whether its deliveries are still to be queued (its tenant has an enabled endpoint). */
 export type AppendedEvent = EventRow & { pending: boolean };
 
@@ -36,17 +45,18 @@ export function eventStore(db: Database) {
   return {
     async append(tx: Database, rows: NewEvent[]): Promise<AppendedEvent[]> {
       if (rows.length === 0) return [];
+      const given = rows.map((row) => ({ ...row, id: row.id ?? `evt_${randomUUID().replaceAll("-", "")}` }));
+      // Only what the database adds comes back: the objects are the caller's already (a sync's
+      // page of events is hundreds of kilobytes, not worth sending back and parsing again).
       const made = await tx
         .insert(events)
-        .values(
-          rows.map((row) => ({
-            ...row,
-            id: row.id ?? `evt_${randomUUID().replaceAll("-", "")}`,
-            dispatchedAt: dispatchedUnlessSubscribed(row),
-          })),
-        )
-        .returning();
-      return made.map(({ dispatchedAt, ...row }) => ({ ...(row as EventRow), pending: dispatchedAt === null }));
+        .values(given.map((row) => ({ ...row, dispatchedAt: dispatchedUnlessSubscribed(row) })))
+        .returning({ id: events.id, seq: events.seq, createdAt: events.createdAt, dispatchedAt: events.dispatchedAt });
+      const added = new Map(made.map((row) => [row.id, row]));
+      return given.map((row) => {
+        const { seq, createdAt, dispatchedAt } = added.get(row.id)!;
+        return { ...row, seq, createdAt, pending: dispatchedAt === null };
+      });
     },
 
     /**
@@ -55,13 +65,29 @@ export function eventStore(db: Database) {
      * receivers de-duplicate by id). With `lock` (a Postgres server), the batch's rows stay locked
      * meanwhile, so concurrent dispatchers on other instances take other events (skip locked).
      * Without it (the embedded database, one process, whose single connection a transaction
-     * would hold while `queue` needs it), the caller keeps to one dispatch at a time.
+     * would hold while `queue` needs it), the caller keeps to one dispatch at a time. `room`,
+     * asked before each batch, stops the dispatch early (the rest stays pending for the next).
      */
-    async dispatch(queue: (rows: EventRow[]) => Promise<void>, options: { lock: boolean; batchSize?: number }): Promise<number> {
+    async dispatch(
+      queue: (rows: PendingEvent[]) => Promise<void>,
+      options: { lock: boolean; batchSize?: number; room?: () => Promise<boolean> },
+    ): Promise<number> {
       const batchSize = options.batchSize ?? 500;
       const pending = (tx: Database) => {
-        const query = tx.select().from(events).where(isNull(events.dispatchedAt)).orderBy(asc(events.seq)).limit(batchSize);
-        return (options.lock ? query.for("update", { skipLocked: true }) : query) as unknown as Promise<EventRow[]>;
+        // What a dispatch needs to address deliveries, not the objects.
+        const query = tx
+          .select({
+            seq: events.seq,
+            id: events.id,
+            tenantId: events.tenantId,
+            type: events.type,
+            endpointId: sql<string | null>`${events.data}->>'endpoint_id'`,
+          })
+          .from(events)
+          .where(isNull(events.dispatchedAt))
+          .orderBy(asc(events.seq))
+          .limit(batchSize);
+        return (options.lock ? query.for("update", { skipLocked: true }) : query) as unknown as Promise<PendingEvent[]>;
       };
       const batch = async (tx: Database) => {
         const rows = await pending(tx);
@@ -80,6 +106,7 @@ export function eventStore(db: Database) {
       };
       let total = 0;
       for (;;) {
+        if (options.room && !(await options.room())) return total;
         const done = options.lock ? await db.transaction((tx) => batch(tx as unknown as Database)) : await batch(db);
         total += done;
         if (done < batchSize) return total;
@@ -89,6 +116,12 @@ export function eventStore(db: Database) {
     async get(id: string): Promise<EventRow | undefined> {
       const [row] = await db.select().from(events).where(eq(events.id, id));
       return row as EventRow | undefined;
+    },
+
+    /** The events of these ids that still exist (in no particular order). */
+    async getMany(ids: string[]): Promise<EventRow[]> {
+      if (!ids.length) return [];
+      return (await db.select().from(events).where(inArray(events.id, ids))) as EventRow[];
     },
 
     async list(filter: {

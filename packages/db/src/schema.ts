@@ -212,9 +212,14 @@ export const syncRecords = pgTable(
     data: jsonb("data").$type<Record<string, unknown>>().notNull(),
     /** Increases with every change of this record, so a receiver can drop an older event. */
     version: integer("version").notNull(),
-    /** The run that last saw it: a complete walk deletes what it did not see. */
+    /** The run (or, pushed, the connection) that last wrote it. */
     seenBy: uuid("seen_by").notNull(),
     firstSeenAt: moment("first_seen_at").notNull().defaultNow(),
+    /**
+     * When a run last wrote it (a change; an unchanged record is not written). Read through
+     * syncStore.records, a live record's is the later of this and the start of its sync's latest
+     * succeeded run, which saw it (see lastConfirmed in syncs.ts).
+     */
     lastSeenAt: moment("last_seen_at").notNull().defaultNow(),
     modifiedAt: moment("modified_at").notNull().defaultNow(),
     deletedAt: moment("deleted_at"),

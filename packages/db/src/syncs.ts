@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, inArray, isNull, lte, ne, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, type SQL, sql } from "drizzle-orm";
 import { equalsIfGiven, isUuid, type Keyset, keysetAfter, listPage, type Page, toPage } from "./paging.ts";
-import { type RecordChange, recordChange, type SeenRecord } from "./record-changes.ts";
+import { type CopiedRecord, type RecordChange, recordChange, type SeenRecord } from "./record-changes.ts";
 import { connections, type SyncDelta, type SyncStatus, syncRecords, syncRuns, syncs } from "./schema.ts";
 import type { Database } from "./store.ts";
 
@@ -218,16 +218,41 @@ export function syncStore(db: Database) {
       });
     },
 
-    /** After a complete walk: what the run did not see is gone upstream. Marked deleted, with its event. */
+    /**
+     * After a complete walk: the live records of the copy whose ids are not among `seen` (every id
+     * the run's walk saw) are gone upstream. Marked deleted, with their events. The run keeps what
+     * it saw in memory instead of marking each row seen, so a run that changes nothing writes no
+     * row. Their `lastSeenAt` becomes the start of the last succeeded run, the last that saw them.
+     */
     async sweepDeleted(
-      key: { connectionId: string; resource: string; runId: string },
+      key: { connectionId: string; resource: string },
+      seen: ReadonlySet<string>,
       onChanges: (tx: Database, changes: RecordChange[]) => Promise<void>,
     ): Promise<RecordChange[]> {
       return db.transaction(async (tx) => {
-        const changes = await markDeleted(
-          tx as unknown as Database,
-          and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), ne(syncRecords.seenBy, key.runId))!,
-        );
+        const live = await tx
+          .select({ remoteId: syncRecords.remoteId })
+          .from(syncRecords)
+          .where(
+            and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), isNull(syncRecords.deletedAt)),
+          );
+        const gone = live.map((row) => row.remoteId).filter((id) => !seen.has(id));
+        const changes: RecordChange[] = [];
+        const lastSeen = sql`greatest(${syncRecords.lastSeenAt}, ${lastConfirmed(key)})`;
+        for (let at = 0; at < gone.length; at += SWEEP_CHUNK) {
+          const ids = gone.slice(at, at + SWEEP_CHUNK);
+          changes.push(
+            ...(await markDeleted(
+              tx as unknown as Database,
+              and(
+                eq(syncRecords.connectionId, key.connectionId),
+                eq(syncRecords.resource, key.resource),
+                inArray(syncRecords.remoteId, ids),
+              )!,
+              lastSeen,
+            )),
+          );
+        }
         if (changes.length) await onChanges(tx as unknown as Database, changes);
         return changes;
       });
@@ -286,7 +311,11 @@ export function syncStore(db: Database) {
           data: syncRecords.data,
           version: syncRecords.version,
           firstSeenAt: syncRecords.firstSeenAt,
-          lastSeenAt: syncRecords.lastSeenAt,
+          // A live record was seen by its sync's latest succeeded run too (it deletes what it did not see).
+          lastSeenAt:
+            sql<Date>`case when ${syncRecords.deletedAt} is null then greatest(${syncRecords.lastSeenAt}, ${lastConfirmed(filter)}) else ${syncRecords.lastSeenAt} end`.mapWith(
+              syncRecords.lastSeenAt,
+            ),
           modifiedAt: syncRecords.modifiedAt,
           deletedAt: syncRecords.deletedAt,
         })
@@ -309,10 +338,25 @@ export function syncStore(db: Database) {
 
 export type SyncStore = ReturnType<typeof syncStore>;
 
+/** Ids of records a sweep marks deleted per statement. */
+const SWEEP_CHUNK = 1_000;
+
+/**
+ * When a resource of a connection was last confirmed whole: the start of the latest succeeded run
+ * of the sync that copies it (null for a pushed copy, which has no sync). Such a run saw every
+ * record it left live, so each existed upstream at that time or later.
+ */
+function lastConfirmed(key: { connectionId: string; resource: string }): SQL {
+  return sql`(select max(${syncRuns.startedAt}) from ${syncRuns} join ${syncs} on ${syncs.id} = ${syncRuns.syncId}
+    where ${syncs.connectionId} = ${key.connectionId} and ${syncs.resources} @> ${JSON.stringify([key.resource])}::jsonb
+      and ${syncRuns.status} = 'succeeded')`;
+}
+
 /**
  * Writes records into the copy within the caller's transaction: a new or changed one (by hash)
- * gets the next version and is answered as a change; an unchanged one is only marked seen.
- * `seenBy` is the run that saw them (a push names its connection).
+ * gets the next version and is answered as a change; an unchanged one is not written at all (a
+ * run remembers what it saw itself, see sweepDeleted). `seenBy` is the run that wrote them (a
+ * push names its connection).
  */
 export async function applyRecords(
   tx: Database,
@@ -322,25 +366,26 @@ export async function applyRecords(
   fresh = false,
 ): Promise<{ changes: RecordChange[]; unchanged: number }> {
   const ids = seen.map((r) => r.remoteId);
-  const existing =
-    ids.length && !fresh
-      ? await tx
-          .select({
-            remoteId: syncRecords.remoteId,
-            hash: syncRecords.hash,
-            data: syncRecords.data,
-            version: syncRecords.version,
-            deletedAt: syncRecords.deletedAt,
-          })
-          .from(syncRecords)
-          .where(
-            and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), inArray(syncRecords.remoteId, ids)),
-          )
-          // Row locks in one order, so two runs of one connection (never planned) could not deadlock.
-          .orderBy(asc(syncRecords.remoteId))
-          .for("update")
-      : [];
-  const known = new Map(existing.map((row) => [row.remoteId, row]));
+  const inCopy = (remoteIds: string[]) =>
+    and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), inArray(syncRecords.remoteId, remoteIds));
+  const brief = { remoteId: syncRecords.remoteId, hash: syncRecords.hash, version: syncRecords.version, deletedAt: syncRecords.deletedAt };
+  // Hashes first, without locks or the objects: a page that changes nothing reads little and
+  // writes nothing (a row lock would write the row's page too).
+  const existing = ids.length && !fresh ? await tx.select(brief).from(syncRecords).where(inCopy(ids)) : [];
+  const known = new Map<string, CopiedRecord>(existing.map((row) => [row.remoteId, { ...row, data: {} }]));
+  // Only a record the copy holds and that changes is then locked and read whole (its last form is
+  // an update's `before`), and decided again on what the lock sees.
+  const changing = seen.filter((r) => known.has(r.remoteId) && recordChange(known.get(r.remoteId), r)).map((r) => r.remoteId);
+  if (changing.length) {
+    const locked = await tx
+      .select({ ...brief, data: syncRecords.data })
+      .from(syncRecords)
+      .where(inCopy(changing))
+      // Row locks in one order, so two writers of one connection (never planned) could not deadlock.
+      .orderBy(asc(syncRecords.remoteId))
+      .for("update");
+    for (const row of locked) known.set(row.remoteId, row);
+  }
   const changes: RecordChange[] = [];
   const upserts: (typeof syncRecords.$inferInsert)[] = [];
   let unchanged = 0;
@@ -364,21 +409,6 @@ export async function applyRecords(
       deletedAt: null,
     });
     changes.push(change);
-  }
-  // The unchanged are only marked seen: no new version, no event.
-  const written = new Set(upserts.map((u) => u.remoteId));
-  const untouched = ids.filter((id) => !written.has(id));
-  if (untouched.length) {
-    await tx
-      .update(syncRecords)
-      .set({ seenBy: key.runId, lastSeenAt: now })
-      .where(
-        and(
-          eq(syncRecords.connectionId, key.connectionId),
-          eq(syncRecords.resource, key.resource),
-          inArray(syncRecords.remoteId, untouched),
-        ),
-      );
   }
   if (upserts.length) {
     await tx
@@ -413,11 +443,11 @@ export async function deleteRecords(
   );
 }
 
-/** The live records `where` selects become tombstones, each with its next version. */
-async function markDeleted(tx: Database, where: SQL): Promise<RecordChange[]> {
+/** The live records `where` selects become tombstones, each with its next version (and `lastSeenAt`, if given). */
+async function markDeleted(tx: Database, where: SQL, lastSeenAt?: SQL): Promise<RecordChange[]> {
   const rows = await tx
     .update(syncRecords)
-    .set({ deletedAt: new Date(), modifiedAt: new Date(), version: sql`${syncRecords.version} + 1` })
+    .set({ deletedAt: new Date(), modifiedAt: new Date(), version: sql`${syncRecords.version} + 1`, ...(lastSeenAt && { lastSeenAt }) })
     .where(and(where, isNull(syncRecords.deletedAt)))
     .returning({ remoteId: syncRecords.remoteId, data: syncRecords.data, version: syncRecords.version });
   return rows.map((row) => ({ kind: "deleted", remoteId: row.remoteId, version: row.version, data: row.data }));

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { and, asc, eq, isNotNull, isNull } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { equalsIfGiven, isUuid, type Keyset, keysetAfter, listPage, type Page, toPage } from "./paging.ts";
 import { webhookDeliveries, webhookEndpoints } from "./schema.ts";
 import type { Database } from "./store.ts";
@@ -151,18 +151,28 @@ export function webhookStore(db: Database, vault: Vault) {
      * Records an attempt, and starts or ends the endpoint's failing streak. Both updates match
      * only when the streak changes, so a run of successes writes no endpoint row.
      */
-    async recordDelivery(row: Omit<Delivery, "id" | "createdAt">): Promise<void> {
-      await db.insert(webhookDeliveries).values(row);
-      const delivered = row.outcome === "delivered";
-      await db
-        .update(webhookEndpoints)
-        .set({ failingSince: delivered ? null : new Date() })
-        .where(
-          and(
-            eq(webhookEndpoints.id, row.endpointId),
-            delivered ? isNotNull(webhookEndpoints.failingSince) : isNull(webhookEndpoints.failingSince),
-          ),
-        );
+    /**
+     * Records delivery attempts (a batch of them in one statement) and moves each endpoint's
+     * failing streak: an endpoint with a delivered attempt among them is not failing; one whose
+     * every attempt failed is failing since now, unless it was already.
+     */
+    async recordDeliveries(rows: Omit<Delivery, "id" | "createdAt">[]): Promise<void> {
+      if (!rows.length) return;
+      await db.insert(webhookDeliveries).values(rows);
+      const answering = new Set(rows.filter((row) => row.outcome === "delivered").map((row) => row.endpointId));
+      const failing = [...new Set(rows.map((row) => row.endpointId))].filter((id) => !answering.has(id));
+      if (answering.size) {
+        await db
+          .update(webhookEndpoints)
+          .set({ failingSince: null })
+          .where(and(inArray(webhookEndpoints.id, [...answering]), isNotNull(webhookEndpoints.failingSince)));
+      }
+      if (failing.length) {
+        await db
+          .update(webhookEndpoints)
+          .set({ failingSince: new Date() })
+          .where(and(inArray(webhookEndpoints.id, failing), isNull(webhookEndpoints.failingSince)));
+      }
     },
 
     /** Disables an endpoint the gateway gave up on; false when it was already disabled. */

@@ -97,6 +97,30 @@ describe("the event log", () => {
     expect(await events().dispatch(async () => {}, { lock: true })).toBe(0);
   });
 
+  it("stops a dispatch when there is no more room, leaving the rest pending, oldest first, for the next", async () => {
+    const appended = await store.db.transaction((tx) =>
+      events().append(
+        tx as never,
+        Array.from({ length: 5 }, (_, n) => ({
+          tenantId: "acme",
+          connectionId: null,
+          integration: null,
+          type: "user.created",
+          version: 1,
+          data: { n },
+        })),
+      ),
+    );
+    const seqs = appended.map((e) => e.seq);
+    const handed: number[][] = [];
+    let batches = 0;
+    const queue = async (rows: { seq: number }[]) => void handed.push(rows.map((r) => r.seq));
+    expect(await events().dispatch(queue, { lock: true, batchSize: 2, room: async () => batches++ < 1 })).toBe(2);
+    expect(await events().dispatch(queue, { lock: true, batchSize: 2, room: async () => false })).toBe(0);
+    expect(await events().dispatch(queue, { lock: true, batchSize: 2, room: async () => true })).toBe(3);
+    expect(handed).toEqual([seqs.slice(0, 2), seqs.slice(2, 4), seqs.slice(4)]);
+  });
+
   it("writes an event that no enabled endpoint of its tenant can take as dispatched already; a test event stays pending", async () => {
     await sql`update webhook_endpoints set enabled = false where tenant_id = 'globex'`;
     const appended = await store.db.transaction((tx) =>

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
 import {
@@ -41,7 +42,7 @@ describe("the synced copy across runs", () => {
     const announced: RecordChange[] = [];
     const onChanges = async (_tx: unknown, changes: RecordChange[]) => void announced.push(...changes);
     for (const page of pages) await syncs.applyPage(key, page, onChanges);
-    await syncs.sweepDeleted(key, onChanges);
+    await syncs.sweepDeleted(key, new Set(pages.flat().map((r) => r.remoteId)), onChanges);
     return announced.map((c) => [c.kind, c.remoteId, c.version]);
   };
 
@@ -74,5 +75,32 @@ describe("the synced copy across runs", () => {
     expect(await run("users", [[seen("a", "1"), seen("b", "2"), seen("c", "1")]])).toEqual([]);
     const groups = await syncStore(store.db).live({ connectionId, resource: "groups", limit: 10 });
     expect(groups.rows.map((r) => r.remoteId)).toEqual(["g1"]);
+  });
+
+  it("a run that changes nothing writes no row, and a changed page writes only what changed", async () => {
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      // A row's xmin is the transaction that last wrote it, its ctid where it lies: both move when
+      // it is written again, even to the same values (or locked, for xmin's companion xmax).
+      const rows = async () =>
+        Object.fromEntries(
+          (
+            await sql<{ remote_id: string; at: string }[]>`
+              select remote_id, xmin::text || ' ' || ctid::text || ' ' || xmax::text as at from sync_records
+              where connection_id = ${connectionId} and resource = 'roles' order by remote_id`
+          ).map((r) => [r.remote_id, r.at]),
+        );
+      expect(await run("roles", [[seen("r1", "1"), seen("r2", "1")], [seen("r3", "1")]])).toHaveLength(3);
+      const written = await rows();
+      expect(await run("roles", [[seen("r1", "1"), seen("r2", "1")], [seen("r3", "1")]])).toEqual([]);
+      expect(await rows()).toEqual(written);
+      expect(await run("roles", [[seen("r1", "1"), seen("r2", "2")], [seen("r3", "1")]])).toEqual([["updated", "r2", 2]]);
+      const after = await rows();
+      expect(after.r1).toBe(written.r1);
+      expect(after.r3).toBe(written.r3);
+      expect(after.r2).not.toBe(written.r2);
+    } finally {
+      await sql.end();
+    }
   });
 });

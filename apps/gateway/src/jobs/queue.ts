@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { PGlite } from "@electric-sql/pglite";
 import type { Store } from "@unifold/db";
 import PgBoss from "pg-boss";
@@ -41,6 +42,16 @@ export type PayloadOf<K extends JobKind> = (typeof jobs)[K]["payload"];
 export interface DeliveryJob {
   eventId: string;
   endpointId: string;
+}
+
+/**
+ * A delivery job's id, which sorts as its event's seq. pg-boss hands jobs out by (created_on, id),
+ * and the jobs of one insert share created_on: random ids would hand a record's later event out
+ * before its earlier one. The rest is random (an event goes to several endpoints).
+ */
+export function deliveryJobId(seq: number): string {
+  const hex = seq.toString(16).padStart(16, "0") + randomBytes(8).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** A job as a worker gets it: what to do, which attempt this is, and a signal for shutdown. */
@@ -125,28 +136,64 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
       await this.start(); // the workers start a moment after the gateway listens; a request may come first
       return boss.send(jobs.syncRun.name, { syncId } satisfies PayloadOf<"syncRun">, { singletonKey: syncId });
     },
-    async deliver(deliveries: DeliveryJob[]): Promise<void> {
+    /** Deliveries queued and not yet taken, retries waiting their turn aside. */
+    async deliveriesWaiting(): Promise<number> {
+      await this.start();
+      return boss.getQueueSize(jobs.deliver.name, { before: "retry" });
+    },
+    /** Queues deliveries; those given an event's `seq` are handed out in that order. */
+    async deliver(deliveries: (DeliveryJob & { seq?: number })[]): Promise<void> {
       if (!deliveries.length) return;
       await this.start();
-      await boss.insert(deliveries.map((data) => ({ name: jobs.deliver.name, data })));
+      await boss.insert(
+        deliveries.map(({ seq, ...data }) => ({ name: jobs.deliver.name, data, ...(seq !== undefined && { id: deliveryJobId(seq) }) })),
+      );
     },
     /**
      * Up to `batchSize` jobs fetched at once and worked side by side, each settled on its own:
      * a failure fails (and so retries) that job only.
      */
     async work<K extends JobKind>(kind: K, handler: (job: Work<PayloadOf<K>>) => Promise<void>, batchSize = 1): Promise<void> {
+      return this.workBatches(
+        kind,
+        (batch) =>
+          Promise.all(
+            batch.map((job) =>
+              handler(job).then(
+                () => undefined,
+                (error: unknown) => error,
+              ),
+            ),
+          ),
+        batchSize,
+      );
+    },
+    /**
+     * Up to `batchSize` jobs fetched at once and handed to `handler` together, which answers, per
+     * job, the error that fails (and so retries) it, or undefined. The next batch is fetched once
+     * this one is settled.
+     */
+    async workBatches<K extends JobKind>(
+      kind: K,
+      handler: (batch: Work<PayloadOf<K>>[]) => Promise<unknown[]>,
+      batchSize: number,
+    ): Promise<void> {
       const { name } = jobs[kind];
       let workerId = "";
       workerId = await boss.work<PayloadOf<K>>(name, { batchSize, includeMetadata: true, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+        let errors: unknown[];
+        try {
+          errors = await handler(jobs.map((job) => ({ data: job.data, attempt: job.retryCount + 1, signal: stopping.signal })));
+        } catch (error) {
+          errors = jobs.map(() => error);
+        }
         await Promise.all(
-          jobs.map(async (job) => {
-            try {
-              await handler({ data: job.data, attempt: job.retryCount + 1, signal: stopping.signal });
-            } catch (error) {
-              // Kept in the job table: never a database message, which quotes the statement's values.
-              const { message, name: kind, sqlstate } = loggable(error);
-              await boss.fail(name, job.id, { message: typeof message === "string" ? message : `${kind} (SQLSTATE ${sqlstate})` });
-            }
+          jobs.map(async (job, at) => {
+            const error = errors[at];
+            if (error === undefined) return;
+            // Kept in the job table: never a database message, which quotes the statement's values.
+            const { message, name: kind, sqlstate } = loggable(error);
+            await boss.fail(name, job.id, { message: typeof message === "string" ? message : `${kind} (SQLSTATE ${sqlstate})` });
           }),
         );
         // A full batch means more are waiting: fetch again at once instead of after the polling interval.

@@ -10,7 +10,10 @@ const RecordSchema = z
     id: z.string(),
     version: z.number().int(),
     first_seen_at: z.string(),
-    last_seen_at: z.string(),
+    last_seen_at: z.string().openapi({
+      description:
+        "The latest time the record is known to have been upstream: the later of its last change and the start of the latest completed run of its sync (which saw every record it left live). A tombstone keeps that time as it was when the record was found gone. For a pushed (SCIM) copy, its last change.",
+    }),
     modified_at: z.string(),
     deleted_at: z.string().nullable().openapi({ description: "Set on a tombstone: the record is gone upstream." }),
     data: z

@@ -24,7 +24,7 @@ export interface EmitterParts {
   db: Database;
   store: EventStore;
   webhooks: Pick<WebhookStore, "subscribers">;
-  queue: Pick<JobQueue, "deliver">;
+  queue: Pick<JobQueue, "deliver" | "deliveriesWaiting">;
   metrics: Pick<Metrics, "eventsMade">;
   /** A Postgres server: concurrent dispatchers on other instances are kept apart by row locks. */
   lock: boolean;
@@ -75,15 +75,22 @@ export function createEventEmitter(parts: EmitterParts): EventEmitter {
 }
 
 /**
- * Queues the deliveries of every event not yet dispatched: each to the tenant's enabled
- * endpoints that take its type. A test event goes to its own endpoint only; a
+ * Deliveries queued ahead of the workers at most; the rest of the events wait in the outbox,
+ * and each delivery batch dispatches more (jobs/workers.ts). pg-boss sorts every queued job to
+ * hand out a batch: 100,000 queued at once (an announced first sync) made each fetch slow.
+ */
+const QUEUED_AHEAD = 5_000;
+
+/**
+ * Queues the deliveries of events not yet dispatched, oldest first, while fewer than
+ * QUEUED_AHEAD wait in the queue: each to the tenant's enabled endpoints that take its type. A test event goes to its own endpoint only; a
  * `webhook_endpoint.disabled` to every endpoint but the disabled one.
  */
 function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<number> {
   return store.dispatch(
     async (rows) => {
       const subscribers = new Map<string, Promise<string[]>>();
-      const jobs: { eventId: string; endpointId: string }[] = [];
+      const jobs: { eventId: string; endpointId: string; seq: number }[] = [];
       for (const event of rows) {
         const key = `${event.tenantId}\u0000${event.type}`;
         if (!subscribers.has(key)) {
@@ -93,12 +100,12 @@ function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<nu
           );
         }
         let endpoints = await subscribers.get(key)!;
-        if (event.type === "webhook_endpoint.test") endpoints = [String(event.data.endpoint_id)];
-        if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.data.endpoint_id);
-        for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId });
+        if (event.type === "webhook_endpoint.test") endpoints = [String(event.endpointId)];
+        if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.endpointId);
+        for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId, seq: event.seq });
       }
       await queue.deliver(jobs);
     },
-    { lock },
+    { lock, room: async () => (await queue.deliveriesWaiting()) < QUEUED_AHEAD },
   );
 }

@@ -242,16 +242,17 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
     await emit(tx, ofSync(sync, integration, rows));
   };
   /** After a complete walk: what it did not see is gone upstream. */
-  const sweep = (resource: SyncableResource) =>
+  const sweep = (resource: SyncableResource, seenIds: ReadonlySet<string>) =>
     parts.events.publish((emit) =>
-      parts.store.sweepDeleted({ connectionId: sync.connectionId, resource, runId: run.id }, toEvents(emit, resource)),
+      parts.store.sweepDeleted({ connectionId: sync.connectionId, resource }, seenIds, toEvents(emit, resource)),
     );
   const announce = (rows: Omit<NewEvent, "tenantId" | "connectionId" | "integration">[]) =>
     parts.events.emit(ofSync(sync, integration, rows));
   // Statistics are refreshed every so many new records (see syncs.analyze).
   let writtenSinceAnalyze = 0;
   const definition = parts.connections.integrations.get(integration);
-  const record = async (resource: SyncableResource, seen: Seen) => {
+  const record = async (resource: SyncableResource, seen: Seen, seenIds: Set<string>) => {
+    for (const one of seen) seenIds.add(one.remoteId);
     // Committed with its events, whose deliveries are queued at once: receivers hear of
     // changes while the walk goes on.
     const applied = await parts.events.publish((emit) =>
@@ -270,6 +271,9 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
   try {
     for (const resource of sync.resources as SyncableResource[]) {
       const started = Date.now();
+      // Every id a full walk saw, kept here rather than marked on each row: a run that changes
+      // nothing writes nothing, and the sweep deletes what is not in it (100,000 ids: a few MB).
+      const seenIds = new Set<string>();
       const delta = definition?.resources[resource]?.delta;
       let plan = planRead(sync, delta, resource, started);
       const state = sync.delta[resource] ?? {};
@@ -277,7 +281,7 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
         const end: { link?: string | undefined } = {};
         const round = async (from: string | undefined) => {
           for await (const { seen, removed } of deltaRound(deps, sync.connectionId, resource, from, end)) {
-            await record(resource, seen);
+            await record(resource, seen, seenIds);
             if (!removed.length) continue;
             const gone = await parts.events.publish((emit) => parts.store.deleteSeen(key(resource), removed, toEvents(emit, resource)));
             counts.deleted! += gone.length;
@@ -289,16 +293,17 @@ export async function runSync(parts: SyncsParts, syncId: string, signal: AbortSi
           // A link the vendor no longer honours (410 Gone, as a delta token expires): a full round instead.
           if (plan.from === undefined || !(error instanceof Failure) || error.extra.upstream?.status !== 410) throw error;
           plan = { kind: "round", from: undefined, full: true };
+          seenIds.clear();
           await round(undefined);
         }
-        if (plan.full) counts.deleted! += (await sweep(resource)).length;
+        if (plan.full) counts.deleted! += (await sweep(resource, seenIds)).length;
         await parts.store.setDelta(sync.id, resource, {
           link: end.link,
           fullAt: plan.full ? new Date(started).toISOString() : state.fullAt,
         });
       } else {
-        for await (const seen of walk(deps, sync.connectionId, resource, plan.filters)) await record(resource, seen);
-        if (plan.full) counts.deleted! += (await sweep(resource)).length;
+        for await (const seen of walk(deps, sync.connectionId, resource, plan.filters)) await record(resource, seen, seenIds);
+        if (plan.full) counts.deleted! += (await sweep(resource, seenIds)).length;
         if (delta && "since_filter" in delta) {
           const since = new Date(started - SINCE_MARGIN_MS).toISOString();
           await parts.store.setDelta(sync.id, resource, { since, fullAt: plan.full ? new Date(started).toISOString() : state.fullAt });

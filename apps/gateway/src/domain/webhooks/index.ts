@@ -37,8 +37,10 @@ export function createWebhooks(parts: WebhooksParts) {
   );
   return {
     ...endpoints,
-    /** Sends one event to one endpoint (the deliver job); throws DeliveryFailed to be retried. */
+    /** Sends one event to one endpoint; throws DeliveryFailed to be retried. */
     deliver: delivery.deliver,
+    /** Sends a batch of the deliver job (see delivery.ts); answers each job's DeliveryFailed, if any. */
+    deliverAll: delivery.deliverAll,
     close: delivery.close,
   };
 }

@@ -11,7 +11,7 @@ export interface WebhooksParts {
   /** Where endpoints may be: the SSRF policy, checked when one is saved and again per delivery. */
   network: NetworkPolicy;
   queue: Pick<JobQueue, "deliver">;
-  events: Pick<Events, "get" | "emit">;
+  events: Pick<Events, "getMany" | "emit">;
   metrics: DeliveryParts["metrics"];
   /** An endpoint every delivery to which failed for this long is disabled. */
   disableAfterMs: number;
