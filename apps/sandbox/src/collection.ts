@@ -3,6 +3,8 @@ export class Collection<T> {
   private readonly byId = new Map<string, T>();
   private order: string[] = [];
   private holes = 0;
+  /** Counts every put and delete: a view kept of the records is stale once it moves. */
+  version = 0;
 
   constructor(private readonly idOf: (record: T) => string) {}
 
@@ -15,6 +17,7 @@ export class Collection<T> {
   }
 
   put(record: T): T {
+    this.version++;
     const id = this.idOf(record);
     if (!this.byId.has(id)) this.order.push(id);
     this.byId.set(id, record);
@@ -23,6 +26,7 @@ export class Collection<T> {
 
   delete(id: string): boolean {
     if (!this.byId.delete(id)) return false;
+    this.version++;
     this.holes++;
     return true;
   }
