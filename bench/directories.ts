@@ -14,15 +14,7 @@ const sandbox = await here.startSandboxProcess({ big: users });
 const gateway = await here.startGatewayProcess({ UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false", LOG_LEVEL: "warn" });
 const sql = postgres(gateway.databaseUrl!, { max: 1, onnotice: () => {} });
 
-const call = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${gateway.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${gateway.adminKey}`, ...(body !== undefined && { "content-type": "application/json" }) },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as any;
-};
+const call = (method: string, path: string, body?: unknown) => here.adminCall(gateway, method, path, body);
 const requests = async (vendor: string) => {
   const list = (await (await fetch(`${sandbox.url}/_sandbox/requests?vendor=${vendor}`)).json()) as unknown[];
   await fetch(`${sandbox.url}/_sandbox/requests`, { method: "DELETE" });

@@ -112,6 +112,17 @@ export async function connect(gateway: GatewayProcess, sandbox: SandboxProcess, 
   return (created as { id: string }).id;
 }
 
+/** One call of the gateway's API with its admin key; a status of 300 or more throws, naming it. */
+export async function adminCall(gateway: GatewayProcess, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${gateway.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${gateway.adminKey}`, ...(body !== undefined && { "content-type": "application/json" }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
 /** Registers a connection of integration `slug` to the sandbox's simulator `vendor` (Okta, Entra ID, Google) for a tenant. */
 export async function connectTo(
   gateway: GatewayProcess,

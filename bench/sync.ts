@@ -33,15 +33,7 @@ const receiver = createServer((req, res) => {
 await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
 const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
 
-const call = async (gateway: here.GatewayProcess, method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${gateway.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${gateway.adminKey}`, ...(body !== undefined && { "content-type": "application/json" }) },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as any;
-};
+const call = here.adminCall;
 const seconds = (from: number) => (performance.now() - from) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
