@@ -262,7 +262,7 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
           throw error;
         });
         observe(response.status);
-        if (!idempotent || attempt >= retries) return response;
+        if (!idempotent || attempt >= retries || response.status < 400) return response;
         if (!RETRYABLE.has(response.status) && !(await isThrottled(target.integration, response))) return response;
         const after = retryAfterMs(retryAfterOf(target.integration, response));
         if (after !== undefined && after > retryAfterCapMs) return response;
