@@ -1154,6 +1154,8 @@ export interface components {
             interval: number;
             /** @description Whether the first complete run announces every record. */
             initial_events: boolean;
+            /** @description Where the integration reads only changes (`delta`): seconds between full walks, which alone find every deletion. */
+            full_interval: number;
             /** @enum {string} */
             status: "active" | "paused";
             next_run_at: string;
@@ -1172,6 +1174,11 @@ export interface components {
              * @default true
              */
             initial_events: boolean;
+            /**
+             * @description Where the integration reads only what changed (its `delta`), seconds between full walks: a run reads every record again once this long has passed since the last full walk, which finds deletions a delta cannot show. 0: every run walks everything. 86400 by default.
+             * @default 86400
+             */
+            full_interval: number;
         };
         SyncRun: {
             /** Format: uuid */
@@ -1182,7 +1189,7 @@ export interface components {
             status: "running" | "succeeded" | "failed";
             started_at: string;
             ended_at: string | null;
-            /** @description added, updated, deleted, unchanged */
+            /** @description added, updated, deleted, unchanged; full_walks and delta_reads: how each resource was read */
             counts: {
                 [key: string]: number;
             };
@@ -1274,6 +1281,7 @@ export interface components {
             id: string;
             version: number;
             first_seen_at: string;
+            /** @description The latest time the record is known to have been upstream: the later of its last change and the start of the latest completed run of its sync (which saw every record it left live). A tombstone keeps that time as it was when the record was found gone. For a pushed (SCIM) copy, its last change. */
             last_seen_at: string;
             modified_at: string;
             /** @description Set on a tombstone: the record is gone upstream. */
