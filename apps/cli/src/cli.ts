@@ -319,10 +319,17 @@ the tokens it replaces stop at ${answer.previous_valid_until}
   },
 
   "syncs create": {
-    usage: "syncs create <connection_id> [--resources users,groups,group_members] [--interval SECONDS] [--quiet-start]",
-    summary: "keep a copy of a connection's resources; the first run starts at once (--quiet-start: without an event per record)",
+    usage:
+      "syncs create <connection_id> [--resources users,groups,group_members] [--interval SECONDS] [--full-interval SECONDS] [--quiet-start]",
+    summary:
+      "keep a copy of a connection's resources; the first run starts at once (--quiet-start: without an event per record; --full-interval: seconds between full walks where the integration reads only changes, 86400 by default)",
     args: ["connection_id"],
-    options: { resources: { type: "string" }, interval: { type: "string" }, "quiet-start": { type: "boolean" } },
+    options: {
+      resources: { type: "string" },
+      interval: { type: "string" },
+      "full-interval": { type: "string" },
+      "quiet-start": { type: "boolean" },
+    },
     async run(client, options, [connectionId]) {
       // The gateway names a resource the integration cannot list in its 400.
       const resources = String(options.resources ?? "users").split(",") as CreateSync["resources"];
@@ -333,6 +340,7 @@ the tokens it replaces stop at ${answer.previous_valid_until}
             resources,
             interval: Number(options.interval ?? 3_600),
             initial_events: options["quiet-start"] !== true,
+            full_interval: Number(options["full-interval"] ?? 86_400),
           },
         }),
       );
