@@ -71,7 +71,8 @@ describe("lying upstreams: every walk ends, every answer is valid JSON or a clea
   }
 });
 
-describe("database connections killed mid-write", () => {
+// Its replays wait out leases and a pool that reconnects; beside the rest of the suite on two cores that took over 30 s.
+describe("database connections killed mid-write", { timeout: 90_000 }, () => {
   const fx = useGatewayWithSandbox({ tenants: { acme: 5 }, gateway: { idempotencyLeaseMs: 1_500 } });
 
   it("leaves no key stuck, no user twice, and no error without a request id", async () => {
