@@ -1,7 +1,7 @@
 import type { Mapping } from "@unifold/mapping";
 import { z } from "zod";
 import { tokenGrant } from "./access-tokens.ts";
-import { paginationStyle } from "./pagination/styles.ts";
+import { bodyPath, paginationStyle } from "./pagination/styles.ts";
 
 /**
  * A field an admin, or a customer on the connect page, fills in when registering a connection.
@@ -125,12 +125,6 @@ export const writeOperation = z
   })
   .strict();
 
-/** Where a value sits in an answer: a dotted path, or the property names when one holds a dot (`["@odata.deltaLink"]`). */
-const answerPath = z.union([
-  z.string().regex(/^[\w$@-]+(\.[\w$@-]+)*$/, "a dotted path such as meta.next_cursor"),
-  z.array(z.string().min(1)).min(1),
-]);
-
 /**
  * How a sync reads only what changed since its last run, where the vendor offers a way:
  * - `since_filter`: the list, filtered by `updated_after` from when the last complete run
@@ -146,9 +140,9 @@ export const deltaDefinition = z.union([
     .omit({ filters: true, query_mapping: true, unpaged_when_filtered: true })
     .extend({
       /** Where the last page holds the link of the next round. */
-      delta_link: answerPath,
+      delta_link: bodyPath,
       /** A record holding this property is one deleted upstream. */
-      removed: answerPath,
+      removed: bodyPath,
     })
     .strict(),
 ]);

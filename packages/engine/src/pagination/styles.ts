@@ -60,7 +60,7 @@ const page = z
   .strict();
 
 /** Where a value sits in an answer: a dotted path, or the property names when one holds a dot (`["@odata.nextLink"]`). */
-const bodyPath = z.union([
+export const bodyPath = z.union([
   z.string().regex(/^[\w$@-]+(\.[\w$@-]+)*$/, "a dotted path such as meta.next_cursor"),
   z.array(z.string().min(1)).min(1),
 ]);
