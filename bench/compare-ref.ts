@@ -5,7 +5,7 @@
 // ms per request, new ÷ base, for every vendor's proxy and unified routes. Runs the gateways on the
 // Postgres of DATABASE_URL when set (a database of its own each), else on embedded databases.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -20,7 +20,8 @@ console.error(`base: ${ref} (${commit.slice(0, 7)}) in ${base}`);
 run("git", ["worktree", "add", "--detach", base, commit], root);
 try {
   run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], base);
-  run("node", ["apps/gateway/build.js"], base);
+  // A ref from before the gateway was bundled (a8081bd, say) runs its TypeScript through tsx.
+  if (existsSync(join(base, "apps/gateway/build.js"))) run("node", ["apps/gateway/build.js"], base);
   run("node", ["apps/gateway/build.js"], root);
   run("npx", ["tsx", "bench/compare.ts", base, ...rest], root);
 } finally {

@@ -16,7 +16,12 @@ const [baseDir, seconds = "3", rounds = "6", vendorList = "jostle,postman,jumpcl
 if (!baseDir) throw new Error("usage: npx tsx bench/compare.ts <base checkout> [seconds] [rounds] [vendors] [kinds] [extra query]");
 const base = (await import(resolve(baseDir, "bench/processes.ts"))) as typeof here;
 
-const env = { UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: "false", UNIFOLD_UPSTREAM_CONCURRENCY: "64" };
+// Pacing off by default (Postman's 300 calls a minute would refuse the load); both settings, and
+// any other UNIFOLD_* variable such as UNIFOLD_SHARED_LIMITS, may be given in the environment.
+const env = {
+  UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS: process.env.UNIFOLD_ENFORCE_VENDOR_RATE_LIMITS ?? "false",
+  UNIFOLD_UPSTREAM_CONCURRENCY: process.env.UNIFOLD_UPSTREAM_CONCURRENCY ?? "64",
+};
 const sandbox = await here.startSandboxProcess({ big: 10_000 });
 const start = { base: base.startGatewayProcess, new: here.startGatewayProcess };
 const vendors = vendorList.split(",") as here.Vendor[];

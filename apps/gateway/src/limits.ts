@@ -45,6 +45,10 @@ export interface LimitOptions {
   logger: Logger;
   /** How long a taken concurrency slot counts when its release is never heard (an instance died). */
   slotLeaseSeconds?: number;
+  /** How long a released slot waits in this instance for its next call before it goes back to the store. */
+  slotIdleMs?: number;
+  /** How long an instance keeps one slot from the store, call after call, before giving it back for others. */
+  slotHoldMs?: number;
 }
 
 function limitStoreFor(options: Pick<LimitOptions, "store" | "redisUrl" | "shared">): LimitStore {
@@ -99,37 +103,33 @@ export function createLimits(options: LimitOptions): Limits {
   // the price: a call still running when its window ends stops counting.
   const leaseSeconds = options.slotLeaseSeconds ?? 10;
 
-  const pacing: SharedPacing = {
-    async takeCall(key, rule) {
-      const refused = await limiter("pace", rule.requests, rule.per_seconds)
-        .consume(key)
-        .then(
-          () => undefined,
-          (answer: unknown) => {
-            if (answer instanceof RateLimiterRes) return answer;
-            throw answer;
-          },
-        );
-      return refused ? { allowed: false, waitMs: Math.max(1, refused.msBeforeNext) } : { allowed: true, waitMs: 0 };
-    },
-    async takeSlot(key, max) {
-      // Slots are points in a window as long as the lease: taking one consumes a point, releasing
-      // it gives the point back. A slot never released (its instance died) frees when the window ends.
-      const slots = limiter("slots", max, leaseSeconds);
-      const taken = await slots.consume(key).catch(async (answer: unknown) => {
-        if (!(answer instanceof RateLimiterRes)) throw answer;
-        // A refused take still counted its point: give it back, or waiters asking again and
-        // again would fill the window with slots nobody holds.
-        if (answer.msBeforeNext > 100) await slots.reward(key, 1);
-        return undefined;
-      });
-      if (!taken) return undefined;
-      const windowEnds = Date.now() + taken.msBeforeNext;
-      return async () => {
-        // After its window a point is already given back; returning it again would open an extra slot.
-        if (Date.now() < windowEnds - 100) await slots.reward(key, 1);
-      };
-    },
+  // A vendor's rate is taken in leases like an API key's: a store round trip once per lease.
+  const rates = new Map<string, KeyLimiter>();
+  const rateOf = (rule: RateRule) => {
+    const id = `${rule.requests}/${rule.per_seconds}`;
+    let made = rates.get(id);
+    if (!made) rates.set(id, (made = leased(rule, limiter("pace", rule.requests, rule.per_seconds))));
+    return made;
+  };
+  /** One slot from the store: a point in a window as long as the lease, given back with a reward. */
+  const storeSlot = async (key: string, max: number): Promise<StoreSlot | undefined> => {
+    // Slots are points in a window as long as the lease: taking one consumes a point, releasing
+    // it gives the point back. A slot never released (its instance died) frees when the window ends.
+    const slots = limiter("slots", max, leaseSeconds);
+    const taken = await slots.consume(key).catch(async (answer: unknown) => {
+      if (!(answer instanceof RateLimiterRes)) throw answer;
+      // A refused take still counted its point: give it back, or waiters asking again and
+      // again would fill the window with slots nobody holds.
+      if (answer.msBeforeNext > 100) await slots.reward(key, 1);
+      return undefined;
+    });
+    if (!taken) return undefined;
+    return { until: Date.now() + taken.msBeforeNext, giveBack: () => slots.reward(key, 1).then(() => undefined) };
+  };
+
+  const pacing: SharedPacing & { close(): Promise<void> } = {
+    takeCall: (key, rule) => rateOf(rule).take(key),
+    ...pooledSlots(storeSlot, { idleMs: options.slotIdleMs ?? 100, holdMs: options.slotHoldMs ?? 1_000 }),
   };
 
   // With the store away, each instance limits on its own (the insurance) rather than refusing every request.
@@ -147,6 +147,7 @@ export function createLimits(options: LimitOptions): Limits {
     connectClients: keyed("connect", options.connectClientRule),
     scimConnections: keyed("scim", options.scimRule),
     async close() {
+      await pacing.close().catch(() => {});
       redis?.disconnect();
     },
   };
@@ -231,4 +232,76 @@ export function leased(rule: RateRule, store: Pick<RateLimiterStoreAbstract, "co
     return next;
   };
   return { rule, take };
+}
+
+/** A concurrency slot the store has counted: it counts until `until` (its window's end) unless given back. */
+export interface StoreSlot {
+  until: number;
+  giveBack(): Promise<void>;
+}
+
+/**
+ * Shared concurrency slots kept between calls. A slot the store granted goes, when its call ends,
+ * to this instance's next call rather than back to the store, until it has sat unused `idleMs` or
+ * been held `holdMs` since the store granted it. So a busy connection costs the store about two
+ * round trips per slot and `holdMs`, not two per call. Every slot held, in use or idle, was counted
+ * in the store first, so N instances together never hold more than `max`; the price is that a
+ * slot idle here is one another instance waits for, at most `idleMs`. A slot is dropped, not given
+ * back, once its window has ended (the store has forgotten it already).
+ */
+export function pooledSlots(
+  fromStore: (key: string, max: number) => Promise<StoreSlot | undefined>,
+  options: { idleMs: number; holdMs: number },
+) {
+  const idle = new Map<string, { slot: StoreSlot; grantedAt: number; timer: NodeJS.Timeout }[]>();
+  // A slot this close to its window's end is not handed on: the call it would carry could outlive its count.
+  const margin = 100;
+  const giveBack = (slot: StoreSlot) => slot.giveBack().catch(() => {}); // a missed one frees when its window ends
+
+  const releaseOf = (key: string, slot: StoreSlot, grantedAt: number) => async () => {
+    const now = Date.now();
+    if (now >= slot.until - margin) return;
+    if (now - grantedAt >= options.holdMs) return giveBack(slot);
+    const pool = idle.get(key) ?? [];
+    idle.set(key, pool);
+    const entry = {
+      slot,
+      grantedAt,
+      timer: setTimeout(
+        () => {
+          const at = pool.indexOf(entry);
+          if (at < 0) return;
+          pool.splice(at, 1);
+          if (!pool.length) idle.delete(key);
+          // At its window's end the store forgets the slot by itself: no round trip for it.
+          if (Date.now() < slot.until - margin) void giveBack(slot);
+        },
+        Math.min(options.idleMs, slot.until - margin - now),
+      ).unref(),
+    };
+    pool.push(entry);
+  };
+
+  return {
+    async takeSlot(key: string, max: number) {
+      const pool = idle.get(key);
+      for (let entry = pool?.pop(); entry; entry = pool!.pop()) {
+        clearTimeout(entry.timer);
+        if (Date.now() < entry.slot.until - margin) {
+          if (!pool!.length) idle.delete(key);
+          return releaseOf(key, entry.slot, entry.grantedAt);
+        }
+      }
+      idle.delete(key);
+      const slot = await fromStore(key, max);
+      return slot && releaseOf(key, slot, Date.now());
+    },
+    /** Gives every idle slot back to the store (a closing instance's slots free at once, not at their window's end). */
+    async close() {
+      const all = [...idle.values()].flat();
+      idle.clear();
+      for (const entry of all) clearTimeout(entry.timer);
+      await Promise.all(all.map((entry) => giveBack(entry.slot)));
+    },
+  };
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
 import { freePort } from "../../../test-support/free-port.ts";
 import { redisForTests } from "../../../test-support/redis.ts";
-import { createLimits, type KeyLimiter, leased, leaseSize, type Limits } from "../src/limits.ts";
+import { createLimits, type KeyLimiter, leased, leaseSize, type Limits, pooledSlots } from "../src/limits.ts";
 
 /*
  * The gateway's own limits (limits.ts) as an operator and a caller meet them: where they live for
@@ -200,8 +200,8 @@ describe("upstream pacing kept in a shared store", () => {
     expect(again.waitMs).toBeLessThanOrEqual(1_000);
   });
 
-  it("holds at most `max` calls in flight per connection across instances; a released slot is free again", async () => {
-    const [one, two] = [limitsOf({}), limitsOf({})];
+  it("holds at most `max` calls in flight per connection across instances; a released slot is this instance's first, then free again", async () => {
+    const [one, two] = [limitsOf({ slotIdleMs: 150 }), limitsOf({ slotIdleMs: 150 })];
     const key = `conn-${randomUUID()}`;
     const first = await one.pacing!.takeSlot(key, 2);
     const second = await two.pacing!.takeSlot(key, 2);
@@ -210,14 +210,46 @@ describe("upstream pacing kept in a shared store", () => {
     // Asked again and again while full, and refused each time without taking a slot.
     for (let i = 0; i < 5; i++) expect(await one.pacing!.takeSlot(key, 2)).toBeUndefined();
     await first!();
+    // Released, the slot waits in its instance for that instance's next call...
+    expect(await two.pacing!.takeSlot(key, 2)).toBeUndefined();
+    const reused = await one.pacing!.takeSlot(key, 2);
+    expect(reused).toBeTypeOf("function");
+    await reused!();
+    // ...and, unused for slotIdleMs, goes back to the store for any instance.
+    await sleep(300);
     const third = await two.pacing!.takeSlot(key, 2);
     expect(third).toBeTypeOf("function");
     expect(await one.pacing!.takeSlot(key, 2)).toBeUndefined();
     await second!();
     await third!();
+    await sleep(300);
     // Both free: two slots, no more.
     const again = [await one.pacing!.takeSlot(key, 2), await two.pacing!.takeSlot(key, 2), await one.pacing!.takeSlot(key, 2)];
     expect(again.map((release) => typeof release)).toEqual(["function", "function", "undefined"]);
+  });
+
+  it("gives a slot back to the store at its release once it has been held slotHoldMs, and an instance's idle slots when it closes", async () => {
+    const [one, two] = [limitsOf({ slotHoldMs: 200, slotIdleMs: 60_000 }), limitsOf({})];
+    const key = `conn-${randomUUID()}`;
+    const slot = await one.pacing!.takeSlot(key, 1);
+    await slot!();
+    // Handed on within the hold, call after call, with the other instance refused...
+    const next = await one.pacing!.takeSlot(key, 1);
+    expect(await two.pacing!.takeSlot(key, 1)).toBeUndefined();
+    await sleep(250);
+    // ...until a release after it: then it is the store's again.
+    await next!();
+    const others = await two.pacing!.takeSlot(key, 1);
+    expect(others).toBeTypeOf("function");
+    await others!();
+    await sleep(250);
+    // An instance that closes gives back the slots it kept idle (here for a minute) at once.
+    const kept = await one.pacing!.takeSlot(key, 1);
+    expect(kept).toBeTypeOf("function");
+    await kept!();
+    expect(await two.pacing!.takeSlot(key, 1)).toBeUndefined();
+    await one.close();
+    expect(await two.pacing!.takeSlot(key, 1)).toBeTypeOf("function");
   });
 
   it("frees the slot of an instance that died with it after the lease, and a late release opens no extra slot", async () => {
@@ -299,9 +331,10 @@ describe("a shared store that stops answering", () => {
     for (let tries = 0; lines.filter((l) => l.msg === "redis (shared limits) answers again").length < 2 && tries < 100; tries++)
       await sleep(50);
     expect(await limits.pacing!.takeCall(key, rule)).toEqual({ allowed: true, waitMs: 0 });
-    // Closed, the limits let go of Redis: no call is paced through them any more.
+    // Closed, the limits let go of Redis: no call is paced through them any more (a connection
+    // with no lease in hand; one in hand is spent first, as while Redis is away).
     await limits.close();
-    await expect(limits.pacing!.takeCall(key, rule)).rejects.toThrow();
+    await expect(limits.pacing!.takeCall(`${key}-unleased`, rule)).rejects.toThrow();
     await relay.down();
   });
 
@@ -354,5 +387,60 @@ describe("leases of a shared per-key limit", () => {
     const memory = new RateLimiterMemory({ points: 5, duration: 60 });
     const broken = { consume: () => Promise.reject(new Error("store gone")), reward: () => memory.reward("k", 0) };
     await expect(leased({ requests: 5, per_seconds: 60 }, broken).take("k")).rejects.toThrow("store gone");
+  });
+});
+
+describe("shared concurrency slots kept between calls", () => {
+  /** Slots counted in memory as the store counts them, and the round trips asked of it. */
+  const countingStore = (windowMs: number) => {
+    const asked = { take: 0, giveBack: 0 };
+    let held = 0;
+    let windowEnds = Date.now() + windowMs;
+    const fromStore = async (_key: string, max: number) => {
+      asked.take++;
+      if (Date.now() >= windowEnds) [held, windowEnds] = [0, Date.now() + windowMs];
+      if (held >= max) return undefined;
+      held++;
+      return { until: windowEnds, giveBack: async () => void (asked.giveBack++, held--) };
+    };
+    return { asked, fromStore, held: () => held };
+  };
+
+  it("a busy instance asks the store once per slot and hold, not once per call", async () => {
+    const store = countingStore(60_000);
+    const slots = pooledSlots(store.fromStore, { idleMs: 1_000, holdMs: 60_000 });
+    // 4 callers, 100 calls each, one after another: 4 slots taken once, none given back while busy.
+    await Promise.all(
+      [1, 2, 3, 4].map(async () => {
+        for (let call = 0; call < 100; call++) {
+          const release = await slots.takeSlot("k", 4);
+          expect(release).toBeTypeOf("function");
+          await new Promise((resolve) => setImmediate(resolve));
+          await release!();
+        }
+      }),
+    );
+    expect(store.asked).toEqual({ take: 4, giveBack: 0 });
+    expect(store.held()).toBe(4);
+    await slots.close();
+    expect(store.asked.giveBack).toBe(4);
+    expect(store.held()).toBe(0);
+  });
+
+  it("drops a slot whose window has ended instead of handing it on or giving it back", async () => {
+    const store = countingStore(150);
+    const slots = pooledSlots(store.fromStore, { idleMs: 60_000, holdMs: 60_000 });
+    const release = await slots.takeSlot("k", 1);
+    await release!();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The pooled slot's window is over: the next call asks the store, which counts afresh.
+    const next = await slots.takeSlot("k", 1);
+    expect(next).toBeTypeOf("function");
+    expect(store.asked).toEqual({ take: 2, giveBack: 0 });
+    // A release after the window's end gives nothing back: the store has forgotten the slot.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await next!();
+    await slots.close();
+    expect(store.asked.giveBack).toBe(0);
   });
 });

@@ -27,16 +27,18 @@ export async function unifyRecords(
   const objects: Unified["objects"] = [];
   const offModel: Unified["offModel"] = [];
   for (const record of records) {
-    let merged: Record<string, unknown> | undefined = {};
-    for (const mapping of mappings) {
-      const pending = mapRecord(mapping, record);
-      const part = pending instanceof Promise ? await pending : pending;
+    let merged: Record<string, unknown> | undefined = mappings.length ? undefined : {};
+    for (let i = 0; i < mappings.length; i++) {
+      const pending = mapRecord(mappings[i]!, record);
+      const part = (pending instanceof Promise ? await pending : pending) as Record<string, unknown> | undefined;
       if (!part) {
         merged = undefined;
         break;
       }
-      // Copied into a fresh object: a mapping may answer a piece of its input, which must stay untouched.
-      Object.assign(merged, part);
+      // One file's answer is read as it is: the model check below only reads it and builds its own
+      // object, so no record is copied. Further files' fields go into a fresh object, as a mapping
+      // may answer a piece of its input, which must stay untouched.
+      merged = i === 0 ? part : i === 1 ? { ...merged, ...part } : Object.assign(merged!, part);
     }
     if (!merged) {
       objects.push(undefined);
