@@ -200,6 +200,19 @@ describe("upstream pacing kept in a shared store", () => {
     expect(again.waitMs).toBeLessThanOrEqual(1_000);
   });
 
+  it("takes a connection's rate in leases kept across calls: what one instance holds, the other cannot spend", async () => {
+    const [one, two] = [limitsOf({}), limitsOf({})];
+    const key = `conn-${randomUUID()}`;
+    const rule = { requests: 200, per_seconds: 60 }; // leases of 2
+    // Two calls from one lease: the store counts 2, not 4.
+    expect(await one.pacing!.takeCall(key, rule)).toEqual({ allowed: true, waitMs: 0 });
+    expect(await one.pacing!.takeCall(key, rule)).toEqual({ allowed: true, waitMs: 0 });
+    let allowed = 0;
+    while ((await two.pacing!.takeCall(key, rule)).allowed) allowed++;
+    expect(allowed).toBe(198);
+    expect((await one.pacing!.takeCall(key, rule)).allowed).toBe(false);
+  });
+
   it("holds at most `max` calls in flight per connection across instances; a released slot is this instance's first, then free again", async () => {
     const [one, two] = [limitsOf({ slotIdleMs: 150 }), limitsOf({ slotIdleMs: 150 })];
     const key = `conn-${randomUUID()}`;
