@@ -40,10 +40,16 @@ export const handWritten = {
     id: r.id,
     external_id: r.externalId,
     username: r.userName,
-    name: joinNames(r.name?.givenName, r.name?.familyName),
+    name: r.name?.givenName !== undefined || r.name?.familyName !== undefined ? joinNames(r.name?.givenName, r.name?.familyName) : null,
     first_name: r.name?.givenName,
     last_name: r.name?.familyName,
-    emails: r.userName ? [{ email: r.userName, type: "work", is_primary: true }] : [],
+    emails:
+      r.emails !== undefined
+        ? list(r.emails).map((e) => ({ email: e.value, type: e.type, is_primary: e.primary === true }))
+        : r.userName
+          ? [{ email: r.userName, type: "work", is_primary: true }]
+          : [],
+    phones: list(r.phoneNumbers).map((p) => ({ number: p.value, extension: null, type: p.type })),
     status: status(r.active),
     created_at: r.meta?.created,
     updated_at: r.meta?.lastModified,

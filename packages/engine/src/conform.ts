@@ -124,28 +124,41 @@ function compile(schema: z.ZodType, path: string, tables: ValueTables): Node {
   return { check, fallback };
 }
 
+/**
+ * An object's check, generated as straight-line code with the model's keys as literals (as the
+ * mapping compiler builds objects): V8 then reads and stores each field by name, where a loop
+ * over the fields makes a keyed load and a keyed store with a different key each time.
+ */
 function objectCheck(fields: (readonly [string, Node])[], path: string): Check {
-  return (value, issues) => {
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return DROP;
-    const source = value as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const [key, node] of fields) {
-      const raw = source[key];
-      let conformed: unknown = DROP;
-      if (raw !== undefined && raw !== null) {
-        conformed = node.check(raw, issues);
-        if (conformed === DROP) issues.push(path ? `${path}.${key}` : key);
-      }
-      if (conformed !== DROP) out[key] = conformed;
-      else if (node.fallback === "null") out[key] = null;
-      else if (node.fallback === "empty") out[key] = [];
-      else if (node.fallback === "required") {
-        if (raw === undefined || raw === null) issues.push(path ? `${path}.${key}` : key);
-        return DROP;
-      }
-    }
-    return out;
-  };
+  const lines = fields.map(([key, node], i) => {
+    const name = JSON.stringify(key);
+    const where = JSON.stringify(path ? `${path}.${key}` : key);
+    const answer = {
+      null: `out[${name}] = c === DROP ? null : c;`,
+      empty: `out[${name}] = c === DROP ? [] : c;`,
+      omit: `if (c !== DROP) out[${name}] = c;`,
+      required: `if (c === DROP) { if (raw === undefined || raw === null) issues.push(${where}); return DROP; } out[${name}] = c;`,
+    }[node.fallback];
+    return `raw = source[${name}]; c = DROP;
+      if (raw !== undefined && raw !== null) { c = checks[${i}](raw, issues); if (c === DROP) issues.push(${where}); }
+      ${answer}`;
+  });
+  const build = new Function(
+    "checks",
+    "DROP",
+    `return function check(value, issues) {
+      if (value === null || typeof value !== "object" || Array.isArray(value)) return DROP;
+      const source = value;
+      const out = {};
+      let raw, c;
+      ${lines.join("\n      ")}
+      return out;
+    };`,
+  ) as (checks: Check[], drop: typeof DROP) => Check;
+  return build(
+    fields.map(([, node]) => node.check),
+    DROP,
+  );
 }
 
 /**

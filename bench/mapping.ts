@@ -1,0 +1,123 @@
+// The users mappings (mappings/*/users.jsonata, compiled) against hand-written TypeScript that
+// gives the same output (hand-written-mappings.ts; checked equal first), in this process, on
+// 10,000 records of each vendor from the sandbox (#30, goal 4). Measured so that one noisy
+// moment cannot decide it: after a warm-up, `rounds` rounds each time both sides over all the
+// records, in alternating order (JSONata first in even rounds, hand-written first in odd ones);
+// the table gives each side's median per record, the median of the rounds' ratios and their
+// spread (lowest–highest). Then V8's CPU profiler over the compiled mappings shows what they
+// spend per record, by function.
+// Usage: npx tsx bench/mapping.ts [rounds=15]
+import { Session } from "node:inspector/promises";
+import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
+import { loadIntegrations } from "../packages/engine/src/index.ts";
+import { mapRecords } from "../packages/mapping/src/index.ts";
+import { handWritten } from "./hand-written-mappings.ts";
+import { basePaths, startSandboxProcess, type Vendor } from "./processes.ts";
+
+const rounds = Number(process.argv[2] ?? 15);
+const RECORDS = 10_000;
+const slugs: Record<Vendor, string> = { jostle: "jostle-scim", postman: "postman-scim", jumpcloud: "jumpcloud" };
+const vendors = Object.keys(slugs) as Vendor[];
+
+const sandbox = await startSandboxProcess({ big: RECORDS });
+const recordsFor = {} as Record<Vendor, unknown[]>;
+for (const vendor of vendors) {
+  const key = sandbox.keys.big![vendor];
+  const headers: Record<string, string> = vendor === "jumpcloud" ? { "x-api-key": key } : { authorization: `Bearer ${key}` };
+  const records: unknown[] = [];
+  for (let offset = 0; offset < RECORDS; offset += 100) {
+    const base = `${sandbox.url}${basePaths[vendor]}`;
+    const url =
+      vendor === "jumpcloud" ? `${base}/systemusers?limit=100&skip=${offset}&sort=_id` : `${base}/Users?startIndex=${offset + 1}&count=100`;
+    const body = (await (await fetch(url, { headers })).json()) as { results?: unknown[]; Resources?: unknown[] };
+    records.push(...(body.results ?? body.Resources ?? []));
+  }
+  recordsFor[vendor] = records;
+}
+sandbox.stop();
+
+const integrations = loadIntegrations(fileURLToPath(new URL("../mappings", import.meta.url)));
+const mappingOf = (vendor: Vendor) => integrations.get(slugs[vendor])!.mappings.get("users.jsonata")!;
+/** µs per record of one pass of `work` over the records. */
+const time = async (work: () => unknown) => {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1000 / RECORDS;
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+console.log(
+  `Users mapping over ${RECORDS.toLocaleString("en")} records, ${rounds} interleaved rounds after 5 warm-up rounds (µs per record):\n`,
+);
+console.log("| vendor | JSONata, median | hand-written, median | JSONata ÷ hand-written speed, median of rounds | lowest–highest round |");
+console.log("|---|---|---|---|---|");
+for (const vendor of vendors) {
+  const records = recordsFor[vendor];
+  const mapping = mappingOf(vendor);
+  const byHand: (record: unknown) => unknown = handWritten[vendor];
+  const expected = await mapRecords(mapping, records);
+  for (const [i, out] of records.map(byHand).entries()) {
+    if (!isDeepStrictEqual(JSON.parse(JSON.stringify(out)), JSON.parse(JSON.stringify(expected[i])))) {
+      throw new Error(`${vendor}: hand-written mapping differs at record ${i}: ${JSON.stringify(out)} vs ${JSON.stringify(expected[i])}`);
+    }
+  }
+  const jsonata = () => mapRecords(mapping, records);
+  const hand = () => records.map(byHand);
+  for (let i = 0; i < 5; i++) await Promise.all([time(jsonata), time(hand)]);
+  const sides = { jsonata: [] as number[], hand: [] as number[] };
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? (["hand", "jsonata"] as const) : (["jsonata", "hand"] as const);
+    const took = { jsonata: 0, hand: 0 };
+    for (const side of order) took[side] = await time(side === "jsonata" ? jsonata : hand);
+    sides.jsonata.push(took.jsonata);
+    sides.hand.push(took.hand);
+    ratios.push(took.hand / took.jsonata); // speed of JSONata as a share of hand-written's
+  }
+  const f = (x: number) => x.toFixed(2);
+  console.log(
+    `| ${vendor} | ${f(median(sides.jsonata))} | ${f(median(sides.hand))} | **${f(median(ratios))}** | ${f(Math.min(...ratios))}–${f(Math.max(...ratios))} |`,
+  );
+}
+
+// ── what the compiled code spends per record ─────────────────────────────────────────────────
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+const session = new Session();
+session.connect();
+await session.post("Profiler.enable");
+await session.post("Profiler.setSamplingInterval", { interval: 50 });
+for (const vendor of vendors) {
+  const records = recordsFor[vendor];
+  const mapping = mappingOf(vendor);
+  const passes = 10;
+  await session.post("Profiler.start");
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < passes; i++) await mapRecords(mapping, records);
+  const perRecord = Number(process.hrtime.bigint() - start) / 1000 / (passes * RECORDS);
+  const { profile } = (await session.post("Profiler.stop")) as { profile: { nodes: ProfileNode[] } };
+  const byFunction = new Map<string, number>();
+  let all = 0;
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0;
+    if (!hits || node.callFrame.functionName === "(idle)" || node.callFrame.functionName === "(program)") continue;
+    all += hits;
+    const file = node.callFrame.url.replace(/^.*\/(packages|bench|node_modules)\//, "$1/");
+    // The compiler's object constructors are made with new Function: no file.
+    const where = file || (node.callFrame.functionName === "object" ? "generated by new Function" : "V8");
+    const name = `${node.callFrame.functionName || "(anonymous)"} (${where})`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + hits);
+  }
+  console.log(`\n${vendor}: ${perRecord.toFixed(2)} µs per record while profiled; where it goes (share of samples, µs per record):\n`);
+  console.log("| function | share | µs per record |");
+  console.log("|---|---|---|");
+  for (const [name, hits] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
+    console.log(`| ${name} | ${((100 * hits) / all).toFixed(1)} % | ${((perRecord * hits) / all).toFixed(2)} |`);
+  }
+}
+session.disconnect();
+process.exit(0);
