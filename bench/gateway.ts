@@ -6,7 +6,8 @@
 //  2. throughput: autocannon, 10 connections: direct, relay, proxy and unified list pages of 100 users,
 //     with the gateway's CPU time read from /proc to give records/s per core;
 //  3. mapping alone: each users mapping over 10,000 sandbox records next to a hand-written
-//     function that produces the same output (checked equal first);
+//     function that produces the same output (checked equal first); best of five each, a quick
+//     look: bench/mapping.ts measures it in interleaved rounds, with median and spread;
 //  4. what a unified page costs beyond a proxy page, part by part, in this process: parsing the
 //     records, mapping them, serialising the unified page — next to the gateway's measured CPU
 //     per proxy request, which bounds the unified ÷ proxy ratio from above.
