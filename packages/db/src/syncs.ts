@@ -241,17 +241,7 @@ export function syncStore(db: Database) {
         const lastSeen = sql`greatest(${syncRecords.lastSeenAt}, ${lastConfirmed(key)})`;
         for (let at = 0; at < gone.length; at += SWEEP_CHUNK) {
           const ids = gone.slice(at, at + SWEEP_CHUNK);
-          changes.push(
-            ...(await markDeleted(
-              tx as unknown as Database,
-              and(
-                eq(syncRecords.connectionId, key.connectionId),
-                eq(syncRecords.resource, key.resource),
-                inArray(syncRecords.remoteId, ids),
-              )!,
-              lastSeen,
-            )),
-          );
+          changes.push(...(await markDeleted(tx as unknown as Database, recordsOf(key, ids), lastSeen)));
         }
         if (changes.length) await onChanges(tx as unknown as Database, changes);
         return changes;
@@ -338,6 +328,15 @@ export function syncStore(db: Database) {
 
 export type SyncStore = ReturnType<typeof syncStore>;
 
+/** The copy's records of these remote ids, for one connection and resource. */
+function recordsOf(key: { connectionId: string; resource: string }, remoteIds: string[]): SQL {
+  return and(
+    eq(syncRecords.connectionId, key.connectionId),
+    eq(syncRecords.resource, key.resource),
+    inArray(syncRecords.remoteId, remoteIds),
+  )!;
+}
+
 /** Ids of records a sweep marks deleted per statement. */
 const SWEEP_CHUNK = 1_000;
 
@@ -366,12 +365,10 @@ export async function applyRecords(
   fresh = false,
 ): Promise<{ changes: RecordChange[]; unchanged: number }> {
   const ids = seen.map((r) => r.remoteId);
-  const inCopy = (remoteIds: string[]) =>
-    and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), inArray(syncRecords.remoteId, remoteIds));
   const brief = { remoteId: syncRecords.remoteId, hash: syncRecords.hash, version: syncRecords.version, deletedAt: syncRecords.deletedAt };
   // Hashes first, without locks or the objects: a page that changes nothing reads little and
   // writes nothing (a row lock would write the row's page too).
-  const existing = ids.length && !fresh ? await tx.select(brief).from(syncRecords).where(inCopy(ids)) : [];
+  const existing = ids.length && !fresh ? await tx.select(brief).from(syncRecords).where(recordsOf(key, ids)) : [];
   const known = new Map<string, CopiedRecord>(existing.map((row) => [row.remoteId, { ...row, data: {} }]));
   // Only a record the copy holds and that changes is then locked and read whole (its last form is
   // an update's `before`), and decided again on what the lock sees.
@@ -380,7 +377,7 @@ export async function applyRecords(
     const locked = await tx
       .select({ ...brief, data: syncRecords.data })
       .from(syncRecords)
-      .where(inCopy(changing))
+      .where(recordsOf(key, changing))
       // Row locks in one order, so two writers of one connection (never planned) could not deadlock.
       .orderBy(asc(syncRecords.remoteId))
       .for("update");
@@ -437,10 +434,7 @@ export async function deleteRecords(
   remoteIds: string[],
 ): Promise<RecordChange[]> {
   if (!remoteIds.length) return [];
-  return markDeleted(
-    tx,
-    and(eq(syncRecords.connectionId, key.connectionId), eq(syncRecords.resource, key.resource), inArray(syncRecords.remoteId, remoteIds))!,
-  );
+  return markDeleted(tx, recordsOf(key, remoteIds));
 }
 
 /** The live records `where` selects become tombstones, each with its next version (and `lastSeenAt`, if given). */
