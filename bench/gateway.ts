@@ -28,6 +28,8 @@ import {
   connect,
   cpuSeconds,
   rssMb,
+  sandboxHeaders,
+  sandboxUsers,
   startGatewayProcess,
   startRelayProcess,
   startSandboxProcess,
@@ -40,7 +42,7 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 // ── processes ────────────────────────────────────────────────────────────────────────────────
 const sandboxProcess = await startSandboxProcess({ big: USERS });
-const sandbox = { url: sandboxProcess.url, keys: sandboxProcess.keys.big! };
+const sandbox = { url: sandboxProcess.url };
 const gatewayProcess = await startGatewayProcess(
   {
     // The sandbox's own Postman limit is off too: this measures the gateway, not the pacing.
@@ -57,8 +59,7 @@ const vendors = {
   postman: { slug: "postman-scim", base: basePaths.postman, direct: "/Users?startIndex=5001&count=100", proxy: "Users" },
   jumpcloud: { slug: "jumpcloud", base: basePaths.jumpcloud, direct: "/systemusers?limit=100&skip=5000&sort=_id", proxy: "systemusers" },
 } satisfies Record<Vendor, unknown>;
-const directHeaders = (vendor: Vendor): Record<string, string> =>
-  vendor === "jumpcloud" ? { "x-api-key": sandbox.keys.jumpcloud } : { authorization: `Bearer ${sandbox.keys[vendor]}` };
+const directHeaders = (vendor: Vendor) => sandboxHeaders(sandboxProcess, "big", vendor);
 
 const apiKey = await makeApiKey(gatewayProcess);
 const apiHeaders = { authorization: `Bearer ${apiKey}` };
@@ -92,7 +93,7 @@ for (const vendor of Object.keys(vendors) as Vendor[]) {
 
 // The raw records for the mapping run, fetched now while no load runs.
 const recordsFor = {} as Record<Vendor, unknown[]>;
-for (const vendor of Object.keys(vendors) as Vendor[]) recordsFor[vendor] = await upstreamRecords(vendor, 10_000);
+for (const vendor of Object.keys(vendors) as Vendor[]) recordsFor[vendor] = await sandboxUsers(sandboxProcess, "big", vendor, 10_000);
 
 // ── 1. latency ───────────────────────────────────────────────────────────────────────────────
 const latencyRows: string[] = [];
@@ -268,19 +269,6 @@ async function load(url: string, headers: Record<string, string>) {
   const cpu = cpuSeconds(gatewayProcess.pid) - before;
   if (result.non2xx || result.errors) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: Math.round(result.requests.average), cores: cpu / seconds, cpuMs: (cpu * 1000) / result.requests.total };
-}
-
-/** The raw upstream user objects, fetched straight from the sandbox in pages of 100. */
-async function upstreamRecords(vendor: Vendor, count: number): Promise<unknown[]> {
-  const out: unknown[] = [];
-  const base = `${sandbox.url}${vendors[vendor].base}`;
-  for (let offset = 0; offset < count; offset += 100) {
-    const url =
-      vendor === "jumpcloud" ? `${base}/systemusers?limit=100&skip=${offset}&sort=_id` : `${base}/Users?startIndex=${offset + 1}&count=100`;
-    const body = (await (await fetch(url, { headers: directHeaders(vendor) })).json()) as { results?: unknown[]; Resources?: unknown[] };
-    out.push(...(body.results ?? body.Resources ?? []));
-  }
-  return out;
 }
 
 /** One 100-record upstream page from record 5,001, as the sandbox sends it (what the proxy and unified rows read). */

@@ -13,28 +13,15 @@ import { isDeepStrictEqual } from "node:util";
 import { loadIntegrations } from "../packages/engine/src/index.ts";
 import { mapRecords } from "../packages/mapping/src/index.ts";
 import { handWritten } from "./hand-written-mappings.ts";
-import { basePaths, startSandboxProcess, type Vendor } from "./processes.ts";
+import { sandboxUsers, slugs, startSandboxProcess, type Vendor } from "./processes.ts";
 
 const rounds = Number(process.argv[2] ?? 15);
 const RECORDS = 10_000;
-const slugs: Record<Vendor, string> = { jostle: "jostle-scim", postman: "postman-scim", jumpcloud: "jumpcloud" };
 const vendors = Object.keys(slugs) as Vendor[];
 
 const sandbox = await startSandboxProcess({ big: RECORDS });
 const recordsFor = {} as Record<Vendor, unknown[]>;
-for (const vendor of vendors) {
-  const key = sandbox.keys.big![vendor];
-  const headers: Record<string, string> = vendor === "jumpcloud" ? { "x-api-key": key } : { authorization: `Bearer ${key}` };
-  const records: unknown[] = [];
-  for (let offset = 0; offset < RECORDS; offset += 100) {
-    const base = `${sandbox.url}${basePaths[vendor]}`;
-    const url =
-      vendor === "jumpcloud" ? `${base}/systemusers?limit=100&skip=${offset}&sort=_id` : `${base}/Users?startIndex=${offset + 1}&count=100`;
-    const body = (await (await fetch(url, { headers })).json()) as { results?: unknown[]; Resources?: unknown[] };
-    records.push(...(body.results ?? body.Resources ?? []));
-  }
-  recordsFor[vendor] = records;
-}
+for (const vendor of vendors) recordsFor[vendor] = await sandboxUsers(sandbox, "big", vendor, RECORDS);
 sandbox.stop();
 
 const integrations = loadIntegrations(fileURLToPath(new URL("../mappings", import.meta.url)));

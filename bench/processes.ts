@@ -38,6 +38,28 @@ export async function startSandboxProcess(tenants: Record<string, number>): Prom
   return { ...ready, pid: child.pid!, stop: () => child.kill("SIGTERM") };
 }
 
+/** The headers a vendor's simulator takes for a tenant's key, as a client calling it directly sends them. */
+export function sandboxHeaders(sandbox: Pick<SandboxProcess, "keys">, tenant: string, vendor: Vendor): Record<string, string> {
+  const key = sandbox.keys[tenant]![vendor];
+  return vendor === "jumpcloud" ? { "x-api-key": key } : { authorization: `Bearer ${key}` };
+}
+
+/** A tenant's first `count` raw user objects of a vendor, fetched straight from the sandbox in pages of 100. */
+export async function sandboxUsers(sandbox: SandboxProcess, tenant: string, vendor: Vendor, count: number): Promise<unknown[]> {
+  const out: unknown[] = [];
+  const base = `${sandbox.url}${basePaths[vendor]}`;
+  for (let offset = 0; offset < count; offset += 100) {
+    const url =
+      vendor === "jumpcloud" ? `${base}/systemusers?limit=100&skip=${offset}&sort=_id` : `${base}/Users?startIndex=${offset + 1}&count=100`;
+    const body = (await (await fetch(url, { headers: sandboxHeaders(sandbox, tenant, vendor) })).json()) as {
+      results?: unknown[];
+      Resources?: unknown[];
+    };
+    out.push(...(body.results ?? body.Resources ?? []));
+  }
+  return out;
+}
+
 /** `relay.ts`: a bare Node HTTP hop in front of `origin`, the floor under the gateway's proxy. */
 export async function startRelayProcess(origin: string): Promise<{ url: string; pid: number }> {
   const child = spawn(process.execPath, [...tsxArgs, here("relay.ts"), origin], { stdio: ["ignore", "pipe", "inherit"] });
