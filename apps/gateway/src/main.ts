@@ -92,7 +92,7 @@ async function main() {
   const workers = setTimeout(() => {
     startWorkers(services, {
       eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS,
-      deliveryBatch: 500,
+      deliveryBatch: 4,
       scimLogRetentionDays: config.UNIFOLD_SCIM_LOG_RETENTION_DAYS,
     }).then(
       () => logger.info("job queue workers started"),

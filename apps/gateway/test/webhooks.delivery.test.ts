@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../test-support/free-port.ts";
 import { createWebhookDelivery, DeliveryFailed, deliveryError } from "../src/domain/webhooks/delivery.ts";
 import { type Gateway, startGateway } from "./harness.ts";
-import { verify } from "./webhook-receiver.ts";
+import { until, verify } from "./webhook-receiver.ts";
 
 /*
  * One delivery attempt of one event to one endpoint, as the deliver job makes it (the job queue
@@ -451,6 +451,136 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
       answer = 200;
       expect((await shown(hook.id)).failing_since).toBe(since);
     });
+  });
+});
+
+/*
+ * The deliver job through the real queue and workers: one job per endpoint and batch of events,
+ * its failed events queued again as one job for their next attempt, after that attempt's backoff.
+ */
+describe("the deliver job", { timeout: 60_000 }, () => {
+  let gw: Gateway;
+  let server: Server;
+  let url: string;
+  let sql: postgres.Sql;
+  /** Statuses a record's next deliveries get (by the event's data.id), before it is answered 200. */
+  const failFirst = new Map<string, number[]>();
+  /** Every delivery received: its webhook-id and the status it was answered. */
+  const arrivals: { id: string; status: number }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        const status = failFirst.get(String(JSON.parse(body).data.id))?.shift() ?? 200;
+        arrivals.push({ id: String(req.headers["webhook-id"]), status });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+    gw = await startGateway({ jobs: true, queue: { retryDelaySeconds: 1, retryLimit: 2 } });
+    sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {}, fetch_types: false });
+  }, 60_000);
+  afterAll(async () => {
+    await sql?.end();
+    await gw?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  /** A new tenant's endpoint, and the records its events will be about (`<tenant>-0`, `-1`, …). */
+  async function endpoint(records: number) {
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+    const made = await gw.call("POST", "/webhook-endpoints", { body: { url, events: ["user.updated"], tenant_id: tenant } });
+    expect(made.status, made.text).toBe(201);
+    const ids = Array.from({ length: records }, (_, at) => `${tenant}-${at}`);
+    const emit = async () => {
+      const rows = ids.map((id) => ({
+        tenantId: tenant,
+        connectionId: null,
+        integration: null,
+        type: "user.updated",
+        version: 1,
+        data: { id },
+      }));
+      return (await gw.services.events.emit(rows)).map((event) => event.id);
+    };
+    return { endpointId: made.body.id as string, ids, emit };
+  }
+  const attemptsOf = async (endpointId: string) =>
+    ((await gw.call("GET", `/webhook-endpoints/${endpointId}/deliveries?limit=100`)).body.result as Attempt[]).map(
+      ({ event_id, attempt, outcome, created_at }) => ({ event_id, attempt, outcome, created_at }),
+    );
+  type Attempt = { event_id: string; attempt: number; outcome: string; created_at: string };
+  /** The deliver jobs of an endpoint, oldest first: what each carried, and its state. */
+  const jobsOf = (endpointId: string) =>
+    sql<{ data: { eventIds?: string[]; eventId?: string; attempt?: number }; state: string }[]>`
+      select data, state from pgboss.job
+      where name = 'webhook-deliver' and data->>'endpointId' = ${endpointId} order by created_on, id`;
+
+  it("queues an endpoint's events as one job, and its failed ones again as one job for their next attempt, after the backoff", async () => {
+    const { endpointId, ids, emit } = await endpoint(5);
+    failFirst.set(ids[1]!, [503]);
+    failFirst.set(ids[3]!, [500]);
+    const events = await emit();
+    await until(async () => (await attemptsOf(endpointId)).filter((a) => a.outcome === "delivered").length === 5);
+    const attempts = await attemptsOf(endpointId);
+    const of = (at: number) => attempts.filter((a) => a.event_id === events[at]).map((a) => [a.attempt, a.outcome]);
+    for (const at of [0, 2, 4]) expect(of(at)).toEqual([[1, "delivered"]]);
+    for (const at of [1, 3])
+      expect(of(at)).toEqual([
+        [1, "failed"],
+        [2, "delivered"],
+      ]);
+    // The delivered events were sent once; the failed ones twice.
+    for (const [at, event] of events.entries()) {
+      expect(arrivals.filter((a) => a.id === event).map((a) => a.status)).toEqual(at === 1 ? [503, 200] : at === 3 ? [500, 200] : [200]);
+    }
+    // Two jobs: the five events, then the two that failed, as their second attempt.
+    expect((await jobsOf(endpointId)).map((job) => [job.data.eventIds, job.data.attempt ?? 1, job.state])).toEqual([
+      [events, 1, "completed"],
+      [[events[1], events[3]], 2, "completed"],
+    ]);
+    // The second attempt waited for the first's backoff (retryDelaySeconds: 1).
+    const first = attempts.find((a) => a.event_id === events[1] && a.attempt === 1)!;
+    const second = attempts.find((a) => a.event_id === events[1] && a.attempt === 2)!;
+    expect(Date.parse(second.created_at) - Date.parse(first.created_at)).toBeGreaterThanOrEqual(900);
+  });
+
+  it("gives an event up after 1 + retryLimit attempts, queuing nothing more", async () => {
+    const { endpointId, ids, emit } = await endpoint(2);
+    failFirst.set(ids[0]!, [500, 500, 500, 500]);
+    const events = await emit();
+    await until(async () => (await attemptsOf(endpointId)).length === 4, 30_000);
+    // The third attempt's job completes without queuing a fourth (retryLimit: 2).
+    await until(async () => (await jobsOf(endpointId)).every((job) => job.state === "completed"), 10_000);
+    const jobs = await jobsOf(endpointId);
+    expect(jobs.map((job) => [job.data.eventIds, job.data.attempt ?? 1])).toEqual([
+      [events, 1],
+      [[events[0]], 2],
+      [[events[0]], 3],
+    ]);
+    const attempts = await attemptsOf(endpointId);
+    expect(attempts.filter((a) => a.event_id === events[0]).map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, "failed"],
+      [2, "failed"],
+      [3, "failed"],
+    ]);
+    expect(arrivals.filter((a) => a.id === events[0])).toHaveLength(3);
+  });
+
+  it("still delivers a job queued by an earlier version, which named one event", async () => {
+    const { endpointId, emit } = await endpoint(1);
+    const [event] = await emit();
+    await until(async () => (await attemptsOf(endpointId)).length === 1);
+    await gw.services.platform.queue.boss.insert([{ name: "webhook-deliver", data: { endpointId, eventId: event } }]);
+    await until(async () => (await attemptsOf(endpointId)).length === 2);
+    expect((await attemptsOf(endpointId)).map((a) => [a.event_id, a.attempt, a.outcome])).toEqual([
+      [event, 1, "delivered"],
+      [event, 1, "delivered"],
+    ]);
+    expect(arrivals.filter((a) => a.id === event)).toHaveLength(2);
   });
 });
 

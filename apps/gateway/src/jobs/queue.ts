@@ -17,10 +17,14 @@ export const jobs = {
     // A run whose instance died expires, and is retried once by whichever instance fetches it.
     settings: (o: QueueOptions) => ({ policy: "stately", expireInSeconds: o.syncRunTimeoutSeconds, retryLimit: 1 }),
   },
-  /** One event to one endpoint, retried with backoff until it is delivered or given up. */
+  /**
+   * Events to one endpoint, in event order. Its failed deliveries are queued again as a job of
+   * their own, with backoff (see `deliverLater`); pg-boss retries the job itself only when its
+   * worker failed as a whole (an error, or an instance that died holding it).
+   */
   deliver: {
     name: "webhook-deliver",
-    payload: {} as DeliveryJob,
+    payload: {} as DeliveryJob | SingleDeliveryJob,
     settings: (o: QueueOptions) => ({
       retryLimit: o.retryLimit,
       retryDelay: o.retryDelaySeconds,
@@ -39,13 +43,34 @@ export const jobs = {
 export type JobKind = keyof typeof jobs;
 export type PayloadOf<K extends JobKind> = (typeof jobs)[K]["payload"];
 
+/**
+ * Events to one endpoint, oldest first: one job per endpoint and dispatch batch, not one per
+ * event, so the queue writes three rows per batch instead of three per event (with one job per
+ * event, fetching and completing jobs took most of a delivery's database time).
+ */
 export interface DeliveryJob {
-  eventId: string;
   endpointId: string;
+  eventIds: string[];
+  /** The events' attempt, 1 unless this job retries a failed one. */
+  attempt?: number;
+}
+
+/** One event to one endpoint: a job queued before jobs carried batches, still worked after an upgrade. */
+export interface SingleDeliveryJob {
+  endpointId: string;
+  eventId: string;
+}
+
+/** A delivery job's attempts: each event to the endpoint, and which attempt it is (a crashed worker's retry counts too). */
+export function attemptsOf(job: Work<PayloadOf<"deliver">>): { endpointId: string; eventId: string; attempt: number }[] {
+  const { data } = job;
+  const attempt = ("attempt" in data ? (data.attempt ?? 1) : 1) + job.attempt - 1;
+  const eventIds = "eventIds" in data ? data.eventIds : [data.eventId];
+  return eventIds.map((eventId) => ({ endpointId: data.endpointId, eventId, attempt }));
 }
 
 /**
- * A delivery job's id, which sorts as its event's seq. pg-boss hands jobs out by (created_on, id),
+ * A delivery job's id, which sorts as its first event's seq. pg-boss hands jobs out by (created_on, id),
  * and the jobs of one insert share created_on: random ids would hand a record's later event out
  * before its earlier one. The rest is random (an event goes to several endpoints).
  */
@@ -141,13 +166,25 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
       await this.start();
       return boss.getQueueSize(jobs.deliver.name, { before: "retry" });
     },
-    /** Queues deliveries; those given an event's `seq` are handed out in that order. */
+    /** Queues deliveries; those given their first event's `seq` are handed out in that order. */
     async deliver(deliveries: (DeliveryJob & { seq?: number })[]): Promise<void> {
       if (!deliveries.length) return;
       await this.start();
       await boss.insert(
         deliveries.map(({ seq, ...data }) => ({ name: jobs.deliver.name, data, ...(seq !== undefined && { id: deliveryJobId(seq) }) })),
       );
+    },
+    /**
+     * Queues the events of a failed attempt to one endpoint for their next attempt, after that
+     * attempt's backoff (`retryDelaySeconds`, doubled per attempt); false, queuing nothing, when
+     * `retryLimit` retries are spent.
+     */
+    async deliverLater(endpointId: string, eventIds: string[], failedAttempt: number): Promise<boolean> {
+      if (failedAttempt > options.retryLimit) return false;
+      const startAfter = new Date(Date.now() + options.retryDelaySeconds * 1000 * 2 ** (failedAttempt - 1));
+      const data: DeliveryJob = { endpointId, eventIds, attempt: failedAttempt + 1 };
+      await boss.insert([{ name: jobs.deliver.name, data, startAfter }]);
+      return true;
     },
     /**
      * Up to `batchSize` jobs fetched at once and worked side by side, each settled on its own:

@@ -75,22 +75,23 @@ export function createEventEmitter(parts: EmitterParts): EventEmitter {
 }
 
 /**
- * Deliveries queued ahead of the workers at most; the rest of the events wait in the outbox,
- * and each delivery batch dispatches more (jobs/workers.ts). pg-boss sorts every queued job to
- * hand out a batch: 100,000 queued at once (an announced first sync) made each fetch slow.
+ * Delivery jobs queued ahead of the workers at most (each up to a dispatch batch's 500 events);
+ * the rest of the events wait in the outbox, and each delivery batch dispatches more
+ * (jobs/workers.ts). pg-boss sorts every queued job to hand out a batch: the queue stays short.
  */
-const QUEUED_AHEAD = 5_000;
+const QUEUED_AHEAD = 100;
 
 /**
  * Queues the deliveries of events not yet dispatched, oldest first, while fewer than
- * QUEUED_AHEAD wait in the queue: each to the tenant's enabled endpoints that take its type. A test event goes to its own endpoint only; a
- * `webhook_endpoint.disabled` to every endpoint but the disabled one.
+ * QUEUED_AHEAD jobs wait in the queue: one job per endpoint and batch of events, to each of the
+ * tenant's enabled endpoints that take the event's type, in event order. A test event goes to
+ * its own endpoint only; a `webhook_endpoint.disabled` to every endpoint but the disabled one.
  */
 function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<number> {
   return store.dispatch(
     async (rows) => {
       const subscribers = new Map<string, Promise<string[]>>();
-      const jobs: { eventId: string; endpointId: string; seq: number }[] = [];
+      const jobs = new Map<string, { endpointId: string; eventIds: string[]; seq: number }>();
       for (const event of rows) {
         const key = `${event.tenantId}\u0000${event.type}`;
         if (!subscribers.has(key)) {
@@ -102,9 +103,13 @@ function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<nu
         let endpoints = await subscribers.get(key)!;
         if (event.type === "webhook_endpoint.test") endpoints = [String(event.endpointId)];
         if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.endpointId);
-        for (const endpointId of endpoints) jobs.push({ eventId: event.id, endpointId, seq: event.seq });
+        for (const endpointId of endpoints) {
+          let job = jobs.get(endpointId);
+          if (!job) jobs.set(endpointId, (job = { endpointId, eventIds: [], seq: event.seq }));
+          job.eventIds.push(event.id);
+        }
       }
-      await queue.deliver(jobs);
+      await queue.deliver([...jobs.values()]);
     },
     { lock, room: async () => (await queue.deliveriesWaiting()) < QUEUED_AHEAD },
   );

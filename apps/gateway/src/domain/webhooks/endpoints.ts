@@ -113,7 +113,7 @@ export async function replayDelivery(deps: Deps<EndpointParts>, endpointId: stri
   await findEndpoint(deps, endpointId);
   const delivery = await deps.parts.store.delivery(deliveryId);
   if (!delivery || delivery.endpointId !== endpointId) throw new Failure("not_found", `no delivery with id ${deliveryId} on this endpoint`);
-  await deps.parts.queue.deliver([{ eventId: delivery.eventId, endpointId }]);
+  await deps.parts.queue.deliver([{ endpointId, eventIds: [delivery.eventId] }]);
 }
 
 /** A `webhook_endpoint.test` event, logged and delivered to this endpoint only. */
