@@ -19,8 +19,9 @@ export interface WebhookDelivery {
   /** Sends one event to one endpoint, records the attempt, and throws DeliveryFailed to be retried. */
   deliver(job: DeliveryAttempt): Promise<void>;
   /**
-   * Sends a batch of jobs (the deliver job's batch), records every attempt, and answers, per job
-   * in the batch's order, the DeliveryFailed that has it retried, or undefined.
+   * Sends a batch of attempts (the events of the deliver jobs one fetch handed out), records
+   * every attempt, and answers, per attempt in the batch's order, the DeliveryFailed that has it
+   * retried, or undefined.
    */
   deliverAll(jobs: DeliveryAttempt[]): Promise<(DeliveryFailed | undefined)[]>;
   /** Drops what this instance holds of an endpoint (a new secret signs from the next delivery on). */
@@ -59,8 +60,8 @@ export function recordOf(event: EventRow): string | undefined {
  * hands jobs out in event order (see jobs/queue.ts), so on one instance a record's events are
  * never in flight together. A retried attempt can arrive after a later event of its record:
  * `version` tells the receiver which is newer. The agent keeps connections alive, so a burst
- * reuses a pool of sockets (100 per endpoint at most) instead of opening one per event. Batches
- * are large (see jobs/workers.ts) because pg-boss sorts every queued job to hand out a batch.
+ * reuses a pool of sockets (100 per endpoint at most) instead of opening one per event. A batch
+ * is the events of a few deliver jobs, each up to 500 events to one endpoint (jobs/workers.ts).
  */
 export function createWebhookDelivery(parts: DeliveryParts): WebhookDelivery {
   const { webhooks, events, metrics, network, disableAfterMs } = parts;
