@@ -9,6 +9,7 @@ import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../test-support/free-port.ts";
+import { EVENTS_PER_JOB } from "../src/domain/events/emitter.ts";
 import { createWebhookDelivery, DeliveryFailed, deliveryError } from "../src/domain/webhooks/delivery.ts";
 import { type Gateway, startGateway } from "./harness.ts";
 import { until, verify } from "./webhook-receiver.ts";
@@ -546,6 +547,18 @@ describe("the deliver job", { timeout: 60_000 }, () => {
     const first = attempts.find((a) => a.event_id === events[1] && a.attempt === 1)!;
     const second = attempts.find((a) => a.event_id === events[1] && a.attempt === 2)!;
     expect(Date.parse(second.created_at) - Date.parse(first.created_at)).toBeGreaterThanOrEqual(900);
+  });
+
+  it("splits an endpoint's events into jobs of EVENTS_PER_JOB, in event order", async () => {
+    const { endpointId, emit } = await endpoint(EVENTS_PER_JOB * 2 + 3);
+    const events = await emit();
+    await until(async () => (await jobsOf(endpointId)).every((job) => job.state === "completed"));
+    expect((await jobsOf(endpointId)).map((job) => job.data.eventIds)).toEqual([
+      events.slice(0, EVENTS_PER_JOB),
+      events.slice(EVENTS_PER_JOB, EVENTS_PER_JOB * 2),
+      events.slice(EVENTS_PER_JOB * 2),
+    ]);
+    for (const event of events) expect(arrivals.some((a) => a.id === event)).toBe(true);
   });
 
   it("gives an event up after 1 + retryLimit attempts, queuing nothing more", async () => {

@@ -175,14 +175,15 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
       );
     },
     /**
-     * Queues the events of a failed attempt to one endpoint for their next attempt, after that
-     * attempt's backoff (`retryDelaySeconds`, doubled per attempt); false, queuing nothing, when
-     * `retryLimit` retries are spent.
+     * Queues a job's failed attempts (one endpoint, one attempt's number) as one job for their
+     * next attempt, after that attempt's backoff (`retryDelaySeconds`, doubled per attempt);
+     * false, queuing nothing, when `retryLimit` retries are spent.
      */
-    async deliverLater(endpointId: string, eventIds: string[], failedAttempt: number): Promise<boolean> {
-      if (failedAttempt > options.retryLimit) return false;
-      const startAfter = new Date(Date.now() + options.retryDelaySeconds * 1000 * 2 ** (failedAttempt - 1));
-      const data: DeliveryJob = { endpointId, eventIds, attempt: failedAttempt + 1 };
+    async deliverLater(failed: { endpointId: string; eventId: string; attempt: number }[]): Promise<boolean> {
+      const [{ endpointId, attempt }] = failed as [(typeof failed)[number]]; // one job's: one endpoint, one attempt
+      if (attempt > options.retryLimit) return false;
+      const startAfter = new Date(Date.now() + options.retryDelaySeconds * 1000 * 2 ** (attempt - 1));
+      const data: DeliveryJob = { endpointId, eventIds: failed.map((one) => one.eventId), attempt: attempt + 1 };
       await boss.insert([{ name: jobs.deliver.name, data, startAfter }]);
       return true;
     },

@@ -6,8 +6,9 @@ export interface WorkerOptions {
   /** Events older than this are dropped from the log (and can no longer be delivered). */
   eventRetentionDays: number;
   /**
-   * Delivery jobs this instance fetches from the queue at once, each up to 500 events to one
-   * endpoint, all sent side by side (at most 100 in flight per endpoint, domain/webhooks/delivery.ts).
+   * Delivery jobs this instance fetches from the queue at once, each up to EVENTS_PER_JOB events
+   * to one endpoint (domain/events/emitter.ts), all sent side by side (at most 100 in flight per
+   * endpoint, domain/webhooks/delivery.ts).
    */
   deliveryBatch: number;
   /** SCIM request log entries older than this are dropped. */
@@ -38,16 +39,8 @@ export async function startWorkers(services: Services, options: WorkerOptions): 
       for (const job of attempts) {
         const failed = job.filter((_, i) => failures[at + i]);
         at += job.length;
-        const [first] = failed; // a job's attempts share the endpoint and the attempt's number
-        if (
-          first &&
-          !(await queue.deliverLater(
-            first.endpointId,
-            failed.map((a) => a.eventId),
-            first.attempt,
-          ))
-        ) {
-          const given = { endpointId: first.endpointId, events: failed.length, attempts: first.attempt };
+        if (failed.length && !(await queue.deliverLater(failed))) {
+          const given = { endpointId: failed[0]!.endpointId, events: failed.length, attempts: failed[0]!.attempt };
           services.platform.logger.warn(given, "deliveries given up: every attempt failed");
         }
       }

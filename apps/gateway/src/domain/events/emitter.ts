@@ -75,11 +75,18 @@ export function createEventEmitter(parts: EmitterParts): EventEmitter {
 }
 
 /**
- * Delivery jobs queued ahead of the workers at most (each up to a dispatch batch's 500 events);
- * the rest of the events wait in the outbox, and each delivery batch dispatches more
- * (jobs/workers.ts). pg-boss sorts every queued job to hand out a batch: the queue stays short.
+ * Delivery jobs queued ahead of the workers at most; the rest of the events wait in the outbox,
+ * and each delivery batch dispatches more (jobs/workers.ts). pg-boss sorts every queued job to
+ * hand out a batch: the queue stays short.
  */
 const QUEUED_AHEAD = 100;
+
+/**
+ * Events in one delivery job at most. A worker fetches 4 jobs at once (main.ts), so a fetch
+ * holds at most 500 events: to an endpoint that never answers, 5 rounds of 100 sockets waiting
+ * 10 s each, within the 60 s a fetch may take before the queue hands its jobs out again.
+ */
+export const EVENTS_PER_JOB = 125;
 
 /**
  * Queues the deliveries of events not yet dispatched, oldest first, while fewer than
@@ -91,7 +98,9 @@ function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<nu
   return store.dispatch(
     async (rows) => {
       const subscribers = new Map<string, Promise<string[]>>();
-      const jobs = new Map<string, { endpointId: string; eventIds: string[]; seq: number }>();
+      type Job = { endpointId: string; eventIds: string[]; seq: number };
+      const jobs: Job[] = [];
+      const open = new Map<string, Job>(); // each endpoint's job still taking events
       for (const event of rows) {
         const key = `${event.tenantId}\u0000${event.type}`;
         if (!subscribers.has(key)) {
@@ -104,12 +113,15 @@ function dispatchNow({ store, webhooks, queue, lock }: EmitterParts): Promise<nu
         if (event.type === "webhook_endpoint.test") endpoints = [String(event.endpointId)];
         if (event.type === "webhook_endpoint.disabled") endpoints = endpoints.filter((id) => id !== event.endpointId);
         for (const endpointId of endpoints) {
-          let job = jobs.get(endpointId);
-          if (!job) jobs.set(endpointId, (job = { endpointId, eventIds: [], seq: event.seq }));
+          let job = open.get(endpointId);
+          if (!job || job.eventIds.length === EVENTS_PER_JOB) {
+            jobs.push((job = { endpointId, eventIds: [], seq: event.seq }));
+            open.set(endpointId, job);
+          }
           job.eventIds.push(event.id);
         }
       }
-      await queue.deliver([...jobs.values()]);
+      await queue.deliver(jobs);
     },
     { lock, room: async () => (await queue.deliveriesWaiting()) < QUEUED_AHEAD },
   );

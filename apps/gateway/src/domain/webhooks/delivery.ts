@@ -61,7 +61,8 @@ export function recordOf(event: EventRow): string | undefined {
  * never in flight together. A retried attempt can arrive after a later event of its record:
  * `version` tells the receiver which is newer. The agent keeps connections alive, so a burst
  * reuses a pool of sockets (100 per endpoint at most) instead of opening one per event. A batch
- * is the events of a few deliver jobs, each up to 500 events to one endpoint (jobs/workers.ts).
+ * is the events of a few deliver jobs, each up to EVENTS_PER_JOB events to one endpoint
+ * (domain/events/emitter.ts, jobs/workers.ts).
  */
 export function createWebhookDelivery(parts: DeliveryParts): WebhookDelivery {
   const { webhooks, events, metrics, network, disableAfterMs } = parts;
