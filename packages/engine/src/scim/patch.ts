@@ -291,9 +291,12 @@ function applyOperation(doc: ScimResource, op: PatchOperation["op"], target: Tar
 
   if (attribute.type === "complex") {
     // RFC 7644 §3.5.2.3: sub-attributes given replace theirs; the others stay.
-    const incoming = coerceValue(value, attribute) as Record<string, unknown>;
+    const incoming = coerceValue(value, attribute);
+    // A one-element list of null or "" (the manager as some providers send it) clears, as null does.
+    if (incoming === null) return store(undefined);
     const element = isRecord(current) ? { ...current } : {};
-    for (const [name, next] of Object.entries(incoming)) setSub(element, findAttribute(attribute.subAttributes ?? [], name)!, next);
+    for (const [name, next] of Object.entries(incoming as Record<string, unknown>))
+      setSub(element, findAttribute(attribute.subAttributes ?? [], name)!, next);
     return store(element);
   }
 

@@ -311,6 +311,17 @@ describe("what Microsoft Entra sends", () => {
     expect(cleared).not.toHaveProperty(ENTERPRISE);
     expect(cleared.schemas).toEqual([USER_SCHEMA_ID]);
     expect(patchUser(changed, { op: "Replace", path: managerPath, value: { value: "" } }).resource).not.toHaveProperty(ENTERPRISE);
+    // The manager as a one-element list, as one provider's tutorial sends it: of null or "", it clears.
+    for (const op of ["Add", "Replace"]) {
+      for (const empty of [null, ""]) {
+        const patched = patchUser(changed, { op, path: managerPath, value: [empty] });
+        expect(patched.resource, `${op} [${JSON.stringify(empty)}]`).not.toHaveProperty(ENTERPRISE);
+        expect(patched.changed).toBe(true);
+      }
+    }
+    expect(patchUser(changed, { op: "Add", path: managerPath, value: [{ value: "m3" }] }).resource[ENTERPRISE]).toEqual({
+      manager: { value: "m3" },
+    });
   });
 
   it('clears an attribute with "" and with null alike', () => {
