@@ -232,13 +232,17 @@ function compilePath(node: Node): Compiled {
     }
     return collapse(result);
   };
-  // Most paths are plain property hops (`name.givenName`, `meta.created`) over objects: read them
-  // directly, and leave the sequence machinery to paths that meet an array on the way.
+  // Most paths are plain property hops (`name.givenName`, `meta.created`), or hops from a
+  // variable (`$enterprise.manager.value`), over objects: read them directly, and leave the
+  // sequence machinery to paths that meet an array on the way.
+  const fromVariable = firstIsVariable && stepNodes.length > 1;
+  const hops = fromVariable ? stepNodes.slice(1) : stepNodes;
   // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, with the fast path off general() answers the same.
-  if (stepNodes.length > 0 && stepNodes.every((step) => step.type === "name")) {
-    const keys = stepNodes.map((step) => String(step.value));
+  if (hops.length > 0 && hops.every((step) => step.type === "name")) {
+    const keys = hops.map((step) => String(step.value));
+    const start = fromVariable ? (steps[0] as Compiled) : undefined;
     return (input, frame) => {
-      let value: Value = input;
+      let value: Value = start ? start(input, frame) : input;
       for (const key of keys) {
         if (value === null || typeof value !== "object" || Array.isArray(value)) return general(input, frame);
         value = (value as Record<string, Value>)[key];

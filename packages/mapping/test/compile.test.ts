@@ -149,6 +149,12 @@ describe("compiled mappings over generated records", () => {
     "[arr.x]",
     'arr.{"v": x}',
     '($v := a; {"v": $v, "w": $v = b})',
+    // Paths from a variable: read straight through objects, through the sequence machinery otherwise.
+    "($v := obj; $v.k)",
+    "($v := a; $v.k.j)",
+    "($v := arr; $v.x)",
+    "$.obj.k",
+    "($v := undefined_field; $v.k)",
     '{"n": null, "t": true, "f": false, "s": "lit", "i": 7}',
   ];
   const outcome = async (run: () => unknown) => {
