@@ -9,6 +9,8 @@ const input = {
   emails: [{ value: "a@x", primary: true }, { value: "b@x" }],
   tags: ["x", "y"],
   empty: "",
+  oneGroup: [{ ids: ["g1"] }],
+  twoGroups: [{ ids: ["g1"] }, { ids: ["g2"] }],
 };
 
 // Each expression runs through the compiled function and the interpreter; the outputs must be equal.
@@ -35,6 +37,8 @@ const expressions = [
   '{"l": $lookup(name, "givenName"), "lm": $lookup(name, "nope"), "a": $append(tags, "z"), "am": $append(missing, tags), "j": $join(missing, ",")}',
   // Paths through arrays flatten, as JSONata's do.
   '{"values": emails.value, "primaries": emails.primary, "deep": emails.nothing}',
+  // A path through an array whose last step gives one array keeps it whole; two are flattened.
+  '{"one": oneGroup.ids, "two": twoGroups.ids, "fromVariable": ($g := oneGroup; $g.ids), "lookedUp": $lookup(oneGroup, "ids")}',
 ];
 
 // Outside the compiled subset: each must be declined (undefined), so the interpreter runs it.
