@@ -92,8 +92,6 @@ async function main() {
   const workers = setTimeout(() => {
     startWorkers(services, {
       eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS,
-      // Jobs of up to EVENTS_PER_JOB (125) events: at most 500 events a fetch (domain/events/emitter.ts).
-      deliveryBatch: 4,
       scimLogRetentionDays: config.UNIFOLD_SCIM_LOG_RETENTION_DAYS,
     }).then(
       () => logger.info("job queue workers started"),

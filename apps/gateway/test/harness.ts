@@ -103,7 +103,7 @@ export async function startGateway(
     webhookNetwork: options.webhookNetwork,
     connect: options.connect,
   });
-  if (options.jobs) await startWorkers(services, { eventRetentionDays: 30, deliveryBatch: 4, scimLogRetentionDays: 14 });
+  if (options.jobs) await startWorkers(services, { eventRetentionDays: 30, scimLogRetentionDays: 14 });
   const { secret: adminKey } = await services.access.apiKeys.create({ name: "test admin", scope: "admin" });
   const app = createApp(services);
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;

@@ -1,16 +1,11 @@
 import { attemptsOf, jobs, type JobKind, type PayloadOf, type Work } from "./queue.ts";
+import { JOBS_PER_FETCH } from "../domain/events/index.ts";
 import { loggable } from "../logger.ts";
 import type { Services } from "../services.ts";
 
 export interface WorkerOptions {
   /** Events older than this are dropped from the log (and can no longer be delivered). */
   eventRetentionDays: number;
-  /**
-   * Delivery jobs this instance fetches from the queue at once, each up to EVENTS_PER_JOB events
-   * to one endpoint (domain/events/emitter.ts), all sent side by side (at most 100 in flight per
-   * endpoint, domain/webhooks/delivery.ts).
-   */
-  deliveryBatch: number;
   /** SCIM request log entries older than this are dropped. */
   scimLogRetentionDays: number;
 }
@@ -60,7 +55,9 @@ export async function startWorkers(services: Services, options: WorkerOptions): 
     },
   };
   await queue.work("syncRun", handlers.syncRun);
-  await queue.workBatches("deliver", handlers.deliver, options.deliveryBatch);
+  // A few jobs a fetch, each up to EVENTS_PER_JOB events to one endpoint, all sent side by side
+  // (at most 100 in flight per endpoint, domain/webhooks/delivery.ts).
+  await queue.workBatches("deliver", handlers.deliver, JOBS_PER_FETCH);
   await queue.work("tick", handlers.tick);
   await queue.boss.schedule(jobs.tick.name, "* * * * *");
 }

@@ -82,11 +82,12 @@ export function createEventEmitter(parts: EmitterParts): EventEmitter {
 const QUEUED_AHEAD = 100;
 
 /**
- * Events in one delivery job at most. A worker fetches 4 jobs at once (main.ts), so a fetch
- * holds at most 500 events: to an endpoint that never answers, 5 rounds of 100 sockets waiting
+ * Events in one delivery job at most, and the jobs a worker fetches at once: a fetch holds at
+ * most 500 events, so to an endpoint that never answers it is 5 rounds of 100 sockets waiting
  * 10 s each, within the 60 s a fetch may take before the queue hands its jobs out again.
  */
 export const EVENTS_PER_JOB = 125;
+export const JOBS_PER_FETCH = 4;
 
 /**
  * Queues the deliveries of events not yet dispatched, oldest first, while fewer than

@@ -4,7 +4,7 @@ import { createEventEmitter, type EventEmitter } from "./emitter.ts";
 import { listEvents } from "./log.ts";
 import type { EventsParts } from "./parts.ts";
 
-export type { Emit } from "./emitter.ts";
+export { EVENTS_PER_JOB, JOBS_PER_FETCH, type Emit } from "./emitter.ts";
 export type { EventsParts };
 export { eventsOfChange, recordHash } from "./changes.ts";
 export { presentEvent } from "./present.ts";
