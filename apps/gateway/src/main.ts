@@ -89,6 +89,7 @@ async function main() {
   // The job queue's workers start a second after the gateway answers: /health and the first
   // requests do not wait for pg-boss (its start-up queries share the embedded database's one
   // connection). A request that queues a job starts the queue itself (jobs/queue.ts).
+  let stopping = false;
   const workers = setTimeout(() => {
     startWorkers(services, {
       eventRetentionDays: config.UNIFOLD_EVENT_RETENTION_DAYS,
@@ -96,6 +97,8 @@ async function main() {
     }).then(
       () => logger.info("job queue workers started"),
       (error: Error) => {
+        // A stop as the workers start closes the queue under them: that is the stop, not a failure.
+        if (stopping) return;
         logger.error({ err: error.message }, "the job queue could not start");
         process.stderr.write(`unifold: the job queue could not start: ${error.message}\n`);
         process.exit(1);
@@ -103,7 +106,6 @@ async function main() {
     );
   }, config.UNIFOLD_WORKERS_DELAY_MS);
 
-  let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;

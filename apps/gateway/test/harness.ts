@@ -345,14 +345,17 @@ export interface Running {
   url: string;
   child: ChildProcess;
   stderr: () => string;
+  /** What it logged (stdout, at LOG_LEVEL warn unless set). */
+  log: () => string;
 }
 
 /** The built gateway as `npm start` runs it, in a process of its own on a free port. */
 export async function startGatewayProcess(env: Record<string, string>, options: { port?: number } = {}): Promise<Running> {
   const port = options.port ?? (await freePort());
   let stderr = "";
+  let log = "";
   const child = spawn(process.execPath, [fileURLToPath(new URL("../start.js", import.meta.url))], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
       PORT: String(port),
@@ -365,6 +368,7 @@ export async function startGatewayProcess(env: Record<string, string>, options: 
     },
   });
   child.stderr!.on("data", (chunk) => (stderr += chunk));
+  child.stdout!.on("data", (chunk) => (log += chunk));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -373,7 +377,7 @@ export async function startGatewayProcess(env: Record<string, string>, options: 
       (r) => r.ok,
       () => false,
     );
-    if (up) return { url, child, stderr: () => stderr };
+    if (up) return { url, child, stderr: () => stderr, log: () => log };
     if (Date.now() > deadline) throw new Error(`the gateway did not start: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

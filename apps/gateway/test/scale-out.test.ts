@@ -387,11 +387,17 @@ describe("a rolling restart behind a round-robin proxy", () => {
     const leaving = c.instances[2]!;
     const port = Number(new URL(leaving.url).port);
     const exited = new Promise((resolve) => leaving.child.once("exit", resolve));
-    leaving.child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    c.instances[2] = await startGatewayProcess(c.common, { port });
-    await sleep(1_000);
-    running = false;
+    try {
+      leaving.child.kill("SIGTERM");
+      // The log says why, should a stop ever fail.
+      expect(await exited, leaving.stderr() + leaving.log()).toBe(0);
+      c.instances[2] = await startGatewayProcess(c.common, { port });
+      await sleep(1_000);
+    } finally {
+      // The clients stop either way: left running, they would hold the proxy open past the test.
+      running = false;
+      await Promise.allSettled([...readers, ...writers]);
+    }
     await Promise.all([...readers, ...writers]);
 
     expect(failures).toEqual([]);

@@ -6,6 +6,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
 import { connectAssets } from "../src/connect/assets.ts";
@@ -81,6 +82,37 @@ describe("gateway process start-up", () => {
     run.child.kill("SIGTERM");
     expect(await run.exited).toBe(0);
     expect(run.output()).toMatch(/"msg":"stopped"/);
+  });
+
+  it("stops cleanly on a SIGTERM that comes while its job queue is starting", async () => {
+    const env = {
+      DATABASE_URL: database.url,
+      UNIFOLD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString("base64")}`,
+      UNIFOLD_WORKERS_DELAY_MS: "0",
+    };
+    const first = startProcess(env); // lays out the job queue's schema
+    await first.waitFor(/job queue workers started/);
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+
+    // The queue's start reads pg-boss's queues (jobs/queue.ts): a lock on their table holds it half-way.
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    onTestFinished(() => sql.end());
+    const held = await sql.reserve();
+    await held`begin`;
+    await held`lock table pgboss.queue in access exclusive mode`;
+    const run = startProcess(env);
+    await run.waitFor(/gateway listening/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(run.output()).not.toMatch(/job queue workers started/);
+    run.child.kill("SIGTERM");
+    await run.waitFor(/shutting down/);
+    await Promise.race([run.exited, new Promise((r) => setTimeout(r, 2_000))]);
+    await held`commit`;
+    held.release();
+    expect(await run.exited, run.output()).toBe(0);
+    expect(run.output()).toMatch(/"msg":"stopped"/);
+    expect(run.output()).not.toMatch(/could not start/);
   });
 
   it("serves the connect page with the stylesheet and script the build inlined, under the response's nonce", async () => {

@@ -140,6 +140,7 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
     options,
     /** Creates pg-boss's schema and the queues (idempotent; safe for instances starting together). */
     start(): Promise<void> {
+      if (stopping.signal.aborted) return Promise.reject(new Error("the job queue is stopping"));
       started ??= (async () => {
         // pg-boss checks whether its schema exists before it takes its lock, so instances starting
         // together on an empty database would both create it: one at a time, behind our own lock.
@@ -154,7 +155,10 @@ export function createQueue(store: Store, logger: Logger, options: QueueOptions 
     },
     async stop(): Promise<void> {
       stopping.abort();
-      if (started) await boss.stop({ graceful: true, timeout: 5_000, wait: true });
+      if (!started) return;
+      // A stop while the queue starts waits for the start: stopped half-way, pg-boss would go on.
+      await started.catch(() => {});
+      await boss.stop({ graceful: true, timeout: 5_000, wait: true });
     },
     /** Asks for a run of a sync now; null when one is already queued (a running one is not doubled either). */
     async runSync(syncId: string): Promise<string | null> {
