@@ -14,6 +14,16 @@ import { createWebhookDelivery, DeliveryFailed, deliveryError } from "../src/dom
 import { type Gateway, startGateway } from "./harness.ts";
 import { until, verify } from "./webhook-receiver.ts";
 
+/** A connection of the test's own to the gateway's database, to read and change its rows. */
+const databaseOf = (gw: Gateway) => postgres(gw.databaseUrl, { max: 1, onnotice: () => {}, fetch_types: false });
+
+/** Closes what a describe's beforeAll opened, as far as it got. */
+async function closeAll(sql: postgres.Sql | undefined, gw: Gateway | undefined, server: Server | undefined) {
+  await sql?.end();
+  await gw?.close();
+  await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+}
+
 /*
  * One delivery attempt of one event to one endpoint, as the deliver job makes it (the job queue
  * only calls it again after a DeliveryFailed): the gateway's own services on a real database, a
@@ -71,13 +81,9 @@ describe("webhook delivery attempts", { timeout: 60_000 }, () => {
       webhookDisableAfterMs: DISABLE_AFTER_HOURS * 3_600_000,
       webhookNetwork: { allowPrivate: true, allowedHosts: ["127.0.0.1"] },
     });
-    sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {}, fetch_types: false });
+    sql = databaseOf(gw);
   }, 60_000);
-  afterAll(async () => {
-    await sql?.end();
-    await gw?.close();
-    await new Promise((resolve) => server?.close(resolve));
-  });
+  afterAll(() => closeAll(sql, gw, server));
 
   /** A new tenant's endpoint (and a second one of the same tenant, told when the first is disabled). */
   async function endpoint(url = receiverUrl) {
@@ -482,13 +488,9 @@ describe("the deliver job", { timeout: 60_000 }, () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
     gw = await startGateway({ jobs: true, queue: { retryDelaySeconds: 1, retryLimit: 2 } });
-    sql = postgres(gw.databaseUrl, { max: 1, onnotice: () => {}, fetch_types: false });
+    sql = databaseOf(gw);
   }, 60_000);
-  afterAll(async () => {
-    await sql?.end();
-    await gw?.close();
-    await new Promise((resolve) => server?.close(resolve));
-  });
+  afterAll(() => closeAll(sql, gw, server));
 
   /** A new tenant's endpoint, and the records its events will be about (`<tenant>-0`, `-1`, …). */
   async function endpoint(records: number) {
