@@ -74,6 +74,16 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 const clientOptions = { onnotice: () => {}, fetch_types: false } as const;
 
 /**
+ * Seconds a new connection may take to be ready, unless the URL (`?connect_timeout=`) or
+ * PGCONNECT_TIMEOUT says otherwise. postgres.js waits 30 s by default, and a connection whose
+ * start-up the server cut short (its backend terminated as it started) waited all of that: the
+ * request behind it hung 30 s before its 500 (faults.test.ts, "killed mid-write", 1 run in 10).
+ */
+export const CONNECT_TIMEOUT_SECONDS = 10;
+export const connectTimeout = (url: string, env: NodeJS.ProcessEnv = process.env): { connect_timeout?: number } =>
+  /[?&]connect_timeout=/.test(url) || env.PGCONNECT_TIMEOUT ? {} : { connect_timeout: CONNECT_TIMEOUT_SECONDS };
+
+/**
  * The client drizzle is given, with every statement prepared. drizzle runs its query builders
  * unnamed (`prepare: false`), and postgres.js sends an unnamed statement that has parameters as
  * two round trips (Parse/Describe for the parameter types, then Bind/Execute), which Postgres
@@ -108,6 +118,7 @@ async function openPostgres(url: string, poolSize: number, prepare: boolean): Pr
   const client = postgres(url, {
     max: poolSize,
     ...clientOptions,
+    ...connectTimeout(url),
     // A prepared statement is still planned for its values each time, as an unnamed one was: a
     // generic plan made while a table was empty (a new connection's first group write) put
     // `remote_id = ANY(…)` in a filter, and each group write then read every membership of the
@@ -135,7 +146,7 @@ async function openPostgres(url: string, poolSize: number, prepare: boolean): Pr
 // Several gateways may start at once against one server: an advisory lock on a single
 // dedicated connection lets exactly one apply the migrations while the others wait.
 async function migrateWithLock(url: string): Promise<void> {
-  const client = postgres(url, { max: 1, ...clientOptions });
+  const client = postgres(url, { max: 1, ...clientOptions, ...connectTimeout(url) });
   try {
     await client`select pg_advisory_lock(hashtext('unifold:migrations'))`;
     await migratePostgres(drizzlePostgres(client), { migrationsFolder });

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
 import {
   apiKeyStore,
+  CONNECT_TIMEOUT_SECONDS,
   connectionStore,
+  connectTimeout,
   createVault,
   generateKeySpec,
   openStore,
@@ -125,6 +127,16 @@ describe("store on a Postgres server", () => {
     await check.end();
     await fresh.drop();
     expect(n).toBeGreaterThan(0);
+  });
+});
+
+describe("the time a new connection to a Postgres server may take", () => {
+  it("is the gateway's own unless the URL or PGCONNECT_TIMEOUT sets it", () => {
+    expect(connectTimeout("postgres://db/unifold", {})).toEqual({ connect_timeout: CONNECT_TIMEOUT_SECONDS });
+    expect(CONNECT_TIMEOUT_SECONDS).toBeLessThan(30); // postgres.js's own 30 s is what a cut start-up waited
+    expect(connectTimeout("postgres://db/unifold?connect_timeout=3", {})).toEqual({});
+    expect(connectTimeout("postgres://db/unifold?sslmode=require&connect_timeout=3", {})).toEqual({});
+    expect(connectTimeout("postgres://db/unifold", { PGCONNECT_TIMEOUT: "3" })).toEqual({});
   });
 });
 
