@@ -77,7 +77,7 @@ const clientOptions = { onnotice: () => {}, fetch_types: false } as const;
  * Seconds a new connection may take to be ready, unless the URL (`?connect_timeout=`) or
  * PGCONNECT_TIMEOUT says otherwise. postgres.js waits 30 s by default, and a connection whose
  * start-up the server cut short (its backend terminated as it started) waited all of that: the
- * request behind it hung 30 s before its 500 (faults.test.ts, "killed mid-write", 1 run in 10).
+ * request behind it hung 30 s before its 500 (faults.test.ts, "killed mid-write", 1 run in 15).
  */
 export const CONNECT_TIMEOUT_SECONDS = 10;
 export const connectTimeout = (url: string, env: NodeJS.ProcessEnv = process.env): { connect_timeout?: number } =>
