@@ -16,6 +16,18 @@ export interface RunningDemo {
 
 /** `npm run demo` (as `node --import tsx scripts/demo.ts`) on free ports, once it says "Ctrl-C stops". */
 export async function startDemo(): Promise<RunningDemo> {
+  // The ports are free when probed, and bound seconds later: a test running beside may take one
+  // meanwhile (the demo then stops, naming it). New ports the next time.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDemoOnce();
+    } catch (error) {
+      if (attempt === 3 || !/ is in use /.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startDemoOnce(): Promise<RunningDemo> {
   const [port, sandboxPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
   const demo = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts"], {
     cwd: root,
