@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { isConnectionLost } from "@unifold/db";
 import { Failure } from "./domain/failure.ts";
 import { errorResponse, scimErrorResponse } from "./errors.ts";
 import { loggable } from "./logger.ts";
@@ -74,8 +75,15 @@ export function createApp(services: Services) {
     throw new Failure("not_found", `no route ${c.req.method} ${c.req.path}`);
   });
 
-  app.onError((error, c) => {
+  app.onError((thrown, c) => {
     const requestId = c.get("requestId") ?? "req_unknown";
+    // The database going away is no bug of ours: a 503 the caller may retry (a write with its
+    // Idempotency-Key), logged as a warning with the driver's code.
+    const lost = isConnectionLost(thrown);
+    if (lost) services.platform.logger.warn({ request_id: requestId, err: loggable(thrown) }, "the database connection failed mid-request");
+    const error = lost
+      ? new Failure("unavailable", "the gateway's database connection failed; retry the request (a write with the same Idempotency-Key)")
+      : thrown;
     // The SCIM service answers in its own error shape (RFC 7644 §3.12), whatever failed.
     if (c.req.path.startsWith("/scim/v2/")) {
       const known = scimErrorResponse(error);

@@ -45,9 +45,14 @@ export function loggable(error: unknown): Record<string, unknown> {
     const e = error instanceof Error ? error : new Error(String(error));
     return { name: e.name, message: e.message, stack: e.stack };
   }
+  // postgres.js's connection codes (CONNECT_TIMEOUT, CONNECTION_CLOSED, …) name no data either.
+  const connection = [error, cause]
+    .map((e) => (e as { code?: unknown } | null)?.code)
+    .find((code) => typeof code === "string" && /^[A-Z_]+$/.test(code));
   return {
     name: error instanceof Error ? error.name : typeof error,
     ...(database && { sqlstate: database.code }),
+    ...(connection !== undefined && { code: connection }),
     ...(typeof database?.table_name === "string" && { table: database.table_name }),
     ...(typeof database?.constraint_name === "string" && { constraint: database.constraint_name }),
   };

@@ -83,6 +83,31 @@ export const CONNECT_TIMEOUT_SECONDS = 10;
 export const connectTimeout = (url: string, env: NodeJS.ProcessEnv = process.env): { connect_timeout?: number } =>
   /[?&]connect_timeout=/.test(url) || env.PGCONNECT_TIMEOUT ? {} : { connect_timeout: CONNECT_TIMEOUT_SECONDS };
 
+/** postgres.js's own codes for a connection that failed, was refused, or went away. */
+const CONNECTION_CODES = new Set([
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+]);
+
+/**
+ * Whether an error (or what it wraps: drizzle puts the driver's error in `cause`) is the database
+ * connection lost or never made, rather than a statement's own failure: SQLSTATE class 08, a
+ * server shutting down or starting (57P01–57P03), or postgres.js's connection codes.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  for (let e = error, depth = 0; depth < 4 && typeof e === "object" && e !== null; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (CONNECTION_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code))) return true;
+  }
+  return false;
+}
+
 /**
  * The client drizzle is given, with every statement prepared. drizzle runs its query builders
  * unnamed (`prepare: false`), and postgres.js sends an unnamed statement that has parameters as

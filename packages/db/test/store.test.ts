@@ -12,6 +12,7 @@ import {
   connectTimeout,
   createVault,
   generateKeySpec,
+  isConnectionLost,
   openStore,
   parseKeyRing,
   rotateCredentials,
@@ -137,6 +138,42 @@ describe("the time a new connection to a Postgres server may take", () => {
     expect(connectTimeout("postgres://db/unifold?connect_timeout=3", {})).toEqual({});
     expect(connectTimeout("postgres://db/unifold?sslmode=require&connect_timeout=3", {})).toEqual({});
     expect(connectTimeout("postgres://db/unifold", { PGCONNECT_TIMEOUT: "3" })).toEqual({});
+  });
+});
+
+describe("a lost database connection", () => {
+  const wrapped = (cause: object) => Object.assign(new Error("Failed query: select 1"), { cause });
+  it("is told from a statement's own failure, through drizzle's wrapping", () => {
+    for (const code of ["CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNREFUSED", "57P01", "57P03", "08006"]) {
+      expect(isConnectionLost(wrapped({ code })), code).toBe(true);
+      expect(isConnectionLost(Object.assign(new Error(code), { code })), code).toBe(true);
+    }
+    for (const code of ["23505", "40001", "57014", "42P01", "UND_ERR_SOCKET"])
+      expect(isConnectionLost(wrapped({ code })), code).toBe(false);
+    for (const error of [new Error("no code"), undefined, null, "CONNECTION_CLOSED", { code: 8006 }])
+      expect(isConnectionLost(error)).toBe(false);
+  });
+
+  it("is told on a real server: a connection whose backend was terminated", async () => {
+    const database = await createTestDatabase();
+    const victim = postgres(database.url, { max: 1, onnotice: () => {} });
+    const admin = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await victim<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const pid = row!.pid;
+      const sleeping = victim`select pg_sleep(5)`.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await admin`select pg_terminate_backend(${pid})`;
+      expect(isConnectionLost(await sleeping)).toBe(true);
+      expect(isConnectionLost(await admin`select 1 from no_such_table`.catch((error: unknown) => error))).toBe(false);
+    } finally {
+      await victim.end({ timeout: 1 }); // its connection is gone: nothing to wait for
+      await admin.end();
+      await database.drop();
+    }
   });
 });
 
