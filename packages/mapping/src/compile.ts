@@ -2,26 +2,21 @@
  * A JSONata-to-JavaScript compiler for the subset record mappings use: paths, object and array
  * constructors, conditions, `=` `!=` `and` `or`, blocks with `:=` bindings, and the functions
  * $lookup $join $exists $append $count. The interpreter evaluates every node asynchronously
- * and costs 40–115 µs per record here; a compiled mapping is a plain synchronous function.
+ * and costs 40–115 µs per record here; a compiled mapping is one plain synchronous function,
+ * generated as JavaScript source: straight-line code with a local variable per intermediate
+ * value and per binding, so V8 optimises a mapping as it would hand-written code (a closure per
+ * node and a frame object per block cost more than the mapping's own work).
  *
  * Semantics follow jsonata 2.x's evaluator (sequences, singleton collapsing, flattening,
  * undefined propagation, boolean casting). Anything outside the subset throws Unsupported
  * and the caller keeps the interpreter. test/compile.test.ts checks both give the same output.
+ * The source is built from the parser's node types and from literals written by JSON.stringify
+ * only: a mapping's names never become identifiers.
  */
 
 export class Unsupported extends Error {}
 
 type Value = unknown;
-/**
- * Variable scope: a block's own bindings and its parent's frame. (Frames chained as prototypes
- * were a third of a record's time: V8 makes every object used as a prototype slow to create.)
- */
-interface Frame {
-  vars: Record<string, Value>;
-  parent: Frame | undefined;
-}
-const frameUnder = (parent: Frame | undefined): Frame => ({ vars: Object.create(null) as Record<string, Value>, parent });
-type Compiled = (input: Value, frame: Frame) => Value;
 
 /** An AST node as jsonata's parser produces it (only the fields read here). */
 interface Node {
@@ -81,14 +76,14 @@ function lookup(input: Value, key: string): Value {
 
 /** jsonata's $boolean: undefined stays undefined (treated as false by callers). */
 function toBoolean(v: Value): boolean | undefined {
+  if (typeof v === "boolean") return v;
+  if (typeof v === "string") return v.length > 0;
   if (v === undefined) return undefined;
   if (Array.isArray(v)) {
     if (v.length === 1) return toBoolean(v[0]);
     return v.length > 1 ? v.some((item) => toBoolean(item) === true) : false;
   }
-  if (typeof v === "string") return v.length > 0;
   if (typeof v === "number") return v !== 0;
-  if (typeof v === "boolean") return v;
   if (v === null) return false;
   if (typeof v === "object") return Object.keys(v).length > 0;
   return false;
@@ -104,244 +99,486 @@ function deepEqual(a: Value, b: Value): boolean {
   return ka.every((k) => deepEqual((a as Record<string, Value>)[k], (b as Record<string, Value>)[k]));
 }
 
+/** An array constructor's item into the array: what $append does, without a new array per item. */
+function pushItem(out: Value[], value: Value): void {
+  if (!Array.isArray(value)) out.push(value);
+  else for (let j = 0; j < value.length; j++) out.push(value[j]);
+}
+
+/** jsonata's $append: always a new plain array (a loop of pushes: Array.prototype.concat was a sixth of a JumpCloud record). */
 function append(a: Value, b: Value): Value {
   if (a === undefined) return b;
   if (b === undefined) return a;
-  const left = Array.isArray(a) ? a : sequence(a);
-  return left.concat(Array.isArray(b) ? b : [b]);
+  const out: Value[] = [];
+  pushItem(out, a);
+  pushItem(out, b);
+  return out;
 }
 
 /** A type error the interpreter would report (its own message is what callers see: see index.ts). */
 class MappingTypeError extends Error {}
 
-const functions: Record<string, (args: Value[], input: Value) => Value> = {
-  lookup: ([obj, key]) => collapse(lookup(obj, String(key))),
-  exists: ([v]) => v !== undefined,
-  count: ([v]) => (v === undefined ? 0 : Array.isArray(v) ? v.length : 1),
-  append: ([a, b]) => append(a, b),
-  join: ([strings, separator]) => {
-    if (strings === undefined) return undefined;
-    const list = Array.isArray(strings) ? strings : [strings];
-    if (!list.every((s) => typeof s === "string")) throw new MappingTypeError("T0412: $join takes an array of strings");
-    return list.join(separator === undefined ? "" : String(separator));
-  },
-};
-
-function compileNode(node: Node): Compiled {
-  if (node.stages || node.predicate || node.group || node.tuple || node.focus || node.index || node.keepSingletonArray || node.keepArray) {
-    // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
-    throw new Unsupported(`${node.type} with predicates, grouping or focus`);
+function join(strings: Value, separator: Value): Value {
+  // The interpreter checks the arguments' types first, even with nothing to join.
+  if (separator !== undefined && typeof separator !== "string") throw new MappingTypeError("T0410: $join's separator is a string");
+  if (strings === undefined) return undefined;
+  if (typeof strings === "string") return strings;
+  if (!Array.isArray(strings)) throw new MappingTypeError("T0412: $join takes an array of strings");
+  const between = separator ?? "";
+  // Concatenation, not Array.prototype.join: a name's two parts are joined per record, and join
+  // flattens the result into a new string at once, where `+` leaves that to whoever reads it.
+  let joined = "";
+  for (let i = 0; i < strings.length; i++) {
+    const s: Value = strings[i];
+    if (typeof s !== "string") throw new MappingTypeError("T0412: $join takes an array of strings");
+    joined = i === 0 ? s : joined + between + s;
   }
-  switch (node.type) {
-    case "string":
-    case "number":
-    case "value": {
-      const constant = node.value;
-      return () => constant;
-    }
-    case "variable": {
-      const name = String(node.value);
-      if (name === "") return (input) => input;
-      return (_input, frame) => {
-        for (let scope: Frame | undefined = frame; scope; scope = scope.parent) if (name in scope.vars) return scope.vars[name];
-        return undefined;
-      };
-    }
-    case "name": {
-      const key = String(node.value);
-      return (input) => collapse(lookup(input, key));
-    }
-    case "path":
-      return compilePath(node);
-    case "condition": {
-      const test = compileNode(node.condition!);
-      const then = compileNode(node.then!);
-      const otherwise = node.else ? compileNode(node.else) : undefined;
-      return (input, frame) => (toBoolean(test(input, frame)) ? then(input, frame) : otherwise?.(input, frame));
-    }
-    case "binary":
-      return compileBinary(node);
-    case "unary":
-      if (node.value === "[") return compileArray(node);
-      if (node.value === "{") return compileObject(node);
-      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
-      throw new Unsupported(`unary ${String(node.value)}`);
-    case "block": {
-      const body = (node.expressions ?? []).map(compileNode);
-      return (input, frame) => {
-        const scope = frameUnder(frame);
-        let last: Value;
-        for (const expression of body) last = expression(input, scope);
-        return last;
-      };
-    }
-    case "bind": {
-      const name = String((node.lhs as Node).value);
-      const value = compileNode(node.rhs!);
-      return (input, frame) => {
-        const v = value(input, frame);
-        frame.vars[name] = v;
-        return v;
-      };
-    }
-    case "function": {
-      const procedure = node.procedure;
-      const name = procedure?.type === "variable" ? String(procedure.value) : "";
-      const fn = functions[name];
-      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
-      if (!fn) throw new Unsupported(`function $${name}`);
-      const args = (node.arguments ?? []).map(compileNode);
-      return (input, frame) => {
-        const values: Value[] = new Array(args.length);
-        for (let i = 0; i < args.length; i++) values[i] = (args[i] as Compiled)(input, frame);
-        return fn(values, input);
-      };
-    }
-    default:
-      throw new Unsupported(node.type);
-  }
+  return joined;
 }
 
-function compilePath(node: Node): Compiled {
-  const stepNodes = node.steps ?? [];
-  const steps = stepNodes.map((step) => {
-    // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
-    if (step.stages || step.tuple || step.focus || step.index || step.group) throw new Unsupported("path step with predicates or binding");
-    return compileNode(step);
-  });
-  const firstIsVariable = stepNodes[0]?.type === "variable";
-  const general: Compiled = (input, frame) => {
-    let current: Value[] = Array.isArray(input) && !firstIsVariable ? input : [input];
-    let result: Sequence = sequence();
-    for (let index = 0; index < steps.length; index++) {
-      const step = steps[index] as Compiled;
-      result = sequence();
-      let produced = 0;
-      let only: Value;
-      for (let k = 0; k < current.length; k++) {
-        const value = step(current[k], frame);
-        if (value === undefined) continue;
-        if (++produced === 1) only = value;
-        if (!Array.isArray(value) || (value as Sequence)[CONS]) result.push(value);
-        else for (let j = 0; j < value.length; j++) result.push(value[j]);
-      }
-      // The interpreter keeps a single array produced by the last step as it is.
-      if (index === steps.length - 1 && produced === 1 && Array.isArray(only) && !isSequence(only)) return only;
-      if (result.length === 0) break;
-      current = result;
-    }
-    return collapse(result);
-  };
-  // Most paths are plain property hops (`name.givenName`, `meta.created`), or hops from a
-  // variable (`$enterprise.manager.value`), over objects: read them directly, and leave the
-  // sequence machinery to paths that meet an array on the way.
-  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: equivalent, a first name step taken as the start reads the same, and a variable left among the hops leaves the path to general().
-  const fromVariable = firstIsVariable && stepNodes.length > 1;
-  // Stryker disable next-line MethodExpression: equivalent, a variable left among the hops leaves the path to general().
-  const hops = fromVariable ? stepNodes.slice(1) : stepNodes;
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, with the fast path off general() answers the same.
-  if (hops.length > 0 && hops.every((step) => step.type === "name")) {
-    const keys = hops.map((step) => String(step.value));
-    const start = fromVariable ? (steps[0] as Compiled) : undefined;
-    return (input, frame) => {
-      let value: Value = start ? start(input, frame) : input;
-      for (const key of keys) {
-        if (value === null || typeof value !== "object" || Array.isArray(value)) return general(input, frame);
-        value = (value as Record<string, Value>)[key];
-        if (value === undefined) return undefined;
-      }
-      return value;
-    };
-  }
-  return general;
-}
-
-function compileBinary(node: Node): Compiled {
-  const left = compileNode(node.lhs as Node);
-  const right = compileNode(node.rhs!);
-  switch (node.value) {
-    case "=":
-    case "!=": {
-      const equal = node.value === "=";
-      return (input, frame) => {
-        const a = left(input, frame);
-        const b = right(input, frame);
-        if (a === undefined || b === undefined) return false;
-        return deepEqual(a, b) === equal;
-      };
-    }
-    case "and":
-      return (input, frame) => toBoolean(left(input, frame)) === true && toBoolean(right(input, frame)) === true;
-    case "or":
-      return (input, frame) => toBoolean(left(input, frame)) === true || toBoolean(right(input, frame)) === true;
-    default:
-      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
-      throw new Unsupported(`operator ${String(node.value)}`);
-  }
-}
-
-function compileArray(node: Node): Compiled {
-  // The interpreter keeps a nested item whole when its node's value is "[" (an array constructor).
-  const items = (node.expressions ?? []).map((expression) => ({ nested: expression.value === "[", run: compileNode(expression) }));
-  const cons = node.consarray === true;
-  return (input, frame) => {
-    const out: Value[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      const value = item.run(input, frame);
-      if (value === undefined) continue;
-      // What $append does, without a new array per item: arrays are spread, anything else added.
-      if (item.nested || !Array.isArray(value)) out.push(value);
-      else for (let j = 0; j < value.length; j++) out.push(value[j]);
-    }
-    if (cons) (out as Sequence)[CONS] = true;
-    return out;
-  };
-}
-
-function compileObject(node: Node): Compiled {
-  const pairs = (node.lhs as Node[][]).map(([key, value]) => {
-    if (key?.type !== "string") throw new Unsupported("computed object keys");
-    return { key: String(key.value), value: compileNode(value!) };
-  });
-  // The interpreter refuses a key given twice (D1009), and an assigned "__proto__" would set the
-  // prototype rather than a key: both are left to it.
-  if (new Set(pairs.map((pair) => pair.key)).size !== pairs.length) throw new Unsupported("a repeated object key");
-  if (pairs.some((pair) => pair.key === "__proto__")) throw new Unsupported('an object key "__proto__"');
-  return objectWithFixedKeys(pairs);
+/** A path step's value into the step's result: an array is spread unless an array constructor made it. */
+function pushStep(result: Sequence, value: Value): void {
+  if (!Array.isArray(value) || (value as Sequence)[CONS]) result.push(value);
+  else for (let j = 0; j < value.length; j++) result.push(value[j]);
 }
 
 /**
- * An object constructor, generated as straight-line code with the keys as literals, so V8 stores each property by name instead of through a keyed store with a
- * different key each time (the slowest part of a mapping before). Keys are JSON-escaped.
+ * A path of names as the interpreter runs it (the general code of sequencePath(), for name
+ * steps only): what a path read straight through objects falls back to when it meets anything else.
+ * `start` is the path's input, or the value of the variable it starts from.
  */
-function objectWithFixedKeys(pairs: { key: string; value: Compiled }[]): Compiled {
-  const body = pairs.map((pair, i) => `v = values[${i}](input, frame); if (v !== undefined) out[${JSON.stringify(pair.key)}] = v;`);
-  const build = new Function(
-    "values",
-    "Unsupported",
-    `return function object(input, frame) {
-      if (Array.isArray(input)) throw new Unsupported("object constructor over an array input");
-      const out = {};
-      let v;
-      ${body.join("\n      ")}
-      return out;
-    };`,
-  ) as (values: Compiled[], unsupported: typeof Unsupported) => Compiled;
-  return build(
-    pairs.map((pair) => pair.value),
-    Unsupported,
-  );
+function namePath(start: Value, fromVariable: boolean, keys: string[]): Value {
+  if (start === undefined) return undefined;
+  // A variable's value is a step's value: spread unless an array constructor made it.
+  let items: Value[] | undefined = Array.isArray(start) && !(fromVariable && (start as Sequence)[CONS]) ? start : undefined;
+  let single: Value = start;
+  for (let index = 0; index < keys.length; index++) {
+    if (items !== undefined && items.length === 0) return undefined;
+    let produced = 0;
+    let only: Value;
+    let result: Sequence | undefined;
+    for (let k = 0, end = items === undefined ? 1 : items.length; k < end; k++) {
+      const value = collapse(lookup(items === undefined ? single : items[k], keys[index]!));
+      if (value === undefined) continue;
+      if (++produced === 1) {
+        only = value;
+        continue;
+      }
+      if (produced === 2) pushStep((result = sequence()), only);
+      pushStep(result!, value);
+    }
+    if (produced === 0) return undefined;
+    // The interpreter keeps a single array produced by the last step as it is.
+    if (index === keys.length - 1) return produced === 1 ? (isSequence(only) ? collapse(only) : only) : collapse(result);
+    if (produced > 1) items = result;
+    else if (Array.isArray(only) && !(only as Sequence)[CONS]) items = only;
+    else [items, single] = [undefined, only];
+  }
+  return undefined;
+}
+
+/** What the generated code calls, by these names. */
+const runtime = {
+  collapse,
+  lookup,
+  toBoolean,
+  deepEqual,
+  append,
+  join,
+  pushStep,
+  pushItem,
+  namePath,
+  sequence,
+  isSequence,
+  Unsupported,
+  CONS,
+  UNSET: Symbol("unset"),
+};
+
+/** The function calls compiled, each as an expression over its arguments' variables. */
+const functions: Record<string, (args: string[]) => string> = {
+  lookup: ([obj, key]) => `collapse(lookup(${obj}, String(${key})))`,
+  exists: ([v]) => `${v} !== undefined`,
+  count: ([v]) => `${v} === undefined ? 0 : Array.isArray(${v}) ? ${v}.length : 1`,
+  append: ([a, b]) => `append(${a}, ${b})`,
+  join: ([strings, separator]) => `join(${strings}, ${separator})`,
+};
+
+/**
+ * JSONata's own functions (jsonata 2.x's static frame, and $now and $millis): a mapping that
+ * reads one as a value, not a call, gets a function the compiled form has no equivalent for.
+ */
+const BUILT_INS = new Set(
+  (
+    "sum count max min average string substring substringBefore substringAfter lowercase uppercase length trim pad match " +
+    "contains replace split join formatNumber formatBase formatInteger parseInteger number floor ceil round abs sqrt power " +
+    "random boolean not map zip filter single reduce sift keys lookup append exists spread merge reverse each error assert " +
+    "type sort shuffle distinct base64encode base64decode encodeUrlComponent encodeUrl decodeUrlComponent decodeUrl eval " +
+    "toMillis fromMillis clone now millis"
+  ).split(" "),
+);
+
+/** The JavaScript variable of each name a block binds (its own bindings, not its inner blocks'). */
+interface Scope {
+  vars: Map<string, string>;
+  parent: Scope | undefined;
+}
+
+/** The names bound directly in these expressions: anywhere inside them but in an inner block. */
+function boundNames(nodes: (Node | undefined)[], into = new Set<string>()): Set<string> {
+  for (const node of nodes) {
+    if (!node || node.type === "block") continue;
+    if (node.type === "bind") into.add(String((node.lhs as Node).value));
+    const lhs = Array.isArray(node.lhs) ? node.lhs.flat() : [node.lhs];
+    const children = [...(node.steps ?? []), ...(node.expressions ?? []), ...lhs, node.rhs, node.condition, node.then, node.else];
+    boundNames([...children, ...(node.arguments ?? [])], into);
+  }
+  return into;
+}
+
+/**
+ * Writes a mapping's JavaScript. Each node's code is appended to `lines` and leaves its value in
+ * a fresh variable (or a literal), whose name `node()` returns; a node's children are evaluated
+ * in the interpreter's order, and only when the interpreter would evaluate them.
+ */
+class Generator {
+  /** Constants made once per mapping, before its function. */
+  readonly prelude: string[] = [];
+  private readonly lines: string[] = [];
+  private count = 0;
+  /** Whether `$$` (the mapping's input) is read. */
+  private readsRoot = false;
+
+  private fresh(prefix = "t"): string {
+    return `${prefix}${this.count++}`;
+  }
+
+  private emit(line: string): void {
+    this.lines.push(line);
+  }
+
+  /** A constant made once, from JavaScript source built by JSON.stringify. */
+  private constant(source: string): string {
+    const c = this.fresh("c");
+    this.prelude.push(`const ${c} = ${source};`);
+    return c;
+  }
+
+  /** The body of `function mapping(root)`. */
+  program(ast: Node): string {
+    const scope = this.scope(boundNames([ast]), undefined);
+    const result = this.node(ast, "root", scope);
+    this.emit(`return ${result};`);
+    // The interpreter's `$$` over an array is that array as a sequence: left to it.
+    if (this.readsRoot) this.lines.unshift('if (Array.isArray(root)) throw new Unsupported("$$ over an array input");');
+    return this.lines.join("\n");
+  }
+
+  /**
+   * Declares a block's variables. A variable starts unset, so that a read before the block binds
+   * it sees an outer block's binding; one that no outer block binds reads as undefined instead.
+   */
+  private scope(names: Set<string>, parent: Scope | undefined): Scope {
+    const vars = new Map<string, string>();
+    for (const name of names) {
+      const v = this.fresh("v");
+      this.emit(`let ${v} = ${this.bindings(name, parent).length > 0 ? "UNSET" : "undefined"};`);
+      vars.set(name, v);
+    }
+    return { vars, parent };
+  }
+
+  /** The variables that hold `name`, innermost first. */
+  private bindings(name: string, scope: Scope | undefined): string[] {
+    const found: string[] = [];
+    for (let s = scope; s; s = s.parent) {
+      const v = s.vars.get(name);
+      if (v !== undefined) found.push(v);
+    }
+    return found;
+  }
+
+  private node(node: Node, input: string, scope: Scope): string {
+    if (
+      node.stages ||
+      node.predicate ||
+      node.group ||
+      node.tuple ||
+      node.focus ||
+      node.index ||
+      node.keepSingletonArray ||
+      node.keepArray
+    ) {
+      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
+      throw new Unsupported(`${node.type} with predicates, grouping or focus`);
+    }
+    switch (node.type) {
+      case "string":
+      case "number":
+      case "value":
+        return node.value === undefined ? "undefined" : JSON.stringify(node.value);
+      case "variable":
+        return this.variable(String(node.value), input, scope);
+      case "name": {
+        const key = JSON.stringify(String(node.value));
+        const t = this.fresh();
+        const isObject = `${input} !== null && typeof ${input} === "object" && !Array.isArray(${input})`;
+        this.emit(`const ${t} = ${isObject} ? collapse(${input}[${key}]) : collapse(lookup(${input}, ${key}));`);
+        return t;
+      }
+      case "path":
+        return this.path(node, input, scope);
+      case "condition":
+        return this.condition(node, input, scope);
+      case "binary":
+        return this.binary(node, input, scope);
+      case "unary":
+        if (node.value === "[") return this.array(node, input, scope);
+        if (node.value === "{") return this.object(node, input, scope);
+        // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
+        throw new Unsupported(`unary ${String(node.value)}`);
+      case "block":
+        return this.block(node, input, scope);
+      case "bind": {
+        const value = this.node(node.rhs!, input, scope);
+        const t = this.fresh();
+        this.emit(`const ${t} = ${value};`);
+        this.emit(`${scope.vars.get(String((node.lhs as Node).value))!} = ${t};`);
+        return t;
+      }
+      case "function": {
+        const procedure = node.procedure;
+        const name = procedure?.type === "variable" ? String(procedure.value) : "";
+        const call = functions[name];
+        // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
+        if (!call) throw new Unsupported(`function $${name}`);
+        const args = (node.arguments ?? []).map((argument) => this.node(argument, input, scope));
+        const t = this.fresh();
+        const key = node.arguments?.[1];
+        if (name === "lookup" && key?.type === "string") {
+          // A key written in the mapping (`$lookup($, "urn:…:User")`): read by name when over an object.
+          const [obj, literal] = [args[0]!, JSON.stringify(String(key.value))];
+          const isObject = `${obj} !== null && typeof ${obj} === "object" && !Array.isArray(${obj})`;
+          this.emit(`const ${t} = ${isObject} ? collapse(${obj}[${literal}]) : collapse(lookup(${obj}, ${literal}));`);
+          return t;
+        }
+        this.emit(`const ${t} = ${call([args[0] ?? "undefined", args[1] ?? "undefined"])};`);
+        return t;
+      }
+      default:
+        throw new Unsupported(node.type);
+    }
+  }
+
+  private variable(name: string, input: string, scope: Scope): string {
+    if (name === "") return input;
+    if (name === "$") {
+      this.readsRoot = true;
+      return "root";
+    }
+    const held = this.bindings(name, scope);
+    if (held.length === 0) {
+      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
+      if (BUILT_INS.has(name)) throw new Unsupported(`$${name} as a value`);
+      return "undefined";
+    }
+    // Innermost first; the outermost is never unset (see scope()).
+    const outermost = held.pop()!;
+    const t = this.fresh();
+    this.emit(`const ${t} = ${held.map((v) => `${v} !== UNSET ? ${v} : `).join("")}${outermost};`);
+    return t;
+  }
+
+  private block(node: Node, input: string, scope: Scope): string {
+    const t = this.fresh();
+    this.emit(`let ${t};`);
+    this.emit("{");
+    const expressions = node.expressions ?? [];
+    const inner = this.scope(boundNames(expressions), scope);
+    let last = "undefined";
+    for (const expression of expressions) last = this.node(expression, input, inner);
+    this.emit(`${t} = ${last};`);
+    this.emit("}");
+    return t;
+  }
+
+  private path(node: Node, input: string, scope: Scope): string {
+    const steps = node.steps ?? [];
+    for (const step of steps) {
+      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
+      if (step.stages || step.tuple || step.focus || step.index || step.group)
+        throw new Unsupported("path step with predicates or binding");
+    }
+    const firstIsVariable = steps[0]?.type === "variable";
+    const t = this.fresh();
+    this.emit(`let ${t};`);
+    // Most paths are plain property hops (`name.givenName`, `meta.created`), or hops from a
+    // variable (`$enterprise.manager.value`), over objects: read them directly, and leave the
+    // sequence machinery to paths that meet an array on the way.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: equivalent, a first name step taken as the start reads the same, and a variable left among the hops leaves the path to the general code.
+    const fromVariable = firstIsVariable && steps.length > 1;
+    // Stryker disable next-line MethodExpression: equivalent, a variable left among the hops leaves the path to the general code.
+    const hops = fromVariable ? steps.slice(1) : steps;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, with the fast path off the general code answers the same.
+    if (hops.length > 0 && hops.every((step) => step.type === "name")) {
+      const start = fromVariable ? this.node(steps[0]!, input, scope) : input;
+      const slow = this.fresh();
+      const label = this.fresh("L");
+      this.emit(`let ${slow} = false;`);
+      this.emit(`${t} = ${start};`);
+      this.emit(`${label}: {`);
+      for (const hop of hops) {
+        this.emit(`if (${t} === null || typeof ${t} !== "object" || Array.isArray(${t})) { ${slow} = true; break ${label}; }`);
+        this.emit(`${t} = ${t}[${JSON.stringify(String(hop.value))}];`);
+        this.emit(`if (${t} === undefined) break ${label};`);
+      }
+      this.emit("}");
+      const keys = this.constant(JSON.stringify(hops.map((hop) => String(hop.value))));
+      this.emit(`if (${slow}) ${t} = namePath(${start}, ${fromVariable}, ${keys});`);
+    } else {
+      this.sequencePath(steps, firstIsVariable, input, scope, t);
+    }
+    return t;
+  }
+
+  /**
+   * A path as the interpreter runs it: each step over every item the previous one produced,
+   * arrays flattened into one sequence. A step that produces one value passes it on as it is,
+   * so a path through one object or one array builds no sequence.
+   */
+  private sequencePath(steps: Node[], firstIsVariable: boolean, input: string, scope: Scope, target: string): void {
+    const label = this.fresh("L");
+    const items = this.fresh("items");
+    const single = this.fresh("single");
+    this.emit(`${label}: {`);
+    // A step runs over an array (`items`), or over one value (`single`) while `items` is undefined.
+    this.emit(`let ${items} = ${firstIsVariable ? "undefined" : `Array.isArray(${input}) ? ${input} : undefined`}, ${single} = ${input};`);
+    steps.forEach((step, index) => {
+      const [produced, only, result] = [this.fresh("n"), this.fresh("only"), this.fresh("seq")];
+      const [k, end, item] = [this.fresh("k"), this.fresh("end"), this.fresh("x")];
+      this.emit(`let ${produced} = 0, ${only}, ${result};`);
+      this.emit(`for (let ${k} = 0, ${end} = ${items} === undefined ? 1 : ${items}.length; ${k} < ${end}; ${k}++) {`);
+      this.emit(`const ${item} = ${items} === undefined ? ${single} : ${items}[${k}];`);
+      const value = this.node(step, item, scope);
+      this.emit(`if (${value} === undefined) continue;`);
+      this.emit(`if (++${produced} === 1) { ${only} = ${value}; continue; }`);
+      this.emit(`if (${produced} === 2) { ${result} = sequence(); pushStep(${result}, ${only}); }`);
+      this.emit(`pushStep(${result}, ${value});`);
+      this.emit("}");
+      this.emit(`if (${produced} === 0) { ${target} = undefined; break ${label}; }`);
+      if (index === steps.length - 1) {
+        // The interpreter keeps a single array produced by the last step as it is.
+        this.emit(`${target} = ${produced} === 1 ? (isSequence(${only}) ? collapse(${only}) : ${only}) : collapse(${result});`);
+        return;
+      }
+      this.emit(`if (${produced} > 1) ${items} = ${result};`);
+      this.emit(`else if (Array.isArray(${only}) && !${only}[CONS]) ${items} = ${only};`);
+      this.emit(`else { ${items} = undefined; ${single} = ${only}; }`);
+      this.emit(`if (${items} !== undefined && ${items}.length === 0) { ${target} = undefined; break ${label}; }`);
+    });
+    this.emit("}");
+  }
+
+  /** A test on a node's value: its truth as `$boolean` has it, read directly when it is a boolean already. */
+  private truth(node: Node, value: string): string {
+    const isBoolean =
+      (node.type === "binary" && ["=", "!=", "and", "or"].includes(String(node.value))) ||
+      (node.type === "function" && node.procedure?.value === "exists");
+    return isBoolean ? `${value} === true` : `toBoolean(${value}) === true`;
+  }
+
+  private condition(node: Node, input: string, scope: Scope): string {
+    const test = this.node(node.condition!, input, scope);
+    const t = this.fresh();
+    this.emit(`let ${t};`);
+    this.emit(`if (${this.truth(node.condition!, test)}) {`);
+    this.emit(`${t} = ${this.node(node.then!, input, scope)};`);
+    this.emit("}");
+    if (node.else) {
+      this.emit("else {");
+      this.emit(`${t} = ${this.node(node.else, input, scope)};`);
+      this.emit("}");
+    }
+    return t;
+  }
+
+  private binary(node: Node, input: string, scope: Scope): string {
+    const operator = node.value;
+    if (operator !== "=" && operator !== "!=" && operator !== "and" && operator !== "or") {
+      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
+      throw new Unsupported(`operator ${String(operator)}`);
+    }
+    const left = this.node(node.lhs as Node, input, scope);
+    const t = this.fresh();
+    if (operator === "=" || operator === "!=") {
+      const right = this.node(node.rhs!, input, scope);
+      // Against a string, number or boolean written in the mapping, deep equality is identity.
+      const literal = ["string", "number"].includes(node.rhs!.type) || (node.rhs!.type === "value" && typeof node.rhs!.value === "boolean");
+      const equal = literal
+        ? `${left} ${operator === "=" ? "===" : "!=="} ${right}`
+        : `deepEqual(${left}, ${right}) === ${operator === "="}`;
+      this.emit(`const ${t} = ${left} === undefined || ${right} === undefined ? false : ${equal};`);
+      return t;
+    }
+    // `and` and `or` evaluate their right side only when the left one does not decide.
+    const and = operator === "and";
+    this.emit(`let ${t} = ${!and};`);
+    this.emit(`if (${and ? "" : "!"}(${this.truth(node.lhs as Node, left)})) {`);
+    this.emit(`${t} = ${this.truth(node.rhs!, this.node(node.rhs!, input, scope))};`);
+    this.emit("}");
+    return t;
+  }
+
+  private array(node: Node, input: string, scope: Scope): string {
+    const out = this.fresh();
+    this.emit(`const ${out} = [];`);
+    for (const expression of node.expressions ?? []) {
+      const value = this.node(expression, input, scope);
+      // The interpreter keeps a nested item whole when its node's value is "[" (an array
+      // constructor); an object constructor's value is never an array.
+      const whole = expression.value === "[" || (expression.type === "unary" && expression.value === "{");
+      const add = whole ? `${out}.push(${value})` : `pushItem(${out}, ${value})`;
+      this.emit(`if (${value} !== undefined) ${add};`);
+    }
+    if (node.consarray === true) this.emit(`${out}[CONS] = true;`);
+    return out;
+  }
+
+  /**
+   * An object constructor, with its keys as literals so V8 stores each property by name instead
+   * of through a keyed store with a different key each time. Keys are JSON-escaped.
+   */
+  private object(node: Node, input: string, scope: Scope): string {
+    const pairs = (node.lhs as Node[][]).map(([key, value]) => {
+      if (key?.type !== "string") throw new Unsupported("computed object keys");
+      return { key: String(key.value), value: value! };
+    });
+    // The interpreter refuses a key given twice (D1009), and an assigned "__proto__" would set the
+    // prototype rather than a key: both are left to it.
+    if (new Set(pairs.map((pair) => pair.key)).size !== pairs.length) throw new Unsupported("a repeated object key");
+    if (pairs.some((pair) => pair.key === "__proto__")) throw new Unsupported('an object key "__proto__"');
+    this.emit(`if (Array.isArray(${input})) throw new Unsupported("object constructor over an array input");`);
+    const out = this.fresh();
+    this.emit(`const ${out} = {};`);
+    for (const pair of pairs) {
+      const value = this.node(pair.value, input, scope);
+      this.emit(`if (${value} !== undefined) ${out}[${JSON.stringify(pair.key)}] = ${value};`);
+    }
+    return out;
+  }
 }
 
 /** A compiled record mapping, or undefined when the expression leaves the subset. */
 export function compileToFunction(ast: unknown): ((input: Value) => Value) | undefined {
-  let compiled: Compiled;
+  const generator = new Generator();
+  let body: string;
   try {
-    compiled = compileNode(ast as Node);
+    body = generator.program(ast as Node);
   } catch (error) {
     if (error instanceof Unsupported) return undefined;
     throw error;
   }
-  return (input) => compiled(input, frameUnder(undefined));
+  const source = `${generator.prelude.join("\n")}\nreturn function mapping(root) {\n${body}\n};`;
+  const build = new Function(`{ ${Object.keys(runtime).join(", ")} }`, source);
+  return (build as (helpers: typeof runtime) => (input: Value) => Value)(runtime);
 }

@@ -20,6 +20,14 @@ const expressions = [
   '($a := id; ($b := name.givenName; {"a": $a, "b": $b}))',
   '($a := "x"; ($a := undefined_field; {"a": $a}))',
   '{ "unbound": $nothing }',
+  // A read before its block binds the name sees the outer binding; a binding inside a path's
+  // steps is seen by the next item; each side of "=" is read before the other is evaluated.
+  "($a := 1; ($b := $a; $a := 2; [$b, $a]))",
+  "($a := 1; [($a := 2), $a])",
+  'emails.{"seen": $x, "now": $x := value}',
+  "($x := 1; $x = ($x := 2))",
+  // `$$` is the mapping's input, also inside a path over an array.
+  '{"root": $$.id, "each": emails.($$.id), "inner": name.{"id": $$.id, "given": givenName}}',
   // Object constructors with keys that need escaping, or that name Object.prototype's members.
   '{"we\\"ird\\\\key": id, "line\\nbreak": 1, "constructor": id, "toString": name.givenName}',
   '{"nested": {"n": {"m": [emails.{"v": value, "p": primary = true}]}}}',
@@ -60,6 +68,9 @@ const declined = [
   "emails{value: primary}",
   "emails.value[0]",
   "(id; name)[0]",
+  // JSONata's own functions read as values, not called.
+  "[$lookup]",
+  '{"f": $string}',
 ];
 
 describe("compiled mappings", () => {
@@ -147,6 +158,18 @@ describe("compiled mappings over generated records", () => {
     "$append(arr.x, a)",
     '$join(a, ",")',
     "$join(arr.x)",
+    '$join([a, b], " ")',
+    "$join(a, b)",
+    "$append(a, [b])",
+    "$append([a], b)",
+    '$lookup(a, "k")',
+    // Equality against literals of each kind, on both sides.
+    'a = "s" or b != 1 or c = true or a != false',
+    '"s" = a',
+    "a = null",
+    "$$.a",
+    '($v := a; ($w := $v; $v := b; {"w": $w, "v": $v}))',
+    '[arr.{"v": x}, {"o": a}, "s"]',
     '{"x": a, "y": b, "z": obj.k}',
     "[a, b]",
     "[a]",
