@@ -1,21 +1,26 @@
 // The users mappings (mappings/*/users.jsonata, compiled) against hand-written TypeScript that
-// gives the same output (hand-written-mappings.ts; checked equal first), in this process, on
+// gives the same output (hand-written-mappings.ts; checked equal, after the timing), in this process, on
 // 10,000 records of each vendor from the sandbox (#30, goal 4). Measured so that one noisy
 // moment cannot decide it: after a warm-up, `rounds` rounds each time both sides over all the
 // records, in alternating order (JSONata first in even rounds, hand-written first in odd ones);
 // the table gives each side's median per record, the median of the rounds' ratios and their
 // spread (lowest–highest). Then V8's CPU profiler over the compiled mappings shows what they
 // spend per record, by function.
-// Usage: npx tsx bench/mapping.ts [rounds=31]
+// With a base checkout, that checkout's compiler runs as a third side on the same records.
+// Usage: npx tsx bench/mapping.ts [rounds=31] [base checkout]
 import { Session } from "node:inspector/promises";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { loadIntegrations } from "../packages/engine/src/index.ts";
-import { INTERPRETER, type Mapping, mapRecords } from "../packages/mapping/src/index.ts";
+import jsonata from "jsonata";
+import { compileToFunction, INTERPRETER, type Mapping, mapRecords } from "../packages/mapping/src/index.ts";
 import { handWritten } from "./hand-written-mappings.ts";
 import { sandboxUsers, slugs, startSandboxProcess, type Vendor } from "./processes.ts";
 
 const rounds = Number(process.argv[2] ?? 31);
+const baseCheckout = process.argv[3];
 const RECORDS = 10_000;
 const vendors = Object.keys(slugs) as Vendor[];
 
@@ -25,6 +30,7 @@ for (const vendor of vendors) recordsFor[vendor] = await sandboxUsers(sandbox, "
 sandbox.stop();
 
 const integrations = loadIntegrations(fileURLToPath(new URL("../mappings", import.meta.url)));
+const sourceOf = (vendor: Vendor) => fileURLToPath(new URL(`../mappings/${slugs[vendor]}/users.jsonata`, import.meta.url));
 const mappingOf = (vendor: Vendor) => integrations.get(slugs[vendor])!.mappings.get("users.jsonata")!;
 /** µs per record of one pass of `work` over the records. */
 const time = async (work: () => unknown) => {
@@ -38,46 +44,60 @@ const passOf = (map: (record: unknown) => unknown) => (records: unknown[]) => {
   for (const record of records) sink = map(record);
   if (sink === INTERPRETER || sink === undefined) throw new Error("a record went to the interpreter, or gave nothing");
 };
-/** Both sides must give the same output (as JSON) for every record before either is timed. */
-async function checkEqual(vendor: Vendor, mapping: Mapping, byHand: (record: unknown) => unknown, records: unknown[]) {
+/** Another side must give the mapping's output (as JSON) for every record, or its time means nothing. */
+async function checkEqual(vendor: Vendor, mapping: Mapping, other: (record: unknown) => unknown, records: unknown[]) {
   const expected = await mapRecords(mapping, records);
-  for (const [i, out] of records.map(byHand).entries()) {
+  for (const [i, out] of records.map(other).entries()) {
     if (!isDeepStrictEqual(JSON.parse(JSON.stringify(out)), JSON.parse(JSON.stringify(expected[i])))) {
-      throw new Error(`${vendor}: hand-written mapping differs at record ${i}: ${JSON.stringify(out)} vs ${JSON.stringify(expected[i])}`);
+      throw new Error(
+        `${vendor}: ${other.name || "a side"} differs at record ${i}: ${JSON.stringify(out)} vs ${JSON.stringify(expected[i])}`,
+      );
     }
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const f = (x: number) => x.toFixed(2);
+
+// With a base checkout, its compiler maps the same records too: a same-run A/B of the compiler.
+const baseCompile = baseCheckout
+  ? ((await import(resolve(baseCheckout, "packages/mapping/src/compile.ts"))) as { compileToFunction: typeof compileToFunction })
+      .compileToFunction
+  : undefined;
 
 console.log(
   `Users mapping over ${RECORDS.toLocaleString("en")} records, ${rounds} interleaved rounds after 5 warm-up rounds (µs per record):\n`,
 );
-console.log("| vendor | JSONata, median | hand-written, median | JSONata ÷ hand-written speed, median of rounds | lowest–highest round |");
-console.log("|---|---|---|---|---|");
+const baseColumns = baseCompile ? ` base's compiler, median | this ÷ base speed, median of rounds (lowest–highest) |` : "";
+console.log(
+  `| vendor | JSONata, median | hand-written, median | JSONata ÷ hand-written speed, median of rounds | lowest–highest round |${baseColumns}`,
+);
+console.log(`|---|---|---|---|---|${baseCompile ? "---|---|" : ""}`);
 for (const vendor of vendors) {
   const records = recordsFor[vendor];
   const mapping = mappingOf(vendor);
   const byHand: (record: unknown) => unknown = handWritten[vendor];
-  const jsonata = passOf((record) => mapping.quick(record));
-  const hand = passOf(byHand);
-  for (let i = 0; i < 5; i++) await Promise.all([time(() => jsonata(records)), time(() => hand(records))]);
-  const sides = { jsonata: [] as number[], hand: [] as number[] };
-  const ratios: number[] = [];
+  const passes: Record<string, (records: unknown[]) => void> = { jsonata: passOf((record) => mapping.quick(record)), hand: passOf(byHand) };
+  const baseFunction = baseCompile?.(jsonata(readFileSync(sourceOf(vendor), "utf8")).ast());
+  if (baseFunction) passes.base = passOf(baseFunction);
+  const sides = Object.keys(passes);
+  for (let i = 0; i < 5; i++) for (const side of sides) await time(() => passes[side]!(records));
+  const took: Record<string, number[]> = Object.fromEntries(sides.map((side) => [side, []]));
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 ? (["hand", "jsonata"] as const) : (["jsonata", "hand"] as const);
-    const took = { jsonata: 0, hand: 0 };
-    for (const side of order) took[side] = await time(() => (side === "jsonata" ? jsonata : hand)(records));
-    sides.jsonata.push(took.jsonata);
-    sides.hand.push(took.hand);
-    ratios.push(took.hand / took.jsonata); // speed of JSONata as a share of hand-written's
+    // Each side first in turn.
+    const order = [...sides.slice(round % sides.length), ...sides.slice(0, round % sides.length)];
+    for (const side of order) took[side]!.push(await time(() => passes[side]!(records)));
   }
   // Checked after timing: run first, the check (10,000 records through JSON and back) left both
   // sides 5–10× slower for the rest of the process, hand-written most.
   await checkEqual(vendor, mapping, byHand, records);
-  const f = (x: number) => x.toFixed(2);
-  console.log(
-    `| ${vendor} | ${f(median(sides.jsonata))} | ${f(median(sides.hand))} | **${f(median(ratios))}** | ${f(Math.min(...ratios))}–${f(Math.max(...ratios))} |`,
-  );
+  if (baseFunction) await checkEqual(vendor, mapping, baseFunction, records);
+  /** Per round, the speed of the compiled mapping as a share of another side's: median and range. */
+  const against = (side: string) => {
+    const ratios = took[side]!.map((t, round) => t / took.jsonata![round]!);
+    return `**${f(median(ratios))}** | ${f(Math.min(...ratios))}–${f(Math.max(...ratios))}`;
+  };
+  const base = baseFunction ? ` ${f(median(took.base!))} | ${against("base").replace(" | ", " (")}) |` : "";
+  console.log(`| ${vendor} | ${f(median(took.jsonata!))} | ${f(median(took.hand!))} | ${against("hand")} |${base}`);
 }
 
 // ── what the compiled code spends per record ─────────────────────────────────────────────────
@@ -93,10 +113,11 @@ await session.post("Profiler.setSamplingInterval", { interval: 50 });
 for (const vendor of vendors) {
   const records = recordsFor[vendor];
   const mapping = mappingOf(vendor);
+  const pass = passOf((record) => mapping.quick(record));
   const passes = 10;
   await session.post("Profiler.start");
   const start = process.hrtime.bigint();
-  for (let i = 0; i < passes; i++) await mapRecords(mapping, records);
+  for (let i = 0; i < passes; i++) pass(records);
   const perRecord = Number(process.hrtime.bigint() - start) / 1000 / (passes * RECORDS);
   const { profile } = (await session.post("Profiler.stop")) as { profile: { nodes: ProfileNode[] } };
   const byFunction = new Map<string, number>();
@@ -106,8 +127,8 @@ for (const vendor of vendors) {
     if (!hits || node.callFrame.functionName === "(idle)" || node.callFrame.functionName === "(program)") continue;
     all += hits;
     const file = node.callFrame.url.replace(/^.*\/(packages|bench|node_modules)\//, "$1/");
-    // The compiler's object constructors are made with new Function: no file.
-    const where = file || (node.callFrame.functionName === "object" ? "generated by new Function" : "V8");
+    // A compiled mapping is made with new Function: no file.
+    const where = file || (node.callFrame.functionName === "mapping" ? "the compiled mapping, generated" : "V8");
     const name = `${node.callFrame.functionName || "(anonymous)"} (${where})`;
     byFunction.set(name, (byFunction.get(name) ?? 0) + hits);
   }

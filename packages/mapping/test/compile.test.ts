@@ -24,8 +24,22 @@ const expressions = [
   // steps is seen by the next item; each side of "=" is read before the other is evaluated.
   "($a := 1; ($b := $a; $a := 2; [$b, $a]))",
   "($a := 1; [($a := 2), $a])",
-  'emails.{"seen": $x, "now": $x := value}',
   "($x := 1; $x = ($x := 2))",
+  // Three blocks binding one name; a name bound only inside a block is not seen after it; a
+  // read before any binding of the name; a binding inside a function's argument.
+  "($a := 1; ($a := 2; ($b := $a; $a := 3; [$b, $a])))",
+  '{"inner": ($b := 1; $b), "after": $b}',
+  "($e := $exists($later); $later := 1; $e)",
+  '{"empty": ()}',
+  "($e := $exists($y := id) and $y; [$e, $y])",
+  "$a := id",
+  // Deep equality of constructed values (never the same object), and against null.
+  '{"o": {"a": 1} = {"a": 1}, "v": {"a": 1} = {"a": 2}, "k": {"a": 1} = {"b": 1}, "n": {"a": 1} = {"a": 1, "b": 2}}',
+  '{"n1": {"a": null} = {"a": {}}, "n2": {"a": {}} = {"a": null}, "n3": {"a": null} = {"a": null}}',
+  '{"a": [1, 2] = [1, 2], "ao": [1] = {"0": 1}, "deep": {"a": [1, {"b": null}]} = {"a": [1, {"b": null}]}, "null": empty = null}',
+  // Truth of the values functions give.
+  '{"e": $append([], []) ? "y" : "n", "o": $lookup({"o": {}}, "o") ? "y" : "n"}',
+  '{"c": $count(tags) ? "some" : "none", "z": $count(missing) ? "some" : "none", "l": $lookup(name, "givenName") ? "y" : "n"}',
   // `$$` is the mapping's input, also inside a path over an array.
   '{"root": $$.id, "each": emails.($$.id), "inner": name.{"id": $$.id, "given": givenName}}',
   // Object constructors with keys that need escaping, or that name Object.prototype's members.
@@ -71,13 +85,39 @@ const declined = [
   // JSONata's own functions read as values, not called.
   "[$lookup]",
   '{"f": $string}',
+  "[$contains]",
+  '{"f": $type}',
+  "[$millis]",
+  // Calls with a count of arguments the function does not take, and of functions that do not exist.
+  "$exists()",
+  "$count(id, id)",
+  "$lookup(name)",
+  "$toString(id)",
+  "$constructor(id)",
+  // Bindings among an object's values: the interpreter evaluates them concurrently.
+  'emails.{"seen": $x, "now": $x := value}',
+  '{"e": $exists($y := id) and $y, "y": $y}',
 ];
 
 describe("compiled mappings", () => {
-  it.each(['{"k": id, "k": name.givenName}', '{"__proto__": id}'])("leaves %s to the interpreter", (expression) => {
-    // The interpreter refuses a repeated key; an assigned __proto__ would set a prototype, not a key.
-    expect(compileToFunction(jsonata(expression).ast())).toBeUndefined();
+  it("runs over an array input as the interpreter does, and leaves `$$` over one to it", async () => {
+    const items = [{ a: { k: 1 } }, { a: { k: 2 } }];
+    for (const expression of ["a.k", "($v := a; $v.k)", "$.a"]) {
+      const expected = JSON.stringify(await jsonata(expression).evaluate(items));
+      expect(JSON.stringify(compileToFunction(jsonata(expression).ast())!(items)), expression).toBe(expected);
+    }
+    expect(() => compileToFunction(jsonata("$$.a").ast())!(items)).toThrow(Unsupported);
+    // An object constructor over an array groups, in the interpreter.
+    expect(() => compileToFunction(jsonata('{"k": a}').ast())!(items)).toThrow(Unsupported);
   });
+
+  it.each(['{"k": id, "k": name.givenName}', '{"__proto__": id}', '{"a": 1, "__proto__": id}'])(
+    "leaves %s to the interpreter",
+    (expression) => {
+      // The interpreter refuses a repeated key; an assigned __proto__ would set a prototype, not a key.
+      expect(compileToFunction(jsonata(expression).ast())).toBeUndefined();
+    },
+  );
 
   it.each(declined)("declines %s", (expression) => {
     expect(compileToFunction(jsonata(expression).ast())).toBeUndefined();
@@ -119,6 +159,9 @@ describe("compiled mappings over generated records", () => {
       { k: "v", c: "deep" },
       [{ x: 1 }, { x: [2, 3] }, { y: 1 }],
       [{ x: "a" }, { x: "b" }],
+      [{ x: "a" }, { x: "b" }, { x: "c" }],
+      [{ x: { y: 1 } }, { x: { y: 2 } }],
+      [{ x: { y: "deep" } }],
       // Equal-looking values of different kinds, and arrays whose truth depends on every item.
       { "0": 1 },
       { k: 2 },
@@ -163,6 +206,13 @@ describe("compiled mappings over generated records", () => {
     "$append(a, [b])",
     "$append([a], b)",
     '$lookup(a, "k")',
+    '$lookup(obj, $join(["k"]))',
+    "[[a], [b, c]]",
+    'arr.{"v": x}.v',
+    'nothing.{"v": 1}',
+    // An array constructor's array is one step value, kept whole.
+    "arr.[x]",
+    '($v := arr; $v.{"k": x})',
     // Equality against literals of each kind, on both sides.
     'a = "s" or b != 1 or c = true or a != false',
     '"s" = a',
