@@ -100,7 +100,7 @@ function pushItem(out: Value[], value: Value): void {
   else for (let j = 0; j < value.length; j++) out.push(value[j]);
 }
 
-/** jsonata's $append: always a new plain array (a loop of pushes: Array.prototype.concat was a sixth of a JumpCloud record). */
+/** jsonata's $append: always a new plain array (a loop of pushes: Array.prototype.concat was a sixth of one vendor's record). */
 function append(a: Value, b: Value): Value {
   if (a === undefined) return b;
   if (b === undefined) return a;
