@@ -46,8 +46,9 @@ const SEQUENCE = Symbol("sequence");
 const CONS = Symbol("cons");
 type Sequence = Value[] & { [SEQUENCE]?: true; [CONS]?: true };
 
-const sequence = (...items: Value[]): Sequence => {
-  (items as Sequence)[SEQUENCE] = true;
+const sequence = (): Sequence => {
+  const items: Sequence = [];
+  items[SEQUENCE] = true;
   return items;
 };
 const isSequence = (v: Value): v is Sequence => Array.isArray(v) && (v as Sequence)[SEQUENCE] === true;
@@ -320,11 +321,7 @@ class Generator {
       case "variable":
         return this.variable(String(node.value), input, scope);
       case "name": {
-        const key = JSON.stringify(String(node.value));
-        const t = this.fresh();
-        const isObject = `${input} !== null && typeof ${input} === "object" && !Array.isArray(${input})`;
-        this.emit(`const ${t} = ${isObject} ? collapse(${input}[${key}]) : collapse(lookup(${input}, ${key}));`);
-        return t;
+        return this.byName(input, String(node.value));
       }
       case "path":
         return this.path(node, input, scope);
@@ -359,21 +356,27 @@ class Generator {
         // Stryker disable next-line StringLiteral: equivalent, the reason is for a reader; compileToFunction answers only undefined.
         if (!fn?.arity.includes(given.length)) throw new Unsupported(`function $${name} with ${given.length} arguments`);
         const args = given.map((argument) => this.node(argument, input, scope));
-        const t = this.fresh();
         const key = given[1];
         if (name === "lookup" && key?.type === "string") {
-          // A key written in the mapping (`$lookup($, "urn:…:User")`): read by name when over an object.
-          const [obj, literal] = [args[0]!, JSON.stringify(String(key.value))];
-          const isObject = `${obj} !== null && typeof ${obj} === "object" && !Array.isArray(${obj})`;
-          this.emit(`const ${t} = ${isObject} ? collapse(${obj}[${literal}]) : collapse(lookup(${obj}, ${literal}));`);
-          return t;
+          // A key written in the mapping (`$lookup($, "urn:…:User")`): read as a name step is.
+          return this.byName(args[0]!, String(key.value));
         }
+        const t = this.fresh();
         this.emit(`const ${t} = ${fn.call(args)};`);
         return t;
       }
       default:
         throw new Unsupported(node.type);
     }
+  }
+
+  /** `key` of a value: read by name when it is an object, through lookup() (which maps over arrays) otherwise. */
+  private byName(of: string, key: string): string {
+    const literal = JSON.stringify(key);
+    const t = this.fresh();
+    const isObject = `${of} !== null && typeof ${of} === "object" && !Array.isArray(${of})`;
+    this.emit(`const ${t} = ${isObject} ? collapse(${of}[${literal}]) : collapse(lookup(${of}, ${literal}));`);
+    return t;
   }
 
   private variable(name: string, input: string, scope: Scope): string {
