@@ -33,9 +33,9 @@ const integrations = loadIntegrations(fileURLToPath(new URL("../mappings", impor
 const sourceOf = (vendor: Vendor) => fileURLToPath(new URL(`../mappings/${slugs[vendor]}/users.jsonata`, import.meta.url));
 const mappingOf = (vendor: Vendor) => integrations.get(slugs[vendor])!.mappings.get("users.jsonata")!;
 /** µs per record of one pass of `work` over the records. */
-const time = async (work: () => unknown) => {
+const time = (work: () => unknown) => {
   const start = process.hrtime.bigint();
-  await work();
+  work();
   return Number(process.hrtime.bigint() - start) / 1000 / RECORDS;
 };
 let sink: unknown;
@@ -80,24 +80,25 @@ for (const vendor of vendors) {
   const baseFunction = baseCompile?.(jsonata(readFileSync(sourceOf(vendor), "utf8")).ast());
   if (baseFunction) passes.base = passOf(baseFunction);
   const sides = Object.keys(passes);
-  for (let i = 0; i < 5; i++) for (const side of sides) await time(() => passes[side]!(records));
+  for (let i = 0; i < 5; i++) for (const side of sides) time(() => passes[side]!(records));
   const took: Record<string, number[]> = Object.fromEntries(sides.map((side) => [side, []]));
   for (let round = 0; round < rounds; round++) {
     // Each side first in turn.
     const order = [...sides.slice(round % sides.length), ...sides.slice(0, round % sides.length)];
-    for (const side of order) took[side]!.push(await time(() => passes[side]!(records)));
+    for (const side of order) took[side]!.push(time(() => passes[side]!(records)));
   }
   // Checked after timing: run first, the check (10,000 records through JSON and back) left both
   // sides 5–10× slower for the rest of the process, hand-written most.
   await checkEqual(vendor, mapping, byHand, records);
   if (baseFunction) await checkEqual(vendor, mapping, baseFunction, records);
-  /** Per round, the speed of the compiled mapping as a share of another side's: median and range. */
+  /** Per round, the speed of the compiled mapping as a share of another side's: its median, and its range. */
   const against = (side: string) => {
     const ratios = took[side]!.map((t, round) => t / took.jsonata![round]!);
-    return `**${f(median(ratios))}** | ${f(Math.min(...ratios))}–${f(Math.max(...ratios))}`;
+    return { median: `**${f(median(ratios))}**`, range: `${f(Math.min(...ratios))}–${f(Math.max(...ratios))}` };
   };
-  const base = baseFunction ? ` ${f(median(took.base!))} | ${against("base").replace(" | ", " (")}) |` : "";
-  console.log(`| ${vendor} | ${f(median(took.jsonata!))} | ${f(median(took.hand!))} | ${against("hand")} |${base}`);
+  const [hand, base] = [against("hand"), baseFunction && against("base")];
+  const baseCells = base ? ` ${f(median(took.base!))} | ${base.median} (${base.range}) |` : "";
+  console.log(`| ${vendor} | ${f(median(took.jsonata!))} | ${f(median(took.hand!))} | ${hand.median} | ${hand.range} |${baseCells}`);
 }
 
 // ── what the compiled code spends per record ─────────────────────────────────────────────────
