@@ -345,6 +345,29 @@ describe("unified reads over the sandbox", () => {
     });
   });
 
+  it("passes the upstream's rate-limit state on with a page, proxy and unified alike, beside its content type and request id", async () => {
+    // Postman's API (and its simulator, with a limit set) states its rate limit on every answer.
+    fx.sandbox.world.setRateLimit("postman", 300);
+    try {
+      const connection = fx.conn["postman-scim"];
+      for (const path of [
+        `/proxy/Users?connection_id=${connection}&limit=2`,
+        `/unified/user-directory/users?connection_id=${connection}&limit=2`,
+      ]) {
+        const res = await fx.gw.call("GET", path, { key: fx.apiKey, headers: { "x-request-id": "trace-rate" } });
+        expect(res.status, path).toBe(200);
+        expect(res.body.result, path).toHaveLength(2);
+        expect(res.headers.get("ratelimit-limit"), path).toBe("300");
+        expect(Number(res.headers.get("ratelimit-remaining")), path).toBeLessThan(300);
+        expect(res.headers.get("ratelimit-reset"), path).toMatch(/^\d+$/);
+        expect(res.headers.get("content-type"), path).toBe("application/json");
+        expect(res.headers.get("x-request-id"), path).toBe("trace-rate");
+      }
+    } finally {
+      fx.sandbox.world.setRateLimit("postman", null);
+    }
+  });
+
   it("proxies a vendor resource list in the envelope with Unifold cursors, and one record verbatim", async () => {
     const page = await fx.gw.call("GET", `/proxy/systemusers?connection_id=${fx.conn.jumpcloud}&limit=5`, { key: fx.apiKey });
     expect(page.status).toBe(200);

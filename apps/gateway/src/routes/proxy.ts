@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { Failure } from "../domain/failure.ts";
 import { type AppEnv, callerOf } from "../http/env.ts";
-import { rawListEnvelope } from "../http/envelope.ts";
+import { rawJson, rawListEnvelope } from "../http/envelope.ts";
 import { relayedResponse, relayRequestOf, vendorQuery } from "../http/relayed.ts";
 import { requireScope } from "../middleware/auth.ts";
 import { noIdempotencyKey } from "../middleware/idempotency.ts";
@@ -56,10 +56,7 @@ export function registerProxy(app: OpenAPIHono<AppEnv>) {
       limit: q.limit,
       cursor: q.cursor,
     });
-    return c.body(rawListEnvelope(page.parts, page.count, page.next_cursor), 200, {
-      "content-type": "application/json",
-      ...page.rateLimit,
-    });
+    return rawJson(rawListEnvelope(page.parts, page.count, page.next_cursor), page.rateLimit);
   });
 
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/proxy/:resource/:id", requireScope("api"), noIdempotencyKey, async (c) => {

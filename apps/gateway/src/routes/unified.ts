@@ -97,8 +97,8 @@ function registerList(app: OpenAPIHono<AppEnv>, entry: Entry) {
       limit,
       cursor,
     });
-    for (const [name, value] of Object.entries(page.rateLimit)) c.header(name, value);
-    if (remote_data === "false")
+    if (remote_data === "false") {
+      for (const [name, value] of Object.entries(page.rateLimit)) c.header(name, value);
       return c.json(
         listEnvelope(
           page.objects.filter((o) => o !== undefined),
@@ -106,8 +106,9 @@ function registerList(app: OpenAPIHono<AppEnv>, entry: Entry) {
         ),
         200,
       );
+    }
     const objects = withRemoteBytes(page.objects, page.bytes);
-    return rawJson(c, rawListEnvelope(objects, objects.length, page.next_cursor));
+    return rawJson(rawListEnvelope(objects, objects.length, page.next_cursor), page.rateLimit);
   });
 }
 
