@@ -1,7 +1,7 @@
 import { createDecipheriv, randomBytes, webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CompactEncrypt, decodeProtectedHeader } from "jose";
+import { CompactEncrypt } from "jose";
 
 export type Credentials = Record<string, string>;
 
@@ -89,26 +89,23 @@ export function createVault(ring: KeyRing): Vault {
     if (!key) imported.set(raw, (key = importAesKey(raw)));
     return key;
   };
-  const kidOf = (jwe: string): string => {
-    try {
-      const kid = decodeProtectedHeader(jwe).kid;
-      if (typeof kid === "string") return kid;
-    } catch {
-      // fall through to the uniform error below
-    }
+  const headerOf = (jwe: string): Record<string, unknown> & { kid: string } => {
+    const header = protectedHeaderOf(jwe);
+    if (typeof header?.kid === "string") return header as Record<string, unknown> & { kid: string };
     throw new VaultError("decrypt_failed", "stored credentials are not a readable JWE");
   };
   return {
     currentKid: ring.current.kid,
     kids: [ring.current.kid, ...[...ring.keys.keys()].filter((kid) => kid !== ring.current.kid)],
-    kidOf,
+    kidOf: (jwe) => headerOf(jwe).kid,
     async seal(connectionId, credentials) {
       return new CompactEncrypt(encoder.encode(JSON.stringify(credentials)))
         .setProtectedHeader({ alg: "dir", enc: "A256GCM", kid: ring.current.kid, cid: connectionId })
         .encrypt(await cryptoKey(ring.current.key));
     },
     async open(connectionId, jwe) {
-      const kid = kidOf(jwe);
+      const header = headerOf(jwe);
+      const kid = header.kid;
       const key = ring.keys.get(kid);
       if (!key) {
         throw new VaultError(
@@ -116,23 +113,19 @@ export function createVault(ring: KeyRing): Vault {
           `credentials of connection ${connectionId} were sealed with key "${kid}", which is not in UNIFOLD_ENCRYPTION_KEYS`,
         );
       }
-      let plaintext: Uint8Array;
-      let cid: unknown;
+      let plaintext: Buffer;
       try {
-        ({
-          plaintext,
-          header: { cid },
-        } = openCompact(jwe, key));
+        plaintext = openCompact(jwe, header, key);
       } catch {
         throw new VaultError(
           "decrypt_failed",
           `credentials of connection ${connectionId} failed to decrypt with key "${kid}" (tampered, or the key is wrong)`,
         );
       }
-      if (cid !== connectionId) {
+      if (header.cid !== connectionId) {
         throw new VaultError("decrypt_failed", `credentials stored on connection ${connectionId} belong to another connection`);
       }
-      const parsed: unknown = JSON.parse(new TextDecoder().decode(plaintext));
+      const parsed: unknown = JSON.parse(plaintext.toString("utf8"));
       if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
         throw new VaultError("decrypt_failed", `credentials of connection ${connectionId} are not an object`);
       }
@@ -152,11 +145,10 @@ export function importAesKey(raw: Uint8Array): Promise<webcrypto.CryptoKey> {
  * against ~0.02 ms. Only what `seal` writes is accepted: five parts, no encrypted key, alg dir,
  * enc A256GCM, no zip or crit, a 96-bit IV and a 128-bit tag.
  */
-function openCompact(jwe: string, key: Uint8Array): { header: Record<string, unknown>; plaintext: Buffer } {
+function openCompact(jwe: string, header: Record<string, unknown>, key: Uint8Array): Buffer {
   const parts = jwe.split(".");
   const [protectedHeader, encryptedKey, iv, ciphertext, tag] = parts as [string, string, string, string, string];
   if (parts.length !== 5 || encryptedKey !== "") throw new Error("not a compact JWE with direct encryption");
-  const header = JSON.parse(Buffer.from(protectedHeader, "base64url").toString("utf8")) as Record<string, unknown>;
   if (header.alg !== "dir" || header.enc !== "A256GCM" || "zip" in header || "crit" in header) throw new Error("unexpected JWE header");
   const ivBytes = Buffer.from(iv, "base64url");
   const tagBytes = Buffer.from(tag, "base64url");
@@ -165,5 +157,22 @@ function openCompact(jwe: string, key: Uint8Array): { header: Record<string, unk
   // The AAD is the protected header exactly as sent (RFC 7516 §5.2).
   decipher.setAAD(Buffer.from(protectedHeader, "ascii"));
   decipher.setAuthTag(tagBytes);
-  return { header, plaintext: Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]) };
+  return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]);
+}
+
+/**
+ * A compact JWE's protected header (its first part), or undefined when that is no JSON object.
+ * Read without jose, whose decoding cost ~10 µs a call where every upstream call reads one. It
+ * only finds the key: the header decrypts as the AAD exactly as sent, so one altered in any
+ * byte fails to open.
+ */
+function protectedHeaderOf(jwe: string): Record<string, unknown> | undefined {
+  const end = jwe.indexOf(".");
+  if (end <= 0) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(jwe.slice(0, end), "base64url").toString("utf8"));
+    return typeof header === "object" && header !== null && !Array.isArray(header) ? (header as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
