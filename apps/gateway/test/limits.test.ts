@@ -7,7 +7,7 @@ import { Writable } from "node:stream";
 import { openStore, type Store } from "@unifold/db";
 import { pino } from "pino";
 import { RateLimiterMemory } from "rate-limiter-flexible";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test-support/database.ts";
 import { freePort } from "../../../test-support/free-port.ts";
 import { redisForTests } from "../../../test-support/redis.ts";
@@ -438,6 +438,29 @@ describe("shared concurrency slots kept between calls", () => {
     await slots.close();
     expect(store.asked.giveBack).toBe(4);
     expect(store.held()).toBe(0);
+  });
+
+  it("gives nothing back when a slot's window ends while it is idle, though the clock reads a little short of that end", async () => {
+    // A timer counts from the event loop's cached time, which a busy turn leaves behind
+    // Date.now(): the timer due at the window's end can run while Date.now() is still short of it.
+    vi.useFakeTimers();
+    try {
+      const store = countingStore(1_000);
+      const slots = pooledSlots(store.fromStore, { idleMs: 60_000, holdMs: 60_000 });
+      const release = await slots.takeSlot("k", 1);
+      await release!();
+      vi.setSystemTime(Date.now() - 20);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(store.asked).toEqual({ take: 1, giveBack: 0 });
+      // An idle timer that ends before the window does gives its slot back.
+      const fresh = countingStore(60_000);
+      const quick = pooledSlots(fresh.fromStore, { idleMs: 500, holdMs: 60_000 });
+      await (await quick.takeSlot("k", 1))!();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(fresh.asked).toEqual({ take: 1, giveBack: 1 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("drops a slot whose window has ended instead of handing it on or giving it back", async () => {
