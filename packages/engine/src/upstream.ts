@@ -336,22 +336,25 @@ export function createUpstreamClient(options: UpstreamClientOptions = {}) {
     const refused = hostRefusal(network, url.hostname);
     if (refused) throw new UpstreamFailure("network", `${url.origin} may not be called: ${refused}`, "EUNIFOLD_BLOCKED");
     // The whole call is bounded; the caller's signal (their disconnect) aborts it too, with its
-    // reason. undici takes an EventEmitter as a request's signal: one per call costs a fraction
-    // of an AbortController (an EventTarget, which undici would listen to through
-    // addEventListener too), and the timer is cleared when the call ends (AbortSignal.timeout
-    // would keep it for the full timeout after every call).
-    signal?.throwIfAborted();
-    const abort: EventEmitter & { reason?: unknown } = new EventEmitter();
+    // reason. undici takes an EventEmitter as a request's signal (reading its `aborted` and
+    // `reason` as an AbortSignal's): one per call costs a fraction of an AbortController (an
+    // EventTarget, which undici would listen to through addEventListener too), and the timer is
+    // cleared when the call ends (AbortSignal.timeout would keep it for the full timeout after
+    // every call).
+    const abort: EventEmitter & { aborted?: boolean; reason?: unknown } = new EventEmitter();
+    const stop = (reason?: unknown) => {
+      abort.aborted = true;
+      abort.reason = reason;
+      abort.emit("abort");
+    };
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      abort.emit("abort");
+      stop();
     }, timeoutMs);
-    const callerGone = () => {
-      abort.reason = signal?.reason;
-      abort.emit("abort");
-    };
-    signal?.addEventListener("abort", callerGone, { once: true });
+    const callerGone = () => stop(signal?.reason);
+    if (signal?.aborted) callerGone();
+    else signal?.addEventListener("abort", callerGone, { once: true });
     try {
       const response = await agent.request({
         origin: url.origin,
