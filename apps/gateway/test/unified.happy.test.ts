@@ -353,6 +353,7 @@ describe("unified reads over the sandbox", () => {
       for (const path of [
         `/proxy/Users?connection_id=${connection}&limit=2`,
         `/unified/user-directory/users?connection_id=${connection}&limit=2`,
+        `/unified/user-directory/users?connection_id=${connection}&limit=2&remote_data=false`,
       ]) {
         const res = await fx.gw.call("GET", path, { key: fx.apiKey, headers: { "x-request-id": "trace-rate" } });
         expect(res.status, path).toBe(200);
@@ -362,6 +363,7 @@ describe("unified reads over the sandbox", () => {
         expect(res.headers.get("ratelimit-reset"), path).toMatch(/^\d+$/);
         expect(res.headers.get("content-type"), path).toBe("application/json");
         expect(res.headers.get("x-request-id"), path).toBe("trace-rate");
+        if (path.endsWith("remote_data=false")) expect(res.body.result[0], path).not.toHaveProperty("remote_data");
       }
     } finally {
       fx.sandbox.world.setRateLimit("postman", null);

@@ -65,17 +65,17 @@ export function withRemoteBytes(mapped: (Record<string, unknown> | undefined)[],
 }
 
 /**
- * A 200 of JSON that is already bytes (spliced, never serialised again), with `headers` (the
- * upstream's rate-limit state) beside its content type, typed as the route's 200: the bytes are
- * its documented shape, which the type system cannot see through.
+ * A 200 of JSON already serialised (bytes spliced, or text), with `headers` (the upstream's
+ * rate-limit state) beside its content type, typed as the route's 200: the body is its
+ * documented shape, which the type system cannot see through.
  *
- * A Response of its own, not c.body: hono turns more than one header into a WHATWG Headers,
- * which @hono/node-server then converts back, where a plain object is written as it is; these
- * are the two busiest routes. Headers set earlier with c.header would be dropped, so nothing
+ * A Response of its own, not c.body or c.json: hono turns more than one header into a WHATWG
+ * Headers, which @hono/node-server then converts back, where a plain object is written as it is;
+ * these are the two busiest routes. Headers set earlier with c.header would be dropped, so nothing
  * before them sets any (the request id is set on Node's response; see request-id.ts).
  */
-export function rawJson(bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}): TypedResponse<never, 200, "json"> {
-  return new Response(bytes, { status: 200, headers: { ...headers, "content-type": "application/json" } }) as unknown as TypedResponse<
+export function rawJson(body: Uint8Array<ArrayBuffer> | string, headers: Record<string, string> = {}): TypedResponse<never, 200, "json"> {
+  return new Response(body, { status: 200, headers: { ...headers, "content-type": "application/json" } }) as unknown as TypedResponse<
     never,
     200,
     "json"

@@ -98,14 +98,8 @@ function registerList(app: OpenAPIHono<AppEnv>, entry: Entry) {
       cursor,
     });
     if (remote_data === "false") {
-      for (const [name, value] of Object.entries(page.rateLimit)) c.header(name, value);
-      return c.json(
-        listEnvelope(
-          page.objects.filter((o) => o !== undefined),
-          page.next_cursor,
-        ),
-        200,
-      );
+      const result = page.objects.filter((o) => o !== undefined);
+      return rawJson(JSON.stringify(listEnvelope(result, page.next_cursor)), page.rateLimit);
     }
     const objects = withRemoteBytes(page.objects, page.bytes);
     return rawJson(rawListEnvelope(objects, objects.length, page.next_cursor), page.rateLimit);
