@@ -106,20 +106,23 @@ const countEvents = async () => {
   await sql.end();
   return Number(row!.count);
 };
-// Rows the run writes into sync_records: those whose row version (xmin) a transaction begun after
-// `since` made, an insert or an update. Postgres's statistics counters are flushed by each backend
-// some seconds after the fact: a reading 2 s after the first run still missed its last pages.
+// Rows the run writes into sync_records: those whose row version (xmin) a transaction that took
+// its id after `since` made, an insert or an update (a soft delete is one). Postgres's statistics
+// counters are flushed by each backend some seconds after the fact: a reading 2 s after the first
+// run still missed its last pages.
 const transactionNow = async () => {
   const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
   const [row] = await sql<{ xid: string }[]>`select pg_current_xact_id()::text as xid`;
   await sql.end();
-  return BigInt(row!.xid);
+  return BigInt(row!.xid) % 2n ** 32n;
 };
 const recordWrites = async (since: bigint) => {
   const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
-  // xmin is the transaction id's low 32 bits; a fresh database is far from wrapping around.
+  // xmin is a transaction id's low 32 bits, counted server-wide and wrapping around: "after
+  // since" is a distance of 1 to 2^31 - 1 ahead of it, modulo 2^32.
   const [row] = await sql<{ n: string }[]>`
-    select count(*) as n from sync_records where xmin::text::bigint > ${String(since % 2n ** 32n)}::bigint`;
+    select count(*) as n from sync_records
+    where (xmin::text::bigint - ${String(since)}::bigint + 4294967296) % 4294967296 between 1 and 2147483647`;
   await sql.end();
   return Number(row!.n);
 };
