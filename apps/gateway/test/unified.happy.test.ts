@@ -343,6 +343,11 @@ describe("unified reads over the sandbox", () => {
       last_name: "Ünal 😀",
       remote_data: { firstname: "Zoë", lastname: "Ünal 😀" },
     });
+    // Without remote_data the page is answered as text: its length counted in bytes, not characters.
+    const bare = await get("/unified/user-directory/users", "jumpcloud", "&username=zoe.unal&remote_data=false");
+    expect(bare.body.result[0]).toMatchObject({ first_name: "Zoë", last_name: "Ünal 😀" });
+    expect(bare.body.result[0]).not.toHaveProperty("remote_data");
+    expect(bare.headers.get("content-length")).toBe(String(Buffer.byteLength(bare.text)));
   });
 
   it("passes the upstream's rate-limit state on with a page, proxy and unified alike, beside its content type and request id", async () => {
