@@ -100,10 +100,10 @@ const delivery = {
   tailRate: (received - atRunEnd) / Math.max((lastReceipt - started) / 1000, 0.001),
 };
 
+// One connection to the gateway's database for every reading below.
+const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
 const countEvents = async () => {
-  const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
   const [row] = await sql<{ count: string }[]>`select count(*) from events`;
-  await sql.end();
   return Number(row!.count);
 };
 // Rows the run writes into sync_records: those whose row version (xmin) a transaction that took
@@ -111,19 +111,15 @@ const countEvents = async () => {
 // counters are flushed by each backend some seconds after the fact: a reading 2 s after the first
 // run still missed its last pages.
 const transactionNow = async () => {
-  const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
   const [row] = await sql<{ xid: string }[]>`select pg_current_xact_id()::text as xid`;
-  await sql.end();
   return BigInt(row!.xid) % 2n ** 32n;
 };
 const recordWrites = async (since: bigint) => {
-  const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
   // xmin is a transaction id's low 32 bits, counted server-wide and wrapping around: "after
   // since" is a distance of 1 to 2^31 - 1 ahead of it, modulo 2^32.
   const [row] = await sql<{ n: string }[]>`
     select count(*) as n from sync_records
     where (xmin::text::bigint - ${String(since)}::bigint + 4294967296) % 4294967296 between 1 and 2147483647`;
-  await sql.end();
   return Number(row!.n);
 };
 let before = await countEvents();
@@ -156,7 +152,6 @@ const onePercent = {
   rowsWritten: await recordWrites(changeSince),
 };
 
-const sql = postgres((await dbUrlOf(gateway))!, { max: 1, onnotice: () => {} });
 const [storage] = await sql<{ records: string; record_bytes: string; events: string; event_bytes: string }[]>`
   select (select count(*) from sync_records) as records, pg_total_relation_size('sync_records') as record_bytes,
          (select count(*) from events) as events, pg_total_relation_size('events') as event_bytes`;
